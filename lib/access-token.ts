@@ -1,0 +1,147 @@
+// Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
+import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Configuration } from './options';
+
+/** The JWT payload of an access token. */
+export interface AccessTokenPayload {
+  /** The user id. */
+  sub: string;
+  /** The session (refresh-token family) id. */
+  sid: string;
+  /** A unique id for this token. */
+  jti: string;
+  /** Issued at, seconds since the epoch. */
+  iat: number;
+  /** Expires at, seconds since the epoch. */
+  exp: number;
+  iss?: string;
+  aud?: string | string[];
+  /** The app's extra claims. */
+  [claim: string]: unknown;
+}
+
+/** Claim names the library sets itself; `authenticate` may not return claims with these names. */
+export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ']);
+
+const TOKEN_TYPE = 'at+jwt';
+
+/** Why a token was refused; only for logs and tests, never sent to the client. */
+export class InvalidAccessTokenError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'InvalidAccessTokenError';
+  }
+}
+
+/** Signs and verifies access tokens for one resolved configuration. */
+export interface AccessTokenCodec {
+  /** Issues a token for a session; `now` is epoch milliseconds. */
+  issue(input: { userId: string; sessionId: string; claims: Record<string, unknown>; now: number }): string;
+  /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
+  verify(token: string): AccessTokenPayload;
+}
+
+const b64json = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/**
+ * Builds the codec for a configuration. `HS*`, `RS*`, `PS*` and `ES*` go through jsonwebtoken;
+ * `EdDSA` (which jsonwebtoken lacks) is signed and checked with `node:crypto` directly, under the
+ * same rules. Either way only the configured algorithm is accepted and `typ` must be `at+jwt`.
+ */
+export function createAccessTokenCodec(config: Configuration['accessToken']): AccessTokenCodec {
+  const { algorithm, signingKey, verifyingKey, ttlMs, issuer, audience } = config;
+  const ttlSeconds = Math.ceil(ttlMs / 1000);
+
+  const signJws = (payload: AccessTokenPayload): string => {
+    if (algorithm !== 'EdDSA') return jwt.sign(payload, signingKey, { algorithm, header: { alg: algorithm, typ: TOKEN_TYPE } });
+    const signingInput = `${b64json({ alg: algorithm, typ: TOKEN_TYPE })}.${b64json(payload)}`;
+    return `${signingInput}.${cryptoSign(null, Buffer.from(signingInput), signingKey).toString('base64url')}`;
+  };
+
+  const verifyJws = (token: string): { header: Record<string, unknown>; payload: unknown } => {
+    if (algorithm !== 'EdDSA') {
+      try {
+        const verified = jwt.verify(token, verifyingKey, { algorithms: [algorithm], complete: true, issuer, audience });
+        return { header: { ...verified.header }, payload: verified.payload };
+      } catch (error) {
+        throw new InvalidAccessTokenError(error instanceof Error ? error.message : 'invalid token');
+      }
+    }
+    return verifyEdDsa(token);
+  };
+
+  const verifyEdDsa = (token: string): { header: Record<string, unknown>; payload: unknown } => {
+    const parts = token.split('.');
+    if (parts.length !== 3) throw new InvalidAccessTokenError('jwt malformed');
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+    const header = decodeJsonPart(headerPart);
+    if (header.alg !== algorithm) throw new InvalidAccessTokenError('invalid algorithm');
+    if (!cryptoVerify(null, Buffer.from(`${headerPart}.${payloadPart}`), verifyingKey, Buffer.from(signaturePart, 'base64url'))) {
+      throw new InvalidAccessTokenError('invalid signature');
+    }
+    const payload = decodeJsonPart(payloadPart);
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) throw new InvalidAccessTokenError('jwt expired');
+    if (typeof payload.nbf === 'number' && payload.nbf > nowSeconds) throw new InvalidAccessTokenError('jwt not active');
+    if (issuer !== undefined && payload.iss !== issuer) throw new InvalidAccessTokenError('jwt issuer invalid');
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (audience !== undefined && !audiences.includes(audience)) throw new InvalidAccessTokenError('jwt audience invalid');
+    return { header, payload };
+  };
+
+  return {
+    issue({ userId, sessionId, claims, now }) {
+      const iat = Math.floor(now / 1000);
+      const payload: AccessTokenPayload = {
+        ...claims,
+        sub: userId,
+        sid: sessionId,
+        jti: randomBytes(12).toString('base64url'),
+        iat,
+        exp: iat + ttlSeconds,
+      };
+      if (issuer !== undefined) payload.iss = issuer;
+      if (audience !== undefined) payload.aud = audience;
+      return signJws(payload);
+    },
+
+    verify(token) {
+      const { header, payload } = verifyJws(token);
+      if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== TOKEN_TYPE) {
+        throw new InvalidAccessTokenError('not an access token (typ is not at+jwt)');
+      }
+      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat or exp');
+      return payload;
+    },
+  };
+}
+
+function decodeJsonPart(part: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through to the same error as a non-object
+  }
+  throw new InvalidAccessTokenError('jwt malformed');
+}
+
+function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {
+  if (payload === null || typeof payload !== 'object') return false;
+  const p = payload as Record<string, unknown>;
+  return (
+    typeof p.sub === 'string' && p.sub !== '' &&
+    typeof p.sid === 'string' && p.sid !== '' &&
+    typeof p.jti === 'string' &&
+    typeof p.iat === 'number' &&
+    typeof p.exp === 'number'
+  );
+}
+
+/** Splits a verified payload into the app's own claims (everything not registered). */
+export function appClaims(payload: AccessTokenPayload): Record<string, unknown> {
+  const claims: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(payload)) if (!REGISTERED_CLAIMS.has(name)) claims[name] = value;
+  return claims;
+}

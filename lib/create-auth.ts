@@ -1,0 +1,98 @@
+// createAuth(): validates the options once and wires the router, requireAuth, events and the API.
+import type { RequestHandler, Router } from 'express';
+import { createAccessTokenCodec } from './access-token';
+import { StoreUnavailableError } from './errors';
+import { createAuthEvents, type AuthEvents } from './events';
+import { resolveOptions, type AuthOptions } from './options';
+import { createRequireAuth, type RequireAuthOptions } from './require-auth';
+import { createAuthRouter } from './router';
+import { SessionService } from './session-service';
+import type { SessionRecord } from './store/session-store';
+
+/** What `createAuth` returns. */
+export interface Auth {
+  /** Mount it: `app.use('/auth', auth.router)`. Serves login, refresh, logout and session routes. */
+  router: Router;
+  /**
+   * Middleware for protected routes: sets `req.auth` or passes a 401 `AuthError` to `next(err)`.
+   * @example app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+   */
+  requireAuth(options?: RequireAuthOptions): RequestHandler;
+  /** Ends one session: its refresh token stops working and its access tokens are refused. Resolves with whether it existed. */
+  revokeSession(sessionId: string): Promise<boolean>;
+  /** Ends every session of a user (e.g. after a password change). Resolves with the ended session ids. */
+  revokeUser(userId: string): Promise<string[]>;
+  /** The user's live sessions, oldest first. */
+  listSessions(userId: string): Promise<SessionRecord[]>;
+  /** Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`. */
+  events: AuthEvents;
+  /** Stops what this instance owns. It never closes the store's Redis client, which is yours. */
+  close(): Promise<void>;
+}
+
+function requireId(method: string, name: string, value: unknown): void {
+  if (typeof value !== 'string' || value === '') {
+    throw new TypeError(`auth.${method}: \`${name}\` must be a non-empty string; received ${typeof value}.`);
+  }
+}
+
+/**
+ * Creates an auth instance. Synchronous; validates every option at once and throws a
+ * `TypeError`/`RangeError` that names the option and says how to fix it.
+ *
+ * @example
+ * const auth = createAuth({
+ *   store: new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'auth:' }),
+ *   accessToken: { algorithm: 'HS256', secret: process.env.ACCESS_TOKEN_SECRET, ttl: '10m' },
+ *   refreshToken: { secret: process.env.REFRESH_TOKEN_SECRET },
+ *   authenticate: async (req) => {
+ *     const user = await users.check(req.body.username, req.body.password);
+ *     return user ? { userId: user.id } : null;
+ *   },
+ * });
+ * app.use('/auth', auth.router);
+ * app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+ */
+export function createAuth(options: AuthOptions): Auth {
+  const config = resolveOptions(options);
+  const events = createAuthEvents();
+  const codec = createAccessTokenCodec(config.accessToken);
+  const sessions = new SessionService(config);
+  const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
+    createRequireAuth({ codec, store: config.store, events, realm: config.realm }, requireOptions);
+
+  /** Runs a store operation for the programmatic API, reporting outages as `store_error` events. */
+  const withStore = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) events.emit('store_error', { operation, error });
+      throw error;
+    }
+  };
+
+  return {
+    router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth() }),
+    requireAuth,
+    events,
+    async revokeSession(sessionId) {
+      requireId('revokeSession', 'sessionId', sessionId);
+      const record = await withStore('revokeSession', () => sessions.revoke(sessionId));
+      if (record) events.emit('session_revoked', { userId: record.userId, sessionId, reason: 'api' });
+      return record !== null;
+    },
+    async revokeUser(userId) {
+      requireId('revokeUser', 'userId', userId);
+      const sessionIds = await withStore('revokeUser', () => sessions.revokeUser(userId));
+      events.emit('user_revoked', { userId, sessionIds });
+      return sessionIds;
+    },
+    listSessions(userId) {
+      requireId('listSessions', 'userId', userId);
+      return withStore('listSessions', () => config.store.listSessions(userId));
+    },
+    async close() {
+      events.removeAllListeners();
+    },
+  };
+}

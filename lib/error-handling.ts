@@ -1,0 +1,45 @@
+// Turning failures into AuthErrors, and answering them as JSON when the app has no handler for them.
+import type { Application, NextFunction, Request, Response } from 'express';
+import { AuthError, StoreUnavailableError, temporarilyUnavailable } from './errors';
+import type { AuthEvents } from './events';
+
+/**
+ * Converts anything thrown while serving a request into an AuthError: store outages become 503
+ * `temporarily_unavailable` (and a `store_error` event), anything unexpected a 500 `server_error`
+ * whose message and stack never reach the client.
+ */
+export function toAuthError(error: unknown, operation: string, events: AuthEvents): AuthError {
+  if (error instanceof AuthError) return error;
+  if (error instanceof StoreUnavailableError) {
+    events.emit('store_error', { operation, error });
+    return temporarilyUnavailable(error);
+  }
+  return new AuthError('server_error', 500, 'Internal error in express-refresh-tokens', { cause: error });
+}
+
+/** Writes an AuthError as the library's JSON answer. */
+export function sendAuthError(res: Response, error: AuthError): void {
+  res.status(error.status).set(error.headers).set('Cache-Control', 'no-store').json(error.toJSON());
+}
+
+/**
+ * The last-resort error middleware: answers an AuthError that no error handler of the app took
+ * care of, as JSON, instead of Express' HTML page with a stack trace.
+ */
+function expressRefreshTokensErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (!(error instanceof AuthError) || res.headersSent) return next(error);
+  sendAuthError(res, error);
+}
+
+const appsWithFallback = new WeakSet<Application>();
+
+/**
+ * Appends {@link expressRefreshTokensErrorHandler} to the end of the app's middleware stack the
+ * first time the library serves a request in that app. Registered then (after the app's routes
+ * and error handlers exist), it only sees AuthErrors that the app's own handlers passed on.
+ */
+export function ensureFallbackErrorHandler(app: Application | undefined): void {
+  if (!app || appsWithFallback.has(app)) return;
+  appsWithFallback.add(app);
+  app.use(expressRefreshTokensErrorHandler);
+}

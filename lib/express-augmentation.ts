@@ -1,0 +1,14 @@
+// Declaration merging: types `req.auth` on every Express Request once the package is imported.
+import type { AuthInfo } from './require-auth';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `auth.requireAuth()` for an authenticated request; absent for anonymous ones. */
+      auth?: AuthInfo;
+    }
+  }
+}
+
+export {};

@@ -1,0 +1,29 @@
+// The public entry point of express-refresh-tokens.
+import './express-augmentation';
+
+export { createAuth, type Auth } from './create-auth';
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
+export { RedisStore, type RedisStoreOptions, type RedisClientLike } from './store/redis-store';
+export type {
+  SessionStore,
+  SessionRecord,
+  NewSession,
+  TokenPresentation,
+  PresentationOutcome,
+} from './store/session-store';
+export { AuthError, StoreUnavailableError, type AuthErrorCode } from './errors';
+export type {
+  AuthOptions,
+  AccessTokenOptions,
+  RefreshTokenOptions,
+  CookieOptions,
+  CsrfOptions,
+  Authenticate,
+  AuthenticateResult,
+  AccessTokenAlgorithm,
+  KeyInput,
+} from './options';
+export type { AuthInfo, RequireAuthOptions } from './require-auth';
+export type { AccessTokenPayload } from './access-token';
+export type { AuthEvents, AuthEventMap, SessionEvent, RevocationReason } from './events';
+export type { Duration } from './duration';

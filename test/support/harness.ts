@@ -1,0 +1,120 @@
+// Shared test harness: Redis clients on the private server, test apps, and refresh-cookie helpers.
+import { randomBytes, randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { createAuth, MemoryStore, RedisStore, type Auth, type AuthOptions, type SessionStore } from '../../lib';
+
+/** Test secrets: 32+ random bytes each, different every run. */
+export const ACCESS_SECRET = randomBytes(32).toString('base64url');
+export const REFRESH_SECRET = randomBytes(32).toString('base64url');
+
+/** The URL of the private redis-server (or of REDIS_URL) set by the global setup. */
+export function redisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through jest (global setup starts redis-server)');
+  return url;
+}
+
+/** A unique key prefix, so tests never see each other's keys (nor a shared REDIS_URL server's). */
+export function uniquePrefix(): string {
+  return `ert-test:${randomUUID()}:`;
+}
+
+const clients: Redis[] = [];
+
+/** A connected ioredis client on the test server; closed by {@link closeClients}. */
+export async function redisClient(): Promise<Redis> {
+  const client = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  clients.push(client);
+  await client.connect();
+  return client;
+}
+
+/** Closes every client opened by {@link redisClient}; call it in afterAll. */
+export async function closeClients(): Promise<void> {
+  await Promise.all(clients.splice(0).map((client) => client.quit().catch(() => client.disconnect())));
+}
+
+/** A fresh RedisStore with its own prefix, plus the client and prefix for inspecting keys. */
+export async function redisStore(): Promise<{ store: RedisStore; client: Redis; prefix: string }> {
+  const client = await redisClient();
+  const prefix = uniquePrefix();
+  return { store: new RedisStore({ client, prefix }), client, prefix };
+}
+
+/** Every key under a prefix (SCAN, never KEYS). */
+export async function keysUnder(client: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** The demo users every test app knows. */
+export const USERS: Record<string, { id: string; password: string; role: string }> = {
+  alice: { id: 'user-alice', password: 'alice-password', role: 'admin' },
+  bob: { id: 'user-bob', password: 'bob-password', role: 'reader' },
+};
+
+/** Valid options for createAuth around a store; override any part. */
+export function authOptions(store: SessionStore, overrides: Partial<AuthOptions> = {}): AuthOptions {
+  return {
+    store,
+    accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: '10m' },
+    refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '30s' },
+    cookie: { secure: true, sameSite: 'strict' },
+    authenticate: (req) => {
+      const body = req.body as { username?: unknown; password?: unknown };
+      const user = typeof body.username === 'string' ? USERS[body.username] : undefined;
+      return user && user.password === body.password ? { userId: user.id, claims: { role: user.role } } : null;
+    },
+    ...overrides,
+  };
+}
+
+/** An Express app with the router at /auth and a protected GET /api/me, as a user would build it. */
+export function buildApp(auth: Auth): Express {
+  const app = express();
+  app.use('/auth', auth.router);
+  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  app.get('/api/maybe', auth.requireAuth({ optional: true }), (req, res) => res.json({ auth: req.auth ?? null }));
+  return app;
+}
+
+/** An app and its auth instance over a store (MemoryStore unless given). */
+export function testApp(store: SessionStore = new MemoryStore(), overrides: Partial<AuthOptions> = {}): { app: Express; auth: Auth } {
+  const auth = createAuth(authOptions(store, overrides));
+  return { app: buildApp(auth), auth };
+}
+
+/** The refresh cookie's name for the default (secure) configuration. */
+export const COOKIE = '__Host-refresh';
+
+/** The value of the refresh cookie a response sets, or undefined. */
+export function refreshCookieOf(res: request.Response, name = COOKIE): string | undefined {
+  const header = res.headers['set-cookie'] as unknown as string[] | undefined;
+  const line = header?.find((cookie) => cookie.startsWith(`${name}=`));
+  return line === undefined ? undefined : line.slice(name.length + 1).split(';')[0];
+}
+
+/** Logs in over HTTP and returns the access token and refresh token. */
+export async function login(app: Express, username = 'alice', userAgent = 'jest'): Promise<{ accessToken: string; refreshToken: string; res: request.Response }> {
+  const user = USERS[username] as { password: string };
+  const res = await request(app)
+    .post('/auth/login')
+    .set('X-Requested-With', 'fetch')
+    .set('User-Agent', userAgent)
+    .send({ username, password: user.password });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { accessToken: res.body.accessToken as string, refreshToken: refreshCookieOf(res) as string, res };
+}
+
+/** POSTs /auth/refresh with a refresh token in the cookie. */
+export function refresh(app: Express, refreshToken: string): request.Test {
+  return request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
+}
