@@ -92,7 +92,7 @@ export function createAuth(options: AuthOptions): Auth {
       return withStore('listSessions', () => config.store.listSessions(userId));
     },
     async close() {
-      events.removeAllListeners();
+      // Nothing to stop yet: the instance owns no timer or subscription, and the store's client is yours.
     },
   };
 }

@@ -155,7 +155,8 @@ export class RedisStore implements SessionStore {
     ]);
     if (reply === null) return null;
     const record = toRecord(sessionId, expectStrings(reply, 'revokeSession', SESSION_FIELDS.length));
-    await this.bounded(() => this.client.srem(this.userKey(record.userId), sessionId));
+    // The user index lives on another hash slot; if this cleanup fails, listSessions prunes it later.
+    await this.bounded(() => this.client.srem(this.userKey(record.userId), sessionId)).catch(() => undefined);
     return record;
   }
 
