@@ -288,7 +288,7 @@ function algorithmOption(value: unknown): AccessTokenAlgorithm {
   if (typeof value === 'string' && value.toLowerCase() === 'none') {
     fail('type', 'accessToken.algorithm', "is 'none', which would accept unsigned tokens", "Use 'HS256' with a secret, or 'RS256'/'ES256'/'EdDSA' with keys.");
   }
-  if (typeof value !== 'string' || !(value in HMAC_KEY_BYTES || value in ASYMMETRIC_KEY_TYPES)) {
+  if (typeof value !== 'string' || !(Object.hasOwn(HMAC_KEY_BYTES, value) || Object.hasOwn(ASYMMETRIC_KEY_TYPES, value))) {
     const known = [...Object.keys(HMAC_KEY_BYTES), ...Object.keys(ASYMMETRIC_KEY_TYPES)].join(', ');
     fail('type', 'accessToken.algorithm', `must be one of ${known}; received ${describeValue(value)}`, "Pick one, e.g. 'HS256'.");
   }
@@ -300,7 +300,7 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
   if (typeof secure !== 'boolean') fail('type', 'cookie.secure', `must be a boolean; received ${describeValue(secure)}`, 'Leave it out (true) in production.');
   const sameSite = options.sameSite ?? 'strict';
   const sameSiteValues = { strict: 'Strict', lax: 'Lax', none: 'None' } as const;
-  if (typeof sameSite !== 'string' || !(sameSite in sameSiteValues)) {
+  if (typeof sameSite !== 'string' || !Object.hasOwn(sameSiteValues, sameSite)) {
     fail('type', 'cookie.sameSite', `must be 'strict', 'lax' or 'none'; received ${describeValue(sameSite)}`, "Leave it out for 'strict'.");
   }
   if (sameSite === 'none' && !secure) {
@@ -312,7 +312,7 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
   }
   const hostPrefixed = name.startsWith('__Host-');
   if ((hostPrefixed || name.startsWith('__Secure-')) && !secure) {
-    fail('type', 'cookie.name', `starts with a prefix that browsers only accept on Secure cookies, but \`cookie.secure\` is false`, "Leave `cookie.name` out (it becomes 'refresh'), or set `cookie.secure: true`.");
+    fail('type', 'cookie.name', `is ${describeValue(name)}, a prefix browsers only accept on Secure cookies, but \`cookie.secure\` is false`, "Leave `cookie.name` out (it becomes 'refresh'), or set `cookie.secure: true`.");
   }
   return { name, sameSite: sameSiteValues[sameSite as keyof typeof sameSiteValues], secure, hostPrefixed };
 }

@@ -40,16 +40,23 @@ export class SessionService {
     const secret = newRefreshSecret();
     const now = Date.now();
     const ua = (userAgent ?? '').slice(0, MAX_USER_AGENT_LENGTH);
-    await store.createSession({
-      sessionId,
-      userId: user.userId,
-      claims: user.claims,
-      userAgent: ua,
-      secretHash: hashSecret(secret),
-      now,
-      idleTtlMs: refreshToken.idleTtlMs,
-      absoluteTtlMs: refreshToken.absoluteTtlMs,
-    });
+    try {
+      await store.createSession({
+        sessionId,
+        userId: user.userId,
+        claims: user.claims,
+        userAgent: ua,
+        secretHash: hashSecret(secret),
+        now,
+        idleTtlMs: refreshToken.idleTtlMs,
+        absoluteTtlMs: refreshToken.absoluteTtlMs,
+      });
+    } catch (error) {
+      // The client gets a 503 and never sees this session; if the create was only delayed (a stalled
+      // server), this revoke is queued behind it on the same connection and removes it when it lands.
+      this.revoke(sessionId).catch(() => undefined);
+      throw error;
+    }
     const absoluteExpiresAt = now + refreshToken.absoluteTtlMs;
     return {
       refreshToken: formatRefreshToken({ sessionId, secret }),

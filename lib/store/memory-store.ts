@@ -76,7 +76,7 @@ export class MemoryStore implements SessionStore {
     if (!family) return { status: 'missing' };
     const ended = (status: 'revoked' | 'reuse'): PresentationOutcome => {
       this.endFamily(family, p.now + p.revokedMarkerTtlMs);
-      return { status, session: { ...family.record } };
+      return { status, session: snapshot(family.record) };
     };
 
     if (hashesEqual(p.presentedHash, family.currentHash)) {
@@ -88,13 +88,13 @@ export class MemoryStore implements SessionStore {
       family.currentHash = p.successorHash;
       family.rotatedAt = p.now;
       family.rotations += 1;
-      return { status: 'rotated', session: { ...record } };
+      return { status: 'rotated', session: snapshot(record) };
     }
     if (family.previousHash !== '' && hashesEqual(p.presentedHash, family.previousHash)) {
       if (p.action === 'revoke') return ended('revoked');
       const inGrace = p.reuseGraceMs > 0 && p.now - family.rotatedAt <= p.reuseGraceMs;
       if (inGrace && hashesEqual(p.successorHash, family.currentHash)) {
-        return { status: 'retried', session: { ...family.record } };
+        return { status: 'retried', session: snapshot(family.record) };
       }
       return ended('reuse');
     }
@@ -111,12 +111,12 @@ export class MemoryStore implements SessionStore {
     const family = this.liveFamily(sessionId, now);
     if (!family) return null;
     this.endFamily(family, now + revokedMarkerTtlMs);
-    return { ...family.record };
+    return snapshot(family.record);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
     const family = this.liveFamily(sessionId, Date.now());
-    return family ? { ...family.record } : null;
+    return family ? snapshot(family.record) : null;
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
@@ -124,7 +124,7 @@ export class MemoryStore implements SessionStore {
     const records: SessionRecord[] = [];
     for (const sessionId of this.sessionsByUser.get(userId) ?? []) {
       const family = this.liveFamily(sessionId, now);
-      if (family) records.push({ ...family.record });
+      if (family) records.push(snapshot(family.record));
     }
     return records.sort((a, b) => a.createdAt - b.createdAt);
   }
@@ -164,4 +164,9 @@ export class MemoryStore implements SessionStore {
     for (const family of this.families.values()) this.liveFamily(family.record.sessionId, now);
     for (const [sessionId, until] of this.revokedUntil) if (until <= now) this.revokedUntil.delete(sessionId);
   }
+}
+
+/** A copy of a record that shares nothing with the stored one, as RedisStore's records never do. */
+function snapshot(record: SessionRecord): SessionRecord {
+  return { ...record, claims: structuredClone(record.claims) };
 }

@@ -35,10 +35,18 @@ return 1
  * KEYS: session hash, revoked marker. ARGV: presented hash, successor hash, now, action
  * ('rotate' | 'revoke'), idleTtlMs, reuseGraceMs, revokedMarkerTtlMs.
  * Replies {status, ...SESSION_FIELDS} or {'unknown', cur, prev, gen} or {'missing'}.
+ *
+ * "Now" is the later of the caller's clock and Redis' own. A presentation that timed out on a
+ * stalled server (the client got a 503 and kept its cookie) may still run when Redis resumes; it
+ * then records the rotation at the time it really happened, so the client's retry lands inside the
+ * grace window and gets the same successor instead of looking like reuse.
  */
 export const PRESENT_TOKEN = `
+if redis.replicate_commands then redis.replicate_commands() end
 local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'gen', 'u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad')
-local now = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = math.max(tonumber(ARGV[3]), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local nowText = string.format('%.0f', now)
 if not f[1] or tonumber(f[10]) <= now then return {'missing'} end
 local presented, successor, action = ARGV[1], ARGV[2], ARGV[4]
 local function answer(status, lu, ex)
@@ -52,10 +60,11 @@ end
 if presented == f[1] then
   if action == 'revoke' then return revoke('revoked') end
   local ex = math.min(now + tonumber(ARGV[5]), tonumber(f[11]))
-  redis.call('HSET', KEYS[1], 'cur', successor, 'prev', presented, 'rot', ARGV[3],
-    'gen', tonumber(f[4]) + 1, 'lu', ARGV[3], 'ex', ex)
-  redis.call('PEXPIREAT', KEYS[1], ex)
-  return answer('rotated', ARGV[3], tostring(ex))
+  local exText = string.format('%.0f', ex)
+  redis.call('HSET', KEYS[1], 'cur', successor, 'prev', presented, 'rot', nowText,
+    'gen', tonumber(f[4]) + 1, 'lu', nowText, 'ex', exText)
+  redis.call('PEXPIREAT', KEYS[1], exText)
+  return answer('rotated', nowText, exText)
 end
 if f[2] and presented == f[2] then
   if action == 'revoke' then return revoke('revoked') end

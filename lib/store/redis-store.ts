@@ -64,6 +64,9 @@ const SCRIPTS = {
   revokeSession: script(REVOKE_SESSION),
 };
 
+/** The longest delay setTimeout honours; beyond it Node fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const PRESENTATION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
 
 /**
@@ -94,9 +97,9 @@ export class RedisStore implements SessionStore {
     if (typeof prefix !== 'string') {
       throw new TypeError(`RedisStore: \`prefix\` must be a string such as 'auth:'; received ${describe(prefix)}.`);
     }
-    if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0) {
+    if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > MAX_TIMER_MS) {
       throw new RangeError(
-        `RedisStore: \`commandTimeoutMs\` must be a positive whole number of milliseconds; received ${describe(commandTimeoutMs)}.`,
+        `RedisStore: \`commandTimeoutMs\` must be a positive whole number of milliseconds, at most ${MAX_TIMER_MS}; received ${describe(commandTimeoutMs)}.`,
       );
     }
     this.client = client;
