@@ -34,12 +34,17 @@ function expressRefreshTokensErrorHandler(error: unknown, _req: Request, res: Re
 const appsWithFallback = new WeakSet<Application>();
 
 /**
- * Appends {@link expressRefreshTokensErrorHandler} to the end of the app's middleware stack the
- * first time the library serves a request in that app. Registered then (after the app's routes
- * and error handlers exist), it only sees AuthErrors that the app's own handlers passed on.
+ * Appends {@link expressRefreshTokensErrorHandler} to the end of the top-level app's middleware
+ * stack the first time the library serves a request in it. Registered then (after the app's
+ * routes and error handlers exist), it only sees AuthErrors that the app's own handlers passed on.
+ * Inside a mounted sub-app it goes on the outermost app, so the parent's handlers still come first.
  */
-export function ensureFallbackErrorHandler(app: Application | undefined): void {
-  if (!app || appsWithFallback.has(app)) return;
+export function ensureFallbackErrorHandler(requestApp: Application | undefined): void {
+  if (!requestApp || appsWithFallback.has(requestApp)) return;
+  appsWithFallback.add(requestApp);
+  let app = requestApp;
+  while ((app as { parent?: Application }).parent) app = (app as { parent?: Application }).parent as Application;
+  if (app !== requestApp && appsWithFallback.has(app)) return;
   appsWithFallback.add(app);
   app.use(expressRefreshTokensErrorHandler);
 }

@@ -1,0 +1,230 @@
+// CSRF checks on /login, /refresh and /logout (header, Origin, Sec-Fetch-Site), and the refresh cookie's name and Path.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import request from 'supertest';
+import { createAuth, type AuthOptions } from '../lib';
+import { COOKIE, REFRESH_SECRET, authOptions, closeClients, login, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
+
+afterAll(closeClients);
+
+const CREDENTIALS = { username: 'alice', password: 'alice-password' };
+
+/** A fresh app on its own RedisStore. reuseGrace 0 so that an unnoticed rotation would show (the old token would then revoke). */
+async function redisApp(overrides: Partial<AuthOptions> = {}) {
+  const { store } = await redisStore();
+  return testApp(store, { refreshToken: { secret: REFRESH_SECRET, reuseGrace: 0 }, ...overrides });
+}
+
+function setCookies(res: request.Response): string[] {
+  const raw = res.headers['set-cookie'] as unknown;
+  if (Array.isArray(raw)) return raw as string[];
+  return typeof raw === 'string' ? [raw] : [];
+}
+
+/** The attributes of the Set-Cookie line for `name`, lower-cased names; `value` is the cookie value. */
+function cookieLine(res: request.Response, name: string): Map<string, string> {
+  const line = setCookies(res).find((cookie) => cookie.startsWith(`${name}=`));
+  if (line === undefined) throw new Error(`no Set-Cookie for ${name} in ${JSON.stringify(setCookies(res))}`);
+  const [pair, ...rest] = line.split(';');
+  const attributes = new Map<string, string>([['value', (pair as string).slice(name.length + 1)]]);
+  for (const attribute of rest) {
+    const eq = attribute.indexOf('=');
+    attributes.set((eq === -1 ? attribute : attribute.slice(0, eq)).trim().toLowerCase(), eq === -1 ? '' : attribute.slice(eq + 1).trim());
+  }
+  return attributes;
+}
+
+function me(app: Express, accessToken: string): request.Test {
+  return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
+}
+
+function expectCsrfRejected(res: request.Response): void {
+  expect(res.status).toBe(403);
+  expect(res.body).toEqual({ error: 'csrf_rejected' });
+  expect(res.headers['set-cookie']).toBeUndefined();
+}
+
+describe('CSRF: the X-Requested-With header is required', () => {
+  test('POST /auth/login without it answers 403 csrf_rejected and sets no cookie', async () => {
+    const { app } = await redisApp();
+    expectCsrfRejected(await request(app).post('/auth/login').send(CREDENTIALS));
+  });
+
+  test('POST /auth/refresh without it answers 403, sets no cookie and rotates nothing', async () => {
+    const { app, auth } = await redisApp();
+    const refreshes: unknown[] = [];
+    auth.events.on('refresh', (event) => refreshes.push(event));
+    const session = await login(app);
+    expectCsrfRejected(await request(app).post('/auth/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`));
+    expect(refreshes).toHaveLength(0);
+    // with reuseGrace 0 this would be reuse (401) had the rejected request rotated the token
+    const ok = await refresh(app, session.refreshToken);
+    expect(ok.status).toBe(200);
+    expect(refreshes).toHaveLength(1);
+  });
+
+  test('POST /auth/logout without it answers 403, sets no cookie and revokes nothing', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    expectCsrfRejected(await request(app).post('/auth/logout').set('Cookie', `${COOKIE}=${session.refreshToken}`));
+    expect((await me(app, session.accessToken)).status).toBe(200);
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+  });
+
+  test.each(['/login', '/refresh', '/logout'])('an empty header value on %s answers 403', async (path) => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const res = await request(app).post(`/auth${path}`).set('X-Requested-With', '').set('Cookie', `${COOKIE}=${session.refreshToken}`).send(CREDENTIALS);
+    expectCsrfRejected(res);
+    const blank = await request(app).post(`/auth${path}`).set('X-Requested-With', '   ').set('Cookie', `${COOKIE}=${session.refreshToken}`).send(CREDENTIALS);
+    expectCsrfRejected(blank);
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+  });
+
+  test('a configured csrf.headerName works, and the default header is then not enough', async () => {
+    const { app } = await redisApp({ csrf: { headerName: 'X-CSRF-Guard' } });
+    expectCsrfRejected(await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send(CREDENTIALS));
+    const res = await request(app).post('/auth/login').set('X-CSRF-Guard', '1').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    const token = refreshCookieOf(res) as string;
+    expectCsrfRejected(await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${token}`));
+    const rotated = await request(app).post('/auth/refresh').set('x-csrf-guard', 'yes').set('Cookie', `${COOKIE}=${token}`);
+    expect(rotated.status).toBe(200);
+    expectCsrfRejected(await request(app).post('/auth/logout').set('X-Requested-With', 'fetch'));
+    expect((await request(app).post('/auth/logout').set('X-CSRF-Guard', '1')).status).toBe(204);
+  });
+});
+
+describe('CSRF: Origin', () => {
+  let app: Express;
+  let server: Server;
+  let ownOrigin: string;
+  beforeAll(async () => {
+    app = (await redisApp({ csrf: { allowedOrigins: ['https://app.example'] } })).app;
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    ownOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  });
+
+  const post = (path: string, origin: string) => request(server).post(`/auth${path}`).set('X-Requested-With', 'fetch').set('Origin', origin);
+
+  test.each(['https://evil.example', 'null', 'http://127.0.0.1', 'https://app.example.evil.test'])(
+    'an Origin of another site (%s) answers 403 on /login, /refresh and /logout',
+    async (origin) => {
+      const session = await login(app);
+      expectCsrfRejected(await post('/login', origin).send(CREDENTIALS));
+      expectCsrfRejected(await post('/refresh', origin).set('Cookie', `${COOKIE}=${session.refreshToken}`));
+      expectCsrfRejected(await post('/logout', origin).set('Cookie', `${COOKIE}=${session.refreshToken}`));
+      expect((await refresh(app, session.refreshToken)).status).toBe(200);
+    },
+  );
+
+  test("the same host on another scheme is not the app's origin", async () => {
+    expectCsrfRejected(await post('/login', ownOrigin.replace('http:', 'https:')).send(CREDENTIALS));
+  });
+
+  test("the app's own origin (as supertest sends Host) is allowed", async () => {
+    const res = await post('/login', ownOrigin).send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    const token = refreshCookieOf(res) as string;
+    const rotated = await post('/refresh', ownOrigin).set('Cookie', `${COOKIE}=${token}`);
+    expect(rotated.status).toBe(200);
+    const out = await post('/logout', ownOrigin).set('Cookie', `${COOKIE}=${refreshCookieOf(rotated) as string}`);
+    expect(out.status).toBe(204);
+  });
+
+  test('an Origin listed in csrf.allowedOrigins is allowed', async () => {
+    const res = await post('/login', 'https://app.example').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    const rotated = await post('/refresh', 'https://app.example').set('Cookie', `${COOKIE}=${refreshCookieOf(res) as string}`);
+    expect(rotated.status).toBe(200);
+  });
+});
+
+describe('CSRF: Sec-Fetch-Site', () => {
+  test('cross-site answers 403 on /login, /refresh and /logout, even with the header and no Origin', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const post = (path: string) => request(app).post(`/auth${path}`).set('X-Requested-With', 'fetch').set('Sec-Fetch-Site', 'cross-site');
+    expectCsrfRejected(await post('/login').send(CREDENTIALS));
+    expectCsrfRejected(await post('/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`));
+    expectCsrfRejected(await post('/logout').set('Cookie', `${COOKIE}=${session.refreshToken}`));
+    expect((await me(app, session.accessToken)).status).toBe(200);
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+  });
+
+  test('same-origin is allowed', async () => {
+    const { app } = await redisApp();
+    const post = (path: string) => request(app).post(`/auth${path}`).set('X-Requested-With', 'fetch').set('Sec-Fetch-Site', 'same-origin');
+    const res = await post('/login').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    const rotated = await post('/refresh').set('Cookie', `${COOKIE}=${refreshCookieOf(res) as string}`);
+    expect(rotated.status).toBe(200);
+    expect((await post('/logout').set('Cookie', `${COOKIE}=${refreshCookieOf(rotated) as string}`)).status).toBe(204);
+  });
+});
+
+describe('cookie: secure false (plain-http development)', () => {
+  test('the cookie is named `refresh`, has no Secure attribute, and its Path is the mount path /auth', async () => {
+    const { app } = await redisApp({ cookie: { secure: false } });
+    const res = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    expect(setCookies(res).some((line) => line.startsWith('__Host-'))).toBe(false);
+    const cookie = cookieLine(res, 'refresh');
+    expect(cookie.get('path')).toBe('/auth');
+    expect(cookie.has('secure')).toBe(false);
+    expect(cookie.has('httponly')).toBe(true);
+    expect(cookie.get('samesite')).toBe('Strict');
+    expect(cookie.has('domain')).toBe(false);
+
+    // the app reads the cookie under that name, and keeps the path when rotating and clearing
+    const rotated = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `refresh=${cookie.get('value') as string}`);
+    expect(rotated.status).toBe(200);
+    expect(cookieLine(rotated, 'refresh').get('path')).toBe('/auth');
+    const wrongName = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshCookieOf(rotated, 'refresh') as string}`);
+    expect(wrongName.status).toBe(401);
+    const cleared = cookieLine(wrongName, 'refresh');
+    expect(cleared.get('path')).toBe('/auth');
+    expect(cleared.get('max-age')).toBe('0');
+  });
+
+  test('mounted at /api/v1/auth, the cookie Path is /api/v1/auth when set, rotated and cleared', async () => {
+    const { store } = await redisStore();
+    const auth = createAuth(authOptions(store, { cookie: { secure: false } }));
+    const app = express();
+    app.use('/api/v1/auth', auth.router);
+    const post = (path: string) => request(app).post(`/api/v1/auth${path}`).set('X-Requested-With', 'fetch');
+
+    const res = await post('/login').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    const cookie = cookieLine(res, 'refresh');
+    expect(cookie.get('path')).toBe('/api/v1/auth');
+    expect(cookie.has('secure')).toBe(false);
+
+    const rotated = await post('/refresh').set('Cookie', `refresh=${cookie.get('value') as string}`);
+    expect(rotated.status).toBe(200);
+    expect(cookieLine(rotated, 'refresh').get('path')).toBe('/api/v1/auth');
+
+    const out = await post('/logout').set('Cookie', `refresh=${refreshCookieOf(rotated, 'refresh') as string}`);
+    expect(out.status).toBe(204);
+    const cleared = cookieLine(out, 'refresh');
+    expect(cleared.get('path')).toBe('/api/v1/auth');
+    expect(cleared.get('max-age')).toBe('0');
+  });
+
+  test('with secure true the __Host- cookie keeps Path=/ wherever the router is mounted', async () => {
+    const { store } = await redisStore();
+    const auth = createAuth(authOptions(store));
+    const app = express();
+    app.use('/api/v1/auth', auth.router);
+    const res = await request(app).post('/api/v1/auth/login').set('X-Requested-With', 'fetch').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    const cookie = cookieLine(res, COOKIE);
+    expect(cookie.get('path')).toBe('/');
+    expect(cookie.has('secure')).toBe(true);
+  });
+});

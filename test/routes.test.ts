@@ -1,0 +1,508 @@
+// HTTP contract of every route in SPEC §3 (login, refresh, logout, logout-all, sessions), over RedisStore.
+import type { Express } from 'express';
+import request from 'supertest';
+import type { AuthOptions, Authenticate } from '../lib';
+import {
+  COOKIE,
+  REFRESH_SECRET,
+  authOptions,
+  closeClients,
+  login,
+  redisStore,
+  refresh,
+  refreshCookieOf,
+  testApp,
+} from './support/harness';
+import { forgedRefreshToken, sessionIdOfRefreshToken, sidOf } from './support/tokens';
+
+afterAll(closeClients);
+
+const IDLE_TTL_SECONDS = 14 * 24 * 3600;
+const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
+
+/** A fresh app on its own RedisStore (own key prefix). */
+async function redisApp(overrides: Partial<AuthOptions> = {}) {
+  const { store } = await redisStore();
+  return testApp(store, overrides);
+}
+
+/** Every Set-Cookie line of a response. */
+function setCookies(res: request.Response): string[] {
+  const raw = res.headers['set-cookie'] as unknown;
+  if (Array.isArray(raw)) return raw as string[];
+  return typeof raw === 'string' ? [raw] : [];
+}
+
+/** The Set-Cookie line for the refresh cookie, split into its value and lower-cased attributes. */
+function refreshSetCookie(res: request.Response, name = COOKIE): { value: string; attributes: Map<string, string> } {
+  const line = setCookies(res).find((cookie) => cookie.startsWith(`${name}=`));
+  if (line === undefined) throw new Error(`no Set-Cookie for ${name}: ${JSON.stringify(res.headers)}`);
+  const [pair, ...rest] = line.split(';');
+  const attributes = new Map<string, string>();
+  for (const attribute of rest) {
+    const eq = attribute.indexOf('=');
+    const key = (eq === -1 ? attribute : attribute.slice(0, eq)).trim().toLowerCase();
+    attributes.set(key, eq === -1 ? '' : attribute.slice(eq + 1).trim());
+  }
+  return { value: (pair as string).slice(name.length + 1), attributes };
+}
+
+function me(app: Express, accessToken: string): request.Test {
+  return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
+}
+
+function postLogin(app: Express): request.Test {
+  return request(app).post('/auth/login').set('X-Requested-With', 'fetch');
+}
+
+function expectCleared(res: request.Response): void {
+  const { value, attributes } = refreshSetCookie(res);
+  expect(value).toBe('');
+  expect(attributes.get('max-age')).toBe('0');
+}
+
+describe('POST /auth/login', () => {
+  test('answers 200 {accessToken, tokenType: "Bearer", expiresIn: 600} with Cache-Control: no-store', async () => {
+    const { app } = await redisApp();
+    const res = await postLogin(app).send({ username: 'alice', password: 'alice-password' });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: 600 });
+    expect(res.headers['cache-control']).toBe('no-store');
+    const who = await me(app, res.body.accessToken as string);
+    expect(who.status).toBe(200);
+    expect(who.body.userId).toBe('user-alice');
+  });
+
+  test('sets the refresh cookie __Host-refresh: HttpOnly, Secure, SameSite=Strict, Path=/, no Domain, Max-Age of the idle TTL', async () => {
+    const { app } = await redisApp();
+    const res = await postLogin(app).send({ username: 'alice', password: 'alice-password' });
+    expect(res.status).toBe(200);
+    const lines = setCookies(res);
+    expect(lines).toHaveLength(1);
+    const { value, attributes } = refreshSetCookie(res, '__Host-refresh');
+    expect(value).toMatch(REFRESH_TOKEN_SHAPE);
+    expect(sessionIdOfRefreshToken(value)).toBe(sidOf(res.body.accessToken as string));
+    expect(attributes.has('httponly')).toBe(true);
+    expect(attributes.has('secure')).toBe(true);
+    expect(attributes.get('samesite')).toBe('Strict');
+    expect(attributes.get('path')).toBe('/');
+    expect(attributes.has('domain')).toBe(false);
+    const maxAge = Number(attributes.get('max-age'));
+    expect(maxAge).toBeLessThanOrEqual(IDLE_TTL_SECONDS);
+    expect(maxAge).toBeGreaterThanOrEqual(IDLE_TTL_SECONDS - 5);
+  });
+
+  test('a wrong password answers 401 {error: "invalid_credentials"} and sets no cookie', async () => {
+    const { app } = await redisApp();
+    const res = await postLogin(app).send({ username: 'alice', password: 'wrong' });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_credentials' });
+    expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
+  test('an unknown user answers the same 401 {error: "invalid_credentials"} and sets no cookie', async () => {
+    const { app } = await redisApp();
+    const res = await postLogin(app).send({ username: 'mallory', password: 'whatever' });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_credentials' });
+    expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
+  describe('when authenticate throws', () => {
+    let app: Express;
+    beforeAll(async () => {
+      const { store } = await redisStore();
+      const fallback = authOptions(store).authenticate;
+      const authenticate: Authenticate = (req) => {
+        const username = (req.body as { username?: unknown }).username;
+        if (username === 'ghost') throw Object.assign(new Error('user ghost not found'), { status: 404 });
+        if (username === 'boom') throw new Error('database exploded at /srv/secret/db.sqlite');
+        return fallback(req);
+      };
+      app = testApp(store, { authenticate }).app;
+    });
+
+    test('an error with status 404 answers the same 401 as wrong credentials, with no cookie', async () => {
+      const res = await postLogin(app).send({ username: 'ghost', password: 'x' });
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'invalid_credentials' });
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(res.text).not.toContain('ghost');
+    });
+
+    test('a plain Error answers 500 {error: "server_error"} as JSON, without its message or a stack trace', async () => {
+      const res = await postLogin(app).send({ username: 'boom', password: 'x' });
+      expect(res.status).toBe(500);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body).toEqual({ error: 'server_error' });
+      expect(res.text).not.toMatch(/exploded|secret|sqlite|Error:|\bat [^\s]+ \(/);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    });
+  });
+
+  describe('refuses bodies that are not a small, plain JSON object', () => {
+    let app: Express;
+    beforeAll(async () => {
+      app = (await redisApp()).app;
+    });
+
+    test('Content-Type text/plain answers 415', async () => {
+      const res = await postLogin(app).set('Content-Type', 'text/plain').send('{"username":"alice","password":"alice-password"}');
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({ error: 'unsupported_media_type' });
+      expect(res.headers['set-cookie']).toBeUndefined();
+    });
+
+    test('a form-encoded body answers 415', async () => {
+      const res = await postLogin(app).type('form').send({ username: 'alice', password: 'alice-password' });
+      expect(res.status).toBe(415);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    });
+
+    test('a body over the default limit of 16384 bytes answers 413', async () => {
+      const body = JSON.stringify({ username: 'alice', password: 'alice-password', pad: 'x'.repeat(16_400) });
+      const res = await postLogin(app).set('Content-Type', 'application/json').send(body);
+      expect(res.status).toBe(413);
+      expect(res.body).toEqual({ error: 'payload_too_large' });
+      expect(res.headers['set-cookie']).toBeUndefined();
+    });
+
+    test('a body just under the limit is accepted', async () => {
+      const base = JSON.stringify({ username: 'alice', password: 'alice-password', pad: '' });
+      const body = JSON.stringify({ username: 'alice', password: 'alice-password', pad: 'x'.repeat(16_384 - base.length) });
+      expect(Buffer.byteLength(body)).toBe(16_384);
+      const res = await postLogin(app).set('Content-Type', 'application/json').send(body);
+      expect(res.status).toBe(200);
+    });
+
+    test('malformed JSON answers 400', async () => {
+      const res = await postLogin(app).set('Content-Type', 'application/json').send('{"username": "alice", ');
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.text).not.toMatch(/Unexpected|SyntaxError/);
+    });
+
+    test('a JSON array answers 400', async () => {
+      const res = await postLogin(app).set('Content-Type', 'application/json').send('[{"username":"alice","password":"alice-password"}]');
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid_request' });
+    });
+
+    test.each([
+      ['__proto__', '{"username":"alice","password":"alice-password","__proto__":{"isAdmin":true}}'],
+      ['constructor', '{"username":"alice","password":"alice-password","constructor":{"prototype":{"isAdmin":true}}}'],
+      ['nested __proto__', '{"username":"alice","password":"alice-password","profile":{"__proto__":{"isAdmin":true}}}'],
+    ])('a body with a %s key answers 400 even with valid credentials', async (_name, raw) => {
+      const res = await postLogin(app).set('Content-Type', 'application/json').send(raw);
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    });
+  });
+
+  test('a login while holding a valid refresh cookie starts a new family and ends the old one', async () => {
+    const { app } = await redisApp();
+    const old = await login(app, 'alice');
+    const res = await postLogin(app)
+      .set('Cookie', `${COOKIE}=${old.refreshToken}`)
+      .send({ username: 'alice', password: 'alice-password' });
+    expect(res.status).toBe(200);
+    const fresh = refreshCookieOf(res) as string;
+    expect(fresh).toMatch(REFRESH_TOKEN_SHAPE);
+    expect(sessionIdOfRefreshToken(fresh)).not.toBe(sessionIdOfRefreshToken(old.refreshToken));
+
+    const oldRefresh = await refresh(app, old.refreshToken);
+    expect(oldRefresh.status).toBe(401);
+    expect(oldRefresh.body).toEqual({ error: 'invalid_refresh_token' });
+    const oldMe = await me(app, old.accessToken);
+    expect(oldMe.status).toBe(401);
+    expect(oldMe.body).toEqual({ error: 'invalid_token' });
+
+    expect((await me(app, res.body.accessToken as string)).status).toBe(200);
+    expect((await refresh(app, fresh)).status).toBe(200);
+  });
+
+  test("a login with a forged cookie (another user's real session id, random secret) does not revoke that session", async () => {
+    const { app } = await redisApp();
+    const bob = await login(app, 'bob');
+    const forged = forgedRefreshToken(sessionIdOfRefreshToken(bob.refreshToken));
+    const res = await postLogin(app).set('Cookie', `${COOKIE}=${forged}`).send({ username: 'alice', password: 'alice-password' });
+    expect(res.status).toBe(200);
+
+    const bobMe = await me(app, bob.accessToken);
+    expect(bobMe.status).toBe(200);
+    expect(bobMe.body.userId).toBe('user-bob');
+    expect((await refresh(app, bob.refreshToken)).status).toBe(200);
+  });
+});
+
+describe('POST /auth/refresh', () => {
+  test('answers 200 with the same body as login, Cache-Control: no-store and a rotated cookie', async () => {
+    const { app } = await redisApp();
+    const first = await login(app);
+    const res = await refresh(app, first.refreshToken);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: 600 });
+    expect(res.headers['cache-control']).toBe('no-store');
+
+    const { value, attributes } = refreshSetCookie(res);
+    expect(value).toMatch(REFRESH_TOKEN_SHAPE);
+    expect(value).not.toBe(first.refreshToken);
+    expect(sessionIdOfRefreshToken(value)).toBe(sessionIdOfRefreshToken(first.refreshToken));
+    expect(attributes.has('httponly')).toBe(true);
+    expect(attributes.has('secure')).toBe(true);
+    expect(attributes.get('samesite')).toBe('Strict');
+    expect(attributes.get('path')).toBe('/');
+    expect(Number(attributes.get('max-age'))).toBeGreaterThan(IDLE_TTL_SECONDS - 5);
+
+    const accessToken = res.body.accessToken as string;
+    expect(accessToken).not.toBe(first.accessToken);
+    expect(sidOf(accessToken)).toBe(sidOf(first.accessToken));
+    const who = await me(app, accessToken);
+    expect(who.status).toBe(200);
+    expect(who.body).toMatchObject({ userId: 'user-alice', claims: { role: 'admin' } });
+
+    expect((await refresh(app, value)).status).toBe(200);
+  });
+
+  test('without a cookie answers 401 {error: "invalid_refresh_token"} and clears the cookie', async () => {
+    const { app } = await redisApp();
+    const res = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch');
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_refresh_token' });
+    expect(res.headers['cache-control']).toBe('no-store');
+    expectCleared(res);
+  });
+
+  test.each([
+    ['garbage', () => 'not-a-token'],
+    ['empty', () => ''],
+    ['a secret that is too short', (token: string) => `${sessionIdOfRefreshToken(token)}.abc`],
+    ['a trailing extra character', (token: string) => `${token}x`],
+    ['no separator', (token: string) => token.replace('.', '')],
+  ])('a malformed cookie (%s) answers 401 and clears the cookie', async (_name, make) => {
+    const { app } = await redisApp();
+    const { refreshToken } = await login(app);
+    const res = await refresh(app, make(refreshToken));
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_refresh_token' });
+    expectCleared(res);
+    expect((await refresh(app, refreshToken)).status).toBe(200);
+  });
+
+  test('a Cookie header carrying the cookie name twice answers 401 and rotates nothing', async () => {
+    // reuseGrace 0: had the duplicate request rotated the real token, presenting it again would revoke the family.
+    const { app, auth } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, reuseGrace: 0 } });
+    const refreshes: unknown[] = [];
+    auth.events.on('refresh', (event) => refreshes.push(event));
+    const { refreshToken } = await login(app);
+    for (const cookie of [
+      `${COOKIE}=${refreshToken}; ${COOKIE}=${refreshToken}`,
+      `${COOKIE}=${refreshToken}; ${COOKIE}=attacker-tossed-value`,
+      `${COOKIE}=attacker-tossed-value; other=1; ${COOKIE}=${refreshToken}`,
+    ]) {
+      const res = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', cookie);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'invalid_refresh_token' });
+      expect(refreshCookieOf(res)).toBe('');
+    }
+    expect(refreshes).toHaveLength(0);
+    const res = await refresh(app, refreshToken);
+    expect(res.status).toBe(200);
+    expect(refreshes).toEqual([expect.objectContaining({ retried: false })]);
+  });
+});
+
+describe('POST /auth/logout', () => {
+  test('answers 204, revokes the family (refresh token 401, access token rejected) and clears the cookie', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    expect((await me(app, session.accessToken)).status).toBe(200);
+    const res = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${session.refreshToken}`);
+    expect(res.status).toBe(204);
+    expect(res.text).toBe('');
+    expectCleared(res);
+
+    const again = await refresh(app, session.refreshToken);
+    expect(again.status).toBe(401);
+    expect(again.body).toEqual({ error: 'invalid_refresh_token' });
+    const who = await me(app, session.accessToken);
+    expect(who.status).toBe(401);
+    expect(who.body).toEqual({ error: 'invalid_token' });
+  });
+
+  test('answers 204 without a cookie', async () => {
+    const { app } = await redisApp();
+    const res = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch');
+    expect(res.status).toBe(204);
+    expectCleared(res);
+  });
+
+  test("a forged cookie (a real session id, random secret) answers 204 and revokes nothing", async () => {
+    const { app } = await redisApp();
+    const victim = await login(app, 'bob');
+    const res = await request(app)
+      .post('/auth/logout')
+      .set('X-Requested-With', 'fetch')
+      .set('Cookie', `${COOKIE}=${forgedRefreshToken(sessionIdOfRefreshToken(victim.refreshToken))}`);
+    expect(res.status).toBe(204);
+    expect((await me(app, victim.accessToken)).status).toBe(200);
+    expect((await refresh(app, victim.refreshToken)).status).toBe(200);
+  });
+
+  test('is idempotent: logging out twice with the same cookie answers 204 both times', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const other = await login(app);
+    for (let i = 0; i < 2; i++) {
+      const res = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${session.refreshToken}`);
+      expect(res.status).toBe(204);
+      expectCleared(res);
+    }
+    expect((await refresh(app, session.refreshToken)).status).toBe(401);
+    // only the logged-out family ended
+    expect((await me(app, other.accessToken)).status).toBe(200);
+    expect((await refresh(app, other.refreshToken)).status).toBe(200);
+  });
+});
+
+describe('POST /auth/logout-all', () => {
+  test('answers 401 without an access token', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const res = await request(app).post('/auth/logout-all').set('Cookie', `${COOKIE}=${session.refreshToken}`);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="api"');
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+  });
+
+  test("revokes every session of the user (refresh and access tokens) but not another user's", async () => {
+    const { app } = await redisApp();
+    const laptop = await login(app, 'alice', 'laptop');
+    const phone = await login(app, 'alice', 'phone');
+    const bob = await login(app, 'bob');
+    const res = await request(app).post('/auth/logout-all').set('Authorization', `Bearer ${laptop.accessToken}`);
+    expect(res.status).toBe(204);
+    expect(res.headers['cache-control']).toBe('no-store');
+
+    for (const session of [laptop, phone]) {
+      expect((await refresh(app, session.refreshToken)).status).toBe(401);
+      const who = await me(app, session.accessToken);
+      expect(who.status).toBe(401);
+      expect(who.body).toEqual({ error: 'invalid_token' });
+    }
+    expect((await me(app, bob.accessToken)).status).toBe(200);
+    expect((await refresh(app, bob.refreshToken)).status).toBe(200);
+  });
+});
+
+describe('GET /auth/sessions', () => {
+  test('answers 401 without an access token', async () => {
+    const { app } = await redisApp();
+    const res = await request(app).get('/auth/sessions');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="api"');
+  });
+
+  test("lists the caller's sessions with ISO times, user agent, and current only for the caller's own", async () => {
+    const { app } = await redisApp();
+    const before = Date.now();
+    const laptop = await login(app, 'alice', 'Laptop Firefox');
+    const phone = await login(app, 'alice', 'Phone Safari');
+    await login(app, 'bob', 'Bob Browser');
+    const after = Date.now();
+
+    const res = await request(app).get('/auth/sessions').set('Authorization', `Bearer ${phone.accessToken}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    const sessions = res.body.sessions as Array<Record<string, unknown>>;
+    expect(sessions).toHaveLength(2);
+    const byId = new Map(sessions.map((session) => [session.id, session]));
+    expect([...byId.keys()].sort()).toEqual([sidOf(laptop.accessToken), sidOf(phone.accessToken)].sort());
+
+    const laptopEntry = byId.get(sidOf(laptop.accessToken)) as Record<string, unknown>;
+    const phoneEntry = byId.get(sidOf(phone.accessToken)) as Record<string, unknown>;
+    expect(laptopEntry).toMatchObject({ userAgent: 'Laptop Firefox', current: false });
+    expect(phoneEntry).toMatchObject({ userAgent: 'Phone Safari', current: true });
+    for (const entry of sessions) {
+      expect(Object.keys(entry).sort()).toEqual(['createdAt', 'current', 'expiresAt', 'id', 'lastUsedAt', 'userAgent']);
+      for (const field of ['createdAt', 'lastUsedAt', 'expiresAt']) {
+        const text = entry[field] as string;
+        expect(typeof text).toBe('string');
+        expect(new Date(text).toISOString()).toBe(text);
+      }
+      const createdAt = Date.parse(entry.createdAt as string);
+      expect(createdAt).toBeGreaterThanOrEqual(before);
+      expect(createdAt).toBeLessThanOrEqual(after);
+      expect(Date.parse(entry.lastUsedAt as string)).toBeGreaterThanOrEqual(createdAt);
+      const lifetime = Date.parse(entry.expiresAt as string) - createdAt;
+      expect(lifetime).toBeGreaterThan(IDLE_TTL_SECONDS * 1000 - 5000);
+      expect(lifetime).toBeLessThanOrEqual(IDLE_TTL_SECONDS * 1000);
+    }
+  });
+
+  test('a refresh moves lastUsedAt forward', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const list = async (token: string) =>
+      ((await request(app).get('/auth/sessions').set('Authorization', `Bearer ${token}`)).body.sessions as Array<Record<string, string>>)[0];
+    const before = await list(session.accessToken);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const rotated = await refresh(app, session.refreshToken);
+    const after = await list(rotated.body.accessToken as string);
+    expect(after?.createdAt).toBe(before?.createdAt);
+    expect(Date.parse(after?.lastUsedAt as string)).toBeGreaterThan(Date.parse(before?.lastUsedAt as string));
+  });
+});
+
+describe('DELETE /auth/sessions/:id', () => {
+  test('answers 401 without an access token', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const res = await request(app).delete(`/auth/sessions/${sidOf(session.accessToken)}`);
+    expect(res.status).toBe(401);
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+  });
+
+  test("answers 204 for the caller's own other session, which then stops working", async () => {
+    const { app } = await redisApp();
+    const current = await login(app, 'alice', 'current');
+    const other = await login(app, 'alice', 'other');
+    const res = await request(app).delete(`/auth/sessions/${sidOf(other.accessToken)}`).set('Authorization', `Bearer ${current.accessToken}`);
+    expect(res.status).toBe(204);
+
+    const dead = await refresh(app, other.refreshToken);
+    expect(dead.status).toBe(401);
+    expect(dead.body).toEqual({ error: 'invalid_refresh_token' });
+    expect((await me(app, other.accessToken)).status).toBe(401);
+
+    expect((await me(app, current.accessToken)).status).toBe(200);
+    const listed = await request(app).get('/auth/sessions').set('Authorization', `Bearer ${current.accessToken}`);
+    expect((listed.body.sessions as Array<{ id: string }>).map((s) => s.id)).toEqual([sidOf(current.accessToken)]);
+    expect((await refresh(app, current.refreshToken)).status).toBe(200);
+  });
+
+  test("answers 404 {error: 'session_not_found'} for another user's session id, which keeps working", async () => {
+    const { app } = await redisApp();
+    const alice = await login(app, 'alice');
+    const bob = await login(app, 'bob');
+    const res = await request(app).delete(`/auth/sessions/${sidOf(bob.accessToken)}`).set('Authorization', `Bearer ${alice.accessToken}`);
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: 'session_not_found' });
+    expect((await me(app, bob.accessToken)).status).toBe(200);
+    expect((await refresh(app, bob.refreshToken)).status).toBe(200);
+  });
+
+  test("answers 404 {error: 'session_not_found'} for an unknown id", async () => {
+    const { app } = await redisApp();
+    const alice = await login(app, 'alice');
+    for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', 'no-such-session', '%7Bx%7D']) {
+      const res = await request(app).delete(`/auth/sessions/${id}`).set('Authorization', `Bearer ${alice.accessToken}`);
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({ error: 'session_not_found' });
+    }
+    expect((await me(app, alice.accessToken)).status).toBe(200);
+  });
+});
