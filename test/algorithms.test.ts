@@ -3,18 +3,10 @@ import { constants, createHmac, generateKeyPairSync, randomBytes, sign, verify, 
 import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { MemoryStore, type AccessTokenAlgorithm, type AccessTokenOptions } from '../lib';
-import { login, refresh, refreshCookieOf, testApp } from './support/harness';
+import { type AccessTokenAlgorithm, type AccessTokenOptions } from '../lib';
+import { closeMemoryStores, login, memoryStore as store, refresh, refreshCookieOf, testApp } from './support/harness';
 
-const stores: MemoryStore[] = [];
-function store(): MemoryStore {
-  const s = new MemoryStore();
-  stores.push(s);
-  return s;
-}
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-});
+afterAll(closeMemoryStores);
 
 const TTL_SECONDS = 300;
 const ISSUER = 'https://app.example';

@@ -1,20 +1,12 @@
 // createAuth start-up validation: every bad option fails with a TypeError/RangeError that names it, and good ones resolve.
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import request from 'supertest';
-import { createAuth, MemoryStore, type AccessTokenOptions, type AuthOptions, type RefreshTokenOptions } from '../lib';
+import { createAuth, type AccessTokenOptions, type AuthOptions, type RefreshTokenOptions } from '../lib';
 import { parseDuration } from '../lib/duration';
 import { resolveOptions } from '../lib/options';
-import { ACCESS_SECRET, authOptions, buildApp, login, REFRESH_SECRET } from './support/harness';
+import { ACCESS_SECRET, authOptions, buildApp, closeMemoryStores, login, memoryStore as store, REFRESH_SECRET } from './support/harness';
 
-const stores: MemoryStore[] = [];
-function store(): MemoryStore {
-  const s = new MemoryStore();
-  stores.push(s);
-  return s;
-}
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-});
+afterAll(closeMemoryStores);
 
 /** Valid options (HS256, harness secrets) with parts replaced. */
 function options(overrides: Partial<AuthOptions> = {}): AuthOptions {

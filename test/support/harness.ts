@@ -36,6 +36,20 @@ export async function closeClients(): Promise<void> {
   await Promise.all(clients.splice(0).map((client) => client.quit().catch(() => client.disconnect())));
 }
 
+const memoryStores: MemoryStore[] = [];
+
+/** A MemoryStore whose sweep timer {@link closeMemoryStores} stops; call that in afterAll. */
+export function memoryStore(): MemoryStore {
+  const store = new MemoryStore();
+  memoryStores.push(store);
+  return store;
+}
+
+/** Closes every store made by {@link memoryStore}. */
+export async function closeMemoryStores(): Promise<void> {
+  await Promise.all(memoryStores.splice(0).map((store) => store.close()));
+}
+
 /** A fresh RedisStore with its own prefix, plus the client and prefix for inspecting keys. */
 export async function redisStore(): Promise<{ store: RedisStore; client: Redis; prefix: string }> {
   const client = await redisClient();
