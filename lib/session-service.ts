@@ -38,39 +38,24 @@ export class SessionService {
     const { store, refreshToken } = this.config;
     const sessionId = newSessionId();
     const secret = newRefreshSecret();
-    const now = Date.now();
-    const ua = (userAgent ?? '').slice(0, MAX_USER_AGENT_LENGTH);
     try {
-      await store.createSession({
+      const session = await store.createSession({
         sessionId,
         userId: user.userId,
         claims: user.claims,
-        userAgent: ua,
+        userAgent: (userAgent ?? '').slice(0, MAX_USER_AGENT_LENGTH),
         secretHash: hashSecret(secret),
-        now,
+        now: Date.now(),
         idleTtlMs: refreshToken.idleTtlMs,
         absoluteTtlMs: refreshToken.absoluteTtlMs,
       });
+      return { session, refreshToken: formatRefreshToken({ sessionId, secret }) };
     } catch (error) {
       // The client gets a 503 and never sees this session; if the create was only delayed (a stalled
       // server), this revoke is queued behind it on the same connection and removes it when it lands.
       this.revoke(sessionId).catch(() => undefined);
       throw error;
     }
-    const absoluteExpiresAt = now + refreshToken.absoluteTtlMs;
-    return {
-      refreshToken: formatRefreshToken({ sessionId, secret }),
-      session: {
-        sessionId,
-        userId: user.userId,
-        claims: user.claims,
-        userAgent: ua,
-        createdAt: now,
-        lastUsedAt: now,
-        expiresAt: Math.min(now + refreshToken.idleTtlMs, absoluteExpiresAt),
-        absoluteExpiresAt,
-      },
-    };
   }
 
   /**

@@ -1,11 +1,12 @@
 // MemoryStore: the SessionStore contract in one process's memory, for development and tests only.
 import { hashesEqual } from '../refresh-token';
-import type {
-  NewSession,
-  PresentationOutcome,
-  SessionRecord,
-  SessionStore,
-  TokenPresentation,
+import {
+  newSessionRecord,
+  type NewSession,
+  type PresentationOutcome,
+  type SessionRecord,
+  type SessionStore,
+  type TokenPresentation,
 } from './session-store';
 
 /** Options for {@link MemoryStore}. */
@@ -48,19 +49,10 @@ export class MemoryStore implements SessionStore {
     this.sweepTimer.unref();
   }
 
-  async createSession(session: NewSession): Promise<void> {
-    const absoluteExpiresAt = session.now + session.absoluteTtlMs;
+  async createSession(session: NewSession): Promise<SessionRecord> {
+    const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
     this.families.set(session.sessionId, {
-      record: {
-        sessionId: session.sessionId,
-        userId: session.userId,
-        claims: structuredClone(session.claims),
-        createdAt: session.now,
-        lastUsedAt: session.now,
-        expiresAt: Math.min(session.now + session.idleTtlMs, absoluteExpiresAt),
-        absoluteExpiresAt,
-        userAgent: session.userAgent,
-      },
+      record,
       currentHash: session.secretHash,
       previousHash: '',
       rotatedAt: session.now,
@@ -69,6 +61,7 @@ export class MemoryStore implements SessionStore {
     let ids = this.sessionsByUser.get(session.userId);
     if (!ids) this.sessionsByUser.set(session.userId, (ids = new Set()));
     ids.add(session.sessionId);
+    return snapshot(record);
   }
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {

@@ -9,12 +9,13 @@ import {
   REVOKE_SESSION,
   SESSION_FIELDS,
 } from './redis-scripts';
-import type {
-  NewSession,
-  PresentationOutcome,
-  SessionRecord,
-  SessionStore,
-  TokenPresentation,
+import {
+  newSessionRecord,
+  type NewSession,
+  type PresentationOutcome,
+  type SessionRecord,
+  type SessionStore,
+  type TokenPresentation,
 } from './session-store';
 
 type RedisArg = string | number;
@@ -107,9 +108,8 @@ export class RedisStore implements SessionStore {
     this.commandTimeoutMs = commandTimeoutMs;
   }
 
-  async createSession(session: NewSession): Promise<void> {
-    const absoluteExpiresAt = session.now + session.absoluteTtlMs;
-    const expiresAt = Math.min(session.now + session.idleTtlMs, absoluteExpiresAt);
+  async createSession(session: NewSession): Promise<SessionRecord> {
+    const record = newSessionRecord(session);
     await Promise.all([
       this.run(SCRIPTS.createSession, [this.sessionKey(session.sessionId)], [
         session.userId,
@@ -117,11 +117,12 @@ export class RedisStore implements SessionStore {
         session.userAgent,
         session.secretHash,
         session.now,
-        expiresAt,
-        absoluteExpiresAt,
+        record.expiresAt,
+        record.absoluteExpiresAt,
       ]),
       this.run(SCRIPTS.indexSession, [this.userKey(session.userId)], [session.sessionId, session.absoluteTtlMs]),
     ]);
+    return record;
   }
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {

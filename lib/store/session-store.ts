@@ -34,6 +34,24 @@ export interface NewSession {
 }
 
 /**
+ * The record a new family starts with: created and last used now, dying at
+ * `min(now + idleTtl, now + absoluteTtl)`. Both stores and the caller build it this one way.
+ */
+export function newSessionRecord(session: NewSession): SessionRecord {
+  const absoluteExpiresAt = session.now + session.absoluteTtlMs;
+  return {
+    sessionId: session.sessionId,
+    userId: session.userId,
+    claims: session.claims,
+    createdAt: session.now,
+    lastUsedAt: session.now,
+    expiresAt: Math.min(session.now + session.idleTtlMs, absoluteExpiresAt),
+    absoluteExpiresAt,
+    userAgent: session.userAgent,
+  };
+}
+
+/**
  * One presentation of a refresh token. Both hashes are computed by the caller, so a store never sees
  * a secret: `presentedHash` is the hash of the presented secret, `successorHash` the hash of the
  * secret derived from it (`HMAC(refreshToken.secret, sessionId ‖ secret)`).
@@ -73,8 +91,8 @@ export type PresentationOutcome =
  * Implementations: `RedisStore` (production) and `MemoryStore` (one process, development, tests).
  */
 export interface SessionStore {
-  /** Creates a family and indexes it under its user. */
-  createSession(session: NewSession): Promise<void>;
+  /** Creates a family, indexes it under its user, and resolves with its record. */
+  createSession(session: NewSession): Promise<SessionRecord>;
   /** Applies one refresh-token presentation atomically (see {@link PresentationOutcome}). */
   presentToken(sessionId: string, presentation: TokenPresentation): Promise<PresentationOutcome>;
   /**

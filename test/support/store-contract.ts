@@ -116,9 +116,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     }
 
     describe('createSession, getSession, listSessions', () => {
-      test('getSession and listSessions return the created record', async () => {
+      test('createSession, getSession and listSessions return the created record', async () => {
         const now = Date.now();
-        const family = await created(now);
+        const family = new Family(key);
+        const returned = await store.createSession(family.newSession(now));
         const expected: SessionRecord = {
           sessionId: family.sessionId,
           userId: family.userId,
@@ -129,6 +130,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           expiresAt: now + IDLE_TTL_MS,
           absoluteExpiresAt: now + ABSOLUTE_TTL_MS,
         };
+        expect(returned).toEqual(expected);
         expect(await store.getSession(family.sessionId)).toEqual(expected);
         expect(await store.listSessions(family.userId)).toEqual([expected]);
       });
