@@ -91,7 +91,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     else events.emit('session_revoked', { userId: result.session.userId, sessionId: result.session.sessionId, reason });
   };
 
-  router.use(function markNoStore(req: Request, res: Response, next: NextFunction) {
+  router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
     ensureFallbackErrorHandler(req.app);
     res.set('Cache-Control', 'no-store');
     next();
