@@ -34,10 +34,20 @@ export class InvalidAccessTokenError extends Error {
   }
 }
 
+/** A signed access token and its lifetime in seconds (the `expiresIn` of the answer). */
+export interface IssuedAccessToken {
+  token: string;
+  expiresIn: number;
+}
+
 /** Signs and verifies access tokens for one resolved configuration. */
 export interface AccessTokenCodec {
-  /** Issues a token for a session; `now` is epoch milliseconds. */
-  issue(input: { userId: string; sessionId: string; claims: Record<string, unknown>; now: number }): string;
+  /**
+   * Issues a token for a session; `now` and `sessionExpiresAt` are epoch milliseconds. The token
+   * expires after the configured ttl, but never after its session dies: once the session is gone
+   * nothing could revoke the token any more.
+   */
+  issue(input: { userId: string; sessionId: string; claims: Record<string, unknown>; now: number; sessionExpiresAt: number }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
   verify(token: string): AccessTokenPayload;
 }
@@ -91,19 +101,20 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
   };
 
   return {
-    issue({ userId, sessionId, claims, now }) {
+    issue({ userId, sessionId, claims, now, sessionExpiresAt }) {
       const iat = Math.floor(now / 1000);
+      const exp = Math.min(iat + ttlSeconds, Math.floor(sessionExpiresAt / 1000));
       const payload: AccessTokenPayload = {
         ...claims,
         sub: userId,
         sid: sessionId,
         jti: randomBytes(12).toString('base64url'),
         iat,
-        exp: iat + ttlSeconds,
+        exp,
       };
       if (issuer !== undefined) payload.iss = issuer;
       if (audience !== undefined) payload.aud = audience;
-      return signJws(payload);
+      return { token: signJws(payload), expiresIn: Math.max(0, exp - iat) };
     },
 
     verify(token) {

@@ -22,12 +22,17 @@ export function readRefreshCookie(req: Request, name: string): CookieReading {
   return value === undefined ? { status: 'absent' } : { status: 'present', value };
 }
 
+/** Mount paths that can go into a cookie attribute as they are. */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~/]*$/;
+
 /**
  * The cookie path: `/` for `__Host-` cookies (the prefix demands it), otherwise the path the router
- * is mounted at, so the cookie only travels to the auth routes.
+ * is mounted at, so the cookie only travels to the auth routes. A mount path holding anything but
+ * plain characters (it comes from the request URL when the mount has parameters) falls back to `/`,
+ * so a URL can never add attributes to the cookie.
  */
 function cookiePath(req: Request, cookie: Configuration['cookie']): string {
-  return cookie.hostPrefixed ? '/' : req.baseUrl || '/';
+  return !cookie.hostPrefixed && PLAIN_PATH.test(req.baseUrl) ? req.baseUrl : '/';
 }
 
 function serialize(req: Request, cookie: Configuration['cookie'], value: string, maxAgeSeconds: number): string {

@@ -4,9 +4,22 @@ import { AuthError, StoreUnavailableError, temporarilyUnavailable } from './erro
 import type { AuthEvents } from './events';
 
 /**
- * Converts anything thrown while serving a request into an AuthError: store outages become 503
- * `temporarily_unavailable` (and a `store_error` event), anything unexpected a 500 `server_error`
- * whose message and stack never reach the client.
+ * The AuthError for an HTTP client error raised by Express or body-parser (a `status` from 400 to
+ * 499 on the error: bad JSON, corrupt Content-Encoding, oversized body, malformed URL escapes).
+ */
+function clientError(error: unknown): AuthError | undefined {
+  const { status, statusCode } = (error ?? {}) as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  if (typeof code !== 'number' || code < 400 || code > 499) return undefined;
+  if (code === 413) return new AuthError('payload_too_large', 413, 'Request body too large', { cause: error });
+  if (code === 415) return new AuthError('unsupported_media_type', 415, 'Unsupported body encoding or charset', { cause: error });
+  return new AuthError('invalid_request', 400, 'Malformed request', { cause: error });
+}
+
+/**
+ * Converts anything thrown while serving a request into an AuthError: client errors become 4xx,
+ * store outages 503 `temporarily_unavailable` (and a `store_error` event), anything unexpected a
+ * 500 `server_error` whose message and stack never reach the client.
  */
 export function toAuthError(error: unknown, operation: string, events: AuthEvents): AuthError {
   if (error instanceof AuthError) return error;
@@ -14,7 +27,7 @@ export function toAuthError(error: unknown, operation: string, events: AuthEvent
     events.emit('store_error', { operation, error });
     return temporarilyUnavailable(error);
   }
-  return new AuthError('server_error', 500, 'Internal error in express-refresh-tokens', { cause: error });
+  return clientError(error) ?? new AuthError('server_error', 500, 'Internal error in express-refresh-tokens', { cause: error });
 }
 
 /** Writes an AuthError as the library's JSON answer. */

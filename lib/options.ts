@@ -195,10 +195,16 @@ function section<T extends object>(name: keyof typeof KNOWN_KEYS, value: unknown
   return value as Partial<T>;
 }
 
+/** The longest duration any option takes: ten years. Longer ones are typos, and break dates. */
+const MAX_DURATION_MS = 10 * 366 * 86_400_000;
+
 function duration(option: string, value: unknown, fallback: Duration): number {
   const ms = parseDuration(value ?? fallback);
   if (ms === undefined) {
     fail('type', option, `must be a duration; received ${describeValue(value)}`, "Pass seconds as a number, or a string like '30s', '10m', '14d'.");
+  }
+  if (ms > MAX_DURATION_MS) {
+    fail('range', option, `must be at most ten years; received ${describeValue(value)}`, "Sessions are measured in days, e.g. '30d'.");
   }
   return ms;
 }

@@ -4,24 +4,31 @@ import { AuthError } from './errors';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Whether a parsed JSON value contains a `__proto__`, `constructor` or `prototype` key at any depth. */
-export function hasForbiddenKey(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  return Object.keys(value).some((key) => FORBIDDEN_KEYS.has(key) || hasForbiddenKey((value as Record<string, unknown>)[key]));
-}
+/** Deeper bodies are refused: a login form is flat, and the check below must stay cheap. */
+const MAX_BODY_DEPTH = 32;
 
-/** Translates body-parser's errors (which carry `type` and `status`) into AuthErrors. */
-export function bodyParserError(error: unknown): AuthError | undefined {
-  if (error === null || typeof error !== 'object' || typeof (error as { type?: unknown }).type !== 'string') return undefined;
-  const status = (error as { status?: unknown }).status;
-  if (status === 413) return new AuthError('payload_too_large', 413, 'Request body too large');
-  if (status === 415) return new AuthError('unsupported_media_type', 415, 'Unsupported body encoding');
-  return new AuthError('invalid_request', 400, 'Request body is not valid JSON');
+/**
+ * Whether a parsed JSON value is acceptable: no `__proto__`, `constructor` or `prototype` key at
+ * any depth, and no deeper than {@link MAX_BODY_DEPTH}. Iterative, so no body can exhaust the stack.
+ */
+export function isSafeJsonValue(root: unknown): boolean {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 0 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value, depth } = item;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_BODY_DEPTH) return false;
+    for (const [key, child] of Object.entries(value)) {
+      if (FORBIDDEN_KEYS.has(key)) return false;
+      pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return true;
 }
 
 /**
  * Middleware chain that accepts only `Content-Type: application/json` (415 otherwise), at most
- * `limit` bytes (413), a JSON object (400) without prototype-polluting keys (400).
+ * `limit` bytes (413), a JSON object (400) without prototype-polluting keys or deep nesting (400).
+ * body-parser's own errors go on to the router's error handler, which maps them by status.
  */
 export function jsonObjectBody(limit: number) {
   const parse = express.json({ limit, type: 'application/json' });
@@ -29,13 +36,11 @@ export function jsonObjectBody(limit: number) {
     function requireJsonContentType(req: Request, _res: Response, next: NextFunction): void {
       next(req.is('application/json') ? undefined : new AuthError('unsupported_media_type', 415, 'Send a JSON body with Content-Type: application/json'));
     },
-    function parseJsonBody(req: Request, res: Response, next: NextFunction): void {
-      parse(req, res, (error?: unknown) => next(error === undefined ? undefined : bodyParserError(error) ?? error));
-    },
+    parse,
     function requireSafeObject(req: Request, _res: Response, next: NextFunction): void {
       const body: unknown = req.body;
-      const valid = body !== null && typeof body === 'object' && !Array.isArray(body) && !hasForbiddenKey(body);
-      next(valid ? undefined : new AuthError('invalid_request', 400, 'The body must be a JSON object without __proto__ or constructor keys'));
+      const valid = body !== null && typeof body === 'object' && !Array.isArray(body) && isSafeJsonValue(body);
+      next(valid ? undefined : new AuthError('invalid_request', 400, 'The body must be a shallow JSON object without __proto__ or constructor keys'));
     },
   ];
 }

@@ -69,7 +69,6 @@ export function createAuthRouter(deps: RouterDeps): Router {
   const { config, codec, sessions, events, requireAuth } = deps;
   const router = express.Router();
   const csrf = csrfGuard(config.csrf);
-  const accessTtlSeconds = Math.ceil(config.accessToken.ttlMs / 1000);
 
   const route = (operation: string, handler: Handler): RequestHandler =>
     function routeHandler(req, res, next) {
@@ -78,9 +77,10 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   const sendTokens = (req: Request, res: Response, session: SessionRecord, refreshToken: string): void => {
     const now = Date.now();
-    const accessToken = codec.issue({ userId: session.userId, sessionId: session.sessionId, claims: session.claims, now });
-    setRefreshCookie(req, res, config.cookie, refreshToken, session.expiresAt - now);
-    res.status(200).json({ accessToken, tokenType: 'Bearer', expiresIn: accessTtlSeconds });
+    const { sessionId, userId, claims, expiresAt } = session;
+    const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt });
+    setRefreshCookie(req, res, config.cookie, refreshToken, expiresAt - now);
+    res.status(200).json({ accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn });
   };
 
   /** Reports what a presentation did to a family that was not simply rotated. */
@@ -99,9 +99,16 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   router.post('/login', csrf, ...jsonObjectBody(config.bodyLimit), route('login', async (req, res) => {
     const user = await authenticateUser(config, req);
-    const held = readRefreshCookie(req, config.cookie.name);
-    if (held.status === 'present') reportEnded(req, await sessions.present(held.value, 'revoke'), 'new_login');
     const { session, refreshToken } = await sessions.start(user, req.get('user-agent'));
+    // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
+    const held = readRefreshCookie(req, config.cookie.name);
+    if (held.status === 'present') {
+      const ended = await sessions.present(held.value, 'revoke').catch(async (error: unknown) => {
+        await sessions.revoke(session.sessionId).catch(() => undefined);
+        throw error;
+      });
+      reportEnded(req, ended, 'new_login');
+    }
     sendTokens(req, res, session, refreshToken);
     events.emit('login', sessionEvent(req, session));
   }));

@@ -118,6 +118,28 @@ describe('grace window (reuseGrace)', () => {
     await expectAccessRejected(app, rotated.accessToken);
   });
 
+  test('logging out with the previous token: inside the window a plain logout, outside it reuse', async () => {
+    const { app, auth, reuse } = await redisApp({ reuseGrace: 1 });
+    const logouts: SessionEvent[] = [];
+    auth.events.on('logout', (event) => logouts.push(event));
+    const logout = (token: string) => request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${token}`);
+
+    const quick = await login(app);
+    const quickRotated = await rotate(app, quick.refreshToken);
+    expect((await logout(quick.refreshToken)).status).toBe(204);
+    expect(logouts.map((event) => event.sessionId)).toEqual([sidOf(quick.accessToken)]);
+    expect(reuse).toHaveLength(0);
+    await expectRefreshRejected(app, quickRotated.refreshToken);
+
+    const late = await login(app);
+    const lateRotated = await rotate(app, late.refreshToken);
+    await sleep(1200);
+    expect((await logout(late.refreshToken)).status).toBe(204);
+    expect(reuse.map((event) => event.sessionId)).toEqual([sidOf(late.accessToken)]);
+    expect(logouts).toHaveLength(1);
+    await expectRefreshRejected(app, lateRotated.refreshToken);
+  });
+
   test('a grandparent token replayed inside the window answers 401 and revokes the family', async () => {
     const { app, reuse } = await redisApp();
     const session = await login(app);

@@ -84,10 +84,9 @@ export class MemoryStore implements SessionStore {
       return { status: 'rotated', session: snapshot(record) };
     }
     if (family.previousHash !== '' && hashesEqual(p.presentedHash, family.previousHash)) {
-      if (p.action === 'revoke') return ended('revoked');
       const inGrace = p.reuseGraceMs > 0 && p.now - family.rotatedAt <= p.reuseGraceMs;
       if (inGrace && hashesEqual(p.successorHash, family.currentHash)) {
-        return { status: 'retried', session: snapshot(family.record) };
+        return p.action === 'revoke' ? ended('revoked') : { status: 'retried', session: snapshot(family.record) };
       }
       return ended('reuse');
     }

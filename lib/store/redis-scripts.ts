@@ -67,9 +67,11 @@ if presented == f[1] then
   return answer('rotated', nowText, exText)
 end
 if f[2] and presented == f[2] then
-  if action == 'revoke' then return revoke('revoked') end
   local grace = tonumber(ARGV[6])
-  if grace > 0 and now - tonumber(f[3]) <= grace and successor == f[1] then return answer('retried') end
+  if grace > 0 and now - tonumber(f[3]) <= grace and successor == f[1] then
+    if action == 'revoke' then return revoke('revoked') end
+    return answer('retried')
+  end
   return revoke('reuse')
 end
 if f[2] and successor == f[2] then return revoke('reuse') end

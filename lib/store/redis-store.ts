@@ -110,18 +110,18 @@ export class RedisStore implements SessionStore {
 
   async createSession(session: NewSession): Promise<SessionRecord> {
     const record = newSessionRecord(session);
-    await Promise.all([
-      this.run(SCRIPTS.createSession, [this.sessionKey(session.sessionId)], [
-        session.userId,
-        JSON.stringify(session.claims),
-        session.userAgent,
-        session.secretHash,
-        session.now,
-        record.expiresAt,
-        record.absoluteExpiresAt,
-      ]),
-      this.run(SCRIPTS.indexSession, [this.userKey(session.userId)], [session.sessionId, session.absoluteTtlMs]),
+    await this.run(SCRIPTS.createSession, [this.sessionKey(session.sessionId)], [
+      session.userId,
+      JSON.stringify(session.claims),
+      session.userAgent,
+      session.secretHash,
+      session.now,
+      record.expiresAt,
+      record.absoluteExpiresAt,
     ]);
+    // Indexed only once the session exists: listSessions prunes ids whose session it cannot find,
+    // and the two keys may live on different cluster nodes, so the order must be guaranteed here.
+    await this.run(SCRIPTS.indexSession, [this.userKey(session.userId)], [session.sessionId, session.absoluteTtlMs]);
     return record;
   }
 

@@ -73,9 +73,10 @@ export interface TokenPresentation {
  * - `rotated`: the presented token was current; the successor is now current.
  * - `retried`: the presented token was the previous one, inside the grace window; the successor
  *   (already current) is answered again. Nothing changes.
- * - `revoked`: action `revoke` and the token was the family's current or previous one; family ended.
- * - `reuse`: the token was provably older (previous outside the window, or the one before it);
- *   the family was revoked.
+ * - `revoked`: action `revoke` and the token was the family's current one, or the previous one
+ *   inside the grace window; family ended.
+ * - `reuse`: the token was provably older (previous outside the window, or the one before it),
+ *   whatever the action; the family was revoked.
  * - `unknown`: the session exists but the token matches neither of its last two secrets. The caller
  *   walks the derivation chain (`chain`) to tell an older token (reuse) from a forgery.
  * - `missing`: no such session (never existed, expired or revoked).
