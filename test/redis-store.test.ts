@@ -2,9 +2,10 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { hashSecret, newSessionId } from '../lib/refresh-token';
+import { createAuth } from '../lib';
 import { RedisStore, type RedisClientLike } from '../lib/store/redis-store';
 import type { PresentationOutcome, SessionRecord, TokenPresentation } from '../lib/store/session-store';
-import { closeClients, keysUnder, redisClient, redisStore } from './support/harness';
+import { authOptions, closeClients, keysUnder, redisClient, redisStore } from './support/harness';
 import { describeStoreContract, Family } from './support/store-contract';
 
 // cluster-key-slot ships with ioredis and has no type declarations.
@@ -399,5 +400,16 @@ describe('RedisStore specifics', () => {
       expect(await client.exists(sessionKey(family.sessionId))).toBe(1);
       expect(newSessionId()).not.toBe(family.sessionId);
     });
+  });
+});
+
+describe('auth.close()', () => {
+  test('leaves the Redis client it was given open and working', async () => {
+    const { store, client } = await redisStore();
+    const auth = createAuth(authOptions(store));
+    await auth.close();
+    expect(client.status).toBe('ready');
+    expect(await client.ping()).toBe('PONG');
+    expect(await auth.listSessions('user-alice')).toEqual([]);
   });
 });
