@@ -57,7 +57,7 @@ export function createAuth(options: AuthOptions): Auth {
   const config = resolveOptions(options);
   const events = createAuthEvents();
   const codec = createAccessTokenCodec(config.accessToken);
-  const sessions = new SessionService(config);
+  const sessions = new SessionService(config, events);
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
     createRequireAuth({ codec, store: config.store, events, realm: config.realm }, requireOptions);
 
@@ -77,15 +77,11 @@ export function createAuth(options: AuthOptions): Auth {
     events,
     async revokeSession(sessionId) {
       requireId('revokeSession', 'sessionId', sessionId);
-      const record = await withStore('revokeSession', () => sessions.revoke(sessionId));
-      if (record) events.emit('session_revoked', { userId: record.userId, sessionId, reason: 'api' });
-      return record !== null;
+      return (await withStore('revokeSession', () => sessions.revokeSession(sessionId, 'api'))) !== null;
     },
     async revokeUser(userId) {
       requireId('revokeUser', 'userId', userId);
-      const sessionIds = await withStore('revokeUser', () => sessions.revokeUser(userId));
-      events.emit('user_revoked', { userId, sessionIds });
-      return sessionIds;
+      return withStore('revokeUser', () => sessions.revokeUser(userId));
     },
     listSessions(userId) {
       requireId('listSessions', 'userId', userId);

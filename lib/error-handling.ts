@@ -3,14 +3,21 @@ import type { Application, NextFunction, Request, Response } from 'express';
 import { AuthError, StoreUnavailableError, temporarilyUnavailable } from './errors';
 import type { AuthEvents } from './events';
 
+/** The HTTP status an error carries as `status` or `statusCode` (http-errors' convention), if any. */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
 /**
  * The AuthError for an HTTP client error raised by Express or body-parser (a `status` from 400 to
  * 499 on the error: bad JSON, corrupt Content-Encoding, oversized body, malformed URL escapes).
  */
 function clientError(error: unknown): AuthError | undefined {
-  const { status, statusCode } = (error ?? {}) as { status?: unknown; statusCode?: unknown };
-  const code = typeof status === 'number' ? status : statusCode;
-  if (typeof code !== 'number' || code < 400 || code > 499) return undefined;
+  const code = httpStatusOf(error);
+  if (code === undefined || code < 400 || code > 499) return undefined;
   if (code === 413) return new AuthError('payload_too_large', 413, 'Request body too large', { cause: error });
   if (code === 415) return new AuthError('unsupported_media_type', 415, 'Unsupported body encoding or charset', { cause: error });
   return new AuthError('invalid_request', 400, 'Malformed request', { cause: error });
@@ -30,18 +37,13 @@ export function toAuthError(error: unknown, operation: string, events: AuthEvent
   return clientError(error) ?? new AuthError('server_error', 500, 'Internal error in express-refresh-tokens', { cause: error });
 }
 
-/** Writes an AuthError as the library's JSON answer. */
-export function sendAuthError(res: Response, error: AuthError): void {
-  res.status(error.status).set(error.headers).set('Cache-Control', 'no-store').json(error.toJSON());
-}
-
 /**
  * The last-resort error middleware: answers an AuthError that no error handler of the app took
  * care of, as JSON, instead of Express' HTML page with a stack trace.
  */
 function expressRefreshTokensErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   if (!(error instanceof AuthError) || res.headersSent) return next(error);
-  sendAuthError(res, error);
+  res.status(error.status).set(error.headers).set('Cache-Control', 'no-store').json(error.toJSON());
 }
 
 const appsWithFallback = new WeakSet<Application>();

@@ -26,6 +26,7 @@ export interface RequireAuthOptions {
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER_SCHEME = /^bearer(\s|$)/i;
 
 /** Everything requireAuth needs from the auth instance. */
 export interface RequireAuthDeps {
@@ -66,9 +67,12 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   return async function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): Promise<void> {
     ensureFallbackErrorHandler(req.app);
     const header = req.headers.authorization;
-    if (header === undefined || !/^bearer(\s|$)/i.test(header)) return next(optional ? undefined : bearerChallenge(deps.realm, false));
-    const match = BEARER.exec(header);
-    if (!match) return next(bearerChallenge(deps.realm, true));
+    const match = header === undefined ? null : BEARER.exec(header);
+    if (!match) {
+      // Another scheme (or none) is "no token"; a Bearer header we cannot read is a bad token.
+      const presented = header !== undefined && BEARER_SCHEME.test(header);
+      return next(presented ? bearerChallenge(deps.realm, true) : optional ? undefined : bearerChallenge(deps.realm, false));
+    }
     let payload: AccessTokenPayload;
     try {
       payload = deps.codec.verify(match[1] as string);

@@ -5,7 +5,7 @@ import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cooki
 import { csrfGuard } from './csrf';
 import { describeValue } from './describe-value';
 import { AuthError } from './errors';
-import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
+import { ensureFallbackErrorHandler, httpStatusOf, toAuthError } from './error-handling';
 import type { AuthEvents, SessionEvent } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import { jsonObjectBody } from './request-body';
@@ -40,8 +40,8 @@ async function authenticateUser(config: Configuration, req: Request): Promise<Re
   try {
     result = await config.authenticate(req);
   } catch (error) {
-    const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
-    if (CREDENTIAL_ERROR_STATUSES.has(status as number) || (error as Error | null)?.name === 'NotFoundError') result = null;
+    const status = httpStatusOf(error);
+    if ((status !== undefined && CREDENTIAL_ERROR_STATUSES.has(status)) || (error as Error | null)?.name === 'NotFoundError') result = null;
     else throw error;
   }
   if (result === null || result === undefined) {
@@ -134,9 +134,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   }));
 
   router.post('/logout-all', requireAuth, route('logout-all', async (req, res) => {
-    const { userId } = req.auth!;
-    const sessionIds = await sessions.revokeUser(userId);
-    events.emit('user_revoked', { userId, sessionIds });
+    await sessions.revokeUser(req.auth!.userId);
     clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));
@@ -161,8 +159,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     const target = String(req.params.id);
     const record = await config.store.getSession(target);
     if (!record || record.userId !== userId) throw new AuthError('session_not_found', 404, 'No such session');
-    await sessions.revoke(target);
-    events.emit('session_revoked', { userId, sessionId: target, reason: 'user_request' });
+    await sessions.revokeSession(target, 'user_request');
     if (target === sessionId) clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));

@@ -1,4 +1,5 @@
 // Session families: starting them, presenting refresh tokens to the store, proving reuse, revoking.
+import type { AuthEvents, RevocationReason } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import {
   deriveSuccessor,
@@ -28,10 +29,14 @@ export interface StartedSession {
 
 /**
  * The family lifecycle on top of a SessionStore: the store decides atomically, this side holds
- * the derivation key and never hands a secret (only hashes) to the store.
+ * the derivation key and never hands a secret (only hashes) to the store. Revocations asked for by
+ * the app or a user are reported here, once, as `session_revoked` / `user_revoked` events.
  */
 export class SessionService {
-  constructor(private readonly config: Configuration) {}
+  constructor(
+    private readonly config: Configuration,
+    private readonly events: AuthEvents,
+  ) {}
 
   /** Starts a family for a user: a new session id and a random first secret. */
   async start(user: Required<AuthenticateResult>, userAgent: string | undefined): Promise<StartedSession> {
@@ -94,15 +99,24 @@ export class SessionService {
     }
   }
 
-  /** Ends one session now; access tokens carrying its id are refused from now on. */
+  /** Ends one session now, silently (reuse, clean-up); access tokens carrying its id are refused from now on. */
   revoke(sessionId: string): Promise<SessionRecord | null> {
     return this.config.store.revokeSession(sessionId, this.config.refreshToken.revokedMarkerTtlMs);
   }
 
-  /** Ends every session of a user; resolves with the ids that were ended. */
+  /** Ends one session on request and emits `session_revoked` when it existed. */
+  async revokeSession(sessionId: string, reason: RevocationReason): Promise<SessionRecord | null> {
+    const record = await this.revoke(sessionId);
+    if (record) this.events.emit('session_revoked', { userId: record.userId, sessionId, reason });
+    return record;
+  }
+
+  /** Ends every session of a user, emits `user_revoked`, and resolves with the ids that were ended. */
   async revokeUser(userId: string): Promise<string[]> {
     const sessions = await this.config.store.listSessions(userId);
     const ended = await Promise.all(sessions.map((session) => this.revoke(session.sessionId)));
-    return ended.filter((record): record is SessionRecord => record !== null).map((record) => record.sessionId);
+    const sessionIds = ended.filter((record): record is SessionRecord => record !== null).map((record) => record.sessionId);
+    this.events.emit('user_revoked', { userId, sessionIds });
+    return sessionIds;
   }
 }

@@ -342,12 +342,7 @@ describe('RedisStore specifics', () => {
       ['a URL string as client', { client: 'redis://localhost:6379' }],
       ['an object that is not an ioredis client', { client: { get: () => undefined } }],
     ])('rejects %s with a TypeError saying to pass an ioredis client', (_label, options) => {
-      let thrown: unknown;
-      try {
-        new RedisStore(options as never);
-      } catch (error) {
-        thrown = error;
-      }
+      const thrown = constructionError(options);
       expect(thrown).toBeInstanceOf(TypeError);
       const message = (thrown as Error).message;
       expect(message).toMatch(/`client`/);
@@ -357,13 +352,7 @@ describe('RedisStore specifics', () => {
     });
 
     test.each([[42], [null], [{ prefix: 'auth:' }], [['auth:']]])('rejects prefix %p with a TypeError asking for a string', async (prefixValue) => {
-      const realClient = await redisClient();
-      let thrown: unknown;
-      try {
-        new RedisStore({ client: realClient, prefix: prefixValue as never });
-      } catch (error) {
-        thrown = error;
-      }
+      const thrown = constructionError({ client: await redisClient(), prefix: prefixValue });
       expect(thrown).toBeInstanceOf(TypeError);
       expect((thrown as Error).message).toMatch(/`prefix` must be a string such as 'auth:'/);
       expect((thrown as Error).message).toMatch(/received /);
@@ -372,13 +361,7 @@ describe('RedisStore specifics', () => {
     test.each([[0], [-5], [1.5], [Number.NaN], [Number.POSITIVE_INFINITY], ['1000']])(
       'rejects commandTimeoutMs %p with a RangeError asking for positive whole milliseconds',
       async (timeout) => {
-        const realClient = await redisClient();
-        let thrown: unknown;
-        try {
-          new RedisStore({ client: realClient, commandTimeoutMs: timeout as never });
-        } catch (error) {
-          thrown = error;
-        }
+        const thrown = constructionError({ client: await redisClient(), commandTimeoutMs: timeout });
         expect(thrown).toBeInstanceOf(RangeError);
         expect((thrown as Error).message).toMatch(/`commandTimeoutMs` must be a positive whole number of milliseconds/);
         expect((thrown as Error).message).toMatch(/received /);
@@ -413,3 +396,13 @@ describe('auth.close()', () => {
     expect(await auth.listSessions('user-alice')).toEqual([]);
   });
 });
+
+/** What `new RedisStore(options)` throws (the test fails if it throws nothing). */
+function constructionError(options: unknown): Error {
+  try {
+    new RedisStore(options as never);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('new RedisStore(...) did not throw');
+}

@@ -93,17 +93,12 @@ describe('POST /auth/login', () => {
     expect(maxAge).toBeGreaterThanOrEqual(IDLE_TTL_SECONDS - 5);
   });
 
-  test('a wrong password answers 401 {error: "invalid_credentials"} and sets no cookie', async () => {
+  test.each([
+    ['a wrong password', { username: 'alice', password: 'wrong' }],
+    ['an unknown user', { username: 'mallory', password: 'whatever' }],
+  ])('%s answers 401 {error: "invalid_credentials"} and sets no cookie', async (_label, credentials) => {
     const { app } = await redisApp();
-    const res = await postLogin(app).send({ username: 'alice', password: 'wrong' });
-    expect(res.status).toBe(401);
-    expect(res.body).toEqual({ error: 'invalid_credentials' });
-    expect(res.headers['set-cookie']).toBeUndefined();
-  });
-
-  test('an unknown user answers the same 401 {error: "invalid_credentials"} and sets no cookie', async () => {
-    const { app } = await redisApp();
-    const res = await postLogin(app).send({ username: 'mallory', password: 'whatever' });
+    const res = await postLogin(app).send(credentials);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_credentials' });
     expect(res.headers['set-cookie']).toBeUndefined();

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { MemoryStore, RedisStore, StoreUnavailableError, type Auth, type AuthEventMap } from '../lib';
 import { COOKIE, login, REFRESH_SECRET, refresh, refreshCookieOf, testApp, uniquePrefix } from './support/harness';
 import { freePort, startRedisServer } from './support/redis-process';
+import { sessionIdOfRefreshToken } from './support/tokens';
 
 /** Hang guard only: an outage must be answered promptly, not after ioredis' retries. */
 const PROMPT_MS = 2000;
@@ -53,6 +54,15 @@ async function ready(c: Redis): Promise<void> {
 }
 
 /** Sessions issued by a healthy app with the same secrets (the harness's), so they are valid everywhere. */
+/** A private redis-server this test may stop, freeze or kill, and a connected client on it. */
+async function privateRedis(): Promise<{ server: (typeof servers)[number]; pid: number; c: Redis }> {
+  const server = await startRedisServer();
+  servers.push(server);
+  const c = client(server.port, { maxRetriesPerRequest: null });
+  await ready(c);
+  return { server, pid: server.process.pid as number, c };
+}
+
 async function healthyTokens(): Promise<{ accessToken: string; refreshToken: string }> {
   const memory = new MemoryStore();
   memoryStores.push(memory);
@@ -164,11 +174,7 @@ describe('a Redis that hangs (SIGSTOP)', () => {
   const COMMAND_TIMEOUT_MS = 300;
 
   test('refresh answers 503 after commandTimeoutMs, leaves the cookie, and the same token works once Redis resumes', async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const pid = server.process.pid as number;
-    const c = client(server.port, { maxRetriesPerRequest: null });
-    await ready(c);
+    const { server, pid, c } = await privateRedis();
     const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: COMMAND_TIMEOUT_MS }));
     const storeErrors = collectStoreErrors(auth);
     const refreshes: boolean[] = [];
@@ -224,14 +230,10 @@ describe('a Redis that hangs (SIGSTOP)', () => {
 
 describe('a Redis that hangs longer than reuseGrace', () => {
   // A command that timed out (503, "nothing happened, keep your cookie") is still queued on the
-  // connection and runs when Redis resumes, rotating the family with the request's old timestamp.
-  // The client then retries with the cookie it was told to keep, now outside the grace window.
+  // connection and runs when Redis resumes. The rotation must then be dated by when it ran, or the
+  // client's retry with the cookie it was told to keep would fall outside the grace window.
   test('the cookie kept after a 503 still refreshes (no reuse alarm, family not revoked)', async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const pid = server.process.pid as number;
-    const c = client(server.port, { maxRetriesPerRequest: null });
-    await ready(c);
+    const { server, pid, c } = await privateRedis();
     const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: 300 }), {
       refreshToken: { secret: REFRESH_SECRET, reuseGrace: '1s' },
     });
@@ -258,11 +260,7 @@ describe('a Redis that hangs longer than reuseGrace', () => {
 describe('a login that timed out', () => {
   // Same root cause as above: the 503'd login's commands run when Redis resumes.
   test('leaves no session behind that the client never received', async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const pid = server.process.pid as number;
-    const c = client(server.port, { maxRetriesPerRequest: null });
-    await ready(c);
+    const { server, pid, c } = await privateRedis();
     const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: 300 }));
     await login(app);
 
@@ -282,10 +280,7 @@ describe('a login that timed out', () => {
 
 describe('a Redis killed mid-run', () => {
   test('login, refresh, logout and requireAuth answer 503 (never 500) once the server is gone', async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const c = client(server.port, { maxRetriesPerRequest: null });
-    await ready(c);
+    const { server, c } = await privateRedis();
     const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix() }));
     const storeErrors = collectStoreErrors(auth);
 
@@ -319,4 +314,39 @@ describe('a Redis killed mid-run', () => {
     expect(new Set(storeErrors.map((e) => e.operation))).toEqual(new Set(['refresh', 'isRevoked', 'logout', 'login']));
     expect(storeErrors.every((e) => e.error instanceof StoreUnavailableError)).toBe(true);
   });
+});
+
+describe('a store outage during a login that holds an old refresh cookie', () => {
+  /** A MemoryStore whose chosen method fails with an outage while armed. */
+  class FaultyStore extends MemoryStore {
+    failing: 'createSession' | 'presentToken' | undefined;
+    override async createSession(...args: Parameters<MemoryStore['createSession']>): ReturnType<MemoryStore['createSession']> {
+      if (this.failing === 'createSession') throw new StoreUnavailableError('injected outage');
+      return super.createSession(...args);
+    }
+    override async presentToken(...args: Parameters<MemoryStore['presentToken']>): ReturnType<MemoryStore['presentToken']> {
+      if (this.failing === 'presentToken') throw new StoreUnavailableError('injected outage');
+      return super.presentToken(...args);
+    }
+  }
+
+  // createSession failing proves the order (the old family is only ended once the new one exists);
+  // presentToken failing proves the clean-up (the new family is dropped when the old cannot be ended).
+  test.each(['createSession', 'presentToken'] as const)(
+    'when %s fails: 503 without a cookie, no new family left, and the old cookie keeps working',
+    async (failing) => {
+      const store = new FaultyStore();
+      memoryStores.push(store);
+      const { app } = testApp(store);
+      const old = await login(app);
+
+      store.failing = failing;
+      const res = await loginRequest(app).set('Cookie', `${COOKIE}=${old.refreshToken}`);
+      store.failing = undefined;
+
+      expectUnavailable(res);
+      expect((await store.listSessions('user-alice')).map((s) => s.sessionId)).toEqual([sessionIdOfRefreshToken(old.refreshToken)]);
+      expect((await refresh(app, old.refreshToken)).status).toBe(200);
+    },
+  );
 });
