@@ -2,9 +2,8 @@
 import { constants, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
-import request from 'supertest';
 import { type AccessTokenAlgorithm, type AccessTokenOptions } from '../lib';
-import { closeMemoryStores, login, memoryStore as store, refresh, refreshCookieOf, testApp } from './support/harness';
+import { closeMemoryStores, login, me, memoryStore as store, refresh, refreshCookieOf, testApp } from './support/harness';
 
 afterAll(closeMemoryStores);
 
@@ -58,10 +57,6 @@ function signatureValid(algorithm: AccessTokenAlgorithm, token: string, key: Key
 function signEdDsa(header: Json, payload: Json, key: KeyObject = ed25519.privateKey): string {
   const input = `${b64(header)}.${b64(payload)}`;
   return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
-}
-
-function me(app: Express, token: string): request.Test {
-  return request(app).get('/api/me').set('Authorization', `Bearer ${token}`);
 }
 
 async function expectRejected(app: Express, token: string): Promise<void> {

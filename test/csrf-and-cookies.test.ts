@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { createAuth, type AuthOptions } from '../lib';
-import { COOKIE, REFRESH_SECRET, authOptions, closeClients, login, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
+import { COOKIE, REFRESH_SECRET, authOptions, closeClients, login, me, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
 
 afterAll(closeClients);
 
@@ -33,10 +33,6 @@ function cookieLine(res: request.Response, name: string): Map<string, string> {
     attributes.set((eq === -1 ? attribute : attribute.slice(0, eq)).trim().toLowerCase(), eq === -1 ? '' : attribute.slice(eq + 1).trim());
   }
   return attributes;
-}
-
-function me(app: Express, accessToken: string): request.Test {
-  return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
 }
 
 function expectCsrfRejected(res: request.Response): void {

@@ -2,7 +2,20 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions, RefreshTokenOptions, SessionEvent } from '../lib';
-import { ACCESS_SECRET, COOKIE, REFRESH_SECRET, closeClients, login, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
+import {
+  ACCESS_SECRET,
+  COOKIE,
+  REFRESH_SECRET,
+  closeClients,
+  expectAccessRejected,
+  expectRefreshRejected,
+  login,
+  me,
+  redisStore,
+  refresh,
+  refreshCookieOf,
+  testApp,
+} from './support/harness';
 import { forgedRefreshToken, sessionIdOfRefreshToken, sidOf } from './support/tokens';
 
 afterAll(closeClients);
@@ -28,29 +41,11 @@ function collect(auth: Auth, event: 'reuse_detected'): SessionEvent[] {
   return seen;
 }
 
-function me(app: Express, accessToken: string): request.Test {
-  return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
-}
-
 /** Refreshes and insists on a 200; returns the successor and the new access token. */
 async function rotate(app: Express, refreshToken: string): Promise<{ refreshToken: string; accessToken: string; res: request.Response }> {
   const res = await refresh(app, refreshToken);
   if (res.status !== 200) throw new Error(`refresh failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { refreshToken: refreshCookieOf(res) as string, accessToken: res.body.accessToken as string, res };
-}
-
-async function expectRefreshRejected(app: Express, refreshToken: string): Promise<void> {
-  const res = await refresh(app, refreshToken);
-  expect(res.status).toBe(401);
-  expect(res.body).toEqual({ error: 'invalid_refresh_token' });
-  expect(refreshCookieOf(res)).toBe('');
-}
-
-async function expectAccessRejected(app: Express, accessToken: string): Promise<void> {
-  const res = await me(app, accessToken);
-  expect(res.status).toBe(401);
-  expect(res.body).toEqual({ error: 'invalid_token' });
-  expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
 }
 
 function maxAgeOf(res: request.Response): number {

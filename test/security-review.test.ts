@@ -16,6 +16,7 @@ import {
   buildApp,
   closeClients,
   login,
+  me,
   redisClient,
   redisStore,
   refresh,
@@ -34,10 +35,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function redisApp(overrides: Partial<AuthOptions> = {}) {
   const { store, client, prefix } = await redisStore();
   return { ...testApp(store, overrides), client, prefix };
-}
-
-function me(app: Express | Server, accessToken: string): request.Test {
-  return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
 }
 
 function postLogin(app: Express): request.Test {

@@ -1,5 +1,6 @@
 // Shared test harness: Redis clients on the private server, test apps, and refresh-cookie helpers.
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
@@ -131,4 +132,25 @@ export async function login(app: Express, username = 'alice', userAgent = 'jest'
 /** POSTs /auth/refresh with a refresh token in the cookie. */
 export function refresh(app: Express, refreshToken: string): request.Test {
   return request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
+}
+
+/** GET /api/me with an access token. */
+export function me(app: Express | Server, accessToken: string): request.Test {
+  return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
+}
+
+/** Asserts that a refresh token is dead: 401 `invalid_refresh_token`, cookie cleared. */
+export async function expectRefreshRejected(app: Express, refreshToken: string): Promise<void> {
+  const res = await refresh(app, refreshToken);
+  expect(res.status).toBe(401);
+  expect(res.body).toEqual({ error: 'invalid_refresh_token' });
+  expect(refreshCookieOf(res)).toBe('');
+}
+
+/** Asserts that requireAuth refuses an access token: 401 `invalid_token` with its RFC 6750 challenge. */
+export async function expectAccessRejected(app: Express, accessToken: string): Promise<void> {
+  const res = await me(app, accessToken);
+  expect(res.status).toBe(401);
+  expect(res.body).toEqual({ error: 'invalid_token' });
+  expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
 }
