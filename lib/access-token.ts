@@ -15,6 +15,8 @@ export interface AccessTokenPayload {
   iat: number;
   /** Expires at, seconds since the epoch. */
   exp: number;
+  /** When the login that started the session began, seconds since the epoch with millisecond fractions (RFC 9068 §2.2.1). */
+  auth_time: number;
   iss?: string;
   aud?: string | string[];
   /** The app's extra claims. */
@@ -22,7 +24,7 @@ export interface AccessTokenPayload {
 }
 
 /** Claim names the library sets itself; `authenticate` may not return claims with these names. */
-export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ']);
+export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ', 'auth_time']);
 
 const TOKEN_TYPE = 'at+jwt';
 
@@ -45,9 +47,9 @@ export interface AccessTokenCodec {
   /**
    * Issues a token for a session; `now` and `sessionExpiresAt` are epoch milliseconds. The token
    * expires after the configured ttl, but never after its session dies: once the session is gone
-   * nothing could revoke the token any more.
+   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms).
    */
-  issue(input: { userId: string; sessionId: string; claims: Record<string, unknown>; now: number; sessionExpiresAt: number }): IssuedAccessToken;
+  issue(input: { userId: string; sessionId: string; claims: Record<string, unknown>; now: number; sessionExpiresAt: number; authTime: number }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
   verify(token: string): AccessTokenPayload;
 }
@@ -101,7 +103,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
   };
 
   return {
-    issue({ userId, sessionId, claims, now, sessionExpiresAt }) {
+    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime }) {
       const iat = Math.floor(now / 1000);
       const exp = Math.min(iat + ttlSeconds, Math.floor(sessionExpiresAt / 1000));
       const payload: AccessTokenPayload = {
@@ -111,6 +113,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
         jti: randomBytes(12).toString('base64url'),
         iat,
         exp,
+        auth_time: authTime / 1000,
       };
       if (issuer !== undefined) payload.iss = issuer;
       if (audience !== undefined) payload.aud = audience;
@@ -122,7 +125,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
       if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== TOKEN_TYPE) {
         throw new InvalidAccessTokenError('not an access token (typ is not at+jwt)');
       }
-      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat or exp');
+      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat, exp or auth_time');
       return payload;
     },
   };
@@ -146,7 +149,8 @@ function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {
     typeof p.sid === 'string' && p.sid !== '' &&
     typeof p.jti === 'string' &&
     typeof p.iat === 'number' &&
-    typeof p.exp === 'number'
+    typeof p.exp === 'number' &&
+    typeof p.auth_time === 'number'
   );
 }
 

@@ -20,13 +20,26 @@ export interface Auth {
   requireAuth(options?: RequireAuthOptions): RequestHandler;
   /** Ends one session: its refresh token stops working and its access tokens are refused. Resolves with whether it existed. */
   revokeSession(sessionId: string): Promise<boolean>;
-  /** Ends every session of a user (e.g. after a password change). Resolves with the ended session ids. */
+  /**
+   * Ends every session of a user (e.g. after a password change), including logins that are in
+   * flight while it runs. Resolves with the ended session ids.
+   */
   revokeUser(userId: string): Promise<string[]>;
   /** The user's live sessions, oldest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
+  /**
+   * Resolves once this instance can check access tokens without waiting: its revocation feed has
+   * loaded from the store. Optional (the first requests wait for it anyway); handy in a readiness
+   * probe or before `app.listen`. Rejects with a `StoreUnavailableError` when the store does not answer in time.
+   * @example await auth.ready(); app.listen(3000);
+   */
+  ready(): Promise<void>;
   /** Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`. */
   events: AuthEvents;
-  /** Stops what this instance owns. It never closes the store's Redis client, which is yours. */
+  /**
+   * Stops what this instance owns: its revocation feed's subscription and timers. It never closes
+   * the store's Redis client, which is yours (closing that client also stops the feed).
+   */
   close(): Promise<void>;
 }
 
@@ -59,7 +72,7 @@ export function createAuth(options: AuthOptions): Auth {
   const codec = createAccessTokenCodec(config.accessToken);
   const sessions = new SessionService(config, events);
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
-    createRequireAuth({ codec, store: config.store, events, realm: config.realm }, requireOptions);
+    createRequireAuth({ codec, feed: sessions.feed, events, realm: config.realm }, requireOptions);
 
   /** Runs a store operation for the programmatic API, reporting outages as `store_error` events. */
   const withStore = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
@@ -75,6 +88,7 @@ export function createAuth(options: AuthOptions): Auth {
     router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth() }),
     requireAuth,
     events,
+    ready: () => sessions.feed.ready(),
     async revokeSession(sessionId) {
       requireId('revokeSession', 'sessionId', sessionId);
       return (await withStore('revokeSession', () => sessions.revokeSession(sessionId, 'api'))) !== null;
@@ -85,10 +99,11 @@ export function createAuth(options: AuthOptions): Auth {
     },
     listSessions(userId) {
       requireId('listSessions', 'userId', userId);
-      return withStore('listSessions', () => config.store.listSessions(userId));
+      return withStore('listSessions', () => sessions.listSessions(userId));
     },
-    async close() {
-      // Nothing to stop yet: the instance owns no timer or subscription, and the store's client is yours.
+    close() {
+      // The revocation feed (its subscription and timers) is this instance's; the store's client is yours.
+      return sessions.close();
     },
   };
 }

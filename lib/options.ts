@@ -64,6 +64,15 @@ export interface CsrfOptions {
   allowedOrigins?: string[];
 }
 
+/** Options for the in-process revocation feed that lets `requireAuth` check tokens without a store round trip. */
+export interface RevocationOptions {
+  /**
+   * How long the feed may go without confirming it is in touch with the store before `requireAuth`
+   * answers 503 rather than trust what it holds. Defaults to `'5s'`.
+   */
+  maxStaleness?: Duration;
+}
+
 /** What `authenticate` returns for valid credentials. */
 export interface AuthenticateResult {
   /** The user's id; becomes the access token's `sub`. */
@@ -91,6 +100,8 @@ export interface AuthOptions {
   cookie?: CookieOptions;
   /** CSRF options. Defaults to requiring `X-Requested-With` and the app's own origin. */
   csrf?: CsrfOptions;
+  /** Revocation feed options. Defaults to `{ maxStaleness: '5s' }`. */
+  revocation?: RevocationOptions;
   /** The credential check for `POST /login`. Required. */
   authenticate: Authenticate;
   /** The realm in `WWW-Authenticate` challenges. Defaults to `'api'`. */
@@ -115,8 +126,13 @@ export interface Configuration {
     idleTtlMs: number;
     absoluteTtlMs: number;
     reuseGraceMs: number;
-    /** How long a revocation must be remembered: until every access token of the session has expired. */
-    revokedMarkerTtlMs: number;
+    /** How long a revoked session must be remembered: until every access token of it has expired. */
+    revocationTtlMs: number;
+  };
+  revocation: {
+    maxStalenessMs: number;
+    /** How long a user revocation, or a mark of lost data, must be remembered: as long as a session can live. */
+    retainMs: number;
   };
   cookie: { name: string; sameSite: 'Strict' | 'Lax' | 'None'; secure: boolean; hostPrefixed: boolean };
   csrf: { headerName: string; allowedOrigins: ReadonlySet<string> };
@@ -126,11 +142,12 @@ export interface Configuration {
 }
 
 const KNOWN_KEYS = {
-  '': ['store', 'accessToken', 'refreshToken', 'cookie', 'csrf', 'authenticate', 'realm', 'bodyLimit'],
+  '': ['store', 'accessToken', 'refreshToken', 'cookie', 'csrf', 'revocation', 'authenticate', 'realm', 'bodyLimit'],
   accessToken: ['algorithm', 'secret', 'privateKey', 'publicKey', 'ttl', 'issuer', 'audience'],
   refreshToken: ['secret', 'idleTtl', 'absoluteTtl', 'reuseGrace'],
   cookie: ['name', 'sameSite', 'secure'],
   csrf: ['headerName', 'allowedOrigins'],
+  revocation: ['maxStaleness'],
 } as const;
 
 const HMAC_KEY_BYTES: Partial<Record<AccessTokenAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
@@ -147,7 +164,7 @@ const ASYMMETRIC_KEY_TYPES: Partial<Record<AccessTokenAlgorithm, { types: string
 
 const MIN_RSA_BITS = 2048;
 const MIN_REFRESH_SECRET_BYTES = 32;
-/** Leeway added to the revocation marker for clock differences between instances. */
+/** Leeway added to how long revocations are remembered, for clock differences between instances. */
 const REVOCATION_LEEWAY_MS = 5000;
 const GENERATE_SECRET_HINT =
   "Generate one with `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"` and load it from the environment.";
@@ -348,7 +365,7 @@ function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
 }
 
 function storeOption(store: unknown): SessionStore {
-  const methods = ['createSession', 'presentToken', 'revokeSession', 'getSession', 'listSessions', 'isRevoked'] as const;
+  const methods = ['createSession', 'presentToken', 'revokeSession', 'discardSession', 'revokeUser', 'getSession', 'listSessions', 'openRevocationFeed'] as const;
   const missing = store && typeof store === 'object' ? methods.filter((m) => typeof (store as Record<string, unknown>)[m] !== 'function') : methods;
   if (missing.length > 0) {
     fail('type', 'store', `must be a SessionStore (missing ${missing.join(', ')}); received ${describeValue(store)}`, 'Pass `new RedisStore({ client })` or `new MemoryStore()`.');
@@ -395,6 +412,12 @@ export function resolveOptions(options: AuthOptions): Configuration {
     fail('range', 'accessToken.ttl', `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "Access tokens should be short-lived, e.g. '10m'.");
   }
 
+  const revocation = section<RevocationOptions>('revocation', options.revocation, false);
+  const maxStalenessMs = duration('revocation.maxStaleness', revocation.maxStaleness, '5s');
+  if (maxStalenessMs < 200 || maxStalenessMs > 60_000) {
+    fail('range', 'revocation.maxStaleness', `must be from 200ms to 1m; received ${describeMs(maxStalenessMs)}`, "Leave it out for '5s'.");
+  }
+
   const realm = options.realm ?? 'api';
   if (typeof realm !== 'string' || !/^[\x20-\x7e]*$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
     fail('type', 'realm', `must be printable ASCII without quotes or backslashes; received ${describeValue(realm)}`, "Leave it out for 'api'.");
@@ -418,8 +441,9 @@ export function resolveOptions(options: AuthOptions): Configuration {
       idleTtlMs,
       absoluteTtlMs,
       reuseGraceMs,
-      revokedMarkerTtlMs: accessTtlMs + REVOCATION_LEEWAY_MS,
+      revocationTtlMs: accessTtlMs + REVOCATION_LEEWAY_MS,
     },
+    revocation: { maxStalenessMs, retainMs: absoluteTtlMs + accessTtlMs + REVOCATION_LEEWAY_MS },
     cookie: cookieOptions(section<CookieOptions>('cookie', options.cookie, false)),
     csrf: csrfOptions(section<CsrfOptions>('csrf', options.csrf, false)),
     authenticate: options.authenticate,

@@ -40,9 +40,15 @@ export function parseRefreshToken(value: string): RefreshTokenParts | null {
   return match ? { sessionId: match[1] as string, secret: match[2] as string } : null;
 }
 
-/** The only form in which a secret is stored: SHA-256, base64url. */
+/**
+ * How much of a secret's SHA-256 is kept: 128 bits. Finding a secret that matches a stored hash is
+ * a 2^128 preimage search however the secret was chosen, while two hashes per session stay small.
+ */
+const STORED_HASH_BYTES = 16;
+
+/** The only form in which a secret is stored: SHA-256 truncated to 128 bits, base64url (22 characters). */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  return createHash('sha256').update(secret).digest().subarray(0, STORED_HASH_BYTES).toString('base64url');
 }
 
 /**

@@ -2,10 +2,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { appClaims, type AccessTokenCodec, type AccessTokenPayload } from './access-token';
 import { describeValue } from './describe-value';
-import { AuthError } from './errors';
+import { AuthError, StoreUnavailableError } from './errors';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
 import type { AuthEvents } from './events';
-import type { SessionStore } from './store/session-store';
+import type { RevocationFeed, RevocationVerdict } from './store/session-store';
 
 /** What `requireAuth()` puts on `req.auth`. */
 export interface AuthInfo {
@@ -31,7 +31,7 @@ const BEARER_SCHEME = /^bearer(\s|$)/i;
 /** Everything requireAuth needs from the auth instance. */
 export interface RequireAuthDeps {
   codec: AccessTokenCodec;
-  store: SessionStore;
+  feed: RevocationFeed;
   events: AuthEvents;
   realm: string;
 }
@@ -47,10 +47,17 @@ export function bearerChallenge(realm: string, invalid: boolean): AuthError {
       });
 }
 
+/** The 503 for a feed that has been out of touch with the store for too long: fail closed. */
+function staleFeed(): StoreUnavailableError {
+  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness');
+}
+
 /**
  * Creates the middleware. It verifies the bearer token's signature, algorithm, type and claims,
- * refuses tokens of revoked sessions (a store that cannot answer means 503, never "not revoked"),
- * sets `req.auth` and calls `next()`; every failure goes to `next(err)` as an {@link AuthError}.
+ * asks the in-process revocation feed (no store round trip) whether its session or user was
+ * revoked, sets `req.auth` and calls `next()`; every failure goes to `next(err)` as an
+ * {@link AuthError}. A feed that cannot vouch for its contents (not loaded in time, or stale)
+ * means 503, never "not revoked".
  */
 export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOptions = {}) {
   if (options === null || typeof options !== 'object') {
@@ -63,28 +70,44 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
     throw new TypeError(`requireAuth: \`optional\` must be a boolean; received ${describeValue(options.optional)}.`);
   }
   const optional = options.optional === true;
+  const { codec, feed, events, realm } = deps;
 
-  return async function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): Promise<void> {
+  /** Answers a request once the feed has given its verdict on the token. */
+  const conclude = (req: Request, payload: AccessTokenPayload, verdict: RevocationVerdict, next: NextFunction): void => {
+    if (verdict === 'valid') {
+      req.auth = { userId: payload.sub, sessionId: payload.sid, claims: appClaims(payload), payload };
+      return next();
+    }
+    if (verdict === 'revoked') return next(bearerChallenge(realm, true));
+    next(toAuthError(verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded'), 'requireAuth', events));
+  };
+
+  /** The first requests after start-up wait (bounded) for the feed to load. */
+  const afterLoad = (req: Request, payload: AccessTokenPayload, authTime: number, next: NextFunction): void => {
+    feed.ready().then(
+      () => conclude(req, payload, feed.verdict(payload.sid, payload.sub, authTime), next),
+      (error: unknown) => next(toAuthError(error, 'requireAuth', events)),
+    );
+  };
+
+  return function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
     ensureFallbackErrorHandler(req.app);
     const header = req.headers.authorization;
     const match = header === undefined ? null : BEARER.exec(header);
     if (!match) {
       // Another scheme (or none) is "no token"; a Bearer header we cannot read is a bad token.
       const presented = header !== undefined && BEARER_SCHEME.test(header);
-      return next(presented ? bearerChallenge(deps.realm, true) : optional ? undefined : bearerChallenge(deps.realm, false));
+      return next(presented ? bearerChallenge(realm, true) : optional ? undefined : bearerChallenge(realm, false));
     }
     let payload: AccessTokenPayload;
     try {
-      payload = deps.codec.verify(match[1] as string);
+      payload = codec.verify(match[1] as string);
     } catch {
-      return next(bearerChallenge(deps.realm, true));
+      return next(bearerChallenge(realm, true));
     }
-    try {
-      if (await deps.store.isRevoked(payload.sid)) return next(bearerChallenge(deps.realm, true));
-    } catch (error) {
-      return next(toAuthError(error, 'isRevoked', deps.events));
-    }
-    req.auth = { userId: payload.sub, sessionId: payload.sid, claims: appClaims(payload), payload };
-    next();
+    const authTime = Math.round(payload.auth_time * 1000);
+    const verdict = feed.verdict(payload.sid, payload.sub, authTime);
+    if (verdict === 'loading') return afterLoad(req, payload, authTime, next);
+    conclude(req, payload, verdict, next);
   };
 }

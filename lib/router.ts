@@ -6,11 +6,10 @@ import { csrfGuard } from './csrf';
 import { describeValue } from './describe-value';
 import { AuthError } from './errors';
 import { ensureFallbackErrorHandler, httpStatusOf, toAuthError } from './error-handling';
-import type { AuthEvents, SessionEvent } from './events';
+import type { AuthEvents } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import { jsonObjectBody } from './request-body';
-import type { PresentationResult, SessionService } from './session-service';
-import type { SessionRecord } from './store/session-store';
+import type { ClientInfo, IssuedSession, SessionService } from './session-service';
 
 /** Everything the router needs from the auth instance. */
 export interface RouterDeps {
@@ -25,13 +24,18 @@ type Handler = (req: Request, res: Response) => Promise<void>;
 
 /** Statuses an error thrown by `authenticate` may carry to mean "no such user / wrong password". */
 const CREDENTIAL_ERROR_STATUSES = new Set([401, 403, 404]);
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 
 function invalidRefreshToken(): AuthError {
   return new AuthError('invalid_refresh_token', 401, 'The refresh token is missing, invalid, expired or revoked');
 }
 
-function sessionEvent(req: Request, session: SessionRecord): SessionEvent {
-  return { userId: session.userId, sessionId: session.sessionId, ip: req.ip, userAgent: req.get('user-agent') };
+function invalidCredentials(): AuthError {
+  return new AuthError('invalid_credentials', 401, 'Invalid credentials');
+}
+
+function clientOf(req: Request): ClientInfo {
+  return { ip: req.ip, userAgent: req.get('user-agent') };
 }
 
 /** Runs the app's `authenticate` and checks what it returns; wrong credentials become 401. */
@@ -44,11 +48,12 @@ async function authenticateUser(config: Configuration, req: Request): Promise<Re
     if ((status !== undefined && CREDENTIAL_ERROR_STATUSES.has(status)) || (error as Error | null)?.name === 'NotFoundError') result = null;
     else throw error;
   }
-  if (result === null || result === undefined) {
-    throw new AuthError('invalid_credentials', 401, 'Invalid credentials');
-  }
+  if (result === null || result === undefined) throw invalidCredentials();
   if (typeof result !== 'object' || typeof result.userId !== 'string' || result.userId === '' || result.userId.length > 256) {
     throw new TypeError(`authenticate must return { userId: string, claims? } or null; received userId ${describeValue((result as AuthenticateResult | undefined)?.userId)}. Convert ids with String(id).`);
+  }
+  if (CONTROL_CHARACTER.test(result.userId)) {
+    throw new TypeError(`authenticate returned a userId with control characters (${describeValue(result.userId)}); return a printable id.`);
   }
   const claims = result.claims ?? {};
   if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
@@ -75,20 +80,18 @@ export function createAuthRouter(deps: RouterDeps): Router {
       handler(req, res).catch((error: unknown) => next(toAuthError(error, operation, events)));
     };
 
-  const sendTokens = (req: Request, res: Response, session: SessionRecord, refreshToken: string): void => {
+  const sendTokens = (req: Request, res: Response, issued: IssuedSession): void => {
     const now = Date.now();
-    const { sessionId, userId, claims, expiresAt } = session;
-    const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt });
-    setRefreshCookie(req, res, config.cookie, refreshToken, expiresAt - now);
+    const { sessionId, userId, claims, expiresAt, createdAt } = issued.session;
+    const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
+    setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
     res.status(200).json({ accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn });
   };
 
-  /** Reports what a presentation did to a family that was not simply rotated. */
-  const reportEnded = (req: Request, result: PresentationResult, reason: 'logout' | 'new_login'): void => {
-    if (result.status === 'reuse') events.emit('reuse_detected', sessionEvent(req, result.session));
-    if (result.status !== 'revoked') return;
-    if (reason === 'logout') events.emit('logout', sessionEvent(req, result.session));
-    else events.emit('session_revoked', { userId: result.session.userId, sessionId: result.session.sessionId, reason });
+  /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
+  const heldCookie = (req: Request): string | undefined => {
+    const held = readRefreshCookie(req, config.cookie.name);
+    return held.status === 'present' ? held.value : undefined;
   };
 
   router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
@@ -98,37 +101,25 @@ export function createAuthRouter(deps: RouterDeps): Router {
   });
 
   router.post('/login', csrf, ...jsonObjectBody(config.bodyLimit), route('login', async (req, res) => {
+    // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
+    // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
+    await sessions.feed.ready();
+    const loginStartedAt = Date.now();
     const user = await authenticateUser(config, req);
-    const { session, refreshToken } = await sessions.start(user, req.get('user-agent'));
-    // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
-    const held = readRefreshCookie(req, config.cookie.name);
-    if (held.status === 'present') {
-      const ended = await sessions.present(held.value, 'revoke').catch(async (error: unknown) => {
-        await sessions.revoke(session.sessionId).catch(() => undefined);
-        throw error;
-      });
-      reportEnded(req, ended, 'new_login');
-    }
-    sendTokens(req, res, session, refreshToken);
-    events.emit('login', sessionEvent(req, session));
+    const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
+    if (!issued) throw invalidCredentials();
+    sendTokens(req, res, issued);
   }));
 
   router.post('/refresh', csrf, route('refresh', async (req, res) => {
-    const held = readRefreshCookie(req, config.cookie.name);
-    const result = held.status === 'present' ? await sessions.present(held.value, 'rotate') : undefined;
-    if (result?.status === 'rotated' || result?.status === 'retried') {
-      sendTokens(req, res, result.session, result.refreshToken);
-      events.emit('refresh', { ...sessionEvent(req, result.session), retried: result.status === 'retried' });
-      return;
-    }
-    if (result?.status === 'reuse') events.emit('reuse_detected', sessionEvent(req, result.session));
+    const issued = await sessions.refresh(heldCookie(req), clientOf(req));
+    if (issued) return sendTokens(req, res, issued);
     clearRefreshCookie(req, res, config.cookie);
     throw invalidRefreshToken();
   }));
 
   router.post('/logout', csrf, route('logout', async (req, res) => {
-    const held = readRefreshCookie(req, config.cookie.name);
-    if (held.status === 'present') reportEnded(req, await sessions.present(held.value, 'revoke'), 'logout');
+    await sessions.logout(heldCookie(req), clientOf(req));
     clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));
@@ -141,7 +132,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   router.get('/sessions', requireAuth, route('list-sessions', async (req, res) => {
     const { userId, sessionId } = req.auth!;
-    const records = await config.store.listSessions(userId);
+    const records = await sessions.listSessions(userId);
     res.json({
       sessions: records.map((record) => ({
         id: record.sessionId,
@@ -157,8 +148,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.delete('/sessions/:id', requireAuth, route('revoke-session', async (req, res) => {
     const { userId, sessionId } = req.auth!;
     const target = String(req.params.id);
-    const record = await config.store.getSession(target);
-    if (!record || record.userId !== userId) throw new AuthError('session_not_found', 404, 'No such session');
+    if (!(await sessions.sessionOf(userId, target))) throw new AuthError('session_not_found', 404, 'No such session');
     await sessions.revokeSession(target, 'user_request');
     if (target === sessionId) clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();

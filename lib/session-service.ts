@@ -1,5 +1,6 @@
-// Session families: starting them, presenting refresh tokens to the store, proving reuse, revoking.
-import type { AuthEvents, RevocationReason } from './events';
+// Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
+import { StoreUnavailableError } from './errors';
+import type { AuthEvents, RevocationReason, SessionEvent } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import {
   deriveSuccessor,
@@ -10,10 +11,17 @@ import {
   newSessionId,
   parseRefreshToken,
 } from './refresh-token';
-import type { SessionRecord } from './store/session-store';
+import type { RevocationFeed, SessionRecord } from './store/session-store';
 
 /** The longest User-Agent kept with a session. */
 const MAX_USER_AGENT_LENGTH = 256;
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
+
+/** Who is asking: what events report and what a session remembers of its login. */
+export interface ClientInfo {
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
 
 /** What presenting a refresh token came to. */
 export type PresentationResult =
@@ -21,46 +29,123 @@ export type PresentationResult =
   | { status: 'revoked' | 'reuse'; session: SessionRecord }
   | { status: 'invalid' };
 
-/** A new session and its first refresh token. */
-export interface StartedSession {
+/** A session and the refresh token to hand its client. */
+export interface IssuedSession {
   session: SessionRecord;
   refreshToken: string;
 }
 
+function sessionEvent(client: ClientInfo, session: SessionRecord): SessionEvent {
+  return { userId: session.userId, sessionId: session.sessionId, ip: client.ip, userAgent: client.userAgent };
+}
+
 /**
  * The family lifecycle on top of a SessionStore: the store decides atomically, this side holds
- * the derivation key and never hands a secret (only hashes) to the store. Revocations asked for by
- * the app or a user are reported here, once, as `session_revoked` / `user_revoked` events.
+ * the derivation key and never hands a secret (only hashes) to the store. It owns the instance's
+ * revocation feed, and reports every session event, once.
  */
 export class SessionService {
+  /** This instance's copy of the store's revocations, asked by requireAuth on every request. */
+  readonly feed: RevocationFeed;
+
   constructor(
     private readonly config: Configuration,
     private readonly events: AuthEvents,
-  ) {}
+  ) {
+    this.feed = config.store.openRevocationFeed(config.revocation);
+  }
 
-  /** Starts a family for a user: a new session id and a random first secret. */
-  async start(user: Required<AuthenticateResult>, userAgent: string | undefined): Promise<StartedSession> {
+  /**
+   * Starts a family for a user whose login began at `loginStartedAt` (before `authenticate` ran),
+   * and ends the family of the refresh cookie the client still held, if any. Resolves with `null`
+   * when `revokeUser` was called for the user after the login began: nothing is issued.
+   */
+  async login(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo, heldCookie: string | undefined): Promise<IssuedSession | null> {
+    const started = await this.start(user, loginStartedAt, client);
+    if (!started) return null;
+    // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
+    if (heldCookie !== undefined) {
+      const ended = await this.present(heldCookie, 'revoke').catch((error: unknown) => {
+        this.config.store.discardSession(started.session.sessionId).catch(() => undefined);
+        throw error;
+      });
+      this.reportEnded(ended, client, 'new_login');
+    }
+    this.events.emit('login', sessionEvent(client, started.session));
+    return started;
+  }
+
+  /** Rotates a refresh cookie. Resolves with the session and its next refresh token, or `null` when refused. */
+  async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<IssuedSession | null> {
+    const result = cookieValue === undefined ? undefined : await this.present(cookieValue, 'rotate');
+    if (result?.status === 'rotated' || result?.status === 'retried') {
+      if (!(await this.stillValid(result.session))) return null;
+      this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
+      return result;
+    }
+    if (result?.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
+    return null;
+  }
+
+  /** Ends the family of a refresh cookie, if it is the family's own token. */
+  async logout(cookieValue: string | undefined, client: ClientInfo): Promise<void> {
+    if (cookieValue !== undefined) this.reportEnded(await this.present(cookieValue, 'revoke'), client, 'logout');
+  }
+
+  /** Ends one session now, silently (reuse, clean-up); access tokens carrying its id are refused from now on. */
+  revoke(sessionId: string): Promise<SessionRecord | null> {
+    return this.config.store.revokeSession(sessionId, this.config.refreshToken.revocationTtlMs);
+  }
+
+  /** Ends one session on request and emits `session_revoked` when it existed. */
+  async revokeSession(sessionId: string, reason: RevocationReason): Promise<SessionRecord | null> {
+    const record = await this.revoke(sessionId);
+    if (record) this.events.emit('session_revoked', { userId: record.userId, sessionId, reason });
+    return record;
+  }
+
+  /**
+   * Ends every session of a user whose login began before now, logins in flight included, emits
+   * `user_revoked`, and resolves with the ids that were ended.
+   */
+  async revokeUser(userId: string): Promise<string[]> {
+    const ended = await this.config.store.revokeUser(userId, { revokedBefore: Date.now(), retainMs: this.config.revocation.retainMs });
+    const sessionIds = ended.map((record) => record.sessionId);
+    this.events.emit('user_revoked', { userId, sessionIds });
+    return sessionIds;
+  }
+
+  /** The user's live sessions, oldest first. */
+  listSessions(userId: string): Promise<SessionRecord[]> {
+    return this.config.store.listSessions(userId);
+  }
+
+  /** A live session of this user, or `null` (also when it is another user's). */
+  async sessionOf(userId: string, sessionId: string): Promise<SessionRecord | null> {
+    const record = await this.config.store.getSession(sessionId);
+    return record && record.userId === userId ? record : null;
+  }
+
+  /** Stops the feed. */
+  close(): Promise<void> {
+    return this.feed.close();
+  }
+
+  private async start(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo): Promise<IssuedSession | null> {
     const { store, refreshToken } = this.config;
     const sessionId = newSessionId();
     const secret = newRefreshSecret();
-    try {
-      const session = await store.createSession({
-        sessionId,
-        userId: user.userId,
-        claims: user.claims,
-        userAgent: (userAgent ?? '').slice(0, MAX_USER_AGENT_LENGTH),
-        secretHash: hashSecret(secret),
-        now: Date.now(),
-        idleTtlMs: refreshToken.idleTtlMs,
-        absoluteTtlMs: refreshToken.absoluteTtlMs,
-      });
-      return { session, refreshToken: formatRefreshToken({ sessionId, secret }) };
-    } catch (error) {
-      // The client gets a 503 and never sees this session; if the create was only delayed (a stalled
-      // server), this revoke is queued behind it on the same connection and removes it when it lands.
-      this.revoke(sessionId).catch(() => undefined);
-      throw error;
-    }
+    const session = await store.createSession({
+      sessionId,
+      userId: user.userId,
+      claims: user.claims,
+      userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
+      secretHash: hashSecret(secret),
+      now: loginStartedAt,
+      idleTtlMs: refreshToken.idleTtlMs,
+      absoluteTtlMs: refreshToken.absoluteTtlMs,
+    });
+    return session && { session, refreshToken: formatRefreshToken({ sessionId, secret }) };
   }
 
   /**
@@ -68,7 +153,7 @@ export class SessionService {
    * to (logout, re-login). A provably earlier token revokes its family (`reuse`); a malformed,
    * unknown, expired or forged one is `invalid` and changes nothing.
    */
-  async present(cookieValue: string, action: 'rotate' | 'revoke'): Promise<PresentationResult> {
+  private async present(cookieValue: string, action: 'rotate' | 'revoke'): Promise<PresentationResult> {
     const parts = parseRefreshToken(cookieValue);
     if (!parts) return { status: 'invalid' };
     const { store, refreshToken } = this.config;
@@ -76,11 +161,10 @@ export class SessionService {
     const outcome = await store.presentToken(parts.sessionId, {
       presentedHash: hashSecret(parts.secret),
       successorHash: hashSecret(successor),
-      now: Date.now(),
       action,
       idleTtlMs: refreshToken.idleTtlMs,
       reuseGraceMs: refreshToken.reuseGraceMs,
-      revokedMarkerTtlMs: refreshToken.revokedMarkerTtlMs,
+      revocationTtlMs: refreshToken.revocationTtlMs,
     });
     switch (outcome.status) {
       case 'rotated':
@@ -99,24 +183,24 @@ export class SessionService {
     }
   }
 
-  /** Ends one session now, silently (reuse, clean-up); access tokens carrying its id are refused from now on. */
-  revoke(sessionId: string): Promise<SessionRecord | null> {
-    return this.config.store.revokeSession(sessionId, this.config.refreshToken.revokedMarkerTtlMs);
+  /**
+   * Whether a session the store just rotated may go on, by the feed: a user revocation or a data
+   * loss it predates, or a revocation whose family deletion failed, ends it here. A stale feed fails closed.
+   */
+  private async stillValid(session: SessionRecord): Promise<boolean> {
+    await this.feed.ready();
+    const verdict = this.feed.verdict(session.sessionId, session.userId, session.createdAt);
+    if (verdict === 'stale') throw new StoreUnavailableError('the revocation feed is stale');
+    if (verdict !== 'revoked') return true;
+    await this.revoke(session.sessionId);
+    return false;
   }
 
-  /** Ends one session on request and emits `session_revoked` when it existed. */
-  async revokeSession(sessionId: string, reason: RevocationReason): Promise<SessionRecord | null> {
-    const record = await this.revoke(sessionId);
-    if (record) this.events.emit('session_revoked', { userId: record.userId, sessionId, reason });
-    return record;
-  }
-
-  /** Ends every session of a user, emits `user_revoked`, and resolves with the ids that were ended. */
-  async revokeUser(userId: string): Promise<string[]> {
-    const sessions = await this.config.store.listSessions(userId);
-    const ended = await Promise.all(sessions.map((session) => this.revoke(session.sessionId)));
-    const sessionIds = ended.filter((record): record is SessionRecord => record !== null).map((record) => record.sessionId);
-    this.events.emit('user_revoked', { userId, sessionIds });
-    return sessionIds;
+  /** Reports what a presentation did to a family that was not simply rotated. */
+  private reportEnded(result: PresentationResult, client: ClientInfo, reason: 'logout' | 'new_login'): void {
+    if (result.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
+    if (result.status !== 'revoked') return;
+    if (reason === 'logout') this.events.emit('logout', sessionEvent(client, result.session));
+    else this.events.emit('session_revoked', { userId: result.session.userId, sessionId: result.session.sessionId, reason });
   }
 }

@@ -1,11 +1,9 @@
-// MemoryStore: the shared SessionStore contract, plus its own warning, expiry sweeping and close().
+// MemoryStore: the shared SessionStore contract, plus its own warning, expiry sweeping, revocation pruning and close().
 import { randomBytes } from 'node:crypto';
 import { hashSecret, newRefreshSecret, newSessionId } from '../lib/refresh-token';
 import { MemoryStore } from '../lib/store/memory-store';
 import type { NewSession } from '../lib/store/session-store';
-import { describeStoreContract } from './support/store-contract';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { describeStoreContract, FEED_OPTIONS, openLoadedFeed, sleep } from './support/store-contract';
 
 describeStoreContract('MemoryStore', async () => {
   const store = new MemoryStore();
@@ -26,9 +24,23 @@ function newSession(now: number, overrides: Partial<NewSession> = {}): NewSessio
   };
 }
 
-/** The private maps of a MemoryStore, read only to prove that expired entries are freed. */
-function internals(store: MemoryStore): { families: Map<string, unknown>; revokedUntil: Map<string, number> } {
-  return store as unknown as { families: Map<string, unknown>; revokedUntil: Map<string, number> };
+/** The private maps of a MemoryStore (and of its revocation set), read only to prove that expired entries are freed. */
+interface Internals {
+  families: Map<string, unknown>;
+  sessionsByUser: Map<string, Set<string>>;
+  userRevokedBefore: Map<string, unknown>;
+  revocations: { sessions: Map<string, number>; users: Map<string, unknown> };
+}
+
+function internals(store: MemoryStore): Internals {
+  const view = store as unknown as Internals;
+  // Guard against a rename turning every "has(...) is false" below into a vacuous pass.
+  expect(view.families).toBeInstanceOf(Map);
+  expect(view.sessionsByUser).toBeInstanceOf(Map);
+  expect(view.userRevokedBefore).toBeInstanceOf(Map);
+  expect(view.revocations.sessions).toBeInstanceOf(Map);
+  expect(view.revocations.users).toBeInstanceOf(Map);
+  return view;
 }
 
 describe('MemoryStore specifics', () => {
@@ -77,47 +89,53 @@ describe('MemoryStore specifics', () => {
   describe('expiry with real time', () => {
     test('a session past its idle TTL disappears from getSession, listSessions and presentToken', async () => {
       const store = new MemoryStore();
+      const feed = await openLoadedFeed(store);
       try {
         const session = newSession(Date.now(), { idleTtlMs: 300 });
-        await store.createSession(session);
+        expect(await store.createSession(session)).not.toBeNull();
         expect(await store.getSession(session.sessionId)).not.toBeNull();
-        await sleep(500);
+        await sleep(400);
         expect(await store.getSession(session.sessionId)).toBeNull();
         expect(await store.listSessions(session.userId)).toEqual([]);
         const outcome = await store.presentToken(session.sessionId, {
           presentedHash: session.secretHash,
           successorHash: hashSecret(newRefreshSecret()),
-          now: Date.now(),
           action: 'rotate',
           idleTtlMs: 300,
           reuseGraceMs: 30_000,
-          revokedMarkerTtlMs: 60_000,
+          revocationTtlMs: 60_000,
         });
         expect(outcome).toEqual({ status: 'missing' });
         // Expiry is not revocation.
-        expect(await store.isRevoked(session.sessionId)).toBe(false);
+        expect(feed.verdict(session.sessionId, session.userId, Date.now())).toBe('valid');
       } finally {
+        await feed.close();
         await store.close();
       }
     });
 
-    test('the sweeper frees expired sessions and lapsed revocation markers nobody asks about', async () => {
+    test('the sweeper frees expired sessions and lapsed user cut-offs nobody asks about', async () => {
       const store = new MemoryStore({ sweepIntervalMs: 50 });
       try {
         const expiring = newSession(Date.now(), { idleTtlMs: 200 });
         const lasting = newSession(Date.now());
-        const revoked = newSession(Date.now());
+        const revokedUser = `user-${randomBytes(6).toString('hex')}`;
+        const rememberedUser = `user-${randomBytes(6).toString('hex')}`;
         await store.createSession(expiring);
         await store.createSession(lasting);
-        await store.createSession(revoked);
-        await store.revokeSession(revoked.sessionId, 200);
-        expect(internals(store).families.has(expiring.sessionId)).toBe(true);
-        expect(internals(store).revokedUntil.has(revoked.sessionId)).toBe(true);
-        await sleep(600);
+        await store.revokeUser(revokedUser, { revokedBefore: Date.now(), retainMs: 200 });
+        await store.revokeUser(rememberedUser, { revokedBefore: Date.now(), retainMs: 60_000 });
+        const view = internals(store);
+        expect(view.families.has(expiring.sessionId)).toBe(true);
+        expect(view.sessionsByUser.has(expiring.userId)).toBe(true);
+        expect(view.userRevokedBefore.has(revokedUser)).toBe(true);
+        await sleep(500);
         // Nothing was read in between: only the sweep can have removed them.
-        expect(internals(store).families.has(expiring.sessionId)).toBe(false);
-        expect(internals(store).revokedUntil.has(revoked.sessionId)).toBe(false);
-        expect(internals(store).families.has(lasting.sessionId)).toBe(true);
+        expect(view.families.has(expiring.sessionId)).toBe(false);
+        expect(view.sessionsByUser.has(expiring.userId)).toBe(false);
+        expect(view.userRevokedBefore.has(revokedUser)).toBe(false);
+        expect(view.userRevokedBefore.has(rememberedUser)).toBe(true);
+        expect(view.families.has(lasting.sessionId)).toBe(true);
         expect(await store.getSession(lasting.sessionId)).not.toBeNull();
       } finally {
         await store.close();
@@ -125,33 +143,74 @@ describe('MemoryStore specifics', () => {
     });
   });
 
+  describe('revocation feed', () => {
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    test('never goes stale, and forgets revocations once they lapse (pruned by its timer)', async () => {
+      jest.useFakeTimers({ now: Date.now() });
+      const store = new MemoryStore();
+      const feed = await openLoadedFeed(store);
+      try {
+        jest.advanceTimersByTime(10); // so that a cut-off just before "now" is after the store's epoch
+        const session = newSession(Date.now());
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const revokedBefore = Date.now();
+        await store.createSession(session);
+        await store.revokeSession(session.sessionId, 200);
+        await store.revokeUser(userId, { revokedBefore, retainMs: 200 });
+        const view = internals(store);
+        expect(view.revocations.sessions.has(session.sessionId)).toBe(true);
+        expect(view.revocations.users.has(userId)).toBe(true);
+
+        jest.advanceTimersByTime(100);
+        expect(feed.verdict(session.sessionId, session.userId, Date.now())).toBe('revoked');
+        expect(feed.verdict(newSessionId(), userId, revokedBefore - 1)).toBe('revoked');
+
+        // Well past both lapses and past maxStalenessMs: pruned, and still answering (never 'stale').
+        jest.advanceTimersByTime(Math.max(10_000, FEED_OPTIONS.maxStalenessMs) + 100);
+        expect(view.revocations.sessions.has(session.sessionId)).toBe(false);
+        expect(view.revocations.users.has(userId)).toBe(false);
+        expect(feed.verdict(session.sessionId, session.userId, Date.now())).toBe('valid');
+        expect(feed.verdict(newSessionId(), userId, revokedBefore - 1)).toBe('valid');
+      } finally {
+        await feed.close();
+        await store.close();
+      }
+    });
+  });
+
   describe('close()', () => {
-    test('its sweep timer does not keep the process alive', async () => {
+    test('its timers (sweep and revocation pruning) do not keep the process alive', async () => {
       const setIntervalSpy = jest.spyOn(global, 'setInterval');
       let store: MemoryStore | undefined;
       try {
         store = new MemoryStore({ sweepIntervalMs: 1_000 });
-        expect(setIntervalSpy).toHaveBeenCalledTimes(1);
-        const timer = setIntervalSpy.mock.results[0]?.value as NodeJS.Timeout;
-        expect(timer.hasRef()).toBe(false);
+        expect(setIntervalSpy).toHaveBeenCalledTimes(2);
+        for (const result of setIntervalSpy.mock.results) {
+          const timer = result.value as NodeJS.Timeout;
+          expect(timer.hasRef()).toBe(false);
+        }
       } finally {
         setIntervalSpy.mockRestore();
         await store?.close();
       }
     });
 
-    test('close() clears the sweep timer: no sweep runs afterwards', async () => {
+    test('close() clears its timers: no sweep runs afterwards', async () => {
       const setIntervalSpy = jest.spyOn(global, 'setInterval');
       const clearIntervalSpy = jest.spyOn(global, 'clearInterval');
       try {
         const store = new MemoryStore({ sweepIntervalMs: 20 });
-        const timer = setIntervalSpy.mock.results[0]?.value as NodeJS.Timeout;
+        const timers = setIntervalSpy.mock.results.map((result) => result.value as NodeJS.Timeout);
+        expect(timers).toHaveLength(2);
         const sweep = jest.spyOn(store as unknown as { sweep(now: number): void }, 'sweep');
         await sleep(150);
         expect(sweep.mock.calls.length).toBeGreaterThan(0);
 
         await store.close();
-        expect(clearIntervalSpy).toHaveBeenCalledWith(timer);
+        for (const timer of timers) expect(clearIntervalSpy).toHaveBeenCalledWith(timer);
         sweep.mockClear();
         await sleep(150);
         expect(sweep).not.toHaveBeenCalled();

@@ -445,7 +445,7 @@ describe('required parts', () => {
       received: /received an object \(Object\)/,
       fix: /new MemoryStore\(\)/,
     });
-    expect(message).toMatch(/missing presentToken, revokeSession, getSession, listSessions, isRevoked/);
+    expect(message).toMatch(/missing presentToken, revokeSession, discardSession, revokeUser, getSession, listSessions, openRevocationFeed/);
     expect(message).not.toMatch(/missing createSession/);
   });
 

@@ -1,22 +1,21 @@
-// RedisStore: the shared SessionStore contract, plus Redis specifics (secrets at rest, TTLs, scripts, keys) on the private redis-server.
+// RedisStore: the shared SessionStore contract, plus Redis specifics (secrets at rest, TTLs, scripts, keys, revocation log) on the private redis-server.
 import { createSecretKey, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { hashSecret, newSessionId } from '../lib/refresh-token';
 import { createAuth } from '../lib';
 import { RedisStore, type RedisClientLike } from '../lib/store/redis-store';
-import type { PresentationOutcome, SessionRecord, TokenPresentation } from '../lib/store/session-store';
+import { decodeSession } from '../lib/store/redis-session-layout';
+import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
 import { authOptions, closeClients, keysUnder, redisClient, redisStore } from './support/harness';
-import { describeStoreContract, Family } from './support/store-contract';
+import { currentVerdict, describeStoreContract, Family, openLoadedFeed, sessionOf, sleep, sleepUntil } from './support/store-contract';
 
 // cluster-key-slot ships with ioredis and has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const clusterKeySlot = require('cluster-key-slot') as (key: string) => number;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const sleepUntil = (at: number) => sleep(Math.max(0, at - Date.now()));
-
 const MINUTE = 60_000;
-const MARKER_TTL_MS = 15 * MINUTE;
+const REVOCATION_TTL_MS = 15 * MINUTE;
+const RETAIN_MS = 2 * 60 * MINUTE;
 
 afterAll(closeClients);
 
@@ -28,7 +27,15 @@ async function removeKeys(client: Redis, prefix: string): Promise<void> {
 
 describeStoreContract('RedisStore', async () => {
   const { store, client, prefix } = await redisStore();
-  return { store, cleanup: () => removeKeys(client, prefix) };
+  return {
+    store,
+    // A second store object on the same client and prefix: its feeds can only learn from Redis.
+    sibling: () => new RedisStore({ client, prefix }),
+    cleanup: async () => {
+      await store.close();
+      await removeKeys(client, prefix);
+    },
+  };
 });
 
 describe('RedisStore specifics', () => {
@@ -36,47 +43,88 @@ describe('RedisStore specifics', () => {
   let store: RedisStore;
   let client: Redis;
   let prefix: string;
+  let feeds: RevocationFeed[];
+  let extraStores: RedisStore[];
 
   beforeEach(async () => {
     ({ store, client, prefix } = await redisStore());
+    feeds = [];
+    extraStores = [];
   });
 
   afterEach(async () => {
+    await Promise.all(feeds.map((feed) => feed.close()));
+    await Promise.all([store, ...extraStores].map((opened) => opened.close()));
     await removeKeys(client, prefix);
   });
 
-  async function create(family: Family, now: number, idleTtlMs: number, absoluteTtlMs: number): Promise<void> {
-    await store.createSession(family.newSession(now, { idleTtlMs, absoluteTtlMs }));
+  /** A loaded feed of `on` (default: the store under test), closed after the test. */
+  async function openFeed(on: RedisStore = store, options?: RevocationFeedOptions): Promise<RevocationFeed> {
+    const feed = options ? on.openRevocationFeed(options) : await openLoadedFeed(on);
+    feeds.push(feed);
+    if (options) await feed.ready();
+    return feed;
   }
 
-  async function present(family: Family, secret: string, now: number, overrides: Partial<TokenPresentation>): Promise<PresentationOutcome> {
-    return store.presentToken(family.sessionId, family.presentation(secret, now, overrides));
+  /** Another RedisStore object on the same client and prefix (nothing is applied to its feeds locally). */
+  function siblingStore(): RedisStore {
+    const sibling = new RedisStore({ client, prefix });
+    extraStores.push(sibling);
+    return sibling;
   }
 
-  async function rotate(family: Family, now: number, overrides: Partial<TokenPresentation>): Promise<SessionRecord> {
-    const outcome = await present(family, family.current, now, overrides);
+  async function create(family: Family, now: number, idleTtlMs: number, absoluteTtlMs: number): Promise<SessionRecord> {
+    const record = await store.createSession(family.newSession(now, { idleTtlMs, absoluteTtlMs }));
+    expect(record).not.toBeNull();
+    return record as SessionRecord;
+  }
+
+  async function present(family: Family, secret: string, overrides: Partial<TokenPresentation> = {}): Promise<PresentationOutcome> {
+    return store.presentToken(family.sessionId, family.presentation(secret, overrides));
+  }
+
+  /** Rotates the current token, asserting it rotated at a time of Redis' clock within the call. */
+  async function rotate(family: Family, overrides: Partial<TokenPresentation> = {}): Promise<SessionRecord> {
+    const before = Date.now();
+    const outcome = await present(family, family.current, overrides);
+    const after = Date.now();
     expect(outcome.status).toBe('rotated');
     family.advance();
-    return (outcome as { session: SessionRecord }).session;
+    const record = sessionOf(outcome);
+    expect(record.lastUsedAt).toBeGreaterThanOrEqual(before);
+    expect(record.lastUsedAt).toBeLessThanOrEqual(after);
+    return record;
   }
 
   const sessionKey = (sessionId: string) => `${prefix}session:{${sessionId}}`;
-  const revokedKey = (sessionId: string) => `${prefix}revoked:{${sessionId}}`;
   const userKey = (userId: string) => `${prefix}user:{${userId}}`;
+  const userRevokedKey = (userId: string) => `${prefix}user-revoked:{${userId}}`;
+  const logKey = () => `${prefix}{revocations}:log`;
+  const epochKey = () => `${prefix}{revocations}:epoch`;
 
   async function pexpiretime(redisKey: string): Promise<number> {
     return Number(await client.call('PEXPIRETIME', redisKey));
   }
 
-  /** Every key under the prefix with everything it holds (field names and values), read by TYPE. */
+  /** The decoded fields of a stored session string, or null. */
+  async function storedSession(sessionId: string): Promise<ReturnType<typeof decodeSession> | null> {
+    const value = await client.get(sessionKey(sessionId));
+    return value === null ? null : decodeSession(value);
+  }
+
+  /** Every key under the prefix with everything it holds (members, scores, fields, values), read by TYPE. */
   async function dumpPrefix(): Promise<Map<string, string[]>> {
     const dump = new Map<string, string[]>();
     for (const redisKey of await keysUnder(client, prefix)) {
       const type = await client.type(redisKey);
       let contents: string[];
       if (type === 'hash') contents = Object.entries(await client.hgetall(redisKey)).flat();
-      else if (type === 'string') contents = [(await client.get(redisKey)) ?? ''];
-      else if (type === 'set') contents = await client.smembers(redisKey);
+      else if (type === 'string') {
+        const value = (await client.get(redisKey)) ?? '';
+        // Session strings are decoded too, so each field is checked on its own as well.
+        contents = redisKey.startsWith(`${prefix}session:`) ? [value, ...Object.values(decodeSession(value))] : [value];
+      } else if (type === 'set') contents = await client.smembers(redisKey);
+      else if (type === 'zset') contents = await client.zrange(redisKey, 0, -1, 'WITHSCORES');
       else throw new Error(`unexpected key type ${type} for ${redisKey}`);
       dump.set(redisKey, contents);
     }
@@ -84,18 +132,20 @@ describe('RedisStore specifics', () => {
   }
 
   describe('(a) no secret at rest', () => {
-    test('after logins, rotations, a retry and a reuse, Redis holds only hashes of secrets', async () => {
-      const now = Date.now();
-      const opts = { idleTtlMs: 10 * MINUTE };
+    test('after logins, rotations, a retry, a reuse and revocations, Redis holds only hashes of secrets', async () => {
+      const now = Date.now() - 5_000;
       const userId = `user-${randomBytes(6).toString('hex')}`;
-      const families = [new Family(key, userId), new Family(key, userId), new Family(key)];
+      const families = [new Family(key, userId), new Family(key, userId), new Family(key), new Family(key), new Family(key)];
+      await openFeed(); // creates the epoch key
       for (const family of families) await create(family, now, 10 * MINUTE, 60 * MINUTE);
-      for (let step = 1; step <= 3; step++) for (const family of families) await rotate(family, now + step, opts);
-      const [live, retried, reused] = families as [Family, Family, Family];
-      // A retry inside the window, and a reuse that revokes a family (leaving a revocation marker).
-      expect((await present(retried, retried.secrets[2] as string, now + 4, opts)).status).toBe('retried');
-      expect((await present(reused, reused.secrets[0] as string, now + 5, opts)).status).toBe('unknown');
-      expect((await present(reused, reused.secrets[2] as string, now + 5, { ...opts, reuseGraceMs: 0 })).status).toBe('reuse');
+      for (let step = 1; step <= 3; step++) for (const family of families) await rotate(family);
+      const [live, retried, reused, revoked, userRevoked] = families as [Family, Family, Family, Family, Family];
+      // A retry inside the window, and a reuse that revokes a family (logging a revocation).
+      expect((await present(retried, retried.secrets[2] as string)).status).toBe('retried');
+      expect((await present(reused, reused.secrets[0] as string)).status).toBe('unknown');
+      expect((await present(reused, reused.secrets[2] as string, { reuseGraceMs: 0 })).status).toBe('reuse');
+      expect(await store.revokeSession(revoked.sessionId, REVOCATION_TTL_MS)).not.toBeNull();
+      expect(await store.revokeUser(userRevoked.userId, { revokedBefore: Date.now(), retainMs: RETAIN_MS })).toHaveLength(1);
 
       const forbidden: string[] = [];
       for (const family of families) {
@@ -103,49 +153,72 @@ describe('RedisStore specifics', () => {
         for (const secret of secrets) forbidden.push(secret, `${family.sessionId}.${secret}`);
       }
       const dump = await dumpPrefix();
-      expect(dump.size).toBeGreaterThan(0);
+      // Sessions, a user index, a user's cut-off, the log and the epoch: all of them were read.
+      const types = await Promise.all([...dump.keys()].map((redisKey) => client.type(redisKey)));
+      expect(new Set(types)).toEqual(new Set(['string', 'zset']));
+      expect(dump.has(logKey())).toBe(true);
+      expect(dump.has(epochKey())).toBe(true);
+      expect(dump.has(userRevokedKey(userRevoked.userId))).toBe(true);
+      expect(dump.has(userKey(userId))).toBe(true);
       const everything = [...dump.entries()].flatMap(([redisKey, contents]) => [redisKey, ...contents]);
       for (const secret of forbidden) {
         for (const stored of everything) expect(stored.includes(secret)).toBe(false);
       }
 
       // What is there instead: the hashes of the current and previous secrets of the live family.
-      const stored = await client.hgetall(sessionKey(live.sessionId));
-      const hashValues = Object.values(stored);
-      expect(hashValues).toContain(hashSecret(live.current));
-      expect(hashValues).toContain(hashSecret(live.secrets[live.secrets.length - 2] as string));
-      expect(await client.exists(sessionKey(reused.sessionId))).toBe(0);
-      expect(await client.exists(revokedKey(reused.sessionId))).toBe(1);
+      const stored = await storedSession(live.sessionId);
+      expect(stored?.cur).toBe(hashSecret(live.current));
+      expect(stored?.prev).toBe(hashSecret(live.secrets[live.secrets.length - 2] as string));
+      expect(stored?.gen).toBe('3');
+      for (const ended of [reused, revoked, userRevoked]) expect(await client.exists(sessionKey(ended.sessionId))).toBe(0);
+      // No per-session revocation markers any more: the log holds the revocations.
+      expect(await client.zscore(logKey(), `s ${reused.sessionId}`)).not.toBeNull();
+      expect(await client.zscore(logKey(), `s ${revoked.sessionId}`)).not.toBeNull();
+      expect([...dump.keys()].filter((redisKey) => redisKey.startsWith(`${prefix}revoked:`))).toEqual([]);
     });
   });
 
   describe('(b) every key has a TTL', () => {
-    test('session hashes, user indexes and revocation markers all expire; TTLs match the family', async () => {
-      const now = Date.now();
+    test('sessions, user indexes, user cut-offs, the log and the epoch all expire; TTLs match', async () => {
+      const now = Date.now() - 1_000;
       const userId = `user-${randomBytes(6).toString('hex')}`;
       const idleBound = new Family(key, userId); // dies at now + idle
       const absoluteBound = new Family(key, userId); // dies at now + absolute
       const revoked = new Family(key);
-      await create(idleBound, now, 1 * MINUTE, 3 * MINUTE);
-      await create(absoluteBound, now, 5 * MINUTE, 2 * MINUTE);
+      const userRevoked = new Family(key);
+      const idleRecord = await create(idleBound, now, 1 * MINUTE, 3 * MINUTE);
+      const absoluteRecord = await create(absoluteBound, now, 5 * MINUTE, 2 * MINUTE);
       await create(revoked, now, 5 * MINUTE, 10 * MINUTE);
-      await rotate(revoked, now + 1, { idleTtlMs: 5 * MINUTE });
-      expect(await store.revokeSession(revoked.sessionId, MARKER_TTL_MS)).not.toBeNull();
+      await create(userRevoked, now, 5 * MINUTE, 10 * MINUTE);
+      await rotate(revoked, { idleTtlMs: 5 * MINUTE });
+      expect(await store.revokeSession(revoked.sessionId, REVOCATION_TTL_MS)).not.toBeNull();
+      expect(await store.revokeUser(userRevoked.userId, { revokedBefore: Date.now(), retainMs: RETAIN_MS })).toHaveLength(1);
+      await openFeed();
 
       const keys = await keysUnder(client, prefix);
       expect(keys.sort()).toEqual(
-        [sessionKey(idleBound.sessionId), sessionKey(absoluteBound.sessionId), revokedKey(revoked.sessionId), userKey(userId)].sort(),
+        [
+          sessionKey(idleBound.sessionId),
+          sessionKey(absoluteBound.sessionId),
+          userKey(userId),
+          userRevokedKey(userRevoked.userId),
+          logKey(),
+          epochKey(),
+        ].sort(),
       );
-      // The revoked user's only session left its index, and the empty set is gone with it.
+      // The revoked users' only sessions left their indexes, and the empty sets are gone with them.
       expect(await client.exists(userKey(revoked.userId))).toBe(0);
+      expect(await client.exists(userKey(userRevoked.userId))).toBe(0);
       for (const redisKey of keys) {
         const pttl = await client.pttl(redisKey);
         expect({ key: redisKey, positive: pttl > 0 }).toEqual({ key: redisKey, positive: true });
       }
 
-      // The session hash dies exactly at expiresAt = min(now + idle, now + absolute).
-      expect(await pexpiretime(sessionKey(idleBound.sessionId))).toBe(now + 1 * MINUTE);
-      expect(await pexpiretime(sessionKey(absoluteBound.sessionId))).toBe(now + 2 * MINUTE);
+      // The session string dies exactly at expiresAt = min(now + idle, now + absolute).
+      expect(idleRecord.expiresAt).toBe(now + 1 * MINUTE);
+      expect(absoluteRecord.expiresAt).toBe(now + 2 * MINUTE);
+      expect(await pexpiretime(sessionKey(idleBound.sessionId))).toBe(idleRecord.expiresAt);
+      expect(await pexpiretime(sessionKey(absoluteBound.sessionId))).toBe(absoluteRecord.expiresAt);
       const idlePttl = await client.pttl(sessionKey(idleBound.sessionId));
       expect(idlePttl).toBeGreaterThan(1 * MINUTE - 5_000);
       expect(idlePttl).toBeLessThanOrEqual(1 * MINUTE);
@@ -158,168 +231,279 @@ describe('RedisStore specifics', () => {
       expect(indexPttl).toBeGreaterThan(3 * MINUTE - 5_000);
       expect(indexPttl).toBeGreaterThanOrEqual(Math.max(idlePttl, absolutePttl));
 
-      // A revocation marker lives revokedMarkerTtlMs.
-      const markerPttl = await client.pttl(revokedKey(revoked.sessionId));
-      expect(markerPttl).toBeGreaterThan(MARKER_TTL_MS - 5_000);
-      expect(markerPttl).toBeLessThanOrEqual(MARKER_TTL_MS);
+      // A user's cut-off lives retainMs; the log as long as its longest-lived entry (here the user's).
+      for (const redisKey of [userRevokedKey(userRevoked.userId), logKey()]) {
+        const pttl = await client.pttl(redisKey);
+        expect(pttl).toBeGreaterThan(RETAIN_MS - 5_000);
+        expect(pttl).toBeLessThanOrEqual(RETAIN_MS);
+      }
+      // The epoch lives as long as the feed's retainMs (heartbeats keep it alive).
+      const epochPttl = await client.pttl(epochKey());
+      expect(epochPttl).toBeGreaterThan(3_600_000 - 5_000);
+      expect(epochPttl).toBeLessThanOrEqual(3_600_000);
+    });
+
+    test('a revocation alone keeps the log alive for revocationTtlMs', async () => {
+      const before = Date.now();
+      await store.revokeSession(newSessionId(), REVOCATION_TTL_MS);
+      const logPttl = await client.pttl(logKey());
+      expect(logPttl).toBeGreaterThan(REVOCATION_TTL_MS - 5_000);
+      expect(logPttl).toBeLessThanOrEqual(REVOCATION_TTL_MS);
+      expect(await pexpiretime(logKey())).toBeGreaterThanOrEqual(before + REVOCATION_TTL_MS);
+    });
+
+    test('the user index is a sorted set scored by createdAt, oldest first, outliving its sessions', async () => {
+      const base = Date.now() - 10_000;
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      // Created newest first, so insertion order and age order disagree.
+      const newest = new Family(key, userId);
+      const middle = new Family(key, userId);
+      const oldest = new Family(key, userId);
+      await create(newest, base + 2_000, 1 * MINUTE, 5 * MINUTE);
+      await create(middle, base + 1_000, 1 * MINUTE, 5 * MINUTE);
+      await create(oldest, base, 1 * MINUTE, 5 * MINUTE);
+
+      expect(await client.type(userKey(userId))).toBe('zset');
+      expect(await client.zrange(userKey(userId), 0, -1, 'WITHSCORES')).toEqual([
+        oldest.sessionId,
+        String(base),
+        middle.sessionId,
+        String(base + 1_000),
+        newest.sessionId,
+        String(base + 2_000),
+      ]);
+      const indexDies = await pexpiretime(userKey(userId));
+      for (const family of [newest, middle, oldest]) {
+        const record = await store.getSession(family.sessionId);
+        expect(await pexpiretime(sessionKey(family.sessionId))).toBe(record?.expiresAt);
+        expect(indexDies).toBeGreaterThanOrEqual(record?.absoluteExpiresAt ?? Number.POSITIVE_INFINITY);
+      }
     });
 
     test('a rotation moves the session TTL to the new expiresAt and the user index still outlives it', async () => {
-      const now = Date.now();
+      const createdAt = Date.now() - 30_000;
       const family = new Family(key);
-      await create(family, now, 1 * MINUTE, 3 * MINUTE);
-      const record = await rotate(family, now + 30_000, { idleTtlMs: 1 * MINUTE });
-      expect(record.expiresAt).toBe(now + 90_000);
-      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(now + 90_000);
-      expect(await pexpiretime(userKey(family.userId))).toBeGreaterThanOrEqual(now + 90_000);
-      const reuse = await present(family, family.secrets[0] as string, now + 30_000, { reuseGraceMs: 0 });
+      await create(family, createdAt, 1 * MINUTE, 3 * MINUTE);
+      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(createdAt + 1 * MINUTE);
+      const record = await rotate(family, { idleTtlMs: 1 * MINUTE });
+      expect(record.expiresAt).toBe(record.lastUsedAt + 1 * MINUTE);
+      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(record.expiresAt);
+      expect(await pexpiretime(userKey(family.userId))).toBeGreaterThanOrEqual(record.expiresAt);
+      expect(await client.pttl(userKey(family.userId))).toBeGreaterThan(0);
+
+      const before = Date.now();
+      const reuse = await present(family, family.secrets[0] as string, { reuseGraceMs: 0 });
+      const after = Date.now();
       expect(reuse.status).toBe('reuse');
-      const markerPttl = await client.pttl(revokedKey(family.sessionId));
-      expect(markerPttl).toBeGreaterThan(0);
-      expect(markerPttl).toBeLessThanOrEqual(MARKER_TTL_MS);
+      expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
+      const until = Number(await client.zscore(logKey(), `s ${family.sessionId}`));
+      expect(until).toBeGreaterThanOrEqual(before + REVOCATION_TTL_MS);
+      expect(until).toBeLessThanOrEqual(after + REVOCATION_TTL_MS);
+      const logPttl = await client.pttl(logKey());
+      expect(logPttl).toBeGreaterThan(0);
+      expect(logPttl).toBeLessThanOrEqual(REVOCATION_TTL_MS);
     });
   });
 
   describe('(c) expiry in real time', () => {
-    test('idleTtlMs 1500: after ~2 s the key is gone and the token is missing', async () => {
+    test('idleTtlMs 1500: once it has passed the key is gone and the token is missing', async () => {
+      const feed = await openFeed();
       const family = new Family(key);
-      await create(family, Date.now(), 1_500, 60_000);
+      // A login that began 1.3 s ago: 200 ms left.
+      const record = await create(family, Date.now() - 1_300, 1_500, 60_000);
       expect(await client.exists(sessionKey(family.sessionId))).toBe(1);
-      await sleep(2_000);
+      expect(await client.zscore(userKey(family.userId), family.sessionId)).not.toBeNull();
+      await sleepUntil(record.expiresAt + 100);
       expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
-      expect(await present(family, family.current, Date.now(), { idleTtlMs: 1_500 })).toEqual({ status: 'missing' });
+      expect(await present(family, family.current, { idleTtlMs: 1_500 })).toEqual({ status: 'missing' });
       expect(await store.getSession(family.sessionId)).toBeNull();
       expect(await store.listSessions(family.userId)).toEqual([]);
       // listSessions also prunes the dead id from the user index.
-      expect(await client.smembers(userKey(family.userId))).not.toContain(family.sessionId);
-      expect(await store.isRevoked(family.sessionId)).toBe(false);
+      expect(await client.zscore(userKey(family.userId), family.sessionId)).toBeNull();
+      // Expiry is not revocation.
+      expect(currentVerdict(feed, family.sessionId, family.userId)).toBe('valid');
     });
 
     test('rotation never moves the key expiry past createdAt + absoluteTtl', async () => {
-      const createdAt = Date.now();
       const absoluteTtlMs = 10 * MINUTE;
-      const idleTtlMs = 5 * MINUTE;
+      // Its absolute deadline is 6 minutes from now.
+      const createdAt = Date.now() - 4 * MINUTE;
       const family = new Family(key);
-      await create(family, createdAt, idleTtlMs, absoluteTtlMs);
-      await rotate(family, createdAt + 1 * MINUTE, { idleTtlMs });
-      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(createdAt + 6 * MINUTE);
-      await rotate(family, createdAt + 4 * MINUTE, { idleTtlMs });
-      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(createdAt + 9 * MINUTE);
-      await rotate(family, createdAt + 8 * MINUTE, { idleTtlMs });
-      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(createdAt + absoluteTtlMs);
-      await rotate(family, createdAt + absoluteTtlMs - 1, { idleTtlMs });
-      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(createdAt + absoluteTtlMs);
+      await create(family, createdAt, 5 * MINUTE, absoluteTtlMs);
+      const early = await rotate(family, { idleTtlMs: 5 * MINUTE });
+      expect(early.expiresAt).toBe(early.lastUsedAt + 5 * MINUTE);
+      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(early.expiresAt);
+      for (const idleTtlMs of [7 * MINUTE, 30 * MINUTE]) {
+        const late = await rotate(family, { idleTtlMs });
+        expect(late.expiresAt).toBe(createdAt + absoluteTtlMs);
+        expect(await pexpiretime(sessionKey(family.sessionId))).toBe(createdAt + absoluteTtlMs);
+      }
       expect((await store.getSession(family.sessionId))?.expiresAt).toBe(createdAt + absoluteTtlMs);
     });
 
-    test('absoluteTtl 2500ms, rotating every 700ms: the family still dies at ~2.5 s', async () => {
-      const createdAt = Date.now();
-      const idleTtlMs = 1_000;
-      const absoluteTtlMs = 2_500;
+    test('rotating a family every 250 ms: its key still dies at the absolute deadline', async () => {
+      const absoluteTtlMs = 10 * MINUTE;
+      const idleTtlMs = 400;
+      // Its absolute deadline is 500 ms from now.
+      const createdAt = Date.now() - absoluteTtlMs + 500;
+      const deadline = createdAt + absoluteTtlMs;
       const family = new Family(key);
-      await create(family, createdAt, idleTtlMs, absoluteTtlMs);
-      for (const offset of [700, 1_400, 2_100]) {
-        await sleepUntil(createdAt + offset);
-        const record = await rotate(family, Date.now(), { idleTtlMs });
-        expect(record.expiresAt).toBeLessThanOrEqual(createdAt + absoluteTtlMs);
-        expect(record.absoluteExpiresAt).toBe(createdAt + absoluteTtlMs);
-        expect(await pexpiretime(sessionKey(family.sessionId))).toBeLessThanOrEqual(createdAt + absoluteTtlMs);
+      await create(family, createdAt, absoluteTtlMs, absoluteTtlMs);
+      for (const offset of [0, 250]) {
+        await sleepUntil(deadline - 500 + offset);
+        const record = await rotate(family, { idleTtlMs });
+        expect(record.expiresAt).toBe(Math.min(record.lastUsedAt + idleTtlMs, deadline));
+        expect(record.absoluteExpiresAt).toBe(deadline);
+        expect(await pexpiretime(sessionKey(family.sessionId))).toBe(record.expiresAt);
       }
-      await sleepUntil(createdAt + absoluteTtlMs + 300);
+      expect(await pexpiretime(sessionKey(family.sessionId))).toBe(deadline);
+      await sleepUntil(deadline + 100);
       expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
-      expect(await present(family, family.current, Date.now(), { idleTtlMs })).toEqual({ status: 'missing' });
+      expect(await present(family, family.current, { idleTtlMs })).toEqual({ status: 'missing' });
     });
   });
 
   describe('(d) EVALSHA with NOSCRIPT fallback', () => {
     test('after SCRIPT FLUSH, every operation still succeeds', async () => {
-      const now = Date.now();
-      const opts = { idleTtlMs: 10 * MINUTE };
+      const now = Date.now() - 5_000;
       const family = new Family(key);
       const other = new Family(key);
+      const victim = new Family(key);
+      const flush = async () => expect(await client.script('FLUSH')).toBe('OK');
 
-      expect(await client.script('FLUSH')).toBe('OK');
+      await flush();
       await create(family, now, 10 * MINUTE, 60 * MINUTE);
       expect((await store.getSession(family.sessionId))?.userId).toBe(family.userId);
+      expect(await client.zscore(userKey(family.userId), family.sessionId)).toBe(String(now));
 
-      expect(await client.script('FLUSH')).toBe('OK');
-      await rotate(family, now + 1, opts);
+      await flush();
+      await rotate(family);
 
-      expect(await client.script('FLUSH')).toBe('OK');
-      expect((await present(family, family.secrets[0] as string, now + 2, opts)).status).toBe('retried');
+      await flush();
+      expect((await present(family, family.secrets[0] as string)).status).toBe('retried');
 
-      expect(await client.script('FLUSH')).toBe('OK');
       await create(other, now, 10 * MINUTE, 60 * MINUTE);
-      expect(await client.script('FLUSH')).toBe('OK');
-      expect((await store.revokeSession(other.sessionId, MARKER_TTL_MS))?.sessionId).toBe(other.sessionId);
-      expect(await store.isRevoked(other.sessionId)).toBe(true);
+      await flush();
+      expect((await store.revokeSession(other.sessionId, REVOCATION_TTL_MS))?.sessionId).toBe(other.sessionId);
+      expect(await client.zscore(logKey(), `s ${other.sessionId}`)).not.toBeNull();
 
-      expect(await client.script('FLUSH')).toBe('OK');
-      await rotate(family, now + 3, opts);
+      // A reuse: the family is deleted by one script, then logged by another (whose failure would be swallowed).
+      await create(victim, now, 10 * MINUTE, 60 * MINUTE);
+      await rotate(victim);
+      await flush();
+      expect((await present(victim, victim.secrets[0] as string, { reuseGraceMs: 0 })).status).toBe('reuse');
+      expect(await client.exists(sessionKey(victim.sessionId))).toBe(0);
+      expect(await client.zscore(logKey(), `s ${victim.sessionId}`)).not.toBeNull();
+
+      await flush();
+      const revokedBefore = Date.now();
+      const ended = await store.revokeUser(family.userId, { revokedBefore, retainMs: RETAIN_MS });
+      expect(ended.map((record) => record.sessionId)).toEqual([family.sessionId]);
+      expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
+      expect(await client.get(userRevokedKey(family.userId))).toBe(String(revokedBefore));
+
+      // A refused login: created, refused by the index, then deleted (a cleanup whose failure would be swallowed).
+      await flush();
+      const refused = new Family(key, family.userId);
+      expect(await store.createSession(refused.newSession(revokedBefore - 1))).toBeNull();
+      expect(await client.exists(sessionKey(refused.sessionId))).toBe(0);
+
+      // A feed loads the log, then keeps itself fresh with heartbeats (every 100 ms for 400 ms of staleness).
+      await flush();
+      const feed = await openFeed(siblingStore(), { maxStalenessMs: 400, retainMs: 3_600_000 });
+      expect(feed.verdict(other.sessionId, other.userId, Date.now())).toBe('revoked');
+      expect(feed.verdict(victim.sessionId, victim.userId, Date.now())).toBe('revoked');
+      expect(feed.verdict(newSessionId(), family.userId, revokedBefore - 1)).toBe('revoked');
+      expect(feed.verdict(newSessionId(), other.userId, Date.now())).toBe('valid');
+      await flush();
+      await sleep(550);
+      // Without a heartbeat received since, the feed would be 'stale' by now.
+      expect(feed.verdict(newSessionId(), other.userId, Date.now())).toBe('valid');
+
+      await flush();
+      const next = new Family(key);
+      await create(next, Date.now(), 10 * MINUTE, 60 * MINUTE);
+      await rotate(next);
     });
   });
 
   describe('(e) key names, prefix and hash tags', () => {
-    test('keys carry the prefix and {sessionId}/{userId} hash tags; a session and its marker share a slot', async () => {
-      const now = Date.now();
+    test('keys carry the prefix and hash tags: a session on its id’s slot, a user’s keys together, the log with the epoch', async () => {
+      const now = Date.now() - 5_000;
       const family = new Family(key);
       const revoked = new Family(key, family.userId);
+      const userRevoked = new Family(key);
       await create(family, now, 10 * MINUTE, 60 * MINUTE);
       await create(revoked, now, 10 * MINUTE, 60 * MINUTE);
-      await store.revokeSession(revoked.sessionId, MARKER_TTL_MS);
+      await create(userRevoked, now, 10 * MINUTE, 60 * MINUTE);
+      await store.revokeSession(revoked.sessionId, REVOCATION_TTL_MS);
+      await store.revokeUser(userRevoked.userId, { revokedBefore: Date.now(), retainMs: RETAIN_MS });
+      await openFeed();
 
       const keys = (await keysUnder(client, prefix)).sort();
-      expect(keys).toEqual([revokedKey(revoked.sessionId), sessionKey(family.sessionId), userKey(family.userId)].sort());
+      expect(keys).toEqual([sessionKey(family.sessionId), userKey(family.userId), userRevokedKey(userRevoked.userId), logKey(), epochKey()].sort());
       for (const redisKey of keys) expect(redisKey.startsWith(prefix)).toBe(true);
 
-      for (const sessionId of [family.sessionId, revoked.sessionId]) {
-        const slot = clusterKeySlot(sessionId);
-        expect(clusterKeySlot(sessionKey(sessionId))).toBe(slot);
-        expect(clusterKeySlot(revokedKey(sessionId))).toBe(slot);
+      expect(clusterKeySlot(sessionKey(family.sessionId))).toBe(clusterKeySlot(family.sessionId));
+      for (const userId of [family.userId, userRevoked.userId]) {
+        const slot = clusterKeySlot(userId);
+        expect(clusterKeySlot(userKey(userId))).toBe(slot);
+        expect(clusterKeySlot(userRevokedKey(userId))).toBe(slot);
       }
-      expect(clusterKeySlot(userKey(family.userId))).toBe(clusterKeySlot(family.userId));
-      // Without the tags the two keys of a session would (almost always) land on different slots.
-      const untagged = [`${prefix}session:${family.sessionId}`, `${prefix}revoked:${family.sessionId}`].map(clusterKeySlot);
-      expect(untagged[0] === untagged[1] && untagged[0] === clusterKeySlot(family.sessionId)).toBe(false);
+      expect(clusterKeySlot(logKey())).toBe(clusterKeySlot('revocations'));
+      expect(clusterKeySlot(epochKey())).toBe(clusterKeySlot('revocations'));
+      // Without the tags a user's two keys would (almost always) land on different slots.
+      const untagged = [`${prefix}user:${family.userId}`, `${prefix}user-revoked:${family.userId}`].map(clusterKeySlot);
+      expect(untagged[0] === untagged[1] && untagged[0] === clusterKeySlot(family.userId)).toBe(false);
     });
   });
 
   describe('(f) prefixes isolate stores', () => {
-    test('two stores with different prefixes never see each other’s sessions', async () => {
+    test('two stores with different prefixes never see each other’s sessions or revocations', async () => {
       const { store: otherStore, client: otherClient, prefix: otherPrefix } = await redisStore();
+      extraStores.push(otherStore);
       try {
-        const now = Date.now();
-        const opts = { idleTtlMs: 10 * MINUTE };
+        const now = Date.now() - 5_000;
         const mine = new Family(key);
         await create(mine, now, 10 * MINUTE, 60 * MINUTE);
+        const myFeed = await openFeed();
+        const otherFeed = await openFeed(otherStore);
 
         expect(await otherStore.getSession(mine.sessionId)).toBeNull();
         expect(await otherStore.listSessions(mine.userId)).toEqual([]);
-        expect(await otherStore.presentToken(mine.sessionId, mine.presentation(mine.current, now + 1, opts))).toEqual({ status: 'missing' });
+        expect(await otherStore.presentToken(mine.sessionId, mine.presentation(mine.current))).toEqual({ status: 'missing' });
         // The other store's failed presentation did not touch this store.
-        expect(await store.isRevoked(mine.sessionId)).toBe(false);
+        expect(currentVerdict(myFeed, mine.sessionId, mine.userId)).toBe('valid');
         expect((await store.getSession(mine.sessionId))?.userId).toBe(mine.userId);
-        await rotate(mine, now + 2, opts);
+        await rotate(mine);
 
         // The same session id in the other store is a different family.
         const twin = new Family(key, `user-${randomBytes(6).toString('hex')}`);
         Object.defineProperty(twin, 'sessionId', { value: mine.sessionId });
-        await otherStore.createSession(twin.newSession(now, { idleTtlMs: 10 * MINUTE }));
+        expect(await otherStore.createSession(twin.newSession(now, { idleTtlMs: 10 * MINUTE }))).not.toBeNull();
         expect((await otherStore.getSession(mine.sessionId))?.userId).toBe(twin.userId);
         expect((await store.getSession(mine.sessionId))?.userId).toBe(mine.userId);
-        expect((await otherStore.presentToken(mine.sessionId, mine.presentation(mine.current, now + 3, opts))).status).toBe('unknown');
+        expect((await otherStore.presentToken(mine.sessionId, mine.presentation(mine.current))).status).toBe('unknown');
 
-        await store.revokeSession(mine.sessionId, MARKER_TTL_MS);
-        expect(await store.isRevoked(mine.sessionId)).toBe(true);
-        expect(await otherStore.isRevoked(mine.sessionId)).toBe(false);
+        await store.revokeSession(mine.sessionId, REVOCATION_TTL_MS);
+        await store.revokeUser(mine.userId, { revokedBefore: Date.now(), retainMs: RETAIN_MS });
+        expect(currentVerdict(myFeed, mine.sessionId, mine.userId)).toBe('revoked');
+        await sleep(100); // time for a message on a shared channel to arrive, were there one
+        expect(currentVerdict(otherFeed, mine.sessionId, twin.userId)).toBe('valid');
+        expect(otherFeed.verdict(newSessionId(), mine.userId, Date.now() - 1)).toBe('valid');
+        // Nor does the other store's log hold it.
+        const otherLate = await openFeed(otherStore);
+        expect(currentVerdict(otherLate, mine.sessionId, twin.userId)).toBe('valid');
         expect((await otherStore.getSession(mine.sessionId))?.userId).toBe(twin.userId);
         // And the other way round: revoking in the other store ends only its own twin.
-        expect((await otherStore.revokeSession(mine.sessionId, MARKER_TTL_MS))?.userId).toBe(twin.userId);
-        expect(await store.revokeSession(mine.sessionId, MARKER_TTL_MS)).toBeNull();
-        expect((await store.listSessions(mine.userId))).toEqual([]);
+        expect((await otherStore.revokeSession(mine.sessionId, REVOCATION_TTL_MS))?.userId).toBe(twin.userId);
+        expect(currentVerdict(otherFeed, mine.sessionId, twin.userId)).toBe('revoked');
+        expect(await store.revokeSession(mine.sessionId, REVOCATION_TTL_MS)).toBeNull();
+        expect(await store.listSessions(mine.userId)).toEqual([]);
 
         for (const redisKey of await keysUnder(client, prefix)) expect(redisKey.startsWith(otherPrefix)).toBe(false);
         for (const redisKey of await keysUnder(otherClient, otherPrefix)) expect(redisKey.startsWith(prefix)).toBe(false);
+        expect((await keysUnder(otherClient, otherPrefix)).length).toBeGreaterThan(0);
       } finally {
         await removeKeys(otherClient, otherPrefix);
       }
@@ -358,6 +542,15 @@ describe('RedisStore specifics', () => {
       expect((thrown as Error).message).toMatch(/received /);
     });
 
+    test.each([['{tenant}:'], ['auth{'], ['auth}'], ['a{b}c:']])('rejects prefix %p holding a brace with a TypeError about hash tags', async (prefixValue) => {
+      const thrown = constructionError({ client: await redisClient(), prefix: prefixValue });
+      expect(thrown).toBeInstanceOf(TypeError);
+      const message = (thrown as Error).message;
+      expect(message).toMatch(/`prefix` must not contain '\{' or '\}'/);
+      expect(message).toMatch(/hash tags/);
+      expect(message).toContain(prefixValue);
+    });
+
     test.each([[0], [-5], [1.5], [Number.NaN], [Number.POSITIVE_INFINITY], ['1000']])(
       'rejects commandTimeoutMs %p with a RangeError asking for positive whole milliseconds',
       async (timeout) => {
@@ -374,14 +567,130 @@ describe('RedisStore specifics', () => {
       expect(() => new RedisStore({ client: realClient, commandTimeoutMs: 2_147_483_647 })).not.toThrow();
     });
 
-    test('accepts a real client with the defaults, and a custom prefix and timeout', async () => {
+    test('accepts a real client with the defaults, and a custom prefix (with colons, dashes and dots) and timeout', async () => {
       const realClient: RedisClientLike = await redisClient();
       expect(new RedisStore({ client: realClient })).toBeInstanceOf(RedisStore);
+      expect(new RedisStore({ client: realClient, prefix: 'app-1.auth:v2:' })).toBeInstanceOf(RedisStore);
       const custom = new RedisStore({ client: realClient, prefix: prefix, commandTimeoutMs: 5_000 });
+      extraStores.push(custom);
       const family = new Family(key);
-      await custom.createSession(family.newSession(Date.now()));
+      expect(await custom.createSession(family.newSession(Date.now()))).not.toBeNull();
       expect(await client.exists(sessionKey(family.sessionId))).toBe(1);
       expect(newSessionId()).not.toBe(family.sessionId);
+    });
+  });
+
+  describe('(h) the revocation log, the channel and the epoch', () => {
+    test('revokeSession and revokeUser log entries scored by when they stop mattering; revokeUser keeps the cut-off', async () => {
+      const family = new Family(key);
+      await create(family, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      const before = Date.now();
+      await store.revokeSession(family.sessionId, REVOCATION_TTL_MS);
+      const after = Date.now();
+      const sessionUntil = Number(await client.zscore(logKey(), `s ${family.sessionId}`));
+      expect(sessionUntil).toBeGreaterThanOrEqual(before + REVOCATION_TTL_MS);
+      expect(sessionUntil).toBeLessThanOrEqual(after + REVOCATION_TTL_MS);
+
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const revokedBefore = Date.now();
+      await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+      expect(await client.zscore(logKey(), `u ${revokedBefore} ${userId}`)).toBe(String(revokedBefore + RETAIN_MS));
+      expect(await client.get(userRevokedKey(userId))).toBe(String(revokedBefore));
+      // An earlier cut-off does not move the kept one back.
+      await store.revokeUser(userId, { revokedBefore: revokedBefore - 1_000, retainMs: RETAIN_MS });
+      expect(await client.get(userRevokedKey(userId))).toBe(String(revokedBefore));
+    });
+
+    test('a login refused by revokeUser leaves no key behind and is not indexed', async () => {
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const revokedBefore = Date.now();
+      await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+      const refused = new Family(key, userId);
+      const kept = new Family(key, userId);
+      expect(await store.createSession(refused.newSession(revokedBefore - 1))).toBeNull();
+      await create(kept, revokedBefore, 10 * MINUTE, 60 * MINUTE);
+      expect(await client.exists(sessionKey(refused.sessionId))).toBe(0);
+      expect(await client.zrange(userKey(userId), 0, -1)).toEqual([kept.sessionId]);
+      const keys = await keysUnder(client, prefix);
+      expect(keys).toContain(sessionKey(kept.sessionId));
+      expect(keys.filter((redisKey) => redisKey.includes(refused.sessionId))).toEqual([]);
+    });
+
+    test('a feed on another store object learns a revocation from the channel, without reloading', async () => {
+      const family = new Family(key);
+      await create(family, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      const listener = await openFeed(siblingStore());
+      expect(currentVerdict(listener, family.sessionId, family.userId)).toBe('valid');
+      await store.revokeSession(family.sessionId, REVOCATION_TTL_MS);
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const revokedBefore = Date.now();
+      await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+      const giveUpAt = Date.now() + 2_000;
+      while (listener.verdict(newSessionId(), userId, revokedBefore - 1) !== 'revoked' && Date.now() < giveUpAt) await sleep(10);
+      expect(listener.verdict(family.sessionId, family.userId, Date.now())).toBe('revoked');
+      expect(listener.verdict(newSessionId(), userId, revokedBefore - 1)).toBe('revoked');
+      expect(listener.verdict(newSessionId(), userId, revokedBefore)).toBe('valid');
+    });
+
+    test('revocations through the same store object reach its feeds without the channel', async () => {
+      const feed = await openFeed();
+      // Deaf to the channel (its private subscriber unsubscribed): only local application can tell it.
+      const subscriber = (feed as unknown as { subscriber: { unsubscribe(channel: string): Promise<unknown> } }).subscriber;
+      expect(typeof subscriber.unsubscribe).toBe('function');
+      await subscriber.unsubscribe(`${prefix}revocations`);
+      const revoked = new Family(key);
+      const reused = new Family(key);
+      await create(revoked, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      await create(reused, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+
+      await store.revokeSession(revoked.sessionId, REVOCATION_TTL_MS);
+      await rotate(reused);
+      expect((await present(reused, reused.secrets[0] as string, { reuseGraceMs: 0 })).status).toBe('reuse');
+      const revokedBefore = Date.now();
+      await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+
+      expect(feed.verdict(revoked.sessionId, revoked.userId, Date.now())).toBe('revoked');
+      expect(feed.verdict(reused.sessionId, reused.userId, Date.now())).toBe('revoked');
+      expect(feed.verdict(newSessionId(), userId, revokedBefore - 1)).toBe('revoked');
+      expect(feed.verdict(newSessionId(), userId, revokedBefore)).toBe('valid');
+    });
+
+    test('a lapsed revocation is dropped from the log and not loaded by a new feed', async () => {
+      const family = new Family(key);
+      const other = new Family(key);
+      await create(family, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      await create(other, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      await store.revokeSession(family.sessionId, 300);
+      await store.revokeSession(other.sessionId, REVOCATION_TTL_MS);
+      expect(await client.zscore(logKey(), `s ${family.sessionId}`)).not.toBeNull();
+      await sleep(400);
+      const late = await openFeed(siblingStore());
+      expect(currentVerdict(late, family.sessionId, family.userId)).toBe('valid');
+      expect(currentVerdict(late, other.sessionId, other.userId)).toBe('revoked');
+      expect(await client.zscore(logKey(), `s ${family.sessionId}`)).toBeNull();
+      expect(await client.zscore(logKey(), `s ${other.sessionId}`)).not.toBeNull();
+    });
+
+    test('the epoch is made once, by the first feed to load, and feeds refuse logins from before it', async () => {
+      expect(await client.exists(epochKey())).toBe(0);
+      const before = Date.now();
+      const first = await openFeed();
+      const after = Date.now();
+      const epoch = (await client.get(epochKey())) as string;
+      expect(epoch).toMatch(/^\d+\.[A-Za-z0-9_-]+$/);
+      const start = Number(epoch.split('.')[0]);
+      expect(start).toBeGreaterThanOrEqual(before);
+      expect(start).toBeLessThanOrEqual(after);
+
+      const second = await openFeed(siblingStore());
+      expect(await client.get(epochKey())).toBe(epoch);
+      const sid = newSessionId();
+      for (const feed of [first, second]) {
+        expect(feed.verdict(sid, 'user-x', start - 1)).toBe('revoked');
+        expect(feed.verdict(sid, 'user-x', start)).toBe('valid');
+        expect(feed.verdict(sid, 'user-x', Date.now())).toBe('valid');
+      }
     });
   });
 });
@@ -394,6 +703,7 @@ describe('auth.close()', () => {
     expect(client.status).toBe('ready');
     expect(await client.ping()).toBe('PONG');
     expect(await auth.listSessions('user-alice')).toEqual([]);
+    await store.close();
   });
 });
 

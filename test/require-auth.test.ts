@@ -136,9 +136,10 @@ describe('requireAuth: algorithm confusion with RS256', () => {
 });
 
 describe('requireAuth: a valid token', () => {
-  test('sets req.auth to {userId, sessionId, claims: {role}, payload with sub, sid, jti, iat, exp}', async () => {
-    const { app } = await redisApp();
+  test('sets req.auth to {userId, sessionId, claims: {role}, payload with sub, sid, jti, iat, exp, auth_time}', async () => {
+    const { app, auth } = await redisApp();
     const { accessToken } = await login(app);
+    const [session] = await auth.listSessions('user-alice');
     const res = await me(app, `Bearer ${accessToken}`);
     expect(res.status).toBe(200);
     const sid = sidOf(accessToken);
@@ -153,6 +154,7 @@ describe('requireAuth: a valid token', () => {
         jti: expect.any(String),
         iat: expect.any(Number),
         exp: expect.any(Number),
+        auth_time: (session?.createdAt as number) / 1000, // when the login began, in seconds with ms fractions
       },
     });
     expect(res.body.payload.exp - res.body.payload.iat).toBe(600);

@@ -1,12 +1,15 @@
 // MemoryStore: the SessionStore contract in one process's memory, for development and tests only.
+import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../refresh-token';
 import {
   newSessionRecord,
   type NewSession,
   type PresentationOutcome,
+  type RevocationFeed,
   type SessionRecord,
   type SessionStore,
   type TokenPresentation,
+  type UserRevocation,
 } from './session-store';
 
 /** Options for {@link MemoryStore}. */
@@ -19,7 +22,6 @@ interface Family {
   record: SessionRecord;
   currentHash: string;
   previousHash: string;
-  rotatedAt: number;
   rotations: number;
 }
 
@@ -27,14 +29,17 @@ interface Family {
  * A {@link SessionStore} held in this process's memory. Sessions vanish on restart and are not
  * shared between processes, so revocation does not reach other instances: use it for development
  * and tests, and `RedisStore` in production. It warns when created under `NODE_ENV=production`.
+ * Its revocation feed is the store itself: always loaded, never stale, and (as after a Redis data
+ * loss) it refuses access tokens of logins from before the store was created.
  *
  * @example
  * const auth = createAuth({ store: new MemoryStore(), ... });
  */
 export class MemoryStore implements SessionStore {
   private readonly families = new Map<string, Family>();
-  private readonly revokedUntil = new Map<string, number>();
   private readonly sessionsByUser = new Map<string, Set<string>>();
+  private readonly userRevokedBefore = new Map<string, { before: number; until: number }>();
+  private readonly revocations = new RevocationSet(Number.POSITIVE_INFINITY);
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -45,65 +50,89 @@ export class MemoryStore implements SessionStore {
         { code: 'ERT_MEMORY_STORE_IN_PRODUCTION' },
       );
     }
+    this.revocations.refuseBefore(Date.now());
+    this.revocations.confirm(Number.POSITIVE_INFINITY);
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), options.sweepIntervalMs ?? 60_000);
     this.sweepTimer.unref();
   }
 
-  async createSession(session: NewSession): Promise<SessionRecord> {
+  async createSession(session: NewSession): Promise<SessionRecord | null> {
+    const revoked = this.userRevokedBefore.get(session.userId);
+    if (revoked !== undefined && session.now < revoked.before) return null; // mirrors INDEX_SESSION
     const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
-    this.families.set(session.sessionId, {
-      record,
-      currentHash: session.secretHash,
-      previousHash: '',
-      rotatedAt: session.now,
-      rotations: 0,
-    });
+    this.families.set(session.sessionId, { record, currentHash: session.secretHash, previousHash: '', rotations: 0 });
     let ids = this.sessionsByUser.get(session.userId);
     if (!ids) this.sessionsByUser.set(session.userId, (ids = new Set()));
     ids.add(session.sessionId);
     return snapshot(record);
   }
 
+  /** The same decision as RedisStore's PRESENT_TOKEN script, its steps numbered alike. */
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
-    const family = this.liveFamily(sessionId, p.now);
+    const now = Date.now();
+    // 1. No live family: missing.
+    const family = this.liveFamily(sessionId, now);
     if (!family) return { status: 'missing' };
     const ended = (status: 'revoked' | 'reuse'): PresentationOutcome => {
-      this.endFamily(family, p.now + p.revokedMarkerTtlMs);
+      this.endFamily(family, now + p.revocationTtlMs);
       return { status, session: snapshot(family.record) };
     };
-
+    // 2. The current token: rotate (or end the family on 'revoke').
     if (hashesEqual(p.presentedHash, family.currentHash)) {
       if (p.action === 'revoke') return ended('revoked');
       const record = family.record;
-      record.lastUsedAt = p.now;
-      record.expiresAt = Math.min(p.now + p.idleTtlMs, record.absoluteExpiresAt);
+      record.lastUsedAt = now;
+      record.expiresAt = Math.min(now + p.idleTtlMs, record.absoluteExpiresAt);
       family.previousHash = family.currentHash;
       family.currentHash = p.successorHash;
-      family.rotatedAt = p.now;
       family.rotations += 1;
       return { status: 'rotated', session: snapshot(record) };
     }
+    // 3. The previous token: a retry inside the grace window, otherwise reuse.
     if (family.previousHash !== '' && hashesEqual(p.presentedHash, family.previousHash)) {
-      const inGrace = p.reuseGraceMs > 0 && p.now - family.rotatedAt <= p.reuseGraceMs;
+      const inGrace = p.reuseGraceMs > 0 && now - family.record.lastUsedAt <= p.reuseGraceMs;
       if (inGrace && hashesEqual(p.successorHash, family.currentHash)) {
         return p.action === 'revoke' ? ended('revoked') : { status: 'retried', session: snapshot(family.record) };
       }
       return ended('reuse');
     }
+    // 4. The token before the previous one (its successor is the previous token): reuse.
     if (family.previousHash !== '' && hashesEqual(p.successorHash, family.previousHash)) return ended('reuse');
+    // 5. Anything else: the caller tells an older token from a forgery by walking the chain.
     return {
       status: 'unknown',
       chain: { currentHash: family.currentHash, previousHash: family.previousHash, rotations: family.rotations },
     };
   }
 
-  async revokeSession(sessionId: string, revokedMarkerTtlMs: number): Promise<SessionRecord | null> {
+  async revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null> {
     const now = Date.now();
-    this.revokedUntil.set(sessionId, now + revokedMarkerTtlMs);
+    this.revocations.addSession(sessionId, now + revocationTtlMs);
     const family = this.liveFamily(sessionId, now);
     if (!family) return null;
-    this.endFamily(family, now + revokedMarkerTtlMs);
+    this.forget(family);
     return snapshot(family.record);
+  }
+
+  async discardSession(sessionId: string): Promise<void> {
+    const family = this.families.get(sessionId);
+    if (family) this.forget(family);
+  }
+
+  async revokeUser(userId: string, { revokedBefore, retainMs }: UserRevocation): Promise<SessionRecord[]> {
+    const until = revokedBefore + retainMs;
+    const known = this.userRevokedBefore.get(userId);
+    if (!known || known.before < revokedBefore) this.userRevokedBefore.set(userId, { before: revokedBefore, until });
+    this.revocations.addUser(userId, revokedBefore, until);
+    const ended: SessionRecord[] = [];
+    const now = Date.now();
+    for (const sessionId of [...(this.sessionsByUser.get(userId) ?? [])]) {
+      const family = this.liveFamily(sessionId, now);
+      if (!family || family.record.createdAt >= revokedBefore) continue;
+      this.forget(family);
+      ended.push(snapshot(family.record));
+    }
+    return ended;
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
@@ -121,13 +150,18 @@ export class MemoryStore implements SessionStore {
     return records.sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async isRevoked(sessionId: string): Promise<boolean> {
-    const until = this.revokedUntil.get(sessionId);
-    return until !== undefined && until > Date.now();
+  openRevocationFeed(): RevocationFeed {
+    const revocations = this.revocations;
+    return {
+      verdict: (sessionId, userId, authTime) => revocations.verdict(sessionId, userId, authTime),
+      ready: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.revocations.close();
   }
 
   /** The family if it exists and has not expired; an expired one is dropped on sight. */
@@ -141,7 +175,7 @@ export class MemoryStore implements SessionStore {
   }
 
   private endFamily(family: Family, revokedUntil: number): void {
-    this.revokedUntil.set(family.record.sessionId, revokedUntil);
+    this.revocations.addSession(family.record.sessionId, revokedUntil);
     this.forget(family);
   }
 
@@ -154,7 +188,7 @@ export class MemoryStore implements SessionStore {
 
   private sweep(now: number): void {
     for (const family of this.families.values()) this.liveFamily(family.record.sessionId, now);
-    for (const [sessionId, until] of this.revokedUntil) if (until <= now) this.revokedUntil.delete(sessionId);
+    for (const [userId, entry] of this.userRevokedBefore) if (entry.until <= now) this.userRevokedBefore.delete(userId);
   }
 }
 

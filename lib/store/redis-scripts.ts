@@ -1,91 +1,161 @@
 // The Lua scripts RedisStore runs: each touches the keys of one hash slot only (Redis Cluster safe).
+//
+// Every script that changes state takes a deadline: the moment (on Redis' clock) its caller stops
+// waiting and answers 503. A script that only runs later, because Redis was stalled or the network
+// held it, compares the deadline with Redis' own TIME and changes nothing ({'late'}), so what the
+// client was told ("nothing happened, keep your cookie") stays true.
+import { LUA_SESSION_LAYOUT } from './redis-session-layout';
 
-// Session hash fields: u userId, c claims JSON, ua user agent, ca createdAt, lu lastUsedAt,
-// ex expiresAt, ad absolute deadline, cur/prev hashes of the current/previous secret,
-// rot time of the last rotation, gen number of rotations. Times are epoch milliseconds.
-
-/** Fields returned for a session, in this order, by every script that answers with one. */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad'] as const;
-
-/**
- * Creates a family. KEYS: session hash. ARGV: userId, claims JSON, userAgent, secret hash,
- * now, expiresAt, absolute deadline.
- */
-export const CREATE_SESSION = `
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'c', ARGV[2], 'ua', ARGV[3], 'cur', ARGV[4],
-  'rot', ARGV[5], 'gen', 0, 'ca', ARGV[5], 'lu', ARGV[5], 'ex', ARGV[6], 'ad', ARGV[7])
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-return 1
-`;
-
-/**
- * Adds a session id to its user's index and keeps the index alive at least as long as the session
- * can live. KEYS: user set. ARGV: sessionId, the session's longest possible lifetime in ms.
- */
-export const INDEX_SESSION = `
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 1
-`;
-
-/**
- * One refresh-token presentation, decided atomically (see PresentationOutcome).
- * KEYS: session hash, revoked marker. ARGV: presented hash, successor hash, now, action
- * ('rotate' | 'revoke'), idleTtlMs, reuseGraceMs, revokedMarkerTtlMs.
- * Replies {status, ...SESSION_FIELDS} or {'unknown', cur, prev, gen} or {'missing'}.
- *
- * "Now" is the later of the caller's clock and Redis' own. A presentation that timed out on a
- * stalled server (the client got a 503 and kept its cookie) may still run when Redis resumes; it
- * then records the rotation at the time it really happened, so the client's retry lands inside the
- * grace window and gets the same successor instead of looking like reuse.
- */
-export const PRESENT_TOKEN = `
+const LUA_CLOCK = `
 if redis.replicate_commands then redis.replicate_commands() end
-local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'gen', 'u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad')
-local t = redis.call('TIME')
-local now = math.max(tonumber(ARGV[3]), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-local nowText = string.format('%.0f', now)
-if not f[1] or tonumber(f[10]) <= now then return {'missing'} end
-local presented, successor, action = ARGV[1], ARGV[2], ARGV[4]
-local function answer(status, lu, ex)
-  return {status, f[5], f[6], f[7], f[8], lu or f[9], ex or f[10], f[11]}
+local function redisNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function ms(n) return string.format('%.0f', n) end
+`;
+
+/**
+ * Creates a family. KEYS: session. ARGV: encoded session, expiresAt, deadline.
+ * Replies 'ok' or 'late'.
+ */
+export const CREATE_SESSION = `${LUA_CLOCK}
+if redisNow() > tonumber(ARGV[3]) then return 'late' end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 'ok'
+`;
+
+/**
+ * Adds a session to its user's index (a sorted set scored by login start, oldest first) unless the
+ * user was revoked after that login began, and keeps the index alive as long as the session can
+ * live. KEYS: user index, user's revoked-before mark (same slot). ARGV: sessionId, createdAt,
+ * lifetime ms, deadline. Replies 'ok', 'revoked' or 'late'.
+ */
+export const INDEX_SESSION = `${LUA_CLOCK}
+if redisNow() > tonumber(ARGV[4]) then return 'late' end
+local before = redis.call('GET', KEYS[2])
+if before and tonumber(ARGV[2]) < tonumber(before) then return 'revoked' end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 'ok'
+`;
+
+/**
+ * One refresh-token presentation, decided atomically (see PresentationOutcome) on Redis' clock.
+ * KEYS: session. ARGV: presented hash, successor hash, action ('rotate' | 'revoke'), idleTtlMs,
+ * reuseGraceMs, deadline, revocation channel, revocation message.
+ * Replies {status, encoded session} or {'unknown', cur, prev, gen} or {'missing'} or {'late'}.
+ * The steps are numbered alike in MemoryStore.presentToken, which mirrors this decision.
+ */
+export const PRESENT_TOKEN = `${LUA_CLOCK}${LUA_SESSION_LAYOUT}
+local now = redisNow()
+if now > tonumber(ARGV[6]) then return {'late'} end
+local value = redis.call('GET', KEYS[1])
+-- 1. No live family: missing.
+if not value then return {'missing'} end
+local f = decode(value)
+if readTime(f[F.ex]) <= now then return {'missing'} end
+local presented, successor, action = ARGV[1], ARGV[2], ARGV[3]
 local function revoke(status)
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[7])
-  return answer(status)
+  redis.call('PUBLISH', ARGV[7], ARGV[8])
+  return {status, value}
 end
-if presented == f[1] then
+-- 2. The current token: rotate (or end the family on 'revoke').
+if presented == f[F.cur] then
   if action == 'revoke' then return revoke('revoked') end
-  local ex = math.min(now + tonumber(ARGV[5]), tonumber(f[11]))
-  local exText = string.format('%.0f', ex)
-  redis.call('HSET', KEYS[1], 'cur', successor, 'prev', presented, 'rot', nowText,
-    'gen', tonumber(f[4]) + 1, 'lu', nowText, 'ex', exText)
-  redis.call('PEXPIREAT', KEYS[1], exText)
-  return answer('rotated', nowText, exText)
+  local ex = math.min(now + tonumber(ARGV[4]), readTime(f[F.ad]))
+  f[F.prev], f[F.cur], f[F.lu], f[F.ex], f[F.gen] = presented, successor, writeTime(now), writeTime(ex), tostring(tonumber(f[F.gen]) + 1)
+  local updated = encode(f)
+  redis.call('SET', KEYS[1], updated)
+  redis.call('PEXPIREAT', KEYS[1], ms(ex))
+  return {'rotated', updated}
 end
-if f[2] and presented == f[2] then
-  local grace = tonumber(ARGV[6])
-  if grace > 0 and now - tonumber(f[3]) <= grace and successor == f[1] then
+-- 3. The previous token: a retry inside the grace window, otherwise reuse.
+if f[F.prev] ~= '' and presented == f[F.prev] then
+  local grace = tonumber(ARGV[5])
+  if grace > 0 and now - readTime(f[F.lu]) <= grace and successor == f[F.cur] then
     if action == 'revoke' then return revoke('revoked') end
-    return answer('retried')
+    return {'retried', value}
   end
   return revoke('reuse')
 end
-if f[2] and successor == f[2] then return revoke('reuse') end
-return {'unknown', f[1], f[2] or '', f[4]}
+-- 4. The token before the previous one (its successor is the previous token): reuse.
+if f[F.prev] ~= '' and successor == f[F.prev] then return revoke('reuse') end
+-- 5. Anything else: the caller tells an older token from a forgery by walking the chain.
+return {'unknown', f[F.cur], f[F.prev], f[F.gen]}
 `;
 
 /**
- * Ends a session and marks its id revoked. KEYS: session hash, revoked marker.
- * ARGV: revokedMarkerTtlMs. Replies SESSION_FIELDS of the ended session, or nil.
+ * Ends a session. KEYS: session. ARGV: deadline.
+ * Replies {'revoked', encoded session}, {'missing'} or {'late'}.
  */
-export const REVOKE_SESSION = `
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad')
-if not f[1] then return false end
+export const REVOKE_SESSION = `${LUA_CLOCK}
+if redisNow() > tonumber(ARGV[1]) then return {'late'} end
+local value = redis.call('GET', KEYS[1])
+if not value then return {'missing'} end
 redis.call('DEL', KEYS[1])
-return f
+return {'revoked', value}
+`;
+
+/**
+ * Marks a user revoked before a time (the mark only moves forward, so in-flight logins that began
+ * earlier are refused by INDEX_SESSION) and takes out of the index every session whose login began
+ * before it. KEYS: user index, user's revoked-before mark. ARGV: revokedBefore, retainMs, deadline.
+ * Replies {'ok', {sessionId...}} or {'late'}.
+ */
+export const REVOKE_USER = `${LUA_CLOCK}
+if redisNow() > tonumber(ARGV[3]) then return {'late'} end
+local known = redis.call('GET', KEYS[2])
+if not known or tonumber(known) < tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return {'ok', ids}
+`;
+
+/**
+ * Records a revocation in the log every feed loads from, and publishes it. The log is a sorted set
+ * scored by when an entry stops mattering; older entries are dropped here. KEYS: log.
+ * ARGV: member, until, now, channel, message, deadline. Replies 'ok' or 'late'.
+ */
+export const LOG_REVOCATION = `${LUA_CLOCK}
+if redisNow() > tonumber(ARGV[6]) then return 'late' end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local keep = tonumber(ARGV[2]) - tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], ms(keep)) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 'ok'
+`;
+
+/**
+ * Loads the log for a feed. The epoch key names this generation of the store's data: when it is
+ * missing (first start, or Redis lost its data) a new one is made from ARGV, and the feed then
+ * refuses everything older. KEYS: log, epoch. ARGV: now, new epoch value, epoch ttl ms.
+ * Replies {epoch, Redis time ms, {member, score, ...}}.
+ */
+export const LOAD_REVOCATIONS = `${LUA_CLOCK}
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[2], epoch, 'PX', ARGV[3])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return {epoch, ms(redisNow()), redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+`;
+
+/**
+ * A feed's heartbeat: checks the epoch is still the one it loaded, keeps it alive, and publishes a
+ * message the feed waits to receive on its subscription (proof that nothing published before it was
+ * missed). KEYS: epoch. ARGV: expected epoch, epoch ttl ms, channel, message, deadline.
+ * Replies {'ok' | 'changed' | 'late', Redis time ms}.
+ */
+export const HEARTBEAT = `${LUA_CLOCK}
+local now = redisNow()
+if now > tonumber(ARGV[5]) then return {'late', ms(now)} end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'changed', ms(now)} end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {'ok', ms(now)}
 `;

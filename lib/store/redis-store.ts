@@ -2,20 +2,30 @@
 import { createHash } from 'node:crypto';
 import { describeValue as describe } from '../describe-value';
 import { StoreUnavailableError } from '../errors';
+import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
+import { applyEntry, revocationMessage, sessionEntry, userEntry } from '../revocation/revocation-log-format';
+import { CommandGate, RedisClock, type ConnectionLike } from './redis-command-gate';
 import {
   CREATE_SESSION,
+  HEARTBEAT,
   INDEX_SESSION,
+  LOAD_REVOCATIONS,
+  LOG_REVOCATION,
   PRESENT_TOKEN,
   REVOKE_SESSION,
-  SESSION_FIELDS,
+  REVOKE_USER,
 } from './redis-scripts';
+import { decodeSession, encodeSession, encodeTime, toSessionRecord } from './redis-session-layout';
 import {
   newSessionRecord,
   type NewSession,
   type PresentationOutcome,
+  type RevocationFeed,
+  type RevocationFeedOptions,
   type SessionRecord,
   type SessionStore,
   type TokenPresentation,
+  type UserRevocation,
 } from './session-store';
 
 type RedisArg = string | number;
@@ -24,27 +34,26 @@ type RedisArg = string | number;
  * The part of an ioredis `Redis` or `Cluster` client that RedisStore uses. Any ioredis client fits;
  * the type is structural so this package does not force an ioredis version on you.
  */
-export interface RedisClientLike {
-  /** ioredis connection status; commands are only sent while it is `'ready'`. */
-  readonly status: string;
+export interface RedisClientLike extends ConnectionLike {
   evalsha(sha: string, numKeys: number, ...args: RedisArg[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: RedisArg[]): Promise<unknown>;
-  exists(...keys: string[]): Promise<number>;
-  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
-  smembers(key: string): Promise<string[]>;
-  srem(key: string, ...members: string[]): Promise<number>;
+  get(key: string): Promise<string | null>;
+  zrange(key: string, start: number, stop: number): Promise<string[]>;
+  zrem(key: string, ...members: string[]): Promise<number>;
+  /** A new connection with the same options: the revocation feed's subscriber. */
+  duplicate(): SubscriberLike;
 }
 
 /** Options for {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** A connected ioredis `Redis` or `Cluster`. The store never closes it. Required. */
+  /** An ioredis `Redis` or `Cluster`, connected or not (`lazyConnect` works). The store never closes it. Required. */
   client: RedisClientLike;
-  /** Prepended to every key, e.g. `'auth:'`. Defaults to `'ert:'`. */
+  /** Prepended to every key, e.g. `'auth:'`; must not hold `{` or `}`. Defaults to `'ert:'`. */
   prefix?: string;
   /**
-   * How long one store operation may take before it fails with a 503, in milliseconds. While the
-   * client is not connected, operations fail at once rather than wait in ioredis' offline queue.
-   * Defaults to `1000`.
+   * How long one store operation may take, waiting for the connection included, before it fails
+   * with a 503, in milliseconds. After such a timeout, operations fail at once until Redis answers
+   * a probe again. Defaults to `1000`.
    */
   commandTimeoutMs?: number;
 }
@@ -63,18 +72,32 @@ const SCRIPTS = {
   indexSession: script(INDEX_SESSION),
   presentToken: script(PRESENT_TOKEN),
   revokeSession: script(REVOKE_SESSION),
+  revokeUser: script(REVOKE_USER),
+  logRevocation: script(LOG_REVOCATION),
+  loadRevocations: script(LOAD_REVOCATIONS),
+  heartbeat: script(HEARTBEAT),
 };
 
 /** The longest delay setTimeout honours; beyond it Node fires after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-const PRESENTATION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
+/** A deadline that never passes, for the one write that is safe to apply late (discardSession). */
+const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
+
+const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
+
+/** The error for a script that refused to run because its caller had already given up. */
+function late(operation: string): StoreUnavailableError {
+  return new StoreUnavailableError(`RedisStore: ${operation} reached Redis after its deadline and changed nothing`);
+}
 
 /**
- * A {@link SessionStore} on Redis through ioredis. Families live in one hash per session
- * (`<prefix>session:{<id>}`) whose TTL is the family's expiry; revocation markers in
- * `<prefix>revoked:{<id>}` (same hash slot); each user's session ids in `<prefix>user:{<userId>}`.
- * Only hashes of refresh secrets are stored. Every key carries a TTL.
+ * A {@link SessionStore} on Redis through ioredis. Keys (all with a TTL):
+ * - `<prefix>session:{<id>}`: one string per family (see redis-session-layout.ts), dying at its expiry;
+ * - `<prefix>user:{<userId>}`: the user's session ids, a sorted set scored by login time;
+ * - `<prefix>user-revoked:{<userId>}`: when `revokeUser` last ran for the user;
+ * - `<prefix>{revocations}:log` and `:epoch`: the revocations feeds load, and the data generation.
+ * Only hashes of refresh secrets are stored. Every script touches one hash slot.
  *
  * @example
  * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'auth:' });
@@ -83,13 +106,15 @@ export class RedisStore implements SessionStore {
   private readonly client: RedisClientLike;
   private readonly prefix: string;
   private readonly commandTimeoutMs: number;
+  private readonly gate: CommandGate;
+  private readonly feeds = new Set<RedisRevocationFeed>();
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('RedisStore: options must be an object like `{ client: new Redis(url), prefix: "auth:" }`.');
     }
     const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = options;
-    if (!client || typeof client !== 'object' || typeof (client as RedisClientLike).evalsha !== 'function') {
+    if (!client || typeof client !== 'object' || typeof (client as RedisClientLike).evalsha !== 'function' || typeof (client as RedisClientLike).duplicate !== 'function') {
       throw new TypeError(
         `RedisStore: \`client\` must be an ioredis Redis or Cluster instance; received ${describe(client)}. ` +
           'Pass `{ client: new Redis(process.env.REDIS_URL) }`.',
@@ -97,6 +122,12 @@ export class RedisStore implements SessionStore {
     }
     if (typeof prefix !== 'string') {
       throw new TypeError(`RedisStore: \`prefix\` must be a string such as 'auth:'; received ${describe(prefix)}.`);
+    }
+    if (/[{}]/.test(prefix)) {
+      throw new TypeError(
+        `RedisStore: \`prefix\` must not contain '{' or '}'; received ${describe(prefix)}. ` +
+          'The store adds its own hash tags so that the keys of one session share a Redis Cluster slot; remove the braces.',
+      );
     }
     if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > MAX_TIMER_MS) {
       throw new RangeError(
@@ -106,37 +137,62 @@ export class RedisStore implements SessionStore {
     this.client = client;
     this.prefix = prefix;
     this.commandTimeoutMs = commandTimeoutMs;
+    this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)));
   }
 
-  async createSession(session: NewSession): Promise<SessionRecord> {
+  async createSession(session: NewSession): Promise<SessionRecord | null> {
     const record = newSessionRecord(session);
-    await this.run(SCRIPTS.createSession, [this.sessionKey(session.sessionId)], [
-      session.userId,
-      JSON.stringify(session.claims),
-      session.userAgent,
-      session.secretHash,
+    const now = encodeTime(session.now);
+    const stored = encodeSession({
+      u: session.userId,
+      c: JSON.stringify(session.claims),
+      ua: session.userAgent,
+      ca: now,
+      lu: now,
+      ex: encodeTime(record.expiresAt),
+      ad: encodeTime(record.absoluteExpiresAt),
+      cur: session.secretHash,
+      prev: '',
+      gen: '0',
+    });
+    const created = await this.run(SCRIPTS.createSession, [this.sessionKey(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
+    if (created !== 'ok') throw late('createSession');
+    // Indexed only once the session exists (the two keys may live on different cluster nodes), and
+    // refused there when revokeUser ran after this login began: revokeUser marks the user first.
+    // A create that failed changed nothing (late scripts refuse); an index that failed leaves a
+    // family nobody will be given, so it is discarded.
+    const indexed = await this.run(SCRIPTS.indexSession, [this.userKey(session.userId), this.userRevokedKey(session.userId)], (deadline) => [
+      session.sessionId,
       session.now,
-      record.expiresAt,
-      record.absoluteExpiresAt,
-    ]);
-    // Indexed only once the session exists: listSessions prunes ids whose session it cannot find,
-    // and the two keys may live on different cluster nodes, so the order must be guaranteed here.
-    await this.run(SCRIPTS.indexSession, [this.userKey(session.userId)], [session.sessionId, session.absoluteTtlMs]);
-    return record;
+      session.absoluteTtlMs,
+      deadline,
+    ]).catch((error: unknown) => {
+      this.discardSession(session.sessionId).catch(() => undefined);
+      throw error;
+    });
+    if (indexed === 'ok') return record;
+    // Redis just answered, so wait (within the budget) for the clean-up: the caller sees nothing left.
+    await this.gate.run(() => this.discardSession(session.sessionId)).catch(() => undefined);
+    if (indexed === 'revoked') return null;
+    throw late('createSession');
   }
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
-    const reply = await this.run(SCRIPTS.presentToken, [this.sessionKey(sessionId), this.revokedKey(sessionId)], [
+    const until = Date.now() + p.revocationTtlMs;
+    const member = sessionEntry(sessionId);
+    const reply = await this.run(SCRIPTS.presentToken, [this.sessionKey(sessionId)], (deadline) => [
       p.presentedHash,
       p.successorHash,
-      p.now,
       p.action,
       p.idleTtlMs,
       p.reuseGraceMs,
-      p.revokedMarkerTtlMs,
+      deadline,
+      this.channel,
+      revocationMessage(member, until),
     ]);
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
+    if (status === 'late') throw late('presentToken');
     if (status === 'missing' && values.length === 1) return { status };
     if (status === 'unknown' && values.length === 4) {
       return {
@@ -144,120 +200,191 @@ export class RedisStore implements SessionStore {
         chain: { currentHash: values[1] as string, previousHash: values[2] as string, rotations: Number(values[3]) },
       };
     }
-    if (status !== undefined && PRESENTATION_STATUSES.has(status) && values.length === 1 + SESSION_FIELDS.length) {
-      return {
-        status: status as 'rotated' | 'retried' | 'revoked' | 'reuse',
-        session: toRecord(sessionId, values.slice(1)),
-      };
+    if (status === undefined || !SESSION_STATUSES.has(status) || values.length !== 2) {
+      throw new StoreUnavailableError(`RedisStore: unexpected presentToken reply (${values.length} values, status ${String(status)})`);
     }
-    throw new StoreUnavailableError(`RedisStore: unexpected presentToken reply (${values.length} values, status ${String(status)})`);
+    const session = toSessionRecord(sessionId, decodeSession(values[1] as string));
+    if (status === 'revoked' || status === 'reuse') {
+      // The script already deleted the family and announced it; logging it (another slot) lets feeds
+      // that were disconnected just then catch up. If that fails, the ones connected have it anyway.
+      this.applyLocally(member, until);
+      await Promise.all([this.logRevocation(member, until), this.unindex(session)]).catch(() => undefined);
+    }
+    return { status: status as 'rotated' | 'retried' | 'revoked' | 'reuse', session };
   }
 
-  async revokeSession(sessionId: string, revokedMarkerTtlMs: number): Promise<SessionRecord | null> {
-    const reply = await this.run(SCRIPTS.revokeSession, [this.sessionKey(sessionId), this.revokedKey(sessionId)], [
-      revokedMarkerTtlMs,
-    ]);
-    if (reply === null) return null;
-    const record = toRecord(sessionId, expectStrings(reply, 'revokeSession', SESSION_FIELDS.length));
-    // The user index lives on another hash slot; if this cleanup fails, listSessions prunes it later.
-    await this.bounded(() => this.client.srem(this.userKey(record.userId), sessionId)).catch(() => undefined);
-    return record;
+  async revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null> {
+    const until = Date.now() + revocationTtlMs;
+    const member = sessionEntry(sessionId);
+    // Logged first: if ending the family then fails, its access tokens are refused all the same,
+    // and a refresh of it is refused too (the service checks the feed), so the failure fails closed.
+    await this.logRevocation(member, until);
+    this.applyLocally(member, until);
+    const session = await this.endFamily(sessionId);
+    if (session) await this.unindex(session).catch(() => undefined);
+    return session;
+  }
+
+  async discardSession(sessionId: string): Promise<void> {
+    // Straight onto the connection, behind the writes it cleans up after, with no deadline and no
+    // timeout: if Redis is stalled it runs when Redis resumes. Only ever sent for a family that was
+    // written, so an outage cannot pile these up.
+    const reply = expectStrings(await this.send(SCRIPTS.revokeSession, [this.sessionKey(sessionId)], [NO_DEADLINE]), 'discardSession');
+    if (reply[0] !== 'revoked' || reply.length !== 2) return;
+    const { userId } = toSessionRecord(sessionId, decodeSession(reply[1] as string));
+    await this.client.zrem(this.userKey(userId), sessionId);
+  }
+
+  async revokeUser(userId: string, revocation: UserRevocation): Promise<SessionRecord[]> {
+    const { revokedBefore, retainMs } = revocation;
+    const until = revokedBefore + retainMs;
+    const member = userEntry(userId, revokedBefore);
+    await this.logRevocation(member, until);
+    this.applyLocally(member, until);
+    const reply = await this.run(SCRIPTS.revokeUser, [this.userKey(userId), this.userRevokedKey(userId)], (deadline) => [revokedBefore, retainMs, deadline]);
+    if (!Array.isArray(reply) || reply[0] !== 'ok' || !Array.isArray(reply[1])) {
+      if (Array.isArray(reply) && reply[0] === 'late') throw late('revokeUser');
+      throw new StoreUnavailableError('RedisStore: unexpected revokeUser reply');
+    }
+    const ended = await Promise.all((reply[1] as unknown[]).map((id) => this.endFamily(String(id))));
+    return ended.filter((record): record is SessionRecord => record !== null && record.userId === userId);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
-    const values = await this.bounded(() => this.client.hmget(this.sessionKey(sessionId), ...SESSION_FIELDS));
-    return values[0] === null || values[0] === undefined ? null : toRecord(sessionId, values);
+    const value = await this.gate.run(() => this.client.get(this.sessionKey(sessionId)));
+    return value === null ? null : toSessionRecord(sessionId, decodeSession(value));
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
     const userKey = this.userKey(userId);
-    const sessionIds = await this.bounded(() => this.client.smembers(userKey));
+    const sessionIds = await this.gate.run(() => this.client.zrange(userKey, 0, -1));
     const found = await Promise.all(sessionIds.map((id) => this.getSession(id)));
     const gone = sessionIds.filter((_, index) => found[index] === null);
-    if (gone.length > 0) await this.bounded(() => this.client.srem(userKey, ...gone));
+    if (gone.length > 0) await this.gate.run(() => this.client.zrem(userKey, ...gone));
     return found
       .filter((record): record is SessionRecord => record !== null && record.userId === userId)
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async isRevoked(sessionId: string): Promise<boolean> {
-    return (await this.bounded(() => this.client.exists(this.revokedKey(sessionId)))) === 1;
+  openRevocationFeed(options: RevocationFeedOptions): RevocationFeed {
+    const onClientEnd = (): void => void feed.close();
+    const feed: RedisRevocationFeed = new RedisRevocationFeed(this.revocationSource(), options, () => {
+      this.feeds.delete(feed);
+      this.client.off('end', onClientEnd);
+    });
+    this.feeds.add(feed);
+    // The app closed the client it gave us: the feed's own connection must not keep the process alive.
+    this.client.once('end', onClientEnd);
+    return feed;
+  }
+
+  async close(): Promise<void> {
+    this.gate.close();
+    await Promise.all([...this.feeds].map((feed) => feed.close()));
+  }
+
+  private get channel(): string {
+    return `${this.prefix}revocations`;
   }
 
   private sessionKey(sessionId: string): string {
     return `${this.prefix}session:{${sessionId}}`;
   }
 
-  private revokedKey(sessionId: string): string {
-    return `${this.prefix}revoked:{${sessionId}}`;
-  }
-
   private userKey(userId: string): string {
     return `${this.prefix}user:{${userId}}`;
   }
 
-  /** Runs a script by EVALSHA, loading it with EVAL only when Redis answers NOSCRIPT. */
-  private run(s: Script, keys: string[], args: RedisArg[]): Promise<unknown> {
-    return this.bounded(async () => {
-      try {
-        return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.client.eval(s.source, keys.length, ...keys, ...args);
-      }
-    });
+  private userRevokedKey(userId: string): string {
+    return `${this.prefix}user-revoked:{${userId}}`;
   }
 
-  /**
-   * Sends a command only while the client is connected, and gives up after `commandTimeoutMs`:
-   * an outage becomes a prompt `StoreUnavailableError`, never a request stuck in a retry queue.
-   */
-  private bounded<T>(command: () => Promise<T>): Promise<T> {
-    if (this.client.status !== 'ready') {
-      return Promise.reject(new StoreUnavailableError(`Redis is not connected (status: ${this.client.status})`));
+  private get logKeys(): [log: string, epoch: string] {
+    return [`${this.prefix}{revocations}:log`, `${this.prefix}{revocations}:epoch`];
+  }
+
+  /** Deletes a family; resolves with what it was, or `null` when there was none. */
+  private async endFamily(sessionId: string, deadlineOverride?: number): Promise<SessionRecord | null> {
+    const reply = expectStrings(
+      await this.run(SCRIPTS.revokeSession, [this.sessionKey(sessionId)], (deadline) => [deadlineOverride ?? deadline]),
+      'revokeSession',
+    );
+    if (reply[0] === 'missing') return null;
+    if (reply[0] === 'revoked' && reply.length === 2) return toSessionRecord(sessionId, decodeSession(reply[1] as string));
+    throw late('revokeSession');
+  }
+
+  /** Takes an ended session out of its user's index (listSessions also prunes what this misses). */
+  private async unindex(session: SessionRecord): Promise<void> {
+    await this.gate.run(() => this.client.zrem(this.userKey(session.userId), session.sessionId));
+  }
+
+  /** Adds a revocation to the log feeds load from, and announces it on the channel. */
+  private async logRevocation(member: string, until: number): Promise<void> {
+    const now = Date.now();
+    const reply = await this.run(SCRIPTS.logRevocation, [this.logKeys[0]], (deadline) => [
+      member,
+      until,
+      now,
+      this.channel,
+      revocationMessage(member, until),
+      deadline,
+    ]);
+    if (reply !== 'ok') throw late('revocation log');
+  }
+
+  /** Applies a revocation to this process's feeds at once, without waiting for the channel. */
+  private applyLocally(member: string, until: number): void {
+    for (const feed of this.feeds) applyEntry(feed.set, member, until);
+  }
+
+  /** The narrow view of this store that a revocation feed gets. */
+  private revocationSource(): RevocationSource {
+    return {
+      channel: this.channel,
+      waitMs: this.commandTimeoutMs,
+      createSubscriber: () => this.client.duplicate(),
+      load: async (newEpoch, retainMs) => {
+        const sentAt = Date.now();
+        const reply = await this.run(SCRIPTS.loadRevocations, this.logKeys, () => [sentAt, newEpoch, retainMs]);
+        if (!Array.isArray(reply) || reply.length !== 3 || !Array.isArray(reply[2])) {
+          throw new StoreUnavailableError('RedisStore: unexpected loadRevocations reply');
+        }
+        this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
+        const flat = reply[2] as unknown[];
+        const entries: Array<[string, number]> = [];
+        for (let index = 0; index + 1 < flat.length; index += 2) entries.push([String(flat[index]), Number(flat[index + 1])]);
+        return { epoch: String(reply[0]), entries };
+      },
+      heartbeat: async (epoch, retainMs, message) => {
+        const sentAt = Date.now();
+        const reply = expectStrings(
+          await this.run(SCRIPTS.heartbeat, [this.logKeys[1]], (deadline) => [epoch, retainMs, this.channel, message, deadline]),
+          'heartbeat',
+        );
+        this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
+        return reply[0] === 'ok' || reply[0] === 'changed' ? reply[0] : 'late';
+      },
+    };
+  }
+
+  /** Runs a script within the gate's budget; `args` receives the deadline (Redis clock) for scripts that take one. */
+  private run(s: Script, keys: string[], args: (deadline: number) => RedisArg[]): Promise<unknown> {
+    return this.gate.run((deadline) => this.send(s, keys, args(deadline)));
+  }
+
+  /** Sends a script by EVALSHA, loading it with EVAL only when Redis answers NOSCRIPT. */
+  private async send(s: Script, keys: string[], args: RedisArg[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(s.source, keys.length, ...keys, ...args);
     }
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new StoreUnavailableError(`Redis did not answer within ${this.commandTimeoutMs}ms`)),
-        this.commandTimeoutMs,
-      );
-      command().then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error instanceof StoreUnavailableError ? error : new StoreUnavailableError('Redis command failed', { cause: error }));
-        },
-      );
-    });
   }
 }
 
-function expectStrings(reply: unknown, operation: string, length?: number): string[] {
-  if (!Array.isArray(reply) || (length !== undefined && reply.length !== length)) {
-    throw new StoreUnavailableError(`RedisStore: unexpected ${operation} reply`);
-  }
+function expectStrings(reply: unknown, operation: string): string[] {
+  if (!Array.isArray(reply)) throw new StoreUnavailableError(`RedisStore: unexpected ${operation} reply`);
   return reply.map((value) => (value === null || value === false ? '' : String(value)));
-}
-
-/** Builds a record from SESSION_FIELDS values (strings, as Redis returns them). */
-function toRecord(sessionId: string, values: (string | null)[]): SessionRecord {
-  const [userId, claims, userAgent, createdAt, lastUsedAt, expiresAt, absoluteExpiresAt] = values;
-  return {
-    sessionId,
-    userId: userId ?? '',
-    claims: parseClaims(claims),
-    userAgent: userAgent ?? '',
-    createdAt: Number(createdAt),
-    lastUsedAt: Number(lastUsedAt),
-    expiresAt: Number(expiresAt),
-    absoluteExpiresAt: Number(absoluteExpiresAt),
-  };
-}
-
-function parseClaims(json: string | null | undefined): Record<string, unknown> {
-  const parsed: unknown = json ? JSON.parse(json) : {};
-  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
 }

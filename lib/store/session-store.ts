@@ -8,7 +8,7 @@ export interface SessionRecord {
   userId: string;
   /** The app's extra claims from `authenticate`, re-issued in every access token. */
   claims: Record<string, unknown>;
-  /** When the family was created (login). */
+  /** When the login that created the family began (before `authenticate` ran); the tokens' `auth_time`. */
   createdAt: number;
   /** When its refresh token was last rotated (or the login time). */
   lastUsedAt: number;
@@ -28,6 +28,7 @@ export interface NewSession {
   userAgent: string;
   /** Hash of the first refresh secret; the secret itself is never stored. */
   secretHash: string;
+  /** When the login began (before `authenticate` ran): the family's `createdAt`. */
   now: number;
   idleTtlMs: number;
   absoluteTtlMs: number;
@@ -54,18 +55,18 @@ export function newSessionRecord(session: NewSession): SessionRecord {
 /**
  * One presentation of a refresh token. Both hashes are computed by the caller, so a store never sees
  * a secret: `presentedHash` is the hash of the presented secret, `successorHash` the hash of the
- * secret derived from it (`HMAC(refreshToken.secret, sessionId ‖ secret)`).
+ * secret derived from it (`HMAC(refreshToken.secret, sessionId ‖ secret)`). The store decides with
+ * its own clock (Redis' `TIME` for RedisStore), so every instance measures the grace window alike.
  */
 export interface TokenPresentation {
   presentedHash: string;
   successorHash: string;
-  now: number;
   /** `'rotate'` for `/refresh`; `'revoke'` for logout and re-login (end the family if the token is its own). */
   action: 'rotate' | 'revoke';
   idleTtlMs: number;
   reuseGraceMs: number;
-  /** How long the revocation marker must outlive a revocation: the access-token lifetime plus leeway. */
-  revokedMarkerTtlMs: number;
+  /** How long a revocation must be remembered by the feed: the access-token lifetime plus leeway. */
+  revocationTtlMs: number;
 }
 
 /**
@@ -86,27 +87,81 @@ export type PresentationOutcome =
   | { status: 'unknown'; chain: { currentHash: string; previousHash: string; rotations: number } }
   | { status: 'missing' };
 
+/** What `revokeUser` needs: the cut-off time and how long the feed must remember it. */
+export interface UserRevocation {
+  /** Every session whose login began before this time (epoch ms) ends, including logins in flight. */
+  revokedBefore: number;
+  /** How long the cut-off must be remembered: the longest a session can live (absoluteTtl) plus leeway. */
+  retainMs: number;
+}
+
+/** Options for {@link SessionStore.openRevocationFeed}. */
+export interface RevocationFeedOptions {
+  /** How long the feed may go unconfirmed before {@link RevocationFeed.verdict} answers `stale`. */
+  maxStalenessMs: number;
+  /** How long a store-wide "everything before this is suspect" mark must outlive the last session. */
+  retainMs: number;
+}
+
+/**
+ * What the feed says about an access token or session:
+ * - `valid`: not revoked, and the feed is fresh;
+ * - `revoked`: its session or user was revoked, or it predates a loss of the store's data;
+ * - `stale`: the feed has been out of touch longer than `maxStalenessMs`: fail closed;
+ * - `loading`: not loaded yet; wait for {@link RevocationFeed.ready} and ask again.
+ */
+export type RevocationVerdict = 'valid' | 'revoked' | 'stale' | 'loading';
+
+/**
+ * An in-process, always-current copy of the store's revocations, so that `requireAuth` asks a
+ * synchronous question and never a store round trip. Loaded at start, fed by the store, re-synced
+ * after every reconnect. Revocations made through the same store object apply at once.
+ */
+export interface RevocationFeed {
+  /** The verdict for a session of a user whose login began at `authTime` (epoch ms). Synchronous. */
+  verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict;
+  /** Resolves once the feed is loaded; rejects with a `StoreUnavailableError` after a bounded wait. */
+  ready(): Promise<void>;
+  /** Stops the feed's timers and connections. */
+  close(): Promise<void>;
+}
+
 /**
  * The storage contract. Every method is atomic with respect to one session, rejects with a
- * `StoreUnavailableError` when its backend cannot answer in time, and never stores a secret.
+ * `StoreUnavailableError` when its backend cannot answer in time (and then never takes effect
+ * later), and never stores a secret.
  * Implementations: `RedisStore` (production) and `MemoryStore` (one process, development, tests).
  */
 export interface SessionStore {
-  /** Creates a family, indexes it under its user, and resolves with its record. */
-  createSession(session: NewSession): Promise<SessionRecord>;
+  /**
+   * Creates a family and indexes it under its user. Resolves with its record, or with `null` when a
+   * `revokeUser` for this user was called after the login began (`session.now`): nothing is kept.
+   */
+  createSession(session: NewSession): Promise<SessionRecord | null>;
   /** Applies one refresh-token presentation atomically (see {@link PresentationOutcome}). */
   presentToken(sessionId: string, presentation: TokenPresentation): Promise<PresentationOutcome>;
   /**
-   * Ends a session unconditionally and marks its id revoked for `revokedMarkerTtlMs`, so access
-   * tokens carrying it are refused. Resolves with the record that was ended, or `null`.
+   * Ends a session unconditionally and has every feed refuse its access tokens for
+   * `revocationTtlMs`. Resolves with the record that was ended, or `null`.
    */
-  revokeSession(sessionId: string, revokedMarkerTtlMs: number): Promise<SessionRecord | null>;
+  revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null>;
+  /**
+   * Deletes a family whose refresh token was never handed out (a login that failed half-way).
+   * Unlike every other operation it may still take effect after it timed out, since deleting what
+   * nobody holds is always safe; it is sent behind the writes it cleans up after.
+   */
+  discardSession(sessionId: string): Promise<void>;
+  /**
+   * Ends every session of a user whose login began before `revokedBefore`, including logins still
+   * in flight, and has every feed refuse them. Resolves with the records that were ended.
+   */
+  revokeUser(userId: string, revocation: UserRevocation): Promise<SessionRecord[]>;
   /** The live session with this id, or `null`. */
   getSession(sessionId: string): Promise<SessionRecord | null>;
   /** Every live session of a user, oldest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
-  /** Whether access tokens with this `sid` must be refused because the session was revoked. */
-  isRevoked(sessionId: string): Promise<boolean>;
-  /** Releases timers the store owns. Never closes a client it was given. */
+  /** Opens this process's copy of the store's revocations (see {@link RevocationFeed}). */
+  openRevocationFeed(options: RevocationFeedOptions): RevocationFeed;
+  /** Releases timers and connections the store owns. Never closes a client it was given. */
   close?(): Promise<void>;
 }

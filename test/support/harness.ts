@@ -32,8 +32,16 @@ export async function redisClient(): Promise<Redis> {
   return client;
 }
 
-/** Closes every client opened by {@link redisClient}; call it in afterAll. */
+const auths: Auth[] = [];
+
+/** Closes every auth instance made by {@link testApp} (their revocation feeds' connections and timers). */
+export async function closeAuths(): Promise<void> {
+  await Promise.all(auths.splice(0).map((auth) => auth.close()));
+}
+
+/** Closes every client opened by {@link redisClient}, and every auth instance; call it in afterAll. */
 export async function closeClients(): Promise<void> {
+  await closeAuths();
   await Promise.all(clients.splice(0).map((client) => client.quit().catch(() => client.disconnect())));
 }
 
@@ -104,6 +112,7 @@ export function buildApp(auth: Auth): Express {
 /** An app and its auth instance over a store (MemoryStore unless given). */
 export function testApp(store: SessionStore = new MemoryStore(), overrides: Partial<AuthOptions> = {}): { app: Express; auth: Auth } {
   const auth = createAuth(authOptions(store, overrides));
+  auths.push(auth);
   return { app: buildApp(auth), auth };
 }
 

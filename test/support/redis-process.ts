@@ -39,9 +39,12 @@ export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<vo
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs}ms`);
 }
 
-/** Starts an extra private redis-server (for outage tests that stop or kill it). */
-export async function startRedisServer(): Promise<{ port: number; process: ChildProcess; stop(): Promise<void> }> {
-  const port = await freePort();
+/**
+ * Starts an extra private redis-server (for outage tests that stop or kill it), without persistence:
+ * started again on the same `port` after a kill, it comes back empty, as after a data loss.
+ */
+export async function startRedisServer(port?: number): Promise<{ port: number; process: ChildProcess; stop(): Promise<void> }> {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   await waitForRedis(port);
   return {

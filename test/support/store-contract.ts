@@ -1,12 +1,26 @@
 // The shared SessionStore contract suite: every store (MemoryStore, RedisStore) must pass it unchanged.
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { deriveSuccessor, hashSecret, newRefreshSecret, newSessionId } from '../../lib/refresh-token';
-import type { NewSession, PresentationOutcome, SessionRecord, SessionStore, TokenPresentation } from '../../lib/store/session-store';
+import type {
+  NewSession,
+  PresentationOutcome,
+  RevocationFeed,
+  RevocationFeedOptions,
+  RevocationVerdict,
+  SessionRecord,
+  SessionStore,
+  TokenPresentation,
+} from '../../lib/store/session-store';
 
 /** What a store factory hands the contract: the store and, optionally, how to tidy up after one test. */
 export interface StoreUnderTest {
   store: SessionStore;
   cleanup?: () => Promise<void>;
+  /**
+   * Another store object over the same data (RedisStore: same client and prefix), whose feeds learn
+   * nothing locally from `store` and must load from the backend. Defaults to `store` itself.
+   */
+  sibling?: () => SessionStore;
 }
 
 const MINUTE = 60_000;
@@ -14,7 +28,13 @@ const MINUTE = 60_000;
 const IDLE_TTL_MS = 10 * MINUTE;
 const ABSOLUTE_TTL_MS = 60 * MINUTE;
 const REUSE_GRACE_MS = 30_000;
-const MARKER_TTL_MS = 15 * MINUTE;
+const REVOCATION_TTL_MS = 15 * MINUTE;
+const RETAIN_MS = 2 * ABSOLUTE_TTL_MS;
+/** A short grace window for the window's edges in real time, and a sleep that surely leaves it. */
+const SHORT_GRACE_MS = 300;
+const PAST_SHORT_GRACE_MS = 400;
+/** The options of every feed the contract opens. */
+export const FEED_OPTIONS: RevocationFeedOptions = { maxStalenessMs: 5000, retainMs: 3_600_000 };
 
 /**
  * One refresh-token family as the core (lib/session-service.ts) would drive it: random first
@@ -52,16 +72,15 @@ export class Family {
     };
   }
 
-  /** The presentation of `secret` the way SessionService.present builds it. */
-  presentation(secret: string, now: number, overrides: Partial<TokenPresentation> = {}): TokenPresentation {
+  /** The presentation of `secret` the way SessionService.present builds it (the store reads its own clock). */
+  presentation(secret: string, overrides: Partial<TokenPresentation> = {}): TokenPresentation {
     return {
       presentedHash: hashSecret(secret),
       successorHash: hashSecret(this.successorOf(secret)),
-      now,
       action: 'rotate',
       idleTtlMs: IDLE_TTL_MS,
       reuseGraceMs: REUSE_GRACE_MS,
-      revokedMarkerTtlMs: MARKER_TTL_MS,
+      revocationTtlMs: REVOCATION_TTL_MS,
       ...overrides,
     };
   }
@@ -74,12 +93,35 @@ export class Family {
   }
 }
 
-function sessionOf(outcome: PresentationOutcome): SessionRecord {
+export function sessionOf(outcome: PresentationOutcome): SessionRecord {
   if (!('session' in outcome)) throw new Error(`expected an outcome with a session, got ${JSON.stringify(outcome)}`);
   return outcome.session;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleepUntil = (at: number) => sleep(Math.max(0, at - Date.now()));
+
+/** Opens a feed with {@link FEED_OPTIONS} and waits until it is loaded. */
+export async function openLoadedFeed(store: SessionStore): Promise<RevocationFeed> {
+  const feed = store.openRevocationFeed(FEED_OPTIONS);
+  try {
+    await feed.ready();
+  } catch (error) {
+    await feed.close();
+    throw error;
+  }
+  return feed;
+}
+
+/**
+ * A feed's verdict for a session whose login began now, asserting that the feed could answer at
+ * all: a `stale` or `loading` feed must not pass for "not revoked".
+ */
+export function currentVerdict(feed: RevocationFeed, sessionId: string, userId: string): RevocationVerdict {
+  const verdict = feed.verdict(sessionId, userId, Date.now());
+  expect(['valid', 'revoked']).toContain(verdict);
+  return verdict;
+}
 
 /**
  * Defines `describe(name)` with the contract every SessionStore must meet. `makeStore` is called
@@ -90,29 +132,67 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     const key = createSecretKey(randomBytes(32));
     let ctx: StoreUnderTest;
     let store: SessionStore;
+    /** The one feed of `store` that `isRevoked` asks, opened before each test. */
+    let feed: RevocationFeed;
+    /** Every other feed and sibling store a test opened, closed after it. */
+    let extraFeeds: RevocationFeed[];
+    let siblings: SessionStore[];
 
     beforeEach(async () => {
       ctx = await makeStore();
       store = ctx.store;
+      extraFeeds = [];
+      siblings = [];
+      feed = await openLoadedFeed(store);
     });
 
     afterEach(async () => {
+      await Promise.all([feed, ...extraFeeds].map((opened) => opened.close()));
+      await Promise.all(siblings.filter((other) => other !== store).map((other) => other.close?.()));
       await ctx.cleanup?.();
     });
+
+    /** Whether `store`'s feed refuses the session now (an access token of a login made just now). */
+    function isRevoked(family: { sessionId: string; userId: string }): boolean {
+      return currentVerdict(feed, family.sessionId, family.userId) === 'revoked';
+    }
+
+    /** Another store object over the same data (see {@link StoreUnderTest.sibling}), closed after the test. */
+    function sibling(): SessionStore {
+      const other = ctx.sibling?.() ?? store;
+      siblings.push(other);
+      return other;
+    }
+
+    /** A feed of `on`, loaded, closed after the test. */
+    async function extraFeed(on: SessionStore): Promise<RevocationFeed> {
+      const opened = await openLoadedFeed(on);
+      extraFeeds.push(opened);
+      return opened;
+    }
 
     /** Creates a family in the store at `now` and returns it. */
     async function created(now = Date.now(), overrides: Partial<NewSession> = {}, userId?: string): Promise<Family> {
       const family = new Family(key, userId);
-      await store.createSession(family.newSession(now, overrides));
+      expect(await store.createSession(family.newSession(now, overrides))).not.toBeNull();
       return family;
     }
 
-    /** Rotates the family's current token at `now`, asserting it rotated. */
-    async function rotate(family: Family, now: number, overrides: Partial<TokenPresentation> = {}): Promise<SessionRecord> {
-      const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, now, overrides));
+    /**
+     * Rotates the family's current token, asserting it rotated at a time of the store's clock
+     * within the call, with the idle deadline slid from then (or capped by the absolute one).
+     */
+    async function rotate(family: Family, overrides: Partial<TokenPresentation> = {}): Promise<SessionRecord> {
+      const before = Date.now();
+      const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, overrides));
+      const after = Date.now();
       expect(outcome.status).toBe('rotated');
       family.advance();
-      return sessionOf(outcome);
+      const record = sessionOf(outcome);
+      expect(record.lastUsedAt).toBeGreaterThanOrEqual(before);
+      expect(record.lastUsedAt).toBeLessThanOrEqual(after);
+      expect(record.expiresAt).toBe(Math.min(record.lastUsedAt + (overrides.idleTtlMs ?? IDLE_TTL_MS), record.absoluteExpiresAt));
+      return record;
     }
 
     describe('createSession, getSession, listSessions', () => {
@@ -133,6 +213,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(returned).toEqual(expected);
         expect(await store.getSession(family.sessionId)).toEqual(expected);
         expect(await store.listSessions(family.userId)).toEqual([expected]);
+      });
+
+      test('createdAt is the login start it was given, even in the past', async () => {
+        const loginBegan = Date.now() - 5_000;
+        const family = await created(loginBegan);
+        const record = await store.getSession(family.sessionId);
+        expect(record?.createdAt).toBe(loginBegan);
+        expect(record?.lastUsedAt).toBe(loginBegan);
+        expect(record?.expiresAt).toBe(loginBegan + IDLE_TTL_MS);
+        expect(record?.absoluteExpiresAt).toBe(loginBegan + ABSOLUTE_TTL_MS);
       });
 
       test('expiresAt is capped by the absolute deadline when absoluteTtl < idleTtl', async () => {
@@ -170,7 +260,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
 
       test("listSessions returns only that user's live sessions, oldest first", async () => {
-        const base = Date.now();
+        const base = Date.now() - 1_000;
         const userId = `user-${randomBytes(6).toString('hex')}`;
         // Created newest first, so insertion order and age order disagree.
         const newest = await created(base + 30, {}, userId);
@@ -178,7 +268,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const middle = await created(base + 10, {}, userId);
         const oldest = await created(base, {}, userId);
         const other = await created(base + 5);
-        expect(await store.revokeSession(revoked.sessionId, MARKER_TTL_MS)).not.toBeNull();
+        expect(await store.revokeSession(revoked.sessionId, REVOCATION_TTL_MS)).not.toBeNull();
 
         const mine = await store.listSessions(userId);
         expect(mine.map((record) => record.sessionId)).toEqual([oldest.sessionId, middle.sessionId, newest.sessionId]);
@@ -189,156 +279,163 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     });
 
     describe('presentToken: rotation', () => {
-      test('the current hash rotates: lastUsedAt and expiresAt move, absoluteExpiresAt does not', async () => {
-        const createdAt = Date.now();
+      test('the current hash rotates at the store’s time: lastUsedAt and expiresAt move, absoluteExpiresAt does not', async () => {
+        const createdAt = Date.now() - 5_000;
         const family = await created(createdAt);
-        const at = createdAt + 5_000;
-        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, at));
+        const before = Date.now();
+        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current));
+        const after = Date.now();
         expect(outcome.status).toBe('rotated');
+        const session = sessionOf(outcome);
+        expect(session.lastUsedAt).toBeGreaterThanOrEqual(before);
+        expect(session.lastUsedAt).toBeLessThanOrEqual(after);
         const expected: SessionRecord = {
           sessionId: family.sessionId,
           userId: family.userId,
           claims: { role: 'admin', tenant: { id: 7, name: 'acme' } },
           userAgent: 'Mozilla/5.0 (contract test)',
           createdAt,
-          lastUsedAt: at,
-          expiresAt: at + IDLE_TTL_MS,
+          lastUsedAt: session.lastUsedAt,
+          expiresAt: session.lastUsedAt + IDLE_TTL_MS,
           absoluteExpiresAt: createdAt + ABSOLUTE_TTL_MS,
         };
-        expect(sessionOf(outcome)).toEqual(expected);
+        expect(session).toEqual(expected);
         expect(await store.getSession(family.sessionId)).toEqual(expected);
         expect(await store.listSessions(family.userId)).toEqual([expected]);
       });
 
       test('successive successors keep rotating; each rotation slides the idle deadline', async () => {
-        const createdAt = Date.now();
+        const createdAt = Date.now() - 5_000;
         const family = await created(createdAt);
+        let previousUse = createdAt;
         for (let step = 1; step <= 4; step++) {
-          const at = createdAt + step * 1_000;
-          const record = await rotate(family, at);
-          expect(record.lastUsedAt).toBe(at);
-          expect(record.expiresAt).toBe(at + IDLE_TTL_MS);
+          const record = await rotate(family);
+          expect(record.lastUsedAt).toBeGreaterThanOrEqual(previousUse);
+          expect(record.expiresAt).toBe(record.lastUsedAt + IDLE_TTL_MS);
           expect(record.createdAt).toBe(createdAt);
+          previousUse = record.lastUsedAt;
         }
+        expect(previousUse).toBeGreaterThan(createdAt);
         // The token two rotations back is not current any more: it is never rotated again.
-        const stale = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, createdAt + 5_000));
+        const stale = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string));
         expect(stale.status).not.toBe('rotated');
       });
 
       test('a rotation resets the idle deadline: a family used in time outlives its first idle deadline', async () => {
-        const createdAt = Date.now();
-        const idleTtlMs = MINUTE;
-        const family = await created(createdAt, { idleTtlMs });
-        const rotated = await rotate(family, createdAt + 50_000, { idleTtlMs });
-        expect(rotated.expiresAt).toBe(createdAt + 50_000 + idleTtlMs);
+        const idleTtlMs = 1_500;
+        // Logins that began 1.1 s ago: their first idle deadline is 400 ms from now.
+        const createdAt = Date.now() - 1_100;
+        const used = await created(createdAt, { idleTtlMs });
+        const unused = await created(createdAt, { idleTtlMs });
+        const rotated = await rotate(used, { idleTtlMs });
+        expect(rotated.expiresAt).toBe(rotated.lastUsedAt + idleTtlMs);
+        expect(rotated.expiresAt).toBeGreaterThan(createdAt + idleTtlMs);
+
+        await sleepUntil(createdAt + idleTtlMs + 100);
         // Past the original createdAt + idleTtl, but within lastUse + idleTtl.
-        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 100_000, { idleTtlMs }));
-        expect(outcome.status).toBe('rotated');
+        expect(await store.getSession(unused.sessionId)).toBeNull();
+        expect(await store.presentToken(unused.sessionId, unused.presentation(unused.current, { idleTtlMs }))).toEqual({ status: 'missing' });
+        await rotate(used, { idleTtlMs });
       });
 
       test('expiresAt never goes beyond absoluteExpiresAt, however late the rotation', async () => {
-        const createdAt = Date.now();
         const absoluteTtlMs = 10 * MINUTE;
-        const idleTtlMs = 5 * MINUTE;
-        const family = await created(createdAt, { idleTtlMs, absoluteTtlMs });
-        const early = await rotate(family, createdAt + MINUTE, { idleTtlMs });
-        expect(early.expiresAt).toBe(createdAt + 6 * MINUTE);
-        const middle = await rotate(family, createdAt + 4 * MINUTE, { idleTtlMs });
-        expect(middle.expiresAt).toBe(createdAt + 9 * MINUTE);
-        const late = await rotate(family, createdAt + 8 * MINUTE, { idleTtlMs });
-        expect(late.expiresAt).toBe(createdAt + absoluteTtlMs);
-        expect(late.absoluteExpiresAt).toBe(createdAt + absoluteTtlMs);
-        const last = await rotate(family, createdAt + absoluteTtlMs - 1, { idleTtlMs });
-        expect(last.expiresAt).toBe(createdAt + absoluteTtlMs);
-        expect(last.absoluteExpiresAt).toBe(createdAt + absoluteTtlMs);
+        // A login that began 4 minutes ago: its absolute deadline is 6 minutes from now.
+        const createdAt = Date.now() - 4 * MINUTE;
+        const family = await created(createdAt, { idleTtlMs: 5 * MINUTE, absoluteTtlMs });
+        const early = await rotate(family, { idleTtlMs: 5 * MINUTE });
+        expect(early.expiresAt).toBe(early.lastUsedAt + 5 * MINUTE);
+        expect(early.expiresAt).toBeLessThan(createdAt + absoluteTtlMs);
+        expect(early.absoluteExpiresAt).toBe(createdAt + absoluteTtlMs);
+        // A longer idle TTL would reach past the absolute deadline: capped.
+        for (const idleTtlMs of [7 * MINUTE, 30 * MINUTE]) {
+          const late = await rotate(family, { idleTtlMs });
+          expect(late.lastUsedAt + idleTtlMs).toBeGreaterThan(createdAt + absoluteTtlMs);
+          expect(late.expiresAt).toBe(createdAt + absoluteTtlMs);
+          expect(late.absoluteExpiresAt).toBe(createdAt + absoluteTtlMs);
+        }
         expect((await store.getSession(family.sessionId))?.expiresAt).toBe(createdAt + absoluteTtlMs);
       });
     });
 
     describe('presentToken: grace window and reuse', () => {
       test('the previous hash inside the grace window is retried and changes nothing', async () => {
-        const createdAt = Date.now();
-        const family = await created(createdAt);
-        const rotatedAt = createdAt + 1_000;
-        const afterRotation = await rotate(family, rotatedAt);
+        const family = await created(Date.now() - 5_000);
+        const afterRotation = await rotate(family);
         const previous = family.secrets[0] as string;
 
-        for (const at of [rotatedAt, rotatedAt + 1, rotatedAt + REUSE_GRACE_MS - 1]) {
-          const retried = await store.presentToken(family.sessionId, family.presentation(previous, at));
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const retried = await store.presentToken(family.sessionId, family.presentation(previous));
           expect(retried.status).toBe('retried');
           expect(sessionOf(retried)).toEqual(afterRotation);
           expect(await store.getSession(family.sessionId)).toEqual(afterRotation);
         }
-        expect(await store.isRevoked(family.sessionId)).toBe(false);
+        expect(isRevoked(family)).toBe(false);
 
         // The successor already issued is still the current token: presenting it rotates.
-        const next = await store.presentToken(family.sessionId, family.presentation(family.current, rotatedAt + 2_000));
-        expect(next.status).toBe('rotated');
-        expect(sessionOf(next).lastUsedAt).toBe(rotatedAt + 2_000);
+        const next = await rotate(family);
+        expect(next.lastUsedAt).toBeGreaterThanOrEqual(afterRotation.lastUsedAt);
       });
 
       test('the previous hash after the grace window is reuse: the family is revoked', async () => {
-        const createdAt = Date.now();
-        const reuseGraceMs = 1_000;
-        const family = await created(createdAt);
-        const rotatedAt = createdAt + 1_000;
-        const afterRotation = await rotate(family, rotatedAt);
+        const reuseGraceMs = SHORT_GRACE_MS;
+        const family = await created(Date.now() - 5_000);
+        const afterRotation = await rotate(family);
+        const previous = family.secrets[0] as string;
+        // Inside the short window it is still a retry...
+        expect((await store.presentToken(family.sessionId, family.presentation(previous, { reuseGraceMs }))).status).toBe('retried');
 
-        const outcome = await store.presentToken(
-          family.sessionId,
-          family.presentation(family.secrets[0] as string, rotatedAt + reuseGraceMs + 1, { reuseGraceMs }),
-        );
+        // ...and once the store's clock has left it, reuse.
+        await sleepUntil(afterRotation.lastUsedAt + PAST_SHORT_GRACE_MS);
+        const outcome = await store.presentToken(family.sessionId, family.presentation(previous, { reuseGraceMs }));
         expect(outcome.status).toBe('reuse');
         expect(sessionOf(outcome)).toEqual(afterRotation);
         expect(await store.getSession(family.sessionId)).toBeNull();
         expect(await store.listSessions(family.userId)).toEqual([]);
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
+        expect(isRevoked(family)).toBe(true);
         // The family's current token stops working too.
-        const current = await store.presentToken(family.sessionId, family.presentation(family.current, rotatedAt + reuseGraceMs + 2));
+        const current = await store.presentToken(family.sessionId, family.presentation(family.current));
         expect(current).toEqual({ status: 'missing' });
       });
 
       test('reuseGraceMs 0 disables the window: the previous hash is reuse even at once', async () => {
-        const createdAt = Date.now();
-        const family = await created(createdAt);
-        await rotate(family, createdAt);
-        const outcome = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, createdAt, { reuseGraceMs: 0 }));
+        const family = await created();
+        await rotate(family);
+        const outcome = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, { reuseGraceMs: 0 }));
         expect(outcome.status).toBe('reuse');
         expect(await store.getSession(family.sessionId)).toBeNull();
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
+        expect(isRevoked(family)).toBe(true);
       });
 
       test('the grandparent (its successor is the previous token) is reuse even inside the window', async () => {
-        const createdAt = Date.now();
-        const family = await created(createdAt);
-        await rotate(family, createdAt + 1);
-        await rotate(family, createdAt + 2);
+        const family = await created();
+        await rotate(family);
+        await rotate(family);
         const grandparent = family.secrets[0] as string;
-        const presentation = family.presentation(grandparent, createdAt + 3);
+        const presentation = family.presentation(grandparent);
         expect(presentation.successorHash).toBe(hashSecret(family.secrets[1] as string));
 
         const outcome = await store.presentToken(family.sessionId, presentation);
         expect(outcome.status).toBe('reuse');
         expect(sessionOf(outcome).sessionId).toBe(family.sessionId);
         expect(await store.getSession(family.sessionId)).toBeNull();
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
-        expect((await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 4))).status).toBe('missing');
+        expect(isRevoked(family)).toBe(true);
+        expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
       });
 
       test('an unrelated hash is unknown, reports the chain and changes nothing', async () => {
-        const createdAt = Date.now();
-        const family = await created(createdAt);
+        const family = await created();
         const forged = newRefreshSecret();
 
-        const fresh = await store.presentToken(family.sessionId, family.presentation(forged, createdAt + 1));
+        const fresh = await store.presentToken(family.sessionId, family.presentation(forged));
         expect(fresh).toEqual({
           status: 'unknown',
           chain: { currentHash: hashSecret(family.secrets[0] as string), previousHash: '', rotations: 0 },
         });
 
-        await rotate(family, createdAt + 2);
-        const afterTwo = await rotate(family, createdAt + 3);
-        const outcome = await store.presentToken(family.sessionId, family.presentation(forged, createdAt + 4));
+        await rotate(family);
+        const afterTwo = await rotate(family);
+        const outcome = await store.presentToken(family.sessionId, family.presentation(forged));
         expect(outcome).toEqual({
           status: 'unknown',
           chain: {
@@ -348,64 +445,66 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           },
         });
         // A revoke presentation of a forged token changes nothing either.
-        const revokeAttempt = await store.presentToken(family.sessionId, family.presentation(forged, createdAt + 5, { action: 'revoke' }));
+        const revokeAttempt = await store.presentToken(family.sessionId, family.presentation(forged, { action: 'revoke' }));
         expect(revokeAttempt.status).toBe('unknown');
 
         expect(await store.getSession(family.sessionId)).toEqual(afterTwo);
-        expect(await store.isRevoked(family.sessionId)).toBe(false);
+        expect(isRevoked(family)).toBe(false);
         // The previous one is still inside its window and the current one still rotates.
-        expect((await store.presentToken(family.sessionId, family.presentation(family.secrets[1] as string, createdAt + 6))).status).toBe('retried');
-        expect((await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 7))).status).toBe('rotated');
+        expect((await store.presentToken(family.sessionId, family.presentation(family.secrets[1] as string))).status).toBe('retried');
+        await rotate(family);
       });
 
       test('20 concurrent presentations of the current token: exactly one rotated, 19 retried', async () => {
-        const createdAt = Date.now();
-        const family = await created(createdAt);
+        const family = await created();
         const token = family.current;
         const outcomes = await Promise.all(
-          Array.from({ length: 20 }, (_, index) => store.presentToken(family.sessionId, family.presentation(token, createdAt + 1 + index))),
+          Array.from({ length: 20 }, () => store.presentToken(family.sessionId, family.presentation(token))),
         );
         const statuses = outcomes.map((outcome) => outcome.status);
         expect(statuses.filter((status) => status === 'rotated')).toHaveLength(1);
         expect(statuses.filter((status) => status === 'retried')).toHaveLength(19);
         const rotated = outcomes.find((outcome) => outcome.status === 'rotated') as PresentationOutcome;
         for (const outcome of outcomes) expect(sessionOf(outcome)).toEqual(sessionOf(rotated));
-        expect(await store.isRevoked(family.sessionId)).toBe(false);
+        expect(isRevoked(family)).toBe(false);
 
         // One successor only: the derived one is current.
         family.advance();
-        expect((await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 100))).status).toBe('rotated');
+        expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('rotated');
       });
     });
 
     describe('presentToken: revoke action', () => {
       test('revoke with the current hash ends the family', async () => {
-        const createdAt = Date.now();
-        const family = await created(createdAt);
+        const family = await created();
         const before = await store.getSession(family.sessionId);
-        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 1, { action: 'revoke' }));
+        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, { action: 'revoke' }));
         expect(outcome.status).toBe('revoked');
         expect(sessionOf(outcome)).toEqual(before);
         expect(await store.getSession(family.sessionId)).toBeNull();
         expect(await store.listSessions(family.userId)).toEqual([]);
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
-        expect((await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 2))).status).toBe('missing');
+        expect(isRevoked(family)).toBe(true);
+        expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
       });
 
       test('revoke with the previous hash ends the family: revoked inside the window, reuse outside it', async () => {
-        for (const [delay, status] of [[1, 'revoked'], [10 * REUSE_GRACE_MS, 'reuse']] as const) {
-          const createdAt = Date.now();
-          const family = await created(createdAt);
-          await rotate(family, createdAt + 1);
-          const outcome = await store.presentToken(
-            family.sessionId,
-            family.presentation(family.secrets[0] as string, createdAt + 1 + delay, { action: 'revoke' }),
-          );
+        const reuseGraceMs = SHORT_GRACE_MS;
+        const inside = await created();
+        const outside = await created();
+        await rotate(inside);
+        const outsideRotation = await rotate(outside);
+        const cases: Array<[Family, 'revoked' | 'reuse']> = [
+          [inside, 'revoked'],
+          [outside, 'reuse'],
+        ];
+        for (const [family, status] of cases) {
+          if (family === outside) await sleepUntil(outsideRotation.lastUsedAt + PAST_SHORT_GRACE_MS);
+          const outcome = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, { action: 'revoke', reuseGraceMs }));
           expect(outcome.status).toBe(status);
           expect(sessionOf(outcome).userId).toBe(family.userId);
           expect(await store.getSession(family.sessionId)).toBeNull();
-          expect(await store.isRevoked(family.sessionId)).toBe(true);
-          expect((await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 2 + delay))).status).toBe('missing');
+          expect(isRevoked(family)).toBe(true);
+          expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
         }
       });
     });
@@ -413,77 +512,214 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     describe('presentToken: missing and expired', () => {
       test('an unknown session id is missing', async () => {
         const family = new Family(key);
-        expect(await store.presentToken(family.sessionId, family.presentation(family.current, Date.now()))).toEqual({ status: 'missing' });
-        expect(await store.isRevoked(family.sessionId)).toBe(false);
+        expect(await store.presentToken(family.sessionId, family.presentation(family.current))).toEqual({ status: 'missing' });
+        expect(isRevoked(family)).toBe(false);
       });
 
       test('a presentation at or after the idle deadline is missing; just before it rotates', async () => {
-        const createdAt = Date.now();
-        const idleTtlMs = MINUTE;
-        const dead = await created(createdAt, { idleTtlMs });
-        expect(await store.presentToken(dead.sessionId, dead.presentation(dead.current, createdAt + idleTtlMs, { idleTtlMs }))).toEqual({
-          status: 'missing',
-        });
-        const later = await created(createdAt, { idleTtlMs });
-        expect(await store.presentToken(later.sessionId, later.presentation(later.current, createdAt + 5 * idleTtlMs, { idleTtlMs }))).toEqual({
-          status: 'missing',
-        });
-        const alive = await created(createdAt, { idleTtlMs });
-        expect((await store.presentToken(alive.sessionId, alive.presentation(alive.current, createdAt + idleTtlMs - 1, { idleTtlMs }))).status).toBe(
-          'rotated',
-        );
+        const idleTtlMs = 1_000;
+        const now = Date.now();
+        // Its idle deadline is the moment it was created: any presentation is at or after it.
+        const dead = await created(now - idleTtlMs, { idleTtlMs });
+        const later = await created(now - 5 * idleTtlMs, { idleTtlMs });
+        // 300 ms left: one rotates at once, the other is presented once its deadline has passed.
+        const alive = await created(now - idleTtlMs + 300, { idleTtlMs });
+        const expiring = await created(now - idleTtlMs + 300, { idleTtlMs });
+        for (const family of [dead, later]) {
+          expect(await store.presentToken(family.sessionId, family.presentation(family.current, { idleTtlMs }))).toEqual({ status: 'missing' });
+          expect(await store.getSession(family.sessionId)).toBeNull();
+        }
+        await rotate(alive, { idleTtlMs });
+        expect(await store.getSession(expiring.sessionId)).not.toBeNull();
+        await sleepUntil(now + 300 + 100);
+        expect(await store.presentToken(expiring.sessionId, expiring.presentation(expiring.current, { idleTtlMs }))).toEqual({ status: 'missing' });
+        expect((await store.listSessions(expiring.userId)).map((record) => record.sessionId)).toEqual([]);
+        // Expiry is not revocation.
+        expect(isRevoked(expiring)).toBe(false);
       });
 
-      test('a presentation at the absolute deadline is missing even for a family in constant use', async () => {
-        const createdAt = Date.now();
+      test('a presentation after the absolute deadline is missing even for a family in constant use', async () => {
         const absoluteTtlMs = 10 * MINUTE;
-        const idleTtlMs = 4 * MINUTE;
-        const family = await created(createdAt, { idleTtlMs, absoluteTtlMs });
-        for (let at = createdAt + 3 * MINUTE; at < createdAt + absoluteTtlMs; at += 3 * MINUTE) {
-          const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, at, { idleTtlMs }));
-          expect(outcome.status).toBe('rotated');
-          family.advance();
+        const idleTtlMs = 450;
+        // A login whose absolute deadline is 750 ms from now, used every 200 ms (well within idleTtl).
+        const createdAt = Date.now() - absoluteTtlMs + 750;
+        const deadline = createdAt + absoluteTtlMs;
+        const family = await created(createdAt, { idleTtlMs: absoluteTtlMs, absoluteTtlMs });
+        for (const offset of [0, 200, 400, 600]) {
+          await sleepUntil(createdAt + absoluteTtlMs - 750 + offset);
+          const record = await rotate(family, { idleTtlMs });
+          expect(record.expiresAt).toBeLessThanOrEqual(deadline);
+          expect(record.absoluteExpiresAt).toBe(deadline);
         }
-        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + absoluteTtlMs, { idleTtlMs }));
+        expect((await store.getSession(family.sessionId))?.expiresAt).toBe(deadline);
+        await sleepUntil(deadline + 50);
+        const outcome = await store.presentToken(family.sessionId, family.presentation(family.current, { idleTtlMs }));
         expect(outcome).toEqual({ status: 'missing' });
+        expect(await store.getSession(family.sessionId)).toBeNull();
       });
     });
 
-    describe('revokeSession and isRevoked', () => {
-      test('isRevoked is false for a live session and for an unknown id', async () => {
+    describe('revokeSession and the revocation feed', () => {
+      test('the feed answers valid for a live session and for an unknown id', async () => {
         const family = await created();
-        expect(await store.isRevoked(family.sessionId)).toBe(false);
-        expect(await store.isRevoked(newSessionId())).toBe(false);
+        expect(isRevoked(family)).toBe(false);
+        expect(isRevoked({ sessionId: newSessionId(), userId: family.userId })).toBe(false);
       });
 
-      test('revokeSession ends the session, returns its record and marks it revoked', async () => {
-        const createdAt = Date.now();
+      test('revokeSession ends the session, returns its record and has the feed refuse it', async () => {
+        const createdAt = Date.now() - 5_000;
         const family = await created(createdAt);
         const keep = await created(createdAt + 1, {}, family.userId);
         const record = await store.getSession(family.sessionId);
 
-        expect(await store.revokeSession(family.sessionId, MARKER_TTL_MS)).toEqual(record);
+        expect(await store.revokeSession(family.sessionId, REVOCATION_TTL_MS)).toEqual(record);
         expect(await store.getSession(family.sessionId)).toBeNull();
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
-        expect(await store.isRevoked(keep.sessionId)).toBe(false);
+        expect(isRevoked(family)).toBe(true);
+        expect(isRevoked(keep)).toBe(false);
         expect((await store.listSessions(family.userId)).map((r) => r.sessionId)).toEqual([keep.sessionId]);
-        expect((await store.presentToken(family.sessionId, family.presentation(family.current, createdAt + 2))).status).toBe('missing');
+        expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
         // Revoking again finds nothing to end, and the session stays revoked.
-        expect(await store.revokeSession(family.sessionId, MARKER_TTL_MS)).toBeNull();
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
+        expect(await store.revokeSession(family.sessionId, REVOCATION_TTL_MS)).toBeNull();
+        expect(isRevoked(family)).toBe(true);
       });
 
       test('revokeSession of an unknown id returns null', async () => {
-        expect(await store.revokeSession(newSessionId(), MARKER_TTL_MS)).toBeNull();
+        expect(await store.revokeSession(newSessionId(), REVOCATION_TTL_MS)).toBeNull();
       });
 
-      test('the revocation marker lasts revokedMarkerTtlMs, then lapses', async () => {
+      test('a revocation with a short revocationTtlMs is refused at once', async () => {
         const family = await created();
         expect(await store.revokeSession(family.sessionId, 300)).not.toBeNull();
-        expect(await store.isRevoked(family.sessionId)).toBe(true);
-        await sleep(500);
-        expect(await store.isRevoked(family.sessionId)).toBe(false);
+        expect(isRevoked(family)).toBe(true);
         expect(await store.getSession(family.sessionId)).toBeNull();
+      });
+
+      test("a revoked session is 'revoked' in a feed opened before the revocation and in one opened after it", async () => {
+        const family = await created();
+        const other = await created(Date.now(), {}, family.userId);
+        const early = await extraFeed(store);
+        expect(currentVerdict(early, family.sessionId, family.userId)).toBe('valid');
+
+        await store.revokeSession(family.sessionId, REVOCATION_TTL_MS);
+        // Applied at once to the store's own feeds: no waiting for a message.
+        expect(early.verdict(family.sessionId, family.userId, Date.now())).toBe('revoked');
+        expect(early.verdict(other.sessionId, other.userId, Date.now())).toBe('valid');
+
+        // A feed opened afterwards (on another store object over the same data) loads it.
+        const late = await extraFeed(sibling());
+        expect(late.verdict(family.sessionId, family.userId, Date.now())).toBe('revoked');
+        expect(late.verdict(other.sessionId, other.userId, Date.now())).toBe('valid');
+      });
+
+      test('reuse revocations reach feeds opened before and after, like revokeSession', async () => {
+        const family = await created();
+        const early = await extraFeed(store);
+        await rotate(family);
+        expect((await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, { reuseGraceMs: 0 }))).status).toBe('reuse');
+        expect(early.verdict(family.sessionId, family.userId, Date.now())).toBe('revoked');
+        const late = await extraFeed(sibling());
+        expect(late.verdict(family.sessionId, family.userId, Date.now())).toBe('revoked');
+        expect(late.verdict(newSessionId(), family.userId, Date.now())).toBe('valid');
+      });
+
+      test("a feed refuses logins from before the store's data began (its epoch), not later ones", async () => {
+        const family = await created();
+        expect(feed.verdict(family.sessionId, family.userId, Date.now())).toBe('valid');
+        expect(feed.verdict(family.sessionId, family.userId, 0)).toBe('revoked');
+        expect(feed.verdict(family.sessionId, family.userId, Date.now() - 24 * 60 * MINUTE)).toBe('revoked');
+      });
+    });
+
+    describe('revokeUser', () => {
+      /** A cut-off a little after the feed was loaded, so times just before it are not refused by the epoch. */
+      async function cutOff(): Promise<number> {
+        await sleep(30);
+        return Date.now();
+      }
+
+      test('ends exactly the sessions created before revokedBefore and resolves with their records', async () => {
+        const revokedBefore = await cutOff();
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const old = await created(revokedBefore - 5_000, {}, userId);
+        const justBefore = await created(revokedBefore - 1, {}, userId);
+        const atCut = await created(revokedBefore, {}, userId);
+        const after = await created(revokedBefore + 10, {}, userId);
+        const bystander = await created(revokedBefore - 5_000);
+        const records = await Promise.all([old, justBefore].map((family) => store.getSession(family.sessionId)));
+        const kept = await store.listSessions(userId);
+        expect(kept).toHaveLength(4);
+
+        const ended = await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+        expect([...ended].sort((a, b) => a.createdAt - b.createdAt)).toEqual(records);
+
+        for (const family of [old, justBefore]) {
+          expect(await store.getSession(family.sessionId)).toBeNull();
+          expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
+        }
+        expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([atCut.sessionId, after.sessionId]);
+        expect(await store.getSession(atCut.sessionId)).toEqual(kept[2]);
+        await rotate(after);
+        expect((await store.listSessions(bystander.userId)).map((record) => record.sessionId)).toEqual([bystander.sessionId]);
+
+        // Nothing left to end the second time.
+        expect(await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS })).toEqual([]);
+      });
+
+      test('a login that began before revokedBefore resolves null and leaves nothing; a later one works', async () => {
+        const revokedBefore = await cutOff();
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        expect(await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS })).toEqual([]);
+
+        // In flight when revokeUser ran: its login began before the cut-off.
+        const inFlight = new Family(key, userId);
+        expect(await store.createSession(inFlight.newSession(revokedBefore - 1))).toBeNull();
+        expect(await store.getSession(inFlight.sessionId)).toBeNull();
+        expect(await store.listSessions(userId)).toEqual([]);
+        expect(await store.presentToken(inFlight.sessionId, inFlight.presentation(inFlight.current))).toEqual({ status: 'missing' });
+
+        // Another user is not affected.
+        const otherUser = new Family(key);
+        expect(await store.createSession(otherUser.newSession(revokedBefore - 1))).not.toBeNull();
+
+        const later = new Family(key, userId);
+        const record = await store.createSession(later.newSession(revokedBefore));
+        expect(record?.sessionId).toBe(later.sessionId);
+        expect(record?.createdAt).toBe(revokedBefore);
+        expect(await store.getSession(later.sessionId)).toEqual(record);
+        expect((await store.listSessions(userId)).map((listed) => listed.sessionId)).toEqual([later.sessionId]);
+        await rotate(later);
+      });
+
+      test('the cut-off only moves forward: an earlier revokeUser does not re-admit logins', async () => {
+        const revokedBefore = await cutOff();
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+        await store.revokeUser(userId, { revokedBefore: revokedBefore - 1_000, retainMs: RETAIN_MS });
+        const between = new Family(key, userId);
+        expect(await store.createSession(between.newSession(revokedBefore - 10))).toBeNull();
+        expect(await store.getSession(between.sessionId)).toBeNull();
+        expect(feed.verdict(between.sessionId, userId, revokedBefore - 10)).toBe('revoked');
+        expect(await store.createSession(new Family(key, userId).newSession(revokedBefore))).not.toBeNull();
+      });
+
+      test("the feed answers 'revoked' for the user's logins before revokedBefore and 'valid' from it on", async () => {
+        const revokedBefore = await cutOff();
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const otherUser = `user-${randomBytes(6).toString('hex')}`;
+        const anySid = newSessionId();
+        const early = revokedBefore - 10;
+        // Before the revocation the early login was fine (so its refusal below is not the epoch's).
+        expect(feed.verdict(anySid, userId, early)).toBe('valid');
+
+        await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
+        const late = await extraFeed(sibling());
+        for (const observer of [feed, late]) {
+          expect(observer.verdict(anySid, userId, early)).toBe('revoked');
+          expect(observer.verdict(newSessionId(), userId, revokedBefore - 1)).toBe('revoked');
+          expect(observer.verdict(anySid, userId, revokedBefore)).toBe('valid');
+          expect(observer.verdict(anySid, userId, Date.now() + 1_000)).toBe('valid');
+          expect(observer.verdict(anySid, otherUser, early)).toBe('valid');
+        }
       });
     });
   });

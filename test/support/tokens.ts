@@ -23,6 +23,7 @@ export function accessClaims(overrides: Record<string, unknown> = {}): Record<st
     jti: randomBytes(12).toString('base64url'),
     iat,
     exp: iat + 600,
+    auth_time: Date.now() / 1000,
     ...overrides,
   };
   for (const key of Object.keys(claims)) if (claims[key] === undefined) delete claims[key];

@@ -1,0 +1,158 @@
+// The revocation feed on Redis: loads the log at start, follows the channel, re-syncs after reconnects, fails closed when stale.
+import { randomBytes } from 'node:crypto';
+import { StoreUnavailableError } from '../errors';
+import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
+import { applyEntry, heartbeatMessage, parseMessage } from './revocation-log-format';
+import { RevocationSet } from './revocation-set';
+
+/** The dedicated pub/sub connection a feed owns (an ioredis `duplicate()` of the store's client). */
+export interface SubscriberLike {
+  readonly status: string;
+  connect(): Promise<unknown>;
+  subscribe(channel: string): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'ready' | 'error', listener: (...args: unknown[]) => void): unknown;
+  disconnect(): void;
+}
+
+/** What the feed needs from RedisStore: only the store talks to Redis. */
+export interface RevocationSource {
+  readonly channel: string;
+  /** How long the first request may wait for the feed to load. */
+  readonly waitMs: number;
+  createSubscriber(): SubscriberLike;
+  /** Reads the epoch (creating `newEpoch` when there is none) and every live log entry. */
+  load(newEpoch: string, retainMs: number): Promise<{ epoch: string; entries: Array<[member: string, until: number]> }>;
+  /** Confirms the epoch and publishes `message` on the channel; `changed` when the epoch is not `epoch`. */
+  heartbeat(epoch: string, retainMs: number, message: string): Promise<'ok' | 'changed' | 'late'>;
+}
+
+/** Heartbeats remembered while waiting for their message; older ones could not prove freshness anyway. */
+const MAX_PENDING_HEARTBEATS = 16;
+
+/** The time a store epoch began, read from its value `<startMs>.<random>`. */
+export function epochStart(epoch: string): number {
+  const start = Number(epoch.split('.')[0]);
+  // An epoch this library did not write vouches for nothing: refuse everything issued before now.
+  return Number.isFinite(start) ? start : Date.now();
+}
+
+/**
+ * Why a stream of revocations on pub/sub, rather than keyspace notifications or a Redis stream:
+ * PUBLISH works from inside the Lua scripts (so a reuse revocation is announced atomically with the
+ * family's deletion), reaches every node's subscribers on a Cluster, and needs no server
+ * configuration; what pub/sub does not keep while a subscriber is away, the log (a sorted set of
+ * the revocations that still matter) gives back at every re-sync. Freshness is proved end to end:
+ * the heartbeat is published on the same channel, so receiving it shows nothing before it was lost.
+ */
+export class RedisRevocationFeed implements RevocationFeed {
+  readonly set: RevocationSet;
+  private readonly id = randomBytes(9).toString('base64url');
+  private readonly heartbeats = new Map<number, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly subscriber: SubscriberLike;
+  private readonly timer: NodeJS.Timeout;
+  private epoch: string | undefined;
+  private needsLoad = true;
+  private busy = false;
+  private sequence = 0;
+  private closed = false;
+
+  constructor(
+    private readonly source: RevocationSource,
+    private readonly options: RevocationFeedOptions,
+    private readonly onClose: () => void,
+  ) {
+    this.set = new RevocationSet(options.maxStalenessMs);
+    this.subscriber = source.createSubscriber();
+    this.subscriber.on('error', () => undefined); // reconnects are ioredis' job; staleness is ours
+    this.subscriber.on('message', (_channel, message) => this.onMessage(message));
+    this.subscriber.on('ready', () => {
+      this.needsLoad = true;
+      void this.tick();
+    });
+    if (this.subscriber.status === 'wait') this.subscriber.connect().catch(() => undefined);
+    const interval = Math.min(1000, Math.max(25, Math.floor(options.maxStalenessMs / 4)));
+    this.timer = setInterval(() => void this.tick(), interval);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict {
+    return this.set.verdict(sessionId, userId, authTime);
+  }
+
+  ready(): Promise<void> {
+    if (this.set.isLoaded) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(done);
+        reject(new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms`));
+      }, this.source.waitMs);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.set.close();
+    this.subscriber.disconnect();
+    this.onClose();
+  }
+
+  /** One step of the loop: (re)load when needed, otherwise a heartbeat. Never two at once. */
+  private async tick(): Promise<void> {
+    if (this.busy || this.closed) return;
+    this.busy = true;
+    try {
+      if (this.needsLoad) await this.load();
+      else await this.beat();
+    } catch {
+      // Nothing confirmed: the set ages towards `stale` and the next tick tries again.
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async load(): Promise<void> {
+    if (this.subscriber.status !== 'ready') return;
+    // Subscribed before reading the log: whatever is revoked from now on arrives as a message.
+    await this.subscriber.subscribe(this.source.channel);
+    const startedAt = Date.now();
+    const { epoch, entries } = await this.source.load(`${startedAt}.${randomBytes(9).toString('base64url')}`, this.options.retainMs);
+    if (epoch !== this.epoch) {
+      this.epoch = epoch;
+      this.set.refuseBefore(epochStart(epoch));
+    }
+    for (const [member, until] of entries) applyEntry(this.set, member, until);
+    this.needsLoad = false;
+    this.set.confirm(startedAt);
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  private async beat(): Promise<void> {
+    const sequence = ++this.sequence;
+    this.heartbeats.set(sequence, Date.now());
+    // Replies that never come (a hung Redis) must not pile up: only recent heartbeats can confirm.
+    if (this.heartbeats.size > MAX_PENDING_HEARTBEATS) this.heartbeats.delete(this.heartbeats.keys().next().value as number);
+    const status = await this.source.heartbeat(this.epoch as string, this.options.retainMs, heartbeatMessage(this.id, sequence));
+    if (status === 'changed') this.needsLoad = true; // Redis lost its data or was replaced: re-load at once
+  }
+
+  private onMessage(message: string): void {
+    const parsed = parseMessage(message);
+    if (parsed?.kind === 'revocation') applyEntry(this.set, parsed.member, parsed.until);
+    if (parsed?.kind !== 'heartbeat' || parsed.feedId !== this.id) return;
+    const sentAt = this.heartbeats.get(parsed.sequence);
+    for (const sequence of this.heartbeats.keys()) if (sequence <= parsed.sequence) this.heartbeats.delete(sequence);
+    if (sentAt !== undefined && !this.needsLoad) this.set.confirm(sentAt);
+  }
+}

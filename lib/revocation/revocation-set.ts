@@ -1,0 +1,76 @@
+// The in-memory set of revocations a feed keeps, and the synchronous verdict requireAuth asks of it.
+import type { RevocationVerdict } from '../store/session-store';
+
+/** How often expired entries are dropped. */
+const PRUNE_INTERVAL_MS = 10_000;
+
+/**
+ * Revoked session ids, per-user "revoked before" times and a store-wide "valid since" time, each
+ * kept until it can no longer matter. Both stores' feeds keep one; RedisRevocationFeed also tracks
+ * when it last confirmed it was in touch with Redis (`confirmedAt`).
+ */
+export class RevocationSet {
+  private readonly sessions = new Map<string, number>();
+  private readonly users = new Map<string, { before: number; until: number }>();
+  private readonly pruneTimer: NodeJS.Timeout;
+  /** Sessions whose login began before this (epoch ms) are refused: the store lost its data then. */
+  private validSince = 0;
+  private loaded = false;
+  /** When the feed was last known to hold every revocation made (epoch ms). */
+  private confirmedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly maxStalenessMs: number) {
+    this.pruneTimer = setInterval(() => this.prune(Date.now()), PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
+  }
+
+  /**
+   * The hot path of `requireAuth`: map lookups and comparisons, no allocation. Order matters: a
+   * feed that cannot vouch for its contents never answers `valid`, nor `revoked` from stale data.
+   */
+  verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict {
+    if (!this.loaded) return 'loading';
+    if (Date.now() - this.confirmedAt > this.maxStalenessMs) return 'stale';
+    if (authTime < this.validSince || this.sessions.has(sessionId)) return 'revoked';
+    const user = this.users.get(userId);
+    return user !== undefined && authTime < user.before ? 'revoked' : 'valid';
+  }
+
+  /** Whether the set has been loaded once. */
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  /** Marks the set loaded and current as of `at` (epoch ms). */
+  confirm(at: number): void {
+    this.loaded = true;
+    if (at > this.confirmedAt) this.confirmedAt = at;
+  }
+
+  /** Refuses every session whose login began before `since`; the mark only ever moves forward. */
+  refuseBefore(since: number): void {
+    if (since > this.validSince) this.validSince = since;
+  }
+
+  /** Adds a revoked session, remembered until `until` (epoch ms). */
+  addSession(sessionId: string, until: number): void {
+    if (until > (this.sessions.get(sessionId) ?? 0)) this.sessions.set(sessionId, until);
+  }
+
+  /** Adds a user revocation: sessions of the user whose login began before `before` are refused until `until`. */
+  addUser(userId: string, before: number, until: number): void {
+    const known = this.users.get(userId);
+    this.users.set(userId, { before: Math.max(before, known?.before ?? 0), until: Math.max(until, known?.until ?? 0) });
+  }
+
+  /** Drops entries that can no longer matter. */
+  prune(now: number): void {
+    for (const [sessionId, until] of this.sessions) if (until <= now) this.sessions.delete(sessionId);
+    for (const [userId, entry] of this.users) if (entry.until <= now) this.users.delete(userId);
+  }
+
+  /** Stops the prune timer. */
+  close(): void {
+    clearInterval(this.pruneTimer);
+  }
+}

@@ -1,0 +1,164 @@
+// Sending commands to Redis within a time budget: waits for the connection, fails fast while Redis hangs.
+import { StoreUnavailableError } from '../errors';
+
+/** The connection-state part of an ioredis `Redis` or `Cluster` client that the gate watches. */
+export interface ConnectionLike {
+  /** ioredis status: `wait` (lazyConnect), `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end`, ... */
+  readonly status: string;
+  connect(): Promise<unknown>;
+  ping(): Promise<unknown>;
+  once(event: 'ready' | 'end', listener: () => void): unknown;
+  off(event: 'ready' | 'end', listener: () => void): unknown;
+}
+
+/**
+ * The difference between Redis' clock and this process's, measured from `TIME` replies, so a
+ * deadline handed to a script means the same moment on both sides. Samples that took long are
+ * ignored (their error would be as large as their round trip).
+ */
+export class RedisClock {
+  private offsetMs = 0;
+
+  constructor(private readonly maxSampleRoundTripMs: number) {}
+
+  /** Records Redis' time as read by a command sent at `sentAt` whose reply arrived at `receivedAt`. */
+  sample(redisTimeMs: number, sentAt: number, receivedAt: number): void {
+    if (!Number.isFinite(redisTimeMs) || receivedAt - sentAt > this.maxSampleRoundTripMs) return;
+    // Redis read its clock before the reply left, so this errs towards earlier deadlines, never later.
+    this.offsetMs = redisTimeMs - receivedAt;
+  }
+
+  /** A time of this process's clock, on Redis' clock. */
+  toRedis(appTimeMs: number): number {
+    return Math.round(appTimeMs + this.offsetMs);
+  }
+}
+
+/** A command the gate refused before sending it: it can never take effect, late or not. */
+export class CommandNotSentError extends StoreUnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The longest pause between two probes while the circuit is open. */
+const MAX_PROBE_INTERVAL_MS = 1000;
+
+/**
+ * Runs every command of a RedisStore under one budget, `timeoutMs`:
+ * - while the client connects (first connect, reconnect, or `lazyConnect` waiting for a first
+ *   command) the command waits for it; a `lazyConnect` client is told to connect;
+ * - the command is given its deadline (when the caller will stop waiting, on Redis' clock);
+ * - past the budget it fails with `StoreUnavailableError` and the circuit opens: later commands
+ *   fail at once instead of piling up behind a hung server, while one PING at a time probes it;
+ *   the first answer closes the circuit.
+ */
+export class CommandGate {
+  private circuitOpen = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readyWait: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: ConnectionLike,
+    private readonly timeoutMs: number,
+    readonly clock: RedisClock,
+  ) {}
+
+  /** Whether commands currently fail at once because Redis stopped answering. */
+  get isCircuitOpen(): boolean {
+    return this.circuitOpen;
+  }
+
+  /** Runs `command` with its deadline (Redis clock, epoch ms), within the budget. */
+  run<T>(command: (deadline: number) => Promise<T>): Promise<T> {
+    if (this.circuitOpen) {
+      return Promise.reject(new CommandNotSentError('Redis stopped answering; failing fast until it answers a probe again'));
+    }
+    return this.attempt(command);
+  }
+
+  /** Stops probing. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.probeTimer);
+  }
+
+  private attempt<T>(command: (deadline: number) => Promise<T>): Promise<T> {
+    if (this.client.status === 'end') {
+      return Promise.reject(new CommandNotSentError('the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given'));
+    }
+    const giveUpAt = Date.now() + this.timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let sent = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.openCircuit();
+        const message = `Redis did not answer within ${this.timeoutMs}ms (status: ${this.client.status})`;
+        reject(sent ? new StoreUnavailableError(message) : new CommandNotSentError(message));
+      }, this.timeoutMs);
+      timer.unref(); // whoever waits holds the process open (a request's socket); a lone probe must not
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error instanceof StoreUnavailableError ? error : new StoreUnavailableError('Redis command failed', { cause: error }));
+      };
+      this.connected().then(() => {
+        if (settled) return; // gave up while waiting for the connection: send nothing
+        sent = true;
+        command(this.clock.toRedis(giveUpAt)).then((value) => {
+          // A reply, even one that came too late for its caller, shows Redis answers again.
+          this.circuitOpen = false;
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(value);
+        }, fail);
+      }, fail);
+    });
+  }
+
+  /** Resolves once the client is ready, asking a `lazyConnect` client to connect. */
+  private connected(): Promise<void> {
+    const status = this.client.status;
+    if (status === 'ready') return Promise.resolve();
+    if (status === 'end') return Promise.reject(new CommandNotSentError('the Redis client was closed'));
+    if (status === 'wait') this.client.connect().catch(() => undefined);
+    this.readyWait ??= new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        this.client.off('end', onEnd);
+        this.readyWait = undefined;
+        resolve();
+      };
+      const onEnd = (): void => {
+        this.client.off('ready', onReady);
+        this.readyWait = undefined;
+        reject(new CommandNotSentError('the Redis client was closed'));
+      };
+      this.client.once('ready', onReady);
+      this.client.once('end', onEnd);
+    });
+    return this.readyWait;
+  }
+
+  private openCircuit(): void {
+    if (this.circuitOpen || this.closed) return;
+    this.circuitOpen = true;
+    this.probe();
+  }
+
+  private probe(): void {
+    if (!this.circuitOpen || this.closed) return;
+    this.attempt(() => this.client.ping()).then(
+      () => undefined,
+      () => {
+        if (this.closed) return;
+        this.probeTimer = setTimeout(() => this.probe(), Math.min(this.timeoutMs, MAX_PROBE_INTERVAL_MS));
+        this.probeTimer.unref();
+      },
+    );
+  }
+}

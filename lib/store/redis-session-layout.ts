@@ -1,0 +1,102 @@
+// How RedisStore lays a session out in Redis: one string of fields, the single source for the Lua scripts and for reading.
+import type { SessionRecord } from './session-store';
+
+/**
+ * The fields of a stored session, in order. Everything else derives from this list: the Lua
+ * prelude's field indexes, {@link encodeSession} and {@link decodeSession}.
+ * - `u` userId, `c` claims JSON, `ua` User-Agent;
+ * - `ca` createdAt (login start), `lu` lastUsedAt (= time of the last rotation), `ex` expiresAt,
+ *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
+ * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations.
+ */
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen'] as const;
+
+type Field = (typeof SESSION_FIELDS)[number];
+
+/** The session's fields by name, as strings. */
+export type StoredSession = Record<Field, string>;
+
+/**
+ * Joins the fields. One string per session (rather than a hash) keeps a session small whatever the
+ * length of its User-Agent: Redis only packs a hash tightly while every value is under 64 bytes.
+ * U+001F (unit separator) occurs in none of the values: JSON escapes it, HTTP headers cannot hold
+ * it, and user ids holding control characters are refused at login.
+ */
+export const FIELD_SEPARATOR = '\x1f';
+
+/** A time (epoch ms) as stored: base 36, which keeps a session under 300 bytes. */
+export function encodeTime(ms: number): string {
+  return Math.floor(ms).toString(36);
+}
+
+/** Reads a stored time back (epoch ms). */
+export function decodeTime(text: string): number {
+  return parseInt(text, 36);
+}
+
+/** Packs a session's fields into the stored string. */
+export function encodeSession(fields: StoredSession): string {
+  return SESSION_FIELDS.map((name) => fields[name]).join(FIELD_SEPARATOR);
+}
+
+/** Reads a stored string back into fields, or throws when it is not a session of this layout. */
+export function decodeSession(value: string): StoredSession {
+  const values = value.split(FIELD_SEPARATOR);
+  if (values.length !== SESSION_FIELDS.length) {
+    throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
+  }
+  return Object.fromEntries(SESSION_FIELDS.map((name, index) => [name, values[index]])) as StoredSession;
+}
+
+/** The public record of a stored session. */
+export function toSessionRecord(sessionId: string, fields: StoredSession): SessionRecord {
+  return {
+    sessionId,
+    userId: fields.u,
+    claims: parseClaims(fields.c),
+    userAgent: fields.ua,
+    createdAt: decodeTime(fields.ca),
+    lastUsedAt: decodeTime(fields.lu),
+    expiresAt: decodeTime(fields.ex),
+    absoluteExpiresAt: decodeTime(fields.ad),
+  };
+}
+
+function parseClaims(json: string): Record<string, unknown> {
+  const parsed: unknown = json ? JSON.parse(json) : {};
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+}
+
+/**
+ * The Lua prelude every script that reads a session starts with, generated from
+ * {@link SESSION_FIELDS}: `F.<name>` is a field's index; `decode`/`encode` and `readTime`/`writeTime`
+ * mirror the functions above.
+ */
+export const LUA_SESSION_LAYOUT = `
+local SEP = '\\031'
+local F = { ${SESSION_FIELDS.map((name, index) => `${name} = ${index + 1}`).join(', ')} }
+local FIELD_COUNT = ${SESSION_FIELDS.length}
+local function decode(s)
+  local fields, start = {}, 1
+  for index = 1, FIELD_COUNT - 1 do
+    local stop = string.find(s, SEP, start, true)
+    fields[index] = string.sub(s, start, stop - 1)
+    start = stop + 1
+  end
+  fields[FIELD_COUNT] = string.sub(s, start)
+  return fields
+end
+local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end
+local function readTime(text) return tonumber(text, 36) end
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function writeTime(n)
+  n = math.floor(n)
+  local text = ''
+  repeat
+    local digit = n % 36
+    text = string.sub(DIGITS, digit + 1, digit + 1) .. text
+    n = (n - digit) / 36
+  until n == 0
+  return text
+end
+`;
