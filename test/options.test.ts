@@ -559,6 +559,27 @@ describe('cookie, csrf, realm and bodyLimit', () => {
   });
 });
 
+describe('revocation', () => {
+  test.each([['100ms', /received 100ms/], ['2m', /received 120s/]])('revocation.maxStaleness %p is a RangeError', (maxStaleness, received) => {
+    expectOptionError(options({ revocation: { maxStaleness } }), RangeError, { option: 'revocation.maxStaleness', received, fix: /Leave it out for '5s'/ });
+  });
+
+  test('a misspelt revocation option is named, with the right spelling', () => {
+    expectOptionError(options({ revocation: { maxStalness: '5s' } as never }), TypeError, {
+      option: 'revocation.maxStalness',
+      received: /is not an option/,
+      fix: /Did you mean `revocation.maxStaleness`\?/,
+    });
+  });
+
+  test('maxStaleness defaults to 5 s, and the feed remembers user revocations as long as a session can live', () => {
+    const config = resolveOptions(options());
+    expect(config.revocation.maxStalenessMs).toBe(5000);
+    expect(config.revocation.retainMs).toBe(30 * 86_400_000 + 10 * 60_000 + 5000);
+    expect(resolveOptions(options({ revocation: { maxStaleness: '250ms' } })).revocation.maxStalenessMs).toBe(250);
+  });
+});
+
 describe('defaults and accepted values', () => {
   test('defaults resolve', () => {
     const config = resolveOptions({

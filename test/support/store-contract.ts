@@ -254,6 +254,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(second?.claims).toEqual({ role: 'admin', tenant: { id: 7, name: 'acme' } });
       });
 
+      test('discardSession removes a family nobody was given, and an unknown id is a no-op', async () => {
+        const family = await created();
+        const kept = await created(Date.now(), {}, family.userId);
+        await store.discardSession(family.sessionId);
+        expect(await store.getSession(family.sessionId)).toBeNull();
+        expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([kept.sessionId]);
+        expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
+        await expect(store.discardSession(newSessionId())).resolves.toBeUndefined();
+      });
+
       test('getSession of an unknown id is null; listSessions of an unknown user is empty', async () => {
         expect(await store.getSession(newSessionId())).toBeNull();
         expect(await store.listSessions(`nobody-${randomBytes(6).toString('hex')}`)).toEqual([]);
