@@ -2,6 +2,7 @@
 import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Configuration } from './options';
+import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
 
 /** The JWT payload of an access token. */
 export interface AccessTokenPayload {
@@ -24,7 +25,7 @@ export interface AccessTokenPayload {
 }
 
 /** Claim names the library sets itself; `authenticate` may not return claims with these names. */
-export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ', 'auth_time']);
+export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(REGISTERED_CLAIM_NAMES);
 
 const TOKEN_TYPE = 'at+jwt';
 

@@ -1,6 +1,7 @@
 // The refresh cookie: reading it strictly (one occurrence only) and writing or clearing it.
 import type { Request, Response } from 'express';
 import type { Configuration } from './options';
+import { PRESENCE_COOKIE_SUFFIX } from './shared/protocol';
 
 /** What the request carries under the refresh cookie's name. */
 export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'present'; value: string };
@@ -35,19 +36,44 @@ function cookiePath(req: Request, cookie: Configuration['cookie']): string {
   return !cookie.hostPrefixed && PLAIN_PATH.test(req.baseUrl) ? req.baseUrl : '/';
 }
 
-function serialize(req: Request, cookie: Configuration['cookie'], value: string, maxAgeSeconds: number): string {
-  const attributes = [`${cookie.name}=${value}`, `Path=${cookiePath(req, cookie)}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', `SameSite=${cookie.sameSite}`];
-  if (maxAgeSeconds === 0) attributes.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+interface CookieLine {
+  name: string;
+  value: string;
+  path: string;
+  httpOnly: boolean;
+  maxAgeSeconds: number;
+}
+
+function serialize(cookie: Configuration['cookie'], line: CookieLine): string {
+  const attributes = [`${line.name}=${line.value}`, `Path=${line.path}`, `Max-Age=${line.maxAgeSeconds}`];
+  if (line.httpOnly) attributes.push('HttpOnly');
+  attributes.push(`SameSite=${cookie.sameSite}`);
+  if (line.maxAgeSeconds === 0) attributes.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
   if (cookie.secure) attributes.push('Secure');
   return attributes.join('; ');
 }
 
-/** Sets the refresh cookie to live exactly as long as its family. */
-export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
-  res.append('Set-Cookie', serialize(req, cookie, token, Math.max(1, Math.floor(lifetimeMs / 1000))));
+/**
+ * Writes the refresh cookie and its presence cookie (`<name>-present=1`: readable by scripts, on
+ * `Path=/` so every page sees it, holding nothing secret) with one lifetime; `0` clears both.
+ */
+function writeCookies(req: Request, res: Response, cookie: Configuration['cookie'], token: string, maxAgeSeconds: number): void {
+  res.append('Set-Cookie', serialize(cookie, { name: cookie.name, value: token, path: cookiePath(req, cookie), httpOnly: true, maxAgeSeconds }));
+  res.append('Set-Cookie', serialize(cookie, {
+    name: `${cookie.name}${PRESENCE_COOKIE_SUFFIX}`,
+    value: maxAgeSeconds === 0 ? '' : '1',
+    path: '/',
+    httpOnly: false,
+    maxAgeSeconds,
+  }));
 }
 
-/** Tells the browser to drop the refresh cookie. */
+/** Sets the refresh cookie (and its presence cookie) to live exactly as long as its family. */
+export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
+  writeCookies(req, res, cookie, token, Math.max(1, Math.floor(lifetimeMs / 1000)));
+}
+
+/** Tells the browser to drop the refresh cookie and its presence cookie. */
 export function clearRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie']): void {
-  res.append('Set-Cookie', serialize(req, cookie, '', 0));
+  writeCookies(req, res, cookie, '', 0);
 }

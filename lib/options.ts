@@ -3,6 +3,7 @@ import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, sign, ve
 import type { Request } from 'express';
 import { describeValue } from './describe-value';
 import { describeMs, parseDuration, type Duration } from './duration';
+import { DEFAULT_COOKIE_NAMES, DEFAULT_CSRF_HEADER } from './shared/protocol';
 import type { SessionStore } from './store/session-store';
 
 /** Signing algorithms for access tokens. `none` is never accepted. */
@@ -329,7 +330,7 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
   if (sameSite === 'none' && !secure) {
     fail('type', 'cookie.sameSite', "is 'none' with `cookie.secure: false`; browsers drop such cookies", "Use 'strict' or 'lax' on plain http.");
   }
-  const name = options.name ?? (secure ? '__Host-refresh' : 'refresh');
+  const name = options.name ?? (secure ? DEFAULT_COOKIE_NAMES.secure : DEFAULT_COOKIE_NAMES.insecure);
   if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
     fail('type', 'cookie.name', `must be a cookie name (letters, digits, - _ .); received ${describeValue(name)}`, "Leave it out for '__Host-refresh'.");
   }
@@ -341,7 +342,7 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
 }
 
 function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
-  const headerName = options.headerName ?? 'X-Requested-With';
+  const headerName = options.headerName ?? DEFAULT_CSRF_HEADER;
   if (typeof headerName !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(headerName)) {
     fail('type', 'csrf.headerName', `must be an HTTP header name; received ${describeValue(headerName)}`, "Leave it out for 'X-Requested-With'.");
   }

@@ -10,6 +10,7 @@ import type { AuthEvents } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import { jsonObjectBody } from './request-body';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
+import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
 
 /** Everything the router needs from the auth instance. */
 export interface RouterDeps {
@@ -85,7 +86,8 @@ export function createAuthRouter(deps: RouterDeps): Router {
     const { sessionId, userId, claims, expiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
-    res.status(200).json({ accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn });
+    const body: TokenResponse = { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
+    res.status(200).json(body);
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
@@ -100,7 +102,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     next();
   });
 
-  router.post('/login', csrf, ...jsonObjectBody(config.bodyLimit), route('login', async (req, res) => {
+  router.post(ROUTES.login, csrf, ...jsonObjectBody(config.bodyLimit), route('login', async (req, res) => {
     // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
     // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
     await sessions.feed.ready();
@@ -111,29 +113,29 @@ export function createAuthRouter(deps: RouterDeps): Router {
     sendTokens(req, res, issued);
   }));
 
-  router.post('/refresh', csrf, route('refresh', async (req, res) => {
+  router.post(ROUTES.refresh, csrf, route('refresh', async (req, res) => {
     const issued = await sessions.refresh(heldCookie(req), clientOf(req));
     if (issued) return sendTokens(req, res, issued);
     clearRefreshCookie(req, res, config.cookie);
     throw invalidRefreshToken();
   }));
 
-  router.post('/logout', csrf, route('logout', async (req, res) => {
+  router.post(ROUTES.logout, csrf, route('logout', async (req, res) => {
     await sessions.logout(heldCookie(req), clientOf(req));
     clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));
 
-  router.post('/logout-all', requireAuth, route('logout-all', async (req, res) => {
+  router.post(ROUTES.logoutAll, requireAuth, route('logout-all', async (req, res) => {
     await sessions.revokeUser(req.auth!.userId);
     clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));
 
-  router.get('/sessions', requireAuth, route('list-sessions', async (req, res) => {
+  router.get(ROUTES.sessions, requireAuth, route('list-sessions', async (req, res) => {
     const { userId, sessionId } = req.auth!;
     const records = await sessions.listSessions(userId);
-    res.json({
+    const body: SessionsResponse = {
       sessions: records.map((record) => ({
         id: record.sessionId,
         createdAt: new Date(record.createdAt).toISOString(),
@@ -142,10 +144,11 @@ export function createAuthRouter(deps: RouterDeps): Router {
         userAgent: record.userAgent,
         current: record.sessionId === sessionId,
       })),
-    });
+    };
+    res.json(body);
   }));
 
-  router.delete('/sessions/:id', requireAuth, route('revoke-session', async (req, res) => {
+  router.delete(`${ROUTES.sessions}/:id`, requireAuth, route('revoke-session', async (req, res) => {
     const { userId, sessionId } = req.auth!;
     const target = String(req.params.id);
     if (!(await sessions.sessionOf(userId, target))) throw new AuthError('session_not_found', 404, 'No such session');

@@ -42,6 +42,9 @@ test('the tarball holds dist/ and no sources, tests or fixtures', () => {
   const listing = run('tar', ['-tzf', tarball], workDir);
   expect(listing).toContain('package/dist/index.js');
   expect(listing).toContain('package/dist/index.d.ts');
+  expect(listing).toContain('package/dist/browser/client/index.js');
+  expect(listing).toContain('package/dist/browser/client/index.d.ts');
+  expect(listing).toContain('package/dist/browser/package.json');
   expect(listing).not.toMatch(/package\/(lib|test|example-app)\//);
 });
 
@@ -71,5 +74,14 @@ describe.each(['express5', 'express4'])('with %s', (consumer) => {
     // The same check must fail when the types are wrong, or it proves nothing.
     writeFileSync(join(dir, 'broken.mts'), "import { createAuth } from 'express-refresh-tokens';\ncreateAuth({ store: 1 });\n");
     expect(() => run('node', [tsc, ...flags, 'broken.mts'], dir)).toThrow();
+  });
+
+  test('the browser client: an ES module importable by name, typed for a page (lib DOM)', () => {
+    const dir = consumers[consumer] as string;
+    const imported = run('node', ['--input-type=module', '-e', "const m = await import('express-refresh-tokens/client'); console.log(typeof m.createAuthClient, typeof m.AuthClientError)"], dir);
+    expect(imported.trim()).toBe('function function');
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node', '--lib', 'ES2022,DOM'];
+    expect(() => run('node', [tsc, ...flags, 'browser-client.mts'], dir)).not.toThrow();
   });
 });

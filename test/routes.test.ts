@@ -78,7 +78,7 @@ describe('POST /auth/login', () => {
     const res = await postLogin(app).send({ username: 'alice', password: 'alice-password' });
     expect(res.status).toBe(200);
     const lines = setCookies(res);
-    expect(lines).toHaveLength(1);
+    expect(lines).toHaveLength(2); // the refresh cookie and its presence cookie
     const { value, attributes } = refreshSetCookie(res, '__Host-refresh');
     expect(value).toMatch(REFRESH_TOKEN_SHAPE);
     expect(sessionIdOfRefreshToken(value)).toBe(sidOf(res.body.accessToken as string));
@@ -90,6 +90,26 @@ describe('POST /auth/login', () => {
     const maxAge = Number(attributes.get('max-age'));
     expect(maxAge).toBeLessThanOrEqual(IDLE_TTL_SECONDS);
     expect(maxAge).toBeGreaterThanOrEqual(IDLE_TTL_SECONDS - 5);
+
+    // The presence cookie: readable by the page (no HttpOnly), nothing secret in it, same lifetime.
+    const presence = refreshSetCookie(res, '__Host-refresh-present');
+    expect(presence.value).toBe('1');
+    expect(presence.attributes.has('httponly')).toBe(false);
+    expect(presence.attributes.has('secure')).toBe(true);
+    expect(presence.attributes.get('samesite')).toBe('Strict');
+    expect(presence.attributes.get('path')).toBe('/');
+    expect(presence.attributes.get('max-age')).toBe(attributes.get('max-age'));
+  });
+
+  test('logout clears the refresh cookie and its presence cookie', async () => {
+    const { app } = await redisApp();
+    const { refreshToken } = await login(app);
+    const res = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
+    expect(res.status).toBe(204);
+    for (const name of ['__Host-refresh', '__Host-refresh-present']) {
+      const cleared = refreshSetCookie(res, name);
+      expect({ name, value: cleared.value, maxAge: cleared.attributes.get('max-age') }).toEqual({ name, value: '', maxAge: '0' });
+    }
   });
 
   test.each([

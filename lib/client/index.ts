@@ -1,0 +1,371 @@
+// The browser client: keeps the access token in memory, refreshes it through the cookie once for all calls and all tabs.
+import {
+  DEFAULT_COOKIE_NAMES,
+  DEFAULT_CSRF_HEADER,
+  PRESENCE_COOKIE_SUFFIX,
+  REGISTERED_CLAIM_NAMES,
+  ROUTES,
+  type ErrorResponse,
+  type SessionSummary,
+  type SessionsResponse,
+  type TokenResponse,
+} from '../shared/protocol.js';
+
+export type { SessionSummary } from '../shared/protocol.js';
+
+/** Options for {@link createAuthClient}. */
+export interface AuthClientOptions {
+  /** Where the router is mounted. Defaults to `'/auth'`. */
+  baseUrl?: string;
+  /** The CSRF header the router requires (`csrf.headerName` on the server). Defaults to `'X-Requested-With'`. */
+  csrfHeader?: string;
+  /**
+   * The refresh cookie's name on the server (`cookie.name`), used to find its script-readable
+   * presence cookie. Defaults to trying `'__Host-refresh'` and `'refresh'`.
+   */
+  cookieName?: string;
+}
+
+/** Who is signed in, read from the access token (not verified here: the server does that). */
+export interface AuthUser {
+  userId: string;
+  sessionId: string;
+  /** The app's claims from `authenticate` (e.g. `{ role }`). */
+  claims: Record<string, unknown>;
+}
+
+/** What {@link AuthClient.onSessionChange} listeners receive. */
+export type SessionState =
+  | { signedIn: true; user: AuthUser; /** When the access token expires (epoch ms). */ expiresAt: number }
+  | { signedIn: false };
+
+/** An answer of the router that was not a success: `status` and the server's `code`, and a message in words. */
+export class AuthClientError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuthClientError';
+  }
+}
+
+/** What {@link createAuthClient} returns. */
+export interface AuthClient {
+  /** Signs in with the JSON body the server's `authenticate` reads. Throws {@link AuthClientError} when refused. */
+  login(credentials: Record<string, unknown>): Promise<AuthUser>;
+  /** Signs this browser out (every tab). Never throws for a session that is already gone. */
+  logout(): Promise<void>;
+  /** Ends every session of the user, on every device, and signs this browser out. */
+  logoutEverywhere(): Promise<void>;
+  /**
+   * `fetch` with the access token attached: refreshed first when it is about to expire, and once
+   * more (then the request retried once) when the server answers 401. When no session can be had,
+   * the request goes out without a token, and its 401 is returned.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** A current access token (refreshed if needed), or `null` when signed out. */
+  getAccessToken(): Promise<string | null>;
+  /**
+   * Finds out whether the browser is signed in, getting the session back from the cookie after a
+   * reload. Without the presence cookie it answers at once, with no request that would fail.
+   */
+  restore(): Promise<SessionState>;
+  /** The state as last known, without any request. */
+  getSession(): SessionState | null;
+  /** The user's sessions (this one marked `current`). */
+  listSessions(): Promise<SessionSummary[]>;
+  /** Ends one of the user's sessions; ending this one signs this browser out. */
+  revokeSession(id: string): Promise<void>;
+  /** Calls `listener` on every sign-in, refresh and sign-out, in this tab or another. Returns the unsubscribe function. */
+  onSessionChange(listener: (state: SessionState) => void): () => void;
+}
+
+interface Token {
+  value: string;
+  /** Epoch ms, on this browser's clock. */
+  expiresAt: number;
+  /** How long it was valid for when it arrived. */
+  lifetimeMs: number;
+  user: AuthUser;
+}
+
+/** Messages between the tabs of one origin. */
+type TabMessage = { type: 'token'; value: string; expiresAt: number } | { type: 'signed-out' } | { type: 'ask' };
+
+/** Refresh when less than this share of the token's life is left (and at most this long before expiry). */
+const REFRESH_AHEAD_SHARE = 0.2;
+const REFRESH_AHEAD_MAX_MS = 30_000;
+/** How long a tab that waited for another tab's refresh waits for its answer before refreshing itself. */
+const HANDOVER_WAIT_MS = 1000;
+/** How long a new tab asks the others for a token before refreshing through the cookie. */
+const ASK_WAIT_MS = 150;
+
+/** Reads the claims of a JWT (without verifying it; the server does). */
+function userOf(accessToken: string): AuthUser {
+  const payload = accessToken.split('.')[1] ?? '';
+  const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+  const json = new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
+  const claims = JSON.parse(json) as Record<string, unknown>;
+  const own: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(claims)) if (!REGISTERED_CLAIM_NAMES.includes(name)) own[name] = value;
+  return { userId: String(claims.sub), sessionId: String(claims.sid), claims: own };
+}
+
+/** Words for an error code, for pages that show `error.message`. */
+const MESSAGES: Record<string, string> = {
+  invalid_credentials: 'Wrong username or password.',
+  invalid_refresh_token: 'Your session has ended. Please sign in again.',
+  invalid_token: 'Your session has ended. Please sign in again.',
+  csrf_rejected: 'The request was refused for security reasons. Reload the page and try again.',
+  temporarily_unavailable: 'The service is temporarily unavailable. Please try again in a moment.',
+  session_not_found: 'That session no longer exists.',
+  payload_too_large: 'The request was too large.',
+  invalid_request: 'The request was malformed.',
+  unsupported_media_type: 'The request was malformed.',
+  network_error: 'Could not reach the server. Check your connection and try again.',
+};
+
+async function errorOf(response: Response): Promise<AuthClientError> {
+  const body = (await response.json().catch(() => ({}))) as Partial<ErrorResponse>;
+  const code = typeof body.error === 'string' ? body.error : `http_${response.status}`;
+  return new AuthClientError(response.status, code, MESSAGES[code] ?? `The server answered ${response.status}.`);
+}
+
+/**
+ * Creates the client for a router mounted at `baseUrl` on this origin. The access token lives in
+ * this object only (never in web storage or a readable cookie); the refresh token is the server's
+ * HttpOnly cookie, which the browser sends by itself.
+ *
+ * @example
+ * const auth = createAuthClient();
+ * if (!(await auth.restore()).signedIn) await auth.login({ username, password });
+ * const res = await auth.fetch('/api/me');
+ */
+export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
+  const baseUrl = (options.baseUrl ?? '/auth').replace(/\/$/, '');
+  const csrfHeader = options.csrfHeader ?? DEFAULT_CSRF_HEADER;
+  const presenceCookies = (options.cookieName ? [options.cookieName] : [DEFAULT_COOKIE_NAMES.secure, DEFAULT_COOKIE_NAMES.insecure]).map(
+    (name) => `${name}${PRESENCE_COOKIE_SUFFIX}`,
+  );
+  const lockName = `express-refresh-tokens:${baseUrl}`;
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(lockName) : null;
+  const listeners = new Set<(state: SessionState) => void>();
+
+  let token: Token | null = null;
+  let known: SessionState | null = null;
+  /** The refresh in flight in this tab, shared by every caller (single flight). */
+  let refreshing: Promise<Token | null> | null = null;
+  /** Resolvers waiting for another tab's answer. */
+  const waiting = new Set<(message: TabMessage) => void>();
+
+  const stateOf = (): SessionState => (token ? { signedIn: true, user: token.user, expiresAt: token.expiresAt } : { signedIn: false });
+
+  const publish = (): void => {
+    const next = stateOf();
+    const changed =
+      known === null || known.signedIn !== next.signedIn || (next.signedIn && known.signedIn && known.expiresAt !== next.expiresAt);
+    known = next;
+    if (changed) for (const listener of listeners) listener(next);
+  };
+
+  const adopt = (value: string, expiresAt: number): Token => {
+    token = { value, expiresAt, lifetimeMs: expiresAt - Date.now(), user: userOf(value) };
+    publish();
+    return token;
+  };
+
+  const signOutLocally = (): void => {
+    token = null;
+    publish();
+  };
+
+  const post = (message: TabMessage): void => channel?.postMessage(message);
+
+  channel?.addEventListener('message', (event: MessageEvent<TabMessage>) => {
+    const message = event.data;
+    if (message.type === 'token' && message.expiresAt > (token?.expiresAt ?? 0)) adopt(message.value, message.expiresAt);
+    if (message.type === 'signed-out') signOutLocally();
+    if (message.type === 'ask' && token && !expiringSoon(token)) post({ type: 'token', value: token.value, expiresAt: token.expiresAt });
+    for (const wake of waiting) wake(message);
+  });
+
+  /** Resolves with the next answer from another tab (a token or a sign-out), or `null` after `ms`. */
+  const answerFromTabs = (ms: number): Promise<TabMessage | null> =>
+    new Promise((resolve) => {
+      const done = (message: TabMessage | null): void => {
+        clearTimeout(timer);
+        waiting.delete(wake);
+        resolve(message);
+      };
+      const wake = (message: TabMessage): void => {
+        if (message.type !== 'ask') done(message);
+      };
+      const timer = setTimeout(() => done(null), ms);
+      waiting.add(wake);
+    });
+
+  /** Whether a token is close enough to its expiry that it should be refreshed before use. */
+  const expiringSoon = (current: Token): boolean =>
+    current.expiresAt - Date.now() < Math.min(REFRESH_AHEAD_MAX_MS, REFRESH_AHEAD_SHARE * current.lifetimeMs);
+
+  const hasPresenceCookie = (): boolean =>
+    typeof document !== 'undefined' && document.cookie.split(';').some((pair) => presenceCookies.includes(pair.split('=')[0]?.trim() ?? ''));
+
+  const request = (path: string, init: RequestInit & { csrf?: boolean; bearer?: string }): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    if (init.csrf) headers.set(csrfHeader, 'fetch');
+    if (init.bearer) headers.set('Authorization', `Bearer ${init.bearer}`);
+    return fetch(`${baseUrl}${path}`, { ...init, headers, credentials: 'same-origin' }).catch(() => {
+      throw new AuthClientError(0, 'network_error', MESSAGES.network_error as string);
+    });
+  };
+
+  const acceptTokens = async (response: Response): Promise<Token> => {
+    const body = (await response.json()) as TokenResponse;
+    const next = adopt(body.accessToken, Date.now() + body.expiresIn * 1000);
+    post({ type: 'token', value: next.value, expiresAt: next.expiresAt });
+    return next;
+  };
+
+  /** One `POST /refresh` through the cookie; tells the other tabs what came of it. */
+  const refreshThroughCookie = async (): Promise<Token | null> => {
+    const response = await request(ROUTES.refresh, { method: 'POST', csrf: true });
+    if (response.ok) return acceptTokens(response);
+    if (response.status === 401) {
+      signOutLocally();
+      post({ type: 'signed-out' });
+      return null;
+    }
+    throw await errorOf(response); // 503 and the like: nothing changed, the cookie is kept
+  };
+
+  /**
+   * Gets a fresh token, once for all tabs: under a Web Lock the first tab refreshes and hands the
+   * token to the others over a BroadcastChannel; a tab that had to wait takes that token instead of
+   * refreshing again. Without Web Locks, each tab refreshes by itself (the server answers a repeat
+   * inside its grace window with the same successor).
+   */
+  const refreshOnce = (stale: Token | null): Promise<Token | null> => {
+    refreshing ??= (async () => {
+      try {
+        const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+        if (!locks) return await refreshThroughCookie();
+        return await locks.request(lockName, { ifAvailable: true }, async (lock) => {
+          if (lock) return refreshThroughCookie();
+          // Another tab is refreshing: wait for it to finish, then take what it handed over.
+          const answer = answerFromTabs(HANDOVER_WAIT_MS + 5000);
+          return locks.request(lockName, async () => {
+            if (token && token !== stale && !expiringSoon(token)) return token;
+            const message = await Promise.race([answer, answerFromTabs(HANDOVER_WAIT_MS)]);
+            if (token && token !== stale && !expiringSoon(token)) return token;
+            if (message?.type === 'signed-out') return null;
+            return refreshThroughCookie();
+          });
+        });
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
+  };
+
+  /** A token good for a request now: the one held, another tab's, or a refreshed one. */
+  const freshToken = async (): Promise<Token | null> => {
+    if (token && !expiringSoon(token)) return token;
+    if (!token && known === null) {
+      // First use in this tab: another tab may hold a token; otherwise the cookie may give one.
+      if (!hasPresenceCookie()) {
+        signOutLocally();
+        return null;
+      }
+      if (channel) {
+        post({ type: 'ask' });
+        const answer = await answerFromTabs(ASK_WAIT_MS);
+        if (answer?.type === 'token' && token) return token;
+      }
+    }
+    if (!token && known !== null && !known.signedIn && !hasPresenceCookie()) return null;
+    return refreshOnce(token);
+  };
+
+  const send = (input: RequestInfo | URL, init: RequestInit | undefined, accessToken: string | undefined): Promise<Response> => {
+    const request = new Request(input, init);
+    const headers = new Headers(request.headers);
+    if (accessToken) headers.set('Authorization', `Bearer ${accessToken}`);
+    return fetch(new Request(request, { headers }));
+  };
+
+  const client: AuthClient = {
+    async login(credentials) {
+      const response = await request(ROUTES.login, {
+        method: 'POST',
+        csrf: true,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(credentials),
+      });
+      if (!response.ok) throw await errorOf(response);
+      return (await acceptTokens(response)).user;
+    },
+
+    async logout() {
+      const response = await request(ROUTES.logout, { method: 'POST', csrf: true });
+      signOutLocally();
+      post({ type: 'signed-out' });
+      if (!response.ok) throw await errorOf(response);
+    },
+
+    async logoutEverywhere() {
+      const response = await client.fetch(`${baseUrl}${ROUTES.logoutAll}`, { method: 'POST' });
+      if (!response.ok && response.status !== 401) throw await errorOf(response);
+      signOutLocally();
+      post({ type: 'signed-out' });
+    },
+
+    async fetch(input, init) {
+      // A body that is a stream can be sent only once; cloning before the first try keeps the retry possible.
+      const original = new Request(input, init);
+      const first = await freshToken().catch(() => token);
+      const response = await send(original.clone(), undefined, first?.value);
+      if (response.status !== 401 || !first) return response;
+      const second = token && token !== first && !expiringSoon(token) ? token : await refreshOnce(first);
+      return second ? send(original, undefined, second.value) : response;
+    },
+
+    async getAccessToken() {
+      return (await freshToken())?.value ?? null;
+    },
+
+    async restore() {
+      await freshToken();
+      if (known === null) publish();
+      return stateOf();
+    },
+
+    getSession() {
+      return known;
+    },
+
+    async listSessions() {
+      const response = await client.fetch(`${baseUrl}${ROUTES.sessions}`);
+      if (!response.ok) throw await errorOf(response);
+      return ((await response.json()) as SessionsResponse).sessions;
+    },
+
+    async revokeSession(id) {
+      const response = await client.fetch(`${baseUrl}${ROUTES.sessions}/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      if (!response.ok) throw await errorOf(response);
+      if (token?.user.sessionId === id) {
+        signOutLocally();
+        post({ type: 'signed-out' });
+      }
+    },
+
+    onSessionChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return client;
+}

@@ -1,0 +1,56 @@
+// What the server router and the browser client agree on: route paths, the CSRF header, cookie names and JSON shapes.
+// Imported by both builds (CommonJS for the server, ES modules for the browser), so it holds no code beyond constants.
+
+/** The router's routes, relative to where it is mounted. */
+export const ROUTES = {
+  login: '/login',
+  refresh: '/refresh',
+  logout: '/logout',
+  logoutAll: '/logout-all',
+  sessions: '/sessions',
+} as const;
+
+/** JWT claims the library sets in access tokens itself; every other claim is the app's own. */
+export const REGISTERED_CLAIM_NAMES: readonly string[] = ['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ', 'auth_time'];
+
+/** The header `/login`, `/refresh` and `/logout` require by default (any non-empty value). */
+export const DEFAULT_CSRF_HEADER = 'X-Requested-With';
+
+/** The refresh cookie's default names: with `cookie.secure` (the default), and without. */
+export const DEFAULT_COOKIE_NAMES = { secure: '__Host-refresh', insecure: 'refresh' } as const;
+
+/**
+ * Appended to the refresh cookie's name for its companion "a session is here" cookie: readable by
+ * scripts, holding nothing secret (the value `1`), set and cleared with the refresh cookie and living
+ * as long. It lets a page know it is signed in after a reload without a call that would fail.
+ */
+export const PRESENCE_COOKIE_SUFFIX = '-present';
+
+/** The answer of `/login` and `/refresh`. */
+export interface TokenResponse {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+/** One session as `GET /sessions` lists it (times are ISO-8601). */
+export interface SessionSummary {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  userAgent: string;
+  /** Whether it is the session of the access token that asked. */
+  current: boolean;
+}
+
+/** The answer of `GET /sessions`. */
+export interface SessionsResponse {
+  sessions: SessionSummary[];
+}
+
+/** Every error answer: `{ error: code }`. */
+export interface ErrorResponse {
+  error: string;
+}
