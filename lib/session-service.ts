@@ -77,13 +77,17 @@ export class SessionService {
 
   /** Rotates a refresh cookie. Resolves with the session and its next refresh token, or `null` when refused. */
   async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<IssuedSession | null> {
-    const result = cookieValue === undefined ? undefined : await this.present(cookieValue, 'rotate');
-    if (result?.status === 'rotated' || result?.status === 'retried') {
+    if (cookieValue === undefined) return null;
+    // Checked before rotating: a refresh answered 503 must not have rotated the family.
+    await this.feed.ready();
+    if (this.feed.freshness() !== 'fresh') throw new StoreUnavailableError('the revocation feed is stale');
+    const result = await this.present(cookieValue, 'rotate');
+    if (result.status === 'rotated' || result.status === 'retried') {
       if (!(await this.stillValid(result.session))) return null;
       this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
       return result;
     }
-    if (result?.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
+    if (result.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
     return null;
   }
 
@@ -184,14 +188,12 @@ export class SessionService {
   }
 
   /**
-   * Whether a session the store just rotated may go on, by the feed: a user revocation or a data
-   * loss it predates, or a revocation whose family deletion failed, ends it here. A stale feed fails closed.
+   * Whether a session the store just rotated may go on, by the feed (checked fresh just before):
+   * a user revocation or a data loss it predates, or a revocation whose family deletion failed,
+   * ends it here. Only `revoked` refuses, so a rotation is never answered with a 503.
    */
   private async stillValid(session: SessionRecord): Promise<boolean> {
-    await this.feed.ready();
-    const verdict = this.feed.verdict(session.sessionId, session.userId, session.createdAt);
-    if (verdict === 'stale') throw new StoreUnavailableError('the revocation feed is stale');
-    if (verdict !== 'revoked') return true;
+    if (this.feed.verdict(session.sessionId, session.userId, session.createdAt) !== 'revoked') return true;
     await this.revoke(session.sessionId);
     return false;
   }

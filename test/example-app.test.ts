@@ -4,7 +4,12 @@ import { closeClients, redisClient, uniquePrefix } from './support/harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
-  createExampleApp(options?: { redisClient?: unknown; prefix?: string; secure?: boolean }): { app: import('express').Express; storeName: string };
+  createExampleApp(options?: { redisClient?: unknown; prefix?: string; secure?: boolean; accessTokenTtl?: string | number; refreshReuseGrace?: string | number }): {
+    app: import('express').Express;
+    storeName: string;
+    auth: { close(): Promise<void> | void };
+    settings: { accessTokenTtl: string | number; refreshReuseGrace: string | number };
+  };
   DEMO_USER: { username: string; password: string; id: string };
 };
 
@@ -47,4 +52,76 @@ test('on RedisStore when given a Redis client', async () => {
   const { app, storeName } = createExampleApp({ redisClient: client, prefix: uniquePrefix(), secure: false });
   expect(storeName).toBe('RedisStore');
   await walkThrough(app);
+});
+
+test('serves the page, its script and styles, the built browser client and a favicon', async () => {
+  const { app } = createExampleApp({ secure: false });
+  const page = await request(app).get('/');
+  expect(page.text).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+  expect(page.text).toContain('<link rel="icon" href="/favicon.svg" type="image/svg+xml">');
+  expect(page.text).toContain('<script type="module" src="/app.js"></script>');
+  // The hint on the page is the account server.js prints.
+  expect(page.text).toContain(`<code>${DEMO_USER.username}</code>`);
+  expect(page.text).toContain(`<code>${DEMO_USER.password}</code>`);
+  expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+
+  const script = await request(app).get('/app.js');
+  expect(script.status).toBe(200);
+  expect(script.text).toContain("'/vendor/express-refresh-tokens/client/index.js'");
+  expect((await request(app).get('/styles.css')).status).toBe(200);
+
+  // The package's `./client` export (dist/browser), and the module it imports.
+  const client = await request(app).get('/vendor/express-refresh-tokens/client/index.js');
+  expect(client.status).toBe(200);
+  expect(client.headers['content-type']).toMatch(/javascript/);
+  expect(client.text).toContain('export function createAuthClient');
+  expect((await request(app).get('/vendor/express-refresh-tokens/shared/protocol.js')).status).toBe(200);
+
+  for (const path of ['/favicon.svg', '/favicon.ico']) {
+    const icon = await request(app).get(path);
+    expect(icon.status).toBe(200);
+    expect(icon.headers['content-type']).toMatch(/^image\/svg\+xml/);
+  }
+});
+
+describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
+  const saved = { ttl: process.env.ACCESS_TOKEN_TTL, grace: process.env.REFRESH_REUSE_GRACE };
+  afterEach(() => {
+    for (const [name, value] of [['ACCESS_TOKEN_TTL', saved.ttl], ['REFRESH_REUSE_GRACE', saved.grace]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  async function loginExpiresIn(app: import('express').Express): Promise<number> {
+    const res = await request(app)
+      .post('/auth/login')
+      .set('X-Requested-With', 'fetch')
+      .send({ username: DEMO_USER.username, password: DEMO_USER.password });
+    expect(res.status).toBe(200);
+    return res.body.expiresIn;
+  }
+
+  test('default to 5m and 10s', async () => {
+    delete process.env.ACCESS_TOKEN_TTL;
+    delete process.env.REFRESH_REUSE_GRACE;
+    const { app, auth, settings } = createExampleApp({ secure: false });
+    expect(settings).toEqual({ accessTokenTtl: '5m', refreshReuseGrace: '10s' });
+    expect(await loginExpiresIn(app)).toBe(300);
+    await auth.close();
+  });
+
+  test('are read from the environment (a duration, or a number of seconds)', async () => {
+    process.env.ACCESS_TOKEN_TTL = '20s';
+    process.env.REFRESH_REUSE_GRACE = '2';
+    const first = createExampleApp({ secure: false });
+    expect(first.settings).toEqual({ accessTokenTtl: '20s', refreshReuseGrace: 2 });
+    expect(await loginExpiresIn(first.app)).toBe(20);
+    await first.auth.close();
+
+    process.env.ACCESS_TOKEN_TTL = '45';
+    const second = createExampleApp({ secure: false });
+    expect(await loginExpiresIn(second.app)).toBe(45);
+    await second.auth.close();
+  });
 });

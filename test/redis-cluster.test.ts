@@ -1,4 +1,5 @@
 // Two auth instances sharing one real 3-master Redis Cluster: rotation, reuse, sessions and revocation across instances, over HTTP.
+import { redisKeys } from '../lib/store/redis-keys';
 import type { Express } from 'express';
 import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
@@ -196,14 +197,14 @@ describe('RedisStore on a real Redis Cluster, two auth instances', () => {
 
   test('the session keys really are spread over several masters', async () => {
     const sessions = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? A.app : B.app, i % 3 ? 'alice' : 'bob')));
-    const expected = sessions.map((s) => `${prefix}session:{${sidOf(s.accessToken)}}`).sort();
+    const expected = sessions.map((s) => redisKeys(prefix).session(sidOf(s.accessToken))).sort();
 
     const masters = A.client.nodes('master');
     expect(masters).toHaveLength(3);
     const found: string[] = [];
     let mastersWithSessions = 0;
     for (const node of masters) {
-      const keys = (await node.keys(`${prefix}session:*`)) as string[];
+      const keys = (await node.keys(`${prefix}s:*`)) as string[];
       if (keys.length > 0) mastersWithSessions++;
       for (const key of keys) {
         // The node holding the key is the one owning its slot, and the slot is that of the hash tag.
@@ -216,6 +217,37 @@ describe('RedisStore on a real Redis Cluster, two auth instances', () => {
     expect(found.sort()).toEqual(expected);
     expect(mastersWithSessions).toBeGreaterThan(1);
     expect(new Set(found.map(clusterKeySlot)).size).toBeGreaterThan(1);
+  });
+
+  test('a revocation made while the subscribers are moving to another node still reaches A (the feed notices the gap)', async () => {
+    const session = await login(B.app);
+    expect((await me(A.app, session.accessToken)).status).toBe(200);
+    // Every subscriber connection drops (a node restart, an idle timeout): ioredis' Cluster moves its
+    // subscriber to another node without a 'ready' event, so only the versioned log reveals the gap.
+    await Promise.all(A.client.nodes('master').map((node) => node.call('CLIENT', 'KILL', 'TYPE', 'pubsub')));
+    expect(await B.auth.revokeSession(sidOf(session.accessToken))).toBe(true);
+    await expectAccessRejectedWithin(A.app, session.accessToken, 4000);
+  });
+
+  test('a user id holding braces keeps its keys on one slot: login, listing and revokeUser work', async () => {
+    const store = new RedisStore({ client: A.client, prefix });
+    const userId = '}odd{user';
+    const now = Date.now();
+    const created = await store.createSession({
+      sessionId: `brace-${now}`,
+      userId,
+      claims: {},
+      userAgent: 'jest',
+      secretHash: 'h'.repeat(22),
+      now,
+      idleTtlMs: 60_000,
+      absoluteTtlMs: 120_000,
+    });
+    expect(created?.userId).toBe(userId);
+    expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([`brace-${now}`]);
+    expect(clusterKeySlot(redisKeys(prefix).userIndex(userId))).toBe(clusterKeySlot(redisKeys(prefix).userRevoked(userId)));
+    expect((await store.revokeUser(userId, { revokedBefore: Date.now() + 1, retainMs: 60_000 })).map((record) => record.sessionId)).toEqual([`brace-${now}`]);
+    expect(await store.listSessions(userId)).toEqual([]);
   });
 
   test('a prefix with braces is refused with a TypeError naming them', () => {

@@ -1,4 +1,5 @@
 // Cost targets measured on private redis-servers: Redis commands per protected request, round trips per operation, bytes per session, revocation propagation.
+import { redisKeys } from '../lib/store/redis-keys';
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
@@ -144,7 +145,7 @@ describe('zero Redis commands per protected request', () => {
     await auth.ready();
 
     const heartbeatMs = 1000; // min(1 s, maxStaleness 5 s / 4)
-    const callsPerHeartbeat = 5; // EVALSHA + TIME, GET, PEXPIRE, PUBLISH inside the script
+    const callsPerHeartbeat = 7; // EVALSHA + TIME, GET and PEXPIRE of the epoch, PEXPIRE and GET of the version, PUBLISH inside the script
     const before = await commandCalls(inspector);
     const started = performance.now();
     const statuses = await inBatches(1000, 10, async () => (await request(server).get('/api/me').set('Authorization', `Bearer ${accessToken}`)).status);
@@ -195,11 +196,12 @@ describe('round trips per operation (MONITOR)', () => {
         scriptNames.set(source, name);
       }
       const touchesOurKeys = (arg: string): boolean =>
-        arg.startsWith(`${prefix}session:`) || arg.startsWith(`${prefix}user:`) || arg === `${prefix}{revocations}:log`;
+        arg.startsWith(`${prefix}s:`) || arg.startsWith(`${prefix}u:`) || arg.startsWith(`${prefix}{revocations}:`);
       const isHeartbeat = (args: string[]): boolean => {
         const numKeys = Number(args[2]);
         const keys = args.slice(3, 3 + numKeys);
-        return keys.length > 0 && keys.every((key) => key === `${prefix}{revocations}:epoch`);
+        const { epoch, version } = redisKeys(prefix);
+        return keys.length > 0 && keys.every((key) => key === epoch || key === version);
       };
       const describeCommand = (args: string[]): string => {
         const name = (args[0] ?? '').toUpperCase();
@@ -263,7 +265,8 @@ describe('memory per session', () => {
       for (const kind of ['session', 'user'] as const) {
         let cursor = '0';
         do {
-          const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}${kind}:*`, 'COUNT', 1000);
+          const pattern = kind === 'session' ? redisKeys(prefix).session('*') : redisKeys(prefix).userIndex('*');
+          const [next, batch] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
           cursor = next;
           keys[kind].push(...batch);
         } while (cursor !== '0');

@@ -4,9 +4,10 @@ import type Redis from 'ioredis';
 import { hashSecret, newSessionId } from '../lib/refresh-token';
 import { createAuth } from '../lib';
 import { RedisStore, type RedisClientLike } from '../lib/store/redis-store';
+import { redisKeys } from '../lib/store/redis-keys';
 import { decodeSession } from '../lib/store/redis-session-layout';
 import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
-import { authOptions, closeClients, keysUnder, redisClient, redisStore } from './support/harness';
+import { authOptions, buildApp, closeClients, keysUnder, login, redisClient, redisStore, refresh } from './support/harness';
 import { currentVerdict, describeStoreContract, Family, openLoadedFeed, sessionOf, sleep, sleepUntil } from './support/store-contract';
 
 // cluster-key-slot ships with ioredis and has no type declarations.
@@ -96,11 +97,12 @@ describe('RedisStore specifics', () => {
     return record;
   }
 
-  const sessionKey = (sessionId: string) => `${prefix}session:{${sessionId}}`;
-  const userKey = (userId: string) => `${prefix}user:{${userId}}`;
-  const userRevokedKey = (userId: string) => `${prefix}user-revoked:{${userId}}`;
-  const logKey = () => `${prefix}{revocations}:log`;
-  const epochKey = () => `${prefix}{revocations}:epoch`;
+  const keys = () => redisKeys(prefix);
+  const sessionKey = (sessionId: string) => keys().session(sessionId);
+  const userKey = (userId: string) => keys().userIndex(userId);
+  const userRevokedKey = (userId: string) => keys().userRevoked(userId);
+  const logKey = () => keys().log;
+  const epochKey = () => keys().epoch;
 
   async function pexpiretime(redisKey: string): Promise<number> {
     return Number(await client.call('PEXPIRETIME', redisKey));
@@ -122,7 +124,7 @@ describe('RedisStore specifics', () => {
       else if (type === 'string') {
         const value = (await client.get(redisKey)) ?? '';
         // Session strings are decoded too, so each field is checked on its own as well.
-        contents = redisKey.startsWith(`${prefix}session:`) ? [value, ...Object.values(decodeSession(value))] : [value];
+        contents = redisKey.startsWith(`${prefix}s:`) ? [value, ...Object.values(decodeSession(value))] : [value];
       } else if (type === 'set') contents = await client.smembers(redisKey);
       else if (type === 'zset') contents = await client.zrange(redisKey, 0, -1, 'WITHSCORES');
       else throw new Error(`unexpected key type ${type} for ${redisKey}`);
@@ -153,10 +155,12 @@ describe('RedisStore specifics', () => {
         for (const secret of secrets) forbidden.push(secret, `${family.sessionId}.${secret}`);
       }
       const dump = await dumpPrefix();
-      // Sessions, a user index, a user's cut-off, the log and the epoch: all of them were read.
+      // Sessions, a user index, a user's cut-off, the log, the users hash, the version and the epoch: all of them were read.
       const types = await Promise.all([...dump.keys()].map((redisKey) => client.type(redisKey)));
-      expect(new Set(types)).toEqual(new Set(['string', 'zset']));
+      expect(new Set(types)).toEqual(new Set(['string', 'zset', 'hash']));
       expect(dump.has(logKey())).toBe(true);
+      expect(dump.has(keys().users)).toBe(true);
+      expect(dump.has(keys().version)).toBe(true);
       expect(dump.has(epochKey())).toBe(true);
       expect(dump.has(userRevokedKey(userRevoked.userId))).toBe(true);
       expect(dump.has(userKey(userId))).toBe(true);
@@ -172,8 +176,8 @@ describe('RedisStore specifics', () => {
       expect(stored?.gen).toBe('3');
       for (const ended of [reused, revoked, userRevoked]) expect(await client.exists(sessionKey(ended.sessionId))).toBe(0);
       // No per-session revocation markers any more: the log holds the revocations.
-      expect(await client.zscore(logKey(), `s ${reused.sessionId}`)).not.toBeNull();
-      expect(await client.zscore(logKey(), `s ${revoked.sessionId}`)).not.toBeNull();
+      expect(await client.zscore(logKey(), reused.sessionId)).not.toBeNull();
+      expect(await client.zscore(logKey(), revoked.sessionId)).not.toBeNull();
       expect([...dump.keys()].filter((redisKey) => redisKey.startsWith(`${prefix}revoked:`))).toEqual([]);
     });
   });
@@ -203,6 +207,8 @@ describe('RedisStore specifics', () => {
           userKey(userId),
           userRevokedKey(userRevoked.userId),
           logKey(),
+          redisKeys(prefix).users,
+          redisKeys(prefix).version,
           epochKey(),
         ].sort(),
       );
@@ -231,8 +237,8 @@ describe('RedisStore specifics', () => {
       expect(indexPttl).toBeGreaterThan(3 * MINUTE - 5_000);
       expect(indexPttl).toBeGreaterThanOrEqual(Math.max(idlePttl, absolutePttl));
 
-      // A user's cut-off lives retainMs; the log as long as its longest-lived entry (here the user's).
-      for (const redisKey of [userRevokedKey(userRevoked.userId), logKey()]) {
+      // A user's cut-off lives retainMs; the users hash as long as its longest-lived entry.
+      for (const redisKey of [userRevokedKey(userRevoked.userId), redisKeys(prefix).users]) {
         const pttl = await client.pttl(redisKey);
         expect(pttl).toBeGreaterThan(RETAIN_MS - 5_000);
         expect(pttl).toBeLessThanOrEqual(RETAIN_MS);
@@ -296,7 +302,7 @@ describe('RedisStore specifics', () => {
       const after = Date.now();
       expect(reuse.status).toBe('reuse');
       expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
-      const until = Number(await client.zscore(logKey(), `s ${family.sessionId}`));
+      const until = Number(await client.zscore(logKey(), family.sessionId));
       expect(until).toBeGreaterThanOrEqual(before + REVOCATION_TTL_MS);
       expect(until).toBeLessThanOrEqual(after + REVOCATION_TTL_MS);
       const logPttl = await client.pttl(logKey());
@@ -385,7 +391,7 @@ describe('RedisStore specifics', () => {
       await create(other, now, 10 * MINUTE, 60 * MINUTE);
       await flush();
       expect((await store.revokeSession(other.sessionId, REVOCATION_TTL_MS))?.sessionId).toBe(other.sessionId);
-      expect(await client.zscore(logKey(), `s ${other.sessionId}`)).not.toBeNull();
+      expect(await client.zscore(logKey(), other.sessionId)).not.toBeNull();
 
       // A reuse: the family is deleted by one script, then logged by another (whose failure would be swallowed).
       await create(victim, now, 10 * MINUTE, 60 * MINUTE);
@@ -393,7 +399,7 @@ describe('RedisStore specifics', () => {
       await flush();
       expect((await present(victim, victim.secrets[0] as string, { reuseGraceMs: 0 })).status).toBe('reuse');
       expect(await client.exists(sessionKey(victim.sessionId))).toBe(0);
-      expect(await client.zscore(logKey(), `s ${victim.sessionId}`)).not.toBeNull();
+      expect(await client.zscore(logKey(), victim.sessionId)).not.toBeNull();
 
       await flush();
       const revokedBefore = Date.now();
@@ -441,7 +447,9 @@ describe('RedisStore specifics', () => {
       await openFeed();
 
       const keys = (await keysUnder(client, prefix)).sort();
-      expect(keys).toEqual([sessionKey(family.sessionId), userKey(family.userId), userRevokedKey(userRevoked.userId), logKey(), epochKey()].sort());
+      expect(keys).toEqual(
+        [sessionKey(family.sessionId), userKey(family.userId), userRevokedKey(userRevoked.userId), logKey(), redisKeys(prefix).users, redisKeys(prefix).version, epochKey()].sort(),
+      );
       for (const redisKey of keys) expect(redisKey.startsWith(prefix)).toBe(true);
 
       expect(clusterKeySlot(sessionKey(family.sessionId))).toBe(clusterKeySlot(family.sessionId));
@@ -452,8 +460,10 @@ describe('RedisStore specifics', () => {
       }
       expect(clusterKeySlot(logKey())).toBe(clusterKeySlot('revocations'));
       expect(clusterKeySlot(epochKey())).toBe(clusterKeySlot('revocations'));
+      expect(clusterKeySlot(redisKeys(prefix).users)).toBe(clusterKeySlot('revocations'));
+      expect(clusterKeySlot(redisKeys(prefix).version)).toBe(clusterKeySlot('revocations'));
       // Without the tags a user's two keys would (almost always) land on different slots.
-      const untagged = [`${prefix}user:${family.userId}`, `${prefix}user-revoked:${family.userId}`].map(clusterKeySlot);
+      const untagged = [`${prefix}u:${family.userId}`, `${prefix}ur:${family.userId}`].map(clusterKeySlot);
       expect(untagged[0] === untagged[1] && untagged[0] === clusterKeySlot(family.userId)).toBe(false);
     });
   });
@@ -587,14 +597,14 @@ describe('RedisStore specifics', () => {
       const before = Date.now();
       await store.revokeSession(family.sessionId, REVOCATION_TTL_MS);
       const after = Date.now();
-      const sessionUntil = Number(await client.zscore(logKey(), `s ${family.sessionId}`));
+      const sessionUntil = Number(await client.zscore(logKey(), family.sessionId));
       expect(sessionUntil).toBeGreaterThanOrEqual(before + REVOCATION_TTL_MS);
       expect(sessionUntil).toBeLessThanOrEqual(after + REVOCATION_TTL_MS);
 
       const userId = `user-${randomBytes(6).toString('hex')}`;
       const revokedBefore = Date.now();
       await store.revokeUser(userId, { revokedBefore, retainMs: RETAIN_MS });
-      expect(await client.zscore(logKey(), `u ${revokedBefore} ${userId}`)).toBe(String(revokedBefore + RETAIN_MS));
+      expect(await client.hget(keys().users, userId)).toBe(`${revokedBefore} ${revokedBefore + RETAIN_MS}`);
       expect(await client.get(userRevokedKey(userId))).toBe(String(revokedBefore));
       // An earlier cut-off does not move the kept one back.
       await store.revokeUser(userId, { revokedBefore: revokedBefore - 1_000, retainMs: RETAIN_MS });
@@ -663,13 +673,13 @@ describe('RedisStore specifics', () => {
       await create(other, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
       await store.revokeSession(family.sessionId, 300);
       await store.revokeSession(other.sessionId, REVOCATION_TTL_MS);
-      expect(await client.zscore(logKey(), `s ${family.sessionId}`)).not.toBeNull();
+      expect(await client.zscore(logKey(), family.sessionId)).not.toBeNull();
       await sleep(400);
       const late = await openFeed(siblingStore());
       expect(currentVerdict(late, family.sessionId, family.userId)).toBe('valid');
       expect(currentVerdict(late, other.sessionId, other.userId)).toBe('revoked');
-      expect(await client.zscore(logKey(), `s ${family.sessionId}`)).toBeNull();
-      expect(await client.zscore(logKey(), `s ${other.sessionId}`)).not.toBeNull();
+      expect(await client.zscore(logKey(), family.sessionId)).toBeNull();
+      expect(await client.zscore(logKey(), other.sessionId)).not.toBeNull();
     });
 
     test('the epoch is made once, by the first feed to load, and feeds refuse logins from before it', async () => {
@@ -692,6 +702,39 @@ describe('RedisStore specifics', () => {
         expect(feed.verdict(sid, 'user-x', Date.now())).toBe('valid');
       }
     });
+  });
+});
+
+describe('RedisStore next to what version 0.1 left in Redis', () => {
+  test('0.1 keys of another type under the same names never break a login, a refresh or a revokeUser (new key names)', async () => {
+    const { store, client, prefix } = await redisStore();
+    const auth = createAuth(authOptions(store));
+    const app = buildApp(auth);
+    // What 0.1 kept: a hash per session and a set per user, with up to 30 days to live.
+    await client.hset(`${prefix}session:{0.1-session}`, 'u', 'user-alice', 'cur', 'x');
+    await client.sadd(`${prefix}user:{user-alice}`, '0.1-session');
+    await client.pexpire(`${prefix}user:{user-alice}`, 60_000);
+
+    const session = await login(app);
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+    expect(await auth.revokeUser('user-alice')).toHaveLength(1);
+    expect(await client.type(`${prefix}user:{user-alice}`)).toBe('set'); // untouched, left to expire
+    await auth.close();
+  });
+});
+
+describe('the revocation log stays small', () => {
+  test('revoking one user again and again keeps one entry for them, holding the latest cut-off', async () => {
+    const { store, client, prefix } = await redisStore();
+    let latest = 0;
+    for (let round = 0; round < 50; round++) {
+      latest = Date.now() + round;
+      await store.revokeUser('user-looping', { revokedBefore: latest, retainMs: 60_000 });
+    }
+    expect(await client.hlen(redisKeys(prefix).users)).toBe(1);
+    expect(await client.hget(redisKeys(prefix).users, 'user-looping')).toBe(`${latest} ${latest + 60_000}`);
+    expect(await client.exists(redisKeys(prefix).log)).toBe(0);
+    expect(Number(await client.get(redisKeys(prefix).version))).toBe(50);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   login,
   me,
   refresh,
+  REFRESH_SECRET,
   refreshCookieOf,
   testApp,
   uniquePrefix,
@@ -132,6 +133,39 @@ describe('a feed cut off from Redis (a TCP proxy closed, then restored)', () => 
     await proxy.restore();
     expect(await statusWithin(() => me(cut.app, kept.accessToken), (s) => s === 200, 5000)).toBe(200);
     expect((await me(cut.app, revoked.accessToken)).status).toBe(401);
+  });
+});
+
+describe('a feed whose subscription alone is cut (the main connection works)', () => {
+  test('a refresh answers 503 without rotating, so the kept cookie still refreshes afterwards, with no reuse alarm', async () => {
+    const server = await privateServer();
+    const proxy = await startTcpProxy(server.port);
+    proxies.push(proxy);
+    const main = client(server.port);
+    // The feed's subscriber goes through the proxy; everything else straight to Redis.
+    const split = new Proxy(main, {
+      get(target, property) {
+        if (property === 'duplicate') return () => client(proxy.port);
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { app, auth } = testApp(new RedisStore({ client: split, prefix: uniquePrefix(), commandTimeoutMs: 300 }), {
+      revocation: { maxStaleness: '1s' },
+      refreshToken: { secret: REFRESH_SECRET, reuseGrace: '1s' },
+    });
+    await auth.ready();
+    const reuse: unknown[] = [];
+    auth.events.on('reuse_detected', (event) => reuse.push(event));
+    const session = await login(app);
+
+    proxy.cut();
+    expect(await statusWithin(() => me(app, session.accessToken), (s) => s === 503, 3000)).toBe(503); // the feed is stale now
+    expect((await refresh(app, session.refreshToken)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 1200)); // past the grace window: a rotation now would make the kept cookie a reuse
+    await proxy.restore();
+    expect(await statusWithin(() => refresh(app, session.refreshToken), (s) => s !== 503, 5000)).toBe(200);
+    expect(reuse).toEqual([]);
   });
 });
 

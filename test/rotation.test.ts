@@ -1,4 +1,5 @@
 // SPEC §4 over HTTP: atomic rotation, the grace window, reuse detection vs. forgery, idle and absolute expiry.
+import { redisKeys } from '../lib/store/redis-keys';
 import type { Express } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions, RefreshTokenOptions, SessionEvent } from '../lib';
@@ -226,7 +227,7 @@ describe('expiry', () => {
     const loginStarted = Date.now();
     const session = await login(app);
     const loginEnded = Date.now();
-    const sessionKey = `${prefix}session:{${sessionIdOfRefreshToken(session.refreshToken)}}`;
+    const sessionKey = redisKeys(prefix).session(sessionIdOfRefreshToken(session.refreshToken));
     const loginMaxAge = maxAgeOf(session.res);
     expect(loginMaxAge).toBeLessThanOrEqual(2);
     expect(loginMaxAge).toBeGreaterThanOrEqual(1);

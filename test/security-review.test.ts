@@ -1,4 +1,5 @@
 // Security review: attacks on the HTTP routes, tokens and RedisStore, each refused (found in review, then fixed or proven handled).
+import { redisKeys } from '../lib/store/redis-keys';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -247,7 +248,7 @@ describe('attacks that are handled', () => {
       next(error);
     });
     const { refreshToken } = await login(app);
-    const sessionKey = `${prefix}session:{${sessionIdOfRefreshToken(refreshToken)}}`;
+    const sessionKey = redisKeys(prefix).session(sessionIdOfRefreshToken(refreshToken));
     await client.del(sessionKey);
     await client.hset(sessionKey, 'not', 'a string'); // WRONGTYPE inside PRESENT_TOKEN
     await client.pexpire(sessionKey, 60_000);

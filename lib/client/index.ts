@@ -224,7 +224,8 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
   const acceptTokens = async (response: Response): Promise<Token> => {
     const body = (await response.json()) as TokenResponse;
-    const next = adopt(body.accessToken, Date.now() + body.expiresIn * 1000);
+    // The server counts whole seconds from the start of the second it issued in: up to 1 s less is left.
+    const next = adopt(body.accessToken, Date.now() + Math.max(0, body.expiresIn - 1) * 1000);
     post({ type: 'token', value: next.value, expiresAt: next.expiresAt });
     return next;
   };
@@ -310,9 +311,11 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     },
 
     async logout() {
-      const response = await request(ROUTES.logout, { method: 'POST', csrf: true });
-      signOutLocally();
-      post({ type: 'signed-out' });
+      // Signed out here whatever the server answers: the user asked to leave this browser.
+      const response = await request(ROUTES.logout, { method: 'POST', csrf: true }).finally(() => {
+        signOutLocally();
+        post({ type: 'signed-out' });
+      });
       if (!response.ok) throw await errorOf(response);
     },
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
 import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
-import { applyEntry, heartbeatMessage, parseMessage } from './revocation-log-format';
+import { applyRevocation, heartbeatMessage, parseMessage, type Revocation } from './revocation-log-format';
 import { RevocationSet } from './revocation-set';
 
 /** The dedicated pub/sub connection a feed owns (an ioredis `duplicate()` of the store's client). */
@@ -21,9 +21,9 @@ export interface RevocationSource {
   /** How long the first request may wait for the feed to load. */
   readonly waitMs: number;
   createSubscriber(): SubscriberLike;
-  /** Reads the epoch (creating `newEpoch` when there is none) and every live log entry. */
-  load(newEpoch: string, retainMs: number): Promise<{ epoch: string; entries: Array<[member: string, until: number]> }>;
-  /** Confirms the epoch and publishes `message` on the channel; `changed` when the epoch is not `epoch`. */
+  /** Reads the epoch (creating `newEpoch` when there is none), the version, and every revocation that still matters. */
+  load(newEpoch: string, retainMs: number): Promise<{ epoch: string; version: number; revocations: Revocation[] }>;
+  /** Confirms the epoch and publishes `message` (plus the version) on the channel; `changed` when the epoch is not `epoch`. */
   heartbeat(epoch: string, retainMs: number, message: string): Promise<'ok' | 'changed' | 'late'>;
 }
 
@@ -43,12 +43,21 @@ export function epochStart(epoch: string): number {
  * family's deletion), reaches every node's subscribers on a Cluster, and needs no server
  * configuration; what pub/sub does not keep while a subscriber is away, the log (a sorted set of
  * the revocations that still matter) gives back at every re-sync. Freshness is proved end to end:
- * the heartbeat is published on the same channel, so receiving it shows nothing before it was lost.
+ * every logged revocation is numbered, and the heartbeat, published on the same channel, carries
+ * the latest number: a feed that hears its heartbeat and has every number up to it missed nothing;
+ * one with a gap re-loads. That holds however the subscription was lost and regained (ioredis
+ * Cluster moves its subscriber to another node without a `ready` event).
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly set: RevocationSet;
   private readonly id = randomBytes(9).toString('base64url');
   private readonly heartbeats = new Map<number, number>();
+  /** Versions received beyond `version`, waiting for the ones before them. */
+  private readonly receivedVersions = new Set<number>();
+  /** Every logged revocation up to this version has been applied. */
+  private version = 0;
+  /** Counts subscriber (re)connections, so a load that raced one does not count as current. */
+  private connection = 0;
   private readonly waiters = new Set<() => void>();
   private readonly subscriber: SubscriberLike;
   private readonly timer: NodeJS.Timeout;
@@ -68,6 +77,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.subscriber.on('error', () => undefined); // reconnects are ioredis' job; staleness is ours
     this.subscriber.on('message', (_channel, message) => this.onMessage(message));
     this.subscriber.on('ready', () => {
+      this.connection += 1;
       this.needsLoad = true;
       void this.tick();
     });
@@ -80,6 +90,10 @@ export class RedisRevocationFeed implements RevocationFeed {
 
   verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict {
     return this.set.verdict(sessionId, userId, authTime);
+  }
+
+  freshness(): 'loading' | 'stale' | 'fresh' {
+    return this.set.freshness();
   }
 
   ready(): Promise<void> {
@@ -123,15 +137,19 @@ export class RedisRevocationFeed implements RevocationFeed {
 
   private async load(): Promise<void> {
     if (this.subscriber.status !== 'ready') return;
+    const connection = this.connection;
     // Subscribed before reading the log: whatever is revoked from now on arrives as a message.
     await this.subscriber.subscribe(this.source.channel);
-    const startedAt = Date.now();
-    const { epoch, entries } = await this.source.load(`${startedAt}.${randomBytes(9).toString('base64url')}`, this.options.retainMs);
+    const startedAt = performance.now();
+    const { epoch, version, revocations } = await this.source.load(`${Date.now()}.${randomBytes(9).toString('base64url')}`, this.options.retainMs);
     if (epoch !== this.epoch) {
       this.epoch = epoch;
       this.set.refuseBefore(epochStart(epoch));
     }
-    for (const [member, until] of entries) applyEntry(this.set, member, until);
+    for (const revocation of revocations) applyRevocation(this.set, revocation);
+    this.version = version;
+    this.advanceVersion();
+    if (connection !== this.connection) return; // the subscriber reconnected meanwhile: load again
     this.needsLoad = false;
     this.set.confirm(startedAt);
     for (const wake of this.waiters) wake();
@@ -140,19 +158,38 @@ export class RedisRevocationFeed implements RevocationFeed {
 
   private async beat(): Promise<void> {
     const sequence = ++this.sequence;
-    this.heartbeats.set(sequence, Date.now());
+    this.heartbeats.set(sequence, performance.now());
     // Replies that never come (a hung Redis) must not pile up: only recent heartbeats can confirm.
     if (this.heartbeats.size > MAX_PENDING_HEARTBEATS) this.heartbeats.delete(this.heartbeats.keys().next().value as number);
     const status = await this.source.heartbeat(this.epoch as string, this.options.retainMs, heartbeatMessage(this.id, sequence));
     if (status === 'changed') this.needsLoad = true; // Redis lost its data or was replaced: re-load at once
   }
 
+  /** Moves `version` past every version received in order; what lies beyond a gap waits. */
+  private advanceVersion(): void {
+    for (const received of this.receivedVersions) if (received <= this.version) this.receivedVersions.delete(received);
+    while (this.receivedVersions.delete(this.version + 1)) this.version += 1;
+  }
+
   private onMessage(message: string): void {
     const parsed = parseMessage(message);
-    if (parsed?.kind === 'revocation') applyEntry(this.set, parsed.member, parsed.until);
+    if (parsed?.kind === 'revocation') {
+      applyRevocation(this.set, parsed.revocation);
+      if (parsed.version !== undefined && parsed.version > this.version) {
+        this.receivedVersions.add(parsed.version);
+        this.advanceVersion();
+      }
+      return;
+    }
     if (parsed?.kind !== 'heartbeat' || parsed.feedId !== this.id) return;
     const sentAt = this.heartbeats.get(parsed.sequence);
     for (const sequence of this.heartbeats.keys()) if (sequence <= parsed.sequence) this.heartbeats.delete(sequence);
-    if (sentAt !== undefined && !this.needsLoad) this.set.confirm(sentAt);
+    if (this.needsLoad || sentAt === undefined) return;
+    // A revocation logged before this heartbeat never arrived (or the version went back): re-load.
+    if (parsed.version !== this.version) {
+      this.needsLoad = true;
+      return;
+    }
+    this.set.confirm(sentAt);
   }
 }

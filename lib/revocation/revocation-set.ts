@@ -16,7 +16,10 @@ export class RevocationSet {
   /** Sessions whose login began before this (epoch ms) are refused: the store lost its data then. */
   private validSince = 0;
   private loaded = false;
-  /** When the feed was last known to hold every revocation made (epoch ms). */
+  /**
+   * When the feed was last known to hold every revocation made, on the monotonic clock
+   * (`performance.now()`), so a wall-clock step cannot make a stale feed look fresh.
+   */
   private confirmedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly maxStalenessMs: number) {
@@ -30,7 +33,7 @@ export class RevocationSet {
    */
   verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict {
     if (!this.loaded) return 'loading';
-    if (Date.now() - this.confirmedAt > this.maxStalenessMs) return 'stale';
+    if (performance.now() - this.confirmedAt > this.maxStalenessMs) return 'stale';
     if (authTime < this.validSince || this.sessions.has(sessionId)) return 'revoked';
     const user = this.users.get(userId);
     return user !== undefined && authTime < user.before ? 'revoked' : 'valid';
@@ -41,7 +44,13 @@ export class RevocationSet {
     return this.loaded;
   }
 
-  /** Marks the set loaded and current as of `at` (epoch ms). */
+  /** Whether the set can vouch for its contents now. */
+  freshness(): 'loading' | 'stale' | 'fresh' {
+    if (!this.loaded) return 'loading';
+    return performance.now() - this.confirmedAt > this.maxStalenessMs ? 'stale' : 'fresh';
+  }
+
+  /** Marks the set loaded and current as of `at` (a `performance.now()` reading). */
   confirm(at: number): void {
     this.loaded = true;
     if (at > this.confirmedAt) this.confirmedAt = at;

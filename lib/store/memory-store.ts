@@ -154,6 +154,7 @@ export class MemoryStore implements SessionStore {
     const revocations = this.revocations;
     return {
       verdict: (sessionId, userId, authTime) => revocations.verdict(sessionId, userId, authTime),
+      freshness: () => revocations.freshness(),
       ready: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };

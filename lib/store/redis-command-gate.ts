@@ -58,13 +58,22 @@ export class CommandGate {
   private circuitOpen = false;
   private probeTimer: NodeJS.Timeout | undefined;
   private readyWait: Promise<void> | undefined;
+  /** The probe's PING while it is unanswered: never more than one in ioredis' queue. */
+  private probePing: Promise<unknown> | undefined;
   private closed = false;
+  /**
+   * How much earlier than the caller's give-up time a script's deadline falls: room for the
+   * reply's way back (and a busy event loop), so a script that ran in time is heard in time.
+   */
+  private readonly deadlineMarginMs: number;
 
   constructor(
     private readonly client: ConnectionLike,
     private readonly timeoutMs: number,
     readonly clock: RedisClock,
-  ) {}
+  ) {
+    this.deadlineMarginMs = Math.min(100, Math.max(5, Math.floor(timeoutMs / 5)));
+  }
 
   /** Whether commands currently fail at once because Redis stopped answering. */
   get isCircuitOpen(): boolean {
@@ -109,7 +118,7 @@ export class CommandGate {
       this.connected().then(() => {
         if (settled) return; // gave up while waiting for the connection: send nothing
         sent = true;
-        command(this.clock.toRedis(giveUpAt)).then((value) => {
+        command(this.clock.toRedis(giveUpAt - this.deadlineMarginMs)).then((value) => {
           // A reply, even one that came too late for its caller, shows Redis answers again.
           this.circuitOpen = false;
           if (settled) return;
@@ -152,7 +161,10 @@ export class CommandGate {
 
   private probe(): void {
     if (!this.circuitOpen || this.closed) return;
-    this.attempt(() => this.client.ping()).then(
+    this.attempt(() => {
+      this.probePing ??= this.client.ping().finally(() => (this.probePing = undefined));
+      return this.probePing;
+    }).then(
       () => undefined,
       () => {
         if (this.closed) return;

@@ -115,40 +115,73 @@ return {'ok', ids}
 `;
 
 /**
- * Records a revocation in the log every feed loads from, and publishes it. The log is a sorted set
- * scored by when an entry stops mattering; older entries are dropped here. KEYS: log.
- * ARGV: member, until, now, channel, message, deadline. Replies 'ok' or 'late'.
+ * Records a revocation where feeds load it from, numbers it, and publishes it. Sessions go in the
+ * log (a sorted set scored by when each stops mattering, older ones dropped here); users in a hash,
+ * one field per user whose "revoked before" time only moves forward, so repeated revocations of one
+ * user do not grow it. Every call increments the version, which the message carries and heartbeats
+ * report, so a feed that missed a message notices. KEYS: log, users, version.
+ * ARGV: kind ('s' | 'u'), id, revokedBefore (users), until, now, channel, message suffix, deadline,
+ * version ttl ms. The message is 'r <version>' followed by the suffix. Replies 'ok' or 'late'.
  */
 export const LOG_REVOCATION = `${LUA_CLOCK}
-if redisNow() > tonumber(ARGV[6]) then return 'late' end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local keep = tonumber(ARGV[2]) - tonumber(ARGV[3])
-if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], ms(keep)) end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+if redisNow() > tonumber(ARGV[8]) then return 'late' end
+local untilAt, now = tonumber(ARGV[4]), tonumber(ARGV[5])
+local target = KEYS[1]
+if ARGV[1] == 's' then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
+else
+  target = KEYS[2]
+  local before = tonumber(ARGV[3])
+  local known = redis.call('HGET', KEYS[2], ARGV[2])
+  if known then
+    local space = string.find(known, ' ', 1, true)
+    before = math.max(before, tonumber(string.sub(known, 1, space - 1)))
+    untilAt = math.max(untilAt, tonumber(string.sub(known, space + 1)))
+  end
+  redis.call('HSET', KEYS[2], ARGV[2], ms(before) .. ' ' .. ms(untilAt))
+end
+if redis.call('PTTL', target) < untilAt - now then redis.call('PEXPIRE', target, ms(untilAt - now)) end
+local version = redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[9])
+redis.call('PUBLISH', ARGV[6], 'r ' .. version .. ARGV[7])
 return 'ok'
 `;
 
 /**
- * Loads the log for a feed. The epoch key names this generation of the store's data: when it is
- * missing (first start, or Redis lost its data) a new one is made from ARGV, and the feed then
- * refuses everything older. KEYS: log, epoch. ARGV: now, new epoch value, epoch ttl ms.
- * Replies {epoch, Redis time ms, {member, score, ...}}.
+ * Loads everything a feed needs. The epoch key names this generation of the store's data: when it
+ * is missing (first start, or Redis lost its data) a new one is made from ARGV, and the feed then
+ * refuses everything older. Lapsed entries are dropped on the way. KEYS: log, users, version, epoch.
+ * ARGV: now, new epoch value, epoch ttl ms.
+ * Replies {epoch, Redis time ms, version, {sessionId, until, ...}, {userId, 'before until', ...}}.
  */
 export const LOAD_REVOCATIONS = `${LUA_CLOCK}
-local epoch = redis.call('GET', KEYS[2])
+local epoch = redis.call('GET', KEYS[4])
 if not epoch then
   epoch = ARGV[2]
-  redis.call('SET', KEYS[2], epoch, 'PX', ARGV[3])
+  redis.call('SET', KEYS[4], epoch, 'PX', ARGV[3])
 end
+local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-return {epoch, ms(redisNow()), redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+local users, live = redis.call('HGETALL', KEYS[2]), {}
+for index = 1, #users, 2 do
+  local entry = users[index + 1]
+  if tonumber(string.sub(entry, string.find(entry, ' ', 1, true) + 1)) <= now then
+    redis.call('HDEL', KEYS[2], users[index])
+  else
+    live[#live + 1] = users[index]
+    live[#live + 1] = entry
+  end
+end
+local version = redis.call('GET', KEYS[3]) or '0'
+return {epoch, ms(redisNow()), version, redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), live}
 `;
 
 /**
- * A feed's heartbeat: checks the epoch is still the one it loaded, keeps it alive, and publishes a
- * message the feed waits to receive on its subscription (proof that nothing published before it was
- * missed). KEYS: epoch. ARGV: expected epoch, epoch ttl ms, channel, message, deadline.
+ * A feed's heartbeat: checks the epoch is still the one it loaded, keeps it (and the version)
+ * alive, and publishes a message the feed waits to receive on its subscription, carrying the
+ * current version: receiving it proves every revocation logged before it was received too.
+ * KEYS: epoch, version. ARGV: expected epoch, ttl ms, channel, message, deadline.
  * Replies {'ok' | 'changed' | 'late', Redis time ms}.
  */
 export const HEARTBEAT = `${LUA_CLOCK}
@@ -156,6 +189,7 @@ local now = redisNow()
 if now > tonumber(ARGV[5]) then return {'late', ms(now)} end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'changed', ms(now)} end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. (redis.call('GET', KEYS[2]) or '0'))
 return {'ok', ms(now)}
 `;

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { describeValue as describe } from '../describe-value';
 import { StoreUnavailableError } from '../errors';
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
-import { applyEntry, revocationMessage, sessionEntry, userEntry } from '../revocation/revocation-log-format';
+import { applyRevocation, messageSuffix, unversionedMessage, type Revocation } from '../revocation/revocation-log-format';
 import { CommandGate, RedisClock, type ConnectionLike } from './redis-command-gate';
+import { redisKeys, type RedisKeys } from './redis-keys';
 import {
   CREATE_SESSION,
   HEARTBEAT,
@@ -92,11 +93,9 @@ function late(operation: string): StoreUnavailableError {
 }
 
 /**
- * A {@link SessionStore} on Redis through ioredis. Keys (all with a TTL):
- * - `<prefix>session:{<id>}`: one string per family (see redis-session-layout.ts), dying at its expiry;
- * - `<prefix>user:{<userId>}`: the user's session ids, a sorted set scored by login time;
- * - `<prefix>user-revoked:{<userId>}`: when `revokeUser` last ran for the user;
- * - `<prefix>{revocations}:log` and `:epoch`: the revocations feeds load, and the data generation.
+ * A {@link SessionStore} on Redis through ioredis. Its keys (all with a TTL) are named in
+ * redis-keys.ts: one string per family, dying at its expiry; per user a sorted-set index and a
+ * "revoked before" mark; and the revocations feeds load, with a version and the data's epoch.
  * Only hashes of refresh secrets are stored. Every script touches one hash slot.
  *
  * @example
@@ -104,7 +103,7 @@ function late(operation: string): StoreUnavailableError {
  */
 export class RedisStore implements SessionStore {
   private readonly client: RedisClientLike;
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly commandTimeoutMs: number;
   private readonly gate: CommandGate;
   private readonly feeds = new Set<RedisRevocationFeed>();
@@ -135,7 +134,7 @@ export class RedisStore implements SessionStore {
       );
     }
     this.client = client;
-    this.prefix = prefix;
+    this.keys = redisKeys(prefix);
     this.commandTimeoutMs = commandTimeoutMs;
     this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)));
   }
@@ -155,13 +154,13 @@ export class RedisStore implements SessionStore {
       prev: '',
       gen: '0',
     });
-    const created = await this.run(SCRIPTS.createSession, [this.sessionKey(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
+    const created = await this.run(SCRIPTS.createSession, [this.keys.session(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
     if (created !== 'ok') throw late('createSession');
     // Indexed only once the session exists (the two keys may live on different cluster nodes), and
     // refused there when revokeUser ran after this login began: revokeUser marks the user first.
     // A create that failed changed nothing (late scripts refuse); an index that failed leaves a
     // family nobody will be given, so it is discarded.
-    const indexed = await this.run(SCRIPTS.indexSession, [this.userKey(session.userId), this.userRevokedKey(session.userId)], (deadline) => [
+    const indexed = await this.run(SCRIPTS.indexSession, [this.keys.userIndex(session.userId), this.keys.userRevoked(session.userId)], (deadline) => [
       session.sessionId,
       session.now,
       session.absoluteTtlMs,
@@ -178,17 +177,16 @@ export class RedisStore implements SessionStore {
   }
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
-    const until = Date.now() + p.revocationTtlMs;
-    const member = sessionEntry(sessionId);
-    const reply = await this.run(SCRIPTS.presentToken, [this.sessionKey(sessionId)], (deadline) => [
+    const revocation: Revocation = { kind: 's', sessionId, until: Date.now() + p.revocationTtlMs };
+    const reply = await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
       p.presentedHash,
       p.successorHash,
       p.action,
       p.idleTtlMs,
       p.reuseGraceMs,
       deadline,
-      this.channel,
-      revocationMessage(member, until),
+      this.keys.channel,
+      unversionedMessage(revocation),
     ]);
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
@@ -207,19 +205,18 @@ export class RedisStore implements SessionStore {
     if (status === 'revoked' || status === 'reuse') {
       // The script already deleted the family and announced it; logging it (another slot) lets feeds
       // that were disconnected just then catch up. If that fails, the ones connected have it anyway.
-      this.applyLocally(member, until);
-      await Promise.all([this.logRevocation(member, until), this.unindex(session)]).catch(() => undefined);
+      this.applyLocally(revocation);
+      await Promise.all([this.logRevocation(revocation), this.unindex(session)]).catch(() => undefined);
     }
     return { status: status as 'rotated' | 'retried' | 'revoked' | 'reuse', session };
   }
 
   async revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null> {
-    const until = Date.now() + revocationTtlMs;
-    const member = sessionEntry(sessionId);
+    const revocation: Revocation = { kind: 's', sessionId, until: Date.now() + revocationTtlMs };
     // Logged first: if ending the family then fails, its access tokens are refused all the same,
     // and a refresh of it is refused too (the service checks the feed), so the failure fails closed.
-    await this.logRevocation(member, until);
-    this.applyLocally(member, until);
+    await this.logRevocation(revocation);
+    this.applyLocally(revocation);
     const session = await this.endFamily(sessionId);
     if (session) await this.unindex(session).catch(() => undefined);
     return session;
@@ -229,19 +226,17 @@ export class RedisStore implements SessionStore {
     // Straight onto the connection, behind the writes it cleans up after, with no deadline and no
     // timeout: if Redis is stalled it runs when Redis resumes. Only ever sent for a family that was
     // written, so an outage cannot pile these up.
-    const reply = expectStrings(await this.send(SCRIPTS.revokeSession, [this.sessionKey(sessionId)], [NO_DEADLINE]), 'discardSession');
+    const reply = expectStrings(await this.send(SCRIPTS.revokeSession, [this.keys.session(sessionId)], [NO_DEADLINE]), 'discardSession');
     if (reply[0] !== 'revoked' || reply.length !== 2) return;
     const { userId } = toSessionRecord(sessionId, decodeSession(reply[1] as string));
-    await this.client.zrem(this.userKey(userId), sessionId);
+    await this.client.zrem(this.keys.userIndex(userId), sessionId);
   }
 
-  async revokeUser(userId: string, revocation: UserRevocation): Promise<SessionRecord[]> {
-    const { revokedBefore, retainMs } = revocation;
-    const until = revokedBefore + retainMs;
-    const member = userEntry(userId, revokedBefore);
-    await this.logRevocation(member, until);
-    this.applyLocally(member, until);
-    const reply = await this.run(SCRIPTS.revokeUser, [this.userKey(userId), this.userRevokedKey(userId)], (deadline) => [revokedBefore, retainMs, deadline]);
+  async revokeUser(userId: string, { revokedBefore, retainMs }: UserRevocation): Promise<SessionRecord[]> {
+    const revocation: Revocation = { kind: 'u', userId, revokedBefore, until: revokedBefore + retainMs };
+    await this.logRevocation(revocation);
+    this.applyLocally(revocation);
+    const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [revokedBefore, retainMs, deadline]);
     if (!Array.isArray(reply) || reply[0] !== 'ok' || !Array.isArray(reply[1])) {
       if (Array.isArray(reply) && reply[0] === 'late') throw late('revokeUser');
       throw new StoreUnavailableError('RedisStore: unexpected revokeUser reply');
@@ -251,12 +246,12 @@ export class RedisStore implements SessionStore {
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
-    const value = await this.gate.run(() => this.client.get(this.sessionKey(sessionId)));
+    const value = await this.gate.run(() => this.client.get(this.keys.session(sessionId)));
     return value === null ? null : toSessionRecord(sessionId, decodeSession(value));
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
-    const userKey = this.userKey(userId);
+    const userKey = this.keys.userIndex(userId);
     const sessionIds = await this.gate.run(() => this.client.zrange(userKey, 0, -1));
     const found = await Promise.all(sessionIds.map((id) => this.getSession(id)));
     const gone = sessionIds.filter((_, index) => found[index] === null);
@@ -283,30 +278,10 @@ export class RedisStore implements SessionStore {
     await Promise.all([...this.feeds].map((feed) => feed.close()));
   }
 
-  private get channel(): string {
-    return `${this.prefix}revocations`;
-  }
-
-  private sessionKey(sessionId: string): string {
-    return `${this.prefix}session:{${sessionId}}`;
-  }
-
-  private userKey(userId: string): string {
-    return `${this.prefix}user:{${userId}}`;
-  }
-
-  private userRevokedKey(userId: string): string {
-    return `${this.prefix}user-revoked:{${userId}}`;
-  }
-
-  private get logKeys(): [log: string, epoch: string] {
-    return [`${this.prefix}{revocations}:log`, `${this.prefix}{revocations}:epoch`];
-  }
-
   /** Deletes a family; resolves with what it was, or `null` when there was none. */
   private async endFamily(sessionId: string, deadlineOverride?: number): Promise<SessionRecord | null> {
     const reply = expectStrings(
-      await this.run(SCRIPTS.revokeSession, [this.sessionKey(sessionId)], (deadline) => [deadlineOverride ?? deadline]),
+      await this.run(SCRIPTS.revokeSession, [this.keys.session(sessionId)], (deadline) => [deadlineOverride ?? deadline]),
       'revokeSession',
     );
     if (reply[0] === 'missing') return null;
@@ -316,50 +291,52 @@ export class RedisStore implements SessionStore {
 
   /** Takes an ended session out of its user's index (listSessions also prunes what this misses). */
   private async unindex(session: SessionRecord): Promise<void> {
-    await this.gate.run(() => this.client.zrem(this.userKey(session.userId), session.sessionId));
+    await this.gate.run(() => this.client.zrem(this.keys.userIndex(session.userId), session.sessionId));
   }
 
-  /** Adds a revocation to the log feeds load from, and announces it on the channel. */
-  private async logRevocation(member: string, until: number): Promise<void> {
+  /** Logs a revocation where feeds load it from, numbered, and announces it on the channel. */
+  private async logRevocation(revocation: Revocation): Promise<void> {
     const now = Date.now();
-    const reply = await this.run(SCRIPTS.logRevocation, [this.logKeys[0]], (deadline) => [
-      member,
-      until,
+    const { log, users, version } = this.keys;
+    const reply = await this.run(SCRIPTS.logRevocation, [log, users, version], (deadline) => [
+      revocation.kind,
+      revocation.kind === 's' ? revocation.sessionId : revocation.userId,
+      revocation.kind === 'u' ? revocation.revokedBefore : '',
+      revocation.until,
       now,
-      this.channel,
-      revocationMessage(member, until),
+      this.keys.channel,
+      messageSuffix(revocation),
       deadline,
+      Math.max(1, revocation.until - now),
     ]);
     if (reply !== 'ok') throw late('revocation log');
   }
 
   /** Applies a revocation to this process's feeds at once, without waiting for the channel. */
-  private applyLocally(member: string, until: number): void {
-    for (const feed of this.feeds) applyEntry(feed.set, member, until);
+  private applyLocally(revocation: Revocation): void {
+    for (const feed of this.feeds) applyRevocation(feed.set, revocation);
   }
 
   /** The narrow view of this store that a revocation feed gets. */
   private revocationSource(): RevocationSource {
     return {
-      channel: this.channel,
+      channel: this.keys.channel,
       waitMs: this.commandTimeoutMs,
       createSubscriber: () => this.client.duplicate(),
       load: async (newEpoch, retainMs) => {
         const sentAt = Date.now();
-        const reply = await this.run(SCRIPTS.loadRevocations, this.logKeys, () => [sentAt, newEpoch, retainMs]);
-        if (!Array.isArray(reply) || reply.length !== 3 || !Array.isArray(reply[2])) {
+        const { log, users, version, epoch } = this.keys;
+        const reply = await this.run(SCRIPTS.loadRevocations, [log, users, version, epoch], () => [sentAt, newEpoch, retainMs]);
+        if (!Array.isArray(reply) || reply.length !== 5 || !Array.isArray(reply[3]) || !Array.isArray(reply[4])) {
           throw new StoreUnavailableError('RedisStore: unexpected loadRevocations reply');
         }
         this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
-        const flat = reply[2] as unknown[];
-        const entries: Array<[string, number]> = [];
-        for (let index = 0; index + 1 < flat.length; index += 2) entries.push([String(flat[index]), Number(flat[index + 1])]);
-        return { epoch: String(reply[0]), entries };
+        return { epoch: String(reply[0]), version: Number(reply[2]), revocations: [...sessionRevocations(reply[3]), ...userRevocations(reply[4])] };
       },
       heartbeat: async (epoch, retainMs, message) => {
         const sentAt = Date.now();
         const reply = expectStrings(
-          await this.run(SCRIPTS.heartbeat, [this.logKeys[1]], (deadline) => [epoch, retainMs, this.channel, message, deadline]),
+          await this.run(SCRIPTS.heartbeat, [this.keys.epoch, this.keys.version], (deadline) => [epoch, retainMs, this.keys.channel, message, deadline]),
           'heartbeat',
         );
         this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
@@ -382,6 +359,26 @@ export class RedisStore implements SessionStore {
       return this.client.eval(s.source, keys.length, ...keys, ...args);
     }
   }
+}
+
+/** Pairs of a flat Redis reply: `[a, b, c, d]` → `[[a, b], [c, d]]`. */
+function pairs(flat: unknown[]): Array<[string, string]> {
+  const result: Array<[string, string]> = [];
+  for (let index = 0; index + 1 < flat.length; index += 2) result.push([String(flat[index]), String(flat[index + 1])]);
+  return result;
+}
+
+/** The log's `sessionId, until` pairs as revocations. */
+function sessionRevocations(flat: unknown[]): Revocation[] {
+  return pairs(flat).map(([sessionId, until]) => ({ kind: 's', sessionId, until: Number(until) }));
+}
+
+/** The users hash's `userId, 'before until'` pairs as revocations. */
+function userRevocations(flat: unknown[]): Revocation[] {
+  return pairs(flat).map(([userId, entry]) => {
+    const [before, until] = entry.split(' ');
+    return { kind: 'u', userId, revokedBefore: Number(before), until: Number(until) };
+  });
 }
 
 function expectStrings(reply: unknown, operation: string): string[] {

@@ -120,6 +120,8 @@ export type RevocationVerdict = 'valid' | 'revoked' | 'stale' | 'loading';
 export interface RevocationFeed {
   /** The verdict for a session of a user whose login began at `authTime` (epoch ms). Synchronous. */
   verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict;
+  /** Whether the feed can vouch for its contents now (`fresh`), or not yet, or no longer. Synchronous. */
+  freshness(): 'loading' | 'stale' | 'fresh';
   /** Resolves once the feed is loaded; rejects with a `StoreUnavailableError` after a bounded wait. */
   ready(): Promise<void>;
   /** Stops the feed's timers and connections. */

@@ -1,0 +1,379 @@
+// The example page's script: everything goes through the browser client, express-refresh-tokens/client.
+// The access token stays inside the client (memory only); the refresh token is the server's HttpOnly cookie.
+
+const CLIENT_URL = '/vendor/express-refresh-tokens/client/index.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  loading: $('loading'),
+  notice: $('notice'),
+  signedOut: $('signed-out'),
+  signedIn: $('signed-in'),
+  loginTitle: $('login-title'),
+  loginForm: $('login-form'),
+  loginError: $('login-error'),
+  username: $('username'),
+  password: $('password'),
+  userTitle: $('user-title'),
+  userId: $('user-id'),
+  userRole: $('user-role'),
+  sessionId: $('session-id'),
+  countdown: $('countdown'),
+  countdownBar: $('countdown-bar'),
+  refreshNote: $('refresh-note'),
+  callApi: $('call-api'),
+  apiResult: $('api-result'),
+  sessions: $('sessions'),
+  reloadSessions: $('reload-sessions'),
+  logout: $('logout'),
+  logoutEverywhere: $('logout-everywhere'),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Creates an element with text and attributes (never innerHTML: user agents are attacker-controlled). */
+function el(tag, { text, className, attrs } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  for (const [name, value] of Object.entries(attrs ?? {})) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+/** An error in words: the client's AuthClientError already has one; anything else gets a plain sentence. */
+function wordsFor(error) {
+  if (error && error.name === 'AuthClientError') return error.message;
+  if (error instanceof TypeError) return 'Could not reach the server. Check your connection and try again.';
+  return 'Something went wrong. Please try again.';
+}
+
+function showNotice(text, kind = 'info') {
+  ui.notice.textContent = text;
+  ui.notice.className = `message ${kind}`;
+  ui.notice.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  ui.notice.hidden = false;
+}
+
+function clearNotice() {
+  ui.notice.hidden = true;
+  ui.notice.textContent = '';
+}
+
+/** Runs `task` with `button` disabled, so a double click sends one request. */
+async function busy(button, task) {
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await task();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** "just now", "5 min ago", "3 h ago", or the date for anything older than a day. */
+function relative(date) {
+  const seconds = Math.round((Date.now() - date.getTime()) / 1000);
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return dateTimeFormat.format(date);
+}
+
+function timeElement(iso, text) {
+  return el('time', { text, attrs: { datetime: iso, title: dateTimeFormat.format(new Date(iso)) } });
+}
+
+/** "4:59" for 299 s; "0:07" for 7 s. */
+function minutesSeconds(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+/** A short readable device name from a User-Agent: "Chrome on Linux", "Safari on iOS". */
+export function describeUserAgent(userAgent) {
+  const ua = userAgent || '';
+  if (!ua) return 'Unknown device';
+  const browser =
+    /Edg(A|iOS)?\//.test(ua) ? 'Edge'
+    : /OPR\/|Opera/.test(ua) ? 'Opera'
+    : /SamsungBrowser\//.test(ua) ? 'Samsung Internet'
+    : /Firefox\/|FxiOS\//.test(ua) ? 'Firefox'
+    : /HeadlessChrome\//.test(ua) ? 'Headless Chrome'
+    : /Chrome\/|CriOS\/|Chromium\//.test(ua) ? 'Chrome'
+    : /Safari\//.test(ua) && /Version\//.test(ua) ? 'Safari'
+    : /^curl\//i.test(ua) ? 'curl'
+    : /node|undici|axios|okhttp|python|go-http|java\//i.test(ua) ? 'A script'
+    : 'A browser';
+  const os =
+    /iPhone|iPad|iPod/.test(ua) ? 'iOS'
+    : /Android/.test(ua) ? 'Android'
+    : /CrOS/.test(ua) ? 'ChromeOS'
+    : /Windows/.test(ua) ? 'Windows'
+    : /Mac OS X|Macintosh/.test(ua) ? 'macOS'
+    : /Linux|X11/.test(ua) ? 'Linux'
+    : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+
+let auth;
+try {
+  const { createAuthClient } = await import(CLIENT_URL);
+  auth = createAuthClient({ baseUrl: '/auth' });
+} catch {
+  ui.loading.hidden = true;
+  showNotice('The browser client could not be loaded. Run `npm run build` (or `npm start`, which builds first), then reload.', 'error');
+  throw new Error('express-refresh-tokens/client is not available');
+}
+
+/** The state last rendered: `{ signedIn: false }` or `{ signedIn: true, user, expiresAt }`. */
+let current = null;
+/** How long the current access token was valid for when it arrived, for the progress bar. */
+let tokenLifetimeMs = 0;
+let refreshCount = 0;
+/** Set while this page signs itself out, so the sign-out is not reported as "your session ended". */
+let signingOut = false;
+
+auth.onSessionChange((state) => render(state));
+
+/** Whether two states show the same thing (restore() answers with the state its listener already got). */
+function sameState(a, b) {
+  if (!a || a.signedIn !== b.signedIn) return false;
+  return !b.signedIn || (a.expiresAt === b.expiresAt && a.user.sessionId === b.user.sessionId);
+}
+
+function render(state) {
+  const previous = current;
+  ui.loading.hidden = true;
+  if (sameState(previous, state)) return;
+  current = state;
+
+  if (!state.signedIn) {
+    const wasSignedIn = previous?.signedIn === true;
+    ui.signedIn.hidden = true;
+    ui.signedOut.hidden = false;
+    ui.sessions.replaceChildren();
+    ui.apiResult.replaceChildren();
+    if (wasSignedIn && !signingOut) {
+      showNotice('Your session has ended (it was revoked or it expired). Please log in again.', 'error');
+    }
+    if (wasSignedIn) {
+      ui.password.value = '';
+      ui.loginTitle.focus();
+    }
+    return;
+  }
+
+  tokenLifetimeMs = Math.max(1000, state.expiresAt - Date.now());
+  const sameSession = previous?.signedIn === true && previous.user.sessionId === state.user.sessionId;
+  if (sameSession) {
+    // Same session, new expiry: the client refreshed the access token (or another tab did and shared it).
+    refreshCount += 1;
+    ui.refreshNote.textContent = `Refreshed silently at ${timeFormat.format(new Date())} (${refreshCount} ${refreshCount === 1 ? 'time' : 'times'}).`;
+    ui.refreshNote.classList.add('flash');
+    setTimeout(() => ui.refreshNote.classList.remove('flash'), 1500);
+    void loadSessions(); // "last used" moved
+  } else {
+    refreshCount = 0;
+    ui.refreshNote.textContent = 'Not refreshed yet.';
+    ui.apiResult.replaceChildren();
+    ui.signedOut.hidden = true;
+    ui.signedIn.hidden = false;
+    ui.loginError.hidden = true;
+    ui.userId.textContent = state.user.userId;
+    ui.userRole.textContent = String(state.user.claims.role ?? '—');
+    ui.sessionId.textContent = state.user.sessionId;
+    if (previous !== null) ui.userTitle.focus();
+    void loadSessions();
+  }
+  tick();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The countdown, and the silent refresh behind it
+
+/** After a failed refresh, when to try again (so a server that is down is not asked every second). */
+let retryAt = 0;
+
+function tick() {
+  if (!current?.signedIn) return;
+  const left = current.expiresAt - Date.now();
+  ui.countdown.textContent = left > 0 ? minutesSeconds(left) : 'expired';
+  ui.countdownBar.max = tokenLifetimeMs / 1000;
+  ui.countdownBar.value = Math.max(0, left / 1000);
+
+  // getAccessToken() answers from memory until the token is close to expiry, then refreshes it
+  // (once, for every tab). Asking every second keeps a visible page signed in.
+  if (document.visibilityState === 'visible' && Date.now() >= retryAt) {
+    auth.getAccessToken().catch((error) => {
+      retryAt = Date.now() + 10_000;
+      showNotice(`Could not refresh the access token: ${wordsFor(error)}`, 'error');
+    });
+  }
+}
+
+setInterval(tick, 1000);
+document.addEventListener('visibilitychange', tick);
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+let sessionsRequest = 0;
+
+async function loadSessions() {
+  const request = ++sessionsRequest;
+  try {
+    const sessions = await auth.listSessions();
+    if (request !== sessionsRequest || !current?.signedIn) return; // a newer answer is coming, or signed out
+    renderSessions(sessions);
+  } catch (error) {
+    if (current?.signedIn) showNotice(`Could not load your sessions: ${wordsFor(error)}`, 'error');
+  }
+}
+
+function renderSessions(sessions) {
+  const sorted = [...sessions].sort(
+    (a, b) => Number(b.current) - Number(a.current) || Date.parse(b.lastUsedAt) - Date.parse(a.lastUsedAt),
+  );
+  const items = sorted.map((session) => {
+    const device = describeUserAgent(session.userAgent);
+    const heading = el('p', { className: 'device' }, [
+      el('span', { text: device, attrs: { title: session.userAgent || 'No User-Agent was sent' } }),
+    ]);
+    if (session.current) heading.append(' ', el('span', { className: 'badge', text: 'This device' }));
+    const times = el('dl', { className: 'times' }, [
+      el('dt', { text: 'Created' }),
+      el('dd', {}, [timeElement(session.createdAt, dateTimeFormat.format(new Date(session.createdAt)))]),
+      el('dt', { text: 'Last used' }),
+      el('dd', {}, [timeElement(session.lastUsedAt, relative(new Date(session.lastUsedAt)))]),
+    ]);
+    const item = el('li', { className: session.current ? 'session current' : 'session', attrs: { 'data-session-id': session.id } }, [
+      el('div', { className: 'session-main' }, [heading, times]),
+    ]);
+    if (!session.current) {
+      const revoke = el('button', {
+        text: 'Revoke',
+        className: 'danger small',
+        attrs: { type: 'button', 'aria-label': `Revoke the session of ${device}, created ${dateTimeFormat.format(new Date(session.createdAt))}` },
+      });
+      revoke.addEventListener('click', () =>
+        busy(revoke, async () => {
+          try {
+            await auth.revokeSession(session.id);
+            showNotice(`Revoked the session of ${device}. It is signed out at its next request.`);
+          } catch (error) {
+            showNotice(`Could not revoke that session: ${wordsFor(error)}`, 'error');
+          }
+          await loadSessions();
+        }),
+      );
+      item.append(revoke);
+    }
+    return item;
+  });
+  ui.sessions.replaceChildren(...items);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buttons
+
+ui.loginForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const submit = ui.loginForm.querySelector('button[type="submit"]');
+  void busy(submit, async () => {
+    ui.loginError.hidden = true;
+    clearNotice();
+    try {
+      await auth.login({ username: ui.username.value.trim(), password: ui.password.value });
+      ui.password.value = '';
+    } catch (error) {
+      ui.loginError.textContent = wordsFor(error);
+      ui.loginError.hidden = false;
+      ui.password.select();
+    }
+  });
+});
+
+const STATUS_TEXT = { 200: 'OK', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Server Error', 503: 'Service Unavailable' };
+const API_PROBLEMS = {
+  401: 'The server refused the request: there is no valid session. Please log in again.',
+  503: 'The service is temporarily unavailable. Please try again in a moment.',
+};
+
+ui.callApi.addEventListener('click', () =>
+  busy(ui.callApi, async () => {
+    const at = timeFormat.format(new Date());
+    let response;
+    try {
+      response = await auth.fetch('/api/me');
+    } catch (error) {
+      ui.apiResult.replaceChildren(el('p', { className: 'message error', text: wordsFor(error) }));
+      return;
+    }
+    const status = `${response.status} ${STATUS_TEXT[response.status] ?? response.statusText}`.trim();
+    const line = el('p', { className: `status ${response.ok ? 'ok' : 'bad'}` }, [
+      el('strong', { text: status }),
+      el('span', { className: 'muted', text: ` · GET /api/me at ${at}` }),
+    ]);
+    if (!response.ok) {
+      const words = API_PROBLEMS[response.status] ?? `The server answered ${response.status}.`;
+      ui.apiResult.replaceChildren(line, el('p', { className: 'message error', text: words }));
+      return;
+    }
+    const me = await response.json();
+    ui.apiResult.replaceChildren(
+      line,
+      el('dl', { className: 'facts' }, [
+        el('dt', { text: 'User' }),
+        el('dd', { text: me.userId }),
+        el('dt', { text: 'Role' }),
+        el('dd', { text: String(me.claims?.role ?? '—') }),
+        el('dt', { text: 'Session' }),
+        el('dd', {}, [el('code', { text: me.sessionId })]),
+      ]),
+    );
+  }),
+);
+
+ui.reloadSessions.addEventListener('click', () => busy(ui.reloadSessions, loadSessions));
+
+async function signOut(button, task, message) {
+  await busy(button, async () => {
+    signingOut = true;
+    try {
+      await task();
+      showNotice(message);
+    } catch (error) {
+      showNotice(wordsFor(error), 'error');
+    } finally {
+      signingOut = false;
+    }
+  });
+}
+
+ui.logout.addEventListener('click', () => signOut(ui.logout, () => auth.logout(), 'You are logged out on this device.'));
+ui.logoutEverywhere.addEventListener('click', () =>
+  signOut(ui.logoutEverywhere, () => auth.logoutEverywhere(), 'You are logged out everywhere: every session of yours has ended.'),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Start: signed in already (the cookie survived a reload), or the login form. Without the
+// cookie's script-readable companion, restore() answers at once, with no request that would fail.
+
+try {
+  render(await auth.restore());
+} catch (error) {
+  render({ signedIn: false });
+  showNotice(`Could not check your session: ${wordsFor(error)}`, 'error');
+}

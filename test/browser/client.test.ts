@@ -1,0 +1,379 @@
+// The browser client (express-refresh-tokens/client) in real Chromium: silent and single-flight
+// refresh, tabs sharing one refresh, restore after a reload, logout across tabs, a stolen refresh
+// cookie, and where the tokens live (never in web storage or a script-readable cookie).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express from 'express';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createAuth, MemoryStore, type Auth, type SessionEvent } from '../../lib';
+import { launchChromium, serve } from '../support/browser';
+import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS } from '../support/harness';
+
+// What the fixture page (fixtures/client.html) exposes, typed for the callbacks page.evaluate runs
+// in the browser (the test tsconfig has no DOM lib, so the few page globals used are declared here).
+type AuthUser = { userId: string; sessionId: string; claims: Record<string, unknown> };
+type SessionState = { signedIn: true; user: AuthUser; expiresAt: number } | { signedIn: false };
+type JsonAnswer = { status: number; body: { userId?: string; sessionId?: string; error?: string } | null };
+interface TestWindow {
+  clientReady?: boolean;
+  auth: {
+    login(credentials: Record<string, unknown>): Promise<AuthUser>;
+    logout(): Promise<void>;
+    getAccessToken(): Promise<string | null>;
+    restore(): Promise<SessionState>;
+    getSession(): SessionState | null;
+  };
+  sessionEvents: SessionState[];
+  fetchJson(url: string, init?: { headers?: Record<string, string> }): Promise<JsonAnswer>;
+}
+declare const window: TestWindow;
+declare const document: { cookie: string };
+declare const localStorage: { length: number };
+declare const sessionStorage: { length: number };
+declare const indexedDB: { databases(): Promise<unknown[]> };
+declare function fetch(url: string, init?: { headers?: Record<string, string> }): Promise<{ status: number }>;
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'client.html');
+const BROWSER_BUILD = path.resolve(__dirname, '..', '..', 'dist', 'browser');
+/** The refresh cookie's name with `cookie.secure: false`, and its script-readable presence cookie. */
+const REFRESH_COOKIE = 'refresh';
+const PRESENCE_COOKIE = 'refresh-present';
+/** `refreshToken.reuseGrace`, and how long past it the stolen token is presented. */
+const GRACE_MS = 2000;
+const PAST_GRACE_MS = GRACE_MS + 500;
+const ALICE = { username: 'alice', password: (USERS.alice as { password: string }).password };
+
+let browser: Browser;
+let auth: Auth;
+let store: MemoryStore;
+let server: { origin: string; close(): Promise<void> };
+/** Every POST /auth/refresh the server received (counted before the router), with its answer's status once sent. */
+let refreshes: { status: number | undefined }[] = [];
+/** The status of every GET /api/me the server answered. */
+let apiCalls: number[] = [];
+/** Every `reuse_detected` event of the auth instance. */
+let reuses: SessionEvent[] = [];
+/** Uncaught errors in any page of the test. */
+let pageErrors: string[] = [];
+/** Contexts opened by the current test; closed after it. */
+let contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(path.join(BROWSER_BUILD, 'client', 'index.js'))) {
+    throw new Error(`${BROWSER_BUILD}/client/index.js is missing: run \`npm run build\` first (the page loads the built client)`);
+  }
+  store = new MemoryStore();
+  auth = createAuth(
+    authOptions(store, {
+      cookie: { secure: false, sameSite: 'strict' },
+      accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: 2 },
+      refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '2s' },
+    }),
+  );
+  auth.events.on('reuse_detected', (event) => reuses.push(event));
+
+  const app = express();
+  // No ETags: identical /api/me bodies would otherwise be revalidated as 304s, blurring the status log.
+  app.set('etag', false);
+  app.use((req, res, next) => {
+    if (req.method === 'POST' && req.path === '/auth/refresh') {
+      const entry: { status: number | undefined } = { status: undefined };
+      refreshes.push(entry);
+      res.on('finish', () => (entry.status = res.statusCode));
+    }
+    if (req.method === 'GET' && req.path === '/api/me') res.on('finish', () => apiCalls.push(res.statusCode));
+    next();
+  });
+  app.use('/client', express.static(BROWSER_BUILD));
+  app.get('/', (_req, res) => res.sendFile(FIXTURE));
+  // A page on the refresh cookie's own path (/auth), where document.cookie would show it if it were readable.
+  app.get('/auth/probe', (_req, res) => res.type('html').send('<!doctype html><title>probe</title>'));
+  app.use('/auth', auth.router);
+  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  server = await serve(app);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await auth?.close();
+  await store?.close();
+});
+
+beforeEach(() => {
+  refreshes = [];
+  apiCalls = [];
+  reuses = [];
+  pageErrors = [];
+});
+
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+  expect(pageErrors).toEqual([]);
+});
+
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  return context;
+}
+
+/** How long a condition awaited in a page may take before the test fails with a clear message. */
+const CONDITION_TIMEOUT_MS = 5000;
+
+/** Opens the fixture page in a context and waits for the client to be loaded. */
+async function openPage(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(`${server.origin}/`);
+  await page.waitForFunction(() => window.clientReady === true, undefined, { polling: 20, timeout: CONDITION_TIMEOUT_MS });
+  return page;
+}
+
+function login(page: Page): Promise<AuthUser> {
+  return page.evaluate((credentials) => window.auth.login(credentials), ALICE);
+}
+
+function me(page: Page): Promise<JsonAnswer> {
+  return page.evaluate(() => window.fetchJson('/api/me'));
+}
+
+function session(page: Page): Promise<SessionState | null> {
+  return page.evaluate(() => window.auth.getSession());
+}
+
+/** Waits in the page until 200 ms past the expiry of the access token the client holds (the deliberate expiry wait). */
+async function waitPastExpiry(page: Page): Promise<void> {
+  const waited = await page.evaluate(async () => {
+    const state = window.auth.getSession();
+    if (!state?.signedIn) return false;
+    // The client counts its token as expiring up to 1 s early (the server's exp is in whole seconds).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, state.expiresAt + 1200 - Date.now())));
+    return true;
+  });
+  expect(waited).toBe(true);
+}
+
+function refreshStatuses(): (number | undefined)[] {
+  return refreshes.map((entry) => entry.status);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('browser client in Chromium', () => {
+  test('login, then fetch: /api/me answers 200 for alice and onSessionChange reports signed in', async () => {
+    const page = await openPage(await newContext());
+    const user = await login(page);
+    expect(user).toEqual({ userId: 'user-alice', sessionId: expect.any(String), claims: { role: 'admin' } });
+
+    const answer = await me(page);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ userId: 'user-alice', sessionId: user.sessionId, claims: { role: 'admin' } });
+
+    const events = await page.evaluate(() => window.sessionEvents);
+    expect(events).toEqual([{ signedIn: true, user, expiresAt: expect.any(Number) }]);
+    expect(refreshes).toHaveLength(0); // the login's own token was used
+  });
+
+  test('an expired access token is refreshed silently by the next fetch, with exactly one POST /auth/refresh', async () => {
+    const page = await openPage(await newContext());
+    const user = await login(page);
+    const before = (await session(page)) as { signedIn: true; expiresAt: number };
+    const oldToken = await page.evaluate(() => window.auth.getAccessToken());
+    await waitPastExpiry(page);
+
+    // The server really refuses the old token now: the client had to refresh.
+    const raw = await page.evaluate((token) => fetch('/api/me', { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status), oldToken);
+    expect(raw).toBe(401);
+    expect(refreshes).toHaveLength(0);
+
+    apiCalls = [];
+    const answer = await me(page);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ userId: 'user-alice', sessionId: user.sessionId });
+    expect(refreshStatuses()).toEqual([200]);
+    expect(apiCalls).toEqual([200]); // refreshed before the request, not after a 401
+
+    const after = await session(page);
+    expect(after).toMatchObject({ signedIn: true, user: { sessionId: user.sessionId } });
+    expect((after as { expiresAt: number }).expiresAt).toBeGreaterThan(before.expiresAt);
+  });
+
+  test('five concurrent fetches after expiry share ONE refresh', async () => {
+    const page = await openPage(await newContext());
+    await login(page);
+    await waitPastExpiry(page);
+
+    const answers = await page.evaluate(() => Promise.all(Array.from({ length: 5 }, () => window.fetchJson('/api/me'))));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers.every((answer) => answer.body?.userId === 'user-alice')).toBe(true);
+    expect(refreshStatuses()).toEqual([200]);
+    expect(apiCalls).toEqual([200, 200, 200, 200, 200]); // none went out with the expired token
+  });
+
+  test('two tabs fetching at the same moment after expiry share ONE refresh (Web Locks + BroadcastChannel)', async () => {
+    const context = await newContext();
+    const tabA = await openPage(context);
+    const tabB = await openPage(context);
+    const user = await login(tabA);
+
+    // Tab B gets the session from tab A over the BroadcastChannel, without a refresh of its own.
+    const restored = await tabB.evaluate(() => window.auth.restore());
+    expect(restored).toMatchObject({ signedIn: true, user: { userId: 'user-alice', sessionId: user.sessionId } });
+    expect(refreshes).toHaveLength(0);
+
+    await waitPastExpiry(tabA);
+    await waitPastExpiry(tabB);
+    expect(refreshes).toHaveLength(0);
+
+    // Both tabs start their fetch at the same instant (one clock: one browser).
+    const at = (await tabA.evaluate(() => Date.now())) + 300;
+    const results = await Promise.all(
+      [tabA, tabB].map((tab) =>
+        tab.evaluate(async (startAt) => {
+          await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
+          const startedAt = Date.now();
+          return { startedAt, answer: await window.fetchJson('/api/me') };
+        }, at),
+      ),
+    );
+    const [a, b] = results as [(typeof results)[0], (typeof results)[0]];
+    expect(Math.abs(a.startedAt - b.startedAt)).toBeLessThan(100); // it really was the same moment
+    expect(a.answer.status).toBe(200);
+    expect(b.answer.status).toBe(200);
+    expect(refreshStatuses()).toEqual([200]);
+    expect(apiCalls).toEqual([200, 200]);
+
+    const [stateA, stateB] = await Promise.all([session(tabA), session(tabB)]);
+    expect(stateA).toMatchObject({ signedIn: true, user: { sessionId: user.sessionId } });
+    expect(stateB).toMatchObject({ signedIn: true, user: { sessionId: user.sessionId } });
+    expect((stateA as { expiresAt: number }).expiresAt).toBe((stateB as { expiresAt: number }).expiresAt);
+  });
+
+  test('after a reload, restore() gets the session back from the cookie; a browser never signed in asks nothing', async () => {
+    const page = await openPage(await newContext());
+    const user = await login(page);
+    await page.reload();
+    await page.waitForFunction(() => window.clientReady === true, undefined, { polling: 20, timeout: CONDITION_TIMEOUT_MS });
+    expect(await session(page)).toBeNull(); // a new page: nothing in memory
+
+    const restored = await page.evaluate(() => window.auth.restore());
+    expect(restored).toMatchObject({ signedIn: true, user: { userId: 'user-alice', sessionId: user.sessionId } });
+    expect(refreshStatuses()).toEqual([200]);
+    const answer = await me(page);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ userId: 'user-alice', sessionId: user.sessionId });
+    expect(refreshes).toHaveLength(1);
+
+    refreshes = [];
+    const stranger = await openPage(await newContext());
+    expect(await stranger.evaluate(() => window.auth.restore())).toEqual({ signedIn: false });
+    expect(await stranger.evaluate(() => window.sessionEvents)).toEqual([{ signedIn: false }]);
+    expect((await me(stranger)).status).toBe(401);
+    expect(refreshes).toHaveLength(0);
+  });
+
+  test('logout in one tab signs the other tab out', async () => {
+    const context = await newContext();
+    const tabA = await openPage(context);
+    const tabB = await openPage(context);
+    await login(tabA);
+    expect(await tabB.evaluate(() => window.auth.restore())).toMatchObject({ signedIn: true });
+    expect((await me(tabB)).status).toBe(200);
+
+    await tabA.evaluate(() => window.auth.logout());
+    await tabB.waitForFunction(() => window.sessionEvents.at(-1)?.signedIn === false, undefined, { polling: 20, timeout: CONDITION_TIMEOUT_MS });
+    expect((await tabB.evaluate(() => window.sessionEvents)).map((state) => state.signedIn)).toEqual([true, false]);
+    expect(await session(tabB)).toEqual({ signedIn: false });
+
+    const answer = await me(tabB);
+    expect(answer.status).toBe(401);
+    expect((await me(tabA)).status).toBe(401);
+    expect(refreshes).toHaveLength(0); // signed out and no presence cookie: nothing to try
+    expect((await context.cookies()).map((cookie) => cookie.name)).toEqual([]);
+  });
+
+  test('a stolen refresh cookie presented after the grace window gets nothing and ends the victim\'s session too', async () => {
+    const victimContext = await newContext();
+    const victim = await openPage(victimContext);
+    const user = await login(victim);
+
+    // The thief copies the cookies (the HttpOnly refresh cookie and its presence cookie) into another browser.
+    const stolen = await victimContext.cookies();
+    const stolenRefresh = stolen.find((cookie) => cookie.name === REFRESH_COOKIE);
+    expect(stolenRefresh?.value).toBeTruthy();
+    const thiefContext = await newContext();
+    await thiefContext.addCookies(stolen);
+
+    // The victim's token expires and its next fetch rotates the refresh token: the stolen one is now the previous one.
+    await waitPastExpiry(victim);
+    expect((await me(victim)).status).toBe(200);
+    expect(refreshStatuses()).toEqual([200]);
+    const rotated = (await victimContext.cookies()).find((cookie) => cookie.name === REFRESH_COOKIE);
+    expect(rotated?.value).toBeTruthy();
+    expect(rotated?.value).not.toBe(stolenRefresh?.value);
+    await sleep(PAST_GRACE_MS);
+
+    // The thief gets nothing...
+    const thief = await openPage(thiefContext);
+    expect(await thief.evaluate(() => window.auth.restore())).toEqual({ signedIn: false });
+    expect(refreshStatuses()).toEqual([200, 401]);
+    expect(reuses).toEqual([expect.objectContaining({ userId: 'user-alice', sessionId: user.sessionId })]);
+    expect((await me(thief)).status).toBe(401);
+    expect((await thiefContext.cookies()).map((cookie) => cookie.name)).toEqual([]);
+
+    // ...and the victim's session ended with it: its access token has expired and its refresh is refused.
+    expect(await victim.evaluate(() => window.auth.getAccessToken())).toBeNull();
+    expect(refreshStatuses()).toEqual([200, 401, 401]);
+    expect(await session(victim)).toEqual({ signedIn: false });
+    expect((await victim.evaluate(() => window.sessionEvents)).at(-1)).toEqual({ signedIn: false });
+    expect((await me(victim)).status).toBe(401);
+    expect((await victimContext.cookies()).map((cookie) => cookie.name)).toEqual([]);
+    expect(refreshes).toHaveLength(3);
+  });
+
+  test('tokens are out of reach of scripts: HttpOnly refresh cookie, secret-free presence cookie, no web storage', async () => {
+    const context = await newContext();
+    const page = await openPage(context);
+    const probe = await context.newPage();
+    probe.on('pageerror', (error) => pageErrors.push(error.message));
+    await probe.goto(`${server.origin}/auth/probe`);
+
+    const check = async (): Promise<string> => {
+      const cookies = await context.cookies();
+      expect(cookies.map((cookie) => cookie.name).sort()).toEqual([REFRESH_COOKIE, PRESENCE_COOKIE]);
+      const refreshCookie = cookies.find((cookie) => cookie.name === REFRESH_COOKIE);
+      const presence = cookies.find((cookie) => cookie.name === PRESENCE_COOKIE);
+      expect(refreshCookie).toMatchObject({ httpOnly: true, path: '/auth', sameSite: 'Strict' });
+      expect(refreshCookie?.value.length).toBeGreaterThan(20);
+      expect(presence).toMatchObject({ httpOnly: false, path: '/', value: '1' });
+
+      const accessToken = await page.evaluate(() => window.auth.getAccessToken());
+      expect(accessToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      const seen = await page.evaluate(async () => ({
+        cookie: document.cookie,
+        local: localStorage.length,
+        session: sessionStorage.length,
+        databases: await indexedDB.databases(),
+      }));
+      // Scripts see the presence cookie only, both on the page and on the refresh cookie's own path.
+      expect(seen).toEqual({ cookie: `${PRESENCE_COOKIE}=1`, local: 0, session: 0, databases: [] });
+      expect(await probe.evaluate(() => document.cookie)).toBe(`${PRESENCE_COOKIE}=1`);
+      expect(seen.cookie).not.toContain(accessToken as string);
+      expect(seen.cookie).not.toContain(refreshCookie?.value as string);
+      return refreshCookie?.value as string;
+    };
+
+    await login(page);
+    const first = await check();
+
+    await waitPastExpiry(page);
+    expect((await me(page)).status).toBe(200);
+    expect(refreshStatuses()).toEqual([200]);
+    const second = await check();
+    expect(second).not.toBe(first); // rotated
+  });
+});

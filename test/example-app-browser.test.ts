@@ -1,0 +1,223 @@
+// The example app's page, clicked through in real Chromium: log in, call the API, sessions, revoke, log out everywhere.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, serve } from './support/browser';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
+  createExampleApp(options?: { secure?: boolean; accessTokenTtl?: string | number; refreshReuseGrace?: string | number }): {
+    app: import('express').Express;
+    auth: { close(): Promise<void> | void };
+  };
+  DEMO_USER: { username: string; password: string; id: string; role: string };
+};
+
+/** The README's picture is refreshed with UPDATE_SCREENSHOT=1; otherwise the shot goes to .tmp/, so a test run leaves the tree clean. */
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? join(__dirname, '..', 'docs', 'example-app.png')
+  : join(__dirname, '..', '.tmp', 'example-app.png');
+const IPHONE_UA =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+
+let browser: Browser;
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+}, 20000);
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A fresh example app (its own MemoryStore) on 127.0.0.1, closed after the test. */
+async function startApp(options: { accessTokenTtl?: string | number } = {}): Promise<string> {
+  const { app, auth } = createExampleApp({ secure: false, ...options });
+  const served = await serve(app);
+  cleanups.push(() => auth.close(), () => served.close());
+  return served.origin;
+}
+
+async function newContext(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC', ...options });
+  context.setDefaultTimeout(5000);
+  cleanups.push(() => context.close());
+  return context;
+}
+
+/**
+ * Collects what should never happen on the page: console errors, uncaught exceptions, failed
+ * requests, and answers >= 400, except 401s from the paths in `expected401` (which the test fills
+ * in just before the step that should get them).
+ */
+function watch(page: Page): { problems: string[]; expected401: Set<string> } {
+  const problems: string[] = [];
+  const expected401 = new Set<string>();
+  const isExpected = (url: string) => expected401.has(new URL(url).pathname);
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const url = message.location().url;
+    // Chromium logs every 4xx answer as "Failed to load resource"; the expected 401s are fine.
+    if (/status of 401/.test(message.text()) && url && isExpected(url)) return;
+    problems.push(`console error: ${message.text()} (${url})`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('requestfailed', (request) => problems.push(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() < 400 || (response.status() === 401 && isExpected(response.url()))) return;
+    problems.push(`${response.status()} for ${response.request().method()} ${response.url()}`);
+  });
+  return { problems, expected401 };
+}
+
+async function logIn(page: Page, password = DEMO_USER.password): Promise<void> {
+  await page.getByLabel('Username').fill(DEMO_USER.username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+async function signedInAs(page: Page): Promise<string> {
+  await page.locator('#signed-in').waitFor({ state: 'visible' });
+  return (await page.locator('#user-id').textContent()) ?? '';
+}
+
+/** Waits for the sessions list to hold `count` items (with locators: the page's CSP forbids waitForFunction's eval). */
+async function sessionCount(page: Page, count: number): Promise<void> {
+  const items = page.locator('#sessions > li');
+  await items.nth(count - 1).waitFor({ state: 'attached' });
+  await items.nth(count).waitFor({ state: 'detached' });
+  expect(await items.count()).toBe(count);
+}
+
+// (A string, not a function: the tests are type-checked without the DOM library.)
+const scrollWidth = (page: Page) => page.evaluate<number>('document.documentElement.scrollWidth');
+
+test('log in, call the API, see both sessions, revoke the other one, log out everywhere (screenshot)', async () => {
+  const origin = await startApp();
+
+  // The laptop: a desktop Chrome (its User-Agent without "Headless", as a person's browser would send).
+  const laptopContext = await newContext({
+    viewport: { width: 1100, height: 800 },
+    userAgent: `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${browser.version()} Safari/537.36`,
+  });
+  const laptop = await laptopContext.newPage();
+  const laptopWatch = watch(laptop);
+  await laptop.goto(origin);
+
+  // No session yet: the login form, with the demo account as a hint, and no failing request.
+  await laptop.locator('#signed-out').waitFor({ state: 'visible' });
+  expect(await laptop.locator('.hint').textContent()).toContain(DEMO_USER.password);
+
+  await logIn(laptop);
+  expect(await signedInAs(laptop)).toBe(DEMO_USER.id);
+  expect(await laptop.locator('#user-role').textContent()).toBe(DEMO_USER.role);
+  await laptop.locator('#countdown').filter({ hasText: /^[45]:\d\d$/ }).waitFor();
+
+  await laptop.getByRole('button', { name: 'Call the protected API' }).click();
+  const result = laptop.locator('#api-result');
+  await result.filter({ hasText: '200 OK' }).waitFor();
+  expect(await result.textContent()).toContain(DEMO_USER.id);
+  expect(await result.textContent()).not.toContain('{');
+
+  // A second device of the same user (its own cookie jar).
+  const phoneContext = await newContext({ viewport: { width: 390, height: 844 }, userAgent: IPHONE_UA, isMobile: true, hasTouch: true });
+  const phone = await phoneContext.newPage();
+  const phoneWatch = watch(phone);
+  await phone.goto(origin);
+  await logIn(phone);
+  expect(await signedInAs(phone)).toBe(DEMO_USER.id);
+
+  // The laptop's list: two sessions, this one marked, the phone's with a readable device name and a Revoke button.
+  await laptop.getByRole('button', { name: 'Reload' }).click();
+  await sessionCount(laptop, 2);
+  const mine = laptop.locator('#sessions > li.current');
+  expect(await mine.count()).toBe(1);
+  expect(await mine.textContent()).toContain('This device');
+  expect(await mine.textContent()).toContain('Chrome on Linux');
+  expect(await mine.getByRole('button').count()).toBe(0);
+  const other = laptop.locator('#sessions > li:not(.current)');
+  expect(await other.locator('.device').textContent()).toBe('Safari on iOS');
+  expect(await other.locator('.device [title]').getAttribute('title')).toBe(IPHONE_UA);
+  expect(await other.textContent()).toMatch(/Created.*Last used/);
+
+  mkdirSync(join(__dirname, '..', 'docs'), { recursive: true });
+  await laptop.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // Revoke the phone's session from the laptop.
+  await other.getByRole('button', { name: /^Revoke/ }).click();
+  await sessionCount(laptop, 1);
+  await laptop.locator('#notice').filter({ hasText: 'Revoked the session of Safari on iOS' }).waitFor();
+
+  // The phone's next call: its access token is refused, its refresh too, and it shows the login form.
+  phoneWatch.expected401.add('/api/me').add('/auth/refresh');
+  await phone.getByRole('button', { name: 'Call the protected API' }).click();
+  await phone.locator('#signed-out').waitFor({ state: 'visible' });
+  expect(await phone.locator('#notice').textContent()).toContain('Your session has ended');
+
+  // Log out everywhere: the login form, and still the login form after a reload (no session comes back).
+  await laptop.getByRole('button', { name: 'Log out everywhere' }).click();
+  await laptop.locator('#signed-out').waitFor({ state: 'visible' });
+  expect(await laptop.locator('#notice').textContent()).toContain('logged out everywhere');
+  await laptop.reload();
+  await laptop.locator('#signed-out').waitFor({ state: 'visible' });
+  expect(await laptop.locator('#signed-in').isVisible()).toBe(false);
+
+  expect(laptopWatch.problems).toEqual([]);
+  expect(phoneWatch.problems).toEqual([]);
+}, 30000);
+
+test('on a 375 px phone: nothing overflows, and a wrong password is an error in words', async () => {
+  const origin = await startApp();
+  const context = await newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  const { problems, expected401 } = watch(page);
+  await page.goto(origin);
+  await page.locator('#signed-out').waitFor({ state: 'visible' });
+  expect(await page.locator('meta[name="viewport"]').getAttribute('content')).toContain('width=device-width');
+  expect(await scrollWidth(page)).toBeLessThanOrEqual(375);
+
+  expected401.add('/auth/login');
+  await logIn(page, 'not-the-password');
+  const error = page.locator('#login-error');
+  await error.waitFor({ state: 'visible' });
+  expect(await error.textContent()).toBe('Wrong username or password.');
+  expect(await page.locator('body').textContent()).not.toMatch(/[{}]|invalid_credentials/);
+  expect(await scrollWidth(page)).toBeLessThanOrEqual(375);
+
+  await logIn(page);
+  await signedInAs(page);
+  await sessionCount(page, 1);
+  await page.getByRole('button', { name: 'Call the protected API' }).click();
+  await page.locator('#api-result').filter({ hasText: '200 OK' }).waitFor();
+  expect(await scrollWidth(page)).toBeLessThanOrEqual(375);
+
+  // A reload keeps the session (through the refresh cookie), with no failing request.
+  await page.reload();
+  expect(await signedInAs(page)).toBe(DEMO_USER.id);
+  expect(problems).toEqual([]);
+}, 30000);
+
+test('with a short ACCESS_TOKEN_TTL the countdown restarts on a silent refresh', async () => {
+  const origin = await startApp({ accessTokenTtl: '3s' });
+  const context = await newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const { problems } = watch(page);
+  await page.goto(origin);
+  await page.locator('#signed-out').waitFor({ state: 'visible' });
+  await logIn(page);
+  await signedInAs(page);
+  expect(await page.locator('#refresh-note').textContent()).toBe('Not refreshed yet.');
+
+  // The page asks the client for a token every second; close to expiry it refreshes through the cookie.
+  await page.locator('#refresh-note').filter({ hasText: '(1 time)' }).waitFor({ timeout: 8000 });
+  const countdown = await page.locator('#countdown').textContent();
+  expect(countdown).toMatch(/^0:0[123]$/);
+  await page.getByRole('button', { name: 'Call the protected API' }).click();
+  await page.locator('#api-result').filter({ hasText: '200 OK' }).waitFor();
+  expect(problems).toEqual([]);
+}, 30000);
