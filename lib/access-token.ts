@@ -1,8 +1,9 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
-import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Configuration } from './options';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
+import { MAX_KID_LENGTH } from './signing-keys';
 
 /** The JWT payload of an access token. */
 export interface AccessTokenPayload {
@@ -27,7 +28,15 @@ export interface AccessTokenPayload {
 /** Claim names the library sets itself; `authenticate` may not return claims with these names. */
 export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(REGISTERED_CLAIM_NAMES);
 
+/** The `typ` the library puts in its tokens (RFC 9068 §2.1). */
 const TOKEN_TYPE = 'at+jwt';
+/** The `typ` values accepted, compared case-insensitively: RFC 9068 §4 requires `at+jwt` or `application/at+jwt`. */
+const ACCEPTED_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE, `application/${TOKEN_TYPE}`]);
+/**
+ * The longest protected header read, in base64url characters. The library's own headers are under 200;
+ * this bounds the JSON parsed for a token that has not been checked yet.
+ */
+const MAX_HEADER_CHARS = 1024;
 
 /** Why a token was refused; only for logs and tests, never sent to the client. */
 export class InvalidAccessTokenError extends Error {
@@ -60,37 +69,47 @@ const b64json = (value: object): string => Buffer.from(JSON.stringify(value)).to
 /**
  * Builds the codec for a configuration. `HS*`, `RS*`, `PS*` and `ES*` go through jsonwebtoken;
  * `EdDSA` (which jsonwebtoken lacks) is signed and checked with `node:crypto` directly, under the
- * same rules. Either way only the configured algorithm is accepted and `typ` must be `at+jwt`.
+ * same rules. Either way only the configured algorithm is accepted and `typ` must be `at+jwt` (or
+ * `application/at+jwt`). Tokens carry the signing key's `kid` (not for `HS*`); a token's `kid` picks
+ * its verifying key from the configured ones only: `jwk`, `jku`, `x5u`, `x5c` and the like are never
+ * looked at, nothing is ever fetched, and an unknown `kid` is refused. A token without `kid` is checked
+ * against the signing key alone (`HS*` tokens, and those issued before tokens carried one).
  */
 export function createAccessTokenCodec(config: Configuration['accessToken']): AccessTokenCodec {
-  const { algorithm, signingKey, verifyingKey, ttlMs, issuer, audience } = config;
+  const { algorithm, signingKey, verifyingKey, kid, verifyingKeys, ttlMs, issuer, audience } = config;
   const ttlSeconds = Math.ceil(ttlMs / 1000);
+  const header = kid === undefined ? { alg: algorithm, typ: TOKEN_TYPE } : { alg: algorithm, typ: TOKEN_TYPE, kid };
+  const encodedHeader = b64json(header);
 
   const signJws = (payload: AccessTokenPayload): string => {
-    if (algorithm !== 'EdDSA') return jwt.sign(payload, signingKey, { algorithm, header: { alg: algorithm, typ: TOKEN_TYPE } });
-    const signingInput = `${b64json({ alg: algorithm, typ: TOKEN_TYPE })}.${b64json(payload)}`;
+    if (algorithm !== 'EdDSA') return jwt.sign(payload, signingKey, { algorithm, header });
+    const signingInput = `${encodedHeader}.${b64json(payload)}`;
     return `${signingInput}.${cryptoSign(null, Buffer.from(signingInput), signingKey).toString('base64url')}`;
   };
 
-  const verifyJws = (token: string): { header: Record<string, unknown>; payload: unknown } => {
+  /** The verifying key a token's header names, from the configured keys only. */
+  const keyFor = (tokenHeader: Record<string, unknown>): KeyObject => {
+    if (!Object.hasOwn(tokenHeader, 'kid')) return verifyingKey;
+    const tokenKid = tokenHeader.kid;
+    if (typeof tokenKid !== 'string' || tokenKid.length === 0 || tokenKid.length > MAX_KID_LENGTH) {
+      throw new InvalidAccessTokenError('invalid kid');
+    }
+    const key = verifyingKeys.get(tokenKid);
+    if (key === undefined) throw new InvalidAccessTokenError('unknown kid');
+    return key;
+  };
+
+  /** Checks the signature with `key` and the time, issuer and audience claims; returns the payload. */
+  const verifyJws = (token: string, parts: [string, string, string], key: KeyObject): unknown => {
     if (algorithm !== 'EdDSA') {
       try {
-        const verified = jwt.verify(token, verifyingKey, { algorithms: [algorithm], complete: true, issuer, audience });
-        return { header: { ...verified.header }, payload: verified.payload };
+        return jwt.verify(token, key, { algorithms: [algorithm], issuer, audience });
       } catch (error) {
         throw new InvalidAccessTokenError(error instanceof Error ? error.message : 'invalid token');
       }
     }
-    return verifyEdDsa(token);
-  };
-
-  const verifyEdDsa = (token: string): { header: Record<string, unknown>; payload: unknown } => {
-    const parts = token.split('.');
-    if (parts.length !== 3) throw new InvalidAccessTokenError('jwt malformed');
-    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-    const header = decodeJsonPart(headerPart);
-    if (header.alg !== algorithm) throw new InvalidAccessTokenError('invalid algorithm');
-    if (!cryptoVerify(null, Buffer.from(`${headerPart}.${payloadPart}`), verifyingKey, Buffer.from(signaturePart, 'base64url'))) {
+    const [headerPart, payloadPart, signaturePart] = parts;
+    if (!cryptoVerify(null, Buffer.from(`${headerPart}.${payloadPart}`), key, Buffer.from(signaturePart, 'base64url'))) {
       throw new InvalidAccessTokenError('invalid signature');
     }
     const payload = decodeJsonPart(payloadPart);
@@ -100,7 +119,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
     if (issuer !== undefined && payload.iss !== issuer) throw new InvalidAccessTokenError('jwt issuer invalid');
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (audience !== undefined && !audiences.includes(audience)) throw new InvalidAccessTokenError('jwt audience invalid');
-    return { header, payload };
+    return payload;
   };
 
   return {
@@ -122,10 +141,17 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
     },
 
     verify(token) {
-      const { header, payload } = verifyJws(token);
-      if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== TOKEN_TYPE) {
+      const parts = token.split('.');
+      if (parts.length !== 3) throw new InvalidAccessTokenError('jwt malformed');
+      if ((parts[0] as string).length > MAX_HEADER_CHARS) throw new InvalidAccessTokenError('jwt header too large');
+      const tokenHeader = decodeJsonPart(parts[0] as string);
+      if (tokenHeader.alg !== algorithm) throw new InvalidAccessTokenError('invalid algorithm');
+      if (typeof tokenHeader.typ !== 'string' || !ACCEPTED_TYPES.has(tokenHeader.typ.toLowerCase())) {
         throw new InvalidAccessTokenError('not an access token (typ is not at+jwt)');
       }
+      // RFC 7515 §4.1.11: extensions marked critical must be understood; the library understands none.
+      if (Object.hasOwn(tokenHeader, 'crit')) throw new InvalidAccessTokenError('unsupported critical header');
+      const payload = verifyJws(token, parts as [string, string, string], keyFor(tokenHeader));
       if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat, exp or auth_time');
       return payload;
     },

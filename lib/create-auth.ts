@@ -6,7 +6,10 @@ import { createAuthEvents, type AuthEvents } from './events';
 import { resolveOptions, type AuthOptions } from './options';
 import { createRequireAuth, type RequireAuthOptions } from './require-auth';
 import { createAuthRouter } from './router';
+import { buildJwks, type Jwks } from './jwks';
+import { createRateLimiters } from './rate-limit';
 import { SessionService } from './session-service';
+import { rateLimitBackendOf } from './store/redis-store';
 import type { SessionRecord } from './store/session-store';
 
 /** What `createAuth` returns. */
@@ -34,6 +37,8 @@ export interface Auth {
    * @example await auth.ready(); app.listen(3000);
    */
   ready(): Promise<void>;
+  /** The public keys that verify access tokens, as served at `{mount}/.well-known/jwks.json` (`{ keys: [] }` for HS*). */
+  jwks: Jwks;
   /** Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`. */
   events: AuthEvents;
   /**
@@ -68,9 +73,12 @@ function requireId(method: string, name: string, value: unknown): void {
  */
 export function createAuth(options: AuthOptions): Auth {
   const config = resolveOptions(options);
+  const jwks = buildJwks(config.accessToken);
   const events = createAuthEvents();
   const codec = createAccessTokenCodec(config.accessToken);
   const sessions = new SessionService(config, events);
+  const backend = rateLimitBackendOf(config.store);
+  const rateLimiters = createRateLimiters(config.rateLimit, backend?.client, backend?.prefix ?? '', { commandTimeoutMs: backend?.commandTimeoutMs });
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
     createRequireAuth({ codec, feed: sessions.feed, events, realm: config.realm }, requireOptions);
 
@@ -85,7 +93,8 @@ export function createAuth(options: AuthOptions): Auth {
   };
 
   return {
-    router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth() }),
+    router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth(), rateLimiters, jwks }),
+    jwks,
     requireAuth,
     events,
     ready: () => sessions.feed.ready(),
@@ -103,6 +112,7 @@ export function createAuth(options: AuthOptions): Auth {
     },
     close() {
       // The revocation feed (its subscription and timers) is this instance's; the store's client is yours.
+      rateLimiters.close();
       return sessions.close();
     },
   };

@@ -10,6 +10,8 @@ export type AuthErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'session_not_found'
+  | 'too_many_requests'
+  | 'method_not_allowed'
   | 'temporarily_unavailable'
   | 'server_error';
 

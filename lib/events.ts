@@ -31,10 +31,39 @@ export interface AuthEventMap {
   store_error: [{ operation: string; error: Error }];
 }
 
-/** `auth.events`: an EventEmitter typed by {@link AuthEventMap}. */
+/** `auth.events`: an EventEmitter typed by {@link AuthEventMap}. Listeners that throw never affect a request. */
 export type AuthEvents = EventEmitter<AuthEventMap>;
+
+/**
+ * The emitter behind `auth.events`, with listeners isolated from the library: a listener that
+ * throws, or returns a promise that rejects, is reported as a process warning
+ * (`ERT_LISTENER_ERROR`) and changes nothing else: not the answer, not the cookie, not the process.
+ */
+class IsolatedEmitter extends EventEmitter<AuthEventMap> {
+  override emit<K extends keyof AuthEventMap>(event: K, ...args: AuthEventMap[K]): boolean {
+    const listeners = this.rawListeners(event) as Array<(...values: AuthEventMap[K]) => unknown>;
+    for (const listener of listeners) {
+      try {
+        const result = listener.apply(this, args);
+        if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => reportListenerError(String(event), error));
+        }
+      } catch (error) {
+        reportListenerError(String(event), error);
+      }
+    }
+    return listeners.length > 0;
+  }
+}
+
+function reportListenerError(event: string, error: unknown): void {
+  const reason = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`A listener of auth.events '${event}' threw: ${reason}. The library went on as if it had not.`, {
+    code: 'ERT_LISTENER_ERROR',
+  });
+}
 
 /** Creates the emitter behind `auth.events`. */
 export function createAuthEvents(): AuthEvents {
-  return new EventEmitter<AuthEventMap>();
+  return new IsolatedEmitter();
 }

@@ -21,9 +21,13 @@ export type {
   Authenticate,
   AuthenticateResult,
   AccessTokenAlgorithm,
+  AccessTokenKeyOptions,
   KeyInput,
+  RevocationOptions,
 } from './options';
 export type { AuthInfo, RequireAuthOptions } from './require-auth';
 export type { AccessTokenPayload } from './access-token';
 export type { AuthEvents, AuthEventMap, SessionEvent, RevocationReason } from './events';
 export type { Duration } from './duration';
+export type { Jwks, PublicJwk } from './jwks';
+export type { RateLimitOptions, LoginRateLimitOptions, RefreshRateLimitOptions, RateLimitRule } from './rate-limit';

@@ -3,7 +3,9 @@ import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, sign, ve
 import type { Request } from 'express';
 import { describeValue } from './describe-value';
 import { describeMs, parseDuration, type Duration } from './duration';
+import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit';
 import { DEFAULT_COOKIE_NAMES, DEFAULT_CSRF_HEADER } from './shared/protocol';
+import { jwkThumbprint, KID_PATTERN, MAX_KID_LENGTH } from './signing-keys';
 import type { SessionStore } from './store/session-store';
 
 /** Signing algorithms for access tokens. `none` is never accepted. */
@@ -23,16 +25,40 @@ export interface AccessTokenOptions {
   algorithm?: AccessTokenAlgorithm;
   /** The HMAC key for `HS*`: at least as many bytes as the hash (32 for HS256). Required for `HS*`. */
   secret?: string | Buffer;
-  /** The signing key for `RS*`/`PS*`/`ES*`/`EdDSA`. Required for those algorithms. */
+  /**
+   * The signing key for `RS*`/`PS*`/`ES*`/`EdDSA`. Required for those algorithms, unless `keys` is given.
+   * Tokens carry its RFC 7638 thumbprint as `kid`.
+   */
   privateKey?: KeyInput;
   /** The verification key; derived from `privateKey` when omitted. */
   publicKey?: KeyInput;
+  /**
+   * Several keys, for rotation without logging anyone out (instead of `privateKey`/`publicKey`; not for `HS*`).
+   * The first signs and must have a `privateKey`; every one verifies tokens carrying its `kid`, so a retired
+   * key can stay, public-only, until its last tokens have expired. All are published at `/.well-known/jwks.json`.
+   * @example keys: [{ kid: '2025-06', privateKey: newPem }, { kid: '2025-01', publicKey: oldPublicPem }]
+   */
+  keys?: AccessTokenKeyOptions[];
   /** Access token lifetime: seconds, or a string like `'10m'`. Defaults to `'10m'`. */
   ttl?: Duration;
   /** The `iss` claim; when set, tokens without it are rejected. Defaults to none. */
   issuer?: string;
   /** The `aud` claim; when set, tokens without it are rejected. Defaults to none. */
   audience?: string;
+}
+
+/** One key of `accessToken.keys`. */
+export interface AccessTokenKeyOptions {
+  /**
+   * The key id put in the `kid` header of the tokens it signs: 1 to 64 printable ASCII characters, unique.
+   * Defaults to the key's RFC 7638 thumbprint, the kid a lone `privateKey` gets, so a key moved from
+   * `privateKey` into `keys` without a kid still checks the tokens it signed before.
+   */
+  kid?: string;
+  /** The signing key. Required for the first key (it signs); optional for the others. */
+  privateKey?: KeyInput;
+  /** The verification key; derived from `privateKey` when omitted. Enough on its own for a key that only verifies. */
+  publicKey?: KeyInput;
 }
 
 /** Options for refresh tokens and their families. */
@@ -43,7 +69,7 @@ export interface RefreshTokenOptions {
   idleTtl?: Duration;
   /** A family dies this long after login, however much it is used. Defaults to `'30d'`. */
   absoluteTtl?: Duration;
-  /** How long the previous refresh token is still answered with the same successor; `0` disables. Defaults to `'30s'`. */
+  /** How long the previous refresh token is still answered with the same successor, to the client that rotated it; `0` disables. Defaults to `'10s'`. */
   reuseGrace?: Duration;
 }
 
@@ -101,6 +127,12 @@ export interface AuthOptions {
   cookie?: CookieOptions;
   /** CSRF options. Defaults to requiring `X-Requested-With` and the app's own origin. */
   csrf?: CsrfOptions;
+  /**
+   * Login throttling, on by default: failed logins per IP + username (10 per 15 minutes, counted in
+   * Redis with a RedisStore) and `/refresh` + `/logout` per IP (300 a minute, per instance).
+   * `false` turns it off. See {@link RateLimitOptions}.
+   */
+  rateLimit?: RateLimitOptions;
   /** Revocation feed options. Defaults to `{ maxStaleness: '5s' }`. */
   revocation?: RevocationOptions;
   /** The credential check for `POST /login`. Required. */
@@ -116,8 +148,14 @@ export interface Configuration {
   store: SessionStore;
   accessToken: {
     algorithm: AccessTokenAlgorithm;
+    /** The key new tokens are signed with (the first of `keys`). */
     signingKey: KeyObject;
+    /** The verifying half of `signingKey` (the same secret for `HS*`); checks tokens without a `kid`. */
     verifyingKey: KeyObject;
+    /** The `kid` new tokens carry; undefined for `HS*`, whose tokens have none. */
+    kid: string | undefined;
+    /** Every public key that verifies, by `kid`, the signing one first; empty for `HS*`. What the JWKS publishes. */
+    verifyingKeys: ReadonlyMap<string, KeyObject>;
     ttlMs: number;
     issuer: string | undefined;
     audience: string | undefined;
@@ -130,6 +168,7 @@ export interface Configuration {
     /** How long a revoked session must be remembered: until every access token of it has expired. */
     revocationTtlMs: number;
   };
+  rateLimit: ResolvedRateLimit | false;
   revocation: {
     maxStalenessMs: number;
     /** How long a user revocation, or a mark of lost data, must be remembered: as long as a session can live. */
@@ -143,8 +182,8 @@ export interface Configuration {
 }
 
 const KNOWN_KEYS = {
-  '': ['store', 'accessToken', 'refreshToken', 'cookie', 'csrf', 'revocation', 'authenticate', 'realm', 'bodyLimit'],
-  accessToken: ['algorithm', 'secret', 'privateKey', 'publicKey', 'ttl', 'issuer', 'audience'],
+  '': ['store', 'accessToken', 'refreshToken', 'cookie', 'csrf', 'revocation', 'rateLimit', 'authenticate', 'realm', 'bodyLimit'],
+  accessToken: ['algorithm', 'secret', 'privateKey', 'publicKey', 'keys', 'ttl', 'issuer', 'audience'],
   refreshToken: ['secret', 'idleTtl', 'absoluteTtl', 'reuseGrace'],
   cookie: ['name', 'sameSite', 'secure'],
   csrf: ['headerName', 'allowedOrigins'],
@@ -276,35 +315,134 @@ function checkKeyFitsAlgorithm(option: string, key: KeyObject, algorithm: Access
   }
 }
 
-function accessTokenKeys(
+/** Checks with a probe signature that `publicKey` is the public half of `privateKey`. */
+function checkKeyPair(
   algorithm: AccessTokenAlgorithm,
-  options: Partial<AccessTokenOptions>,
-): { signingKey: KeyObject; verifyingKey: KeyObject } {
+  privateKey: KeyObject,
+  publicKey: KeyObject,
+  options: { publicOption: string; privateOption: string; fix: string },
+): void {
+  const probe = Buffer.from('express-refresh-tokens key pair check');
+  const digest = algorithm === 'EdDSA' ? null : `sha${algorithm.slice(2)}`;
+  if (!verify(digest, probe, publicKey, sign(digest, probe, privateKey))) {
+    fail('type', options.publicOption, `does not match \`${options.privateOption}\``, options.fix);
+  }
+}
+
+/** The resolved access-token keys: what signs, and what verifies by `kid`. */
+type AccessTokenKeySet = Pick<Configuration['accessToken'], 'signingKey' | 'verifyingKey' | 'kid' | 'verifyingKeys'>;
+
+const KEY_ENTRY_MEMBERS = ['kid', 'privateKey', 'publicKey'] as const;
+
+/** Validates one `accessToken.keys[i].kid`. */
+function kidOption(option: string, value: unknown): string {
+  if (typeof value === 'string' && value.length > MAX_KID_LENGTH) {
+    fail('range', option, `must be at most ${MAX_KID_LENGTH} characters; received a string of ${value.length} characters`, "Use a short name such as '2025-06'.");
+  }
+  if (typeof value !== 'string' || !KID_PATTERN.test(value)) {
+    fail('type', option, `must be 1 to ${MAX_KID_LENGTH} printable ASCII characters; received ${describeValue(value)}`, "Name each key, e.g. { kid: '2025-06', privateKey }.");
+  }
+  return value;
+}
+
+/** Validates `accessToken.keys`: the first signs, every one verifies by its `kid`. */
+function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessTokenKeySet {
+  const example = "Pass e.g. [{ kid: '2025-06', privateKey }, { kid: '2025-01', publicKey }] (the first signs).";
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('type', 'accessToken.keys', `must be a non-empty array of { kid?, privateKey?, publicKey? }; received ${describeValue(value, false)}`, example);
+  }
+  const verifyingKeys = new Map<string, KeyObject>();
+  const indexOfKid = new Map<string, number>();
+  const indexOfThumbprint = new Map<string, number>();
+  let signing: { key: KeyObject; verifyingKey: KeyObject; kid: string } | undefined;
+
+  value.forEach((entry: unknown, i: number) => {
+    const at = `accessToken.keys[${i}]`;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || entry instanceof KeyObject) {
+      fail('type', at, `must be an object { kid?, privateKey?, publicKey? }; received ${describeValue(entry, false)}`, example);
+    }
+    for (const name of Object.keys(entry)) {
+      if ((KEY_ENTRY_MEMBERS as readonly string[]).includes(name)) continue;
+      const closest = KEY_ENTRY_MEMBERS.find((candidate) => editDistance(name, candidate) <= 2);
+      fail('type', `${at}.${name}`, 'is not an option', closest ? `Did you mean \`${at}.${closest}\`?` : `Known options here: ${KEY_ENTRY_MEMBERS.join(', ')}.`);
+    }
+    const { kid: kidValue, privateKey: privateInput, publicKey: publicInput } = entry as Partial<Record<(typeof KEY_ENTRY_MEMBERS)[number], unknown>>;
+    const givenKid = kidValue === undefined ? undefined : kidOption(`${at}.kid`, kidValue);
+    const named = givenKid === undefined ? '' : ` (kid ${JSON.stringify(givenKid)})`;
+    if (i === 0 && privateInput === undefined) {
+      fail('type', `${at}.privateKey`, `is required${named}: the first key signs new tokens`, 'Put the key that signs first, with its privateKey; keys after it may be public-only.');
+    }
+    if (privateInput === undefined && publicInput === undefined) {
+      fail('type', `${at}.publicKey`, `is required when there is no \`${at}.privateKey\`${named}`, 'Pass the public key that checks the tokens this key signed, or remove the entry.');
+    }
+    const privateKey = privateInput === undefined ? undefined : toKeyObject(`${at}.privateKey`, privateInput, 'private');
+    if (privateKey) checkKeyFitsAlgorithm(`${at}.privateKey`, privateKey, algorithm);
+    const publicKey = publicInput === undefined ? createPublicKey(privateKey as KeyObject) : toKeyObject(`${at}.publicKey`, publicInput, 'public');
+    checkKeyFitsAlgorithm(`${at}.publicKey`, publicKey, algorithm);
+    if (privateKey && publicInput !== undefined) {
+      checkKeyPair(algorithm, privateKey, publicKey, {
+        publicOption: `${at}.publicKey`,
+        privateOption: `${at}.privateKey`,
+        fix: 'Pass the public key of the same key pair, or omit it.',
+      });
+    }
+    const thumbprint = jwkThumbprint(publicKey);
+    const sameKey = indexOfThumbprint.get(thumbprint);
+    if (sameKey !== undefined) {
+      fail('type', at, `holds the same key as \`accessToken.keys[${sameKey}]\`${named}`, 'List each key once, under one kid.');
+    }
+    indexOfThumbprint.set(thumbprint, i);
+    const kid = givenKid ?? thumbprint;
+    const previous = indexOfKid.get(kid);
+    if (previous !== undefined) {
+      fail('type', `${at}.kid`, `is ${JSON.stringify(kid)}, already the kid of \`accessToken.keys[${previous}]\``, 'Give every key its own kid: a token names the key that checks it.');
+    }
+    indexOfKid.set(kid, i);
+    verifyingKeys.set(kid, publicKey);
+    if (i === 0) signing = { key: privateKey as KeyObject, verifyingKey: publicKey, kid };
+  });
+
+  const first = signing as { key: KeyObject; verifyingKey: KeyObject; kid: string };
+  return { signingKey: first.key, verifyingKey: first.verifyingKey, kid: first.kid, verifyingKeys };
+}
+
+function accessTokenKeys(algorithm: AccessTokenAlgorithm, options: Partial<AccessTokenOptions>): AccessTokenKeySet {
   const hmacBytes = HMAC_KEY_BYTES[algorithm];
   if (hmacBytes !== undefined) {
+    if (options.keys !== undefined) {
+      fail('type', 'accessToken.keys', `cannot be used with ${algorithm}, which takes \`accessToken.secret\` (a shared secret is never published)`, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.');
+    }
     if (options.privateKey !== undefined || options.publicKey !== undefined) {
       fail('type', 'accessToken.privateKey', `cannot be used with ${algorithm}, which takes \`accessToken.secret\``, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.');
     }
     const key = createSecretKey(secretBytes('accessToken.secret', options.secret, hmacBytes));
-    return { signingKey: key, verifyingKey: key };
+    return { signingKey: key, verifyingKey: key, kid: undefined, verifyingKeys: new Map() };
   }
   if (options.secret !== undefined) {
-    fail('type', 'accessToken.secret', `cannot be used with ${algorithm}, which takes \`privateKey\`/\`publicKey\``, "Pass keys, or set `algorithm: 'HS256'`.");
+    fail('type', 'accessToken.secret', `cannot be used with ${algorithm}, which takes \`privateKey\`/\`publicKey\` or \`keys\``, "Pass keys, or set `algorithm: 'HS256'`.");
+  }
+  if (options.keys !== undefined) {
+    if (options.privateKey !== undefined || options.publicKey !== undefined) {
+      const both = options.privateKey !== undefined ? 'accessToken.privateKey' : 'accessToken.publicKey';
+      fail('type', 'accessToken.keys', `cannot be used with \`${both}\``, 'Move that key into `keys` as { kid, privateKey }, or remove `keys`.');
+    }
+    return keyListOption(algorithm, options.keys);
   }
   if (options.privateKey === undefined) {
-    fail('type', 'accessToken.privateKey', `is required for ${algorithm}`, 'Pass the PEM private key (the public key is derived from it unless you pass `publicKey`).');
+    fail('type', 'accessToken.privateKey', `is required for ${algorithm}`, 'Pass the PEM private key (the public key is derived from it unless you pass `publicKey`), or `keys` to rotate keys.');
   }
   const signingKey = toKeyObject('accessToken.privateKey', options.privateKey, 'private');
   checkKeyFitsAlgorithm('accessToken.privateKey', signingKey, algorithm);
   const verifyingKey =
     options.publicKey === undefined ? createPublicKey(signingKey) : toKeyObject('accessToken.publicKey', options.publicKey, 'public');
   checkKeyFitsAlgorithm('accessToken.publicKey', verifyingKey, algorithm);
-  const probe = Buffer.from('express-refresh-tokens key pair check');
-  const digest = algorithm === 'EdDSA' ? null : `sha${algorithm.slice(2)}`;
-  if (!verify(digest, probe, verifyingKey, sign(digest, probe, signingKey))) {
-    fail('type', 'accessToken.publicKey', 'does not match `accessToken.privateKey`', 'Pass the public key of the same key pair, or omit it.');
-  }
-  return { signingKey, verifyingKey };
+  checkKeyPair(algorithm, signingKey, verifyingKey, {
+    publicOption: 'accessToken.publicKey',
+    privateOption: 'accessToken.privateKey',
+    fix: 'Pass the public key of the same key pair, or omit it.',
+  });
+  const kid = jwkThumbprint(verifyingKey);
+  return { signingKey, verifyingKey, kid, verifyingKeys: new Map([[kid, verifyingKey]]) };
 }
 
 function algorithmOption(value: unknown): AccessTokenAlgorithm {
@@ -341,10 +479,16 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
   return { name, sameSite: sameSiteValues[sameSite as keyof typeof sameSiteValues], secure, hostPrefixed };
 }
 
+/** Headers any page may make a browser send cross-site without a preflight: useless as a CSRF marker. */
+const CORS_SAFELISTED_HEADERS: ReadonlySet<string> = new Set(['accept', 'accept-language', 'content-language', 'content-type', 'range']);
+
 function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
   const headerName = options.headerName ?? DEFAULT_CSRF_HEADER;
   if (typeof headerName !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(headerName)) {
     fail('type', 'csrf.headerName', `must be an HTTP header name; received ${describeValue(headerName)}`, "Leave it out for 'X-Requested-With'.");
+  }
+  if (CORS_SAFELISTED_HEADERS.has(headerName.toLowerCase())) {
+    fail('type', 'csrf.headerName', `must not be a CORS-safelisted header, which any site can make a browser send; received ${describeValue(headerName)}`, "Use a custom header such as 'X-Requested-With'.");
   }
   const allowedOrigins = options.allowedOrigins ?? [];
   if (!Array.isArray(allowedOrigins)) {
@@ -401,13 +545,13 @@ export function resolveOptions(options: AuthOptions): Configuration {
   }
   const idleTtlMs = duration('refreshToken.idleTtl', refresh.idleTtl, '14d');
   const absoluteTtlMs = duration('refreshToken.absoluteTtl', refresh.absoluteTtl, '30d');
-  const reuseGraceMs = duration('refreshToken.reuseGrace', refresh.reuseGrace, '30s');
+  const reuseGraceMs = duration('refreshToken.reuseGrace', refresh.reuseGrace, '10s');
   if (idleTtlMs < 1000) fail('range', 'refreshToken.idleTtl', `must be at least 1s; received ${describeMs(idleTtlMs)}`, "Use something like '14d'.");
   if (absoluteTtlMs < idleTtlMs) {
     fail('range', 'refreshToken.absoluteTtl', `(${describeMs(absoluteTtlMs)}) must not be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, 'Raise absoluteTtl or lower idleTtl.');
   }
   if (reuseGraceMs >= idleTtlMs) {
-    fail('range', 'refreshToken.reuseGrace', `(${describeMs(reuseGraceMs)}) must be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "A few seconds is enough; the default is '30s'.");
+    fail('range', 'refreshToken.reuseGrace', `(${describeMs(reuseGraceMs)}) must be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "A few seconds is enough; the default is '10s'.");
   }
   if (accessTtlMs > idleTtlMs) {
     fail('range', 'accessToken.ttl', `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "Access tokens should be short-lived, e.g. '10m'.");
@@ -445,6 +589,7 @@ export function resolveOptions(options: AuthOptions): Configuration {
       revocationTtlMs: accessTtlMs + REVOCATION_LEEWAY_MS,
     },
     revocation: { maxStalenessMs, retainMs: absoluteTtlMs + accessTtlMs + REVOCATION_LEEWAY_MS },
+    rateLimit: resolveRateLimit(options.rateLimit),
     cookie: cookieOptions(section<CookieOptions>('cookie', options.cookie, false)),
     csrf: csrfOptions(section<CsrfOptions>('csrf', options.csrf, false)),
     authenticate: options.authenticate,

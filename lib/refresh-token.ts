@@ -1,22 +1,29 @@
-// Refresh tokens: `<sessionId>.<secret>`, their hashes at rest, successor derivation and reuse proof.
-import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+// Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
-const REFRESH_TOKEN_PATTERN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+const MAC_BYTES = 16;
+/** `<22 chars>.<base-36 generation>.<43 chars>.<22 chars>`; at most a billion-odd rotations fit in 6 digits. */
+const REFRESH_TOKEN_PATTERN = /^([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,5})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})$/;
 
-/**
- * How many rotations back an earlier token can be proven to belong to its family. Proving costs one
- * HMAC per rotation, and a forged secret for a known session id costs the full walk, so it is bounded:
- * a token older than this is refused without revoking the family. At one rotation per 10-minute
- * access token that is about a week of continuous use.
- */
-export const MAX_REUSE_PROOF_ROTATIONS = 1000;
-
-/** A parsed refresh token. */
+/** A parsed refresh token: its family, its place in the family (0 at login), and its secret. */
 export interface RefreshTokenParts {
   sessionId: string;
+  generation: number;
   secret: string;
+}
+
+/** The two keys derived from `refreshToken.secret`: one for successors, one for the tokens' MAC. */
+export interface RefreshTokenKeys {
+  successorKey: KeyObject;
+  macKey: KeyObject;
+}
+
+/** Derives the MAC key from the successor key, so one configured secret serves both, for different purposes. */
+export function refreshTokenKeys(successorKey: KeyObject): RefreshTokenKeys {
+  const macKey = createSecretKey(createHmac('sha256', successorKey).update('express-refresh-tokens refresh token MAC').digest());
+  return { successorKey, macKey };
 }
 
 /** A new random session (family) id: 128 bits, base64url. */
@@ -29,24 +36,37 @@ export function newRefreshSecret(): string {
   return randomBytes(SECRET_BYTES).toString('base64url');
 }
 
-/** Joins a session id and secret into the cookie value. */
-export function formatRefreshToken(parts: RefreshTokenParts): string {
-  return `${parts.sessionId}.${parts.secret}`;
+function mac(key: KeyObject, sessionId: string, generation: string, secret: string): Buffer {
+  return createHmac('sha256', key).update(`${sessionId}.${generation}.${secret}`).digest().subarray(0, MAC_BYTES);
 }
 
-/** Splits a cookie value into its parts, or `null` when it is not exactly a token this library issues. */
-export function parseRefreshToken(value: string): RefreshTokenParts | null {
-  const match = REFRESH_TOKEN_PATTERN.exec(value);
-  return match ? { sessionId: match[1] as string, secret: match[2] as string } : null;
+/** The cookie value of a token: its parts and a MAC over them, keyed by the server. */
+export function formatRefreshToken(key: KeyObject, parts: RefreshTokenParts): string {
+  const generation = parts.generation.toString(36);
+  return `${parts.sessionId}.${generation}.${parts.secret}.${mac(key, parts.sessionId, generation, parts.secret).toString('base64url')}`;
 }
 
 /**
- * How much of a secret's SHA-256 is kept: 128 bits. Finding a secret that matches a stored hash is
- * a 2^128 preimage search however the secret was chosen, while two hashes per session stay small.
+ * Reads a cookie value, or `null` when it is not a token this server issued: the wrong shape, or a
+ * MAC that does not match (one HMAC, compared in constant time). A forgery is refused here, before
+ * the store is asked anything, at the same cost whatever session it names.
  */
-const STORED_HASH_BYTES = 16;
+export function parseRefreshToken(key: KeyObject, value: string): RefreshTokenParts | null {
+  const match = REFRESH_TOKEN_PATTERN.exec(value);
+  if (!match) return null;
+  const [, sessionId, generation, secret, presentedMac] = match as unknown as [string, string, string, string, string];
+  if (!timingSafeEqual(mac(key, sessionId, generation, secret), Buffer.from(presentedMac, 'base64url'))) return null;
+  return { sessionId, generation: parseInt(generation, 36), secret };
+}
 
-/** The only form in which a secret is stored: SHA-256 truncated to 128 bits, base64url (22 characters). */
+/**
+ * How much of a secret's SHA-256 is kept: 96 bits. Finding a secret that matches a stored hash is
+ * a 2^96 preimage search, and a token needs the server's MAC besides, while two hashes per session
+ * stay small.
+ */
+const STORED_HASH_BYTES = 12;
+
+/** The only form in which a secret is stored: SHA-256 truncated to 96 bits, base64url (16 characters). */
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest().subarray(0, STORED_HASH_BYTES).toString('base64url');
 }
@@ -66,26 +86,11 @@ export function hashesEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** The state a store reports when a token matches neither of a family's last two secrets. */
-export interface FamilyChain {
-  currentHash: string;
-  previousHash: string;
-  rotations: number;
-}
-
 /**
- * Whether `secret` is provably an earlier token of the family: walking the successor derivation
- * forward from it reaches the family's current or previous secret. A forged secret never does.
+ * What identifies the client that rotated a token, as stored: a keyed hash (64 bits) of its IP
+ * address and User-Agent, so the grace window answers a retry only to that client, and the store
+ * holds neither the address nor anything it could be guessed back from without the key.
  */
-export function isEarlierToken(key: KeyObject, parts: RefreshTokenParts, chain: FamilyChain): boolean {
-  const steps = Math.min(chain.rotations, MAX_REUSE_PROOF_ROTATIONS);
-  let secret = parts.secret;
-  for (let step = 0; step < steps; step++) {
-    secret = deriveSuccessor(key, parts.sessionId, secret);
-    const hash = hashSecret(secret);
-    if (hashesEqual(hash, chain.currentHash) || (chain.previousHash !== '' && hashesEqual(hash, chain.previousHash))) {
-      return true;
-    }
-  }
-  return false;
+export function clientFingerprint(key: KeyObject, ip: string | undefined, userAgent: string | undefined): string {
+  return createHmac('sha256', key).update(`client\n${ip ?? ''}\n${userAgent ?? ''}`).digest().subarray(0, 8).toString('base64url');
 }

@@ -28,6 +28,15 @@ export interface RequireAuthOptions {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const BEARER_SCHEME = /^bearer(\s|$)/i;
 
+/**
+ * The longest `Authorization` header read, in characters. The library's own tokens are well under
+ * 2 KB; common proxies refuse header lines over 8 KB (nginx, Apache), so a longer one is refused
+ * as malformed before anything is parsed.
+ */
+export const MAX_AUTHORIZATION_LENGTH = 8192;
+/** The parameter name RFC 6750 §2.2 and §2.3 define for form-body and query-string tokens. */
+const TOKEN_PARAMETER = 'access_token';
+
 /** Everything requireAuth needs from the auth instance. */
 export interface RequireAuthDeps {
   codec: AccessTokenCodec;
@@ -45,6 +54,35 @@ export function bearerChallenge(realm: string, invalid: boolean): AuthError {
     : new AuthError('invalid_token', 401, 'An access token is required', {
         headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` },
       });
+}
+
+/** The 400 for a request that is not a well-formed bearer request (RFC 6750 §3.1 `invalid_request`). */
+export function invalidBearerRequest(realm: string, message: string): AuthError {
+  return new AuthError('invalid_request', 400, message, {
+    headers: { 'WWW-Authenticate': `Bearer realm="${realm}", error="invalid_request"` },
+  });
+}
+
+/**
+ * Whether the request carries an `access_token` in its query string or form body as well (RFC 6750
+ * §2: a client must not use more than one method). Only requests whose URL could hold the
+ * parameter (literally or percent-encoded) pay for a look at the parsed query, which Express 5
+ * re-parses on every read of `req.query`; the body is looked at only when a parser has already run.
+ */
+function tokenElsewhere(req: Request): boolean {
+  const url: string = req.url ?? ''; // a bare object handed to the middleware may have no url
+  const search = url.indexOf('?');
+  if (search !== -1 && (url.includes(TOKEN_PARAMETER, search) || url.includes('%', search))) {
+    let query: unknown;
+    try {
+      query = req.query;
+    } catch {
+      return true; // an unreadable query string is no well-formed bearer request either
+    }
+    if (query !== null && typeof query === 'object' && Object.hasOwn(query, TOKEN_PARAMETER)) return true;
+  }
+  const body: unknown = req.body;
+  return body !== null && typeof body === 'object' && Object.hasOwn(body, TOKEN_PARAMETER) && typeof req.is('application/x-www-form-urlencoded') === 'string';
 }
 
 /** The 503 for a feed that has been out of touch with the store for too long: fail closed. */
@@ -93,12 +131,15 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   return function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
     ensureFallbackErrorHandler(req.app);
     const header = req.headers.authorization;
-    const match = header === undefined ? null : BEARER.exec(header);
+    if (header === undefined) return next(optional ? undefined : bearerChallenge(realm, false));
+    if (header.length > MAX_AUTHORIZATION_LENGTH) return next(invalidBearerRequest(realm, 'The Authorization header is too large'));
+    const match = BEARER.exec(header);
     if (!match) {
-      // Another scheme (or none) is "no token"; a Bearer header we cannot read is a bad token.
-      const presented = header !== undefined && BEARER_SCHEME.test(header);
-      return next(presented ? bearerChallenge(realm, true) : optional ? undefined : bearerChallenge(realm, false));
+      // Another scheme is "no token"; a Bearer header that is not `Bearer <b64token>` is malformed (RFC 6750 §2.1, §3.1).
+      if (BEARER_SCHEME.test(header)) return next(invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
+      return next(optional ? undefined : bearerChallenge(realm, false));
     }
+    if (tokenElsewhere(req)) return next(invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
     let payload: AccessTokenPayload;
     try {
       payload = codec.verify(match[1] as string);

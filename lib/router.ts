@@ -10,6 +10,8 @@ import type { AuthEvents } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import { jsonObjectBody } from './request-body';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
+import { jwksHandler, type Jwks } from './jwks';
+import type { RateLimiters } from './rate-limit';
 import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
 
 /** Everything the router needs from the auth instance. */
@@ -19,6 +21,10 @@ export interface RouterDeps {
   sessions: SessionService;
   events: AuthEvents;
   requireAuth: RequestHandler;
+  /** Throttling of failed logins, and of refreshes and logouts, in front of those routes. */
+  rateLimiters: Pick<RateLimiters, 'login' | 'refresh'>;
+  /** The key set published at /.well-known/jwks.json. */
+  jwks: Jwks;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -72,9 +78,15 @@ async function authenticateUser(config: Configuration, req: Request): Promise<Re
  * `Cache-Control: no-store`, and passes every failure to `next(err)` as an AuthError.
  */
 export function createAuthRouter(deps: RouterDeps): Router {
-  const { config, codec, sessions, events, requireAuth } = deps;
+  const { config, codec, sessions, events, requireAuth, rateLimiters, jwks } = deps;
   const router = express.Router();
   const csrf = csrfGuard(config.csrf);
+
+  /** A limiter whose failures (a store outage) are reported under the route's operation name. */
+  const limited = (operation: string, limiter: RequestHandler): RequestHandler =>
+    function rateLimited(req, res, next) {
+      limiter(req, res, (error?: unknown) => next(error === undefined || error === 'route' ? error : toAuthError(error, operation, events)));
+    };
 
   const route = (operation: string, handler: Handler): RequestHandler =>
     function routeHandler(req, res, next) {
@@ -102,7 +114,12 @@ export function createAuthRouter(deps: RouterDeps): Router {
     next();
   });
 
-  router.post(ROUTES.login, csrf, ...jsonObjectBody(config.bodyLimit), route('login', async (req, res) => {
+  // Public keys for other services; the handler sets its own cache headers.
+  router.get(ROUTES.jwks, jwksHandler(jwks));
+
+  // The limiters run after the CSRF check (a hostile page cannot spend an office's quota) and, for
+  // login, after the body parser (they count per username).
+  router.post(ROUTES.login, csrf, ...jsonObjectBody(config.bodyLimit), limited('login', rateLimiters.login), route('login', async (req, res) => {
     // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
     // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
     await sessions.feed.ready();
@@ -113,14 +130,14 @@ export function createAuthRouter(deps: RouterDeps): Router {
     sendTokens(req, res, issued);
   }));
 
-  router.post(ROUTES.refresh, csrf, route('refresh', async (req, res) => {
+  router.post(ROUTES.refresh, csrf, limited('refresh', rateLimiters.refresh), route('refresh', async (req, res) => {
     const issued = await sessions.refresh(heldCookie(req), clientOf(req));
     if (issued) return sendTokens(req, res, issued);
     clearRefreshCookie(req, res, config.cookie);
     throw invalidRefreshToken();
   }));
 
-  router.post(ROUTES.logout, csrf, route('logout', async (req, res) => {
+  router.post(ROUTES.logout, csrf, limited('logout', rateLimiters.refresh), route('logout', async (req, res) => {
     await sessions.logout(heldCookie(req), clientOf(req));
     clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
@@ -156,6 +173,19 @@ export function createAuthRouter(deps: RouterDeps): Router {
     if (target === sessionId) clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));
+
+  // Any other method on the router's paths: 405 as JSON with Allow, not Express' HTML 404 page.
+  // (OPTIONS is left to Express, which answers it with Allow, or to the app's CORS middleware.)
+  const allowed: Array<[string, string]> = [
+    [ROUTES.login, 'POST'], [ROUTES.refresh, 'POST'], [ROUTES.logout, 'POST'], [ROUTES.logoutAll, 'POST'],
+    [ROUTES.sessions, 'GET, HEAD'], [`${ROUTES.sessions}/:id`, 'DELETE'],
+  ];
+  for (const [path, methods] of allowed) {
+    router.all(path, function methodNotAllowed(req: Request, _res: Response, next: NextFunction) {
+      if (req.method === 'OPTIONS') return next();
+      next(new AuthError('method_not_allowed', 405, `Use ${methods}`, { headers: { Allow: methods } }));
+    });
+  }
 
   router.use(function authRouterErrors(error: unknown, _req: Request, _res: Response, next: NextFunction) {
     next(toAuthError(error, 'router', events));

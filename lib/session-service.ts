@@ -3,13 +3,15 @@ import { StoreUnavailableError } from './errors';
 import type { AuthEvents, RevocationReason, SessionEvent } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import {
+  clientFingerprint,
   deriveSuccessor,
   formatRefreshToken,
   hashSecret,
-  isEarlierToken,
   newRefreshSecret,
   newSessionId,
   parseRefreshToken,
+  refreshTokenKeys,
+  type RefreshTokenKeys,
 } from './refresh-token';
 import type { RevocationFeed, SessionRecord } from './store/session-store';
 
@@ -47,12 +49,14 @@ function sessionEvent(client: ClientInfo, session: SessionRecord): SessionEvent 
 export class SessionService {
   /** This instance's copy of the store's revocations, asked by requireAuth on every request. */
   readonly feed: RevocationFeed;
+  private readonly keys: RefreshTokenKeys;
 
   constructor(
     private readonly config: Configuration,
     private readonly events: AuthEvents,
   ) {
     this.feed = config.store.openRevocationFeed(config.revocation);
+    this.keys = refreshTokenKeys(config.refreshToken.successorKey);
   }
 
   /**
@@ -65,7 +69,7 @@ export class SessionService {
     if (!started) return null;
     // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
     if (heldCookie !== undefined) {
-      const ended = await this.present(heldCookie, 'revoke').catch((error: unknown) => {
+      const ended = await this.present(heldCookie, 'revoke', client).catch((error: unknown) => {
         this.config.store.discardSession(started.session.sessionId).catch(() => undefined);
         throw error;
       });
@@ -81,7 +85,7 @@ export class SessionService {
     // Checked before rotating: a refresh answered 503 must not have rotated the family.
     await this.feed.ready();
     if (this.feed.freshness() !== 'fresh') throw new StoreUnavailableError('the revocation feed is stale');
-    const result = await this.present(cookieValue, 'rotate');
+    const result = await this.present(cookieValue, 'rotate', client);
     if (result.status === 'rotated' || result.status === 'retried') {
       if (!(await this.stillValid(result.session))) return null;
       this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
@@ -93,7 +97,7 @@ export class SessionService {
 
   /** Ends the family of a refresh cookie, if it is the family's own token. */
   async logout(cookieValue: string | undefined, client: ClientInfo): Promise<void> {
-    if (cookieValue !== undefined) this.reportEnded(await this.present(cookieValue, 'revoke'), client, 'logout');
+    if (cookieValue !== undefined) this.reportEnded(await this.present(cookieValue, 'revoke', client), client, 'logout');
   }
 
   /** Ends one session now, silently (reuse, clean-up); access tokens carrying its id are refused from now on. */
@@ -145,26 +149,30 @@ export class SessionService {
       claims: user.claims,
       userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
       secretHash: hashSecret(secret),
+      clientHash: clientFingerprint(this.keys.macKey, client.ip, client.userAgent),
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
       absoluteTtlMs: refreshToken.absoluteTtlMs,
     });
-    return session && { session, refreshToken: formatRefreshToken({ sessionId, secret }) };
+    return session && { session, refreshToken: formatRefreshToken(this.keys.macKey, { sessionId, generation: 0, secret }) };
   }
 
   /**
    * Presents a refresh cookie value: `rotate` for `/refresh`, `revoke` to end the family it belongs
-   * to (logout, re-login). A provably earlier token revokes its family (`reuse`); a malformed,
-   * unknown, expired or forged one is `invalid` and changes nothing.
+   * to (logout, re-login). A token that is not authentic (its MAC fails) is `invalid` at once, at the
+   * same cost for every session; an authentic earlier token of its family revokes the family
+   * (`reuse`), decided by the store in the same atomic step.
    */
-  private async present(cookieValue: string, action: 'rotate' | 'revoke'): Promise<PresentationResult> {
-    const parts = parseRefreshToken(cookieValue);
+  private async present(cookieValue: string, action: 'rotate' | 'revoke', client: ClientInfo): Promise<PresentationResult> {
+    const parts = parseRefreshToken(this.keys.macKey, cookieValue);
     if (!parts) return { status: 'invalid' };
     const { store, refreshToken } = this.config;
     const successor = deriveSuccessor(refreshToken.successorKey, parts.sessionId, parts.secret);
     const outcome = await store.presentToken(parts.sessionId, {
       presentedHash: hashSecret(parts.secret),
       successorHash: hashSecret(successor),
+      generation: parts.generation,
+      clientHash: clientFingerprint(this.keys.macKey, client.ip, client.userAgent),
       action,
       idleTtlMs: refreshToken.idleTtlMs,
       reuseGraceMs: refreshToken.reuseGraceMs,
@@ -172,16 +180,14 @@ export class SessionService {
     });
     switch (outcome.status) {
       case 'rotated':
-      case 'retried':
-        return { ...outcome, refreshToken: formatRefreshToken({ sessionId: parts.sessionId, secret: successor }) };
+      case 'retried': {
+        const next = { sessionId: parts.sessionId, generation: parts.generation + 1, secret: successor };
+        return { ...outcome, refreshToken: formatRefreshToken(this.keys.macKey, next) };
+      }
       case 'revoked':
       case 'reuse':
         return { status: outcome.status, session: outcome.session };
-      case 'unknown': {
-        if (!isEarlierToken(refreshToken.successorKey, parts, outcome.chain)) return { status: 'invalid' };
-        const session = await this.revoke(parts.sessionId);
-        return session ? { status: 'reuse', session } : { status: 'invalid' };
-      }
+      case 'unknown':
       case 'missing':
         return { status: 'invalid' };
     }

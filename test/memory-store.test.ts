@@ -17,6 +17,7 @@ function newSession(now: number, overrides: Partial<NewSession> = {}): NewSessio
     claims: { role: 'reader' },
     userAgent: 'jest',
     secretHash: hashSecret(newRefreshSecret()),
+    clientHash: 'client',
     now,
     idleTtlMs: 60_000,
     absoluteTtlMs: 120_000,
@@ -100,6 +101,8 @@ describe('MemoryStore specifics', () => {
         const outcome = await store.presentToken(session.sessionId, {
           presentedHash: session.secretHash,
           successorHash: hashSecret(newRefreshSecret()),
+          generation: 0,
+          clientHash: 'client',
           action: 'rotate',
           idleTtlMs: 300,
           reuseGraceMs: 30_000,

@@ -360,7 +360,7 @@ describe('durations and lifetimes', () => {
     expectOptionError(withRefresh({ idleTtl: '1h', reuseGrace: '60m' }), RangeError, {
       option: 'refreshToken.reuseGrace',
       received: /\(3600s\) must be shorter than `refreshToken\.idleTtl` \(3600s\)/,
-      fix: /default is '30s'/,
+      fix: /default is '10s'/,
     });
   });
 
@@ -595,7 +595,7 @@ describe('defaults and accepted values', () => {
     expect(config.accessToken.signingKey.type).toBe('secret');
     expect(config.refreshToken.idleTtlMs).toBe(14 * 86_400_000);
     expect(config.refreshToken.absoluteTtlMs).toBe(30 * 86_400_000);
-    expect(config.refreshToken.reuseGraceMs).toBe(30_000);
+    expect(config.refreshToken.reuseGraceMs).toBe(10_000);
     expect(config.cookie).toEqual({ name: '__Host-refresh', sameSite: 'Strict', secure: true, hostPrefixed: true });
     expect(config.csrf.headerName).toBe('x-requested-with');
     expect([...config.csrf.allowedOrigins]).toEqual([]);

@@ -68,9 +68,15 @@ describe('requireAuth: bad tokens answer 401 invalid_token (RFC 6750)', () => {
   test.each([
     ['garbage', 'garbage'],
     ['three garbage segments', 'a.b.c'],
-    ['an empty bearer value', ''],
   ])('%s', async (_name, token) => {
     await expectInvalidToken(app, token);
+  });
+
+  test('an empty bearer value is a malformed request: 400 invalid_request (RFC 6750 §3.1)', async () => {
+    const res = await me(app, 'Bearer ');
+    expect(res.status).toBe(400);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_request"');
+    expect(res.body).toEqual({ error: 'invalid_request' });
   });
 
   test('a valid token with one character of its signature changed', async () => {
@@ -125,7 +131,7 @@ describe('requireAuth: algorithm confusion with RS256', () => {
 
   test('a token the app issued (RS256) is accepted (control)', async () => {
     const { accessToken } = await login(app);
-    expect(JSON.parse(Buffer.from(accessToken.split('.')[0] as string, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'at+jwt' });
+    expect(JSON.parse(Buffer.from(accessToken.split('.')[0] as string, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: expect.any(String) });
     expect((await me(app, `Bearer ${accessToken}`)).status).toBe(200);
   });
 
@@ -412,10 +418,10 @@ describe('events', () => {
     expect(recorded.login).toEqual([{ userId: 'user-alice', sessionId: sid, ip, userAgent: 'agent-login' }]);
 
     const rotated = await refresh(app, session.refreshToken).set('User-Agent', 'agent-refresh');
-    await refresh(app, session.refreshToken).set('User-Agent', 'agent-retry');
+    await refresh(app, session.refreshToken).set('User-Agent', 'agent-refresh'); // the same client retries
     expect(recorded.refresh).toEqual([
       { userId: 'user-alice', sessionId: sid, ip, userAgent: 'agent-refresh', retried: false },
-      { userId: 'user-alice', sessionId: sid, ip, userAgent: 'agent-retry', retried: true },
+      { userId: 'user-alice', sessionId: sid, ip, userAgent: 'agent-refresh', retried: true },
     ]);
 
     const successor = rotated.headers['set-cookie'] as unknown as string[];

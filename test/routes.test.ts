@@ -21,7 +21,7 @@ import { forgedRefreshToken, sessionIdOfRefreshToken, sidOf } from './support/to
 afterAll(closeClients);
 
 const IDLE_TTL_SECONDS = 14 * 24 * 3600;
-const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
+const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[0-9a-z]{1,6}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/;
 
 /** A fresh app on its own RedisStore (own key prefix). */
 async function redisApp(overrides: Partial<AuthOptions> = {}) {

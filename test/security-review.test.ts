@@ -226,13 +226,13 @@ describe('attacks that are handled', () => {
     const reuses: unknown[] = [];
     auth.events.on('reuse_detected', (event) => reuses.push(event));
     const { refreshToken } = await login(app);
-    const [sessionId, secret] = refreshToken.split('.') as [string, string];
+    const [sessionId, generation, secret, mac] = refreshToken.split('.') as [string, string, string, string];
     // 43 base64url characters carry 258 bits for 256: the last character's low 2 bits are padding
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const last = alphabet.indexOf(secret.slice(-1));
     const respelt = `${secret.slice(0, -1)}${alphabet[last ^ 1]}`;
     expect(Buffer.from(respelt, 'base64url').equals(Buffer.from(secret, 'base64url'))).toBe(true);
-    const res = await refresh(app, `${sessionId}.${respelt}`);
+    const res = await refresh(app, `${sessionId}.${generation}.${respelt}.${mac}`);
     expect(res.status).toBe(401);
     expect(reuses).toHaveLength(0);
     expect((await refresh(app, refreshToken)).status).toBe(200);
@@ -258,20 +258,21 @@ describe('attacks that are handled', () => {
     expect(res.headers['retry-after']).toBeDefined();
     expect(res.headers['set-cookie']).toBeUndefined();
     expect(errors).toHaveLength(1);
-    const secret = refreshToken.split('.')[1] as string;
+    const [, , secret, mac] = refreshToken.split('.') as [string, string, string, string];
     for (const dumped of [inspect(errors, { depth: Infinity, showHidden: true }), inspect(passedOn, { depth: Infinity, showHidden: true })]) {
       expect(dumped).toMatch(/WRONGTYPE/); // the cause chain, with ioredis' command arguments, is in there
       expect(dumped).not.toContain(secret);
+      expect(dumped).not.toContain(mac);
     }
   });
 
-  test('an oversized Authorization header of valid token characters answers 401 invalid_token as JSON', async () => {
+  test('an oversized Authorization header (over 8 KB) answers 400 invalid_request as JSON, never 500', async () => {
     const { app } = await redisApp();
     for (const token of ['a'.repeat(12_000), 'a.'.repeat(6000), `${'x'.repeat(4000)}.${'y'.repeat(4000)}.${'z'.repeat(3000)}`]) {
       const res = await me(app, token);
-      expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: 'invalid_token' });
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_request"');
     }
   });
 });

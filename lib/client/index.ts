@@ -120,6 +120,7 @@ const MESSAGES: Record<string, string> = {
   invalid_token: 'Your session has ended. Please sign in again.',
   csrf_rejected: 'The request was refused for security reasons. Reload the page and try again.',
   temporarily_unavailable: 'The service is temporarily unavailable. Please try again in a moment.',
+  too_many_requests: 'Too many attempts. Please wait a moment and try again.',
   session_not_found: 'That session no longer exists.',
   payload_too_large: 'The request was too large.',
   invalid_request: 'The request was malformed.',

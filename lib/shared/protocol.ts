@@ -8,6 +8,7 @@ export const ROUTES = {
   logout: '/logout',
   logoutAll: '/logout-all',
   sessions: '/sessions',
+  jwks: '/.well-known/jwks.json',
 } as const;
 
 /** JWT claims the library sets in access tokens itself; every other claim is the app's own. */

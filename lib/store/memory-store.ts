@@ -22,7 +22,10 @@ interface Family {
   record: SessionRecord;
   currentHash: string;
   previousHash: string;
+  /** The current token's generation (the number of rotations). */
   rotations: number;
+  /** The fingerprint of the client that made the last rotation (or logged in). */
+  clientHash: string;
 }
 
 /**
@@ -60,7 +63,7 @@ export class MemoryStore implements SessionStore {
     const revoked = this.userRevokedBefore.get(session.userId);
     if (revoked !== undefined && session.now < revoked.before) return null; // mirrors INDEX_SESSION
     const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
-    this.families.set(session.sessionId, { record, currentHash: session.secretHash, previousHash: '', rotations: 0 });
+    this.families.set(session.sessionId, { record, currentHash: session.secretHash, previousHash: '', rotations: 0, clientHash: session.clientHash });
     let ids = this.sessionsByUser.get(session.userId);
     if (!ids) this.sessionsByUser.set(session.userId, (ids = new Set()));
     ids.add(session.sessionId);
@@ -86,23 +89,21 @@ export class MemoryStore implements SessionStore {
       family.previousHash = family.currentHash;
       family.currentHash = p.successorHash;
       family.rotations += 1;
+      family.clientHash = p.clientHash;
       return { status: 'rotated', session: snapshot(record) };
     }
-    // 3. The previous token: a retry inside the grace window, otherwise reuse.
+    // 3. The previous token: a retry inside the grace window by the client that rotated it, otherwise reuse.
     if (family.previousHash !== '' && hashesEqual(p.presentedHash, family.previousHash)) {
       const inGrace = p.reuseGraceMs > 0 && now - family.record.lastUsedAt <= p.reuseGraceMs;
-      if (inGrace && hashesEqual(p.successorHash, family.currentHash)) {
+      if (inGrace && hashesEqual(p.successorHash, family.currentHash) && hashesEqual(p.clientHash, family.clientHash)) {
         return p.action === 'revoke' ? ended('revoked') : { status: 'retried', session: snapshot(family.record) };
       }
       return ended('reuse');
     }
-    // 4. The token before the previous one (its successor is the previous token): reuse.
-    if (family.previousHash !== '' && hashesEqual(p.successorHash, family.previousHash)) return ended('reuse');
-    // 5. Anything else: the caller tells an older token from a forgery by walking the chain.
-    return {
-      status: 'unknown',
-      chain: { currentHash: family.currentHash, previousHash: family.previousHash, rotations: family.rotations },
-    };
+    // 4. An earlier generation: the token is authentic (the caller checked its MAC), so it is reuse.
+    if (p.generation < family.rotations) return ended('reuse');
+    // 5. Anything else is no token of this family: refused, nothing changes.
+    return { status: 'unknown' };
   }
 
   async revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null> {

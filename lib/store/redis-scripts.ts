@@ -44,8 +44,8 @@ return 'ok'
 /**
  * One refresh-token presentation, decided atomically (see PresentationOutcome) on Redis' clock.
  * KEYS: session. ARGV: presented hash, successor hash, action ('rotate' | 'revoke'), idleTtlMs,
- * reuseGraceMs, deadline, revocation channel, revocation message.
- * Replies {status, encoded session} or {'unknown', cur, prev, gen} or {'missing'} or {'late'}.
+ * reuseGraceMs, deadline, revocation channel, revocation message, generation, client fingerprint.
+ * Replies {status, encoded session} or {'unknown'} or {'missing'} or {'late'}.
  * The steps are numbered alike in MemoryStore.presentToken, which mirrors this decision.
  */
 export const PRESENT_TOKEN = `${LUA_CLOCK}${LUA_SESSION_LAYOUT}
@@ -66,25 +66,26 @@ end
 if presented == f[F.cur] then
   if action == 'revoke' then return revoke('revoked') end
   local ex = math.min(now + tonumber(ARGV[4]), readTime(f[F.ad]))
-  f[F.prev], f[F.cur], f[F.lu], f[F.ex], f[F.gen] = presented, successor, writeTime(now), writeTime(ex), tostring(tonumber(f[F.gen]) + 1)
+  f[F.prev], f[F.cur], f[F.lu], f[F.ex] = presented, successor, writeTime(now), writeTime(ex)
+  f[F.gen], f[F.cl] = tostring(tonumber(f[F.gen]) + 1), ARGV[10]
   local updated = encode(f)
   redis.call('SET', KEYS[1], updated)
   redis.call('PEXPIREAT', KEYS[1], ms(ex))
   return {'rotated', updated}
 end
--- 3. The previous token: a retry inside the grace window, otherwise reuse.
+-- 3. The previous token: a retry inside the grace window by the client that rotated it, otherwise reuse.
 if f[F.prev] ~= '' and presented == f[F.prev] then
   local grace = tonumber(ARGV[5])
-  if grace > 0 and now - readTime(f[F.lu]) <= grace and successor == f[F.cur] then
+  if grace > 0 and now - readTime(f[F.lu]) <= grace and successor == f[F.cur] and ARGV[10] == f[F.cl] then
     if action == 'revoke' then return revoke('revoked') end
     return {'retried', value}
   end
   return revoke('reuse')
 end
--- 4. The token before the previous one (its successor is the previous token): reuse.
-if f[F.prev] ~= '' and successor == f[F.prev] then return revoke('reuse') end
--- 5. Anything else: the caller tells an older token from a forgery by walking the chain.
-return {'unknown', f[F.cur], f[F.prev], f[F.gen]}
+-- 4. An earlier generation: the token is authentic (the caller checked its MAC), so it is reuse.
+if tonumber(ARGV[9]) < tonumber(f[F.gen]) then return revoke('reuse') end
+-- 5. Anything else is no token of this family: refused, nothing changes.
+return {'unknown'}
 `;
 
 /**

@@ -7,9 +7,10 @@ import type { SessionRecord } from './session-store';
  * - `u` userId, `c` claims JSON, `ua` User-Agent;
  * - `ca` createdAt (login start), `lu` lastUsedAt (= time of the last rotation), `ex` expiresAt,
  *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
- * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations.
+ * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
+ *   current token's generation), `cl` the fingerprint of the client that made the last rotation.
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl'] as const;
 
 type Field = (typeof SESSION_FIELDS)[number];
 

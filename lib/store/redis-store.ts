@@ -79,6 +79,20 @@ const SCRIPTS = {
   heartbeat: script(HEARTBEAT),
 };
 
+/** What the login throttling needs of a RedisStore: its client (commands sent through the store's gate) and prefix. */
+export interface RateLimitBackend {
+  client: { call(command: string, ...args: Array<string | number>): Promise<unknown> };
+  prefix: string;
+  commandTimeoutMs: number;
+}
+
+const rateLimitBackends = new WeakMap<object, RateLimitBackend>();
+
+/** @internal For createAuth's throttling: the Redis behind a RedisStore, or undefined for any other store. */
+export function rateLimitBackendOf(store: unknown): RateLimitBackend | undefined {
+  return typeof store === 'object' && store !== null ? rateLimitBackends.get(store) : undefined;
+}
+
 /** The longest delay setTimeout honours; beyond it Node fires after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -137,6 +151,11 @@ export class RedisStore implements SessionStore {
     this.keys = redisKeys(prefix);
     this.commandTimeoutMs = commandTimeoutMs;
     this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)));
+    const call = (client as { call?: (command: string, ...args: Array<string | number>) => Promise<unknown> }).call;
+    if (typeof call === 'function') {
+      // The throttling's sender has its own time budget and NOSCRIPT fallback, so it gets the client as it is.
+      rateLimitBackends.set(this, { client: { call: (command, ...args) => call.call(client, command, ...args) }, prefix, commandTimeoutMs });
+    }
   }
 
   async createSession(session: NewSession): Promise<SessionRecord | null> {
@@ -153,6 +172,7 @@ export class RedisStore implements SessionStore {
       cur: session.secretHash,
       prev: '',
       gen: '0',
+      cl: session.clientHash,
     });
     const created = await this.run(SCRIPTS.createSession, [this.keys.session(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
     if (created !== 'ok') throw late('createSession');
@@ -187,17 +207,14 @@ export class RedisStore implements SessionStore {
       deadline,
       this.keys.channel,
       unversionedMessage(revocation),
+      p.generation,
+      p.clientHash,
     ]);
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
     if (status === 'late') throw late('presentToken');
     if (status === 'missing' && values.length === 1) return { status };
-    if (status === 'unknown' && values.length === 4) {
-      return {
-        status,
-        chain: { currentHash: values[1] as string, previousHash: values[2] as string, rotations: Number(values[3]) },
-      };
-    }
+    if (status === 'unknown' && values.length === 1) return { status };
     if (status === undefined || !SESSION_STATUSES.has(status) || values.length !== 2) {
       throw new StoreUnavailableError(`RedisStore: unexpected presentToken reply (${values.length} values, status ${String(status)})`);
     }

@@ -28,6 +28,8 @@ export interface NewSession {
   userAgent: string;
   /** Hash of the first refresh secret; the secret itself is never stored. */
   secretHash: string;
+  /** The fingerprint of the client that logged in (see TokenPresentation.clientHash). */
+  clientHash: string;
   /** When the login began (before `authenticate` ran): the family's `createdAt`. */
   now: number;
   idleTtlMs: number;
@@ -61,6 +63,13 @@ export function newSessionRecord(session: NewSession): SessionRecord {
 export interface TokenPresentation {
   presentedHash: string;
   successorHash: string;
+  /** The token's generation (0 at login). The caller checked the token's MAC, so it is authentic. */
+  generation: number;
+  /**
+   * A keyed fingerprint of the presenting client (IP address and User-Agent). A rotation records it;
+   * a retry of the previous token inside the grace window gets the successor only from that client.
+   */
+  clientHash: string;
   /** `'rotate'` for `/refresh`; `'revoke'` for logout and re-login (end the family if the token is its own). */
   action: 'rotate' | 'revoke';
   idleTtlMs: number;
@@ -72,19 +81,19 @@ export interface TokenPresentation {
 /**
  * The outcome of a {@link TokenPresentation}, decided atomically by the store:
  * - `rotated`: the presented token was current; the successor is now current.
- * - `retried`: the presented token was the previous one, inside the grace window; the successor
- *   (already current) is answered again. Nothing changes.
+ * - `retried`: the presented token was the previous one, inside the grace window, from the client
+ *   that rotated it; the successor (already current) is answered again. Nothing changes.
  * - `revoked`: action `revoke` and the token was the family's current one, or the previous one
  *   inside the grace window; family ended.
- * - `reuse`: the token was provably older (previous outside the window, or the one before it),
- *   whatever the action; the family was revoked.
- * - `unknown`: the session exists but the token matches neither of its last two secrets. The caller
- *   walks the derivation chain (`chain`) to tell an older token (reuse) from a forgery.
+ * - `reuse`: the token was an earlier one of the family (the previous one outside the window or
+ *   from another client, or an older generation), whatever the action; the family was revoked.
+ * - `unknown`: the session exists but the token is none of its tokens (its generation is not behind
+ *   the family's, yet its secret matches nothing): refused, nothing changes.
  * - `missing`: no such session (never existed, expired or revoked).
  */
 export type PresentationOutcome =
   | { status: 'rotated' | 'retried' | 'revoked' | 'reuse'; session: SessionRecord }
-  | { status: 'unknown'; chain: { currentHash: string; previousHash: string; rotations: number } }
+  | { status: 'unknown' }
   | { status: 'missing' };
 
 /** What `revokeUser` needs: the cut-off time and how long the feed must remember it. */

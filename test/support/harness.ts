@@ -93,7 +93,7 @@ export function authOptions(store: SessionStore, overrides: Partial<AuthOptions>
     cookie: { secure: true, sameSite: 'strict' },
     authenticate: (req) => {
       const body = req.body as { username?: unknown; password?: unknown };
-      const user = typeof body.username === 'string' ? USERS[body.username] : undefined;
+      const user = typeof body.username === 'string' && Object.hasOwn(USERS, body.username) ? USERS[body.username] : undefined;
       return user && user.password === body.password ? { userId: user.id, claims: { role: user.role } } : null;
     },
     ...overrides,

@@ -33,6 +33,9 @@ const RETAIN_MS = 2 * ABSOLUTE_TTL_MS;
 /** A short grace window for the window's edges in real time, and a sleep that surely leaves it. */
 const SHORT_GRACE_MS = 300;
 const PAST_SHORT_GRACE_MS = 400;
+/** Fingerprints of two clients (what SessionService derives from IP address and User-Agent). */
+export const CLIENT_A = 'client-a-fingerp';
+export const CLIENT_B = 'client-b-fingerp';
 /** The options of every feed the contract opens. */
 export const FEED_OPTIONS: RevocationFeedOptions = { maxStalenessMs: 5000, retainMs: 3_600_000 };
 
@@ -65,6 +68,7 @@ export class Family {
       claims: { role: 'admin', tenant: { id: 7, name: 'acme' } },
       userAgent: 'Mozilla/5.0 (contract test)',
       secretHash: hashSecret(this.secrets[0] as string),
+      clientHash: CLIENT_A,
       now,
       idleTtlMs: IDLE_TTL_MS,
       absoluteTtlMs: ABSOLUTE_TTL_MS,
@@ -74,9 +78,13 @@ export class Family {
 
   /** The presentation of `secret` the way SessionService.present builds it (the store reads its own clock). */
   presentation(secret: string, overrides: Partial<TokenPresentation> = {}): TokenPresentation {
+    const generation = this.secrets.indexOf(secret);
     return {
       presentedHash: hashSecret(secret),
       successorHash: hashSecret(this.successorOf(secret)),
+      // A secret the family never had (a forgery that got past the MAC would be one) claims the latest generation.
+      generation: generation === -1 ? this.secrets.length - 1 : generation,
+      clientHash: CLIENT_A,
       action: 'rotate',
       idleTtlMs: IDLE_TTL_MS,
       reuseGraceMs: REUSE_GRACE_MS,
@@ -433,29 +441,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('missing');
       });
 
-      test('an unrelated hash is unknown, reports the chain and changes nothing', async () => {
+      test('a secret of no generation this family had is unknown and changes nothing (forgeries never revoke)', async () => {
         const family = await created();
         const forged = newRefreshSecret();
-
-        const fresh = await store.presentToken(family.sessionId, family.presentation(forged));
-        expect(fresh).toEqual({
-          status: 'unknown',
-          chain: { currentHash: hashSecret(family.secrets[0] as string), previousHash: '', rotations: 0 },
-        });
+        expect(await store.presentToken(family.sessionId, family.presentation(forged))).toEqual({ status: 'unknown' });
 
         await rotate(family);
         const afterTwo = await rotate(family);
-        const outcome = await store.presentToken(family.sessionId, family.presentation(forged));
-        expect(outcome).toEqual({
-          status: 'unknown',
-          chain: {
-            currentHash: hashSecret(family.secrets[2] as string),
-            previousHash: hashSecret(family.secrets[1] as string),
-            rotations: 2,
-          },
-        });
-        // A revoke presentation of a forged token changes nothing either.
-        const revokeAttempt = await store.presentToken(family.sessionId, family.presentation(forged, { action: 'revoke' }));
+        // Claiming the current generation (or a later one) with a secret that is not the family's.
+        expect(await store.presentToken(family.sessionId, family.presentation(forged, { generation: 2 }))).toEqual({ status: 'unknown' });
+        expect(await store.presentToken(family.sessionId, family.presentation(forged, { generation: 7 }))).toEqual({ status: 'unknown' });
+        const revokeAttempt = await store.presentToken(family.sessionId, family.presentation(forged, { generation: 2, action: 'revoke' }));
         expect(revokeAttempt.status).toBe('unknown');
 
         expect(await store.getSession(family.sessionId)).toEqual(afterTwo);
@@ -463,6 +459,32 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         // The previous one is still inside its window and the current one still rotates.
         expect((await store.presentToken(family.sessionId, family.presentation(family.secrets[1] as string))).status).toBe('retried');
         await rotate(family);
+      });
+
+      test('an earlier generation is reuse in one step, however long ago: after 50 rotations, the first token revokes', async () => {
+        const family = await created();
+        for (let i = 0; i < 50; i++) await rotate(family);
+        const outcome = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string));
+        expect(outcome.status).toBe('reuse');
+        expect(isRevoked(family)).toBe(true);
+      });
+
+      test('the previous token inside the window from another client is reuse, never the successor', async () => {
+        const family = await created();
+        await rotate(family);
+        const replay = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, { clientHash: CLIENT_B }));
+        expect(replay.status).toBe('reuse');
+        expect(await store.getSession(family.sessionId)).toBeNull();
+        expect(isRevoked(family)).toBe(true);
+      });
+
+      test('a rotation records its client: the retry must come from the client that rotated, not the one that logged in', async () => {
+        const family = await created(); // logged in as CLIENT_A
+        await rotate(family, { clientHash: CLIENT_B });
+        const fromB = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, { clientHash: CLIENT_B }));
+        expect(fromB.status).toBe('retried');
+        const fromA = await store.presentToken(family.sessionId, family.presentation(family.secrets[0] as string, { clientHash: CLIENT_A }));
+        expect(fromA.status).toBe('reuse');
       });
 
       test('20 concurrent presentations of the current token: exactly one rotated, 19 retried', async () => {

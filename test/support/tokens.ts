@@ -61,7 +61,7 @@ export function sessionIdOfRefreshToken(refreshToken: string): string {
   return refreshToken.split('.')[0] as string;
 }
 
-/** A refresh token with a real-looking shape for `sessionId` but a random (never issued) secret. */
-export function forgedRefreshToken(sessionId: string): string {
-  return `${sessionId}.${randomBytes(32).toString('base64url')}`;
+/** A refresh token with a real-looking shape for `sessionId` (generation 0) but a random secret and MAC: never issued. */
+export function forgedRefreshToken(sessionId: string, generation = 0): string {
+  return `${sessionId}.${generation.toString(36)}.${randomBytes(32).toString('base64url')}.${randomBytes(16).toString('base64url')}`;
 }

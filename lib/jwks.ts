@@ -1,0 +1,69 @@
+// The JSON Web Key Set (RFC 7517 §5) of the access-token verifying keys, and the handler that publishes it.
+import { createHash, type JsonWebKey } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { AccessTokenAlgorithm, Configuration } from './options';
+import { publicJwkMembers } from './signing-keys';
+
+/** One published key: its public members only, with `kid`, `alg` and `use: 'sig'`. Fits `createPublicKey({ key, format: 'jwk' })`. */
+export interface PublicJwk extends JsonWebKey {
+  kty: 'RSA' | 'EC' | 'OKP';
+  kid: string;
+  alg: AccessTokenAlgorithm;
+  use: 'sig';
+  /** EC and OKP keys: the curve (`P-256`, `Ed25519`, ...). */
+  crv?: string;
+  /** RSA keys: modulus and exponent. */
+  n?: string;
+  e?: string;
+  /** EC and OKP keys: the public point. */
+  x?: string;
+  y?: string;
+}
+
+/** What `GET {mount}/.well-known/jwks.json` answers. */
+export interface Jwks {
+  keys: readonly PublicJwk[];
+}
+
+/** How long clients and caches may keep the key set, in seconds. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/**
+ * Builds the key set once, at start-up: every verifying key, the signing one first. Empty for `HS*`:
+ * a shared secret is never published. Only public members are copied (an allow-list, not a filter),
+ * so no private (`d`, `p`, `q`, `dp`, `dq`, `qi`) or symmetric (`k`) member can ever appear.
+ */
+export function buildJwks(config: Pick<Configuration['accessToken'], 'algorithm' | 'verifyingKeys'>): Jwks {
+  if (config.algorithm.startsWith('HS')) return Object.freeze({ keys: Object.freeze([]) });
+  const keys: PublicJwk[] = [];
+  for (const [kid, key] of config.verifyingKeys) {
+    if (key.type !== 'public') continue; // never anything but a public key
+    const members = publicJwkMembers(key);
+    keys.push(Object.freeze({ ...members, kid, alg: config.algorithm, use: 'sig' } as PublicJwk));
+  }
+  return Object.freeze({ keys: Object.freeze(keys) });
+}
+
+/**
+ * The Express handler serving a key set built by {@link buildJwks}: `application/json`,
+ * `Cache-Control: public, max-age=300` and an ETag (a matching `If-None-Match` gets 304). GET and HEAD
+ * only; other methods pass to `next()`. The body is serialised once.
+ */
+export function jwksHandler(jwks: Jwks): RequestHandler {
+  const body = JSON.stringify({ keys: jwks.keys });
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  return function serveJwks(req: Request, res: Response, next: NextFunction): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    res.set({
+      'Cache-Control': `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+      ETag: etag,
+      'Content-Type': 'application/json; charset=utf-8',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).send(body);
+  };
+}

@@ -1,0 +1,72 @@
+// Access-token key ids: the rules for a `kid`, RFC 7638 thumbprints, and the public JWK of a verifying key.
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+
+/** The longest `kid` the library configures or accepts in a token header. */
+export const MAX_KID_LENGTH = 64;
+
+/** A configured `kid`: 1 to 64 printable ASCII characters (space to `~`). */
+export const KID_PATTERN = /^[\x20-\x7e]{1,64}$/;
+
+/** The public members of a JWK, per key type, in the lexicographic order RFC 7638 §3.2 hashes them in. */
+const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  RSA: ['e', 'kty', 'n'],
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+};
+
+/** The public members of a key's JWK (kty, and n/e or crv/x/y), nothing else. */
+export type PublicJwkMembers = Record<string, string>;
+
+/** Reads one DER tag-length-value at `offset`, which must carry `tag`; returns where its content starts and ends. */
+function derContent(der: Buffer, offset: number, tag: number): { start: number; end: number } {
+  if (der[offset] !== tag) throw new Error('unexpected DER structure');
+  let length = der[offset + 1] ?? 0;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < bytes; i++) length = length * 256 + (der[start++] ?? 0);
+  }
+  if (start + length > der.length) throw new Error('truncated DER structure');
+  return { start, end: start + length };
+}
+
+/**
+ * An RSASSA-PSS public key as a plain RSA one (JWK has no separate key type for it, and Node cannot
+ * export it as a JWK): the same modulus and exponent, taken from the SubjectPublicKeyInfo's BIT STRING.
+ */
+function asPlainRsa(key: KeyObject): KeyObject {
+  const spki = key.export({ type: 'spki', format: 'der' });
+  const outer = derContent(spki, 0, 0x30); // SubjectPublicKeyInfo ::= SEQUENCE {
+  const algorithm = derContent(spki, outer.start, 0x30); //   algorithm AlgorithmIdentifier,
+  const bits = derContent(spki, algorithm.end, 0x03); //   subjectPublicKey BIT STRING (an RSAPublicKey) }
+  return createPublicKey({ key: spki.subarray(bits.start + 1, bits.end), format: 'der', type: 'pkcs1' });
+}
+
+/**
+ * The public members of a verifying key's JWK. Only the members named by RFC 7638 for its key type
+ * are kept, so nothing private (`d`, `p`, `q`, `dp`, `dq`, `qi`) or symmetric (`k`) can come through.
+ */
+export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
+  if (key.type !== 'public') throw new TypeError(`publicJwkMembers: expected a public key; received a ${key.type} key`);
+  const source = key.asymmetricKeyType === 'rsa-pss' ? asPlainRsa(key) : key;
+  const jwk = source.export({ format: 'jwk' }) as Record<string, unknown>;
+  const members = PUBLIC_MEMBERS[String(jwk.kty)];
+  if (!members) throw new TypeError(`publicJwkMembers: unsupported key type ${String(jwk.kty)}`);
+  const result: PublicJwkMembers = {};
+  for (const name of members) {
+    const value = jwk[name];
+    if (typeof value !== 'string') throw new TypeError(`publicJwkMembers: the JWK lacks \`${name}\``);
+    result[name] = value;
+  }
+  return result;
+}
+
+/**
+ * The RFC 7638 JWK SHA-256 thumbprint of a public key, base64url (43 characters): the `kid` a single
+ * `privateKey`/`publicKey` gets, stable across restarts and instances for the same key.
+ */
+export function jwkThumbprint(key: KeyObject): string {
+  // JSON.stringify keeps insertion order, which publicJwkMembers makes lexicographic; no whitespace.
+  return createHash('sha256').update(JSON.stringify(publicJwkMembers(key))).digest('base64url');
+}

@@ -1,0 +1,211 @@
+// Hardening: forgeries refused in O(1) without a store round trip, grace-window retries only for the client that rotated, listeners isolated from requests.
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import request from 'supertest';
+import { MemoryStore, RedisStore, type Auth } from '../lib';
+import {
+  closeClients,
+  COOKIE,
+  login,
+  me,
+  redisStore,
+  REFRESH_SECRET,
+  refresh,
+  refreshCookieOf,
+  testApp,
+} from './support/harness';
+import { forgedRefreshToken, sessionIdOfRefreshToken } from './support/tokens';
+import { freePort } from './support/redis-process';
+import Redis from 'ioredis';
+
+afterAll(closeClients);
+
+/** CPU time (user + system, microseconds) that `run` takes in this process. */
+async function cpuOf(run: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  await run();
+  const spent = process.cpuUsage(before);
+  return spent.user + spent.system;
+}
+
+describe('a forged refresh token costs O(1) and revokes nothing', () => {
+  test('after 1,000 rotations, 100 forged presentations cost no more CPU than 100 of an unknown session, and revoke nothing', async () => {
+    const { store } = await redisStore();
+    const { app, auth } = testApp(store, { rateLimit: false }); // 1,000 refreshes from one address
+    const reuse: unknown[] = [];
+    auth.events.on('reuse_detected', (event) => reuse.push(event));
+    const first = await login(app);
+    let current = first.refreshToken;
+    for (let i = 0; i < 1000; i++) current = refreshCookieOf(await refresh(app, current)) as string;
+    const sessionId = sessionIdOfRefreshToken(current);
+
+    const present = (token: string) => async (): Promise<void> => {
+      const res = await refresh(app, token);
+      if (res.status !== 401) throw new Error(`expected 401, got ${res.status}`);
+    };
+    const hundred = (makeToken: () => string) => async (): Promise<void> => {
+      for (let i = 0; i < 100; i++) await present(makeToken())();
+    };
+    // Alternating rounds, medians: this machine is shared and noisy.
+    const forged: number[] = [];
+    const unknown: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      forged.push(await cpuOf(hundred(() => forgedRefreshToken(sessionId, 999))));
+      unknown.push(await cpuOf(hundred(() => forgedRefreshToken(randomBytes(16).toString('base64url'), 999))));
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[2] as number;
+    const ratio = median(forged) / median(unknown);
+    expect({ ratio: Number(ratio.toFixed(2)), cheap: ratio < 1.5 }).toEqual({ ratio: Number(ratio.toFixed(2)), cheap: true });
+
+    // Nothing was revoked: the session's current token still rotates, its access token still works.
+    expect(reuse).toEqual([]);
+    const still = await refresh(app, current);
+    expect(still.status).toBe(200);
+    expect((await me(app, still.body.accessToken as string)).status).toBe(200);
+
+    // An authentic token from 1,000 rotations ago is proven earlier in one step: the family is revoked.
+    expect((await refresh(app, first.refreshToken)).status).toBe(401);
+    expect(reuse).toHaveLength(1);
+    expect((await refresh(app, refreshCookieOf(still) as string)).status).toBe(401);
+  }, 60_000);
+});
+
+/** POSTs /auth/refresh to a listening server from a chosen local address (a second "machine" is 127.0.0.2). */
+function refreshFrom(port: number, localAddress: string, refreshToken: string, userAgent = 'same-browser'): Promise<{ status: number; cookie: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        localAddress,
+        method: 'POST',
+        path: '/auth/refresh',
+        headers: { 'X-Requested-With': 'fetch', 'User-Agent': userAgent, Cookie: `${COOKIE}=${refreshToken}` },
+      },
+      (res) => {
+        res.resume();
+        const line = (res.headers['set-cookie'] ?? []).find((cookie) => cookie.startsWith(`${COOKIE}=`));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, cookie: line?.slice(COOKIE.length + 1).split(';')[0] }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('grace-window retries only for the client that rotated', () => {
+  let app: Express;
+  let auth: Auth;
+  let port: number;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    const store = new MemoryStore();
+    ({ app, auth } = testApp(store, { refreshToken: { secret: REFRESH_SECRET, reuseGrace: '10s' } }));
+    await new Promise<void>((resolve) => {
+      const server = app.listen(0, '127.0.0.1', () => {
+        port = (server.address() as AddressInfo).port;
+        close = () => new Promise((done) => server.close(() => done()));
+        resolve();
+      });
+    });
+  });
+  afterAll(() => close());
+
+  test('the same client retrying gets the same successor', async () => {
+    const session = await login(app, 'alice', 'same-browser');
+    const rotated = await refreshFrom(port, '127.0.0.1', session.refreshToken);
+    const retried = await refreshFrom(port, '127.0.0.1', session.refreshToken);
+    expect([rotated.status, retried.status]).toEqual([200, 200]);
+    expect(retried.cookie).toBe(rotated.cookie);
+  });
+
+  test('a replay inside the window from another address with the same User-Agent gets 401, never the successor, and revokes the family', async () => {
+    const reuse: unknown[] = [];
+    const listener = (event: unknown) => reuse.push(event);
+    auth.events.on('reuse_detected', listener);
+    const session = await login(app, 'alice', 'same-browser');
+    const rotated = await refreshFrom(port, '127.0.0.1', session.refreshToken);
+    expect(rotated.status).toBe(200);
+
+    const thief = await refreshFrom(port, '127.0.0.2', session.refreshToken);
+    expect(thief.status).toBe(401);
+    expect(thief.cookie).not.toBe(rotated.cookie);
+    expect(reuse).toHaveLength(1);
+    // The family is gone: the victim's successor no longer works either.
+    expect((await refreshFrom(port, '127.0.0.1', rotated.cookie as string)).status).toBe(401);
+    auth.events.off('reuse_detected', listener);
+  });
+
+  test('a replay from the same address with another User-Agent is reuse too', async () => {
+    const session = await login(app, 'alice', 'same-browser');
+    const rotated = await refreshFrom(port, '127.0.0.1', session.refreshToken);
+    const other = await refreshFrom(port, '127.0.0.1', session.refreshToken, 'another-browser');
+    expect([rotated.status, other.status]).toEqual([200, 401]);
+  });
+});
+
+describe('event listeners are isolated from requests', () => {
+  let warnings: Array<{ code?: string; message: string }>;
+  let spy: jest.SpyInstance;
+  beforeEach(() => {
+    warnings = [];
+    spy = jest.spyOn(process, 'emitWarning').mockImplementation(((message: string, options?: { code?: string }) => {
+      warnings.push({ code: options?.code, message });
+    }) as typeof process.emitWarning);
+  });
+  afterEach(() => spy.mockRestore());
+  const waitForWarnings = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  test('a reuse_detected listener that throws: still 401 with the cookie cleared, never 500; a warning is emitted', async () => {
+    const { app, auth } = testApp(new MemoryStore(), { refreshToken: { secret: REFRESH_SECRET, reuseGrace: 0 } });
+    auth.events.on('reuse_detected', () => {
+      throw new Error('alerting is down');
+    });
+    const session = await login(app);
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+    const replay = await refresh(app, session.refreshToken);
+    expect(replay.status).toBe(401);
+    expect(replay.body).toEqual({ error: 'invalid_refresh_token' });
+    expect(refreshCookieOf(replay)).toBe('');
+    await waitForWarnings();
+    expect(warnings).toEqual([expect.objectContaining({ code: 'ERT_LISTENER_ERROR', message: expect.stringContaining('alerting is down') })]);
+  });
+
+  test('a store_error listener that throws (sync or async) does not crash the process on an outage: 503 as usual', async () => {
+    const dead = new Redis({ port: await freePort(), lazyConnect: true, maxRetriesPerRequest: null, disconnectTimeout: 100 });
+    dead.on('error', () => undefined);
+    try {
+      const { app, auth } = testApp(new RedisStore({ client: dead, prefix: 'ert-test:dead:', commandTimeoutMs: 200 }));
+      auth.events.on('store_error', () => {
+        throw new Error('logger exploded');
+      });
+      auth.events.on('store_error', async () => {
+        throw new Error('async logger exploded');
+      });
+      const res = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: 'alice', password: 'alice-password' });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ error: 'temporarily_unavailable' });
+      await waitForWarnings();
+      expect(warnings.map((warning) => warning.message)).toEqual([
+        expect.stringContaining('logger exploded'),
+        expect.stringContaining('async logger exploded'),
+      ]);
+      await auth.close();
+    } finally {
+      dead.disconnect();
+    }
+  });
+
+  test('a login listener that throws does not turn the 200 into a 500', async () => {
+    const { app, auth } = testApp(new MemoryStore());
+    auth.events.once('login', () => {
+      throw new Error('audit log down');
+    });
+    const session = await login(app);
+    expect((await me(app, session.accessToken)).status).toBe(200);
+    expect(auth.events.listenerCount('login')).toBe(0); // `once` listeners still go after one call
+  });
+});
