@@ -141,6 +141,8 @@ export interface AuthOptions {
   realm?: string;
   /** The largest JSON body the router accepts, in bytes. Defaults to `16384`. */
   bodyLimit?: number;
+  /** The most live sessions one user may have; a login beyond it ends the oldest. Defaults to `100`. */
+  maxSessionsPerUser?: number;
 }
 
 /** The validated, resolved form of {@link AuthOptions} the library runs on. */
@@ -179,10 +181,11 @@ export interface Configuration {
   authenticate: Authenticate;
   realm: string;
   bodyLimit: number;
+  maxSessionsPerUser: number;
 }
 
 const KNOWN_KEYS = {
-  '': ['store', 'accessToken', 'refreshToken', 'cookie', 'csrf', 'revocation', 'rateLimit', 'authenticate', 'realm', 'bodyLimit'],
+  '': ['store', 'accessToken', 'refreshToken', 'cookie', 'csrf', 'revocation', 'rateLimit', 'authenticate', 'realm', 'bodyLimit', 'maxSessionsPerUser'],
   accessToken: ['algorithm', 'secret', 'privateKey', 'publicKey', 'keys', 'ttl', 'issuer', 'audience'],
   refreshToken: ['secret', 'idleTtl', 'absoluteTtl', 'reuseGrace'],
   cookie: ['name', 'sameSite', 'secure'],
@@ -571,6 +574,10 @@ export function resolveOptions(options: AuthOptions): Configuration {
   if (!Number.isInteger(bodyLimit) || bodyLimit < 256 || bodyLimit > 1_048_576) {
     fail('range', 'bodyLimit', `must be a whole number of bytes from 256 to 1048576; received ${describeValue(bodyLimit)}`, 'Leave it out for 16384.');
   }
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 100;
+  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > 10_000) {
+    fail('range', 'maxSessionsPerUser', `must be a whole number from 1 to 10000; received ${describeValue(maxSessionsPerUser)}`, 'Leave it out for 100.');
+  }
 
   return {
     store,
@@ -595,5 +602,6 @@ export function resolveOptions(options: AuthOptions): Configuration {
     authenticate: options.authenticate,
     realm,
     bodyLimit,
+    maxSessionsPerUser,
   };
 }

@@ -41,6 +41,20 @@ function invalidCredentials(): AuthError {
   return new AuthError('invalid_credentials', 401, 'Invalid credentials');
 }
 
+/** The most sessions one page of `GET /sessions` holds, and its default size. */
+const MAX_SESSIONS_PAGE = 100;
+
+/** Reads `?limit=` (1 to 100, default 100) and `?cursor=` (an offset this route handed out) strictly. */
+function sessionsPage(req: Request): { offset: number; limit: number } {
+  const { limit = String(MAX_SESSIONS_PAGE), cursor = '0' } = req.query as Record<string, unknown>;
+  const parsedLimit = typeof limit === 'string' && /^\d{1,3}$/.test(limit) ? Number(limit) : NaN;
+  const parsedOffset = typeof cursor === 'string' && /^\d{1,5}$/.test(cursor) ? Number(cursor) : NaN;
+  if (!(parsedLimit >= 1 && parsedLimit <= MAX_SESSIONS_PAGE) || Number.isNaN(parsedOffset)) {
+    throw new AuthError('invalid_request', 400, `limit must be 1 to ${MAX_SESSIONS_PAGE} and cursor one this route returned`);
+  }
+  return { offset: parsedOffset, limit: parsedLimit };
+}
+
 function clientOf(req: Request): ClientInfo {
   return { ip: req.ip, userAgent: req.get('user-agent') };
 }
@@ -151,9 +165,12 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   router.get(ROUTES.sessions, requireAuth, route('list-sessions', async (req, res) => {
     const { userId, sessionId } = req.auth!;
+    const { offset, limit } = sessionsPage(req);
     const records = await sessions.listSessions(userId);
+    const page = records.slice(offset, offset + limit);
     const body: SessionsResponse = {
-      sessions: records.map((record) => ({
+      nextCursor: offset + limit < records.length ? String(offset + limit) : null,
+      sessions: page.map((record) => ({
         id: record.sessionId,
         createdAt: new Date(record.createdAt).toISOString(),
         lastUsedAt: new Date(record.lastUsedAt).toISOString(),

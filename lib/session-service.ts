@@ -153,6 +153,8 @@ export class SessionService {
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
       absoluteTtlMs: refreshToken.absoluteTtlMs,
+      maxSessionsPerUser: this.config.maxSessionsPerUser,
+      revocationTtlMs: refreshToken.revocationTtlMs,
     });
     return session && { session, refreshToken: formatRefreshToken(this.keys.macKey, { sessionId, generation: 0, secret }) };
   }

@@ -19,6 +19,8 @@ function newSession(now: number, overrides: Partial<NewSession> = {}): NewSessio
     secretHash: hashSecret(newRefreshSecret()),
     clientHash: 'client',
     now,
+    maxSessionsPerUser: 100,
+    revocationTtlMs: 60_000,
     idleTtlMs: 60_000,
     absoluteTtlMs: 120_000,
     ...overrides,

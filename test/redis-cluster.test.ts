@@ -243,6 +243,8 @@ describe('RedisStore on a real Redis Cluster, two auth instances', () => {
       now,
       idleTtlMs: 60_000,
       absoluteTtlMs: 120_000,
+      maxSessionsPerUser: 100,
+      revocationTtlMs: 60_000,
     });
     expect(created?.userId).toBe(userId);
     expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([`brace-${now}`]);

@@ -46,9 +46,11 @@ export interface SessionSummary {
   current: boolean;
 }
 
-/** The answer of `GET /sessions`. */
+/** The answer of `GET /sessions[?limit=N&cursor=C]`: one page, oldest first. */
 export interface SessionsResponse {
   sessions: SessionSummary[];
+  /** Pass as `cursor` for the next page; `null` on the last one. */
+  nextCursor: string | null;
 }
 
 /** Every error answer: `{ error: code }`. */

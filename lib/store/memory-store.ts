@@ -67,6 +67,11 @@ export class MemoryStore implements SessionStore {
     let ids = this.sessionsByUser.get(session.userId);
     if (!ids) this.sessionsByUser.set(session.userId, (ids = new Set()));
     ids.add(session.sessionId);
+    // Over the cap: the oldest sessions end (mirrors INDEX_SESSION and RedisStore.createSession).
+    const live = await this.listSessions(session.userId);
+    for (const oldest of live.slice(0, Math.max(0, live.length - session.maxSessionsPerUser))) {
+      await this.revokeSession(oldest.sessionId, session.revocationTtlMs);
+    }
     return snapshot(record);
   }
 

@@ -185,14 +185,23 @@ export class RedisStore implements SessionStore {
       session.now,
       session.absoluteTtlMs,
       deadline,
+      session.maxSessionsPerUser,
     ]).catch((error: unknown) => {
       this.discardSession(session.sessionId).catch(() => undefined);
       throw error;
     });
-    if (indexed === 'ok') return record;
+    const reply = Array.isArray(indexed) ? (indexed as unknown[]) : [];
+    const status = reply[0];
+    if (status === 'ok') {
+      // Over the cap: the oldest sessions end, as a revokeSession would end them (best effort: the
+      // new session exists either way, and listSessions no longer shows the evicted ones).
+      const evicted = Array.isArray(reply[1]) ? (reply[1] as unknown[]).map(String) : [];
+      await Promise.all(evicted.map((id) => this.revokeSession(id, session.revocationTtlMs))).catch(() => undefined);
+      return record;
+    }
     // Redis just answered, so wait (within the budget) for the clean-up: the caller sees nothing left.
     await this.gate.run(() => this.discardSession(session.sessionId)).catch(() => undefined);
-    if (indexed === 'revoked') return null;
+    if (status === 'revoked') return null;
     throw late('createSession');
   }
 

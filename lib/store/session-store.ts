@@ -34,6 +34,12 @@ export interface NewSession {
   now: number;
   idleTtlMs: number;
   absoluteTtlMs: number;
+  /**
+   * The most live sessions the user may have: creating one beyond it ends the oldest (its refresh
+   * token stops working and its access tokens are refused for `revocationTtlMs`).
+   */
+  maxSessionsPerUser: number;
+  revocationTtlMs: number;
 }
 
 /**

@@ -72,6 +72,8 @@ export class Family {
       now,
       idleTtlMs: IDLE_TTL_MS,
       absoluteTtlMs: ABSOLUTE_TTL_MS,
+      maxSessionsPerUser: 100,
+      revocationTtlMs: REVOCATION_TTL_MS,
       ...overrides,
     };
   }
@@ -260,6 +262,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(second?.userId).toBe(family.userId);
         expect(second?.expiresAt).toBeGreaterThan(0);
         expect(second?.claims).toEqual({ role: 'admin', tenant: { id: 7, name: 'acme' } });
+      });
+
+      test('creating a session beyond maxSessionsPerUser ends the oldest: gone from the list, refused by the feed', async () => {
+        const base = Date.now() - 3_000;
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const oldest = await created(base, { maxSessionsPerUser: 2 }, userId);
+        const middle = await created(base + 1_000, { maxSessionsPerUser: 2 }, userId);
+        expect(isRevoked(oldest)).toBe(false);
+        const newest = await created(base + 2_000, { maxSessionsPerUser: 2 }, userId);
+        expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([middle.sessionId, newest.sessionId]);
+        expect(await store.getSession(oldest.sessionId)).toBeNull();
+        expect(isRevoked(oldest)).toBe(true);
+        expect(isRevoked(middle)).toBe(false);
       });
 
       test('discardSession removes a family nobody was given, and an unknown id is a no-op', async () => {
