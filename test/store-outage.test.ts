@@ -432,3 +432,65 @@ describe('a store outage during a login that holds an old refresh cookie', () =>
     },
   );
 });
+
+describe('failures stay boring', () => {
+  test('a stalled Redis with the ioredis client\'s default options answers 503 within 3 s', async () => {
+    const { server, pid } = await privateRedis();
+    const c = client(server.port); // ioredis defaults: offline queue, 20 retries per request
+    await ready(c);
+    const { app } = testApp(new RedisStore({ client: c, prefix: uniquePrefix() }));
+    const { refreshToken } = await login(app);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      for (const send of [() => refresh(app, refreshToken), () => loginRequest(app), () => logoutRequest(app, refreshToken)]) {
+        const { res, ms } = await timed(send);
+        expectUnavailable(res);
+        expect(ms).toBeLessThan(3000);
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+
+  test('Redis killed under load and restarted empty: no 500, a revoked token is never accepted, 503 while it is down', async () => {
+    const { server, c } = await privateRedis();
+    const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: 300 }), {
+      revocation: { maxStaleness: '1s' },
+      rateLimit: false,
+    });
+    await auth.ready();
+    const live = await login(app);
+    const revoked = await login(app);
+    expect((await logoutRequest(app, revoked.refreshToken)).status).toBe(204);
+
+    const seen: Array<{ kind: string; status: number }> = [];
+    let running = true;
+    const worker = async (): Promise<void> => {
+      let current = live.refreshToken;
+      while (running) {
+        const [good, bad, rotated] = await Promise.all([
+          meRequest(app, live.accessToken),
+          meRequest(app, revoked.accessToken),
+          refresh(app, current),
+        ]);
+        seen.push({ kind: 'live', status: good.status }, { kind: 'revoked', status: bad.status }, { kind: 'refresh', status: rotated.status });
+        if (rotated.status === 200) current = refreshCookieOf(rotated) as string;
+      }
+    };
+    const workers = [worker(), worker()];
+    await new Promise((r) => setTimeout(r, 300));
+    await server.stop(); // killed mid-load
+    await new Promise((r) => setTimeout(r, 1500)); // down past maxStaleness
+    const restarted = await startRedisServer(server.port); // back, empty
+    servers.push(restarted);
+    await new Promise((r) => setTimeout(r, 1500));
+    running = false;
+    await Promise.all(workers);
+
+    const statuses = new Set(seen.map((entry) => entry.status));
+    expect([...statuses].filter((status) => ![200, 401, 503].includes(status))).toEqual([]);
+    expect(seen.filter((entry) => entry.kind === 'revoked' && entry.status === 200)).toEqual([]);
+    expect(seen.some((entry) => entry.status === 503)).toBe(true); // it was down, and said so
+    expect(seen.some((entry) => entry.kind === 'live' && entry.status === 200)).toBe(true);
+  }, 20_000);
+});
