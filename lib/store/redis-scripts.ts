@@ -28,10 +28,10 @@ return 'ok'
 
 /**
  * Adds a session to its user's index (a sorted set scored by login start, oldest first) unless the
- * user was revoked after that login began, keeps the index alive as long as the session can live,
- * and takes out the oldest entries beyond the per-user cap (the caller ends those sessions).
- * KEYS: user index, user's revoked-before mark (same slot). ARGV: sessionId, createdAt,
- * lifetime ms, deadline, max sessions. Replies {'ok', {evicted sessionId...}}, {'revoked'} or {'late'}.
+ * user was revoked after that login began, and keeps the index alive as long as the session can
+ * live. KEYS: user index, user's revoked-before mark (same slot). ARGV: sessionId, createdAt,
+ * lifetime ms, deadline. Replies {'ok', entries in the index} (some may have expired: the caller
+ * counts live ones when that is over the per-user cap), {'revoked'} or {'late'}.
  */
 export const INDEX_SESSION = `${LUA_CLOCK}
 if redisNow() > tonumber(ARGV[4]) then return {'late'} end
@@ -39,11 +39,7 @@ local before = redis.call('GET', KEYS[2])
 if before and tonumber(ARGV[2]) < tonumber(before) then return {'revoked'} end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])
-if excess <= 0 then return {'ok', {}} end
-local evicted = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
-return {'ok', evicted}
+return {'ok', redis.call('ZCARD', KEYS[1])}
 `;
 
 /**

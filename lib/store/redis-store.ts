@@ -185,7 +185,6 @@ export class RedisStore implements SessionStore {
       session.now,
       session.absoluteTtlMs,
       deadline,
-      session.maxSessionsPerUser,
     ]).catch((error: unknown) => {
       this.discardSession(session.sessionId).catch(() => undefined);
       throw error;
@@ -193,10 +192,12 @@ export class RedisStore implements SessionStore {
     const reply = Array.isArray(indexed) ? (indexed as unknown[]) : [];
     const status = reply[0];
     if (status === 'ok') {
-      // Over the cap: the oldest sessions end, as a revokeSession would end them (best effort: the
-      // new session exists either way, and listSessions no longer shows the evicted ones).
-      const evicted = Array.isArray(reply[1]) ? (reply[1] as unknown[]).map(String) : [];
-      await Promise.all(evicted.map((id) => this.revokeSession(id, session.revocationTtlMs))).catch(() => undefined);
+      // Maybe over the cap (the index may still list expired sessions): count the live ones, and the
+      // oldest beyond the cap end as a revokeSession ends them. Best effort: the new session exists
+      // either way. Mirrors MemoryStore.createSession.
+      if (Number(reply[1]) > session.maxSessionsPerUser) {
+        await this.endOldestBeyond(session.userId, session.maxSessionsPerUser, session.revocationTtlMs).catch(() => undefined);
+      }
       return record;
     }
     // Redis just answered, so wait (within the budget) for the clean-up: the caller sees nothing left.
@@ -302,6 +303,12 @@ export class RedisStore implements SessionStore {
   async close(): Promise<void> {
     this.gate.close();
     await Promise.all([...this.feeds].map((feed) => feed.close()));
+  }
+
+  /** Ends the user's oldest live sessions beyond `max`. */
+  private async endOldestBeyond(userId: string, max: number, revocationTtlMs: number): Promise<void> {
+    const live = await this.listSessions(userId);
+    await Promise.all(live.slice(0, Math.max(0, live.length - max)).map((record) => this.revokeSession(record.sessionId, revocationTtlMs)));
   }
 
   /** Deletes a family; resolves with what it was, or `null` when there was none. */

@@ -277,6 +277,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(isRevoked(middle)).toBe(false);
       });
 
+      test('the cap counts live sessions only: an expired one does not make a live one go', async () => {
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const cap = { maxSessionsPerUser: 2, idleTtlMs: 1_500 };
+        const kept = await created(Date.now() - 1_400, cap, userId);
+        await rotate(kept); // now lives on (idle deadline moved ten minutes out)
+        await created(Date.now() - 1_390, cap, userId); // expires about 100 ms from now
+        await sleep(250);
+        const newest = await created(Date.now(), cap, userId);
+        expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([kept.sessionId, newest.sessionId]);
+        expect(isRevoked(kept)).toBe(false);
+      });
+
       test('discardSession removes a family nobody was given, and an unknown id is a no-op', async () => {
         const family = await created();
         const kept = await created(Date.now(), {}, family.userId);
