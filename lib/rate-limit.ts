@@ -129,6 +129,16 @@ function defaultUsername(req: Request): unknown {
 }
 
 /**
+ * With the default username, a body holding both `username` and `email` is refused (400): the
+ * limiter cannot know which one `authenticate` reads, and counting the other would let a guesser
+ * vary it to get a fresh count for every guess. Apps whose form sends both set `username`.
+ */
+function ambiguousIdentifier(req: Request): boolean {
+  const body = req.body as Record<string, unknown> | undefined;
+  return body !== null && typeof body === 'object' && Object.hasOwn(body, 'username') && Object.hasOwn(body, 'email');
+}
+
+/**
  * Validates the `rateLimit` option and resolves its defaults; `false` when throttling is off.
  * Throws a `TypeError` or `RangeError` naming the option, what it must be, what it was and how to fix it.
  */
@@ -341,13 +351,22 @@ export function createRateLimiters(
   };
   const login = resolved && resolved.login;
   const refresh = resolved && resolved.refresh;
+  const loginLimiter = login
+    ? limiter('login', login, (req) => {
+        const username = normaliseUsername(login.username(req));
+        return `${clientAddress(req)}|${createHash('sha256').update(username).digest('base64url')}`;
+      }, true)
+    : pass;
+  const usesDefaultUsername = login && login.username === defaultUsername;
   return {
-    login: login
-      ? limiter('login', login, (req) => {
-          const username = normaliseUsername(login.username(req));
-          return `${clientAddress(req)}|${createHash('sha256').update(username).digest('base64url')}`;
-        }, true)
-      : pass,
+    login: usesDefaultUsername
+      ? function loginRateLimit(req, res, next) {
+          if (ambiguousIdentifier(req)) {
+            return next(new AuthError('invalid_request', 400, 'Send `username` or `email`, not both (rateLimit.login.username decides which is counted)'));
+          }
+          loginLimiter(req, res, next);
+        }
+      : loginLimiter,
     refresh: refresh ? limiter('refresh', refresh, clientAddress, false) : pass,
     close() {
       for (const store of stores.splice(0)) void store.shutdown?.();

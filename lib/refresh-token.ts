@@ -55,7 +55,8 @@ export function parseRefreshToken(key: KeyObject, value: string): RefreshTokenPa
   const match = REFRESH_TOKEN_PATTERN.exec(value);
   if (!match) return null;
   const [, sessionId, generation, secret, presentedMac] = match as unknown as [string, string, string, string, string];
-  if (!timingSafeEqual(mac(key, sessionId, generation, secret), Buffer.from(presentedMac, 'base64url'))) return null;
+  // Compared as text: base64url leaves spare bits in the last character, and only the exact string issued counts.
+  if (!timingSafeEqual(Buffer.from(mac(key, sessionId, generation, secret).toString('base64url')), Buffer.from(presentedMac))) return null;
   return { sessionId, generation: parseInt(generation, 36), secret };
 }
 
@@ -92,5 +93,7 @@ export function hashesEqual(a: string, b: string): boolean {
  * holds neither the address nor anything it could be guessed back from without the key.
  */
 export function clientFingerprint(key: KeyObject, ip: string | undefined, userAgent: string | undefined): string {
-  return createHmac('sha256', key).update(`client\n${ip ?? ''}\n${userAgent ?? ''}`).digest().subarray(0, 8).toString('base64url');
+  // An IPv4 client seen through a dual-stack listener (`::ffff:1.2.3.4`) is the same client as `1.2.3.4`.
+  const address = ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? '');
+  return createHmac('sha256', key).update(`client\n${address}\n${userAgent ?? ''}`).digest().subarray(0, 8).toString('base64url');
 }

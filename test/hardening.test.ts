@@ -234,3 +234,17 @@ describe('sessions per user are capped, and GET /sessions pages', () => {
     }
   });
 });
+
+describe('a refresh token is exactly the string issued', () => {
+  test('another spelling of its MAC (the spare bits of the last base64url character) is refused and revokes nothing', async () => {
+    const { app } = testApp(new MemoryStore());
+    const { refreshToken } = await login(app);
+    const [sessionId, generation, secret, mac] = refreshToken.split('.') as [string, string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(mac.slice(-1));
+    const respelt = `${mac.slice(0, -1)}${alphabet[last ^ 1]}`;
+    expect(Buffer.from(respelt, 'base64url').equals(Buffer.from(mac, 'base64url'))).toBe(true); // the same bytes
+    expect((await refresh(app, `${sessionId}.${generation}.${secret}.${respelt}`)).status).toBe(401);
+    expect((await refresh(app, refreshToken)).status).toBe(200);
+  });
+});

@@ -203,6 +203,21 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
   });
 });
 
+describe('the account a failure counts against cannot be chosen by the guesser', () => {
+  test('with the default username, a body holding both username and email is refused (400), so a junk field cannot open a fresh count', async () => {
+    const app = stubApp(limitersFor({ login: { max: 2 } }));
+    const res = await request(app).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: 'junk-1', password: WRONG });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'invalid_request' });
+    // With the field named explicitly, both may be sent, and failures count against the named one.
+    const byEmail = stubApp(limitersFor({ login: { max: 2, username: (req: Request) => (req.body as { email?: unknown }).email } }));
+    for (let i = 0; i < 2; i++) {
+      expect((await request(byEmail).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: `junk-${i}`, password: WRONG })).status).toBe(401);
+    }
+    expectTooManyRequests(await request(byEmail).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: 'junk-9', password: WRONG }), 900);
+  });
+});
+
 describe('defaults and options', () => {
   test('on by default: 10 failed logins per 15 minutes, at least 300 refreshes per minute', () => {
     const resolved = resolveRateLimit(undefined) as ResolvedRateLimit;
