@@ -1,6 +1,6 @@
 // The packed tarball works from CommonJS, ESM and TypeScript consumers, with Express 5 and Express 4.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -45,7 +45,19 @@ test('the tarball holds dist/ and no sources, tests or fixtures', () => {
   expect(listing).toContain('package/dist/browser/client/index.js');
   expect(listing).toContain('package/dist/browser/client/index.d.ts');
   expect(listing).toContain('package/dist/browser/package.json');
+  expect(listing).toContain('package/LICENSE');
   expect(listing).not.toMatch(/package\/(lib|test|example-app)\//);
+});
+
+test('installing the package pulls in nothing with an install script', () => {
+  // Every package npm installed for the consumer (the tarball, its dependencies, express, types).
+  const lock = JSON.parse(readFileSync(join(consumers.express5 as string, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { hasInstallScript?: boolean }>;
+  };
+  const names = Object.keys(lock.packages).filter((path) => path.startsWith('node_modules/'));
+  expect(names).toContain('node_modules/express-refresh-tokens');
+  expect(names).toContain('node_modules/express-rate-limit');
+  expect(names.filter((path) => lock.packages[path]?.hasInstallScript)).toEqual([]);
 });
 
 describe.each(['express5', 'express4'])('with %s', (consumer) => {
