@@ -2,6 +2,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, sign, verify } from 'node:crypto';
 import type { Request } from 'express';
 import { describeValue } from './describe-value';
+import { checkKnownKeys, fail } from './option-checks';
 import { describeMs, parseDuration, type Duration } from './duration';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit';
 import { DEFAULT_COOKIE_NAMES, DEFAULT_CSRF_HEADER } from './shared/protocol';
@@ -212,38 +213,8 @@ const REVOCATION_LEEWAY_MS = 5000;
 const GENERATE_SECRET_HINT =
   "Generate one with `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"` and load it from the environment.";
 
-function fail(kind: 'type' | 'range', option: string, problem: string, fix: string): never {
-  const message = `createAuth: \`${option}\` ${problem}. ${fix}`;
-  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j] as number;
-      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length] as number;
-}
-
-function checkKnownKeys(section: keyof typeof KNOWN_KEYS, value: object): void {
-  const known: readonly string[] = KNOWN_KEYS[section];
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const option = section === '' ? key : `${section}.${key}`;
-    const closest = known.find((candidate) => editDistance(key, candidate) <= 2);
-    fail(
-      'type',
-      option,
-      'is not an option',
-      closest ? `Did you mean \`${section === '' ? closest : `${section}.${closest}`}\`?` : `Known options here: ${known.join(', ')}.`,
-    );
-  }
+function checkSection(section: keyof typeof KNOWN_KEYS, value: object): void {
+  checkKnownKeys(section, value, KNOWN_KEYS[section]);
 }
 
 function section<T extends object>(name: keyof typeof KNOWN_KEYS, value: unknown, required: boolean): Partial<T> {
@@ -251,7 +222,7 @@ function section<T extends object>(name: keyof typeof KNOWN_KEYS, value: unknown
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     fail('type', name, `must be an object; received ${describeValue(value)}`, 'See the options table in the README.');
   }
-  checkKnownKeys(name, value);
+  checkSection(name, value);
   return value as Partial<T>;
 }
 
@@ -364,11 +335,7 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || entry instanceof KeyObject) {
       fail('type', at, `must be an object { kid?, privateKey?, publicKey? }; received ${describeValue(entry, false)}`, example);
     }
-    for (const name of Object.keys(entry)) {
-      if ((KEY_ENTRY_MEMBERS as readonly string[]).includes(name)) continue;
-      const closest = KEY_ENTRY_MEMBERS.find((candidate) => editDistance(name, candidate) <= 2);
-      fail('type', `${at}.${name}`, 'is not an option', closest ? `Did you mean \`${at}.${closest}\`?` : `Known options here: ${KEY_ENTRY_MEMBERS.join(', ')}.`);
-    }
+    checkKnownKeys(at, entry, KEY_ENTRY_MEMBERS);
     const { kid: kidValue, privateKey: privateInput, publicKey: publicInput } = entry as Partial<Record<(typeof KEY_ENTRY_MEMBERS)[number], unknown>>;
     const givenKid = kidValue === undefined ? undefined : kidOption(`${at}.kid`, kidValue);
     const named = givenKid === undefined ? '' : ` (kid ${JSON.stringify(givenKid)})`;
@@ -529,7 +496,7 @@ export function resolveOptions(options: AuthOptions): Configuration {
   if (options === null || typeof options !== 'object') {
     fail('type', 'options', `must be an object; received ${describeValue(options)}`, 'Call createAuth({ store, accessToken, refreshToken, authenticate }).');
   }
-  checkKnownKeys('', options);
+  checkSection('', options);
   const store = storeOption(options.store);
   if (typeof options.authenticate !== 'function') {
     fail('type', 'authenticate', `must be a function (req) => ({ userId, claims }) | null; received ${describeValue(options.authenticate)}`, 'Pass your credential check.');

@@ -6,6 +6,7 @@ import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limi
 import { describeValue } from './describe-value';
 import { describeMs, parseDuration, type Duration } from './duration';
 import { AuthError, StoreUnavailableError, type AuthErrorCode } from './errors';
+import { checkKnownKeys, fail } from './option-checks';
 
 /** One limit: at most `max` counted requests per `window`. */
 export interface RateLimitRule {
@@ -87,19 +88,11 @@ const MAX_REQUESTS = 1_000_000;
 const MIN_WINDOW_MS = 1000;
 const MAX_WINDOW_MS = 86_400_000;
 
-function fail(kind: 'type' | 'range', option: string, problem: string, fix: string): never {
-  const message = `createAuth: \`${option}\` ${problem}. ${fix}`;
-  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
-}
-
 function section(name: keyof typeof KNOWN_KEYS, value: unknown, fix: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     fail('type', name, `must be an object or false; received ${describeValue(value)}`, fix);
   }
-  const known: readonly string[] = KNOWN_KEYS[name];
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) fail('type', `${name}.${key}`, 'is not an option', `Known options here: ${known.join(', ')}.`);
-  }
+  checkKnownKeys(name, value, KNOWN_KEYS[name]);
   return value as Record<string, unknown>;
 }
 

@@ -45,22 +45,22 @@ export interface RequireAuthDeps {
   realm: string;
 }
 
+/** An RFC 6750 answer: its status, its code, and the challenge naming that code (none for a missing token). */
+function bearerError(realm: string, status: 401 | 400, code: 'invalid_token' | 'invalid_request', message: string, named: boolean): AuthError {
+  const challenge = named ? `Bearer realm="${realm}", error="${code}"` : `Bearer realm="${realm}"`;
+  return new AuthError(code, status, message, { headers: { 'WWW-Authenticate': challenge } });
+}
+
 /** Builds the 401 for a missing token (no error code) or a bad one (`invalid_token`), per RFC 6750. */
 export function bearerChallenge(realm: string, invalid: boolean): AuthError {
   return invalid
-    ? new AuthError('invalid_token', 401, 'The access token is invalid, expired or revoked', {
-        headers: { 'WWW-Authenticate': `Bearer realm="${realm}", error="invalid_token"` },
-      })
-    : new AuthError('invalid_token', 401, 'An access token is required', {
-        headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` },
-      });
+    ? bearerError(realm, 401, 'invalid_token', 'The access token is invalid, expired or revoked', true)
+    : bearerError(realm, 401, 'invalid_token', 'An access token is required', false);
 }
 
 /** The 400 for a request that is not a well-formed bearer request (RFC 6750 §3.1 `invalid_request`). */
 export function invalidBearerRequest(realm: string, message: string): AuthError {
-  return new AuthError('invalid_request', 400, message, {
-    headers: { 'WWW-Authenticate': `Bearer realm="${realm}", error="invalid_request"` },
-  });
+  return bearerError(realm, 400, 'invalid_request', message, true);
 }
 
 /**

@@ -31,7 +31,6 @@ function newSession(now: number, overrides: Partial<NewSession> = {}): NewSessio
 interface Internals {
   families: Map<string, unknown>;
   sessionsByUser: Map<string, Set<string>>;
-  userRevokedBefore: Map<string, unknown>;
   revocations: { sessions: Map<string, number>; users: Map<string, unknown> };
 }
 
@@ -40,7 +39,6 @@ function internals(store: MemoryStore): Internals {
   // Guard against a rename turning every "has(...) is false" below into a vacuous pass.
   expect(view.families).toBeInstanceOf(Map);
   expect(view.sessionsByUser).toBeInstanceOf(Map);
-  expect(view.userRevokedBefore).toBeInstanceOf(Map);
   expect(view.revocations.sessions).toBeInstanceOf(Map);
   expect(view.revocations.users).toBeInstanceOf(Map);
   return view;
@@ -133,13 +131,13 @@ describe('MemoryStore specifics', () => {
         const view = internals(store);
         expect(view.families.has(expiring.sessionId)).toBe(true);
         expect(view.sessionsByUser.has(expiring.userId)).toBe(true);
-        expect(view.userRevokedBefore.has(revokedUser)).toBe(true);
+        expect(view.revocations.users.has(revokedUser)).toBe(true);
         await sleep(500);
         // Nothing was read in between: only the sweep can have removed them.
         expect(view.families.has(expiring.sessionId)).toBe(false);
         expect(view.sessionsByUser.has(expiring.userId)).toBe(false);
-        expect(view.userRevokedBefore.has(revokedUser)).toBe(false);
-        expect(view.userRevokedBefore.has(rememberedUser)).toBe(true);
+        expect(view.revocations.users.has(revokedUser)).toBe(false);
+        expect(view.revocations.users.has(rememberedUser)).toBe(true);
         expect(view.families.has(lasting.sessionId)).toBe(true);
         expect(await store.getSession(lasting.sessionId)).not.toBeNull();
       } finally {

@@ -573,7 +573,8 @@ describe.each([memoryFactory, redisFactory])('$name against the reference model'
       await fc.assert(
         fc.asyncProperty(scenarioArb, (actions) => runScenario(factory, actions)),
         // Bounded whatever the seed: the runs, the actions per run, the sleeping (≤ 200 ms per wait), and shrinking time.
-        { numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(60_000)] },
+        // A run cut short by the time limit fails, rather than pass on fewer scenarios than NUM_RUNS.
+        { numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(60_000, { failOnInterrupt: true })] },
       );
     },
     120_000,

@@ -249,7 +249,7 @@ describe('defaults and options', () => {
   test.each([
     [null, TypeError, /^createAuth: `rateLimit` must be an object or false; received null\. Leave it out for the defaults/],
     [true, TypeError, /^createAuth: `rateLimit` must be an object or false; received boolean true\./],
-    [{ logins: {} }, TypeError, /^createAuth: `rateLimit\.logins` is not an option\. Known options here: login, refresh\.$/],
+    [{ logins: {} }, TypeError, /^createAuth: `rateLimit\.logins` is not an option\. Did you mean `rateLimit\.login`\?$/],
     [{ login: 5 }, TypeError, /^createAuth: `rateLimit\.login` must be an object or false; received number 5\. Pass e\.g\./],
     [{ login: { maxAttempts: 5 } }, TypeError, /^createAuth: `rateLimit\.login\.maxAttempts` is not an option\. Known options here: max, window, username\.$/],
     [{ login: { max: '10' } }, TypeError, /^createAuth: `rateLimit\.login\.max` must be a whole number from 1 to 1000000; received the string "10"\. Leave it out for 10\.$/],

@@ -326,6 +326,16 @@ describe('POST /auth/refresh', () => {
 });
 
 describe('POST /auth/logout', () => {
+  test('a Cookie header carrying the cookie name twice ends no family: 204, our cookie cleared, the session lives on', async () => {
+    const { app } = await redisApp();
+    const { accessToken, refreshToken } = await login(app);
+    const res = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}; ${COOKIE}=attacker-tossed-value`);
+    expect(res.status).toBe(204);
+    expect(refreshCookieOf(res)).toBe('');
+    expect((await me(app, accessToken)).status).toBe(200);
+    expect((await refresh(app, refreshToken)).status).toBe(200);
+  });
+
   test('answers 204, revokes the family (refresh token 401, access token rejected) and clears the cookie', async () => {
     const { app } = await redisApp();
     const session = await login(app);

@@ -7,7 +7,7 @@ import { MemoryStore, RedisStore, StoreUnavailableError, type Auth, type AuthEve
 import { closeAuths, COOKIE, login, REFRESH_SECRET, refresh, refreshCookieOf, testApp, uniquePrefix } from './support/harness';
 import { freePort, startRedisServer } from './support/redis-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
-import { sessionIdOfRefreshToken } from './support/tokens';
+import { sessionIdOfRefreshToken, sidOf } from './support/tokens';
 import { PRESENT_TOKEN } from '../lib/store/redis-scripts';
 
 /** Hang guard only: an outage must be answered promptly, not after ioredis' retries. */
@@ -312,6 +312,25 @@ describe('a command that timed out never takes effect later', () => {
     expect(refreshes).toEqual([false]); // a rotation of the current token, not a grace-window retry
     expect(reuse).toEqual([]);
     expect((await refresh(app, refreshCookieOf(kept) as string)).status).toBe(200);
+    await server.stop();
+  });
+
+  test('a logout, and an auth.revokeSession, that answered 503 on a stalled Redis do not end the session when Redis resumes', async () => {
+    const { server, pid, c } = await privateRedis();
+    const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: 300 }));
+    const { accessToken, refreshToken } = await login(app);
+
+    process.kill(pid, 'SIGSTOP');
+    try {
+      expectUnavailable(await logoutRequest(app, refreshToken));
+      await expect(auth.revokeSession(sidOf(accessToken))).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await c.ping(); // what was queued has now reached Redis, past its deadline
+    await waitFor(async () => (await refresh(app, refreshToken)).status !== 503, 3000);
+    expect((await auth.listSessions('user-alice')).map((s) => s.sessionId)).toEqual([sidOf(accessToken)]);
+    expect((await meRequest(app, accessToken)).status).toBe(200);
     await server.stop();
   });
 

@@ -72,6 +72,12 @@ export class RevocationSet {
     this.users.set(userId, { before: Math.max(before, known?.before ?? 0), until: Math.max(until, known?.until ?? 0) });
   }
 
+  /** When `revokeUser` last cut the user off (epoch ms), or 0; the same mark `verdict` checks. */
+  revokedBefore(userId: string): number {
+    const user = this.users.get(userId);
+    return user !== undefined && user.until > Date.now() ? user.before : 0;
+  }
+
   /** Drops entries that can no longer matter. */
   prune(now: number): void {
     for (const [sessionId, until] of this.sessions) if (until <= now) this.sessions.delete(sessionId);

@@ -41,7 +41,6 @@ interface Family {
 export class MemoryStore implements SessionStore {
   private readonly families = new Map<string, Family>();
   private readonly sessionsByUser = new Map<string, Set<string>>();
-  private readonly userRevokedBefore = new Map<string, { before: number; until: number }>();
   private readonly revocations = new RevocationSet(Number.POSITIVE_INFINITY);
   private readonly sweepTimer: NodeJS.Timeout;
 
@@ -60,8 +59,7 @@ export class MemoryStore implements SessionStore {
   }
 
   async createSession(session: NewSession): Promise<SessionRecord | null> {
-    const revoked = this.userRevokedBefore.get(session.userId);
-    if (revoked !== undefined && session.now < revoked.before) return null; // mirrors INDEX_SESSION
+    if (session.now < this.revocations.revokedBefore(session.userId)) return null; // mirrors INDEX_SESSION
     const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
     this.families.set(session.sessionId, { record, currentHash: session.secretHash, previousHash: '', rotations: 0, clientHash: session.clientHash });
     let ids = this.sessionsByUser.get(session.userId);
@@ -127,8 +125,6 @@ export class MemoryStore implements SessionStore {
 
   async revokeUser(userId: string, { revokedBefore, retainMs }: UserRevocation): Promise<SessionRecord[]> {
     const until = revokedBefore + retainMs;
-    const known = this.userRevokedBefore.get(userId);
-    if (!known || known.before < revokedBefore) this.userRevokedBefore.set(userId, { before: revokedBefore, until });
     this.revocations.addUser(userId, revokedBefore, until);
     const ended: SessionRecord[] = [];
     const now = Date.now();
@@ -195,7 +191,7 @@ export class MemoryStore implements SessionStore {
 
   private sweep(now: number): void {
     for (const family of this.families.values()) this.liveFamily(family.record.sessionId, now);
-    for (const [userId, entry] of this.userRevokedBefore) if (entry.until <= now) this.userRevokedBefore.delete(userId);
+    this.revocations.prune(now); // user cut-offs and revoked ids that lapsed
   }
 }
 

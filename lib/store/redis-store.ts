@@ -253,10 +253,8 @@ export class RedisStore implements SessionStore {
     // Straight onto the connection, behind the writes it cleans up after, with no deadline and no
     // timeout: if Redis is stalled it runs when Redis resumes. Only ever sent for a family that was
     // written, so an outage cannot pile these up.
-    const reply = expectStrings(await this.send(SCRIPTS.revokeSession, [this.keys.session(sessionId)], [NO_DEADLINE]), 'discardSession');
-    if (reply[0] !== 'revoked' || reply.length !== 2) return;
-    const { userId } = toSessionRecord(sessionId, decodeSession(reply[1] as string));
-    await this.client.zrem(this.keys.userIndex(userId), sessionId);
+    const session = endedSession(sessionId, await this.send(SCRIPTS.revokeSession, [this.keys.session(sessionId)], [NO_DEADLINE]));
+    if (session) await this.client.zrem(this.keys.userIndex(session.userId), sessionId);
   }
 
   async revokeUser(userId: string, { revokedBefore, retainMs }: UserRevocation): Promise<SessionRecord[]> {
@@ -312,14 +310,8 @@ export class RedisStore implements SessionStore {
   }
 
   /** Deletes a family; resolves with what it was, or `null` when there was none. */
-  private async endFamily(sessionId: string, deadlineOverride?: number): Promise<SessionRecord | null> {
-    const reply = expectStrings(
-      await this.run(SCRIPTS.revokeSession, [this.keys.session(sessionId)], (deadline) => [deadlineOverride ?? deadline]),
-      'revokeSession',
-    );
-    if (reply[0] === 'missing') return null;
-    if (reply[0] === 'revoked' && reply.length === 2) return toSessionRecord(sessionId, decodeSession(reply[1] as string));
-    throw late('revokeSession');
+  private async endFamily(sessionId: string): Promise<SessionRecord | null> {
+    return endedSession(sessionId, await this.run(SCRIPTS.revokeSession, [this.keys.session(sessionId)], (deadline) => [deadline]));
   }
 
   /** Takes an ended session out of its user's index (listSessions also prunes what this misses). */
@@ -392,6 +384,14 @@ export class RedisStore implements SessionStore {
       return this.client.eval(s.source, keys.length, ...keys, ...args);
     }
   }
+}
+
+/** Reads REVOKE_SESSION's reply: the session it ended, or `null` when there was none. */
+function endedSession(sessionId: string, reply: unknown): SessionRecord | null {
+  const values = expectStrings(reply, 'revokeSession');
+  if (values[0] === 'missing') return null;
+  if (values[0] === 'revoked' && values.length === 2) return toSessionRecord(sessionId, decodeSession(values[1] as string));
+  throw late('revokeSession');
 }
 
 /** Pairs of a flat Redis reply: `[a, b, c, d]` → `[[a, b], [c, d]]`. */

@@ -110,7 +110,7 @@ export function buildApp(auth: Auth): Express {
 }
 
 /** An app and its auth instance over a store (MemoryStore unless given). */
-export function testApp(store: SessionStore = new MemoryStore(), overrides: Partial<AuthOptions> = {}): { app: Express; auth: Auth } {
+export function testApp(store: SessionStore = memoryStore(), overrides: Partial<AuthOptions> = {}): { app: Express; auth: Auth } {
   const auth = createAuth(authOptions(store, overrides));
   auths.push(auth);
   return { app: buildApp(auth), auth };

@@ -56,7 +56,7 @@ export function sidOf(accessToken: string): string {
   return payload.sid;
 }
 
-/** The session id part of a refresh token `<sessionId>.<secret>`. */
+/** The session id part of a refresh token `<sessionId>.<generation>.<secret>.<mac>`. */
 export function sessionIdOfRefreshToken(refreshToken: string): string {
   return refreshToken.split('.')[0] as string;
 }
