@@ -38,13 +38,32 @@ const ACCEPTED_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE, `application/${
  */
 const MAX_HEADER_CHARS = 1024;
 
-/** Why a token was refused; only for logs and tests, never sent to the client. */
+/** The stable codes of {@link InvalidAccessTokenError}: expired, revoked, or invalid in any other way. */
+export type InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_EXPIRED' | 'ERR_ACCESS_TOKEN_REVOKED' | 'ERR_ACCESS_TOKEN_INVALID';
+
+/**
+ * Why `requireAuth()` refused a token: the `cause` of its 401 {@link AuthError}, for an app's logs;
+ * never sent to the client. `message` is the reason in words (`'jwt expired'`, `'invalid signature'`,
+ * `'unknown kid'`, …), `code` what an app can switch on.
+ *
+ * @example
+ * app.use((err, req, res, next) => {
+ *   if (err instanceof AuthError && err.cause instanceof InvalidAccessTokenError) log.info({ reason: err.cause.code }, err.cause.message);
+ *   next(err);
+ * });
+ */
 export class InvalidAccessTokenError extends Error {
-  constructor(reason: string) {
+  /** A stable code for the reason. */
+  readonly code: InvalidAccessTokenCode;
+
+  constructor(reason: string, code: InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_INVALID') {
     super(reason);
     this.name = 'InvalidAccessTokenError';
+    this.code = code;
   }
 }
+
+const expired = (): InvalidAccessTokenError => new InvalidAccessTokenError('jwt expired', 'ERR_ACCESS_TOKEN_EXPIRED');
 
 /** A signed access token and its lifetime in seconds (the `expiresIn` of the answer). */
 export interface IssuedAccessToken {
@@ -105,6 +124,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
       try {
         return jwt.verify(token, key, { algorithms: [algorithm], issuer, audience });
       } catch (error) {
+        if (error instanceof jwt.TokenExpiredError) throw expired();
         throw new InvalidAccessTokenError(error instanceof Error ? error.message : 'invalid token');
       }
     }
@@ -114,7 +134,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
     }
     const payload = decodeJsonPart(payloadPart);
     const nowSeconds = Math.floor(Date.now() / 1000);
-    if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) throw new InvalidAccessTokenError('jwt expired');
+    if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) throw expired();
     if (typeof payload.nbf === 'number' && payload.nbf > nowSeconds) throw new InvalidAccessTokenError('jwt not active');
     if (issuer !== undefined && payload.iss !== issuer) throw new InvalidAccessTokenError('jwt issuer invalid');
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];

@@ -4,6 +4,7 @@ import { createAccessTokenCodec } from './access-token';
 import { StoreUnavailableError } from './errors';
 import { createAuthEvents, type AuthEvents } from './events';
 import { resolveOptions, type AuthOptions } from './options';
+import { VerifiedTokenCache } from './verified-token-cache';
 import { createRequireAuth, type RequireAuthOptions } from './require-auth';
 import { createAuthRouter } from './router';
 import { buildJwks, type Jwks } from './jwks';
@@ -76,11 +77,12 @@ export function createAuth(options: AuthOptions): Auth {
   const jwks = buildJwks(config.accessToken);
   const events = createAuthEvents();
   const codec = createAccessTokenCodec(config.accessToken);
+  const verified = new VerifiedTokenCache();
   const sessions = new SessionService(config, events);
   const backend = rateLimitBackendOf(config.store);
   const rateLimiters = createRateLimiters(config.rateLimit, backend?.client, backend?.prefix ?? '', { commandTimeoutMs: backend?.commandTimeoutMs });
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
-    createRequireAuth({ codec, feed: sessions.feed, events, realm: config.realm }, requireOptions);
+    createRequireAuth({ codec, verified, feed: sessions.feed, events, realm: config.realm }, requireOptions);
 
   /** Runs a store operation for the programmatic API, reporting outages as `store_error` events. */
   const withStore = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {

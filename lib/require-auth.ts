@@ -1,11 +1,12 @@
 // requireAuth(): the middleware that checks access tokens on protected routes (RFC 6750).
 import type { NextFunction, Request, Response } from 'express';
-import { appClaims, type AccessTokenCodec, type AccessTokenPayload } from './access-token';
+import { InvalidAccessTokenError, type AccessTokenCodec, type AccessTokenPayload } from './access-token';
 import { describeValue } from './describe-value';
 import { AuthError, StoreUnavailableError } from './errors';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
 import type { AuthEvents } from './events';
 import type { RevocationFeed, RevocationVerdict } from './store/session-store';
+import type { VerifiedToken, VerifiedTokenCache } from './verified-token-cache';
 
 /** What `requireAuth()` puts on `req.auth`. */
 export interface AuthInfo {
@@ -13,9 +14,12 @@ export interface AuthInfo {
   userId: string;
   /** The session id (`sid`), as listed by `GET /sessions`. */
   sessionId: string;
-  /** The app's extra claims, as returned by `authenticate`. */
+  /** The app's extra claims, as returned by `authenticate`; frozen (see `payload`). */
   claims: Record<string, unknown>;
-  /** The whole verified JWT payload. */
+  /**
+   * The whole verified JWT payload. Frozen, deeply: requests carrying the same token share it, as
+   * the token is verified once and remembered until it expires.
+   */
   payload: AccessTokenPayload;
 }
 
@@ -40,23 +44,32 @@ const TOKEN_PARAMETER = 'access_token';
 /** Everything requireAuth needs from the auth instance. */
 export interface RequireAuthDeps {
   codec: AccessTokenCodec;
+  /** The auth instance's cache of verified tokens, shared by all its requireAuth middlewares. */
+  verified: VerifiedTokenCache;
   feed: RevocationFeed;
   events: AuthEvents;
   realm: string;
 }
 
 /** An RFC 6750 answer: its status, its code, and the challenge naming that code (none for a missing token). */
-function bearerError(realm: string, status: 401 | 400, code: 'invalid_token' | 'invalid_request', message: string, named: boolean): AuthError {
+function bearerError(realm: string, status: 401 | 400, code: 'invalid_token' | 'invalid_request', message: string, named: boolean, cause?: unknown): AuthError {
   const challenge = named ? `Bearer realm="${realm}", error="${code}"` : `Bearer realm="${realm}"`;
-  return new AuthError(code, status, message, { headers: { 'WWW-Authenticate': challenge } });
+  return new AuthError(code, status, message, { headers: { 'WWW-Authenticate': challenge }, cause });
 }
 
-/** Builds the 401 for a missing token (no error code) or a bad one (`invalid_token`), per RFC 6750. */
-export function bearerChallenge(realm: string, invalid: boolean): AuthError {
-  return invalid
-    ? bearerError(realm, 401, 'invalid_token', 'The access token is invalid, expired or revoked', true)
-    : bearerError(realm, 401, 'invalid_token', 'An access token is required', false);
+/**
+ * Builds the 401 for a missing token (no error code) or a bad one (`invalid_token`, with the
+ * {@link InvalidAccessTokenError} saying why as its `cause`), per RFC 6750.
+ */
+export function bearerChallenge(realm: string, refusal?: InvalidAccessTokenError): AuthError {
+  return refusal === undefined
+    ? bearerError(realm, 401, 'invalid_token', 'An access token is required', false)
+    : bearerError(realm, 401, 'invalid_token', 'The access token is invalid, expired or revoked', true, refusal);
 }
+
+/** Why a token the feed refused was refused. */
+const revokedToken = (): InvalidAccessTokenError =>
+  new InvalidAccessTokenError('token revoked (its session or user was revoked, or the store lost its data since the login)', 'ERR_ACCESS_TOKEN_REVOKED');
 
 /** The 400 for a request that is not a well-formed bearer request (RFC 6750 §3.1 `invalid_request`). */
 export function invalidBearerRequest(realm: string, message: string): AuthError {
@@ -108,22 +121,23 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
     throw new TypeError(`requireAuth: \`optional\` must be a boolean; received ${describeValue(options.optional)}.`);
   }
   const optional = options.optional === true;
-  const { codec, feed, events, realm } = deps;
+  const { codec, verified, feed, events, realm } = deps;
 
   /** Answers a request once the feed has given its verdict on the token. */
-  const conclude = (req: Request, payload: AccessTokenPayload, verdict: RevocationVerdict, next: NextFunction): void => {
+  const conclude = (req: Request, token: VerifiedToken, verdict: RevocationVerdict, next: NextFunction): void => {
     if (verdict === 'valid') {
-      req.auth = { userId: payload.sub, sessionId: payload.sid, claims: appClaims(payload), payload };
+      const { payload } = token;
+      req.auth = { userId: payload.sub, sessionId: payload.sid, claims: token.claims, payload };
       return next();
     }
-    if (verdict === 'revoked') return next(bearerChallenge(realm, true));
+    if (verdict === 'revoked') return next(bearerChallenge(realm, revokedToken()));
     next(toAuthError(verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded'), 'requireAuth', events));
   };
 
   /** The first requests after start-up wait (bounded) for the feed to load. */
-  const afterLoad = (req: Request, payload: AccessTokenPayload, authTime: number, next: NextFunction): void => {
+  const afterLoad = (req: Request, token: VerifiedToken, next: NextFunction): void => {
     feed.ready().then(
-      () => conclude(req, payload, feed.verdict(payload.sid, payload.sub, authTime), next),
+      () => conclude(req, token, feed.verdict(token.payload.sid, token.payload.sub, token.authTime), next),
       (error: unknown) => next(toAuthError(error, 'requireAuth', events)),
     );
   };
@@ -131,24 +145,26 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   return function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
     ensureFallbackErrorHandler(req.app);
     const header = req.headers.authorization;
-    if (header === undefined) return next(optional ? undefined : bearerChallenge(realm, false));
+    if (header === undefined) return next(optional ? undefined : bearerChallenge(realm));
     if (header.length > MAX_AUTHORIZATION_LENGTH) return next(invalidBearerRequest(realm, 'The Authorization header is too large'));
     const match = BEARER.exec(header);
     if (!match) {
       // Another scheme is "no token"; a Bearer header that is not `Bearer <b64token>` is malformed (RFC 6750 §2.1, §3.1).
       if (BEARER_SCHEME.test(header)) return next(invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
-      return next(optional ? undefined : bearerChallenge(realm, false));
+      return next(optional ? undefined : bearerChallenge(realm));
     }
     if (tokenElsewhere(req)) return next(invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
-    let payload: AccessTokenPayload;
-    try {
-      payload = codec.verify(match[1] as string);
-    } catch {
-      return next(bearerChallenge(realm, true));
+    const jwt = match[1] as string;
+    let token = verified.get(jwt, Date.now());
+    if (token === undefined) {
+      try {
+        token = verified.add(jwt, codec.verify(jwt));
+      } catch (error) {
+        return next(bearerChallenge(realm, error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token')));
+      }
     }
-    const authTime = Math.round(payload.auth_time * 1000);
-    const verdict = feed.verdict(payload.sid, payload.sub, authTime);
-    if (verdict === 'loading') return afterLoad(req, payload, authTime, next);
-    conclude(req, payload, verdict, next);
+    const verdict = feed.verdict(token.payload.sid, token.payload.sub, token.authTime);
+    if (verdict === 'loading') return afterLoad(req, token, next);
+    conclude(req, token, verdict, next);
   };
 }

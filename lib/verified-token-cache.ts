@@ -1,0 +1,70 @@
+// A bounded cache of access tokens already verified, so a token its client sends again is not verified again.
+import { appClaims, type AccessTokenPayload } from './access-token';
+
+/** What requireAuth keeps of a token whose signature, algorithm, type and claims passed. */
+export interface VerifiedToken {
+  /** The verified payload, deep-frozen: requests carrying the same token share it. */
+  readonly payload: AccessTokenPayload;
+  /** The app's own claims from the payload, deep-frozen. */
+  readonly claims: Record<string, unknown>;
+  /** The payload's `auth_time` in epoch milliseconds, as the revocation feed compares it. */
+  readonly authTime: number;
+}
+
+/**
+ * How many verified tokens one auth instance remembers. An entry is about 1 KB (the token string
+ * and its parsed payload), so a full cache holds about 10 MB; a token beyond it is verified again.
+ */
+export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+/** Freezes a parsed JSON value and everything in it (JSON is acyclic). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+/**
+ * Verified tokens keyed by the exact token string, so a hit means these very bytes were verified
+ * before: nothing about the token is trusted that was not checked. An entry never outlives the
+ * token's `exp` (it is dropped on the first look at or after it, with jsonwebtoken's rule: expired
+ * once the current whole second reaches `exp`), and the oldest entry makes room when the cache is
+ * full. Only verification is cached: revocation is still asked of the feed on every request.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, VerifiedToken>();
+
+  constructor(private readonly capacity: number = VERIFIED_TOKEN_CACHE_SIZE) {}
+
+  /** The entry for `token` if it was verified and has not expired at `nowMs` (epoch ms). */
+  get(token: string, nowMs: number): VerifiedToken | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    if (entry.payload.exp > Math.floor(nowMs / 1000)) return entry;
+    this.entries.delete(token);
+    return undefined;
+  }
+
+  /** Remembers a token that has just been verified and returns its entry. */
+  add(token: string, payload: AccessTokenPayload): VerifiedToken {
+    const entry: VerifiedToken = {
+      payload: deepFreeze(payload),
+      claims: Object.freeze(appClaims(payload)),
+      authTime: Math.round(payload.auth_time * 1000),
+    };
+    if (this.capacity <= 0) return entry;
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(token, entry);
+    return entry;
+  }
+
+  /** How many tokens are remembered. */
+  get size(): number {
+    return this.entries.size;
+  }
+}
