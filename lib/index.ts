@@ -26,7 +26,7 @@ export type {
   RevocationOptions,
 } from './options';
 export type { AuthInfo, RequireAuthOptions } from './require-auth';
-export type { AccessTokenPayload } from './access-token';
+export { InvalidAccessTokenError, type AccessTokenPayload, type InvalidAccessTokenCode } from './access-token';
 export type { AuthEvents, AuthEventMap, SessionEvent, RevocationReason } from './events';
 export type { Duration } from './duration';
 export type { Jwks, PublicJwk } from './jwks';
