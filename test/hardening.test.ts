@@ -148,7 +148,7 @@ describe('grace-window retries only for the client that rotated', () => {
 });
 
 describe('event listeners are isolated from requests', () => {
-  let warnings: Array<{ code?: string; message: string }>;
+  let warnings: Array<{ code?: string | undefined; message: string }>;
   let spy: jest.SpyInstance;
   beforeEach(() => {
     warnings = [];
