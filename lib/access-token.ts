@@ -5,7 +5,22 @@ import type { Configuration } from './options';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
 import { MAX_KID_LENGTH } from './signing-keys';
 
-/** The JWT payload of an access token. */
+/**
+ * The JWT payload of an access token: `req.auth.payload`, verified and frozen.
+ *
+ * @example
+ * ```ts
+ * import type { AccessTokenPayload } from 'express-refresh-tokens';
+ *
+ * function secondsLeft(payload: AccessTokenPayload): number {
+ *   return payload.exp - Math.floor(Date.now() / 1000);
+ * }
+ * app.get('/api/token-info', auth.requireAuth(), (req, res) => {
+ *   const payload = req.auth!.payload;
+ *   res.json({ user: payload.sub, session: payload.sid, loggedInAt: new Date(payload.auth_time * 1000), secondsLeft: secondsLeft(payload) });
+ * });
+ * ```
+ */
 export interface AccessTokenPayload {
   /** The user id. */
   sub: string;
@@ -19,7 +34,9 @@ export interface AccessTokenPayload {
   exp: number;
   /** When the login that started the session began, seconds since the epoch with millisecond fractions (RFC 9068 §2.2.1). */
   auth_time: number;
+  /** The issuer, when `accessToken.issuer` is set. */
   iss?: string;
+  /** The audience, when `accessToken.audience` is set. */
   aud?: string | string[];
   /** The app's extra claims. */
   [claim: string]: unknown;
@@ -38,7 +55,25 @@ const ACCEPTED_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE, `application/${
  */
 const MAX_HEADER_CHARS = 1024;
 
-/** The stable codes of {@link InvalidAccessTokenError}: expired, revoked, or invalid in any other way. */
+/**
+ * The stable codes of {@link InvalidAccessTokenError}: expired, revoked, or invalid in any other way.
+ *
+ * @example
+ * ```ts
+ * import type { InvalidAccessTokenCode } from 'express-refresh-tokens';
+ *
+ * function logLevel(code: InvalidAccessTokenCode): 'debug' | 'info' | 'warn' {
+ *   switch (code) {
+ *     case 'ERR_ACCESS_TOKEN_EXPIRED':
+ *       return 'debug'; // routine: the client refreshes and retries
+ *     case 'ERR_ACCESS_TOKEN_REVOKED':
+ *       return 'info';
+ *     case 'ERR_ACCESS_TOKEN_INVALID':
+ *       return 'warn'; // a bad signature, a wrong `typ`, an unknown `kid`, ...
+ *   }
+ * }
+ * ```
+ */
 export type InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_EXPIRED' | 'ERR_ACCESS_TOKEN_REVOKED' | 'ERR_ACCESS_TOKEN_INVALID';
 
 /**
@@ -47,15 +82,26 @@ export type InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_EXPIRED' | 'ERR_ACCESS_TO
  * `'unknown kid'`, …), `code` what an app can switch on.
  *
  * @example
- * app.use((err, req, res, next) => {
+ * ```ts
+ * import type { NextFunction, Request, Response } from 'express';
+ * import { AuthError, InvalidAccessTokenError } from 'express-refresh-tokens';
+ *
+ * app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
  *   if (err instanceof AuthError && err.cause instanceof InvalidAccessTokenError) log.info({ reason: err.cause.code }, err.cause.message);
  *   next(err);
  * });
+ * ```
  */
 export class InvalidAccessTokenError extends Error {
   /** A stable code for the reason. */
   readonly code: InvalidAccessTokenCode;
 
+  /**
+   * `requireAuth` creates these; an app only reads them.
+   *
+   * @param reason - The reason in words, the error's `message`.
+   * @param code - The stable code; `ERR_ACCESS_TOKEN_INVALID` when omitted.
+   */
   constructor(reason: string, code: InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_INVALID') {
     super(reason);
     this.name = 'InvalidAccessTokenError';

@@ -1,26 +1,63 @@
 // The refresh cookie: reading it strictly (one occurrence only) and writing or clearing it.
-import type { Request, Response } from 'express';
+// Reading: the `cookie` package (or cookie-parser's `req.cookies`, when the app mounts it); writing
+// and clearing: Express' own `res.cookie` / `res.clearCookie`. Only the check that our name occurs
+// once in the raw header is ours: no parser reports a duplicated name.
+import { parse } from 'cookie';
+import type { CookieOptions as ExpressCookieOptions, Request, Response } from 'express';
 import type { Configuration } from './options';
 import { PRESENCE_COOKIE_SUFFIX } from './shared/protocol';
 
-/** What the request carries under the refresh cookie's name. */
-export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'present'; value: string };
+/**
+ * What the request carries under the refresh cookie's name. `malformed`: the name is there once,
+ * but not as a plain string (cookie-parser turned a `j:` value into JSON, or moved an `s:` value to
+ * `req.signedCookies`), so it cannot be one of our tokens.
+ */
+export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'malformed' } | { status: 'present'; value: string };
 
 /**
- * Reads the refresh cookie from the raw `Cookie` header. A name that appears twice (cookie
- * tossing from a sibling subdomain or a narrower path) is reported as `duplicate`, never guessed.
+ * Where `name` occurs in the raw header (Node joins repeated `Cookie` headers with `; `): `-1` when
+ * it does not, `-2` when it does more than once, else the index of its `name=value` pair. A pair is
+ * what lies between semicolons; its name, what comes before its first `=`, trimmed. One pass, no
+ * allocation beyond the candidate names (`eq` is reused until passed, so runs of `;` cost nothing).
+ */
+function pairIndex(header: string, name: string): number {
+  let found = -1;
+  let eq = -1;
+  for (let start = 0; start < header.length; ) {
+    const semicolon = header.indexOf(';', start);
+    const end = semicolon === -1 ? header.length : semicolon;
+    if (eq < start) eq = header.indexOf('=', start);
+    if (eq === -1) break;
+    if (eq < end && header.slice(start, eq).trim() === name) {
+      if (found !== -1) return -2;
+      found = start;
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+/**
+ * Reads the refresh cookie. A name that appears twice in the raw `Cookie` header(s) (cookie tossing
+ * from a sibling subdomain or a narrower path) is reported as `duplicate`, never guessed. Otherwise
+ * the value is cookie-parser's when the app mounted it before the router (`req.cookies`), else the
+ * `cookie` package's reading of that one pair; only a string can be a token.
  */
 export function readRefreshCookie(req: Request, name: string): CookieReading {
   const header = req.headers.cookie;
   if (!header) return { status: 'absent' };
-  let value: string | undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
-    if (value !== undefined) return { status: 'duplicate' };
-    value = pair.slice(eq + 1).trim();
+  const at = pairIndex(header, name);
+  if (at === -1) return { status: 'absent' };
+  if (at === -2) return { status: 'duplicate' };
+  const parsed: unknown = req.cookies;
+  let value: unknown;
+  if (typeof parsed === 'object' && parsed !== null) {
+    value = Object.hasOwn(parsed, name) ? (parsed as Record<string, unknown>)[name] : undefined;
+  } else {
+    const semicolon = header.indexOf(';', at);
+    value = parse(header.slice(at, semicolon === -1 ? header.length : semicolon))[name];
   }
-  return value === undefined ? { status: 'absent' } : { status: 'present', value };
+  return typeof value === 'string' ? { status: 'present', value } : { status: 'malformed' };
 }
 
 /** Mount paths that can go into a cookie attribute as they are. */
@@ -36,44 +73,37 @@ function cookiePath(req: Request, cookie: Configuration['cookie']): string {
   return !cookie.hostPrefixed && PLAIN_PATH.test(req.baseUrl) ? req.baseUrl : '/';
 }
 
-interface CookieLine {
-  name: string;
-  value: string;
-  path: string;
-  httpOnly: boolean;
-  maxAgeSeconds: number;
-}
-
-function serialize(cookie: Configuration['cookie'], line: CookieLine): string {
-  const attributes = [`${line.name}=${line.value}`, `Path=${line.path}`, `Max-Age=${line.maxAgeSeconds}`];
-  if (line.httpOnly) attributes.push('HttpOnly');
-  attributes.push(`SameSite=${cookie.sameSite}`);
-  if (line.maxAgeSeconds === 0) attributes.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
-  if (cookie.secure) attributes.push('Secure');
-  return attributes.join('; ');
+/**
+ * The attributes of the refresh cookie and of its presence cookie (`<name>-present`: readable by
+ * scripts, on `Path=/` so every page sees it, holding nothing secret). No `Domain`, ever. The same
+ * options set and clear a cookie, so a clearing always matches the cookie it clears.
+ */
+function cookieAttributes(req: Request, cookie: Configuration['cookie']): { refresh: ExpressCookieOptions; presence: ExpressCookieOptions } {
+  const shared = { secure: cookie.secure, sameSite: cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none' };
+  return {
+    refresh: { ...shared, httpOnly: true, path: cookiePath(req, cookie) },
+    presence: { ...shared, httpOnly: false, path: '/' },
+  };
 }
 
 /**
- * Writes the refresh cookie and its presence cookie (`<name>-present=1`: readable by scripts, on
- * `Path=/` so every page sees it, holding nothing secret) with one lifetime; `0` clears both.
+ * Sets the refresh cookie (and its presence cookie) to live exactly as long as its family: `Max-Age`
+ * in whole seconds (at least 1), and the matching `Expires` Express adds. Express url-encodes values;
+ * a token (base64url and dots) and `1` come out unchanged.
  */
-function writeCookies(req: Request, res: Response, cookie: Configuration['cookie'], token: string, maxAgeSeconds: number): void {
-  res.append('Set-Cookie', serialize(cookie, { name: cookie.name, value: token, path: cookiePath(req, cookie), httpOnly: true, maxAgeSeconds }));
-  res.append('Set-Cookie', serialize(cookie, {
-    name: `${cookie.name}${PRESENCE_COOKIE_SUFFIX}`,
-    value: maxAgeSeconds === 0 ? '' : '1',
-    path: '/',
-    httpOnly: false,
-    maxAgeSeconds,
-  }));
-}
-
-/** Sets the refresh cookie (and its presence cookie) to live exactly as long as its family. */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
-  writeCookies(req, res, cookie, token, Math.max(1, Math.floor(lifetimeMs / 1000)));
+  const maxAge = Math.max(1, Math.floor(lifetimeMs / 1000)) * 1000; // whole seconds, so Express 4 and 5 write the same Max-Age
+  const { refresh, presence } = cookieAttributes(req, cookie);
+  res.cookie(cookie.name, token, { ...refresh, maxAge });
+  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '1', { ...presence, maxAge });
 }
 
-/** Tells the browser to drop the refresh cookie and its presence cookie. */
+/**
+ * Tells the browser to drop the refresh cookie and its presence cookie: `res.clearCookie` with the
+ * attributes they were set with, which writes an empty value and `Expires` in 1970.
+ */
 export function clearRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie']): void {
-  writeCookies(req, res, cookie, '', 0);
+  const { refresh, presence } = cookieAttributes(req, cookie);
+  res.clearCookie(cookie.name, refresh);
+  res.clearCookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, presence);
 }

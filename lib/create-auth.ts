@@ -1,8 +1,9 @@
 // createAuth(): validates the options once and wires the router, requireAuth, events and the API.
 import type { RequestHandler, Router } from 'express';
 import { createAccessTokenCodec } from './access-token';
-import { StoreUnavailableError } from './errors';
+import { ErrorCodes, StoreUnavailableError } from './errors';
 import { createAuthEvents, type AuthEvents } from './events';
+import { configurationError } from './option-checks';
 import { resolveOptions, type AuthOptions } from './options';
 import { VerifiedTokenCache } from './verified-token-cache';
 import { createRequireAuth, type RequireAuthOptions } from './require-auth';
@@ -13,64 +14,198 @@ import { SessionService } from './session-service';
 import { rateLimitBackendOf } from './store/redis-store';
 import type { SessionRecord } from './store/session-store';
 
-/** What `createAuth` returns. */
+/**
+ * What `createAuth` returns: the router to mount, the `requireAuth` middleware, the session API
+ * (`revokeSession`, `revokeUser`, `listSessions`), the JWKS, the events and `close`.
+ *
+ * @example
+ * ```ts
+ * import type { Express } from 'express';
+ * import type { Auth } from 'express-refresh-tokens';
+ *
+ * export function mountAuth(app: Express, auth: Auth): void {
+ *   app.use('/auth', auth.router);
+ *   app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+ *   auth.events.on('reuse_detected', (event) => alertSecurityTeam(event));
+ * }
+ * ```
+ */
 export interface Auth {
-  /** Mount it: `app.use('/auth', auth.router)`. Serves login, refresh, logout and session routes. */
+  /**
+   * The routes to mount: `POST /login`, `/refresh`, `/logout`, `/logout-all`, `GET /sessions`,
+   * `DELETE /sessions/:id` and `GET /.well-known/jwks.json`. It parses its own JSON body and cookies.
+   *
+   * @example
+   * ```ts
+   * app.use('/auth', auth.router); // POST /auth/login, POST /auth/refresh, ...
+   * ```
+   */
   router: Router;
   /**
    * Middleware for protected routes: sets `req.auth` or passes a 401 `AuthError` to `next(err)`.
-   * @example app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+   * A bad or missing token is a 401 (RFC 6750), a malformed `Authorization` header a 400, and a
+   * revocation feed that cannot vouch for itself a 503.
+   *
+   * @param options - `{ optional: true }` lets requests without a token through, without `req.auth`.
+   * @returns An Express middleware; all of them share the instance's cache of verified tokens.
+   * @throws `TypeError` (code `ERR_UNKNOWN_OPTION` or `ERR_INVALID_OPTION`) for an unknown or mistyped option.
+   *
+   * @example
+   * ```ts
+   * app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+   * app.get('/api/feed', auth.requireAuth({ optional: true }), (req, res) => {
+   *   res.json({ personalised: req.auth !== undefined });
+   * });
+   * ```
    */
   requireAuth(options?: RequireAuthOptions): RequestHandler;
-  /** Ends one session: its refresh token stops working and its access tokens are refused. Resolves with whether it existed. */
+  /**
+   * Ends one session: its refresh token stops working and its access tokens are refused. Resolves with whether it existed.
+   * Emits `session_revoked` with `reason: 'api'` when it did.
+   *
+   * @param sessionId - The session's id: `req.auth.sessionId`, or `sessionId` of a {@link SessionRecord}.
+   * @returns `true` if the session was live, `false` if there was none (already ended or expired).
+   * @throws `TypeError` with code `ERR_INVALID_ARGUMENT` (as a rejection) for an empty or non-string id;
+   * a {@link StoreUnavailableError} when the store does not answer in time (also a `store_error` event).
+   *
+   * @example
+   * ```ts
+   * app.delete('/admin/sessions/:id', auth.requireAuth(), async (req, res) => {
+   *   if (req.auth?.claims.role !== 'admin') {
+   *     res.sendStatus(403);
+   *     return;
+   *   }
+   *   res.sendStatus((await auth.revokeSession(String(req.params.id))) ? 204 : 404);
+   * });
+   * ```
+   */
   revokeSession(sessionId: string): Promise<boolean>;
   /**
    * Ends every session of a user (e.g. after a password change), including logins that are in
-   * flight while it runs. Resolves with the ended session ids.
+   * flight while it runs. Resolves with the ended session ids. Emits `user_revoked`.
+   *
+   * @param userId - The user's id, as `authenticate` returned it.
+   * @returns The ids of the sessions it ended (empty when the user had none).
+   * @throws `TypeError` with code `ERR_INVALID_ARGUMENT` (as a rejection) for an empty or non-string id;
+   * a {@link StoreUnavailableError} when the store does not answer in time (also a `store_error` event).
+   *
+   * @example
+   * ```ts
+   * async function changePassword(userId: string, newPassword: string): Promise<void> {
+   *   await users.setPassword(userId, newPassword);
+   *   const ended = await auth.revokeUser(userId); // every device signs in again
+   *   log.info({ userId, ended: ended.length }, 'sessions ended after a password change');
+   * }
+   * ```
    */
   revokeUser(userId: string): Promise<string[]>;
-  /** The user's live sessions, oldest first. */
+  /**
+   * The user's live sessions, oldest first, every one of them (times are epoch milliseconds).
+   *
+   * @param userId - The user's id, as `authenticate` returned it.
+   * @returns One {@link SessionRecord} per live session; empty when the user has none.
+   * @throws `TypeError` with code `ERR_INVALID_ARGUMENT`, synchronously, for an empty or non-string id;
+   * a {@link StoreUnavailableError} (as a rejection) when the store does not answer in time.
+   *
+   * @example
+   * ```ts
+   * app.get('/api/devices', auth.requireAuth(), async (req, res) => {
+   *   const sessions = await auth.listSessions(req.auth!.userId);
+   *   res.json(sessions.map((s) => ({ id: s.sessionId, userAgent: s.userAgent, lastUsedAt: new Date(s.lastUsedAt) })));
+   * });
+   * ```
+   */
   listSessions(userId: string): Promise<SessionRecord[]>;
   /**
    * Resolves once this instance can check access tokens without waiting: its revocation feed has
    * loaded from the store. Optional (the first requests wait for it anyway); handy in a readiness
    * probe or before `app.listen`. Rejects with a `StoreUnavailableError` when the store does not answer in time.
-   * @example await auth.ready(); app.listen(3000);
+   *
+   * @throws {@link StoreUnavailableError} (as a rejection, code `ERR_REVOCATION_FEED_NOT_LOADED`) when the
+   * feed cannot load within the store's `commandTimeoutMs`.
+   *
+   * @example
+   * ```ts
+   * await auth.ready();
+   * app.listen(3000);
+   * ```
    */
   ready(): Promise<void>;
-  /** The public keys that verify access tokens, as served at `{mount}/.well-known/jwks.json` (`{ keys: [] }` for HS*). */
+  /**
+   * The public keys that verify access tokens, as served at `{mount}/.well-known/jwks.json` (`{ keys: [] }` for HS*).
+   *
+   * @example
+   * ```ts
+   * console.log('access tokens are checked with', auth.jwks.keys.map((key) => key.kid));
+   * ```
+   */
   jwks: Jwks;
-  /** Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`. */
+  /**
+   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`.
+   * A listener that throws or rejects never changes an answer (see {@link AuthEventMap}).
+   *
+   * @example
+   * ```ts
+   * auth.events.on('reuse_detected', ({ userId, sessionId, ip }) => log.warn({ userId, sessionId, ip }, 'refresh token replayed'));
+   * auth.events.on('store_error', ({ operation, error }) => log.error({ operation, code: error.code }, error.message));
+   * ```
+   */
   events: AuthEvents;
   /**
-   * Stops what this instance owns: its revocation feed's subscription and timers. It never closes
-   * the store's Redis client, which is yours (closing that client also stops the feed).
+   * Stops what this instance owns: its revocation feed's subscription and timers, and the
+   * throttling's timers. It never closes the store's Redis client, which is yours (closing that
+   * client also stops the feed).
+   *
+   * @example
+   * ```ts
+   * const server = app.listen(3000);
+   * process.on('SIGTERM', () => {
+   *   server.close(async () => {
+   *     await auth.close();
+   *     await redis.quit(); // the client you gave RedisStore
+   *   });
+   * });
+   * ```
    */
   close(): Promise<void>;
 }
 
 function requireId(method: string, name: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') {
-    throw new TypeError(`auth.${method}: \`${name}\` must be a non-empty string; received ${typeof value}.`);
+    throw configurationError('type', ErrorCodes.ERR_INVALID_ARGUMENT, `auth.${method}: \`${name}\` must be a non-empty string; received ${typeof value}.`);
   }
 }
 
 /**
  * Creates an auth instance. Synchronous; validates every option at once and throws a
- * `TypeError`/`RangeError` that names the option and says how to fix it.
+ * `TypeError`/`RangeError` that names the option and says how to fix it, with a stable `code`
+ * from {@link ErrorCodes} (`ERR_MISSING_OPTION`, `ERR_INVALID_KEY`, …).
+ *
+ * @param options - Everything at once: see {@link AuthOptions}; `store`, `accessToken`, `refreshToken`
+ * and `authenticate` are required.
+ * @returns The auth instance: mount `auth.router`, protect routes with `auth.requireAuth()`.
+ * @throws `TypeError` or `RangeError` (a {@link ConfigurationError}) for a missing, unknown or wrong option.
  *
  * @example
+ * ```ts
+ * import express from 'express';
+ * import { Redis } from 'ioredis';
+ * import { createAuth, RedisStore } from 'express-refresh-tokens';
+ *
  * const auth = createAuth({
- *   store: new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'auth:' }),
- *   accessToken: { algorithm: 'HS256', secret: process.env.ACCESS_TOKEN_SECRET, ttl: '10m' },
- *   refreshToken: { secret: process.env.REFRESH_TOKEN_SECRET },
+ *   store: new RedisStore({ client: new Redis(process.env.REDIS_URL ?? 'redis://localhost:6379'), prefix: 'auth:' }),
+ *   accessToken: { algorithm: 'HS256', secret: process.env.ACCESS_TOKEN_SECRET ?? '', ttl: '10m' },
+ *   refreshToken: { secret: process.env.REFRESH_TOKEN_SECRET ?? '' }, // an empty secret throws, naming the option
  *   authenticate: async (req) => {
  *     const user = await users.check(req.body.username, req.body.password);
- *     return user ? { userId: user.id } : null;
+ *     return user ? { userId: user.id, claims: { role: user.role } } : null;
  *   },
  * });
+ *
+ * const app = express();
  * app.use('/auth', auth.router);
  * app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+ * ```
  */
 export function createAuth(options: AuthOptions): Auth {
   const config = resolveOptions(options);

@@ -1,22 +1,28 @@
-// Parses durations given as seconds (number) or strings such as '30s', '10m', '14d'.
+// Parses durations given as seconds (number) or strings in the `ms` package's notation: '30s', '10m', '1.5h', '2 days'.
+import ms from 'ms';
 
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
+/** A string ending in a unit: `ms` reads a bare `'600'` as milliseconds, where a number here means seconds. */
+const HAS_UNIT = /[a-z]$/i;
 
-const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
-
-/** A duration: a number of seconds, or a string like `'500ms'`, `'30s'`, `'10m'`, `'12h'`, `'14d'`, `'2w'`. */
+/**
+ * A duration: a number of seconds, or a string with a unit, as the `ms` package reads it:
+ * `'500ms'`, `'30s'`, `'10m'`, `'1.5h'`, `'12h'`, `'14d'`, `'2w'`, `'1 hour'`, `'2 days'`, `'1y'`.
+ * A string without a unit (`'600'`) is refused, and so is anything over ten years.
+ *
+ * @example
+ * ```ts
+ * import type { Duration } from 'express-refresh-tokens';
+ *
+ * const ttl: Duration = '10m'; // the same as 600
+ * const idleTtl: Duration = process.env.IDLE_TTL ?? '14d';
+ * ```
+ */
 export type Duration = number | string;
 
 /**
  * Converts a {@link Duration} to whole milliseconds, or returns `undefined` when the value is not a
- * valid non-negative duration. Callers turn `undefined` into an option error that names the option.
+ * valid non-negative duration: a negative one, junk `ms` cannot read, or a string without a unit.
+ * Callers turn `undefined` into an option error that names the option.
  *
  * @example
  * parseDuration('10m'); // 600000
@@ -27,14 +33,14 @@ export function parseDuration(value: unknown): number | undefined {
     return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
   }
   if (typeof value !== 'string') return undefined;
-  const match = DURATION_PATTERN.exec(value.trim());
-  if (!match) return undefined;
-  const amount = Number(match[1]);
-  const unit = UNIT_MS[match[2] as string] as number;
-  return Math.round(amount * unit);
+  const text = value.trim();
+  if (!HAS_UNIT.test(text)) return undefined;
+  // `ms` answers undefined for what it cannot read, and reads '-1s' as -1000: both are refused.
+  const parsed = ms(text as ms.StringValue) as number | undefined;
+  return parsed !== undefined && Number.isFinite(parsed) && parsed >= 0 ? Math.round(parsed) + 0 : undefined;
 }
 
 /** Formats milliseconds for error messages: `'90000ms (90s)'`. */
-export function describeMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+export function describeMs(milliseconds: number): string {
+  return milliseconds % 1000 === 0 ? `${milliseconds / 1000}s` : `${milliseconds}ms`;
 }

@@ -1,6 +1,30 @@
 // AuthError: the one error type for bad requests and tokens, with a stable code, status and headers.
 
-/** Every code an {@link AuthError} can carry; each is also the `error` field of the JSON answer. */
+/**
+ * Every code an {@link AuthError} can carry; each is also the `error` field of the JSON answer.
+ * Not the `ERR_*` codes of {@link ErrorCodes}, which say why in more detail and are never sent.
+ *
+ * @example
+ * ```ts
+ * import type { NextFunction, Request, Response } from 'express';
+ * import { AuthError } from 'express-refresh-tokens';
+ *
+ * app.use((err: unknown, req: Request, _res: Response, next: NextFunction) => {
+ *   if (err instanceof AuthError) {
+ *     switch (err.code) {
+ *       case 'temporarily_unavailable': // 503: the store did not answer
+ *       case 'server_error': // 500: e.g. `authenticate` threw
+ *         log.error({ code: err.code, cause: err.cause }, err.message);
+ *         break;
+ *       case 'too_many_requests': // 429
+ *         log.warn({ ip: req.ip }, 'throttled');
+ *         break;
+ *     }
+ *   }
+ *   next(err); // with no handler of yours answering, the library answers `{ error: code }` itself
+ * });
+ * ```
+ */
 export type AuthErrorCode =
   | 'invalid_token'
   | 'invalid_credentials'
@@ -26,13 +50,19 @@ export interface AuthErrorInit {
 /**
  * The error passed to `next(err)` by `requireAuth()` and the router. `status` is the HTTP status,
  * `code` a stable machine-readable code (also the JSON `error` field), `expose` whether `message`
- * is safe to show a client, and `headers` what the answer must carry.
+ * is safe to show a client, and `headers` what the answer must carry. The reason behind it, when
+ * there is one, is its `cause` (an {@link InvalidAccessTokenError}, a {@link StoreUnavailableError}, …).
  *
  * @example
- * app.use((err, req, res, next) => {
- *   if (err instanceof AuthError) return res.status(err.status).set(err.headers).json({ error: err.code });
- *   next(err);
+ * ```ts
+ * import type { NextFunction, Request, Response } from 'express';
+ * import { AuthError } from 'express-refresh-tokens';
+ *
+ * app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+ *   if (err instanceof AuthError) res.status(err.status).set(err.headers).json({ error: err.code });
+ *   else next(err);
  * });
+ * ```
  */
 export class AuthError extends Error {
   /** The HTTP status to answer with. */
@@ -46,6 +76,21 @@ export class AuthError extends Error {
   /** Headers the answer must carry. */
   readonly headers: Record<string, string>;
 
+  /**
+   * The library creates these; an app rarely needs to.
+   *
+   * @param code - The stable code, also the JSON `error` field.
+   * @param status - The HTTP status; `expose` is true below 500.
+   * @param message - Words for logs (shown to clients only when `expose`).
+   * @param init - `headers` the answer must carry, and the `cause`.
+   *
+   * @example
+   * ```ts
+   * const error = new AuthError('invalid_token', 401, 'An access token is required', {
+   *   headers: { 'WWW-Authenticate': 'Bearer realm="api"' },
+   * });
+   * ```
+   */
   constructor(code: AuthErrorCode, status: number, message: string, init: AuthErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'AuthError';
@@ -56,20 +101,209 @@ export class AuthError extends Error {
     this.headers = init.headers ?? {};
   }
 
-  /** The JSON body the library answers with: `{ error: code }`. */
+  /**
+   * The JSON body the library answers with: `{ error: code }` (never the message or the cause).
+   *
+   * @example
+   * ```ts
+   * if (err instanceof AuthError) res.status(err.status).set(err.headers).json(err); // {"error":"invalid_token"}
+   * ```
+   */
   toJSON(): { error: AuthErrorCode } {
     return { error: this.code };
   }
 }
 
 /**
+ * The stable `code` of every error the library throws, besides its message (as Node's
+ * `err.code = 'ERR_INVALID_ARG_TYPE'`, jose's `JOSEError.code`, express-rate-limit's `ERR_ERL_*`):
+ * compare with these rather than with string literals or messages, which may be reworded.
+ * Not to be confused with {@link AuthErrorCode}, the HTTP-facing code of an {@link AuthError}
+ * (`invalid_token`, `temporarily_unavailable`, …) that is sent to the client.
+ *
+ * - Configuration errors (from `createAuth`, `new RedisStore`, `new MemoryStore`, `auth.requireAuth()`)
+ *   are `TypeError`s or `RangeError`s carrying one of the `ERR_*_OPTION`, `ERR_INVALID_DURATION`,
+ *   `ERR_INVALID_KEY` and `ERR_INCOMPATIBLE_OPTIONS` codes; `ERR_INVALID_ARGUMENT` marks a bad
+ *   argument to `auth.revokeSession`, `auth.revokeUser` or `auth.listSessions`.
+ * - Store errors are {@link StoreUnavailableError}s (`ERR_STORE_*`, `ERR_REVOCATION_FEED_*`). The
+ *   503 `AuthError` a request gets for one carries it as its `cause`; the `store_error` event as `error`.
+ * - Why `requireAuth` refused a token is the `cause` of its 401: an `InvalidAccessTokenError`
+ *   carrying one of the `ERR_ACCESS_TOKEN_*` codes.
+ *
+ * @example
+ * ```ts
+ * import { createAuth, ErrorCodes, type Auth, type AuthOptions } from 'express-refresh-tokens';
+ *
+ * function startAuth(options: AuthOptions): Auth {
+ *   try {
+ *     return createAuth(options);
+ *   } catch (error) {
+ *     if ((error as { code?: unknown }).code === ErrorCodes.ERR_INVALID_KEY) console.error('Check ACCESS_TOKEN_SECRET / the key files');
+ *     throw error;
+ *   }
+ * }
+ *
+ * startAuth(options).events.on('store_error', ({ error }) => {
+ *   if (error.code === ErrorCodes.ERR_REVOCATION_FEED_STALE) metrics.increment('auth.feed_stale');
+ * });
+ * ```
+ */
+export const ErrorCodes = Object.freeze({
+  /** A required option is missing (`store`, `authenticate`, a secret, a key, a RedisStore's `client`). */
+  ERR_MISSING_OPTION: 'ERR_MISSING_OPTION',
+  /** An option name that does not exist (usually a typo; the message suggests the closest one). */
+  ERR_UNKNOWN_OPTION: 'ERR_UNKNOWN_OPTION',
+  /** An option has the wrong type or a value outside what it accepts. */
+  ERR_INVALID_OPTION: 'ERR_INVALID_OPTION',
+  /** A duration option cannot be read (`'10 minutes'`), or is outside its range. */
+  ERR_INVALID_DURATION: 'ERR_INVALID_DURATION',
+  /** A secret or key cannot be used: too short, unreadable, the wrong type or curve for the algorithm, too weak, or not a pair. */
+  ERR_INVALID_KEY: 'ERR_INVALID_KEY',
+  /** Options that are fine alone but not together (`absoluteTtl < idleTtl`, `secret` with RS256, `sameSite: 'none'` without `secure`, …). */
+  ERR_INCOMPATIBLE_OPTIONS: 'ERR_INCOMPATIBLE_OPTIONS',
+  /** A bad argument to a method of the auth instance (`auth.revokeSession('')`). */
+  ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** A store command failed: the connection broke, or Redis answered an error (`cause` says which: OOM, READONLY, NOPERM, …). Also the default for a store's own errors. */
+  ERR_STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
+  /** Redis did not answer within `commandTimeoutMs` (waiting for the connection included). */
+  ERR_STORE_TIMEOUT: 'ERR_STORE_TIMEOUT',
+  /** After a timeout, operations fail at once, unsent, until Redis answers a probe again. */
+  ERR_STORE_CIRCUIT_OPEN: 'ERR_STORE_CIRCUIT_OPEN',
+  /** The Redis client given to the store was closed (`quit()`/`disconnect()`); the store never reopens it. */
+  ERR_STORE_CLIENT_CLOSED: 'ERR_STORE_CLIENT_CLOSED',
+  /** A script reached Redis after its caller's deadline and refused to run: it changed nothing. */
+  ERR_STORE_DEADLINE_EXCEEDED: 'ERR_STORE_DEADLINE_EXCEEDED',
+  /** Redis answered in a shape the store does not know: another program writes the keys, or versions are mixed. */
+  ERR_STORE_BAD_REPLY: 'ERR_STORE_BAD_REPLY',
+  /** The revocation feed has not confirmed it is in touch with the store within `revocation.maxStaleness`: fail closed. */
+  ERR_REVOCATION_FEED_STALE: 'ERR_REVOCATION_FEED_STALE',
+  /** The revocation feed could not load from the store in time (at start-up, or after a reconnect). */
+  ERR_REVOCATION_FEED_NOT_LOADED: 'ERR_REVOCATION_FEED_NOT_LOADED',
+  /** `requireAuth` refused an access token because it expired. */
+  ERR_ACCESS_TOKEN_EXPIRED: 'ERR_ACCESS_TOKEN_EXPIRED',
+  /** `requireAuth` refused an access token of a revoked session or user (or one from before the store lost its data). */
+  ERR_ACCESS_TOKEN_REVOKED: 'ERR_ACCESS_TOKEN_REVOKED',
+  /** `requireAuth` refused an access token for any other reason (signature, algorithm, `typ`, claims, `kid`, …). */
+  ERR_ACCESS_TOKEN_INVALID: 'ERR_ACCESS_TOKEN_INVALID',
+} as const);
+
+/**
+ * Any code of {@link ErrorCodes}.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCodes, type ErrorCode } from 'express-refresh-tokens';
+ *
+ * function isOutage(code: ErrorCode): boolean {
+ *   return code === ErrorCodes.ERR_STORE_TIMEOUT || code === ErrorCodes.ERR_STORE_CIRCUIT_OPEN || code === ErrorCodes.ERR_STORE_UNAVAILABLE;
+ * }
+ * ```
+ */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * The codes of configuration errors (`TypeError`/`RangeError` from constructors, options and API arguments).
+ *
+ * @example
+ * ```ts
+ * import { RedisStore, type ConfigurationErrorCode } from 'express-refresh-tokens';
+ *
+ * try {
+ *   new RedisStore({ client: redis, prefix: '{auth}:' });
+ * } catch (error) {
+ *   const code = (error as { code?: ConfigurationErrorCode }).code;
+ *   if (code === 'ERR_INVALID_OPTION') console.error((error as Error).message); // names the option and the fix
+ * }
+ * ```
+ */
+export type ConfigurationErrorCode =
+  | 'ERR_MISSING_OPTION'
+  | 'ERR_UNKNOWN_OPTION'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_INVALID_DURATION'
+  | 'ERR_INVALID_KEY'
+  | 'ERR_INCOMPATIBLE_OPTIONS'
+  | 'ERR_INVALID_ARGUMENT';
+
+/**
+ * The codes of {@link StoreUnavailableError}: `ERR_STORE_*` and `ERR_REVOCATION_FEED_*`.
+ *
+ * @example
+ * ```ts
+ * import type { StoreErrorCode } from 'express-refresh-tokens';
+ *
+ * function severity(code: StoreErrorCode): 'page' | 'ticket' {
+ *   switch (code) {
+ *     case 'ERR_STORE_BAD_REPLY': // another program writes the keys, or versions are mixed
+ *     case 'ERR_STORE_CLIENT_CLOSED':
+ *       return 'ticket';
+ *     default:
+ *       return 'page';
+ *   }
+ * }
+ * auth.events.on('store_error', ({ error }) => metrics.increment('auth.store_error', { severity: severity(error.code) }));
+ * ```
+ */
+export type StoreErrorCode = Extract<ErrorCode, `ERR_STORE_${string}` | `ERR_REVOCATION_FEED_${string}`>;
+
+/**
+ * A configuration error: the `TypeError` or `RangeError` it always was (its class and message are
+ * unchanged), with a stable `code`.
+ *
+ * @example
+ * ```ts
+ * import { createAuth, type ConfigurationError } from 'express-refresh-tokens';
+ *
+ * try {
+ *   createAuth(options);
+ * } catch (error) {
+ *   const { code, message } = error as ConfigurationError;
+ *   console.error(`${code}: ${message}`); // e.g. ERR_MISSING_OPTION: createAuth: `refreshToken.secret` must be ...
+ *   process.exit(1);
+ * }
+ * ```
+ */
+export type ConfigurationError = (TypeError | RangeError) & { readonly code: ConfigurationErrorCode };
+
+/**
  * Thrown by stores when the backing service is unreachable, too slow or answering errors.
- * The router turns it into a 503 `temporarily_unavailable` that leaves the client's cookie alone.
+ * The router turns it into a 503 `temporarily_unavailable` that leaves the client's cookie alone,
+ * with this error as the AuthError's `cause`. `code` says what failed, for logs and alerting.
+ * The `auth.*` methods reject with it, and the `store_error` event carries it.
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailableError } from 'express-refresh-tokens';
+ *
+ * try {
+ *   await auth.revokeUser(userId);
+ * } catch (error) {
+ *   if (!(error instanceof StoreUnavailableError)) throw error;
+ *   log.warn({ userId, code: error.code }, 'could not end the sessions; try again');
+ * }
+ * ```
  */
 export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** What failed: `ERR_STORE_TIMEOUT`, `ERR_REVOCATION_FEED_STALE`, …; `ERR_STORE_UNAVAILABLE` by default. */
+  readonly code: StoreErrorCode;
+
+  /**
+   * For a custom {@link SessionStore}: reject with this when the backend cannot answer.
+   *
+   * @param message - What failed, for logs.
+   * @param options - The underlying `cause`, and the `code` (`ERR_STORE_UNAVAILABLE` when omitted).
+   *
+   * @example
+   * ```ts
+   * const response = await fetch('http://sessions.internal/health').catch((error: unknown) => {
+   *   throw new StoreUnavailableError('the session service did not answer', { code: 'ERR_STORE_UNAVAILABLE', cause: error });
+   * });
+   * ```
+   */
+  constructor(message: string, options?: { cause?: unknown; code?: StoreErrorCode }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+    this.code = options?.code ?? ErrorCodes.ERR_STORE_UNAVAILABLE;
   }
 }
 

@@ -1,19 +1,65 @@
 // The typed events auth.events emits: hooks for audit logs and alerting.
 import { EventEmitter } from 'node:events';
+import type { StoreUnavailableError } from './errors';
 
-/** Who did something to which session, and from where. */
+/**
+ * Who did something to which session, and from where: the argument of `login`, `refresh`,
+ * `reuse_detected` and `logout`.
+ *
+ * @example
+ * ```ts
+ * import type { SessionEvent } from 'express-refresh-tokens';
+ *
+ * const audit = (action: string) => (event: SessionEvent) => log.info({ action, ...event }, `auth ${action}`);
+ * auth.events.on('login', audit('login'));
+ * auth.events.on('logout', audit('logout'));
+ * ```
+ */
 export interface SessionEvent {
+  /** The session's user. */
   userId: string;
+  /** The session (refresh-token family) id. */
   sessionId: string;
   /** `req.ip` of the request (mind Express' `trust proxy`). */
   ip: string | undefined;
+  /** The request's `User-Agent` header, if any. */
   userAgent: string | undefined;
 }
 
-/** Why a session was revoked. */
+/**
+ * Why a session was revoked, in `session_revoked`: `'api'` by `auth.revokeSession`,
+ * `'user_request'` by `DELETE /sessions/:id`, `'new_login'` by a login from a browser that still
+ * held the session's refresh cookie.
+ *
+ * @example
+ * ```ts
+ * import type { RevocationReason } from 'express-refresh-tokens';
+ *
+ * const labels: Record<RevocationReason, string> = {
+ *   api: 'ended by an administrator',
+ *   user_request: 'ended by the user',
+ *   new_login: 'replaced by a new sign-in',
+ * };
+ * auth.events.on('session_revoked', ({ userId, sessionId, reason }) => log.info({ userId, sessionId }, labels[reason]));
+ * ```
+ */
 export type RevocationReason = 'api' | 'user_request' | 'new_login';
 
-/** Every event and its arguments. */
+/**
+ * Every event and its arguments. A listener that throws, or whose promise rejects, changes nothing:
+ * it is reported as a process warning with code `ERT_LISTENER_ERROR`.
+ *
+ * @example
+ * ```ts
+ * import type { AuthEventMap } from 'express-refresh-tokens';
+ *
+ * function onRefresh(event: AuthEventMap['refresh'][0]): void {
+ *   if (!event.retried) metrics.increment('auth.refresh');
+ * }
+ * auth.events.on('refresh', onRefresh);
+ * auth.events.on('user_revoked', ({ userId, sessionIds }) => log.info({ userId, count: sessionIds.length }, 'user signed out everywhere'));
+ * ```
+ */
 export interface AuthEventMap {
   /** A login created a session. */
   login: [SessionEvent];
@@ -27,11 +73,26 @@ export interface AuthEventMap {
   session_revoked: [{ userId: string; sessionId: string; reason: RevocationReason }];
   /** Every session of a user was revoked (`auth.revokeUser` or `POST /logout-all`). */
   user_revoked: [{ userId: string; sessionIds: string[] }];
-  /** The store failed; the request was answered 503. `error` never contains a token. */
-  store_error: [{ operation: string; error: Error }];
+  /**
+   * The store failed; the request was answered 503 (or the `auth.*` call rejected). `error.code` says
+   * what failed (`ERR_STORE_TIMEOUT`, `ERR_REVOCATION_FEED_STALE`, …: see `ErrorCodes`). `error` never contains a token.
+   */
+  store_error: [{ operation: string; error: StoreUnavailableError }];
 }
 
-/** `auth.events`: an EventEmitter typed by {@link AuthEventMap}. Listeners that throw never affect a request. */
+/**
+ * `auth.events`: an EventEmitter typed by {@link AuthEventMap}. Listeners that throw never affect a request.
+ *
+ * @example
+ * ```ts
+ * import type { AuthEvents } from 'express-refresh-tokens';
+ *
+ * function alertOnReuse(events: AuthEvents): void {
+ *   events.on('reuse_detected', ({ userId, sessionId, ip, userAgent }) => alertSecurityTeam({ userId, sessionId, ip, userAgent }));
+ * }
+ * alertOnReuse(auth.events);
+ * ```
+ */
 export type AuthEvents = EventEmitter<AuthEventMap>;
 
 /**

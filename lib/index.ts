@@ -1,4 +1,11 @@
 // The public entry point of express-refresh-tokens.
+/**
+ * Secure sessions for Express: short-lived JWT access tokens checked by `auth.requireAuth()`, and
+ * rotating refresh tokens in an HttpOnly cookie, with reuse detection; sessions live in Redis.
+ * Start with {@link createAuth}. The browser side is `express-refresh-tokens/client`.
+ *
+ * @module express-refresh-tokens
+ */
 import './express-augmentation';
 
 export { createAuth, type Auth } from './create-auth';
@@ -11,7 +18,16 @@ export type {
   TokenPresentation,
   PresentationOutcome,
 } from './store/session-store';
-export { AuthError, StoreUnavailableError, type AuthErrorCode } from './errors';
+export {
+  AuthError,
+  StoreUnavailableError,
+  ErrorCodes,
+  type AuthErrorCode,
+  type ErrorCode,
+  type ConfigurationErrorCode,
+  type ConfigurationError,
+  type StoreErrorCode,
+} from './errors';
 export type {
   AuthOptions,
   AccessTokenOptions,

@@ -4,24 +4,52 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AccessTokenAlgorithm, Configuration } from './options';
 import { publicJwkMembers } from './signing-keys';
 
-/** One published key: its public members only, with `kid`, `alg` and `use: 'sig'`. Fits `createPublicKey({ key, format: 'jwk' })`. */
+/**
+ * One published key: its public members only, with `kid`, `alg` and `use: 'sig'`. Fits `createPublicKey({ key, format: 'jwk' })`.
+ *
+ * @example
+ * ```ts
+ * import { createPublicKey } from 'node:crypto';
+ * import type { PublicJwk } from 'express-refresh-tokens';
+ *
+ * const byKid = new Map(auth.jwks.keys.map((jwk: PublicJwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
+ * ```
+ */
 export interface PublicJwk extends JsonWebKey {
+  /** The key type: `RSA` for `RS*`/`PS*`, `EC` for `ES*`, `OKP` for `EdDSA`. */
   kty: 'RSA' | 'EC' | 'OKP';
+  /** The key id tokens carry in their `kid` header. */
   kid: string;
+  /** The one algorithm access tokens use. */
   alg: AccessTokenAlgorithm;
+  /** Always `'sig'`: the key checks signatures. */
   use: 'sig';
   /** EC and OKP keys: the curve (`P-256`, `Ed25519`, ...). */
   crv?: string;
-  /** RSA keys: modulus and exponent. */
+  /** RSA keys: the modulus. */
   n?: string;
+  /** RSA keys: the public exponent. */
   e?: string;
   /** EC and OKP keys: the public point. */
   x?: string;
+  /** EC keys: the public point's y coordinate. */
   y?: string;
 }
 
-/** What `GET {mount}/.well-known/jwks.json` answers. */
+/**
+ * What `GET {mount}/.well-known/jwks.json` answers, and `auth.jwks` holds.
+ *
+ * @example
+ * ```ts
+ * import type { Jwks } from 'express-refresh-tokens';
+ *
+ * const response = await fetch('https://auth.example/auth/.well-known/jwks.json');
+ * const jwks = (await response.json()) as Jwks;
+ * console.log(jwks.keys.map((key) => `${key.kid} (${key.alg})`)); // the signing key first
+ * ```
+ */
 export interface Jwks {
+  /** The verifying keys, the signing one first; empty for `HS*`. */
   keys: readonly PublicJwk[];
 }
 

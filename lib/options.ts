@@ -2,14 +2,27 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, sign, verify } from 'node:crypto';
 import type { Request } from 'express';
 import { describeValue } from './describe-value';
-import { checkKnownKeys, fail } from './option-checks';
+import { checkKnownKeys, fail, missingOr } from './option-checks';
 import { describeMs, parseDuration, type Duration } from './duration';
+import { ErrorCodes } from './errors';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit';
 import { DEFAULT_COOKIE_NAMES, DEFAULT_CSRF_HEADER } from './shared/protocol';
 import { jwkThumbprint, KID_PATTERN, MAX_KID_LENGTH } from './signing-keys';
 import type { SessionStore } from './store/session-store';
 
-/** Signing algorithms for access tokens. `none` is never accepted. */
+/**
+ * Signing algorithms for access tokens. `none` is never accepted. `HS*` take `accessToken.secret`;
+ * the others take `privateKey`/`publicKey` or `keys`, and their public keys are published in the JWKS.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import type { AccessTokenAlgorithm, AccessTokenOptions } from 'express-refresh-tokens';
+ *
+ * const algorithm: AccessTokenAlgorithm = 'EdDSA';
+ * const accessToken: AccessTokenOptions = { algorithm, privateKey: readFileSync('keys/ed25519.pem') };
+ * ```
+ */
 export type AccessTokenAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
@@ -17,10 +30,37 @@ export type AccessTokenAlgorithm =
   | 'ES256' | 'ES384' | 'ES512'
   | 'EdDSA';
 
-/** A key as PEM text, a Buffer holding PEM, or a Node `KeyObject`. */
+/**
+ * A key as PEM text, a Buffer holding PEM, or a Node `KeyObject`.
+ *
+ * @example
+ * ```ts
+ * import { createPrivateKey } from 'node:crypto';
+ * import { readFileSync } from 'node:fs';
+ * import type { KeyInput } from 'express-refresh-tokens';
+ *
+ * const fromFile: KeyInput = readFileSync('keys/signing.pem');
+ * const fromEnv: KeyInput = createPrivateKey(process.env.SIGNING_KEY_PEM ?? '');
+ * ```
+ */
 export type KeyInput = string | Buffer | KeyObject;
 
-/** Options for access tokens (the JWTs `requireAuth()` checks). */
+/**
+ * Options for access tokens (the JWTs `requireAuth()` checks).
+ *
+ * @example
+ * ```ts
+ * import type { AccessTokenOptions } from 'express-refresh-tokens';
+ *
+ * const accessToken: AccessTokenOptions = {
+ *   algorithm: 'HS256', // the default
+ *   secret: process.env.ACCESS_TOKEN_SECRET ?? '', // 32+ bytes
+ *   ttl: '5m', // default '10m'
+ *   issuer: 'https://auth.example', // then required on every token
+ *   audience: 'api.example',
+ * };
+ * ```
+ */
 export interface AccessTokenOptions {
   /** The one algorithm tokens are signed and verified with. Defaults to `'HS256'`. */
   algorithm?: AccessTokenAlgorithm;
@@ -37,7 +77,17 @@ export interface AccessTokenOptions {
    * Several keys, for rotation without logging anyone out (instead of `privateKey`/`publicKey`; not for `HS*`).
    * The first signs and must have a `privateKey`; every one verifies tokens carrying its `kid`, so a retired
    * key can stay, public-only, until its last tokens have expired. All are published at `/.well-known/jwks.json`.
-   * @example keys: [{ kid: '2025-06', privateKey: newPem }, { kid: '2025-01', publicKey: oldPublicPem }]
+   *
+   * @example
+   * ```ts
+   * const accessToken: AccessTokenOptions = {
+   *   algorithm: 'ES256',
+   *   keys: [
+   *     { kid: '2025-06', privateKey: readFileSync('keys/2025-06.pem') }, // signs new tokens
+   *     { kid: '2025-01', publicKey: readFileSync('keys/2025-01.pub.pem') }, // still checks its tokens
+   *   ],
+   * };
+   * ```
    */
   keys?: AccessTokenKeyOptions[];
   /** Access token lifetime: seconds, or a string like `'10m'`. Defaults to `'10m'`. */
@@ -48,7 +98,19 @@ export interface AccessTokenOptions {
   audience?: string;
 }
 
-/** One key of `accessToken.keys`. */
+/**
+ * One key of `accessToken.keys`.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import type { AccessTokenKeyOptions } from 'express-refresh-tokens';
+ *
+ * const next: AccessTokenKeyOptions = { kid: '2025-06', publicKey: readFileSync('keys/2025-06.pub.pem') }; // verifies only, for now
+ * const current: AccessTokenKeyOptions = { privateKey: readFileSync('keys/current.pem') }; // kid: its RFC 7638 thumbprint
+ * const keys = [current, next]; // `accessToken.keys`: the first signs
+ * ```
+ */
 export interface AccessTokenKeyOptions {
   /**
    * The key id put in the `kid` header of the tokens it signs: 1 to 64 printable ASCII characters, unique.
@@ -62,7 +124,21 @@ export interface AccessTokenKeyOptions {
   publicKey?: KeyInput;
 }
 
-/** Options for refresh tokens and their families. */
+/**
+ * Options for refresh tokens and their families.
+ *
+ * @example
+ * ```ts
+ * import type { RefreshTokenOptions } from 'express-refresh-tokens';
+ *
+ * const refreshToken: RefreshTokenOptions = {
+ *   secret: process.env.REFRESH_TOKEN_SECRET ?? '', // 32+ bytes, not the access token's
+ *   idleTtl: '7d', // default '14d'
+ *   absoluteTtl: '30d', // the default; at least idleTtl
+ *   reuseGrace: '5s', // default '10s'; 0 turns the grace window off
+ * };
+ * ```
+ */
 export interface RefreshTokenOptions {
   /** At least 32 bytes; keys the successor derivation. Must differ from the access token secret. Required. */
   secret: string | Buffer;
@@ -74,7 +150,17 @@ export interface RefreshTokenOptions {
   reuseGrace?: Duration;
 }
 
-/** Options for the refresh cookie. */
+/**
+ * Options for the refresh cookie (always HttpOnly).
+ *
+ * @example
+ * ```ts
+ * import type { CookieOptions } from 'express-refresh-tokens';
+ *
+ * const production: CookieOptions = {}; // __Host-refresh; Secure; SameSite=Strict; Path=/
+ * const localHttp: CookieOptions = { secure: false }; // named 'refresh', for http://localhost only
+ * ```
+ */
 export interface CookieOptions {
   /** Cookie name. Defaults to `'__Host-refresh'` when `secure`, `'refresh'` otherwise. */
   name?: string;
@@ -84,7 +170,19 @@ export interface CookieOptions {
   secure?: boolean;
 }
 
-/** Options for the CSRF checks on `/login`, `/refresh` and `/logout`. */
+/**
+ * Options for the CSRF checks on `/login`, `/refresh` and `/logout`.
+ *
+ * @example
+ * ```ts
+ * import type { CsrfOptions } from 'express-refresh-tokens';
+ *
+ * const csrf: CsrfOptions = {
+ *   headerName: 'X-CSRF-Guard', // then pass `csrfHeader: 'X-CSRF-Guard'` to createAuthClient
+ *   allowedOrigins: ['https://app.example'], // a front end on another origin
+ * };
+ * ```
+ */
 export interface CsrfOptions {
   /** The header that must be present with a non-empty value. Defaults to `'X-Requested-With'`. */
   headerName?: string;
@@ -92,7 +190,16 @@ export interface CsrfOptions {
   allowedOrigins?: string[];
 }
 
-/** Options for the in-process revocation feed that lets `requireAuth` check tokens without a store round trip. */
+/**
+ * Options for the in-process revocation feed that lets `requireAuth` check tokens without a store round trip.
+ *
+ * @example
+ * ```ts
+ * import type { RevocationOptions } from 'express-refresh-tokens';
+ *
+ * const revocation: RevocationOptions = { maxStaleness: '2s' }; // from 200 ms to 1 min; default '5s'
+ * ```
+ */
 export interface RevocationOptions {
   /**
    * How long the feed may go without confirming it is in touch with the store before `requireAuth`
@@ -101,11 +208,25 @@ export interface RevocationOptions {
   maxStaleness?: Duration;
 }
 
-/** What `authenticate` returns for valid credentials. */
+/**
+ * What `authenticate` returns for valid credentials.
+ *
+ * @example
+ * ```ts
+ * import type { AuthenticateResult } from 'express-refresh-tokens';
+ *
+ * function toAuthResult(user: { id: number; role: string }): AuthenticateResult {
+ *   return { userId: String(user.id), claims: { role: user.role } }; // user ids are strings
+ * }
+ * ```
+ */
 export interface AuthenticateResult {
   /** The user's id; becomes the access token's `sub`. */
   userId: string;
-  /** Extra claims carried by every access token of the session (e.g. `{ role: 'admin' }`). */
+  /**
+   * Extra claims carried by every access token of the session (e.g. `{ role: 'admin' }`). Not the
+   * names the library sets (`sub`, `sid`, `jti`, `iat`, `exp`, `nbf`, `iss`, `aud`, `typ`, `auth_time`).
+   */
   claims?: Record<string, unknown>;
 }
 
@@ -113,10 +234,46 @@ export interface AuthenticateResult {
  * Checks the credentials of a `POST /login` request (its parsed JSON body is `req.body`).
  * Returns the user, or `null` for wrong credentials. An error it throws with `status` or
  * `statusCode` 401, 403 or 404 is treated like `null`; any other error answers 500.
+ *
+ * @param req - The `POST /login` request, its JSON body parsed.
+ * @returns `{ userId, claims? }` for valid credentials, `null` for wrong ones (401 `invalid_credentials`).
+ *
+ * @example
+ * ```ts
+ * import type { Authenticate } from 'express-refresh-tokens';
+ *
+ * const authenticate: Authenticate = async (req) => {
+ *   const { username, password } = req.body as { username?: unknown; password?: unknown };
+ *   const user = await users.check(username, password);
+ *   return user ? { userId: user.id, claims: { role: user.role } } : null;
+ * };
+ * ```
  */
 export type Authenticate = (req: Request) => Promise<AuthenticateResult | null> | AuthenticateResult | null;
 
-/** Everything `createAuth` accepts. */
+/**
+ * Everything `createAuth` accepts. Durations are seconds (`90`) or strings (`'30s'`, `'10m'`, `'14d'`).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { createAuth, RedisStore, type AuthOptions } from 'express-refresh-tokens';
+ *
+ * const options: AuthOptions = {
+ *   store: new RedisStore({ client: new Redis(process.env.REDIS_URL ?? 'redis://localhost:6379') }),
+ *   accessToken: { secret: process.env.ACCESS_TOKEN_SECRET ?? '', ttl: '10m' },
+ *   refreshToken: { secret: process.env.REFRESH_TOKEN_SECRET ?? '', idleTtl: '14d', absoluteTtl: '30d' },
+ *   authenticate: async (req) => {
+ *     const user = await users.check(req.body.username, req.body.password);
+ *     return user ? { userId: user.id } : null;
+ *   },
+ *   csrf: { allowedOrigins: ['https://app.example'] },
+ *   rateLimit: { login: { max: 5, window: '15m' } },
+ *   maxSessionsPerUser: 20,
+ * };
+ * const auth = createAuth(options);
+ * ```
+ */
 export interface AuthOptions {
   /** Where refresh-token families live: a `RedisStore` or a `MemoryStore`. Required. */
   store: SessionStore;
@@ -220,7 +377,7 @@ function checkSection(section: keyof typeof KNOWN_KEYS, value: object): void {
 function section<T extends object>(name: keyof typeof KNOWN_KEYS, value: unknown, required: boolean): Partial<T> {
   if (value === undefined && !required) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    fail('type', name, `must be an object; received ${describeValue(value)}`, 'See the options table in the README.');
+    fail('type', name, `must be an object; received ${describeValue(value)}`, 'See the options table in the README.', missingOr(value));
   }
   checkSection(name, value);
   return value as Partial<T>;
@@ -232,21 +389,21 @@ const MAX_DURATION_MS = 10 * 366 * 86_400_000;
 function duration(option: string, value: unknown, fallback: Duration): number {
   const ms = parseDuration(value ?? fallback);
   if (ms === undefined) {
-    fail('type', option, `must be a duration; received ${describeValue(value)}`, "Pass seconds as a number, or a string like '30s', '10m', '14d'.");
+    fail('type', option, `must be a duration; received ${describeValue(value)}`, "Pass seconds as a number, or a string like '30s', '10m', '14d'.", ErrorCodes.ERR_INVALID_DURATION);
   }
   if (ms > MAX_DURATION_MS) {
-    fail('range', option, `must be at most ten years; received ${describeValue(value)}`, "Sessions are measured in days, e.g. '30d'.");
+    fail('range', option, `must be at most ten years; received ${describeValue(value)}`, "Sessions are measured in days, e.g. '30d'.", ErrorCodes.ERR_INVALID_DURATION);
   }
   return ms;
 }
 
 function secretBytes(option: string, value: unknown, minBytes: number): Buffer {
   if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
-    fail('type', option, `must be a string or Buffer of at least ${minBytes} bytes; received ${describeValue(value, false)}`, GENERATE_SECRET_HINT);
+    fail('type', option, `must be a string or Buffer of at least ${minBytes} bytes; received ${describeValue(value, false)}`, GENERATE_SECRET_HINT, missingOr(value, ErrorCodes.ERR_INVALID_KEY));
   }
   const bytes = typeof value === 'string' ? Buffer.from(value) : value;
   if (bytes.length < minBytes) {
-    fail('range', option, `must be at least ${minBytes} bytes; received ${bytes.length} bytes`, GENERATE_SECRET_HINT);
+    fail('range', option, `must be at least ${minBytes} bytes; received ${bytes.length} bytes`, GENERATE_SECRET_HINT, ErrorCodes.ERR_INVALID_KEY);
   }
   return bytes;
 }
@@ -261,16 +418,16 @@ function optionalString(option: string, value: unknown): string | undefined {
 
 function toKeyObject(option: string, value: unknown, kind: 'private' | 'public'): KeyObject {
   if (value instanceof KeyObject) {
-    if (value.type !== kind) fail('type', option, `must be a ${kind} key; received a ${value.type} KeyObject`, `Pass the ${kind} key.`);
+    if (value.type !== kind) fail('type', option, `must be a ${kind} key; received a ${value.type} KeyObject`, `Pass the ${kind} key.`, ErrorCodes.ERR_INVALID_KEY);
     return value;
   }
   if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
-    fail('type', option, `must be a PEM string, Buffer or KeyObject; received ${describeValue(value, false)}`, `Pass the ${kind} key, e.g. fs.readFileSync('${kind}.pem').`);
+    fail('type', option, `must be a PEM string, Buffer or KeyObject; received ${describeValue(value, false)}`, `Pass the ${kind} key, e.g. fs.readFileSync('${kind}.pem').`, ErrorCodes.ERR_INVALID_KEY);
   }
   try {
     return kind === 'private' ? createPrivateKey(value) : createPublicKey(value);
   } catch {
-    return fail('type', option, `could not be read as a ${kind} key`, 'Pass a PEM-encoded key (-----BEGIN ... KEY-----) or a KeyObject.');
+    return fail('type', option, `could not be read as a ${kind} key`, 'Pass a PEM-encoded key (-----BEGIN ... KEY-----) or a KeyObject.', ErrorCodes.ERR_INVALID_KEY);
   }
 }
 
@@ -278,14 +435,14 @@ function checkKeyFitsAlgorithm(option: string, key: KeyObject, algorithm: Access
   const accepted = ASYMMETRIC_KEY_TYPES[algorithm] as { types: string[]; curve?: string };
   const type = key.asymmetricKeyType ?? 'unknown';
   if (!accepted.types.includes(type)) {
-    fail('type', option, `is a ${type} key, which ${algorithm} cannot use`, `Use a ${accepted.types.join(' or ')} key, or change \`accessToken.algorithm\`.`);
+    fail('type', option, `is a ${type} key, which ${algorithm} cannot use`, `Use a ${accepted.types.join(' or ')} key, or change \`accessToken.algorithm\`.`, ErrorCodes.ERR_INVALID_KEY);
   }
   const details = key.asymmetricKeyDetails ?? {};
   if (accepted.curve && details.namedCurve !== accepted.curve) {
-    fail('type', option, `is on curve ${String(details.namedCurve)}, but ${algorithm} needs ${accepted.curve}`, 'Use a key on the matching curve.');
+    fail('type', option, `is on curve ${String(details.namedCurve)}, but ${algorithm} needs ${accepted.curve}`, 'Use a key on the matching curve.', ErrorCodes.ERR_INVALID_KEY);
   }
   if (type.startsWith('rsa') && (details.modulusLength ?? 0) < MIN_RSA_BITS) {
-    fail('range', option, `is a ${String(details.modulusLength)}-bit RSA key`, `Use at least ${MIN_RSA_BITS} bits.`);
+    fail('range', option, `is a ${String(details.modulusLength)}-bit RSA key`, `Use at least ${MIN_RSA_BITS} bits.`, ErrorCodes.ERR_INVALID_KEY);
   }
 }
 
@@ -299,7 +456,7 @@ function checkKeyPair(
   const probe = Buffer.from('express-refresh-tokens key pair check');
   const digest = algorithm === 'EdDSA' ? null : `sha${algorithm.slice(2)}`;
   if (!verify(digest, probe, publicKey, sign(digest, probe, privateKey))) {
-    fail('type', options.publicOption, `does not match \`${options.privateOption}\``, options.fix);
+    fail('type', options.publicOption, `does not match \`${options.privateOption}\``, options.fix, ErrorCodes.ERR_INVALID_KEY);
   }
 }
 
@@ -340,10 +497,10 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     const givenKid = kidValue === undefined ? undefined : kidOption(`${at}.kid`, kidValue);
     const named = givenKid === undefined ? '' : ` (kid ${JSON.stringify(givenKid)})`;
     if (i === 0 && privateInput === undefined) {
-      fail('type', `${at}.privateKey`, `is required${named}: the first key signs new tokens`, 'Put the key that signs first, with its privateKey; keys after it may be public-only.');
+      fail('type', `${at}.privateKey`, `is required${named}: the first key signs new tokens`, 'Put the key that signs first, with its privateKey; keys after it may be public-only.', ErrorCodes.ERR_MISSING_OPTION);
     }
     if (privateInput === undefined && publicInput === undefined) {
-      fail('type', `${at}.publicKey`, `is required when there is no \`${at}.privateKey\`${named}`, 'Pass the public key that checks the tokens this key signed, or remove the entry.');
+      fail('type', `${at}.publicKey`, `is required when there is no \`${at}.privateKey\`${named}`, 'Pass the public key that checks the tokens this key signed, or remove the entry.', ErrorCodes.ERR_MISSING_OPTION);
     }
     const privateKey = privateInput === undefined ? undefined : toKeyObject(`${at}.privateKey`, privateInput, 'private');
     if (privateKey) checkKeyFitsAlgorithm(`${at}.privateKey`, privateKey, algorithm);
@@ -359,7 +516,7 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     const thumbprint = jwkThumbprint(publicKey);
     const sameKey = indexOfThumbprint.get(thumbprint);
     if (sameKey !== undefined) {
-      fail('type', at, `holds the same key as \`accessToken.keys[${sameKey}]\`${named}`, 'List each key once, under one kid.');
+      fail('type', at, `holds the same key as \`accessToken.keys[${sameKey}]\`${named}`, 'List each key once, under one kid.', ErrorCodes.ERR_INVALID_KEY);
     }
     indexOfThumbprint.set(thumbprint, i);
     const kid = givenKid ?? thumbprint;
@@ -380,26 +537,26 @@ function accessTokenKeys(algorithm: AccessTokenAlgorithm, options: Partial<Acces
   const hmacBytes = HMAC_KEY_BYTES[algorithm];
   if (hmacBytes !== undefined) {
     if (options.keys !== undefined) {
-      fail('type', 'accessToken.keys', `cannot be used with ${algorithm}, which takes \`accessToken.secret\` (a shared secret is never published)`, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.');
+      fail('type', 'accessToken.keys', `cannot be used with ${algorithm}, which takes \`accessToken.secret\` (a shared secret is never published)`, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
     }
     if (options.privateKey !== undefined || options.publicKey !== undefined) {
-      fail('type', 'accessToken.privateKey', `cannot be used with ${algorithm}, which takes \`accessToken.secret\``, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.');
+      fail('type', 'accessToken.privateKey', `cannot be used with ${algorithm}, which takes \`accessToken.secret\``, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
     }
     const key = createSecretKey(secretBytes('accessToken.secret', options.secret, hmacBytes));
     return { signingKey: key, verifyingKey: key, kid: undefined, verifyingKeys: new Map() };
   }
   if (options.secret !== undefined) {
-    fail('type', 'accessToken.secret', `cannot be used with ${algorithm}, which takes \`privateKey\`/\`publicKey\` or \`keys\``, "Pass keys, or set `algorithm: 'HS256'`.");
+    fail('type', 'accessToken.secret', `cannot be used with ${algorithm}, which takes \`privateKey\`/\`publicKey\` or \`keys\``, "Pass keys, or set `algorithm: 'HS256'`.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
   if (options.keys !== undefined) {
     if (options.privateKey !== undefined || options.publicKey !== undefined) {
       const both = options.privateKey !== undefined ? 'accessToken.privateKey' : 'accessToken.publicKey';
-      fail('type', 'accessToken.keys', `cannot be used with \`${both}\``, 'Move that key into `keys` as { kid, privateKey }, or remove `keys`.');
+      fail('type', 'accessToken.keys', `cannot be used with \`${both}\``, 'Move that key into `keys` as { kid, privateKey }, or remove `keys`.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
     }
     return keyListOption(algorithm, options.keys);
   }
   if (options.privateKey === undefined) {
-    fail('type', 'accessToken.privateKey', `is required for ${algorithm}`, 'Pass the PEM private key (the public key is derived from it unless you pass `publicKey`), or `keys` to rotate keys.');
+    fail('type', 'accessToken.privateKey', `is required for ${algorithm}`, 'Pass the PEM private key (the public key is derived from it unless you pass `publicKey`), or `keys` to rotate keys.', ErrorCodes.ERR_MISSING_OPTION);
   }
   const signingKey = toKeyObject('accessToken.privateKey', options.privateKey, 'private');
   checkKeyFitsAlgorithm('accessToken.privateKey', signingKey, algorithm);
@@ -436,7 +593,7 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
     fail('type', 'cookie.sameSite', `must be 'strict', 'lax' or 'none'; received ${describeValue(sameSite)}`, "Leave it out for 'strict'.");
   }
   if (sameSite === 'none' && !secure) {
-    fail('type', 'cookie.sameSite', "is 'none' with `cookie.secure: false`; browsers drop such cookies", "Use 'strict' or 'lax' on plain http.");
+    fail('type', 'cookie.sameSite', "is 'none' with `cookie.secure: false`; browsers drop such cookies", "Use 'strict' or 'lax' on plain http.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
   const name = options.name ?? (secure ? DEFAULT_COOKIE_NAMES.secure : DEFAULT_COOKIE_NAMES.insecure);
   if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
@@ -444,7 +601,7 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
   }
   const hostPrefixed = name.startsWith('__Host-');
   if ((hostPrefixed || name.startsWith('__Secure-')) && !secure) {
-    fail('type', 'cookie.name', `is ${describeValue(name)}, a prefix browsers only accept on Secure cookies, but \`cookie.secure\` is false`, "Leave `cookie.name` out (it becomes 'refresh'), or set `cookie.secure: true`.");
+    fail('type', 'cookie.name', `is ${describeValue(name)}, a prefix browsers only accept on Secure cookies, but \`cookie.secure\` is false`, "Leave `cookie.name` out (it becomes 'refresh'), or set `cookie.secure: true`.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
   return { name, sameSite: sameSiteValues[sameSite as keyof typeof sameSiteValues], secure, hostPrefixed };
 }
@@ -483,23 +640,24 @@ function storeOption(store: unknown): SessionStore {
   const methods = ['createSession', 'presentToken', 'revokeSession', 'discardSession', 'revokeUser', 'getSession', 'listSessions', 'openRevocationFeed'] as const;
   const missing = store && typeof store === 'object' ? methods.filter((m) => typeof (store as Record<string, unknown>)[m] !== 'function') : methods;
   if (missing.length > 0) {
-    fail('type', 'store', `must be a SessionStore (missing ${missing.join(', ')}); received ${describeValue(store)}`, 'Pass `new RedisStore({ client })` or `new MemoryStore()`.');
+    fail('type', 'store', `must be a SessionStore (missing ${missing.join(', ')}); received ${describeValue(store)}`, 'Pass `new RedisStore({ client })` or `new MemoryStore()`.', missingOr(store));
   }
   return store as SessionStore;
 }
 
 /**
  * Validates every option of {@link AuthOptions} at once and resolves defaults. Throws a `TypeError`
- * or `RangeError` naming the option, what was expected, what was received and how to fix it.
+ * or `RangeError` naming the option, what was expected, what was received and how to fix it, with a
+ * stable `code` from {@link ErrorCodes} (`ERR_INVALID_OPTION` unless a more precise one applies).
  */
 export function resolveOptions(options: AuthOptions): Configuration {
   if (options === null || typeof options !== 'object') {
-    fail('type', 'options', `must be an object; received ${describeValue(options)}`, 'Call createAuth({ store, accessToken, refreshToken, authenticate }).');
+    fail('type', 'options', `must be an object; received ${describeValue(options)}`, 'Call createAuth({ store, accessToken, refreshToken, authenticate }).', missingOr(options));
   }
   checkSection('', options);
   const store = storeOption(options.store);
   if (typeof options.authenticate !== 'function') {
-    fail('type', 'authenticate', `must be a function (req) => ({ userId, claims }) | null; received ${describeValue(options.authenticate)}`, 'Pass your credential check.');
+    fail('type', 'authenticate', `must be a function (req) => ({ userId, claims }) | null; received ${describeValue(options.authenticate)}`, 'Pass your credential check.', missingOr(options.authenticate));
   }
 
   const access = section<AccessTokenOptions>('accessToken', options.accessToken, true);
@@ -507,30 +665,30 @@ export function resolveOptions(options: AuthOptions): Configuration {
   const algorithm = algorithmOption(access.algorithm);
   const keys = accessTokenKeys(algorithm, access);
   const accessTtlMs = duration('accessToken.ttl', access.ttl, '10m');
-  if (accessTtlMs < 1000) fail('range', 'accessToken.ttl', `must be at least 1s; received ${describeMs(accessTtlMs)}`, "Use something like '10m'.");
+  if (accessTtlMs < 1000) fail('range', 'accessToken.ttl', `must be at least 1s; received ${describeMs(accessTtlMs)}`, "Use something like '10m'.", ErrorCodes.ERR_INVALID_DURATION);
 
   const refreshSecret = secretBytes('refreshToken.secret', refresh.secret, MIN_REFRESH_SECRET_BYTES);
   if (HMAC_KEY_BYTES[algorithm] !== undefined && refreshSecret.equals(keys.signingKey.export())) {
-    fail('type', 'refreshToken.secret', 'is the same as `accessToken.secret`', 'Use two different secrets, so one leaking does not give away the other.');
+    fail('type', 'refreshToken.secret', 'is the same as `accessToken.secret`', 'Use two different secrets, so one leaking does not give away the other.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
   const idleTtlMs = duration('refreshToken.idleTtl', refresh.idleTtl, '14d');
   const absoluteTtlMs = duration('refreshToken.absoluteTtl', refresh.absoluteTtl, '30d');
   const reuseGraceMs = duration('refreshToken.reuseGrace', refresh.reuseGrace, '10s');
-  if (idleTtlMs < 1000) fail('range', 'refreshToken.idleTtl', `must be at least 1s; received ${describeMs(idleTtlMs)}`, "Use something like '14d'.");
+  if (idleTtlMs < 1000) fail('range', 'refreshToken.idleTtl', `must be at least 1s; received ${describeMs(idleTtlMs)}`, "Use something like '14d'.", ErrorCodes.ERR_INVALID_DURATION);
   if (absoluteTtlMs < idleTtlMs) {
-    fail('range', 'refreshToken.absoluteTtl', `(${describeMs(absoluteTtlMs)}) must not be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, 'Raise absoluteTtl or lower idleTtl.');
+    fail('range', 'refreshToken.absoluteTtl', `(${describeMs(absoluteTtlMs)}) must not be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, 'Raise absoluteTtl or lower idleTtl.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
   if (reuseGraceMs >= idleTtlMs) {
-    fail('range', 'refreshToken.reuseGrace', `(${describeMs(reuseGraceMs)}) must be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "A few seconds is enough; the default is '10s'.");
+    fail('range', 'refreshToken.reuseGrace', `(${describeMs(reuseGraceMs)}) must be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "A few seconds is enough; the default is '10s'.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
   if (accessTtlMs > idleTtlMs) {
-    fail('range', 'accessToken.ttl', `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "Access tokens should be short-lived, e.g. '10m'.");
+    fail('range', 'accessToken.ttl', `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "Access tokens should be short-lived, e.g. '10m'.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
   }
 
   const revocation = section<RevocationOptions>('revocation', options.revocation, false);
   const maxStalenessMs = duration('revocation.maxStaleness', revocation.maxStaleness, '5s');
   if (maxStalenessMs < 200 || maxStalenessMs > 60_000) {
-    fail('range', 'revocation.maxStaleness', `must be from 200ms to 1m; received ${describeMs(maxStalenessMs)}`, "Leave it out for '5s'.");
+    fail('range', 'revocation.maxStaleness', `must be from 200ms to 1m; received ${describeMs(maxStalenessMs)}`, "Leave it out for '5s'.", ErrorCodes.ERR_INVALID_DURATION);
   }
 
   const realm = options.realm ?? 'api';

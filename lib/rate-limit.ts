@@ -5,18 +5,38 @@ import { ipKeyGenerator, MemoryStore as RateLimitMemoryStore, rateLimit, type Lo
 import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limit-redis';
 import { describeValue } from './describe-value';
 import { describeMs, parseDuration, type Duration } from './duration';
-import { AuthError, StoreUnavailableError, type AuthErrorCode } from './errors';
-import { checkKnownKeys, fail } from './option-checks';
+import { AuthError, ErrorCodes, StoreUnavailableError, type AuthErrorCode } from './errors';
+import { checkKnownKeys, configurationError, fail } from './option-checks';
 
-/** One limit: at most `max` counted requests per `window`. */
+/**
+ * One limit: at most `max` counted requests per `window`.
+ *
+ * @example
+ * ```ts
+ * import { createAuth, type RateLimitRule } from 'express-refresh-tokens';
+ *
+ * const strict: RateLimitRule = { max: 5, window: '30m' };
+ * const auth = createAuth({ ...options, rateLimit: { login: strict } });
+ * ```
+ */
 export interface RateLimitRule {
-  /** How many counted requests a client may make per window. */
+  /** How many counted requests a client may make per window: 1 to 1000000. */
   max?: number;
-  /** The window: seconds, or a string like `'15m'`. Counting starts at a client's first counted request. */
+  /** The window, 1 s to 1 day: seconds, or a string like `'15m'`. Counting starts at a client's first counted request. */
   window?: Duration;
 }
 
-/** The limit on failed logins, per client IP address and username. */
+/**
+ * The limit on failed logins, per client IP address and username.
+ *
+ * @example
+ * ```ts
+ * import type { LoginRateLimitOptions } from 'express-refresh-tokens';
+ *
+ * // For an `authenticate` that reads `req.body.email`.
+ * const login: LoginRateLimitOptions = { max: 10, window: '15m', username: (req) => req.body.email };
+ * ```
+ */
 export interface LoginRateLimitOptions extends RateLimitRule {
   /** Failed logins allowed per IP address and username in a window. Defaults to `10`. */
   max?: number;
@@ -25,14 +45,27 @@ export interface LoginRateLimitOptions extends RateLimitRule {
   /**
    * Where a login request names its account; the value is trimmed, lower-cased and capped in length
    * (only a hash of it is stored). Called with the parsed JSON body in `req.body`. Defaults to
-   * `req.body.username`, or `req.body.email` when there is no `username`.
+   * `req.body.username`, or `req.body.email` when there is no `username` (and with the default, a
+   * body holding both is refused with 400).
    *
-   * @example username: (req) => req.body.login
+   * @example
+   * ```ts
+   * const login: LoginRateLimitOptions = { username: (req) => req.body.login };
+   * ```
    */
   username?: (req: Request) => unknown;
 }
 
-/** The limit on `POST /refresh` and `POST /logout` together, per client IP address. */
+/**
+ * The limit on `POST /refresh` and `POST /logout` together, per client IP address, counted per instance.
+ *
+ * @example
+ * ```ts
+ * import type { RefreshRateLimitOptions } from 'express-refresh-tokens';
+ *
+ * const refresh: RefreshRateLimitOptions = { max: 1000, window: '1m' }; // many users behind one NAT
+ * ```
+ */
 export interface RefreshRateLimitOptions extends RateLimitRule {
   /** Requests allowed per IP address in a window: loose, for an office behind one address. Defaults to `300`. */
   max?: number;
@@ -51,11 +84,19 @@ export interface RefreshRateLimitOptions extends RateLimitRule {
  * otherwise in the process. `false` turns all throttling off, `login: false` or `refresh: false` one
  * limit. Client addresses are `req.ip`: set Express' `trust proxy` to match your proxies.
  *
- * @example rateLimit: { login: { max: 5, window: '30m' }, refresh: { max: 600 } }
+ * @example
+ * ```ts
+ * import type { RateLimitOptions } from 'express-refresh-tokens';
+ *
+ * const rateLimit: RateLimitOptions = { login: { max: 5, window: '30m' }, refresh: { max: 600 } };
+ * const inTests: RateLimitOptions = false; // no throttling at all
+ * ```
  */
 export type RateLimitOptions =
   | {
+      /** The failed-login limit; `false` turns it off. Defaults to `{ max: 10, window: '15m' }`. */
       login?: LoginRateLimitOptions | false;
+      /** The `/refresh` and `/logout` limit; `false` turns it off. Defaults to `{ max: 300, window: '1m' }`. */
       refresh?: RefreshRateLimitOptions | false;
     }
   | false;
@@ -106,10 +147,10 @@ function rule(name: 'rateLimit.login' | 'rateLimit.refresh', value: Record<strin
   }
   const windowMs = parseDuration(value.window ?? defaults.window);
   if (windowMs === undefined) {
-    fail('type', `${name}.window`, `must be a duration; received ${describeValue(value.window)}`, `Pass seconds as a number, or a string like '${defaults.window}'.`);
+    fail('type', `${name}.window`, `must be a duration; received ${describeValue(value.window)}`, `Pass seconds as a number, or a string like '${defaults.window}'.`, ErrorCodes.ERR_INVALID_DURATION);
   }
   if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS) {
-    fail('range', `${name}.window`, `must be from 1s to 1d; received ${describeMs(windowMs)}`, `Leave it out for '${defaults.window}'.`);
+    fail('range', `${name}.window`, `must be from 1s to 1d; received ${describeMs(windowMs)}`, `Leave it out for '${defaults.window}'.`, ErrorCodes.ERR_INVALID_DURATION);
   }
   return { max, windowMs };
 }
@@ -133,7 +174,8 @@ function ambiguousIdentifier(req: Request): boolean {
 
 /**
  * Validates the `rateLimit` option and resolves its defaults; `false` when throttling is off.
- * Throws a `TypeError` or `RangeError` naming the option, what it must be, what it was and how to fix it.
+ * Throws a `TypeError` or `RangeError` naming the option, what it must be, what it was and how to fix it,
+ * coded `ERR_INVALID_OPTION`, `ERR_UNKNOWN_OPTION` or `ERR_INVALID_DURATION`.
  */
 export function resolveRateLimit(value: unknown): ResolvedRateLimit | false {
   if (value === false) return false;
@@ -163,7 +205,7 @@ export interface RateLimitRedisClient {
 /** Options for {@link createRateLimiters}. */
 export interface RateLimiterOptions {
   /** How long one Redis counter operation may take before the request is answered 503. Defaults to `1000`. */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | undefined;
 }
 
 /** The throttling middlewares the router puts in front of its handlers. */
@@ -203,7 +245,8 @@ function isNoScript(error: unknown): boolean {
  *   script falls back to `EVAL` on `NOSCRIPT` (no reload on a random Cluster node);
  * - `DECR` becomes a script that only decrements a key that still has a TTL;
  * - each operation gets `timeoutMs`, and every failure becomes a {@link StoreUnavailableError}
- *   (which the router answers 503 `temporarily_unavailable`).
+ *   (which the router answers 503 `temporarily_unavailable`), coded `ERR_STORE_TIMEOUT` when Redis
+ *   did not answer in time, `ERR_STORE_UNAVAILABLE` otherwise.
  */
 export function redisSender(client: RateLimitRedisClient, timeoutMs: number): SendCommandFn {
   const scripts = new Map<string, string>([[SAFE_DECREMENT_SHA, SAFE_DECREMENT]]);
@@ -231,9 +274,9 @@ export function redisSender(client: RateLimitRedisClient, timeoutMs: number): Se
 
   return (command: string, ...args: string[]) =>
     new Promise((resolve, reject) => {
-      const unavailable = (cause: unknown): StoreUnavailableError =>
-        new StoreUnavailableError(`Rate limiter: Redis ${command} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-      const timer = setTimeout(() => reject(unavailable(new Error(`no answer within ${timeoutMs}ms`))), timeoutMs);
+      const unavailable = (cause: unknown, code: StoreUnavailableError['code'] = ErrorCodes.ERR_STORE_UNAVAILABLE): StoreUnavailableError =>
+        new StoreUnavailableError(`Rate limiter: Redis ${command} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, code });
+      const timer = setTimeout(() => reject(unavailable(new Error(`no answer within ${timeoutMs}ms`), ErrorCodes.ERR_STORE_TIMEOUT)), timeoutMs);
       send(command, args).then(
         (reply) => {
           clearTimeout(timer);
@@ -291,7 +334,7 @@ export function createRateLimiters(
 ): RateLimiters {
   const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   if (redisClient !== undefined && typeof redisClient.call !== 'function') {
-    throw new TypeError(`createAuth: \`rateLimit\` needs the Redis client's call() method (ioredis 5 or later); received ${describeValue(redisClient)}. Pass an ioredis client to RedisStore, or set \`rateLimit: false\`.`);
+    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `createAuth: \`rateLimit\` needs the Redis client's call() method (ioredis 5 or later); received ${describeValue(redisClient)}. Pass an ioredis client to RedisStore, or set \`rateLimit: false\`.`);
   }
   const stores: Store[] = [];
   let warnedTrustProxy = false;

@@ -1,14 +1,29 @@
 // requireAuth(): the middleware that checks access tokens on protected routes (RFC 6750).
 import type { NextFunction, Request, Response } from 'express';
 import { InvalidAccessTokenError, type AccessTokenCodec, type AccessTokenPayload } from './access-token';
-import { describeValue } from './describe-value';
-import { AuthError, StoreUnavailableError } from './errors';
+import { AuthError, ErrorCodes, StoreUnavailableError } from './errors';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
 import type { AuthEvents } from './events';
+import { checkRequireAuthOptions } from './option-checks';
 import type { RevocationFeed, RevocationVerdict } from './store/session-store';
 import type { VerifiedToken, VerifiedTokenCache } from './verified-token-cache';
 
-/** What `requireAuth()` puts on `req.auth`. */
+/**
+ * What `requireAuth()` puts on `req.auth` (typed on `Express.Request` by importing the package).
+ *
+ * @example
+ * ```ts
+ * import type { AuthInfo } from 'express-refresh-tokens';
+ *
+ * function hasRole(info: AuthInfo | undefined, role: string): boolean {
+ *   return info?.claims.role === role;
+ * }
+ * app.get('/api/admin', auth.requireAuth(), (req, res) => {
+ *   if (!hasRole(req.auth, 'admin')) res.sendStatus(403);
+ *   else res.json({ userId: req.auth?.userId, sessionId: req.auth?.sessionId });
+ * });
+ * ```
+ */
 export interface AuthInfo {
   /** The user id (`sub`). */
   userId: string;
@@ -23,7 +38,16 @@ export interface AuthInfo {
   payload: AccessTokenPayload;
 }
 
-/** Options for `auth.requireAuth()`. */
+/**
+ * Options for `auth.requireAuth()`.
+ *
+ * @example
+ * ```ts
+ * app.get('/api/articles', auth.requireAuth({ optional: true }), (req, res) => {
+ *   res.json({ drafts: req.auth ? 'shown' : 'hidden' }); // anonymous allowed, bad tokens still 401
+ * });
+ * ```
+ */
 export interface RequireAuthOptions {
   /** Let requests without any token through (with no `req.auth`); a bad token is still refused. Defaults to `false`. */
   optional?: boolean;
@@ -100,7 +124,7 @@ function tokenElsewhere(req: Request): boolean {
 
 /** The 503 for a feed that has been out of touch with the store for too long: fail closed. */
 function staleFeed(): StoreUnavailableError {
-  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness');
+  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness', { code: ErrorCodes.ERR_REVOCATION_FEED_STALE });
 }
 
 /**
@@ -111,15 +135,7 @@ function staleFeed(): StoreUnavailableError {
  * means 503, never "not revoked".
  */
 export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOptions = {}) {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`requireAuth: options must be an object like { optional: true }; received ${describeValue(options)}.`);
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'optional') throw new TypeError(`requireAuth: \`${key}\` is not an option. The only option is \`optional\`.`);
-  }
-  if (options.optional !== undefined && typeof options.optional !== 'boolean') {
-    throw new TypeError(`requireAuth: \`optional\` must be a boolean; received ${describeValue(options.optional)}.`);
-  }
+  checkRequireAuthOptions(options);
   const optional = options.optional === true;
   const { codec, verified, feed, events, realm } = deps;
 
@@ -131,7 +147,7 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       return next();
     }
     if (verdict === 'revoked') return next(bearerChallenge(realm, revokedToken()));
-    next(toAuthError(verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded'), 'requireAuth', events));
+    next(toAuthError(verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded', { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }), 'requireAuth', events));
   };
 
   /** The first requests after start-up wait (bounded) for the feed to load. */

@@ -1,5 +1,7 @@
 // Access-token key ids: the rules for a `kid`, RFC 7638 thumbprints, and the public JWK of a verifying key.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { ErrorCodes } from './errors';
+import { configurationError } from './option-checks';
 
 /** The longest `kid` the library configures or accepts in a token header. */
 export const MAX_KID_LENGTH = 64;
@@ -19,7 +21,7 @@ export type PublicJwkMembers = Record<string, string>;
 
 /** Reads one DER tag-length-value at `offset`, which must carry `tag`; returns where its content starts and ends. */
 function derContent(der: Buffer, offset: number, tag: number): { start: number; end: number } {
-  if (der[offset] !== tag) throw new Error('unexpected DER structure');
+  if (der[offset] !== tag) throw Object.assign(new Error('unexpected DER structure'), { code: ErrorCodes.ERR_INVALID_KEY });
   let length = der[offset + 1] ?? 0;
   let start = offset + 2;
   if (length & 0x80) {
@@ -27,7 +29,7 @@ function derContent(der: Buffer, offset: number, tag: number): { start: number; 
     length = 0;
     for (let i = 0; i < bytes; i++) length = length * 256 + (der[start++] ?? 0);
   }
-  if (start + length > der.length) throw new Error('truncated DER structure');
+  if (start + length > der.length) throw Object.assign(new Error('truncated DER structure'), { code: ErrorCodes.ERR_INVALID_KEY });
   return { start, end: start + length };
 }
 
@@ -48,15 +50,15 @@ function asPlainRsa(key: KeyObject): KeyObject {
  * are kept, so nothing private (`d`, `p`, `q`, `dp`, `dq`, `qi`) or symmetric (`k`) can come through.
  */
 export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
-  if (key.type !== 'public') throw new TypeError(`publicJwkMembers: expected a public key; received a ${key.type} key`);
+  if (key.type !== 'public') throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: expected a public key; received a ${key.type} key`);
   const source = key.asymmetricKeyType === 'rsa-pss' ? asPlainRsa(key) : key;
   const jwk = source.export({ format: 'jwk' }) as Record<string, unknown>;
   const members = PUBLIC_MEMBERS[String(jwk.kty)];
-  if (!members) throw new TypeError(`publicJwkMembers: unsupported key type ${String(jwk.kty)}`);
+  if (!members) throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: unsupported key type ${String(jwk.kty)}`);
   const result: PublicJwkMembers = {};
   for (const name of members) {
     const value = jwk[name];
-    if (typeof value !== 'string') throw new TypeError(`publicJwkMembers: the JWK lacks \`${name}\``);
+    if (typeof value !== 'string') throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: the JWK lacks \`${name}\``);
     result[name] = value;
   }
   return result;

@@ -395,12 +395,13 @@ describe('durations and lifetimes', () => {
   });
 
   test.each<[string, unknown, RegExp]>([
-    ['a string with a spelt-out unit', '10 minutes', /received the string "10 minutes"/],
+    ['a spelt-out number', 'ten minutes', /received the string "ten minutes"/],
     ['a negative number', -1, /received number -1/],
     ['an object', {}, /received an object \(Object\)/],
     ['a bare numeric string', '600', /received the string "600"/],
     ['NaN', Number.NaN, /received number NaN/],
-    ['an unknown unit', '3y', /received the string "3y"/],
+    ['an unknown unit', '3 fortnights', /received the string "3 fortnights"/],
+    ['a negative string', '-1s', /received the string "-1s"/],
   ])('a bad duration (%s) is a TypeError naming the option', (_label, value, received) => {
     const fix = /Pass seconds as a number, or a string like '30s', '10m', '14d'/;
     expectOptionError(withAccess({ ttl: value }), TypeError, { option: 'accessToken.ttl', received, fix });
@@ -695,7 +696,7 @@ describe('parseDuration', () => {
     expect(parseDuration(value)).toBe(ms);
   });
 
-  test.each<unknown>(['10 minutes', '10', '', 'm', '-1s', '10M', '1e3s', -1, Number.NaN, Number.POSITIVE_INFINITY, {}, [], null, undefined, true])(
+  test.each<unknown>(['ten minutes', '10', '', 'm', '-1s', '10mo', '1e3s', -1, Number.NaN, Number.POSITIVE_INFINITY, {}, [], null, undefined, true])(
     'parseDuration(%p) is undefined',
     (value) => {
       expect(parseDuration(value)).toBeUndefined();

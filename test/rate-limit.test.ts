@@ -256,7 +256,7 @@ describe('defaults and options', () => {
     [{ login: { max: 0 } }, RangeError, /^createAuth: `rateLimit\.login\.max` must be a whole number from 1 to 1000000; received number 0\. Leave it out for 10, or use `rateLimit: false`/],
     [{ login: { max: 2.5 } }, RangeError, /`rateLimit\.login\.max` must be a whole number .*received number 2\.5\./],
     [{ refresh: { max: Infinity } }, RangeError, /`rateLimit\.refresh\.max` must be a whole number .*received number Infinity\. Leave it out for 300/],
-    [{ login: { window: '15 minutes' } }, TypeError, /^createAuth: `rateLimit\.login\.window` must be a duration; received the string "15 minutes"\. Pass seconds as a number, or a string like '15m'\.$/],
+    [{ login: { window: 'fifteen minutes' } }, TypeError, /^createAuth: `rateLimit\.login\.window` must be a duration; received the string "fifteen minutes"\. Pass seconds as a number, or a string like '15m'\.$/],
     [{ login: { window: '500ms' } }, RangeError, /^createAuth: `rateLimit\.login\.window` must be from 1s to 1d; received 500ms\. Leave it out for '15m'\.$/],
     [{ refresh: { window: '2d' } }, RangeError, /^createAuth: `rateLimit\.refresh\.window` must be from 1s to 1d; received 172800s\. Leave it out for '1m'\.$/],
     [{ login: { username: 'email' } }, TypeError, /^createAuth: `rateLimit\.login\.username` must be a function \(req\) => string; received the string "email"\. Pass e\.g\./],

@@ -1,4 +1,10 @@
 // The browser client: keeps the access token in memory, refreshes it through the cookie once for all calls and all tabs.
+/**
+ * The browser client, an ES module with no dependencies: signs in, keeps the access token in memory
+ * and refreshes it through the server's cookie, once for all calls and all tabs. Start with {@link createAuthClient}.
+ *
+ * @module express-refresh-tokens/client
+ */
 import {
   DEFAULT_COOKIE_NAMES,
   DEFAULT_CSRF_HEADER,
@@ -13,7 +19,18 @@ import {
 
 export type { SessionSummary } from '../shared/protocol.js';
 
-/** Options for {@link createAuthClient}. */
+/**
+ * Options for {@link createAuthClient}; each must match the server's `createAuth` options.
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient, type AuthClientOptions } from 'express-refresh-tokens/client';
+ *
+ * // The server: app.use('/api/auth', auth.router), with csrf: { headerName: 'X-CSRF-Guard' } and cookie: { name: '__Host-session' }.
+ * const options: AuthClientOptions = { baseUrl: '/api/auth', csrfHeader: 'X-CSRF-Guard', cookieName: '__Host-session' };
+ * const auth = createAuthClient(options);
+ * ```
+ */
 export interface AuthClientOptions {
   /** Where the router is mounted. Defaults to `'/auth'`. */
   baseUrl?: string;
@@ -26,23 +43,76 @@ export interface AuthClientOptions {
   cookieName?: string;
 }
 
-/** Who is signed in, read from the access token (not verified here: the server does that). */
+/**
+ * Who is signed in, read from the access token (not verified here: the server does that).
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient, type AuthUser } from 'express-refresh-tokens/client';
+ *
+ * const auth = createAuthClient();
+ * const user: AuthUser = await auth.login({ username, password });
+ * document.title = user.claims.role === 'admin' ? 'Admin' : 'Welcome';
+ * ```
+ */
 export interface AuthUser {
+  /** The user's id (the token's `sub`). */
   userId: string;
+  /** This browser's session id (the token's `sid`), as `listSessions` lists it. */
   sessionId: string;
   /** The app's claims from `authenticate` (e.g. `{ role }`). */
   claims: Record<string, unknown>;
 }
 
-/** What {@link AuthClient.onSessionChange} listeners receive. */
+/**
+ * What {@link AuthClient.onSessionChange} listeners receive: `{ signedIn: true, user, expiresAt }`
+ * (`expiresAt` when the access token expires, epoch ms on this browser's clock) or `{ signedIn: false }`.
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient, type SessionState } from 'express-refresh-tokens/client';
+ *
+ * function render(state: SessionState): void {
+ *   const status = document.querySelector('#status');
+ *   if (status) status.textContent = state.signedIn ? `Signed in as ${state.user.userId}` : 'Signed out';
+ * }
+ * createAuthClient().onSessionChange(render);
+ * ```
+ */
 export type SessionState =
   | { signedIn: true; user: AuthUser; /** When the access token expires (epoch ms). */ expiresAt: number }
   | { signedIn: false };
 
-/** An answer of the router that was not a success: `status` and the server's `code`, and a message in words. */
+/**
+ * An answer of the router that was not a success: `status` and the server's `code`, and a message in words.
+ * A request that never reached the server has status `0` and code `network_error`.
+ *
+ * @example
+ * ```ts
+ * import { AuthClientError, createAuthClient } from 'express-refresh-tokens/client';
+ *
+ * const auth = createAuthClient();
+ * try {
+ *   await auth.login({ username, password });
+ * } catch (error) {
+ *   if (!(error instanceof AuthClientError)) throw error;
+ *   if (error.code === 'too_many_requests') showError('Too many attempts: wait a few minutes.');
+ *   else showError(error.message); // e.g. 'Wrong username or password.'
+ * }
+ * ```
+ */
 export class AuthClientError extends Error {
+  /**
+   * The client creates these from the router's answers; an app only reads them.
+   *
+   * @param status - The HTTP status, `0` for a network failure.
+   * @param code - The server's `error` code, or `network_error` / `http_<status>`.
+   * @param message - Words a page can show (`'Wrong username or password.'`).
+   */
   constructor(
+    /** The HTTP status; `0` when the server could not be reached. */
     readonly status: number,
+    /** The server's `error` code (`invalid_credentials`, `too_many_requests`, …), `network_error`, or `http_<status>` for an answer without one. */
     readonly code: string,
     message: string,
   ) {
@@ -51,34 +121,164 @@ export class AuthClientError extends Error {
   }
 }
 
-/** What {@link createAuthClient} returns. */
+/**
+ * What {@link createAuthClient} returns: one per page, shared by everything on it.
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient, type AuthClient } from 'express-refresh-tokens/client';
+ *
+ * export const auth: AuthClient = createAuthClient();
+ *
+ * export async function loadProfile(): Promise<unknown> {
+ *   const res = await auth.fetch('/api/me');
+ *   return res.ok ? res.json() : null;
+ * }
+ * ```
+ */
 export interface AuthClient {
-  /** Signs in with the JSON body the server's `authenticate` reads. Throws {@link AuthClientError} when refused. */
+  /**
+   * Signs in with the JSON body the server's `authenticate` reads. Throws {@link AuthClientError} when refused.
+   *
+   * @param credentials - Sent as the JSON body of `POST /login`, e.g. `{ username, password }`.
+   * @returns The signed-in user; every tab is told.
+   * @throws {@link AuthClientError}: `invalid_credentials` (401), `too_many_requests` (429),
+   * `temporarily_unavailable` (503), `network_error` (status 0), …
+   *
+   * @example
+   * ```ts
+   * const user = await auth.login({ username: 'demo', password: 'demo-password' });
+   * console.log(`signed in as ${user.userId}`);
+   * ```
+   */
   login(credentials: Record<string, unknown>): Promise<AuthUser>;
-  /** Signs this browser out (every tab). Never throws for a session that is already gone. */
+  /**
+   * Signs this browser out (every tab). Never throws for a session that is already gone.
+   *
+   * @throws {@link AuthClientError} when the server could not end the session (429, 503, or
+   * unreachable); this browser is signed out all the same.
+   *
+   * @example
+   * ```ts
+   * document.querySelector('#logout')?.addEventListener('click', () => void auth.logout());
+   * ```
+   */
   logout(): Promise<void>;
-  /** Ends every session of the user, on every device, and signs this browser out. */
+  /**
+   * Ends every session of the user, on every device, and signs this browser out.
+   *
+   * @throws {@link AuthClientError} when the server refuses (other than 401) or fails; `TypeError`
+   * from `fetch` when it cannot be reached.
+   *
+   * @example
+   * ```ts
+   * await auth.logoutEverywhere(); // e.g. after the user changed their password
+   * ```
+   */
   logoutEverywhere(): Promise<void>;
   /**
    * `fetch` with the access token attached: refreshed first when it is about to expire, and once
    * more (then the request retried once) when the server answers 401. When no session can be had,
    * the request goes out without a token, and its 401 is returned.
+   *
+   * @param input - What `fetch` takes: a URL or a `Request`.
+   * @param init - What `fetch` takes; its `Authorization` header is replaced when there is a token.
+   * @returns The server's response; an HTTP error status is an answer, not a rejection.
+   * @throws `TypeError` from `fetch` when the network fails; {@link AuthClientError} when the refresh
+   * after a 401 fails with something other than 401 (e.g. 503).
+   *
+   * @example
+   * ```ts
+   * const res = await auth.fetch('/api/notes', {
+   *   method: 'POST',
+   *   headers: { 'Content-Type': 'application/json' },
+   *   body: JSON.stringify({ text: 'hello' }),
+   * });
+   * if (res.status === 401) showError('Please sign in.');
+   * ```
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** A current access token (refreshed if needed), or `null` when signed out. */
+  /**
+   * A current access token (refreshed if needed), or `null` when signed out.
+   *
+   * @throws {@link AuthClientError} when a needed refresh fails with something other than 401 (503, network).
+   *
+   * @example
+   * ```ts
+   * const socket = new WebSocket('wss://example.com/live');
+   * socket.addEventListener('open', async () => {
+   *   socket.send(JSON.stringify({ type: 'authenticate', token: await auth.getAccessToken() }));
+   * });
+   * ```
+   */
   getAccessToken(): Promise<string | null>;
   /**
    * Finds out whether the browser is signed in, getting the session back from the cookie after a
    * reload. Without the presence cookie it answers at once, with no request that would fail.
+   *
+   * @returns The state, also passed to `onSessionChange` listeners when it changed.
+   * @throws {@link AuthClientError} when the server cannot answer (503, network): the state is still unknown.
+   *
+   * @example
+   * ```ts
+   * const state = await auth.restore();
+   * if (!state.signedIn) location.assign('/login');
+   * ```
    */
   restore(): Promise<SessionState>;
-  /** The state as last known, without any request. */
+  /**
+   * The state as last known, without any request.
+   *
+   * @returns `null` until the first call has found out (`restore`, `login`, `fetch`, …).
+   *
+   * @example
+   * ```ts
+   * const signedIn = auth.getSession()?.signedIn ?? false;
+   * ```
+   */
   getSession(): SessionState | null;
-  /** The user's sessions (this one marked `current`). */
+  /**
+   * The user's sessions (this one marked `current`).
+   *
+   * Only the first page of `GET /sessions` (up to 100).
+   *
+   * @throws {@link AuthClientError} when refused (401 `invalid_token` when signed out) or on a server error.
+   *
+   * @example
+   * ```ts
+   * for (const session of await auth.listSessions()) {
+   *   console.log(session.current ? '(this browser)' : session.id, session.userAgent, session.lastUsedAt);
+   * }
+   * ```
+   */
   listSessions(): Promise<SessionSummary[]>;
-  /** Ends one of the user's sessions; ending this one signs this browser out. */
+  /**
+   * Ends one of the user's sessions; ending this one signs this browser out.
+   *
+   * @param id - A session's `id`, from {@link AuthClient.listSessions}.
+   * @throws {@link AuthClientError}: 404 `session_not_found` when it is not one of the user's live sessions.
+   *
+   * @example
+   * ```ts
+   * const others = (await auth.listSessions()).filter((session) => !session.current);
+   * await Promise.all(others.map((session) => auth.revokeSession(session.id)));
+   * ```
+   */
   revokeSession(id: string): Promise<void>;
-  /** Calls `listener` on every sign-in, refresh and sign-out, in this tab or another. Returns the unsubscribe function. */
+  /**
+   * Calls `listener` on every sign-in, refresh and sign-out, in this tab or another. Returns the unsubscribe function.
+   * Not called with the current state when subscribing: `restore()` reports it.
+   *
+   * @param listener - Receives the new {@link SessionState}.
+   * @returns A function that removes the listener.
+   *
+   * @example
+   * ```ts
+   * const stop = auth.onSessionChange((state) => render(state));
+   * await auth.restore(); // the first call reports the state
+   * window.addEventListener('pagehide', stop);
+   * ```
+   */
   onSessionChange(listener: (state: SessionState) => void): () => void;
 }
 
@@ -139,10 +339,18 @@ async function errorOf(response: Response): Promise<AuthClientError> {
  * this object only (never in web storage or a readable cookie); the refresh token is the server's
  * HttpOnly cookie, which the browser sends by itself.
  *
+ * @param options - Where the router is mounted and how the server is configured; see {@link AuthClientOptions}.
+ * @returns The client: one per page.
+ *
  * @example
- * const auth = createAuthClient();
+ * ```ts
+ * import { createAuthClient } from 'express-refresh-tokens/client';
+ *
+ * const auth = createAuthClient(); // the router is mounted at /auth on this origin
+ * auth.onSessionChange((state) => render(state));
  * if (!(await auth.restore()).signedIn) await auth.login({ username, password });
  * const res = await auth.fetch('/api/me');
+ * ```
  */
 export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   const baseUrl = (options.baseUrl ?? '/auth').replace(/\/$/, '');

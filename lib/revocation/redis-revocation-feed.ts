@@ -1,6 +1,6 @@
 // The revocation feed on Redis: loads the log at start, follows the channel, re-syncs after reconnects, fails closed when stale.
 import { randomBytes } from 'node:crypto';
-import { StoreUnavailableError } from '../errors';
+import { ErrorCodes, StoreUnavailableError } from '../errors';
 import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
 import { applyRevocation, heartbeatMessage, parseMessage, type Revocation } from './revocation-log-format';
 import { RevocationSet } from './revocation-set';
@@ -101,7 +101,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(done);
-        reject(new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms`));
+        reject(new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms`, { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }));
       }, this.source.waitMs);
       timer.unref();
       const done = (): void => {

@@ -35,12 +35,29 @@ export interface TokenResponse {
   expiresIn: number;
 }
 
-/** One session as `GET /sessions` lists it (times are ISO-8601). */
+/**
+ * One session as `GET /sessions` lists it (times are ISO-8601).
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient, type SessionSummary } from 'express-refresh-tokens/client';
+ *
+ * const describe = (session: SessionSummary): string =>
+ *   `${session.userAgent}, since ${new Date(session.createdAt).toLocaleDateString()}${session.current ? ' (this browser)' : ''}`;
+ * const sessions = await createAuthClient().listSessions();
+ * console.log(sessions.map(describe));
+ * ```
+ */
 export interface SessionSummary {
+  /** The session's id: pass it to `revokeSession`. */
   id: string;
+  /** When the login began. */
   createdAt: string;
+  /** When its refresh token was last rotated. */
   lastUsedAt: string;
+  /** When the session ends unless it is used before then; never after its absolute deadline. */
   expiresAt: string;
+  /** The `User-Agent` of the login request, truncated. */
   userAgent: string;
   /** Whether it is the session of the access token that asked. */
   current: boolean;

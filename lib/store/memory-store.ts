@@ -1,4 +1,7 @@
 // MemoryStore: the SessionStore contract in one process's memory, for development and tests only.
+import { describeValue } from '../describe-value';
+import { ErrorCodes } from '../errors';
+import { checkKnownKeys, configurationError } from '../option-checks';
 import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../refresh-token';
 import {
@@ -12,10 +15,39 @@ import {
   type UserRevocation,
 } from './session-store';
 
-/** Options for {@link MemoryStore}. */
+/**
+ * Options for {@link MemoryStore}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'express-refresh-tokens';
+ *
+ * const store = new MemoryStore({ sweepIntervalMs: 10_000 }); // drop expired sessions every 10 s
+ * ```
+ */
 export interface MemoryStoreOptions {
-  /** How often expired entries are swept out, in milliseconds. Defaults to `60000`. */
+  /** How often expired entries are swept out, in milliseconds (the timer never keeps the process alive). Defaults to `60000`. */
   sweepIntervalMs?: number;
+}
+
+/** The longest delay setTimeout honours; beyond it (or for a non-number) Node fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Validates {@link MemoryStoreOptions}: a bad `sweepIntervalMs` would make Node sweep every millisecond. */
+function sweepInterval(options: unknown): number {
+  if (options === null || typeof options !== 'object') {
+    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `MemoryStore: options must be an object like { sweepIntervalMs: 60000 }; received ${describeValue(options)}.`);
+  }
+  checkKnownKeys('', options, ['sweepIntervalMs'], 'MemoryStore');
+  const { sweepIntervalMs = 60_000 } = options as MemoryStoreOptions;
+  if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs <= 0 || sweepIntervalMs > MAX_TIMER_MS) {
+    throw configurationError(
+      'range',
+      ErrorCodes.ERR_INVALID_OPTION,
+      `MemoryStore: \`sweepIntervalMs\` must be a positive whole number of milliseconds, at most ${MAX_TIMER_MS}; received ${describeValue(sweepIntervalMs)}.`,
+    );
+  }
+  return sweepIntervalMs;
 }
 
 interface Family {
@@ -36,7 +68,17 @@ interface Family {
  * loss) it refuses access tokens of logins from before the store was created.
  *
  * @example
- * const auth = createAuth({ store: new MemoryStore(), ... });
+ * ```ts
+ * import { createAuth, MemoryStore } from 'express-refresh-tokens';
+ *
+ * const auth = createAuth({
+ *   store: new MemoryStore(),
+ *   accessToken: { secret: 'development-only access secret, 32+ bytes' },
+ *   refreshToken: { secret: 'development-only refresh secret, 32+ bytes' },
+ *   cookie: { secure: false }, // plain http on localhost
+ *   authenticate: (req) => (req.body.username === 'demo' && req.body.password === 'demo-password' ? { userId: 'demo' } : null),
+ * });
+ * ```
  */
 export class MemoryStore implements SessionStore {
   private readonly families = new Map<string, Family>();
@@ -44,7 +86,20 @@ export class MemoryStore implements SessionStore {
   private readonly revocations = new RevocationSet(Number.POSITIVE_INFINITY);
   private readonly sweepTimer: NodeJS.Timeout;
 
+  /**
+   * Creates an empty store.
+   *
+   * @param options - `sweepIntervalMs`, how often expired sessions are dropped (default 60000).
+   * @throws `TypeError` or `RangeError` (code `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION`) for a bad option.
+   *
+   * @example
+   * ```ts
+   * const store = new MemoryStore();
+   * afterAll(() => store.close()); // in a test suite: stop its sweep timer
+   * ```
+   */
   constructor(options: MemoryStoreOptions = {}) {
+    const sweepIntervalMs = sweepInterval(options);
     if (process.env.NODE_ENV === 'production') {
       process.emitWarning(
         'MemoryStore keeps sessions in one process and loses them on restart; revocations do not reach ' +
@@ -54,7 +109,7 @@ export class MemoryStore implements SessionStore {
     }
     this.revocations.refuseBefore(Date.now());
     this.revocations.confirm(Number.POSITIVE_INFINITY);
-    this.sweepTimer = setInterval(() => this.sweep(Date.now()), options.sweepIntervalMs ?? 60_000);
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepIntervalMs);
     this.sweepTimer.unref();
   }
 

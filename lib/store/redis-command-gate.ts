@@ -1,13 +1,17 @@
 // Sending commands to Redis within a time budget: waits for the connection, fails fast while Redis hangs.
-import { StoreUnavailableError } from '../errors';
+import { ErrorCodes, StoreUnavailableError, type StoreErrorCode } from '../errors';
 
 /** The connection-state part of an ioredis `Redis` or `Cluster` client that the gate watches. */
 export interface ConnectionLike {
   /** ioredis status: `wait` (lazyConnect), `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end`, ... */
   readonly status: string;
+  /** Connects a `lazyConnect` client (ioredis' `connect`). */
   connect(): Promise<unknown>;
+  /** Probes a Redis that stopped answering (ioredis' `ping`). */
   ping(): Promise<unknown>;
+  /** Waits for the connection to be ready, or to end for good. */
   once(event: 'ready' | 'end', listener: () => void): unknown;
+  /** Stops waiting for `ready` or `end`. */
   off(event: 'ready' | 'end', listener: () => void): unknown;
 }
 
@@ -36,8 +40,8 @@ export class RedisClock {
 
 /** A command the gate refused before sending it: it can never take effect, late or not. */
 export class CommandNotSentError extends StoreUnavailableError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, code: StoreErrorCode) {
+    super(message, { code });
     this.name = 'StoreUnavailableError';
   }
 }
@@ -50,9 +54,11 @@ const MAX_PROBE_INTERVAL_MS = 1000;
  * - while the client connects (first connect, reconnect, or `lazyConnect` waiting for a first
  *   command) the command waits for it; a `lazyConnect` client is told to connect;
  * - the command is given its deadline (when the caller will stop waiting, on Redis' clock);
- * - past the budget it fails with `StoreUnavailableError` and the circuit opens: later commands
- *   fail at once instead of piling up behind a hung server, while one PING at a time probes it;
- *   the first answer closes the circuit.
+ * - past the budget it fails with `StoreUnavailableError` (`ERR_STORE_TIMEOUT`) and the circuit
+ *   opens: later commands fail at once (`ERR_STORE_CIRCUIT_OPEN`) instead of piling up behind a
+ *   hung server, while one PING at a time probes it; the first answer closes the circuit;
+ * - a command Redis or ioredis answers with an error fails with `ERR_STORE_UNAVAILABLE` (the error
+ *   as `cause`), and one on a client the app closed with `ERR_STORE_CLIENT_CLOSED`.
  */
 export class CommandGate {
   private circuitOpen = false;
@@ -83,7 +89,7 @@ export class CommandGate {
   /** Runs `command` with its deadline (Redis clock, epoch ms), within the budget. */
   run<T>(command: (deadline: number) => Promise<T>): Promise<T> {
     if (this.circuitOpen) {
-      return Promise.reject(new CommandNotSentError('Redis stopped answering; failing fast until it answers a probe again'));
+      return Promise.reject(new CommandNotSentError('Redis stopped answering; failing fast until it answers a probe again', ErrorCodes.ERR_STORE_CIRCUIT_OPEN));
     }
     return this.attempt(command);
   }
@@ -96,7 +102,7 @@ export class CommandGate {
 
   private attempt<T>(command: (deadline: number) => Promise<T>): Promise<T> {
     if (this.client.status === 'end') {
-      return Promise.reject(new CommandNotSentError('the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given'));
+      return Promise.reject(new CommandNotSentError('the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given', ErrorCodes.ERR_STORE_CLIENT_CLOSED));
     }
     const giveUpAt = Date.now() + this.timeoutMs;
     return new Promise<T>((resolve, reject) => {
@@ -106,7 +112,7 @@ export class CommandGate {
         settled = true;
         this.openCircuit();
         const message = `Redis did not answer within ${this.timeoutMs}ms (status: ${this.client.status})`;
-        reject(sent ? new StoreUnavailableError(message) : new CommandNotSentError(message));
+        reject(sent ? new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_TIMEOUT }) : new CommandNotSentError(message, ErrorCodes.ERR_STORE_TIMEOUT));
       }, this.timeoutMs);
       timer.unref(); // whoever waits holds the process open (a request's socket); a lone probe must not
       const fail = (error: unknown): void => {
@@ -134,7 +140,7 @@ export class CommandGate {
   private connected(): Promise<void> {
     const status = this.client.status;
     if (status === 'ready') return Promise.resolve();
-    if (status === 'end') return Promise.reject(new CommandNotSentError('the Redis client was closed'));
+    if (status === 'end') return Promise.reject(new CommandNotSentError('the Redis client was closed', ErrorCodes.ERR_STORE_CLIENT_CLOSED));
     if (status === 'wait') this.client.connect().catch(() => undefined);
     this.readyWait ??= new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
@@ -145,7 +151,7 @@ export class CommandGate {
       const onEnd = (): void => {
         this.client.off('ready', onReady);
         this.readyWait = undefined;
-        reject(new CommandNotSentError('the Redis client was closed'));
+        reject(new CommandNotSentError('the Redis client was closed', ErrorCodes.ERR_STORE_CLIENT_CLOSED));
       };
       this.client.once('ready', onReady);
       this.client.once('end', onEnd);

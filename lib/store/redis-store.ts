@@ -1,7 +1,8 @@
 // RedisStore: the SessionStore contract on Redis (ioredis Redis or Cluster), one script per operation.
 import { createHash } from 'node:crypto';
 import { describeValue as describe } from '../describe-value';
-import { StoreUnavailableError } from '../errors';
+import { ErrorCodes, StoreUnavailableError } from '../errors';
+import { checkKnownKeys, configurationError, missingOr } from '../option-checks';
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
 import { applyRevocation, messageSuffix, unversionedMessage, type Revocation } from '../revocation/revocation-log-format';
 import { CommandGate, RedisClock, type ConnectionLike } from './redis-command-gate';
@@ -34,18 +35,47 @@ type RedisArg = string | number;
 /**
  * The part of an ioredis `Redis` or `Cluster` client that RedisStore uses. Any ioredis client fits;
  * the type is structural so this package does not force an ioredis version on you.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from 'ioredis';
+ * import { RedisStore, type RedisClientLike } from 'express-refresh-tokens';
+ *
+ * const client: RedisClientLike = new Cluster([{ host: 'redis-1', port: 6379 }, { host: 'redis-2', port: 6379 }]);
+ * const store = new RedisStore({ client, prefix: 'auth:' });
+ * ```
  */
 export interface RedisClientLike extends ConnectionLike {
+  /** Runs a loaded script by its SHA-1 (ioredis' `evalsha`). */
   evalsha(sha: string, numKeys: number, ...args: RedisArg[]): Promise<unknown>;
+  /** Loads and runs a script, after a `NOSCRIPT` answer (ioredis' `eval`). */
   eval(script: string, numKeys: number, ...args: RedisArg[]): Promise<unknown>;
+  /** Reads a string key (ioredis' `get`). */
   get(key: string): Promise<string | null>;
+  /** Reads a range of a sorted set (ioredis' `zrange`). */
   zrange(key: string, start: number, stop: number): Promise<string[]>;
+  /** Removes members of a sorted set (ioredis' `zrem`). */
   zrem(key: string, ...members: string[]): Promise<number>;
   /** A new connection with the same options: the revocation feed's subscriber. */
   duplicate(): SubscriberLike;
 }
 
-/** Options for {@link RedisStore}. */
+/**
+ * Options for {@link RedisStore}.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisStore, type RedisStoreOptions } from 'express-refresh-tokens';
+ *
+ * const options: RedisStoreOptions = {
+ *   client: new Redis(process.env.REDIS_URL ?? 'redis://localhost:6379', { lazyConnect: true }),
+ *   prefix: 'myapp:auth:', // default 'ert:'
+ *   commandTimeoutMs: 500, // answer 503 after half a second rather than wait (default 1000)
+ * };
+ * const store = new RedisStore(options);
+ * ```
+ */
 export interface RedisStoreOptions {
   /** An ioredis `Redis` or `Cluster`, connected or not (`lazyConnect` works). The store never closes it. Required. */
   client: RedisClientLike;
@@ -103,8 +133,15 @@ const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
 
 /** The error for a script that refused to run because its caller had already given up. */
 function late(operation: string): StoreUnavailableError {
-  return new StoreUnavailableError(`RedisStore: ${operation} reached Redis after its deadline and changed nothing`);
+  return new StoreUnavailableError(`RedisStore: ${operation} reached Redis after its deadline and changed nothing`, { code: ErrorCodes.ERR_STORE_DEADLINE_EXCEEDED });
 }
+
+/** The error for a reply the store cannot read: another program writes its keys, or versions are mixed. */
+function badReply(message: string): StoreUnavailableError {
+  return new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_BAD_REPLY });
+}
+
+const OPTION_NAMES = ['client', 'prefix', 'commandTimeoutMs'] as const;
 
 /**
  * A {@link SessionStore} on Redis through ioredis. Its keys (all with a TTL) are named in
@@ -113,7 +150,14 @@ function late(operation: string): StoreUnavailableError {
  * Only hashes of refresh secrets are stored. Every script touches one hash slot.
  *
  * @example
- * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'auth:' });
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { createAuth, RedisStore } from 'express-refresh-tokens';
+ *
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://localhost:6379');
+ * const store = new RedisStore({ client: redis, prefix: 'auth:' });
+ * const auth = createAuth({ ...options, store }); // options: the rest of your AuthOptions
+ * ```
  */
 export class RedisStore implements SessionStore {
   private readonly client: RedisClientLike;
@@ -122,28 +166,48 @@ export class RedisStore implements SessionStore {
   private readonly gate: CommandGate;
   private readonly feeds = new Set<RedisRevocationFeed>();
 
+  /**
+   * Creates the store on a client you own: it connects a `lazyConnect` client when first needed and
+   * never closes it; the revocation feed of each auth instance opens one duplicate of it to subscribe.
+   *
+   * @param options - `client` (required), `prefix` (default `'ert:'`), `commandTimeoutMs` (default `1000`).
+   * @throws `TypeError` or `RangeError` (code `ERR_MISSING_OPTION`, `ERR_UNKNOWN_OPTION` or
+   * `ERR_INVALID_OPTION`) for a missing client, a prefix with `{` or `}`, or a bad timeout.
+   *
+   * @example
+   * ```ts
+   * const store = new RedisStore({ client: new Redis({ host: 'redis.internal', lazyConnect: true }), prefix: 'auth:' });
+   * ```
+   */
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError('RedisStore: options must be an object like `{ client: new Redis(url), prefix: "auth:" }`.');
+      throw configurationError('type', missingOr(options), 'RedisStore: options must be an object like `{ client: new Redis(url), prefix: "auth:" }`.');
     }
+    checkKnownKeys('', options, OPTION_NAMES, 'RedisStore');
     const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = options;
     if (!client || typeof client !== 'object' || typeof (client as RedisClientLike).evalsha !== 'function' || typeof (client as RedisClientLike).duplicate !== 'function') {
-      throw new TypeError(
+      throw configurationError(
+        'type',
+        missingOr(client),
         `RedisStore: \`client\` must be an ioredis Redis or Cluster instance; received ${describe(client)}. ` +
           'Pass `{ client: new Redis(process.env.REDIS_URL) }`.',
       );
     }
     if (typeof prefix !== 'string') {
-      throw new TypeError(`RedisStore: \`prefix\` must be a string such as 'auth:'; received ${describe(prefix)}.`);
+      throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `RedisStore: \`prefix\` must be a string such as 'auth:'; received ${describe(prefix)}.`);
     }
     if (/[{}]/.test(prefix)) {
-      throw new TypeError(
+      throw configurationError(
+        'type',
+        ErrorCodes.ERR_INVALID_OPTION,
         `RedisStore: \`prefix\` must not contain '{' or '}'; received ${describe(prefix)}. ` +
           'The store adds its own hash tags so that the keys of one session share a Redis Cluster slot; remove the braces.',
       );
     }
     if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > MAX_TIMER_MS) {
-      throw new RangeError(
+      throw configurationError(
+        'range',
+        ErrorCodes.ERR_INVALID_OPTION,
         `RedisStore: \`commandTimeoutMs\` must be a positive whole number of milliseconds, at most ${MAX_TIMER_MS}; received ${describe(commandTimeoutMs)}.`,
       );
     }
@@ -226,7 +290,7 @@ export class RedisStore implements SessionStore {
     if (status === 'missing' && values.length === 1) return { status };
     if (status === 'unknown' && values.length === 1) return { status };
     if (status === undefined || !SESSION_STATUSES.has(status) || values.length !== 2) {
-      throw new StoreUnavailableError(`RedisStore: unexpected presentToken reply (${values.length} values, status ${String(status)})`);
+      throw badReply(`RedisStore: unexpected presentToken reply (${values.length} values, status ${String(status)})`);
     }
     const session = toSessionRecord(sessionId, decodeSession(values[1] as string));
     if (status === 'revoked' || status === 'reuse') {
@@ -264,7 +328,7 @@ export class RedisStore implements SessionStore {
     const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [revokedBefore, retainMs, deadline]);
     if (!Array.isArray(reply) || reply[0] !== 'ok' || !Array.isArray(reply[1])) {
       if (Array.isArray(reply) && reply[0] === 'late') throw late('revokeUser');
-      throw new StoreUnavailableError('RedisStore: unexpected revokeUser reply');
+      throw badReply('RedisStore: unexpected revokeUser reply');
     }
     const ended = await Promise.all((reply[1] as unknown[]).map((id) => this.endFamily(String(id))));
     return ended.filter((record): record is SessionRecord => record !== null && record.userId === userId);
@@ -353,7 +417,7 @@ export class RedisStore implements SessionStore {
         const { log, users, version, epoch } = this.keys;
         const reply = await this.run(SCRIPTS.loadRevocations, [log, users, version, epoch], () => [sentAt, newEpoch, retainMs]);
         if (!Array.isArray(reply) || reply.length !== 5 || !Array.isArray(reply[3]) || !Array.isArray(reply[4])) {
-          throw new StoreUnavailableError('RedisStore: unexpected loadRevocations reply');
+          throw badReply('RedisStore: unexpected loadRevocations reply');
         }
         this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
         return { epoch: String(reply[0]), version: Number(reply[2]), revocations: [...sessionRevocations(reply[3]), ...userRevocations(reply[4])] };
@@ -415,6 +479,6 @@ function userRevocations(flat: unknown[]): Revocation[] {
 }
 
 function expectStrings(reply: unknown, operation: string): string[] {
-  if (!Array.isArray(reply)) throw new StoreUnavailableError(`RedisStore: unexpected ${operation} reply`);
+  if (!Array.isArray(reply)) throw badReply(`RedisStore: unexpected ${operation} reply`);
   return reply.map((value) => (value === null || value === false ? '' : String(value)));
 }

@@ -1,6 +1,19 @@
 // The SessionStore contract: what RedisStore and MemoryStore both implement, and what the core relies on.
 
-/** What a store keeps about one session (one refresh-token family). Times are epoch milliseconds. */
+/**
+ * What a store keeps about one session (one refresh-token family). Times are epoch milliseconds.
+ * `auth.listSessions` resolves with these.
+ *
+ * @example
+ * ```ts
+ * import type { SessionRecord } from 'express-refresh-tokens';
+ *
+ * const sessions: SessionRecord[] = await auth.listSessions(userId);
+ * for (const session of sessions) {
+ *   console.log(session.sessionId, session.userAgent, 'last used', new Date(session.lastUsedAt).toISOString());
+ * }
+ * ```
+ */
 export interface SessionRecord {
   /** The session (family) id; also the access token's `sid` claim. */
   sessionId: string;
@@ -20,11 +33,32 @@ export interface SessionRecord {
   userAgent: string;
 }
 
-/** What is needed to create a family. */
+/**
+ * What is needed to create a family: what {@link SessionStore.createSession} receives. Only a
+ * custom store, or a wrapper around one, deals with it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type NewSession, type SessionRecord } from 'express-refresh-tokens';
+ *
+ * // A store for tests that counts logins.
+ * class CountingStore extends MemoryStore {
+ *   created = 0;
+ *   override async createSession(session: NewSession): Promise<SessionRecord | null> {
+ *     this.created += 1;
+ *     return super.createSession(session);
+ *   }
+ * }
+ * ```
+ */
 export interface NewSession {
+  /** The new session's id (random, URL-safe). */
   sessionId: string;
+  /** The user's id from `authenticate`. */
   userId: string;
+  /** The app's claims from `authenticate`. */
   claims: Record<string, unknown>;
+  /** The login request's `User-Agent`, truncated. */
   userAgent: string;
   /** Hash of the first refresh secret; the secret itself is never stored. */
   secretHash: string;
@@ -32,13 +66,16 @@ export interface NewSession {
   clientHash: string;
   /** When the login began (before `authenticate` ran): the family's `createdAt`. */
   now: number;
+  /** `refreshToken.idleTtl`, in milliseconds. */
   idleTtlMs: number;
+  /** `refreshToken.absoluteTtl`, in milliseconds. */
   absoluteTtlMs: number;
   /**
    * The most live sessions the user may have: creating one beyond it ends the oldest (its refresh
    * token stops working and its access tokens are refused for `revocationTtlMs`).
    */
   maxSessionsPerUser: number;
+  /** How long a revocation must be remembered by the feed: the access-token lifetime plus leeway. */
   revocationTtlMs: number;
 }
 
@@ -65,9 +102,25 @@ export function newSessionRecord(session: NewSession): SessionRecord {
  * a secret: `presentedHash` is the hash of the presented secret, `successorHash` the hash of the
  * secret derived from it (`HMAC(refreshToken.secret, sessionId ‖ secret)`). The store decides with
  * its own clock (Redis' `TIME` for RedisStore), so every instance measures the grace window alike.
+ * What {@link SessionStore.presentToken} receives; only a custom store, or a wrapper, deals with it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type PresentationOutcome, type TokenPresentation } from 'express-refresh-tokens';
+ *
+ * class AuditedStore extends MemoryStore {
+ *   override async presentToken(sessionId: string, presentation: TokenPresentation): Promise<PresentationOutcome> {
+ *     const outcome = await super.presentToken(sessionId, presentation);
+ *     log.info({ sessionId, action: presentation.action, generation: presentation.generation, status: outcome.status });
+ *     return outcome;
+ *   }
+ * }
+ * ```
  */
 export interface TokenPresentation {
+  /** The hash of the presented token's secret. */
   presentedHash: string;
+  /** The hash of the successor derived from the presented secret. */
   successorHash: string;
   /** The token's generation (0 at login). The caller checked the token's MAC, so it is authentic. */
   generation: number;
@@ -78,7 +131,9 @@ export interface TokenPresentation {
   clientHash: string;
   /** `'rotate'` for `/refresh`; `'revoke'` for logout and re-login (end the family if the token is its own). */
   action: 'rotate' | 'revoke';
+  /** `refreshToken.idleTtl`, in milliseconds: a rotation pushes the expiry this far (never past the absolute deadline). */
   idleTtlMs: number;
+  /** `refreshToken.reuseGrace`, in milliseconds; `0` means no grace window. */
   reuseGraceMs: number;
   /** How long a revocation must be remembered by the feed: the access-token lifetime plus leeway. */
   revocationTtlMs: number;
@@ -96,6 +151,23 @@ export interface TokenPresentation {
  * - `unknown`: the session exists but the token is none of its tokens (its generation is not behind
  *   the family's, yet its secret matches nothing): refused, nothing changes.
  * - `missing`: no such session (never existed, expired or revoked).
+ *
+ * @example
+ * ```ts
+ * import type { PresentationOutcome } from 'express-refresh-tokens';
+ *
+ * function describeOutcome(outcome: PresentationOutcome): string {
+ *   switch (outcome.status) {
+ *     case 'reuse':
+ *       return `replayed token: session ${outcome.session.sessionId} of ${outcome.session.userId} revoked`;
+ *     case 'unknown':
+ *     case 'missing':
+ *       return 'refused';
+ *     default:
+ *       return `${outcome.status}: ${outcome.session.sessionId}`;
+ *   }
+ * }
+ * ```
  */
 export type PresentationOutcome =
   | { status: 'rotated' | 'retried' | 'revoked' | 'reuse'; session: SessionRecord }
@@ -148,6 +220,18 @@ export interface RevocationFeed {
  * `StoreUnavailableError` when its backend cannot answer in time (and then never takes effect
  * later), and never stores a secret.
  * Implementations: `RedisStore` (production) and `MemoryStore` (one process, development, tests).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { MemoryStore, RedisStore, type SessionStore } from 'express-refresh-tokens';
+ *
+ * // Redis in production; memory when developing without one.
+ * const store: SessionStore = process.env.REDIS_URL
+ *   ? new RedisStore({ client: new Redis(process.env.REDIS_URL), prefix: 'auth:' })
+ *   : new MemoryStore();
+ * const session = await store.getSession(sessionId); // null once it ended or expired
+ * ```
  */
 export interface SessionStore {
   /**
@@ -177,7 +261,7 @@ export interface SessionStore {
   getSession(sessionId: string): Promise<SessionRecord | null>;
   /** Every live session of a user, oldest first. */
   listSessions(userId: string): Promise<SessionRecord[]>;
-  /** Opens this process's copy of the store's revocations (see {@link RevocationFeed}). */
+  /** Opens this process's copy of the store's revocations (its revocation feed); `createAuth` calls it. */
   openRevocationFeed(options: RevocationFeedOptions): RevocationFeed;
   /** Releases timers and connections the store owns. Never closes a client it was given. */
   close?(): Promise<void>;

@@ -1,0 +1,316 @@
+// The refresh cookie next to cookie-parser (mounted before or after the router, with a secret or not),
+// on Express 5 and Express 4: the whole flow works, cookie-parser's `j:`/`s:` values in our cookie's
+// name are refused with a 4xx JSON error (never a 500), a duplicated name is still refused, and the
+// Set-Cookie lines Express writes carry the token unchanged.
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import cookieParser from 'cookie-parser';
+import express, { type Express, type RequestHandler } from 'express';
+import request from 'supertest';
+import type { Auth, AuthOptions } from '../lib';
+import { COOKIE, REFRESH_SECRET, closeClients, closeMemoryStores, memoryStore, redisStore, refreshCookieOf, testApp } from './support/harness';
+
+// Express 4, installed under an alias; @types/express (5) describes both closely enough for building an app.
+const express4 = require('express4') as typeof express;
+
+afterAll(async () => {
+  await closeClients();
+  await closeMemoryStores();
+});
+
+const CREDENTIALS = { username: 'alice', password: 'alice-password' };
+const PRESENT = `${COOKIE}-present`;
+const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[0-9a-z]{1,6}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/;
+const COOKIE_SECRET = 'the app’s own cookie-parser secret';
+
+type Mounting = 'none' | 'before' | 'before, with a secret' | 'after';
+
+interface Setup {
+  express?: typeof express;
+  mounting?: Mounting;
+  options?: Partial<AuthOptions>;
+  store?: AuthOptions['store'];
+}
+
+/**
+ * An app as a user builds it, around the harness' auth instance (closed by closeClients):
+ * cookie-parser where `mounting` says, the router at /auth, and two routes of the app's own that
+ * read `req.cookies` / `req.signedCookies` (so an app that mounts cookie-parser after the router
+ * still has it) and set a signed cookie (how an `s:` value can end up under our cookie's name).
+ */
+function buildApp({ express: framework = express, mounting = 'none', options, store = memoryStore() }: Setup = {}): { app: Express; auth: Auth } {
+  // reuseGrace 0: a refused request that still rotated the token would show up as reuse afterwards
+  const { auth } = testApp(store, { refreshToken: { secret: REFRESH_SECRET, reuseGrace: 0 }, ...options });
+  const app = framework();
+  const parser: RequestHandler = mounting === 'before, with a secret' ? cookieParser(COOKIE_SECRET) : cookieParser();
+  if (mounting.startsWith('before')) app.use(parser);
+  app.use('/auth', auth.router);
+  if (mounting === 'after') app.use(parser);
+  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  app.get('/app/cookies', (req, res) => res.json({ cookies: req.cookies ?? null, signedCookies: req.signedCookies ?? null }));
+  app.post('/app/sign', express.json(), (req, res) => {
+    res.cookie(COOKIE, (req.body as { value: string }).value, { signed: true });
+    res.end();
+  });
+  return { app, auth };
+}
+
+function setCookies(res: request.Response): string[] {
+  const raw = res.headers['set-cookie'] as unknown;
+  if (Array.isArray(raw)) return raw as string[];
+  return typeof raw === 'string' ? [raw] : [];
+}
+
+/** The Set-Cookie line for `name`: its value and its attributes (lower-cased names). */
+function cookieLine(res: request.Response, name: string): { value: string; attributes: Map<string, string> } {
+  const line = setCookies(res).find((cookie) => cookie.startsWith(`${name}=`));
+  if (line === undefined) throw new Error(`no Set-Cookie for ${name} in ${JSON.stringify(setCookies(res))}`);
+  const [pair, ...rest] = line.split(';');
+  const attributes = new Map<string, string>();
+  for (const attribute of rest) {
+    const eq = attribute.indexOf('=');
+    attributes.set((eq === -1 ? attribute : attribute.slice(0, eq)).trim().toLowerCase(), eq === -1 ? '' : attribute.slice(eq + 1).trim());
+  }
+  return { value: (pair as string).slice(name.length + 1), attributes };
+}
+
+/**
+ * POST /auth/refresh with each of `cookieHeaders` on its own `Cookie:` line, over a raw socket
+ * (HTTP clients join them into one); Node hands the app the lines joined with `; `.
+ */
+async function refreshWithCookieLines(app: Express, cookieHeaders: string[]): Promise<{ status: number; body: unknown }> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      let answer = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => { answer += chunk; });
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+      const lines = ['POST /auth/refresh HTTP/1.1', 'Host: 127.0.0.1', 'X-Requested-With: fetch', 'Content-Length: 0', 'Connection: close', ...cookieHeaders.map((header) => `Cookie: ${header}`)];
+      socket.end(`${lines.join('\r\n')}\r\n\r\n`);
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    return { status: Number(head.split(' ')[1]), body: JSON.parse(body) as unknown };
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const post = (app: Express, path: string) => request(app).post(`/auth${path}`).set('X-Requested-With', 'fetch');
+
+async function logIn(app: Express): Promise<{ accessToken: string; refreshToken: string; res: request.Response }> {
+  const res = await post(app, '/login').send(CREDENTIALS);
+  expect(res.status).toBe(200);
+  return { accessToken: res.body.accessToken as string, refreshToken: refreshCookieOf(res) as string, res };
+}
+
+/** Asserts the answer of a refused /refresh: 401 invalid_refresh_token as JSON, both cookies cleared. */
+function expectRefused(res: request.Response): void {
+  expect(res.status).toBe(401);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.body).toEqual({ error: 'invalid_refresh_token' });
+  for (const name of [COOKIE, PRESENT]) {
+    const { value, attributes } = cookieLine(res, name);
+    expect(value).toBe('');
+    expect(Date.parse(attributes.get('expires') ?? '')).toBe(0);
+  }
+}
+
+/** Login, a refresh among other cookies, logout; then the last token is refused and the access token revoked. */
+async function wholeFlow(app: Express): Promise<void> {
+  const session = await logIn(app);
+  expect(session.refreshToken).toMatch(REFRESH_TOKEN_SHAPE);
+  expect((await request(app).get('/api/me').set('Authorization', `Bearer ${session.accessToken}`)).status).toBe(200);
+
+  const rotated = await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}; ${PRESENT}=1; theme=dark`);
+  expect(rotated.status).toBe(200);
+  const successor = refreshCookieOf(rotated) as string;
+  expect(successor).toMatch(REFRESH_TOKEN_SHAPE);
+  expect(successor).not.toBe(session.refreshToken);
+
+  const out = await post(app, '/logout').set('Cookie', `theme=dark; ${COOKIE}=${successor}`);
+  expect(out.status).toBe(204);
+  for (const name of [COOKIE, PRESENT]) expect(cookieLine(out, name).value).toBe('');
+  expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${successor}`));
+  expect((await request(app).get('/api/me').set('Authorization', `Bearer ${session.accessToken}`)).status).toBe(401);
+}
+
+describe.each<Mounting>(['before', 'before, with a secret', 'after'])('cookie-parser mounted %s the router', (mounting) => {
+  test('login, refresh and logout work (MemoryStore)', async () => {
+    await wholeFlow(buildApp({ mounting }).app);
+  });
+
+  test("the app's own routes still see cookie-parser's req.cookies", async () => {
+    const { app } = buildApp({ mounting });
+    const res = await request(app).get('/app/cookies').set('Cookie', 'theme=dark');
+    expect(res.body.cookies).toEqual({ theme: 'dark' });
+  });
+
+  test('a j: (JSON) value under our name answers 401 invalid_refresh_token as JSON, not a 500', async () => {
+    const { app } = buildApp({ mounting });
+    const session = await logIn(app);
+    // what res.cookie(name, { … }) writes; cookie-parser turns it into an object
+    const json = encodeURIComponent(`j:${JSON.stringify({ token: session.refreshToken })}`);
+    const seen = await request(app).get('/app/cookies').set('Cookie', `${COOKIE}=${json}`);
+    expect(seen.body.cookies[COOKIE]).toEqual({ token: session.refreshToken }); // what the router sees when mounted before it
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${json}`));
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=j:{"a":1}`));
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=j:[1,2]`));
+    expect((await post(app, '/logout').set('Cookie', `${COOKIE}=${json}`)).status).toBe(204);
+    // nothing was rotated or ended: the real token still refreshes (reuseGrace 0 would show a rotation)
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`)).status).toBe(200);
+  });
+
+  test('an s: (signed) value under our name answers 401 invalid_refresh_token as JSON, even one wrapping a live token', async () => {
+    const { app } = buildApp({ mounting });
+    const session = await logIn(app);
+    // Without a secret cookie-parser leaves `s:…` in req.cookies; with one it moves it to req.signedCookies.
+    // The app signs a live token with its own cookie secret, as res.cookie(name, token, { signed: true }) does.
+    const signing = await request(buildApp({ mounting: 'before, with a secret' }).app).post('/app/sign').send({ value: session.refreshToken });
+    const signed = cookieLine(signing, COOKIE).value;
+    expect(decodeURIComponent(signed)).toMatch(/^s:/);
+    const seen = await request(app).get('/app/cookies').set('Cookie', `${COOKIE}=${signed}`);
+    if (mounting === 'before, with a secret') {
+      expect(seen.body).toEqual({ cookies: {}, signedCookies: { [COOKIE]: session.refreshToken } }); // a valid signature, moved away
+    } else {
+      expect(seen.body.cookies[COOKIE]).toBe(decodeURIComponent(signed));
+    }
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${signed}`));
+    const badSignature = encodeURIComponent(`s:${session.refreshToken}.AAAA`);
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${badSignature}`));
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`)).status).toBe(200);
+  });
+
+  test('a duplicated cookie name is refused, in one Cookie header or across two, and rotates nothing', async () => {
+    const { app, auth } = buildApp({ mounting });
+    const rotations: unknown[] = [];
+    auth.events.on('refresh', (event) => rotations.push(event));
+    const session = await logIn(app);
+    const other = await logIn(app);
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}; ${COOKIE}=${other.refreshToken}`));
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}; theme=dark;  ${COOKIE} =${session.refreshToken}`));
+    const twoLines = await refreshWithCookieLines(app, [`${COOKIE}=${session.refreshToken}`, `theme=dark; ${COOKIE}=${other.refreshToken}`]);
+    expect(twoLines).toEqual({ status: 401, body: { error: 'invalid_refresh_token' } });
+    // control: one line with one token goes through that path too
+    const oneLine = await refreshWithCookieLines(app, ['theme=dark', `${COOKIE}=${session.refreshToken}`]);
+    expect(oneLine.status).toBe(200);
+    expect(rotations).toHaveLength(1); // the control request's only
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${other.refreshToken}`)).status).toBe(200);
+  });
+});
+
+describe('without cookie-parser', () => {
+  test('a j: or s: value is just a malformed token: 401 JSON', async () => {
+    const { app } = buildApp();
+    const session = await logIn(app);
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=j:{"a":1}`));
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${encodeURIComponent(`s:${session.refreshToken}.sig`)}`));
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`)).status).toBe(200);
+  });
+
+  test('names that merely contain ours (a prefix, a suffix, the presence cookie) are other cookies', async () => {
+    const { app } = buildApp();
+    const session = await logIn(app);
+    const cookie = `x${COOKIE}=a; ${COOKIE}x=b; ${PRESENT}=1; ${COOKIE}=${session.refreshToken}; novalue; =bare`;
+    expect((await post(app, '/refresh').set('Cookie', cookie)).status).toBe(200);
+  });
+
+  test('a percent-encoded cookie value is decoded, as the cookie package (and cookie-parser) decode it', async () => {
+    const { app } = buildApp();
+    const first = await logIn(app);
+    const encoded = first.refreshToken.replace(/\./g, '%2E');
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${encoded}`)).status).toBe(200);
+  });
+});
+
+describe('Set-Cookie lines, written by res.cookie and res.clearCookie', () => {
+  test('the token comes out unchanged, with Max-Age, a matching Expires and the attributes of SPEC §4', async () => {
+    const { app } = buildApp();
+    const before = Date.now();
+    const { res, refreshToken } = await logIn(app);
+    const lines = setCookies(res);
+    expect(lines).toHaveLength(2);
+    const refresh = cookieLine(res, COOKIE);
+    expect(refresh.value).toBe(refreshToken);
+    expect(refresh.value).toMatch(REFRESH_TOKEN_SHAPE);
+    const maxAge = Number(refresh.attributes.get('max-age'));
+    expect(maxAge).toBeGreaterThan(14 * 86_400 - 5);
+    expect(maxAge).toBeLessThanOrEqual(14 * 86_400);
+    const expires = Date.parse(refresh.attributes.get('expires') ?? '');
+    expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + (maxAge - 1) * 1000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + maxAge * 1000);
+    expect([...refresh.attributes.keys()].sort()).toEqual(['expires', 'httponly', 'max-age', 'path', 'samesite', 'secure']);
+    expect(refresh.attributes.get('path')).toBe('/');
+    expect(refresh.attributes.get('samesite')).toBe('Strict');
+
+    const presence = cookieLine(res, PRESENT);
+    expect(presence.value).toBe('1');
+    expect([...presence.attributes.keys()].sort()).toEqual(['expires', 'max-age', 'path', 'samesite', 'secure']);
+    expect(presence.attributes.get('max-age')).toBe(String(maxAge));
+  });
+
+  test('a clearing keeps the attributes of what it clears, with an empty value and Expires in 1970', async () => {
+    const { app } = buildApp({ options: { cookie: { secure: false, sameSite: 'lax' } } });
+    const res = await post(app, '/logout');
+    expect(res.status).toBe(204);
+    const refresh = cookieLine(res, 'refresh');
+    expect(refresh.value).toBe('');
+    expect(refresh.attributes.get('expires')).toBe('Thu, 01 Jan 1970 00:00:00 GMT');
+    expect([...refresh.attributes.keys()].sort()).toEqual(['expires', 'httponly', 'path', 'samesite']);
+    expect(refresh.attributes.get('path')).toBe('/auth');
+    expect(refresh.attributes.get('samesite')).toBe('Lax');
+    const presence = cookieLine(res, 'refresh-present');
+    expect(presence.value).toBe('');
+    expect([...presence.attributes.keys()].sort()).toEqual(['expires', 'path', 'samesite']);
+    expect(presence.attributes.get('path')).toBe('/');
+  });
+});
+
+describe('Express 4', () => {
+  test.each<Mounting>(['none', 'before', 'before, with a secret', 'after'])('login, refresh and logout work (cookie-parser: %s)', async (mounting) => {
+    await wholeFlow(buildApp({ express: express4, mounting }).app);
+  });
+
+  test('writes the same Set-Cookie attributes as Express 5, and clears the same way', async () => {
+    const attributesOf = async (framework: typeof express) => {
+      const { app } = buildApp({ express: framework });
+      const { res, refreshToken } = await logIn(app);
+      const out = await post(app, '/logout').set('Cookie', `${COOKIE}=${refreshToken}`);
+      const set = cookieLine(res, COOKIE).attributes;
+      const cleared = cookieLine(out, COOKIE).attributes;
+      expect(Number(set.get('max-age'))).toBeGreaterThan(14 * 86_400 - 5);
+      set.delete('expires'); // dates a moment apart
+      set.delete('max-age');
+      return { set: [...set], cleared: [...cleared], presence: [...cookieLine(out, PRESENT).attributes] };
+    };
+    const [five, four] = await Promise.all([attributesOf(express), attributesOf(express4)]);
+    expect(four).toEqual(five);
+    expect(new Map(four.cleared).get('expires')).toBe('Thu, 01 Jan 1970 00:00:00 GMT');
+  });
+
+  test('a j: value is refused with 401 JSON and a duplicate is refused, with cookie-parser mounted', async () => {
+    const { app } = buildApp({ express: express4, mounting: 'before, with a secret' });
+    const session = await logIn(app);
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=j:{"a":1}`));
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}; ${COOKIE}=${session.refreshToken}`));
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`)).status).toBe(200);
+  });
+});
+
+describe('on RedisStore', () => {
+  test('the whole flow with cookieParser(secret) before the router, on Express 5 and Express 4', async () => {
+    await wholeFlow(buildApp({ mounting: 'before, with a secret', store: (await redisStore()).store }).app);
+    await wholeFlow(buildApp({ express: express4, mounting: 'before, with a secret', store: (await redisStore()).store }).app);
+  });
+
+  test('a duplicated name and a signed value are refused with cookie-parser mounted', async () => {
+    const { app } = buildApp({ mounting: 'before, with a secret', store: (await redisStore()).store });
+    const session = await logIn(app);
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}; ${COOKIE}=${session.refreshToken}`));
+    expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${encodeURIComponent(`s:${session.refreshToken}.sig`)}`));
+    expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`)).status).toBe(200);
+  });
+});
