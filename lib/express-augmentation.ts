@@ -2,7 +2,6 @@
 import type { AuthInfo } from './require-auth';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by `auth.requireAuth()` for an authenticated request; absent for anonymous ones. */
@@ -10,5 +9,3 @@ declare global {
     }
   }
 }
-
-export {};

@@ -10,19 +10,25 @@ import './express-augmentation';
 
 export { createAuth, type Auth } from './create-auth';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
-export { RedisStore, type RedisStoreOptions, type RedisClientLike } from './store/redis-store';
+export { RedisStore, type RedisStoreOptions, type RedisClientLike, type RedisArg } from './store/redis-store';
 export type {
   SessionStore,
   SessionRecord,
   NewSession,
   TokenPresentation,
   PresentationOutcome,
+  RevocationFeed,
+  RevocationFeedOptions,
+  RevocationVerdict,
+  UserRevocation,
 } from './store/session-store';
+export type { SubscriberLike } from './revocation/redis-revocation-feed';
 export {
   AuthError,
   StoreUnavailableError,
   ErrorCodes,
   type AuthErrorCode,
+  type AuthErrorInit,
   type ErrorCode,
   type ConfigurationErrorCode,
   type ConfigurationError,

@@ -385,8 +385,8 @@ export function createRateLimiters(
   const pass: RequestHandler = function rateLimitOff(_req, _res, next) {
     next();
   };
-  const login = resolved && resolved.login;
-  const refresh = resolved && resolved.refresh;
+  const login = resolved === false ? false : resolved.login;
+  const refresh = resolved === false ? false : resolved.refresh;
   const loginLimiter = login
     ? limiter('login', login, (req) => {
         const username = normaliseUsername(login.username(req));

@@ -12,6 +12,7 @@ import { jsonObjectBody } from './request-body';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
 import { jwksHandler, type Jwks } from './jwks';
 import type { RateLimiters } from './rate-limit';
+import type { AuthInfo } from './require-auth';
 import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
 
 /** Everything the router needs from the auth instance. */
@@ -32,6 +33,12 @@ type Handler = (req: Request, res: Response) => Promise<void>;
 /** Statuses an error thrown by `authenticate` may carry to mean "no such user / wrong password". */
 const CREDENTIAL_ERROR_STATUSES = new Set([401, 403, 404]);
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
+/** What `requireAuth` put on a request that reached a route mounted behind it. */
+function authOf(req: Request): AuthInfo {
+  if (req.auth === undefined) throw new Error('unreachable: a route behind requireAuth ran without req.auth');
+  return req.auth;
+}
 
 function invalidRefreshToken(): AuthError {
   return new AuthError('invalid_refresh_token', 401, 'The refresh token is missing, invalid, expired or revoked');
@@ -158,13 +165,13 @@ export function createAuthRouter(deps: RouterDeps): Router {
   }));
 
   router.post(ROUTES.logoutAll, requireAuth, route('logout-all', async (req, res) => {
-    await sessions.revokeUser(req.auth!.userId);
+    await sessions.revokeUser(authOf(req).userId);
     clearRefreshCookie(req, res, config.cookie);
     res.status(204).end();
   }));
 
   router.get(ROUTES.sessions, requireAuth, route('list-sessions', async (req, res) => {
-    const { userId, sessionId } = req.auth!;
+    const { userId, sessionId } = authOf(req);
     const { offset, limit } = sessionsPage(req);
     const records = await sessions.listSessions(userId);
     const page = records.slice(offset, offset + limit);
@@ -183,7 +190,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   }));
 
   router.delete(`${ROUTES.sessions}/:id`, requireAuth, route('revoke-session', async (req, res) => {
-    const { userId, sessionId } = req.auth!;
+    const { userId, sessionId } = authOf(req);
     const target = String(req.params.id);
     if (!(await sessions.sessionOf(userId, target))) throw new AuthError('session_not_found', 404, 'No such session');
     await sessions.revokeSession(target, 'user_request');

@@ -2,7 +2,7 @@
 import { constants, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
-import { type AccessTokenAlgorithm, type AccessTokenOptions } from '../lib';
+import type { AccessTokenAlgorithm, AccessTokenOptions } from '../lib';
 import { closeMemoryStores, login, me, memoryStore as store, refresh, refreshCookieOf, testApp } from './support/harness';
 
 afterAll(closeMemoryStores);

@@ -117,8 +117,8 @@ export class MemoryStore implements SessionStore {
     if (session.now < this.revocations.revokedBefore(session.userId)) return null; // mirrors INDEX_SESSION
     const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
     this.families.set(session.sessionId, { record, currentHash: session.secretHash, previousHash: '', rotations: 0, clientHash: session.clientHash });
-    let ids = this.sessionsByUser.get(session.userId);
-    if (!ids) this.sessionsByUser.set(session.userId, (ids = new Set()));
+    const ids = this.sessionsByUser.get(session.userId) ?? new Set<string>();
+    this.sessionsByUser.set(session.userId, ids);
     ids.add(session.sessionId);
     // Over the cap: the oldest sessions end (mirrors INDEX_SESSION and RedisStore.createSession).
     const live = await this.listSessions(session.userId);

@@ -30,7 +30,8 @@ import {
   type UserRevocation,
 } from './session-store';
 
-type RedisArg = string | number;
+/** An argument of a Redis command as {@link RedisClientLike} takes it. */
+export type RedisArg = string | number;
 
 /**
  * The part of an ioredis `Redis` or `Cluster` client that RedisStore uses. Any ioredis client fits;

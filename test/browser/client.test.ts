@@ -56,7 +56,7 @@ let reuses: SessionEvent[] = [];
 /** Uncaught errors in any page of the test. */
 let pageErrors: string[] = [];
 /** Contexts opened by the current test; closed after it. */
-let contexts: BrowserContext[] = [];
+const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   if (!existsSync(path.join(BROWSER_BUILD, 'client', 'index.js'))) {
