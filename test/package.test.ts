@@ -1,4 +1,4 @@
-// The packed tarball works from CommonJS, ESM and TypeScript consumers, with Express 5 and Express 4.
+// The packed tarball works from CommonJS, ESM and strict TypeScript consumers (req.auth, auth.events and the browser client typed), with Express 5 and Express 4.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,62 @@ jest.setTimeout(240_000);
 function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+/** What a strict TypeScript consumer of a Node package compiles with. */
+const serverFlags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node'];
+/** ... and a page's TypeScript, for the browser client. */
+const browserFlags = [...serverFlags, '--lib', 'ES2022,DOM'];
+
+/** Type-checks files in a consumer; on failure, throws with tsc's diagnostics (tsc writes them to stdout). */
+function typeCheck(dir: string, flags: string[], files: string[]): void {
+  try {
+    run('node', [tsc, ...flags, ...files], dir);
+  } catch (error) {
+    throw new Error(`tsc failed:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
+  }
+}
+
+/**
+ * Writes files that must not compile and returns tsc's errors as `file:line:TScode`, sorted: the
+ * exact errors, so a file failing for another reason (a typo, a missing export) can't pass for a proof.
+ */
+function compileErrors(dir: string, flags: string[], files: Record<string, string>): string[] {
+  for (const [name, source] of Object.entries(files)) writeFileSync(join(dir, name), source);
+  try {
+    run('node', [tsc, ...flags, ...Object.keys(files)], dir);
+  } catch (error) {
+    const output = (error as { stdout?: string }).stdout ?? '';
+    return [...output.matchAll(/^(\S+)\((\d+),\d+\): error (TS\d+):/gm)].map(([, file, line, code]) => `${file}:${line}:${code}`).sort();
+  }
+  throw new Error(`${Object.keys(files).join(', ')} compiled, but must not`);
+}
+
+const createAuthCall =
+  "createAuth({ store: new MemoryStore(), accessToken: { secret: 'x'.repeat(32) }, refreshToken: { secret: 'y'.repeat(32) }, authenticate: () => null })";
+
+/** Consumers with wrong types, one error per line that says so. */
+const BROKEN_SERVER = {
+  'broken.mts': "import { createAuth } from 'express-refresh-tokens';\ncreateAuth({ store: 1 });\n",
+  'broken-auth.mts': [
+    "import express from 'express';",
+    "import { createAuth, MemoryStore } from 'express-refresh-tokens';",
+    `const auth = ${createAuthCall};`,
+    "express().get('/me', auth.requireAuth(), (req, res) => {",
+    '  const userId: number | undefined = req.auth?.userId; // a string',
+    '  res.json({ userId, role: req.auth?.nonexistent }); // no such property',
+    '});',
+    '',
+  ].join('\n'),
+  'broken-events.mts': [
+    "import { createAuth, MemoryStore } from 'express-refresh-tokens';",
+    `const auth = ${createAuthCall};`,
+    "auth.events.on('token_reused', () => undefined); // no such event",
+    "auth.events.on('reuse_detected', (event) => event.nonexistent); // no such property on SessionEvent",
+    "auth.events.on('session_revoked', (event) => event.ip); // session_revoked carries no ip",
+    '',
+  ].join('\n'),
+};
 
 /** A consumer project with the tarball and the given Express installed from the registry. */
 function installConsumer(express: 'express@5' | 'express@4', types: string): string {
@@ -78,22 +134,46 @@ describe.each(['express5', 'express4'])('with %s', (consumer) => {
     });
   });
 
-  test('TypeScript consumers (ESM and CommonJS) type-check, with req.auth typed', () => {
+  test('TypeScript consumers (strict, nodenext; ESM and CommonJS) type-check, with req.auth and auth.events typed', () => {
     const dir = consumers[consumer] as string;
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node'];
-    expect(() => run('node', [tsc, ...flags, 'consumer.mts', 'consumer.cts'], dir)).not.toThrow();
-    // The same check must fail when the types are wrong, or it proves nothing.
-    writeFileSync(join(dir, 'broken.mts'), "import { createAuth } from 'express-refresh-tokens';\ncreateAuth({ store: 1 });\n");
-    expect(() => run('node', [tsc, ...flags, 'broken.mts'], dir)).toThrow();
+    // consumer.mts/.cts: req.auth in a handler; auth-events.mts: every event's payload (with @ts-expect-error lines).
+    typeCheck(dir, serverFlags, ['consumer.mts', 'consumer.cts', 'auth-events.mts']);
+    // The same check must fail when the types are wrong, or it proves nothing: exactly these errors.
+    expect(compileErrors(dir, serverFlags, BROKEN_SERVER)).toEqual([
+      'broken-auth.mts:5:TS2322', // string is not number
+      'broken-auth.mts:6:TS2339', // Property 'nonexistent' does not exist on type 'AuthInfo'
+      'broken-events.mts:3:TS2345', // no 'token_reused' event: its listener can't be typed (never)
+      'broken-events.mts:4:TS2339', // Property 'nonexistent' does not exist on type 'SessionEvent'
+      'broken-events.mts:5:TS2339', // Property 'ip' does not exist on session_revoked's payload
+      'broken.mts:2:TS2322', // store: 1 is not a SessionStore
+    ]);
   });
 
   test('the browser client: an ES module importable by name, typed for a page (lib DOM)', () => {
     const dir = consumers[consumer] as string;
-    const imported = run('node', ['--input-type=module', '-e', "const m = await import('express-refresh-tokens/client'); console.log(typeof m.createAuthClient, typeof m.AuthClientError)"], dir);
+    const imported = run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('express-refresh-tokens/client'); console.log(typeof m.createAuthClient, typeof m.AuthClientError)",
+      ],
+      dir,
+    );
     expect(imported.trim()).toBe('function function');
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node', '--lib', 'ES2022,DOM'];
-    expect(() => run('node', [tsc, ...flags, 'browser-client.mts'], dir)).not.toThrow();
+    typeCheck(dir, browserFlags, ['browser-client.mts']);
   });
+});
+
+// Once, not per Express: the client does not depend on it.
+test("the browser client's types refuse wrong uses (the check above is not vacuous)", () => {
+  const errors = compileErrors(consumers.express5 as string, browserFlags, {
+    'broken-client.mts': [
+      "import { createAuthClient, type SessionState } from 'express-refresh-tokens/client';",
+      'const auth = createAuthClient({ baseUrl: 1 }); // baseUrl is a string',
+      'auth.onSessionChange((state: SessionState) => state.user); // only a signed-in state has a user',
+      '',
+    ].join('\n'),
+  });
+  expect(errors).toEqual(['broken-client.mts:2:TS2322', 'broken-client.mts:3:TS2339']);
 });

@@ -121,11 +121,12 @@ describe('attacks found in review, now refused', () => {
     expect(res.headers['set-cookie']).toBeUndefined();
   });
 
-  test.each(['gzip', 'deflate', 'br'])('a login body with a corrupt Content-Encoding: %s answers 400 invalid_request, not 500', async (encoding) => {
+  test.each(['gzip', 'deflate', 'br'])('a login body with a corrupt Content-Encoding: %s answers 400 invalid_request (br on Express 4: 415), not 500', async (encoding) => {
     const { app } = await redisApp();
     const res = await postLogin(app).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('this is not compressed');
-    expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'invalid_request' });
+    // Express 4's body-parser (1.x) does not decode br at all: it refuses the encoding (415) before reading.
+    const unknownEncoding = encoding === 'br' && (require('express/package.json') as { version: string }).version.startsWith('4.');
+    expect([res.status, res.body]).toEqual(unknownEncoding ? [415, { error: 'unsupported_media_type' }] : [400, { error: 'invalid_request' }]);
   });
 
   test('DELETE /auth/sessions/:id with a malformed percent-encoding answers a 4xx, not 500 server_error', async () => {
