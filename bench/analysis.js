@@ -1,0 +1,88 @@
+// Turns the per-round runs into medians, spreads and paired per-round ratios, and judges the targets (PASS/MISS).
+'use strict';
+
+const { spread, median } = require('./stats');
+
+/** The targets the issue sets: numerator ≥ threshold × denominator, on the median of per-round ratios. */
+const TARGETS = [
+  { name: 'requireAuth vs noop', numerator: 'requireAuth', denominator: 'noop', threshold: 0.95 },
+  { name: 'refresh vs refresh-floor', numerator: 'refresh', denominator: 'refresh-floor', threshold: 0.85 },
+];
+
+/** Ratios of `a` to `b` taken round by round (same round = paired); rounds where either is missing are skipped. */
+function pairedRatios(runs, a, b) {
+  const ratios = [];
+  const rounds = Math.min(runs[a] ? runs[a].length : 0, runs[b] ? runs[b].length : 0);
+  for (let r = 0; r < rounds; r++) {
+    const x = runs[a][r];
+    const y = runs[b][r];
+    if (x && y && y.rps > 0) ratios.push(x.rps / y.rps);
+  }
+  return ratios;
+}
+
+/**
+ * The same pairing on server CPU per request, inverted so it reads like a throughput ratio:
+ * cpu(b) / cpu(a) is how many requests of `a` the CPU of one request of `b` pays for.
+ */
+function pairedCpuRatios(runs, a, b) {
+  const ratios = [];
+  const rounds = Math.min(runs[a] ? runs[a].length : 0, runs[b] ? runs[b].length : 0);
+  for (let r = 0; r < rounds; r++) {
+    const x = runs[a][r];
+    const y = runs[b][r];
+    if (x && y && x.cpuPerRequestUs > 0 && Number.isFinite(y.cpuPerRequestUs)) ratios.push(y.cpuPerRequestUs / x.cpuPerRequestUs);
+  }
+  return ratios;
+}
+
+const failures = (list) => list.reduce((n, run) => n + run.non2xx + run.errors + run.timeouts + (run.missingCookie || 0), 0);
+
+/**
+ * `runs`: `{ contender: [runSummary per round] }`. Returns `{ contenders: [...], targets: [...] }`:
+ * per contender the spread of req/s, median latencies, failures, and the spreads of its per-round
+ * ratios to `bare` and `noop`; per target the spread of its per-round ratio and a verdict.
+ */
+function analyse(runs, contenderNames) {
+  const contenders = contenderNames
+    .filter((name) => runs[name] && runs[name].length > 0)
+    .map((name) => {
+      const list = runs[name];
+      const vsBare = runs.bare ? pairedRatios(runs, name, 'bare') : [];
+      const vsNoop = runs.noop ? pairedRatios(runs, name, 'noop') : [];
+      return {
+        name,
+        rps: spread(list.map((run) => run.rps)),
+        perRoundRps: list.map((run) => run.rps),
+        cpuPerRequestUs: spread(list.map((run) => run.cpuPerRequestUs)),
+        latencyP50: median(list.map((run) => run.latency.p50)),
+        latencyP99: median(list.map((run) => run.latency.p99)),
+        failures: failures(list),
+        vsBare: vsBare.length ? { ...spread(vsBare), perRound: vsBare } : null,
+        vsNoop: vsNoop.length ? { ...spread(vsNoop), perRound: vsNoop } : null,
+      };
+    });
+
+  const targets = TARGETS.map((target) => {
+    const { numerator, denominator, threshold } = target;
+    if (!runs[numerator] || !runs[denominator]) return { ...target, ratio: null, verdict: 'n/a', note: 'not measured in this run' };
+    const ratios = pairedRatios(runs, numerator, denominator);
+    const ratio = { ...spread(ratios), perRound: ratios };
+    const cpuRatios = pairedCpuRatios(runs, numerator, denominator);
+    const cpuRatio = cpuRatios.length ? { ...spread(cpuRatios), perRound: cpuRatios } : null;
+    const failed = failures(runs[numerator]) + failures(runs[denominator]);
+    const roundsMeeting = ratios.filter((x) => x >= threshold).length;
+    let verdict = ratio.median >= threshold ? 'PASS' : 'MISS';
+    let note = `${roundsMeeting}/${ratios.length} rounds ≥ ${threshold}`;
+    if (ratio.min < threshold && ratio.max >= threshold) note += '; the spread straddles the target';
+    if (failed > 0) {
+      verdict = 'MISS';
+      note += `; ${failed} failed requests (non-2xx/errors) make the run invalid`;
+    }
+    return { ...target, ratio, cpuRatio, verdict, note };
+  });
+
+  return { contenders, targets };
+}
+
+module.exports = { analyse, TARGETS, pairedRatios, pairedCpuRatios };

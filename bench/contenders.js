@@ -1,0 +1,252 @@
+// The Express apps under test, one factory per contender; each resolves with { app, prepare(port), sessions(count), close() }.
+'use strict';
+
+const { randomBytes, randomUUID, createSecretKey } = require('node:crypto');
+const express = require('express');
+const Redis = require('ioredis');
+const jwt = require('jsonwebtoken');
+const { selfRequest } = require('./http-client');
+
+/** The user every single-identity contender serves; the same length everywhere, so bodies are the same size. */
+const USER_ID = 'user-0001';
+/** A realistic desktop Chrome User-Agent, stored with each session of our library. */
+const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const CSRF_HEADER = 'X-Requested-With';
+const REFRESH_COOKIE = 'refresh'; // the library's default name with cookie.secure false (plain-http bench)
+
+/** The one route every contender serves: a small JSON naming the user the middleware found. */
+function sendData(res, userId) {
+  res.json({ user: userId, items: [1, 2, 3], ok: true });
+}
+
+function ioredisClient(port) {
+  return new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, enableAutoPipelining: false });
+}
+
+/** Picks `name=value` out of Set-Cookie lines (a string or an array). */
+function cookieFrom(setCookie, name) {
+  for (const line of [].concat(setCookie || [])) {
+    if (line.startsWith(`${name}=`)) return line.slice(name.length + 1, line.indexOf(';') === -1 ? undefined : line.indexOf(';'));
+  }
+  return undefined;
+}
+
+/**
+ * The auth instance every part of the bench uses: a RedisStore, HS256 (the default algorithm),
+ * throttling off, plain-http cookies. `secrets` (`{ access, refresh }`) default to fresh random ones.
+ */
+function createBenchAuth(client, prefix, secrets = {}) {
+  const { createAuth, RedisStore } = require('../dist');
+  return createAuth({
+    store: new RedisStore({ client, prefix }),
+    accessToken: { algorithm: 'HS256', secret: secrets.access || randomBytes(32).toString('base64url'), ttl: '1h' },
+    refreshToken: { secret: secrets.refresh || randomBytes(32).toString('base64url') },
+    cookie: { secure: false },
+    rateLimit: false,
+    authenticate: (req) => {
+      const name = req.body?.username;
+      return typeof name === 'string' ? { userId: name, claims: { role: 'admin' } } : null;
+    },
+  });
+}
+
+/** Logs in through our router over HTTP (the server's own port); resolves with `{ accessToken, refreshToken }`. */
+async function loginThroughRouter(port, username) {
+  const res = await selfRequest(port, {
+    method: 'POST',
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA },
+    body: JSON.stringify({ username }),
+  });
+  const refreshToken = cookieFrom(res.headers['set-cookie'], REFRESH_COOKIE);
+  if (res.status !== 200 || !refreshToken) throw new Error(`login failed: ${res.status} ${res.body}`);
+  return { accessToken: JSON.parse(res.body).accessToken, refreshToken };
+}
+
+const factories = {
+  async bare() {
+    const app = express();
+    app.get('/data', (_req, res) => sendData(res, USER_ID));
+    return { app };
+  },
+
+  async noop() {
+    const app = express();
+    app.get(
+      '/data',
+      (_req, _res, next) => next(),
+      (_req, res) => sendData(res, USER_ID),
+    );
+    return { app };
+  },
+
+  async requireAuth({ redisPort, prefix }) {
+    const client = ioredisClient(redisPort);
+    const auth = createBenchAuth(client, prefix);
+    await auth.ready();
+    const app = express();
+    app.get('/data', auth.requireAuth(), (req, res) => sendData(res, req.auth.userId));
+    app.use('/auth', auth.router); // after the route, so /data never passes through the router
+    return {
+      app,
+      auth,
+      async prepare(port) {
+        const { accessToken } = await loginThroughRouter(port, USER_ID);
+        return { headers: { authorization: `Bearer ${accessToken}` } };
+      },
+      async close() {
+        await auth.close();
+        await client.quit().catch(() => client.disconnect());
+      },
+    };
+  },
+
+  async 'express-jwt'() {
+    const { expressjwt } = require('express-jwt');
+    const secret = randomBytes(32).toString('base64url');
+    const app = express();
+    app.get('/data', expressjwt({ secret, algorithms: ['HS256'] }), (req, res) => sendData(res, req.auth.sub));
+    const token = jwt.sign({ sub: USER_ID, jti: randomUUID(), role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: '1h' });
+    return { app, prepare: async () => ({ headers: { authorization: `Bearer ${token}` } }) };
+  },
+
+  async 'express-jwt+redis'({ redisPort }) {
+    const { expressjwt } = require('express-jwt');
+    const client = ioredisClient(redisPort);
+    const secret = randomBytes(32).toString('base64url');
+    const isRevoked = async (_req, token) => (await client.exists(`denylist:${token.payload.jti}`)) === 1;
+    const app = express();
+    app.get('/data', expressjwt({ secret, algorithms: ['HS256'], isRevoked }), (req, res) => sendData(res, req.auth.sub));
+    const token = jwt.sign({ sub: USER_ID, jti: randomUUID(), role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: '1h' });
+    return {
+      app,
+      prepare: async () => ({ headers: { authorization: `Bearer ${token}` } }),
+      close: () => client.quit().catch(() => client.disconnect()),
+    };
+  },
+
+  async 'express-session'({ redisPort }) {
+    const session = require('express-session');
+    const { RedisStore } = require('connect-redis');
+    const { createClient } = require('redis');
+    const client = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+    client.on('error', (error) => process.stderr.write(`express-session redis client: ${error.message}\n`));
+    await client.connect();
+    const sessions = session({
+      store: new RedisStore({ client, prefix: 'sess:' }),
+      secret: randomBytes(32).toString('base64url'),
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'strict', secure: false, maxAge: 14 * 24 * 3600 * 1000 },
+    });
+    const app = express();
+    app.get('/data', sessions, (req, res) => {
+      if (typeof req.session.userId !== 'string') return res.status(401).json({ error: 'no session' });
+      sendData(res, req.session.userId);
+    });
+    app.post('/login', sessions, (req, res) => {
+      req.session.userId = USER_ID;
+      res.json({ ok: true });
+    });
+    return {
+      app,
+      async prepare(port) {
+        const res = await selfRequest(port, { method: 'POST', path: '/login', headers: { 'user-agent': CHROME_UA } });
+        const sid = cookieFrom(res.headers['set-cookie'], 'connect.sid');
+        if (res.status !== 200 || !sid) throw new Error(`express-session login failed: ${res.status}`);
+        return { headers: { cookie: `connect.sid=${sid}` } };
+      },
+      close: () => client.quit().catch(() => client.destroy()),
+    };
+  },
+
+  async refresh({ redisPort, prefix }) {
+    const client = ioredisClient(redisPort);
+    const auth = createBenchAuth(client, prefix);
+    await auth.ready();
+    const app = express();
+    app.use('/auth', auth.router);
+    let serial = 0;
+    return {
+      app,
+      auth,
+      async prepare() {
+        return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
+      },
+      /** Real logins through the router, one user per session; resolves with their refresh cookies' values. */
+      async sessions(port, count) {
+        const logins = [];
+        for (let i = 0; i < count; i++) logins.push(loginThroughRouter(port, `user-${process.pid}-${++serial}`));
+        return (await Promise.all(logins)).map((tokens) => tokens.refreshToken);
+      },
+      async close() {
+        await auth.close();
+        await client.quit().catch(() => client.disconnect());
+      },
+    };
+  },
+
+  async 'refresh-floor'({ redisPort, prefix }) {
+    // The floor of any stateful refresh: one Redis round trip (a script that checks and replaces the
+    // session's current token), one HS256 JWT signed by jsonwebtoken with a secret KeyObject (as the
+    // library's default configuration does), one res.cookie. Nothing else: no CSRF check, no MAC, no events.
+    const client = ioredisClient(redisPort);
+    client.defineCommand('rotate', {
+      numberOfKeys: 1,
+      lua: `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local sp = string.find(v, ' ', 1, true)
+if string.sub(v, 1, sp - 1) ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[2] .. string.sub(v, sp), 'PX', ARGV[3])
+return string.sub(v, sp + 1)`,
+    });
+    const key = createSecretKey(randomBytes(32));
+    const ttlMs = 14 * 24 * 3600 * 1000;
+    const sessionKey = (sid) => `${prefix}s:{${sid}}`;
+    const app = express();
+    app.post('/auth/refresh', (req, res, next) => {
+      const match = /(?:^|;\s*)refresh=([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)/.exec(req.headers.cookie || '');
+      if (!match) return res.status(401).json({ error: 'invalid_refresh_token' });
+      const [, sid, presented] = match;
+      const successor = randomBytes(32).toString('base64url');
+      client.rotate(sessionKey(sid), presented, successor, ttlMs).then((userId) => {
+        if (userId === null) return res.status(401).json({ error: 'invalid_refresh_token' });
+        const accessToken = jwt.sign({ sub: userId, sid, jti: randomUUID(), auth_time: Date.now() / 1000, role: 'admin' }, key, {
+          algorithm: 'HS256',
+          header: { alg: 'HS256', typ: 'at+jwt' },
+          expiresIn: 600,
+        });
+        res.cookie(REFRESH_COOKIE, `${sid}.${successor}`, { httpOnly: true, sameSite: 'strict', path: '/auth', maxAge: ttlMs });
+        res.json({ accessToken, tokenType: 'Bearer', expiresIn: 600 });
+      }, next);
+    });
+    return {
+      app,
+      async prepare() {
+        return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
+      },
+      async sessions(_port, count) {
+        const pipeline = client.pipeline();
+        const cookies = [];
+        for (let i = 0; i < count; i++) {
+          const sid = randomBytes(16).toString('base64url');
+          const token = randomBytes(32).toString('base64url');
+          pipeline.set(sessionKey(sid), `${token} user-${String(i % 10000).padStart(4, '0')}`, 'PX', ttlMs);
+          cookies.push(`${sid}.${token}`);
+        }
+        await pipeline.exec();
+        return cookies;
+      },
+      close: () => client.quit().catch(() => client.disconnect()),
+    };
+  },
+};
+
+/** Builds a contender's app; `options` are `{ redisPort, prefix }`. */
+async function createContender(name, options) {
+  const factory = factories[name];
+  if (!factory) throw new Error(`unknown contender ${name}`);
+  return factory(options); // Express defaults everywhere (ETag, x-powered-by), as a bare app has them
+}
+
+module.exports = { createContender, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, USER_ID, cookieFrom, loginThroughRouter, createBenchAuth };

@@ -1,0 +1,187 @@
+// `npm run bench`: starts a private redis-server and one server process per contender, runs them round-robin under autocannon, measures the Redis figures, prints and writes the results.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const Redis = require('ioredis');
+const { readConfig, REFRESH_CONTENDERS } = require('./config');
+const processes = require('./processes');
+const { startRedisServer } = require('./redis-server');
+const { startServer } = require('./servers');
+const { runLoad, combineSlices } = require('./load');
+const { roundGroups } = require('./schedule');
+const { selfRequest } = require('./http-client');
+const { analyse } = require('./analysis');
+const { measureCommands, measureBytes } = require('./redis-cost');
+const { measureRefreshLatency } = require('./refresh-latency');
+const { measurePropagation } = require('./propagation');
+const { machineInfo } = require('./machine');
+const { summariseProfile, formatProfileSummary } = require('./profile-summary');
+const { renderText, writeResults } = require('./report');
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+/** The command as typed, with the BENCH_* knobs that were set. */
+function commandLine() {
+  const knobs = Object.keys(process.env)
+    .filter((k) => k.startsWith('BENCH_'))
+    .sort()
+    .map((k) => `${k}=${process.env[k]}`);
+  return [...knobs, process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.js'].join(' ');
+}
+
+/** One request per server before anything is timed: a 200 (and, for refresh, a rotated cookie) or we stop. */
+async function sanityCheck(server) {
+  if (REFRESH_CONTENDERS.has(server.name)) {
+    const [cookie] = await server.sessions(1);
+    const res = await selfRequest(server.port, {
+      method: 'POST',
+      path: '/auth/refresh',
+      headers: { ...server.headers, cookie: `${server.cookieName}=${cookie}` },
+    });
+    const rotated = []
+      .concat(res.headers['set-cookie'] || [])
+      .some((line) => line.startsWith(`${server.cookieName}=`) && !line.startsWith(`${server.cookieName}=;`));
+    if (res.status !== 200 || !rotated) throw new Error(`${server.name}: sanity refresh answered ${res.status} ${res.body}`);
+    return;
+  }
+  const res = await selfRequest(server.port, { path: '/data', headers: server.headers });
+  if (res.status !== 200) throw new Error(`${server.name}: sanity GET /data answered ${res.status} ${res.body}`);
+}
+
+/**
+ * Every round runs each group: a warm-up per contender, then the measured time in `slices` slices
+ * per contender, interleaved across the group (A B A B …), so the contenders a ratio compares are
+ * measured in the same seconds as nearly as one machine allows. A group of one runs in one slice.
+ */
+async function runRounds(config, servers) {
+  const runs = Object.fromEntries(config.contenders.map((name) => [name, []]));
+  for (let round = 0; round < config.rounds; round++) {
+    for (const group of roundGroups(config.contenders, round)) {
+      const load = (name, seconds) => runLoad(servers[name], { seconds, connections: config.connections, refresh: REFRESH_CONTENDERS.has(name) });
+      const warmupAnswered = {};
+      for (const name of group) {
+        const warmup = config.warmupSeconds > 0 ? await load(name, config.warmupSeconds) : null;
+        warmupAnswered[name] = warmup ? warmup.ok + warmup.non2xx : 0;
+      }
+      const slices = group.length > 1 ? config.slices : 1;
+      const collected = Object.fromEntries(group.map((name) => [name, []]));
+      for (let slice = 0; slice < slices; slice++) {
+        for (const name of group) collected[name].push(await load(name, config.seconds / slices));
+      }
+      for (const name of group) {
+        const result = combineSlices(collected[name]);
+        result.warmupAnswered = warmupAnswered[name]; // a CPU profile covers the warm-up's requests too
+        runs[name][round] = result;
+        const failed = result.non2xx + result.errors + result.timeouts + result.missingCookie;
+        log(
+          `  round ${round + 1}/${config.rounds}  ${name.padEnd(18)} ${Math.round(result.rps).toString().padStart(7)} req/s  ${Math.round(result.cpuPerRequestUs).toString().padStart(5)} µs CPU/req${failed ? `  FAILED ${failed}` : ''}`,
+        );
+      }
+    }
+  }
+  return runs;
+}
+
+async function runExtras(config, redisPort) {
+  const extras = {};
+  log('Redis commands per operation (MONITOR)…');
+  extras.commands = await measureCommands(redisPort);
+  log('Redis bytes per session (MEMORY USAGE)…');
+  extras.bytes = await measureBytes(redisPort);
+  const [small, large] = config.latencySessions;
+  log(`Refresh latency with ${small} and ${large} sessions stored…`);
+  extras.latency = await measureRefreshLatency(redisPort, { small, large, samples: config.latencySamples, log });
+  log('Revocation propagation between two instances…');
+  extras.propagation = await measurePropagation(redisPort, {
+    sessionSamples: config.propagationSamples,
+    userSamples: Math.max(1, Math.round(config.propagationSamples / 5)),
+  });
+  return extras;
+}
+
+/** Empties the private Redis between phases, so each phase's figures see only its own keys. */
+async function flushPrivateRedis(port) {
+  const client = new Redis({ port, host: '127.0.0.1' });
+  try {
+    await client.flushall();
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function main() {
+  const config = readConfig();
+  processes.installCleanupHandlers();
+  const started = Date.now();
+  const machine = machineInfo(process.env.BENCH_REDIS_SERVER || '/usr/bin/redis-server');
+  log(
+    `bench: ${config.rounds} rounds × ${config.contenders.length} contenders, ${config.seconds} s + ${config.warmupSeconds} s warm-up each, ${config.connections} connections${config.quick ? ' (quick)' : ''}`,
+  );
+
+  const redis = await startRedisServer();
+  log(`private redis-server pid ${redis.pid} on port ${redis.port}`);
+  const servers = {};
+  let runs;
+  let extras = null;
+  const profiles = [];
+  try {
+    for (const name of config.contenders) {
+      servers[name] = await startServer(name, { redisPort: redis.port, profile: config.profile.includes(name) });
+      await sanityCheck(servers[name]);
+      log(`  ${name} ready: pid ${servers[name].pid}, port ${servers[name].port}${servers[name].profileFile ? ' (--cpu-prof)' : ''}`);
+    }
+    // bare and noop get the very Authorization header requireAuth gets (they ignore it): the three
+    // parse the same request bytes, so their ratios isolate the middleware.
+    if (servers.requireAuth) {
+      for (const name of ['bare', 'noop']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
+    }
+    runs = await runRounds(config, servers);
+    await Promise.all(Object.values(servers).map((server) => server.stop()));
+
+    for (const name of config.profile) {
+      const file = servers[name].profileFile;
+      if (!fs.existsSync(file)) {
+        log(`no profile was written at ${file}`);
+        continue;
+      }
+      // Every request the process answered: the measured runs, their warm-ups and the sanity check.
+      const requests = 1 + runs[name].reduce((n, run) => n + run.ok + run.non2xx + run.warmupAnswered, 0);
+      const summary = { contender: name, ...summariseProfile(file, { top: 20, requests }) };
+      profiles.push({ summary, text: formatProfileSummary(summary) });
+    }
+
+    if (!config.skipExtras) {
+      await flushPrivateRedis(redis.port);
+      extras = await runExtras(config, redis.port);
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((server) => server.stop()));
+    await redis.stop();
+    log(`private redis-server (pid ${redis.pid}) stopped`);
+  }
+
+  machine.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const result = {
+    command: commandLine(),
+    config,
+    machine,
+    analysis: analyse(runs, config.contenders),
+    runs,
+    extras,
+    profiles,
+    elapsedSeconds: (Date.now() - started) / 1000,
+  };
+  writeResults(result, config.resultsDir);
+  process.stdout.write(`${renderText(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  async (error) => {
+    if (processes.wasInterrupted()) return; // the signal handler is stopping the children and will exit
+    log(`bench failed: ${error.stack || error}`);
+    await processes.stopAll({ graceMs: 2000 });
+    process.exit(1);
+  },
+);
