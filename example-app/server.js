@@ -19,9 +19,7 @@ async function main() {
   const server = app.listen(port, () => {
     console.log(`express-refresh-tokens example app on http://localhost:${server.address().port} (${storeName})`);
     console.log(`Log in as "${DEMO_USER.username}" with password "${DEMO_USER.password}".`);
-    console.log(
-      `Access tokens live ${settings.accessTokenTtl} (ACCESS_TOKEN_TTL); refresh reuse grace ${settings.refreshReuseGrace} (REFRESH_REUSE_GRACE).`,
-    );
+    console.log(`Access tokens live ${settings.accessTokenTtl} (ACCESS_TOKEN_TTL); refresh reuse grace ${settings.refreshReuseGrace} (REFRESH_REUSE_GRACE).`);
   });
   const stop = () => {
     server.close();

@@ -1,5 +1,5 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
-import { randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Configuration } from './options';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
@@ -124,7 +124,14 @@ export interface AccessTokenCodec {
    * expires after the configured ttl, but never after its session dies: once the session is gone
    * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms).
    */
-  issue(input: { userId: string; sessionId: string; claims: Record<string, unknown>; now: number; sessionExpiresAt: number; authTime: number }): IssuedAccessToken;
+  issue(input: {
+    userId: string;
+    sessionId: string;
+    claims: Record<string, unknown>;
+    now: number;
+    sessionExpiresAt: number;
+    authTime: number;
+  }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
   verify(token: string): AccessTokenPayload;
 }
@@ -238,8 +245,10 @@ function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {
   if (payload === null || typeof payload !== 'object') return false;
   const p = payload as Record<string, unknown>;
   return (
-    typeof p.sub === 'string' && p.sub !== '' &&
-    typeof p.sid === 'string' && p.sid !== '' &&
+    typeof p.sub === 'string' &&
+    p.sub !== '' &&
+    typeof p.sid === 'string' &&
+    p.sid !== '' &&
     typeof p.jti === 'string' &&
     typeof p.iat === 'number' &&
     typeof p.exp === 'number' &&

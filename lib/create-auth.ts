@@ -2,17 +2,17 @@
 import type { RequestHandler, Router } from 'express';
 import { createAccessTokenCodec } from './access-token';
 import { ErrorCodes, StoreUnavailableError } from './errors';
-import { createAuthEvents, type AuthEvents } from './events';
+import { type AuthEvents, createAuthEvents } from './events';
+import { buildJwks, type Jwks } from './jwks';
 import { configurationError } from './option-checks';
-import { resolveOptions, type AuthOptions } from './options';
-import { VerifiedTokenCache } from './verified-token-cache';
+import { type AuthOptions, resolveOptions } from './options';
+import { createRateLimiters } from './rate-limit';
 import { createRequireAuth, type RequireAuthOptions } from './require-auth';
 import { createAuthRouter } from './router';
-import { buildJwks, type Jwks } from './jwks';
-import { createRateLimiters } from './rate-limit';
 import { SessionService } from './session-service';
 import { rateLimitBackendOf } from './store/redis-store';
 import type { SessionRecord } from './store/session-store';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 /**
  * What `createAuth` returns: the router to mount, the `requireAuth` middleware, the session API

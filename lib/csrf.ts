@@ -13,7 +13,8 @@ export function csrfGuard(csrf: Configuration['csrf']) {
     const marker = req.headers[csrf.headerName];
     const origin = req.headers.origin;
     const rejected =
-      typeof marker !== 'string' || marker.trim() === '' ||
+      typeof marker !== 'string' ||
+      marker.trim() === '' ||
       req.headers['sec-fetch-site'] === 'cross-site' ||
       (origin !== undefined && origin !== `${req.protocol}://${req.headers.host ?? ''}` && !csrf.allowedOrigins.has(origin));
     next(rejected ? new AuthError('csrf_rejected', 403, 'Cross-site request refused') : undefined);

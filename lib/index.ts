@@ -8,48 +8,48 @@
  */
 import './express-augmentation';
 
-export { createAuth, type Auth } from './create-auth';
-export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
-export { RedisStore, type RedisStoreOptions, type RedisClientLike, type RedisArg } from './store/redis-store';
+export { type AccessTokenPayload, type InvalidAccessTokenCode, InvalidAccessTokenError } from './access-token';
+export { type Auth, createAuth } from './create-auth';
+export type { Duration } from './duration';
+export {
+  AuthError,
+  type AuthErrorCode,
+  type AuthErrorInit,
+  type ConfigurationError,
+  type ConfigurationErrorCode,
+  type ErrorCode,
+  ErrorCodes,
+  type StoreErrorCode,
+  StoreUnavailableError,
+} from './errors';
+export type { AuthEventMap, AuthEvents, RevocationReason, SessionEvent } from './events';
+export type { Jwks, PublicJwk } from './jwks';
 export type {
-  SessionStore,
-  SessionRecord,
+  AccessTokenAlgorithm,
+  AccessTokenKeyOptions,
+  AccessTokenOptions,
+  Authenticate,
+  AuthenticateResult,
+  AuthOptions,
+  CookieOptions,
+  CsrfOptions,
+  KeyInput,
+  RefreshTokenOptions,
+  RevocationOptions,
+} from './options';
+export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './rate-limit';
+export type { AuthInfo, RequireAuthOptions } from './require-auth';
+export type { SubscriberLike } from './revocation/redis-revocation-feed';
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
+export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
+export type {
   NewSession,
-  TokenPresentation,
   PresentationOutcome,
   RevocationFeed,
   RevocationFeedOptions,
   RevocationVerdict,
+  SessionRecord,
+  SessionStore,
+  TokenPresentation,
   UserRevocation,
 } from './store/session-store';
-export type { SubscriberLike } from './revocation/redis-revocation-feed';
-export {
-  AuthError,
-  StoreUnavailableError,
-  ErrorCodes,
-  type AuthErrorCode,
-  type AuthErrorInit,
-  type ErrorCode,
-  type ConfigurationErrorCode,
-  type ConfigurationError,
-  type StoreErrorCode,
-} from './errors';
-export type {
-  AuthOptions,
-  AccessTokenOptions,
-  RefreshTokenOptions,
-  CookieOptions,
-  CsrfOptions,
-  Authenticate,
-  AuthenticateResult,
-  AccessTokenAlgorithm,
-  AccessTokenKeyOptions,
-  KeyInput,
-  RevocationOptions,
-} from './options';
-export type { AuthInfo, RequireAuthOptions } from './require-auth';
-export { InvalidAccessTokenError, type AccessTokenPayload, type InvalidAccessTokenCode } from './access-token';
-export type { AuthEvents, AuthEventMap, SessionEvent, RevocationReason } from './events';
-export type { Duration } from './duration';
-export type { Jwks, PublicJwk } from './jwks';
-export type { RateLimitOptions, LoginRateLimitOptions, RefreshRateLimitOptions, RateLimitRule } from './rate-limit';

@@ -1,6 +1,6 @@
 // The checks every option validator shares: one error format with a stable code, and unknown keys named with the closest known one.
 import { describeValue } from './describe-value';
-import { ErrorCodes, type ConfigurationError, type ConfigurationErrorCode } from './errors';
+import { type ConfigurationError, type ConfigurationErrorCode, ErrorCodes } from './errors';
 
 /**
  * A configuration error: a plain `TypeError` or `RangeError` (what callers have always caught, and
@@ -14,7 +14,13 @@ export function configurationError(kind: 'type' | 'range', code: ConfigurationEr
  * Throws the library's option error: `createAuth: \`option\` <problem>. <fix>` as a TypeError or
  * RangeError whose `code` is `code` (`ERR_INVALID_OPTION` unless a more precise one applies).
  */
-export function fail(kind: 'type' | 'range', option: string, problem: string, fix: string, code: ConfigurationErrorCode = ErrorCodes.ERR_INVALID_OPTION): never {
+export function fail(
+  kind: 'type' | 'range',
+  option: string,
+  problem: string,
+  fix: string,
+  code: ConfigurationErrorCode = ErrorCodes.ERR_INVALID_OPTION,
+): never {
   throw configurationError(kind, code, `createAuth: \`${option}\` ${problem}. ${fix}`);
 }
 
@@ -57,10 +63,15 @@ export function checkKnownKeys(section: string, value: object, known: readonly s
  */
 export function checkRequireAuthOptions(options: unknown): void {
   if (options === null || typeof options !== 'object') {
-    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `requireAuth: options must be an object like { optional: true }; received ${describeValue(options)}.`);
+    throw configurationError(
+      'type',
+      ErrorCodes.ERR_INVALID_OPTION,
+      `requireAuth: options must be an object like { optional: true }; received ${describeValue(options)}.`,
+    );
   }
   for (const key of Object.keys(options)) {
-    if (key !== 'optional') throw configurationError('type', ErrorCodes.ERR_UNKNOWN_OPTION, `requireAuth: \`${key}\` is not an option. The only option is \`optional\`.`);
+    if (key !== 'optional')
+      throw configurationError('type', ErrorCodes.ERR_UNKNOWN_OPTION, `requireAuth: \`${key}\` is not an option. The only option is \`optional\`.`);
   }
   const { optional } = options as { optional?: unknown };
   if (optional !== undefined && typeof optional !== 'boolean') {

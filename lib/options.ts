@@ -2,10 +2,10 @@
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, sign, verify } from 'node:crypto';
 import type { Request } from 'express';
 import { describeValue } from './describe-value';
-import { checkKnownKeys, fail, missingOr } from './option-checks';
-import { describeMs, parseDuration, type Duration } from './duration';
+import { type Duration, describeMs, parseDuration } from './duration';
 import { ErrorCodes } from './errors';
-import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit';
+import { checkKnownKeys, fail, missingOr } from './option-checks';
+import { type RateLimitOptions, type ResolvedRateLimit, resolveRateLimit } from './rate-limit';
 import { DEFAULT_COOKIE_NAMES, DEFAULT_CSRF_HEADER } from './shared/protocol';
 import { jwkThumbprint, KID_PATTERN, MAX_KID_LENGTH } from './signing-keys';
 import type { SessionStore } from './store/session-store';
@@ -24,10 +24,18 @@ import type { SessionStore } from './store/session-store';
  * ```
  */
 export type AccessTokenAlgorithm =
-  | 'HS256' | 'HS384' | 'HS512'
-  | 'RS256' | 'RS384' | 'RS512'
-  | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
   | 'EdDSA';
 
 /**
@@ -355,8 +363,12 @@ const HMAC_KEY_BYTES: Partial<Record<AccessTokenAlgorithm, number>> = { HS256: 3
 
 /** Which asymmetric key types (and EC curves) each algorithm accepts. */
 const ASYMMETRIC_KEY_TYPES: Partial<Record<AccessTokenAlgorithm, { types: string[]; curve?: string }>> = {
-  RS256: { types: ['rsa'] }, RS384: { types: ['rsa'] }, RS512: { types: ['rsa'] },
-  PS256: { types: ['rsa', 'rsa-pss'] }, PS384: { types: ['rsa', 'rsa-pss'] }, PS512: { types: ['rsa', 'rsa-pss'] },
+  RS256: { types: ['rsa'] },
+  RS384: { types: ['rsa'] },
+  RS512: { types: ['rsa'] },
+  PS256: { types: ['rsa', 'rsa-pss'] },
+  PS384: { types: ['rsa', 'rsa-pss'] },
+  PS512: { types: ['rsa', 'rsa-pss'] },
   ES256: { types: ['ec'], curve: 'prime256v1' },
   ES384: { types: ['ec'], curve: 'secp384r1' },
   ES512: { types: ['ec'], curve: 'secp521r1' },
@@ -389,17 +401,35 @@ const MAX_DURATION_MS = 10 * 366 * 86_400_000;
 function duration(option: string, value: unknown, fallback: Duration): number {
   const ms = parseDuration(value ?? fallback);
   if (ms === undefined) {
-    fail('type', option, `must be a duration; received ${describeValue(value)}`, "Pass seconds as a number, or a string like '30s', '10m', '14d'.", ErrorCodes.ERR_INVALID_DURATION);
+    fail(
+      'type',
+      option,
+      `must be a duration; received ${describeValue(value)}`,
+      "Pass seconds as a number, or a string like '30s', '10m', '14d'.",
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
   }
   if (ms > MAX_DURATION_MS) {
-    fail('range', option, `must be at most ten years; received ${describeValue(value)}`, "Sessions are measured in days, e.g. '30d'.", ErrorCodes.ERR_INVALID_DURATION);
+    fail(
+      'range',
+      option,
+      `must be at most ten years; received ${describeValue(value)}`,
+      "Sessions are measured in days, e.g. '30d'.",
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
   }
   return ms;
 }
 
 function secretBytes(option: string, value: unknown, minBytes: number): Buffer {
   if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
-    fail('type', option, `must be a string or Buffer of at least ${minBytes} bytes; received ${describeValue(value, false)}`, GENERATE_SECRET_HINT, missingOr(value, ErrorCodes.ERR_INVALID_KEY));
+    fail(
+      'type',
+      option,
+      `must be a string or Buffer of at least ${minBytes} bytes; received ${describeValue(value, false)}`,
+      GENERATE_SECRET_HINT,
+      missingOr(value, ErrorCodes.ERR_INVALID_KEY),
+    );
   }
   const bytes = typeof value === 'string' ? Buffer.from(value) : value;
   if (bytes.length < minBytes) {
@@ -418,16 +448,29 @@ function optionalString(option: string, value: unknown): string | undefined {
 
 function toKeyObject(option: string, value: unknown, kind: 'private' | 'public'): KeyObject {
   if (value instanceof KeyObject) {
-    if (value.type !== kind) fail('type', option, `must be a ${kind} key; received a ${value.type} KeyObject`, `Pass the ${kind} key.`, ErrorCodes.ERR_INVALID_KEY);
+    if (value.type !== kind)
+      fail('type', option, `must be a ${kind} key; received a ${value.type} KeyObject`, `Pass the ${kind} key.`, ErrorCodes.ERR_INVALID_KEY);
     return value;
   }
   if (typeof value !== 'string' && !Buffer.isBuffer(value)) {
-    fail('type', option, `must be a PEM string, Buffer or KeyObject; received ${describeValue(value, false)}`, `Pass the ${kind} key, e.g. fs.readFileSync('${kind}.pem').`, ErrorCodes.ERR_INVALID_KEY);
+    fail(
+      'type',
+      option,
+      `must be a PEM string, Buffer or KeyObject; received ${describeValue(value, false)}`,
+      `Pass the ${kind} key, e.g. fs.readFileSync('${kind}.pem').`,
+      ErrorCodes.ERR_INVALID_KEY,
+    );
   }
   try {
     return kind === 'private' ? createPrivateKey(value) : createPublicKey(value);
   } catch {
-    return fail('type', option, `could not be read as a ${kind} key`, 'Pass a PEM-encoded key (-----BEGIN ... KEY-----) or a KeyObject.', ErrorCodes.ERR_INVALID_KEY);
+    return fail(
+      'type',
+      option,
+      `could not be read as a ${kind} key`,
+      'Pass a PEM-encoded key (-----BEGIN ... KEY-----) or a KeyObject.',
+      ErrorCodes.ERR_INVALID_KEY,
+    );
   }
 }
 
@@ -435,11 +478,23 @@ function checkKeyFitsAlgorithm(option: string, key: KeyObject, algorithm: Access
   const accepted = ASYMMETRIC_KEY_TYPES[algorithm] as { types: string[]; curve?: string };
   const type = key.asymmetricKeyType ?? 'unknown';
   if (!accepted.types.includes(type)) {
-    fail('type', option, `is a ${type} key, which ${algorithm} cannot use`, `Use a ${accepted.types.join(' or ')} key, or change \`accessToken.algorithm\`.`, ErrorCodes.ERR_INVALID_KEY);
+    fail(
+      'type',
+      option,
+      `is a ${type} key, which ${algorithm} cannot use`,
+      `Use a ${accepted.types.join(' or ')} key, or change \`accessToken.algorithm\`.`,
+      ErrorCodes.ERR_INVALID_KEY,
+    );
   }
   const details = key.asymmetricKeyDetails ?? {};
   if (accepted.curve && details.namedCurve !== accepted.curve) {
-    fail('type', option, `is on curve ${String(details.namedCurve)}, but ${algorithm} needs ${accepted.curve}`, 'Use a key on the matching curve.', ErrorCodes.ERR_INVALID_KEY);
+    fail(
+      'type',
+      option,
+      `is on curve ${String(details.namedCurve)}, but ${algorithm} needs ${accepted.curve}`,
+      'Use a key on the matching curve.',
+      ErrorCodes.ERR_INVALID_KEY,
+    );
   }
   if (type.startsWith('rsa') && (details.modulusLength ?? 0) < MIN_RSA_BITS) {
     fail('range', option, `is a ${String(details.modulusLength)}-bit RSA key`, `Use at least ${MIN_RSA_BITS} bits.`, ErrorCodes.ERR_INVALID_KEY);
@@ -468,10 +523,20 @@ const KEY_ENTRY_MEMBERS = ['kid', 'privateKey', 'publicKey'] as const;
 /** Validates one `accessToken.keys[i].kid`. */
 function kidOption(option: string, value: unknown): string {
   if (typeof value === 'string' && value.length > MAX_KID_LENGTH) {
-    fail('range', option, `must be at most ${MAX_KID_LENGTH} characters; received a string of ${value.length} characters`, "Use a short name such as '2025-06'.");
+    fail(
+      'range',
+      option,
+      `must be at most ${MAX_KID_LENGTH} characters; received a string of ${value.length} characters`,
+      "Use a short name such as '2025-06'.",
+    );
   }
   if (typeof value !== 'string' || !KID_PATTERN.test(value)) {
-    fail('type', option, `must be 1 to ${MAX_KID_LENGTH} printable ASCII characters; received ${describeValue(value)}`, "Name each key, e.g. { kid: '2025-06', privateKey }.");
+    fail(
+      'type',
+      option,
+      `must be 1 to ${MAX_KID_LENGTH} printable ASCII characters; received ${describeValue(value)}`,
+      "Name each key, e.g. { kid: '2025-06', privateKey }.",
+    );
   }
   return value;
 }
@@ -497,10 +562,22 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     const givenKid = kidValue === undefined ? undefined : kidOption(`${at}.kid`, kidValue);
     const named = givenKid === undefined ? '' : ` (kid ${JSON.stringify(givenKid)})`;
     if (i === 0 && privateInput === undefined) {
-      fail('type', `${at}.privateKey`, `is required${named}: the first key signs new tokens`, 'Put the key that signs first, with its privateKey; keys after it may be public-only.', ErrorCodes.ERR_MISSING_OPTION);
+      fail(
+        'type',
+        `${at}.privateKey`,
+        `is required${named}: the first key signs new tokens`,
+        'Put the key that signs first, with its privateKey; keys after it may be public-only.',
+        ErrorCodes.ERR_MISSING_OPTION,
+      );
     }
     if (privateInput === undefined && publicInput === undefined) {
-      fail('type', `${at}.publicKey`, `is required when there is no \`${at}.privateKey\`${named}`, 'Pass the public key that checks the tokens this key signed, or remove the entry.', ErrorCodes.ERR_MISSING_OPTION);
+      fail(
+        'type',
+        `${at}.publicKey`,
+        `is required when there is no \`${at}.privateKey\`${named}`,
+        'Pass the public key that checks the tokens this key signed, or remove the entry.',
+        ErrorCodes.ERR_MISSING_OPTION,
+      );
     }
     const privateKey = privateInput === undefined ? undefined : toKeyObject(`${at}.privateKey`, privateInput, 'private');
     if (privateKey) checkKeyFitsAlgorithm(`${at}.privateKey`, privateKey, algorithm);
@@ -522,7 +599,12 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     const kid = givenKid ?? thumbprint;
     const previous = indexOfKid.get(kid);
     if (previous !== undefined) {
-      fail('type', `${at}.kid`, `is ${JSON.stringify(kid)}, already the kid of \`accessToken.keys[${previous}]\``, 'Give every key its own kid: a token names the key that checks it.');
+      fail(
+        'type',
+        `${at}.kid`,
+        `is ${JSON.stringify(kid)}, already the kid of \`accessToken.keys[${previous}]\``,
+        'Give every key its own kid: a token names the key that checks it.',
+      );
     }
     indexOfKid.set(kid, i);
     verifyingKeys.set(kid, publicKey);
@@ -537,31 +619,60 @@ function accessTokenKeys(algorithm: AccessTokenAlgorithm, options: Partial<Acces
   const hmacBytes = HMAC_KEY_BYTES[algorithm];
   if (hmacBytes !== undefined) {
     if (options.keys !== undefined) {
-      fail('type', 'accessToken.keys', `cannot be used with ${algorithm}, which takes \`accessToken.secret\` (a shared secret is never published)`, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+      fail(
+        'type',
+        'accessToken.keys',
+        `cannot be used with ${algorithm}, which takes \`accessToken.secret\` (a shared secret is never published)`,
+        'Pass `secret`, or choose RS256/ES256/EdDSA for keys.',
+        ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+      );
     }
     if (options.privateKey !== undefined || options.publicKey !== undefined) {
-      fail('type', 'accessToken.privateKey', `cannot be used with ${algorithm}, which takes \`accessToken.secret\``, 'Pass `secret`, or choose RS256/ES256/EdDSA for keys.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+      fail(
+        'type',
+        'accessToken.privateKey',
+        `cannot be used with ${algorithm}, which takes \`accessToken.secret\``,
+        'Pass `secret`, or choose RS256/ES256/EdDSA for keys.',
+        ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+      );
     }
     const key = createSecretKey(secretBytes('accessToken.secret', options.secret, hmacBytes));
     return { signingKey: key, verifyingKey: key, kid: undefined, verifyingKeys: new Map() };
   }
   if (options.secret !== undefined) {
-    fail('type', 'accessToken.secret', `cannot be used with ${algorithm}, which takes \`privateKey\`/\`publicKey\` or \`keys\``, "Pass keys, or set `algorithm: 'HS256'`.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'type',
+      'accessToken.secret',
+      `cannot be used with ${algorithm}, which takes \`privateKey\`/\`publicKey\` or \`keys\``,
+      "Pass keys, or set `algorithm: 'HS256'`.",
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   if (options.keys !== undefined) {
     if (options.privateKey !== undefined || options.publicKey !== undefined) {
       const both = options.privateKey !== undefined ? 'accessToken.privateKey' : 'accessToken.publicKey';
-      fail('type', 'accessToken.keys', `cannot be used with \`${both}\``, 'Move that key into `keys` as { kid, privateKey }, or remove `keys`.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+      fail(
+        'type',
+        'accessToken.keys',
+        `cannot be used with \`${both}\``,
+        'Move that key into `keys` as { kid, privateKey }, or remove `keys`.',
+        ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+      );
     }
     return keyListOption(algorithm, options.keys);
   }
   if (options.privateKey === undefined) {
-    fail('type', 'accessToken.privateKey', `is required for ${algorithm}`, 'Pass the PEM private key (the public key is derived from it unless you pass `publicKey`), or `keys` to rotate keys.', ErrorCodes.ERR_MISSING_OPTION);
+    fail(
+      'type',
+      'accessToken.privateKey',
+      `is required for ${algorithm}`,
+      'Pass the PEM private key (the public key is derived from it unless you pass `publicKey`), or `keys` to rotate keys.',
+      ErrorCodes.ERR_MISSING_OPTION,
+    );
   }
   const signingKey = toKeyObject('accessToken.privateKey', options.privateKey, 'private');
   checkKeyFitsAlgorithm('accessToken.privateKey', signingKey, algorithm);
-  const verifyingKey =
-    options.publicKey === undefined ? createPublicKey(signingKey) : toKeyObject('accessToken.publicKey', options.publicKey, 'public');
+  const verifyingKey = options.publicKey === undefined ? createPublicKey(signingKey) : toKeyObject('accessToken.publicKey', options.publicKey, 'public');
   checkKeyFitsAlgorithm('accessToken.publicKey', verifyingKey, algorithm);
   checkKeyPair(algorithm, signingKey, verifyingKey, {
     publicOption: 'accessToken.publicKey',
@@ -593,7 +704,13 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
     fail('type', 'cookie.sameSite', `must be 'strict', 'lax' or 'none'; received ${describeValue(sameSite)}`, "Leave it out for 'strict'.");
   }
   if (sameSite === 'none' && !secure) {
-    fail('type', 'cookie.sameSite', "is 'none' with `cookie.secure: false`; browsers drop such cookies", "Use 'strict' or 'lax' on plain http.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'type',
+      'cookie.sameSite',
+      "is 'none' with `cookie.secure: false`; browsers drop such cookies",
+      "Use 'strict' or 'lax' on plain http.",
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   const name = options.name ?? (secure ? DEFAULT_COOKIE_NAMES.secure : DEFAULT_COOKIE_NAMES.insecure);
   if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
@@ -601,7 +718,13 @@ function cookieOptions(options: Partial<CookieOptions>): Configuration['cookie']
   }
   const hostPrefixed = name.startsWith('__Host-');
   if ((hostPrefixed || name.startsWith('__Secure-')) && !secure) {
-    fail('type', 'cookie.name', `is ${describeValue(name)}, a prefix browsers only accept on Secure cookies, but \`cookie.secure\` is false`, "Leave `cookie.name` out (it becomes 'refresh'), or set `cookie.secure: true`.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'type',
+      'cookie.name',
+      `is ${describeValue(name)}, a prefix browsers only accept on Secure cookies, but \`cookie.secure\` is false`,
+      "Leave `cookie.name` out (it becomes 'refresh'), or set `cookie.secure: true`.",
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   return { name, sameSite: sameSiteValues[sameSite as keyof typeof sameSiteValues], secure, hostPrefixed };
 }
@@ -615,7 +738,12 @@ function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
     fail('type', 'csrf.headerName', `must be an HTTP header name; received ${describeValue(headerName)}`, "Leave it out for 'X-Requested-With'.");
   }
   if (CORS_SAFELISTED_HEADERS.has(headerName.toLowerCase())) {
-    fail('type', 'csrf.headerName', `must not be a CORS-safelisted header, which any site can make a browser send; received ${describeValue(headerName)}`, "Use a custom header such as 'X-Requested-With'.");
+    fail(
+      'type',
+      'csrf.headerName',
+      `must not be a CORS-safelisted header, which any site can make a browser send; received ${describeValue(headerName)}`,
+      "Use a custom header such as 'X-Requested-With'.",
+    );
   }
   const allowedOrigins = options.allowedOrigins ?? [];
   if (!Array.isArray(allowedOrigins)) {
@@ -629,7 +757,12 @@ function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
       parsed = undefined;
     }
     if (!parsed || parsed.origin === 'null' || parsed.origin !== (origin as string).replace(/\/$/, '')) {
-      fail('type', 'csrf.allowedOrigins', `must hold origins like 'https://app.example' (scheme, host, optional port, no path); received ${describeValue(origin)}`, 'Remove the path or fix the URL.');
+      fail(
+        'type',
+        'csrf.allowedOrigins',
+        `must hold origins like 'https://app.example' (scheme, host, optional port, no path); received ${describeValue(origin)}`,
+        'Remove the path or fix the URL.',
+      );
     }
     return parsed.origin;
   });
@@ -637,10 +770,25 @@ function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
 }
 
 function storeOption(store: unknown): SessionStore {
-  const methods = ['createSession', 'presentToken', 'revokeSession', 'discardSession', 'revokeUser', 'getSession', 'listSessions', 'openRevocationFeed'] as const;
+  const methods = [
+    'createSession',
+    'presentToken',
+    'revokeSession',
+    'discardSession',
+    'revokeUser',
+    'getSession',
+    'listSessions',
+    'openRevocationFeed',
+  ] as const;
   const missing = store && typeof store === 'object' ? methods.filter((m) => typeof (store as Record<string, unknown>)[m] !== 'function') : methods;
   if (missing.length > 0) {
-    fail('type', 'store', `must be a SessionStore (missing ${missing.join(', ')}); received ${describeValue(store)}`, 'Pass `new RedisStore({ client })` or `new MemoryStore()`.', missingOr(store));
+    fail(
+      'type',
+      'store',
+      `must be a SessionStore (missing ${missing.join(', ')}); received ${describeValue(store)}`,
+      'Pass `new RedisStore({ client })` or `new MemoryStore()`.',
+      missingOr(store),
+    );
   }
   return store as SessionStore;
 }
@@ -652,12 +800,24 @@ function storeOption(store: unknown): SessionStore {
  */
 export function resolveOptions(options: AuthOptions): Configuration {
   if (options === null || typeof options !== 'object') {
-    fail('type', 'options', `must be an object; received ${describeValue(options)}`, 'Call createAuth({ store, accessToken, refreshToken, authenticate }).', missingOr(options));
+    fail(
+      'type',
+      'options',
+      `must be an object; received ${describeValue(options)}`,
+      'Call createAuth({ store, accessToken, refreshToken, authenticate }).',
+      missingOr(options),
+    );
   }
   checkSection('', options);
   const store = storeOption(options.store);
   if (typeof options.authenticate !== 'function') {
-    fail('type', 'authenticate', `must be a function (req) => ({ userId, claims }) | null; received ${describeValue(options.authenticate)}`, 'Pass your credential check.', missingOr(options.authenticate));
+    fail(
+      'type',
+      'authenticate',
+      `must be a function (req) => ({ userId, claims }) | null; received ${describeValue(options.authenticate)}`,
+      'Pass your credential check.',
+      missingOr(options.authenticate),
+    );
   }
 
   const access = section<AccessTokenOptions>('accessToken', options.accessToken, true);
@@ -665,30 +825,68 @@ export function resolveOptions(options: AuthOptions): Configuration {
   const algorithm = algorithmOption(access.algorithm);
   const keys = accessTokenKeys(algorithm, access);
   const accessTtlMs = duration('accessToken.ttl', access.ttl, '10m');
-  if (accessTtlMs < 1000) fail('range', 'accessToken.ttl', `must be at least 1s; received ${describeMs(accessTtlMs)}`, "Use something like '10m'.", ErrorCodes.ERR_INVALID_DURATION);
+  if (accessTtlMs < 1000)
+    fail('range', 'accessToken.ttl', `must be at least 1s; received ${describeMs(accessTtlMs)}`, "Use something like '10m'.", ErrorCodes.ERR_INVALID_DURATION);
 
   const refreshSecret = secretBytes('refreshToken.secret', refresh.secret, MIN_REFRESH_SECRET_BYTES);
   if (HMAC_KEY_BYTES[algorithm] !== undefined && refreshSecret.equals(keys.signingKey.export())) {
-    fail('type', 'refreshToken.secret', 'is the same as `accessToken.secret`', 'Use two different secrets, so one leaking does not give away the other.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'type',
+      'refreshToken.secret',
+      'is the same as `accessToken.secret`',
+      'Use two different secrets, so one leaking does not give away the other.',
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   const idleTtlMs = duration('refreshToken.idleTtl', refresh.idleTtl, '14d');
   const absoluteTtlMs = duration('refreshToken.absoluteTtl', refresh.absoluteTtl, '30d');
   const reuseGraceMs = duration('refreshToken.reuseGrace', refresh.reuseGrace, '10s');
-  if (idleTtlMs < 1000) fail('range', 'refreshToken.idleTtl', `must be at least 1s; received ${describeMs(idleTtlMs)}`, "Use something like '14d'.", ErrorCodes.ERR_INVALID_DURATION);
+  if (idleTtlMs < 1000)
+    fail(
+      'range',
+      'refreshToken.idleTtl',
+      `must be at least 1s; received ${describeMs(idleTtlMs)}`,
+      "Use something like '14d'.",
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
   if (absoluteTtlMs < idleTtlMs) {
-    fail('range', 'refreshToken.absoluteTtl', `(${describeMs(absoluteTtlMs)}) must not be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, 'Raise absoluteTtl or lower idleTtl.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'range',
+      'refreshToken.absoluteTtl',
+      `(${describeMs(absoluteTtlMs)}) must not be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`,
+      'Raise absoluteTtl or lower idleTtl.',
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   if (reuseGraceMs >= idleTtlMs) {
-    fail('range', 'refreshToken.reuseGrace', `(${describeMs(reuseGraceMs)}) must be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "A few seconds is enough; the default is '10s'.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'range',
+      'refreshToken.reuseGrace',
+      `(${describeMs(reuseGraceMs)}) must be shorter than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`,
+      "A few seconds is enough; the default is '10s'.",
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   if (accessTtlMs > idleTtlMs) {
-    fail('range', 'accessToken.ttl', `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`, "Access tokens should be short-lived, e.g. '10m'.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    fail(
+      'range',
+      'accessToken.ttl',
+      `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`,
+      "Access tokens should be short-lived, e.g. '10m'.",
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
 
   const revocation = section<RevocationOptions>('revocation', options.revocation, false);
   const maxStalenessMs = duration('revocation.maxStaleness', revocation.maxStaleness, '5s');
   if (maxStalenessMs < 200 || maxStalenessMs > 60_000) {
-    fail('range', 'revocation.maxStaleness', `must be from 200ms to 1m; received ${describeMs(maxStalenessMs)}`, "Leave it out for '5s'.", ErrorCodes.ERR_INVALID_DURATION);
+    fail(
+      'range',
+      'revocation.maxStaleness',
+      `must be from 200ms to 1m; received ${describeMs(maxStalenessMs)}`,
+      "Leave it out for '5s'.",
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
   }
 
   const realm = options.realm ?? 'api';

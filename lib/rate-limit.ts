@@ -1,11 +1,11 @@
 // Login throttling: failed logins per IP + username, and a loose per-IP limit on /refresh and /logout.
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, MemoryStore as RateLimitMemoryStore, rateLimit, type Logger, type RateLimitInfo, type Store } from 'express-rate-limit';
+import { ipKeyGenerator, type Logger, type RateLimitInfo, MemoryStore as RateLimitMemoryStore, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limit-redis';
 import { describeValue } from './describe-value';
-import { describeMs, parseDuration, type Duration } from './duration';
-import { AuthError, ErrorCodes, StoreUnavailableError, type AuthErrorCode } from './errors';
+import { type Duration, describeMs, parseDuration } from './duration';
+import { AuthError, type AuthErrorCode, ErrorCodes, StoreUnavailableError } from './errors';
 import { checkKnownKeys, configurationError, fail } from './option-checks';
 
 /**
@@ -143,14 +143,31 @@ function rule(name: 'rateLimit.login' | 'rateLimit.refresh', value: Record<strin
     fail('type', `${name}.max`, `must be a whole number from 1 to ${MAX_REQUESTS}; received ${describeValue(max)}`, `Leave it out for ${defaults.max}.`);
   }
   if (!Number.isInteger(max) || max < 1 || max > MAX_REQUESTS) {
-    fail('range', `${name}.max`, `must be a whole number from 1 to ${MAX_REQUESTS}; received ${describeValue(max)}`, `Leave it out for ${defaults.max}, or use \`rateLimit: false\` to turn throttling off.`);
+    fail(
+      'range',
+      `${name}.max`,
+      `must be a whole number from 1 to ${MAX_REQUESTS}; received ${describeValue(max)}`,
+      `Leave it out for ${defaults.max}, or use \`rateLimit: false\` to turn throttling off.`,
+    );
   }
   const windowMs = parseDuration(value.window ?? defaults.window);
   if (windowMs === undefined) {
-    fail('type', `${name}.window`, `must be a duration; received ${describeValue(value.window)}`, `Pass seconds as a number, or a string like '${defaults.window}'.`, ErrorCodes.ERR_INVALID_DURATION);
+    fail(
+      'type',
+      `${name}.window`,
+      `must be a duration; received ${describeValue(value.window)}`,
+      `Pass seconds as a number, or a string like '${defaults.window}'.`,
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
   }
   if (windowMs < MIN_WINDOW_MS || windowMs > MAX_WINDOW_MS) {
-    fail('range', `${name}.window`, `must be from 1s to 1d; received ${describeMs(windowMs)}`, `Leave it out for '${defaults.window}'.`, ErrorCodes.ERR_INVALID_DURATION);
+    fail(
+      'range',
+      `${name}.window`,
+      `must be from 1s to 1d; received ${describeMs(windowMs)}`,
+      `Leave it out for '${defaults.window}'.`,
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
   }
   return { max, windowMs };
 }
@@ -179,20 +196,41 @@ function ambiguousIdentifier(req: Request): boolean {
  */
 export function resolveRateLimit(value: unknown): ResolvedRateLimit | false {
   if (value === false) return false;
-  const options = section('rateLimit', value === undefined ? {} : value, 'Leave it out for the defaults, pass `{ login: { max, window }, refresh: { max, window } }`, or `false` to turn throttling off.');
+  const options = section(
+    'rateLimit',
+    value === undefined ? {} : value,
+    'Leave it out for the defaults, pass `{ login: { max, window }, refresh: { max, window } }`, or `false` to turn throttling off.',
+  );
   let login: ResolvedRateLimit['login'] = false;
   if (options.login !== false) {
-    const given = section('rateLimit.login', options.login === undefined ? {} : options.login, "Pass e.g. `{ max: 10, window: '15m' }`, or `false` to stop throttling failed logins.");
+    const given = section(
+      'rateLimit.login',
+      options.login === undefined ? {} : options.login,
+      "Pass e.g. `{ max: 10, window: '15m' }`, or `false` to stop throttling failed logins.",
+    );
     const username = given.username ?? defaultUsername;
     if (typeof username !== 'function') {
-      fail('type', 'rateLimit.login.username', `must be a function (req) => string; received ${describeValue(username)}`, 'Pass e.g. `(req) => req.body.email`, or leave it out for `req.body.username`.');
+      fail(
+        'type',
+        'rateLimit.login.username',
+        `must be a function (req) => string; received ${describeValue(username)}`,
+        'Pass e.g. `(req) => req.body.email`, or leave it out for `req.body.username`.',
+      );
     }
     login = { ...rule('rateLimit.login', given, RATE_LIMIT_DEFAULTS.login), username: username as (req: Request) => unknown };
   }
   const refresh =
     options.refresh === false
       ? false
-      : rule('rateLimit.refresh', section('rateLimit.refresh', options.refresh === undefined ? {} : options.refresh, "Pass e.g. `{ max: 300, window: '1m' }`, or `false` to stop throttling /refresh and /logout."), RATE_LIMIT_DEFAULTS.refresh);
+      : rule(
+          'rateLimit.refresh',
+          section(
+            'rateLimit.refresh',
+            options.refresh === undefined ? {} : options.refresh,
+            "Pass e.g. `{ max: 300, window: '1m' }`, or `false` to stop throttling /refresh and /logout.",
+          ),
+          RATE_LIMIT_DEFAULTS.refresh,
+        );
   if (!login && !refresh) return false;
   return { login, refresh };
 }
@@ -304,7 +342,12 @@ function warn(error: unknown, message?: string): void {
 /** The normalised username a login is counted under: NFKC, trimmed, lower-cased, capped. */
 export function normaliseUsername(value: unknown): string {
   const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
-  return text.slice(0, 4 * MAX_USERNAME_LENGTH).normalize('NFKC').trim().toLowerCase().slice(0, MAX_USERNAME_LENGTH);
+  return text
+    .slice(0, 4 * MAX_USERNAME_LENGTH)
+    .normalize('NFKC')
+    .trim()
+    .toLowerCase()
+    .slice(0, MAX_USERNAME_LENGTH);
 }
 
 /** Seconds until the client may try again, at least 1. */
@@ -334,7 +377,11 @@ export function createRateLimiters(
 ): RateLimiters {
   const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   if (redisClient !== undefined && typeof redisClient.call !== 'function') {
-    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `createAuth: \`rateLimit\` needs the Redis client's call() method (ioredis 5 or later); received ${describeValue(redisClient)}. Pass an ioredis client to RedisStore, or set \`rateLimit: false\`.`);
+    throw configurationError(
+      'type',
+      ErrorCodes.ERR_INVALID_OPTION,
+      `createAuth: \`rateLimit\` needs the Redis client's call() method (ioredis 5 or later); received ${describeValue(redisClient)}. Pass an ioredis client to RedisStore, or set \`rateLimit: false\`.`,
+    );
   }
   const stores: Store[] = [];
   let warnedTrustProxy = false;
@@ -371,7 +418,9 @@ export function createRateLimiters(
       // Counted before the handler runs (so parallel guesses cannot overtake the limit), given back
       // when the answer is neither a 401 nor this limiter's 429: only wrong credentials count. (A
       // counted 429 changes nothing in a fixed window, and spares a DECR per refused guess.)
-      ...(countOnlyFailures ? { skipSuccessfulRequests: true, requestWasSuccessful: (_req: Request, res: Response) => res.statusCode !== 401 && res.statusCode !== 429 } : {}),
+      ...(countOnlyFailures
+        ? { skipSuccessfulRequests: true, requestWasSuccessful: (_req: Request, res: Response) => res.statusCode !== 401 && res.statusCode !== 429 }
+        : {}),
       passOnStoreError: false,
       logger: warningLogger,
       handler(req: Request, _res: Response, next: NextFunction) {
@@ -388,10 +437,15 @@ export function createRateLimiters(
   const login = resolved === false ? false : resolved.login;
   const refresh = resolved === false ? false : resolved.refresh;
   const loginLimiter = login
-    ? limiter('login', login, (req) => {
-        const username = normaliseUsername(login.username(req));
-        return `${clientAddress(req)}|${createHash('sha256').update(username).digest('base64url')}`;
-      }, true)
+    ? limiter(
+        'login',
+        login,
+        (req) => {
+          const username = normaliseUsername(login.username(req));
+          return `${clientAddress(req)}|${createHash('sha256').update(username).digest('base64url')}`;
+        },
+        true,
+      )
     : pass;
   const usesDefaultUsername = login && login.username === defaultUsername;
   return {

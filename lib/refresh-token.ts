@@ -1,5 +1,5 @@
 // Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
-import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -95,5 +95,9 @@ export function hashesEqual(a: string, b: string): boolean {
 export function clientFingerprint(key: KeyObject, ip: string | undefined, userAgent: string | undefined): string {
   // An IPv4 client seen through a dual-stack listener (`::ffff:1.2.3.4`) is the same client as `1.2.3.4`.
   const address = ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? '');
-  return createHmac('sha256', key).update(`client\n${address}\n${userAgent ?? ''}`).digest().subarray(0, 8).toString('base64url');
+  return createHmac('sha256', key)
+    .update(`client\n${address}\n${userAgent ?? ''}`)
+    .digest()
+    .subarray(0, 8)
+    .toString('base64url');
 }

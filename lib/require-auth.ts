@@ -1,8 +1,8 @@
 // requireAuth(): the middleware that checks access tokens on protected routes (RFC 6750).
 import type { NextFunction, Request, Response } from 'express';
-import { InvalidAccessTokenError, type AccessTokenCodec, type AccessTokenPayload } from './access-token';
-import { AuthError, ErrorCodes, StoreUnavailableError } from './errors';
+import { type AccessTokenCodec, type AccessTokenPayload, InvalidAccessTokenError } from './access-token';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
+import { AuthError, ErrorCodes, StoreUnavailableError } from './errors';
 import type { AuthEvents } from './events';
 import { checkRequireAuthOptions } from './option-checks';
 import type { RevocationFeed, RevocationVerdict } from './store/session-store';
@@ -124,7 +124,9 @@ function tokenElsewhere(req: Request): boolean {
 
 /** The 503 for a feed that has been out of touch with the store for too long: fail closed. */
 function staleFeed(): StoreUnavailableError {
-  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness', { code: ErrorCodes.ERR_REVOCATION_FEED_STALE });
+  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness', {
+    code: ErrorCodes.ERR_REVOCATION_FEED_STALE,
+  });
 }
 
 /**
@@ -147,7 +149,13 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       return next();
     }
     if (verdict === 'revoked') return next(bearerChallenge(realm, revokedToken()));
-    next(toAuthError(verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded', { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }), 'requireAuth', events));
+    next(
+      toAuthError(
+        verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded', { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }),
+        'requireAuth',
+        events,
+      ),
+    );
   };
 
   /** The first requests after start-up wait (bounded) for the feed to load. */

@@ -1,18 +1,18 @@
 // The mountable router: login, refresh, logout, logout-all and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { REGISTERED_CLAIMS, type AccessTokenCodec } from './access-token';
+import { type AccessTokenCodec, REGISTERED_CLAIMS } from './access-token';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { describeValue } from './describe-value';
-import { AuthError } from './errors';
 import { ensureFallbackErrorHandler, httpStatusOf, toAuthError } from './error-handling';
+import { AuthError } from './errors';
 import type { AuthEvents } from './events';
+import { type Jwks, jwksHandler } from './jwks';
 import type { AuthenticateResult, Configuration } from './options';
-import { jsonObjectBody } from './request-body';
-import type { ClientInfo, IssuedSession, SessionService } from './session-service';
-import { jwksHandler, type Jwks } from './jwks';
 import type { RateLimiters } from './rate-limit';
+import { jsonObjectBody } from './request-body';
 import type { AuthInfo } from './require-auth';
+import type { ClientInfo, IssuedSession, SessionService } from './session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
 
 /** Everything the router needs from the auth instance. */
@@ -78,7 +78,9 @@ async function authenticateUser(config: Configuration, req: Request): Promise<Re
   }
   if (result === null || result === undefined) throw invalidCredentials();
   if (typeof result !== 'object' || typeof result.userId !== 'string' || result.userId === '' || result.userId.length > 256) {
-    throw new TypeError(`authenticate must return { userId: string, claims? } or null; received userId ${describeValue((result as AuthenticateResult | undefined)?.userId)}. Convert ids with String(id).`);
+    throw new TypeError(
+      `authenticate must return { userId: string, claims? } or null; received userId ${describeValue((result as AuthenticateResult | undefined)?.userId)}. Convert ids with String(id).`,
+    );
   }
   if (CONTROL_CHARACTER.test(result.userId)) {
     throw new TypeError(`authenticate returned a userId with control characters (${describeValue(result.userId)}); return a printable id.`);
@@ -140,69 +142,101 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   // The limiters run after the CSRF check (a hostile page cannot spend an office's quota) and, for
   // login, after the body parser (they count per username).
-  router.post(ROUTES.login, csrf, ...jsonObjectBody(config.bodyLimit), limited('login', rateLimiters.login), route('login', async (req, res) => {
-    // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
-    // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
-    await sessions.feed.ready();
-    const loginStartedAt = Date.now();
-    const user = await authenticateUser(config, req);
-    const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
-    if (!issued) throw invalidCredentials();
-    sendTokens(req, res, issued);
-  }));
+  router.post(
+    ROUTES.login,
+    csrf,
+    ...jsonObjectBody(config.bodyLimit),
+    limited('login', rateLimiters.login),
+    route('login', async (req, res) => {
+      // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
+      // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
+      await sessions.feed.ready();
+      const loginStartedAt = Date.now();
+      const user = await authenticateUser(config, req);
+      const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
+      if (!issued) throw invalidCredentials();
+      sendTokens(req, res, issued);
+    }),
+  );
 
-  router.post(ROUTES.refresh, csrf, limited('refresh', rateLimiters.refresh), route('refresh', async (req, res) => {
-    const issued = await sessions.refresh(heldCookie(req), clientOf(req));
-    if (issued) return sendTokens(req, res, issued);
-    clearRefreshCookie(req, res, config.cookie);
-    throw invalidRefreshToken();
-  }));
+  router.post(
+    ROUTES.refresh,
+    csrf,
+    limited('refresh', rateLimiters.refresh),
+    route('refresh', async (req, res) => {
+      const issued = await sessions.refresh(heldCookie(req), clientOf(req));
+      if (issued) return sendTokens(req, res, issued);
+      clearRefreshCookie(req, res, config.cookie);
+      throw invalidRefreshToken();
+    }),
+  );
 
-  router.post(ROUTES.logout, csrf, limited('logout', rateLimiters.refresh), route('logout', async (req, res) => {
-    await sessions.logout(heldCookie(req), clientOf(req));
-    clearRefreshCookie(req, res, config.cookie);
-    res.status(204).end();
-  }));
+  router.post(
+    ROUTES.logout,
+    csrf,
+    limited('logout', rateLimiters.refresh),
+    route('logout', async (req, res) => {
+      await sessions.logout(heldCookie(req), clientOf(req));
+      clearRefreshCookie(req, res, config.cookie);
+      res.status(204).end();
+    }),
+  );
 
-  router.post(ROUTES.logoutAll, requireAuth, route('logout-all', async (req, res) => {
-    await sessions.revokeUser(authOf(req).userId);
-    clearRefreshCookie(req, res, config.cookie);
-    res.status(204).end();
-  }));
+  router.post(
+    ROUTES.logoutAll,
+    requireAuth,
+    route('logout-all', async (req, res) => {
+      await sessions.revokeUser(authOf(req).userId);
+      clearRefreshCookie(req, res, config.cookie);
+      res.status(204).end();
+    }),
+  );
 
-  router.get(ROUTES.sessions, requireAuth, route('list-sessions', async (req, res) => {
-    const { userId, sessionId } = authOf(req);
-    const { offset, limit } = sessionsPage(req);
-    const records = await sessions.listSessions(userId);
-    const page = records.slice(offset, offset + limit);
-    const body: SessionsResponse = {
-      nextCursor: offset + limit < records.length ? String(offset + limit) : null,
-      sessions: page.map((record) => ({
-        id: record.sessionId,
-        createdAt: new Date(record.createdAt).toISOString(),
-        lastUsedAt: new Date(record.lastUsedAt).toISOString(),
-        expiresAt: new Date(record.expiresAt).toISOString(),
-        userAgent: record.userAgent,
-        current: record.sessionId === sessionId,
-      })),
-    };
-    res.json(body);
-  }));
+  router.get(
+    ROUTES.sessions,
+    requireAuth,
+    route('list-sessions', async (req, res) => {
+      const { userId, sessionId } = authOf(req);
+      const { offset, limit } = sessionsPage(req);
+      const records = await sessions.listSessions(userId);
+      const page = records.slice(offset, offset + limit);
+      const body: SessionsResponse = {
+        nextCursor: offset + limit < records.length ? String(offset + limit) : null,
+        sessions: page.map((record) => ({
+          id: record.sessionId,
+          createdAt: new Date(record.createdAt).toISOString(),
+          lastUsedAt: new Date(record.lastUsedAt).toISOString(),
+          expiresAt: new Date(record.expiresAt).toISOString(),
+          userAgent: record.userAgent,
+          current: record.sessionId === sessionId,
+        })),
+      };
+      res.json(body);
+    }),
+  );
 
-  router.delete(`${ROUTES.sessions}/:id`, requireAuth, route('revoke-session', async (req, res) => {
-    const { userId, sessionId } = authOf(req);
-    const target = String(req.params.id);
-    if (!(await sessions.sessionOf(userId, target))) throw new AuthError('session_not_found', 404, 'No such session');
-    await sessions.revokeSession(target, 'user_request');
-    if (target === sessionId) clearRefreshCookie(req, res, config.cookie);
-    res.status(204).end();
-  }));
+  router.delete(
+    `${ROUTES.sessions}/:id`,
+    requireAuth,
+    route('revoke-session', async (req, res) => {
+      const { userId, sessionId } = authOf(req);
+      const target = String(req.params.id);
+      if (!(await sessions.sessionOf(userId, target))) throw new AuthError('session_not_found', 404, 'No such session');
+      await sessions.revokeSession(target, 'user_request');
+      if (target === sessionId) clearRefreshCookie(req, res, config.cookie);
+      res.status(204).end();
+    }),
+  );
 
   // Any other method on the router's paths: 405 as JSON with Allow, not Express' HTML 404 page.
   // (OPTIONS is left to Express, which answers it with Allow, or to the app's CORS middleware.)
   const allowed: Array<[string, string]> = [
-    [ROUTES.login, 'POST'], [ROUTES.refresh, 'POST'], [ROUTES.logout, 'POST'], [ROUTES.logoutAll, 'POST'],
-    [ROUTES.sessions, 'GET, HEAD'], [`${ROUTES.sessions}/:id`, 'DELETE'],
+    [ROUTES.login, 'POST'],
+    [ROUTES.refresh, 'POST'],
+    [ROUTES.logout, 'POST'],
+    [ROUTES.logoutAll, 'POST'],
+    [ROUTES.sessions, 'GET, HEAD'],
+    [`${ROUTES.sessions}/:id`, 'DELETE'],
   ];
   for (const [path, methods] of allowed) {
     router.all(path, function methodNotAllowed(req: Request, _res: Response, next: NextFunction) {

@@ -10,8 +10,8 @@ import {
   newRefreshSecret,
   newSessionId,
   parseRefreshToken,
-  refreshTokenKeys,
   type RefreshTokenKeys,
+  refreshTokenKeys,
 } from './refresh-token';
 import type { RevocationFeed, SessionRecord } from './store/session-store';
 

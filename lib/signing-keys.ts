@@ -50,7 +50,8 @@ function asPlainRsa(key: KeyObject): KeyObject {
  * are kept, so nothing private (`d`, `p`, `q`, `dp`, `dq`, `qi`) or symmetric (`k`) can come through.
  */
 export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
-  if (key.type !== 'public') throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: expected a public key; received a ${key.type} key`);
+  if (key.type !== 'public')
+    throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: expected a public key; received a ${key.type} key`);
   const source = key.asymmetricKeyType === 'rsa-pss' ? asPlainRsa(key) : key;
   const jwk = source.export({ format: 'jwk' }) as Record<string, unknown>;
   const members = PUBLIC_MEMBERS[String(jwk.kty)];
@@ -70,5 +71,7 @@ export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
  */
 export function jwkThumbprint(key: KeyObject): string {
   // JSON.stringify keeps insertion order, which publicJwkMembers makes lexicographic; no whitespace.
-  return createHash('sha256').update(JSON.stringify(publicJwkMembers(key))).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify(publicJwkMembers(key)))
+    .digest('base64url');
 }

@@ -1,5 +1,5 @@
 // A bounded cache of access tokens already verified, so a token its client sends again is not verified again.
-import { appClaims, type AccessTokenPayload } from './access-token';
+import { type AccessTokenPayload, appClaims } from './access-token';
 
 /** What requireAuth keeps of a token whose signature, algorithm, type and claims passed. */
 export interface VerifiedToken {

@@ -1,9 +1,9 @@
 // Access-token algorithms over HTTP: every supported algorithm signs and verifies, and tokens of other algorithms, keys or claims are refused.
-import { constants, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, createHmac, generateKeyPairSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
 import type { AccessTokenAlgorithm, AccessTokenOptions } from '../lib';
-import { closeMemoryStores, login, me, memoryStore as store, refresh, refreshCookieOf, testApp } from './support/harness';
+import { closeMemoryStores, login, me, refresh, refreshCookieOf, memoryStore as store, testApp } from './support/harness';
 
 afterAll(closeMemoryStores);
 
@@ -36,7 +36,10 @@ function signatureValid(algorithm: AccessTokenAlgorithm, token: string, key: Key
   const bits = algorithm.slice(2);
   switch (algorithm.slice(0, 2)) {
     case 'HS':
-      return createHmac(`sha${bits}`, key as Buffer | string).update(data).digest().equals(signature);
+      return createHmac(`sha${bits}`, key as Buffer | string)
+        .update(data)
+        .digest()
+        .equals(signature);
     case 'RS':
       return verify(`sha${bits}`, data, key as KeyObject, signature);
     case 'PS':
@@ -279,13 +282,12 @@ describe('EdDSA verification (done without jsonwebtoken)', () => {
     await expectRejected(edApp, `${b64(header)}.${p}.${s}`);
   });
 
-  test.each<Json>([
-    { alg: 'Ed25519', typ: 'at+jwt' },
-    { alg: 'EdDSA', typ: 'JWT' },
-    { alg: 'EdDSA' },
-  ])('a header %p re-signed with the right key is still refused', async (header) => {
-    await expectRejected(edApp, signEdDsa(header, claimsWith({})));
-  });
+  test.each<Json>([{ alg: 'Ed25519', typ: 'at+jwt' }, { alg: 'EdDSA', typ: 'JWT' }, { alg: 'EdDSA' }])(
+    'a header %p re-signed with the right key is still refused',
+    async (header) => {
+      await expectRejected(edApp, signEdDsa(header, claimsWith({})));
+    },
+  );
 
   test('alg none with an empty signature is refused', async () => {
     await expectRejected(edApp, `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claimsWith({}))}.`);

@@ -8,17 +8,17 @@ import express, { type Express } from 'express';
 import type Redis from 'ioredis';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import request from 'supertest';
-import { createAuth, type Auth, type AuthOptions } from '../lib';
+import { type Auth, type AuthOptions, createAuth } from '../lib';
 import {
   ACCESS_SECRET,
-  COOKIE,
-  REFRESH_SECRET,
   authOptions,
+  COOKIE,
   closeClients,
   closeMemoryStores,
   keysUnder,
   login,
   memoryStore,
+  REFRESH_SECRET,
   redisStore,
   refreshCookieOf,
   testApp,
@@ -81,12 +81,17 @@ async function storeSnapshot({ auth, client, prefix }: Target): Promise<Json> {
     const name = key.slice(prefix.length);
     const type = await client.type(key);
     const value =
-      type === 'string' ? await client.get(key)
-      : type === 'hash' ? await client.hgetall(key)
-      : type === 'zset' ? await client.zrange(key, 0, -1, 'WITHSCORES')
-      : type === 'set' ? (await client.smembers(key)).sort()
-      : type === 'list' ? await client.lrange(key, 0, -1)
-      : null;
+      type === 'string'
+        ? await client.get(key)
+        : type === 'hash'
+          ? await client.hgetall(key)
+          : type === 'zset'
+            ? await client.zrange(key, 0, -1, 'WITHSCORES')
+            : type === 'set'
+              ? (await client.smembers(key)).sort()
+              : type === 'list'
+                ? await client.lrange(key, 0, -1)
+                : null;
     keys[name] = { type, value, expiresAt: HEARTBEAT_KEPT.has(name) ? 'kept alive' : await client.call('PEXPIRETIME', key) };
   }
   return { keys, alice: await auth.listSessions('user-alice'), bob: await auth.listSessions('user-bob') };
@@ -101,7 +106,11 @@ function expectAnswer(res: request.Response, expected: Expected, label: string):
 }
 
 /** Sends each request in turn, checks its answer, and checks that the store is exactly as it was before. */
-async function expectRefused(target: Target, attempts: Array<[label: string, send: () => request.Test | Promise<request.Response>]>, expected: Expected): Promise<void> {
+async function expectRefused(
+  target: Target,
+  attempts: Array<[label: string, send: () => request.Test | Promise<request.Response>]>,
+  expected: Expected,
+): Promise<void> {
   const before = await storeSnapshot(target);
   for (const [label, send] of attempts) expectAnswer(await send(), expected, label);
   expect(await storeSnapshot(target)).toEqual(before);
@@ -154,11 +163,13 @@ describe('requireAuth: forged access tokens are refused with 401 invalid_token',
   });
 
   test('alg none, None, NONE and nOnE (with and without a signature)', async () => {
-    const attempts = ['none', 'None', 'NONE', 'nOnE'].flatMap((alg): Array<[string, string]> => [
-      [`${alg}, empty signature`, handmadeToken({ alg, typ: 'at+jwt' }, claims(), null)],
-      [`${alg}, HMAC signature`, handmadeToken({ alg, typ: 'at+jwt' }, claims(), ACCESS_SECRET)],
-      [`${alg}, no signature segment`, handmadeToken({ alg, typ: 'at+jwt' }, claims(), null).slice(0, -1)],
-    ]);
+    const attempts = ['none', 'None', 'NONE', 'nOnE'].flatMap(
+      (alg): Array<[string, string]> => [
+        [`${alg}, empty signature`, handmadeToken({ alg, typ: 'at+jwt' }, claims(), null)],
+        [`${alg}, HMAC signature`, handmadeToken({ alg, typ: 'at+jwt' }, claims(), ACCESS_SECRET)],
+        [`${alg}, no signature segment`, handmadeToken({ alg, typ: 'at+jwt' }, claims(), null).slice(0, -1)],
+      ],
+    );
     await expectRefused(hs, bearerAttempts(hs.app, attempts), INVALID_TOKEN);
     await expectRefused(rs, bearerAttempts(rs.app, attempts), INVALID_TOKEN);
   });
@@ -172,7 +183,14 @@ describe('requireAuth: forged access tokens are refused with 401 invalid_token',
       ['DER', rsa.publicKey.export({ type: 'spki', format: 'der' })],
       ['JWK JSON', JSON.stringify(rsa.publicKey.export({ format: 'jwk' }))],
     ];
-    await expectRefused(rs, bearerAttempts(rs.app, keys.map(([label, key]) => [label, hmacJws(header, payload, key)])), INVALID_TOKEN);
+    await expectRefused(
+      rs,
+      bearerAttempts(
+        rs.app,
+        keys.map(([label, key]) => [label, hmacJws(header, payload, key)]),
+      ),
+      INVALID_TOKEN,
+    );
   });
 
   test('a wrong algorithm, correctly signed for what its header says', async () => {
@@ -243,7 +261,10 @@ describe('requireAuth: forged access tokens are refused with 401 invalid_token',
       ["x' UNION SELECT 'secret", 'secret'],
     ];
     const attempts = (app: Express, extra: Json) =>
-      bearerAttempts(app, kids.map(([kid, key]) => [kid, hmacJws(segment({ alg: 'HS256', typ: 'at+jwt', kid }), segment(claims(extra)), key)]));
+      bearerAttempts(
+        app,
+        kids.map(([kid, key]) => [kid, hmacJws(segment({ alg: 'HS256', typ: 'at+jwt', kid }), segment(claims(extra)), key)]),
+      );
     await expectRefused(hs, attempts(hs.app, {}), INVALID_TOKEN);
     await expectRefused(rs, attempts(rs.app, { iss: undefined, aud: undefined }), INVALID_TOKEN);
   });
@@ -270,7 +291,14 @@ describe('requireAuth: forged access tokens are refused with 401 invalid_token',
       ['nbf as a string', { nbf: String(now - 60) }],
       ['nbf null', { nbf: null }],
     ];
-    await expectRefused(hs, bearerAttempts(hs.app, cases.map(([label, patch]) => [label, hs256(patch)])), INVALID_TOKEN);
+    await expectRefused(
+      hs,
+      bearerAttempts(
+        hs.app,
+        cases.map(([label, patch]) => [label, hs256(patch)]),
+      ),
+      INVALID_TOKEN,
+    );
   });
 
   test('wrong or missing aud and iss', async () => {
@@ -287,7 +315,14 @@ describe('requireAuth: forged access tokens are refused with 401 invalid_token',
       ['aud as an object', { aud: { [AUDIENCE]: true } }],
       ['empty aud', { aud: '' }],
     ];
-    await expectRefused(hs, bearerAttempts(hs.app, cases.map(([label, patch]) => [label, hs256(patch)])), INVALID_TOKEN);
+    await expectRefused(
+      hs,
+      bearerAttempts(
+        hs.app,
+        cases.map(([label, patch]) => [label, hs256(patch)]),
+      ),
+      INVALID_TOKEN,
+    );
   });
 
   test('array, string, number, null and non-JSON payloads signed with the right key', async () => {
@@ -304,7 +339,14 @@ describe('requireAuth: forged access tokens are refused with 401 invalid_token',
       ['not JSON', raw('{"sub":')],
       ['empty', ''],
     ];
-    await expectRefused(hs, bearerAttempts(hs.app, payloads.map(([label, payload]) => [label, hmacJws(header, payload, ACCESS_SECRET)])), INVALID_TOKEN);
+    await expectRefused(
+      hs,
+      bearerAttempts(
+        hs.app,
+        payloads.map(([label, payload]) => [label, hmacJws(header, payload, ACCESS_SECRET)]),
+      ),
+      INVALID_TOKEN,
+    );
   });
 
   test('2 or 4 segments (and 1 or 5)', async () => {
@@ -358,7 +400,9 @@ describe('requireAuth: malformed bearer requests are refused with 400 invalid_re
       ],
       INVALID_REQUEST,
     );
-    await expectRefused(target, [['20 KB (Node answers before Express)', () => withAuthorization(target.app, `Bearer ${'a'.repeat(20_000)}`)]], { status: 431 });
+    await expectRefused(target, [['20 KB (Node answers before Express)', () => withAuthorization(target.app, `Bearer ${'a'.repeat(20_000)}`)]], {
+      status: 431,
+    });
   });
 
   test('a malformed Bearer header: no token, two tokens, characters outside b64token', async () => {
@@ -379,8 +423,16 @@ describe('requireAuth: malformed bearer requests are refused with 400 invalid_re
       'Bearer =abc',
       `Bearer ${token}\u00a0`,
     ];
-    await expectRefused(target, values.map((value) => [value, () => withAuthorization(target.app, value)]), INVALID_REQUEST);
-    await expectRefused(target, values.map((value) => [`optional: ${value}`, () => withAuthorization(target.app, value, '/api/maybe')]), INVALID_REQUEST);
+    await expectRefused(
+      target,
+      values.map((value) => [value, () => withAuthorization(target.app, value)]),
+      INVALID_REQUEST,
+    );
+    await expectRefused(
+      target,
+      values.map((value) => [`optional: ${value}`, () => withAuthorization(target.app, value, '/api/maybe')]),
+      INVALID_REQUEST,
+    );
   });
 
   test('a token in both the header and the query string, or the header and a form body', async () => {
@@ -398,7 +450,10 @@ describe('requireAuth: malformed bearer requests are refused with 400 invalid_re
       [
         ...paths.map((path): [string, () => request.Test] => [path, () => withAuthorization(target.app, `Bearer ${token}`, path)]),
         ['form body', () => request(target.app).post('/api/form').set('Authorization', `Bearer ${token}`).type('form').send({ access_token: token })],
-        ['form body and query', () => request(target.app).post(`/api/form?access_token=${token}`).set('Authorization', `Bearer ${token}`).type('form').send({ access_token: token })],
+        [
+          'form body and query',
+          () => request(target.app).post(`/api/form?access_token=${token}`).set('Authorization', `Bearer ${token}`).type('form').send({ access_token: token }),
+        ],
       ],
       INVALID_REQUEST,
     );
@@ -460,7 +515,11 @@ describe('router: cross-site requests to /login, /refresh and /logout are refuse
       `http://127.0.0.1:${port + 1}`,
       'http://127.0.0.1',
     ];
-    await expectRefused(target, origins.flatMap((origin) => threeRoutes(origin, { Origin: origin })), CSRF_REJECTED);
+    await expectRefused(
+      target,
+      origins.flatMap((origin) => threeRoutes(origin, { Origin: origin })),
+      CSRF_REJECTED,
+    );
   });
 
   test('Sec-Fetch-Site: cross-site, with and without an Origin', async () => {
@@ -488,7 +547,12 @@ describe('router: wrong methods and bodies', () => {
     for (const path of ['/login', '/refresh', '/logout', '/logout-all']) {
       for (const method of ['get', 'head'] as const) {
         const res = await request(target.app)[method](`/auth${path}`).set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
-        expect({ path, method, status: [404, 405].includes(res.status), setCookie: res.headers['set-cookie'] }).toEqual({ path, method, status: true, setCookie: undefined });
+        expect({ path, method, status: [404, 405].includes(res.status), setCookie: res.headers['set-cookie'] }).toEqual({
+          path,
+          method,
+          status: true,
+          setCookie: undefined,
+        });
       }
     }
     expect(await storeSnapshot(target)).toEqual(before);
@@ -501,7 +565,13 @@ describe('router: wrong methods and bodies', () => {
       ['multipart', () => postLogin().field('username', 'alice').field('password', 'alice-password')],
       ['text/json', () => postLogin().set('Content-Type', 'text/json').send(JSON.stringify(CREDENTIALS))],
       ['application/json-seq', () => postLogin().set('Content-Type', 'application/json-seq').send(JSON.stringify(CREDENTIALS))],
-      ['no Content-Type', () => postLogin().set('Content-Type', '').send(Buffer.from(JSON.stringify(CREDENTIALS)))],
+      [
+        'no Content-Type',
+        () =>
+          postLogin()
+            .set('Content-Type', '')
+            .send(Buffer.from(JSON.stringify(CREDENTIALS))),
+      ],
     ];
     await expectRefused(target, bodies, UNSUPPORTED_MEDIA_TYPE);
   });
@@ -516,7 +586,15 @@ describe('router: wrong methods and bodies', () => {
         ['just over the limit', () => postLogin().set('Content-Type', 'application/json').send(padded(16_384))],
         ['1 MB', () => postLogin().set('Content-Type', 'application/json').send(padded(1_000_000))],
         // serialize() as is: superagent would JSON-encode a Buffer sent as application/json
-        ['gzip inflating to 1 MB', () => postLogin().set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').serialize((raw: Buffer) => raw as never).send(inflating)],
+        [
+          'gzip inflating to 1 MB',
+          () =>
+            postLogin()
+              .set('Content-Type', 'application/json')
+              .set('Content-Encoding', 'gzip')
+              .serialize((raw: Buffer) => raw as never)
+              .send(inflating),
+        ],
       ],
       PAYLOAD_TOO_LARGE,
     );
@@ -542,7 +620,10 @@ describe('router: wrong methods and bodies', () => {
     ];
     await expectRefused(
       target,
-      usernames.map((username): [string, () => request.Test] => [JSON.stringify(username).slice(0, 40), () => postLogin().send({ username, password: 'alice-password' })]),
+      usernames.map((username): [string, () => request.Test] => [
+        JSON.stringify(username).slice(0, 40),
+        () => postLogin().send({ username, password: 'alice-password' }),
+      ]),
       INVALID_CREDENTIALS,
     );
   });

@@ -3,12 +3,12 @@
 // name are refused with a 4xx JSON error (never a 500), a duplicated name is still refused, and the
 // Set-Cookie lines Express writes carry the token unchanged.
 import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import cookieParser from 'cookie-parser';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions } from '../lib';
-import { COOKIE, REFRESH_SECRET, closeClients, closeMemoryStores, memoryStore, redisStore, refreshCookieOf, testApp } from './support/harness';
+import { COOKIE, closeClients, closeMemoryStores, memoryStore, REFRESH_SECRET, redisStore, refreshCookieOf, testApp } from './support/harness';
 
 // Express 4, installed under an alias; @types/express (5) describes both closely enough for building an app.
 const express4 = require('express4') as typeof express;
@@ -86,10 +86,19 @@ async function refreshWithCookieLines(app: Express, cookieHeaders: string[]): Pr
       const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
       let answer = '';
       socket.setEncoding('latin1');
-      socket.on('data', (chunk: string) => { answer += chunk; });
+      socket.on('data', (chunk: string) => {
+        answer += chunk;
+      });
       socket.on('end', () => resolve(answer));
       socket.on('error', reject);
-      const lines = ['POST /auth/refresh HTTP/1.1', 'Host: 127.0.0.1', 'X-Requested-With: fetch', 'Content-Length: 0', 'Connection: close', ...cookieHeaders.map((header) => `Cookie: ${header}`)];
+      const lines = [
+        'POST /auth/refresh HTTP/1.1',
+        'Host: 127.0.0.1',
+        'X-Requested-With: fetch',
+        'Content-Length: 0',
+        'Connection: close',
+        ...cookieHeaders.map((header) => `Cookie: ${header}`),
+      ];
       socket.end(`${lines.join('\r\n')}\r\n\r\n`);
     });
     const [head = '', body = ''] = raw.split('\r\n\r\n');
@@ -169,7 +178,9 @@ describe.each<Mounting>(['before', 'before, with a secret', 'after'])('cookie-pa
     const session = await logIn(app);
     // Without a secret cookie-parser leaves `s:…` in req.cookies; with one it moves it to req.signedCookies.
     // The app signs a live token with its own cookie secret, as res.cookie(name, token, { signed: true }) does.
-    const signing = await request(buildApp({ mounting: 'before, with a secret' }).app).post('/app/sign').send({ value: session.refreshToken });
+    const signing = await request(buildApp({ mounting: 'before, with a secret' }).app)
+      .post('/app/sign')
+      .send({ value: session.refreshToken });
     const signed = cookieLine(signing, COOKIE).value;
     expect(decodeURIComponent(signed)).toMatch(/^s:/);
     const seen = await request(app).get('/app/cookies').set('Cookie', `${COOKIE}=${signed}`);

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { createAuth, type AuthOptions } from '../lib';
-import { COOKIE, REFRESH_SECRET, authOptions, closeClients, login, me, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
+import { type AuthOptions, createAuth } from '../lib';
+import { authOptions, COOKIE, closeClients, login, me, REFRESH_SECRET, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
 
 afterAll(closeClients);
 
@@ -188,10 +188,16 @@ describe('cookie: secure false (plain-http development)', () => {
     expect(cookie.has('domain')).toBe(false);
 
     // the app reads the cookie under that name, and keeps the path when rotating and clearing
-    const rotated = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `refresh=${cookie.get('value') as string}`);
+    const rotated = await request(app)
+      .post('/auth/refresh')
+      .set('X-Requested-With', 'fetch')
+      .set('Cookie', `refresh=${cookie.get('value') as string}`);
     expect(rotated.status).toBe(200);
     expect(cookieLine(rotated, 'refresh').get('path')).toBe('/auth');
-    const wrongName = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshCookieOf(rotated, 'refresh') as string}`);
+    const wrongName = await request(app)
+      .post('/auth/refresh')
+      .set('X-Requested-With', 'fetch')
+      .set('Cookie', `${COOKIE}=${refreshCookieOf(rotated, 'refresh') as string}`);
     expect(wrongName.status).toBe(401);
     const cleared = cookieLine(wrongName, 'refresh');
     expect(cleared.get('path')).toBe('/auth');

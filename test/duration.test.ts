@@ -2,8 +2,8 @@
 // '1.5h', …), numbers still seconds, and junk, negative, unit-less or absurd values refused with the
 // same messages as before.
 import request from 'supertest';
-import { createAuth, type AuthOptions } from '../lib';
-import { ACCESS_SECRET, REFRESH_SECRET, authOptions, closeClients, closeMemoryStores, login, memoryStore, testApp } from './support/harness';
+import { type AuthOptions, createAuth } from '../lib';
+import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, login, memoryStore, REFRESH_SECRET, testApp } from './support/harness';
 
 afterAll(async () => {
   await closeClients();
@@ -117,10 +117,16 @@ describe('junk is refused with the same message as before', () => {
   test('ms forms are still held to the ranges: over ten years, under 1s, absoluteTtl below idleTtl', () => {
     const tooLong = thrownBy(withDurations({ absoluteTtl: '11 years' }));
     expect(tooLong).toBeInstanceOf(RangeError);
-    expect(tooLong.message).toBe('createAuth: `refreshToken.absoluteTtl` must be at most ten years; received the string "11 years". Sessions are measured in days, e.g. \'30d\'.');
+    expect(tooLong.message).toBe(
+      'createAuth: `refreshToken.absoluteTtl` must be at most ten years; received the string "11 years". Sessions are measured in days, e.g. \'30d\'.',
+    );
     expect(thrownBy(withDurations({ ttl: '500 ms' })).message).toMatch(/^createAuth: `accessToken\.ttl` must be at least 1s; received 500ms\./);
-    expect(thrownBy(withDurations({ idleTtl: '2 days', absoluteTtl: '1 day' })).message).toMatch(/`refreshToken\.absoluteTtl` \(86400s\) must not be shorter than `refreshToken\.idleTtl` \(172800s\)/);
-    expect(thrownBy(authOptions(memoryStore(), { revocation: { maxStaleness: '2 minutes' } })).message).toMatch(/`revocation\.maxStaleness` must be from 200ms to 1m; received 120s/);
+    expect(thrownBy(withDurations({ idleTtl: '2 days', absoluteTtl: '1 day' })).message).toMatch(
+      /`refreshToken\.absoluteTtl` \(86400s\) must not be shorter than `refreshToken\.idleTtl` \(172800s\)/,
+    );
+    expect(thrownBy(authOptions(memoryStore(), { revocation: { maxStaleness: '2 minutes' } })).message).toMatch(
+      /`revocation\.maxStaleness` must be from 200ms to 1m; received 120s/,
+    );
   });
 
   test('an absurd ms form is a RangeError, not a date that breaks later', async () => {

@@ -14,11 +14,8 @@ const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
 };
 
 /** The README's picture is refreshed with UPDATE_SCREENSHOT=1; otherwise the shot goes to .tmp/, so a test run leaves the tree clean. */
-const SCREENSHOT = process.env.UPDATE_SCREENSHOT
-  ? join(__dirname, '..', 'docs', 'example-app.png')
-  : join(__dirname, '..', '.tmp', 'example-app.png');
-const IPHONE_UA =
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT ? join(__dirname, '..', 'docs', 'example-app.png') : join(__dirname, '..', '.tmp', 'example-app.png');
+const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 
 let browser: Browser;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -39,7 +36,10 @@ afterAll(async () => {
 async function startApp(options: { accessTokenTtl?: string | number } = {}): Promise<string> {
   const { app, auth } = createExampleApp({ secure: false, ...options });
   const served = await serve(app);
-  cleanups.push(() => auth.close(), () => served.close());
+  cleanups.push(
+    () => auth.close(),
+    () => served.close(),
+  );
   return served.origin;
 }
 
@@ -116,7 +116,10 @@ test('log in, call the API, see both sessions, revoke the other one, log out eve
   await logIn(laptop);
   expect(await signedInAs(laptop)).toBe(DEMO_USER.id);
   expect(await laptop.locator('#user-role').textContent()).toBe(DEMO_USER.role);
-  await laptop.locator('#countdown').filter({ hasText: /^[45]:\d\d$/ }).waitFor();
+  await laptop
+    .locator('#countdown')
+    .filter({ hasText: /^[45]:\d\d$/ })
+    .waitFor();
 
   await laptop.getByRole('button', { name: 'Call the protected API' }).click();
   const result = laptop.locator('#api-result');

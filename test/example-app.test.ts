@@ -4,7 +4,13 @@ import { closeClients, redisClient, uniquePrefix } from './support/harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
-  createExampleApp(options?: { redisClient?: unknown; prefix?: string; secure?: boolean; accessTokenTtl?: string | number; refreshReuseGrace?: string | number }): {
+  createExampleApp(options?: {
+    redisClient?: unknown;
+    prefix?: string;
+    secure?: boolean;
+    accessTokenTtl?: string | number;
+    refreshReuseGrace?: string | number;
+  }): {
     app: import('express').Express;
     storeName: string;
     auth: { close(): Promise<void> | void };
@@ -24,10 +30,7 @@ async function walkThrough(app: import('express').Express): Promise<void> {
   const bad = await agent.post('/auth/login').set('X-Requested-With', 'fetch').send({ username: DEMO_USER.username, password: 'nope' });
   expect(bad.status).toBe(401);
 
-  const loggedIn = await agent
-    .post('/auth/login')
-    .set('X-Requested-With', 'fetch')
-    .send({ username: DEMO_USER.username, password: DEMO_USER.password });
+  const loggedIn = await agent.post('/auth/login').set('X-Requested-With', 'fetch').send({ username: DEMO_USER.username, password: DEMO_USER.password });
   expect(loggedIn.status).toBe(200);
   const me = await agent.get('/api/me').set('Authorization', `Bearer ${loggedIn.body.accessToken}`);
   expect(me.body).toMatchObject({ userId: DEMO_USER.id, claims: { role: 'admin' } });
@@ -87,17 +90,17 @@ test('serves the page, its script and styles, the built browser client and a fav
 describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
   const saved = { ttl: process.env.ACCESS_TOKEN_TTL, grace: process.env.REFRESH_REUSE_GRACE };
   afterEach(() => {
-    for (const [name, value] of [['ACCESS_TOKEN_TTL', saved.ttl], ['REFRESH_REUSE_GRACE', saved.grace]] as const) {
+    for (const [name, value] of [
+      ['ACCESS_TOKEN_TTL', saved.ttl],
+      ['REFRESH_REUSE_GRACE', saved.grace],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
   });
 
   async function loginExpiresIn(app: import('express').Express): Promise<number> {
-    const res = await request(app)
-      .post('/auth/login')
-      .set('X-Requested-With', 'fetch')
-      .send({ username: DEMO_USER.username, password: DEMO_USER.password });
+    const res = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: DEMO_USER.username, password: DEMO_USER.password });
     expect(res.status).toBe(200);
     return res.body.expiresIn;
   }

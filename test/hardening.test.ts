@@ -3,22 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import request from 'supertest';
-import { MemoryStore, RedisStore, type Auth } from '../lib';
-import {
-  closeClients,
-  COOKIE,
-  login,
-  me,
-  redisStore,
-  REFRESH_SECRET,
-  refresh,
-  refreshCookieOf,
-  testApp,
-} from './support/harness';
-import { forgedRefreshToken, sessionIdOfRefreshToken } from './support/tokens';
-import { freePort } from './support/redis-process';
 import Redis from 'ioredis';
+import request from 'supertest';
+import { type Auth, MemoryStore, RedisStore } from '../lib';
+import { COOKIE, closeClients, login, me, REFRESH_SECRET, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
+import { freePort } from './support/redis-process';
+import { forgedRefreshToken, sessionIdOfRefreshToken } from './support/tokens';
 
 afterAll(closeClients);
 
@@ -73,7 +63,12 @@ describe('a forged refresh token costs O(1) and revokes nothing', () => {
 });
 
 /** POSTs /auth/refresh to a listening server from a chosen local address (a second "machine" is 127.0.0.2). */
-function refreshFrom(port: number, localAddress: string, refreshToken: string, userAgent = 'same-browser'): Promise<{ status: number; cookie: string | undefined }> {
+function refreshFrom(
+  port: number,
+  localAddress: string,
+  refreshToken: string,
+  userAgent = 'same-browser',
+): Promise<{ status: number; cookie: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {

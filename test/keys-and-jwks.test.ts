@@ -1,23 +1,14 @@
 // Access-token keys: rotation with `accessToken.keys`, kid selection and what it refuses, RFC 9068 typ, the JWKS, and the recipe for checking our tokens elsewhere.
-import {
-  constants,
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-  type JsonWebKey,
-  type KeyObject,
-} from 'node:crypto';
+import { constants, createHash, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, sign, verify } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { createAuth, type AccessTokenAlgorithm, type AccessTokenOptions, type Auth, type AuthOptions, type SessionStore } from '../lib';
-import { createAccessTokenCodec, InvalidAccessTokenError, type AccessTokenCodec } from '../lib/access-token';
-import { buildJwks, jwksHandler, type Jwks } from '../lib/jwks';
-import { resolveOptions, type AccessTokenKeyOptions } from '../lib/options';
+import { type AccessTokenAlgorithm, type AccessTokenOptions, type Auth, type AuthOptions, createAuth, type SessionStore } from '../lib';
+import { type AccessTokenCodec, createAccessTokenCodec, InvalidAccessTokenError } from '../lib/access-token';
+import { buildJwks, type Jwks, jwksHandler } from '../lib/jwks';
+import { type AccessTokenKeyOptions, resolveOptions } from '../lib/options';
 import { jwkThumbprint } from '../lib/signing-keys';
 import { ACCESS_SECRET, authOptions, closeMemoryStores, expectAccessRejected, login, me, memoryStore, refresh, refreshCookieOf } from './support/harness';
 
@@ -152,7 +143,13 @@ describe.each(ROTATION_ALGORITHMS)('%s key rotation with accessToken.keys', (alg
     expect((await me(v1.app, first.accessToken)).status).toBe(200);
 
     // Restart: B signs, A (public half only) still verifies.
-    const v2 = keyApp(store, { algorithm, keys: [{ kid: 'key-b', privateKey: keyB.privateKey }, { kid: 'key-a', publicKey: keyA.publicKey }] });
+    const v2 = keyApp(store, {
+      algorithm,
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey },
+      ],
+    });
     expect((await me(v2.app, first.accessToken)).status).toBe(200);
 
     const second = await login(v2.app, 'bob');
@@ -181,8 +178,20 @@ describe.each(ROTATION_ALGORITHMS)('%s key rotation with accessToken.keys', (alg
 
   test('staged roll-out: instances with [A, B public] already accept the tokens of instances with [B, A]', async () => {
     const store = memoryStore();
-    const staged = keyApp(store, { algorithm, keys: [{ kid: 'key-a', privateKey: keyA.privateKey }, { kid: 'key-b', publicKey: keyB.publicKey }] });
-    const switched = keyApp(store, { algorithm, keys: [{ kid: 'key-b', privateKey: keyB.privateKey }, { kid: 'key-a', publicKey: keyA.publicKey }] });
+    const staged = keyApp(store, {
+      algorithm,
+      keys: [
+        { kid: 'key-a', privateKey: keyA.privateKey },
+        { kid: 'key-b', publicKey: keyB.publicKey },
+      ],
+    });
+    const switched = keyApp(store, {
+      algorithm,
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey },
+      ],
+    });
     const old = keyApp(store, { algorithm, keys: [{ kid: 'key-a', privateKey: keyA.privateKey }] });
 
     const fromStaged = (await login(staged.app)).accessToken;
@@ -217,7 +226,13 @@ describe.each(ROTATION_ALGORITHMS)('%s key rotation with accessToken.keys', (alg
 
   test('a token without kid is checked against the signing key only (tokens issued before kids)', async () => {
     const store = memoryStore();
-    const { app } = keyApp(store, { algorithm, keys: [{ kid: 'key-b', privateKey: keyB.privateKey }, { kid: 'key-a', publicKey: keyA.publicKey }] });
+    const { app } = keyApp(store, {
+      algorithm,
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey },
+      ],
+    });
     const real = (await login(app)).accessToken;
     expect((await me(app, signJws(algorithm, { alg: algorithm, typ: 'at+jwt' }, freshClaims(real), keyB.privateKey))).status).toBe(200);
     await expectAccessRejected(app, signJws(algorithm, { alg: algorithm, typ: 'at+jwt' }, freshClaims(real), keyA.privateKey));
@@ -230,12 +245,25 @@ describe.each(ROTATION_ALGORITHMS)('%s: the kid picks the key, from the configur
   const attacker = PAIRS[algorithm]();
   let app: Express;
   let real: string;
-  const codec = codecFor({ algorithm, keys: [{ kid: 'key-b', privateKey: keyB.privateKey }, { kid: 'key-a', privateKey: keyA.privateKey }] });
+  const codec = codecFor({
+    algorithm,
+    keys: [
+      { kid: 'key-b', privateKey: keyB.privateKey },
+      { kid: 'key-a', privateKey: keyA.privateKey },
+    ],
+  });
 
-  const craft = (header: Json, key: KeyObject, patch: Json = {}): string => signJws(algorithm, { alg: algorithm, typ: 'at+jwt', ...header }, freshClaims(real, patch), key);
+  const craft = (header: Json, key: KeyObject, patch: Json = {}): string =>
+    signJws(algorithm, { alg: algorithm, typ: 'at+jwt', ...header }, freshClaims(real, patch), key);
 
   beforeAll(async () => {
-    app = keyApp(memoryStore(), { algorithm, keys: [{ kid: 'key-b', privateKey: keyB.privateKey }, { kid: 'key-a', privateKey: keyA.privateKey }] }).app;
+    app = keyApp(memoryStore(), {
+      algorithm,
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', privateKey: keyA.privateKey },
+      ],
+    }).app;
     real = (await login(app)).accessToken;
   });
 
@@ -353,12 +381,22 @@ describe.each(ROTATION_ALGORITHMS)('%s: the kid picks the key, from the configur
     expect((await me(app, craft({ kid: 'key-b', typ }, keyB.privateKey))).status).toBe(200);
   });
 
-  test.each<unknown>(['JWT', 'jwt', 'application/jwt', 'at+jwt; charset=utf-8', ' at+jwt', 'application/at+jwt+x', 'text/at+jwt', 'at-jwt', '', 1, null, ['at+jwt']])(
-    'typ %p is refused',
-    async (typ) => {
-      await expectAccessRejected(app, craft({ kid: 'key-b', typ }, keyB.privateKey));
-    },
-  );
+  test.each<unknown>([
+    'JWT',
+    'jwt',
+    'application/jwt',
+    'at+jwt; charset=utf-8',
+    ' at+jwt',
+    'application/at+jwt+x',
+    'text/at+jwt',
+    'at-jwt',
+    '',
+    1,
+    null,
+    ['at+jwt'],
+  ])('typ %p is refused', async (typ) => {
+    await expectAccessRejected(app, craft({ kid: 'key-b', typ }, keyB.privateKey));
+  });
 
   test('a token without typ is refused', async () => {
     await expectAccessRejected(app, signJws(algorithm, { alg: algorithm, kid: 'key-b' }, freshClaims(real), keyB.privateKey));
@@ -374,7 +412,8 @@ describe('HS256', () => {
     real = (await login(app)).accessToken;
   });
 
-  const hs256 = (header: Json): string => jwt.sign(freshClaims(real), ACCESS_SECRET, { algorithm: 'HS256', header: { alg: 'HS256', ...header } as jwt.JwtHeader });
+  const hs256 = (header: Json): string =>
+    jwt.sign(freshClaims(real), ACCESS_SECRET, { algorithm: 'HS256', header: { alg: 'HS256', ...header } as jwt.JwtHeader });
 
   test('tokens carry no kid, and the JWKS is empty, with the cache headers', async () => {
     expect(headerOf(real)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
@@ -441,7 +480,10 @@ describe.each(JWKS_CASES)('GET /.well-known/jwks.json, $name', (c) => {
     // Private keys for both, so the test proves the retired key's private half is not published either.
     ({ app, jwks } = keyApp(memoryStore(), {
       algorithm: c.algorithm,
-      keys: [{ kid: 'current', privateKey: signing.privateKey }, { kid: 'retired', privateKey: retired.privateKey }],
+      keys: [
+        { kid: 'current', privateKey: signing.privateKey },
+        { kid: 'retired', privateKey: retired.privateKey },
+      ],
     }));
   });
 
@@ -459,13 +501,16 @@ describe.each(JWKS_CASES)('GET /.well-known/jwks.json, $name', (c) => {
     }
     // Nothing of the private keys anywhere in the body.
     for (const pair of [signing, retired]) {
-      const privateJwk = (c.kty === 'RSA' && pair.privateKey.asymmetricKeyType === 'rsa-pss' ? {} : pair.privateKey.export({ format: 'jwk' })) as Record<string, string>;
+      const privateJwk = (c.kty === 'RSA' && pair.privateKey.asymmetricKeyType === 'rsa-pss' ? {} : pair.privateKey.export({ format: 'jwk' })) as Record<
+        string,
+        string
+      >;
       for (const member of PRIVATE_MEMBERS) if (privateJwk[member]) expect(res.text).not.toContain(privateJwk[member]);
     }
     expect(res.text).not.toMatch(/"(d|k|p|q|dp|dq|qi)"/);
   });
 
-  test('answers with Cache-Control: public, max-age=300 (not the router\'s no-store) and an ETag; If-None-Match gets 304', async () => {
+  test("answers with Cache-Control: public, max-age=300 (not the router's no-store) and an ETag; If-None-Match gets 304", async () => {
     const res = await request(app).get(JWKS_PATH);
     expect(res.headers['cache-control']).toBe('public, max-age=300');
     const etag = res.headers.etag as string;
@@ -561,7 +606,8 @@ function createJwksVerifier(options: {
 // ---------------------------------------------------------------------------------------------
 
 describe.each(['RS256', 'ES256', 'PS256'] as const)('the README recipe for another service, %s', (algorithm) => {
-  const pair = (): KeyPair => (algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 }));
+  const pair = (): KeyPair =>
+    algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyA = pair();
   const keyB = pair();
   const ISSUER = 'https://auth.example';
@@ -575,7 +621,13 @@ describe.each(['RS256', 'ES256', 'PS256'] as const)('the README recipe for anoth
     const store = memoryStore();
     const settings = { algorithm, issuer: ISSUER, audience: AUDIENCE };
     const before = keyApp(store, { ...settings, keys: [{ kid: 'key-a', privateKey: keyA.privateKey }] });
-    const after = keyApp(store, { ...settings, keys: [{ kid: 'key-b', privateKey: keyB.privateKey }, { kid: 'key-a', publicKey: keyA.publicKey }] });
+    const after = keyApp(store, {
+      ...settings,
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey },
+      ],
+    });
     current = before.app;
     // The auth service: whichever version is "deployed" answers; the JWKS requests are counted.
     server = createServer((req, res) => {
@@ -621,7 +673,9 @@ describe.each(['RS256', 'ES256', 'PS256'] as const)('the README recipe for anoth
     expect((await verifyAccessToken(second)).sub).toBe('user-alice');
     expect(await verifyAccessToken(first)).toBeDefined();
     const requestsAfterRotation = jwksRequests;
-    await expect(verifyAccessToken(signJws(algorithm, { ...headerOf(second), kid: 'key-z' }, payloadOf(second), keyB.privateKey))).rejects.toThrow(/unknown kid/);
+    await expect(verifyAccessToken(signJws(algorithm, { ...headerOf(second), kid: 'key-z' }, payloadOf(second), keyB.privateKey))).rejects.toThrow(
+      /unknown kid/,
+    );
     expect(jwksRequests).toBe(requestsAfterRotation + 1); // an unknown kid refetches (minRefetchMs: 0 here)
   });
 
@@ -631,7 +685,9 @@ describe.each(['RS256', 'ES256', 'PS256'] as const)('the README recipe for anoth
     await verifyAccessToken(token);
     const requests = jwksRequests;
     for (let i = 0; i < 5; i++) {
-      await expect(verifyAccessToken(signJws(algorithm, { ...headerOf(token), kid: `nope-${i}` }, payloadOf(token), keyB.privateKey))).rejects.toThrow(/unknown kid/);
+      await expect(verifyAccessToken(signJws(algorithm, { ...headerOf(token), kid: `nope-${i}` }, payloadOf(token), keyB.privateKey))).rejects.toThrow(
+        /unknown kid/,
+      );
     }
     expect(jwksRequests).toBe(requests);
   });
@@ -675,9 +731,17 @@ describe('accessToken.keys option errors', () => {
   const withKeys = (keys: unknown, extra: Json = {}): Json => ({ algorithm: 'ES256', keys, ...extra });
 
   test('valid keys resolve: kids in order, the first signs', () => {
-    const config = resolveOptions(authOptions(memoryStore(), {
-      accessToken: { algorithm: 'ES256', keys: [{ kid: 'new', privateKey: esPem }, { kid: 'old', publicKey: es2.publicKey }] },
-    })).accessToken;
+    const config = resolveOptions(
+      authOptions(memoryStore(), {
+        accessToken: {
+          algorithm: 'ES256',
+          keys: [
+            { kid: 'new', privateKey: esPem },
+            { kid: 'old', publicKey: es2.publicKey },
+          ],
+        },
+      }),
+    ).accessToken;
     expect(config.kid).toBe('new');
     expect([...config.verifyingKeys.keys()]).toEqual(['new', 'old']);
     expect(config.signingKey.type).toBe('private');
@@ -723,7 +787,11 @@ describe('accessToken.keys option errors', () => {
     ['a single KeyObject', es.privateKey, /received an object \(PrivateKeyObject\)|received an object/],
     ['a string', esPem, /received a string of \d+ bytes/],
   ])('keys as %s is refused', (_label, keys, received) => {
-    expectOptionError(withKeys(keys), TypeError, { option: 'accessToken.keys', received: /must be a non-empty array/, fix: /\[\{ kid: '2025-06', privateKey \}/ });
+    expectOptionError(withKeys(keys), TypeError, {
+      option: 'accessToken.keys',
+      received: /must be a non-empty array/,
+      fix: /\[\{ kid: '2025-06', privateKey \}/,
+    });
     expect(thrown(withKeys(keys)).message).toMatch(received);
   });
 
@@ -767,12 +835,26 @@ describe('accessToken.keys option errors', () => {
     ['with a newline', 'key\na', /received the string "key\\na"/],
     ['with a non-ASCII character', 'clé', /received the string "clé"/],
   ])('a kid that is %s is a TypeError naming accessToken.keys[i].kid', (_label, kid, received) => {
-    expectOptionError(withKeys([{ kid: 'a', privateKey: es.privateKey }, { kid, publicKey: es2.publicKey }]), TypeError, {
-      option: 'accessToken.keys[1].kid',
-      received,
-      fix: /Name each key, e\.g\. \{ kid: '2025-06', privateKey \}/,
-    });
-    expect(thrown(withKeys([{ kid: 'a', privateKey: es.privateKey }, { kid, publicKey: es2.publicKey }])).message).toMatch(/1 to 64 printable ASCII characters/);
+    expectOptionError(
+      withKeys([
+        { kid: 'a', privateKey: es.privateKey },
+        { kid, publicKey: es2.publicKey },
+      ]),
+      TypeError,
+      {
+        option: 'accessToken.keys[1].kid',
+        received,
+        fix: /Name each key, e\.g\. \{ kid: '2025-06', privateKey \}/,
+      },
+    );
+    expect(
+      thrown(
+        withKeys([
+          { kid: 'a', privateKey: es.privateKey },
+          { kid, publicKey: es2.publicKey },
+        ]),
+      ).message,
+    ).toMatch(/1 to 64 printable ASCII characters/);
   });
 
   test('a kid longer than 64 characters is a RangeError', () => {
@@ -781,15 +863,24 @@ describe('accessToken.keys option errors', () => {
       received: /must be at most 64 characters; received a string of 65 characters/,
       fix: /short name/,
     });
-    expect(() => createAuth(authOptions(memoryStore(), { accessToken: { algorithm: 'ES256', keys: [{ kid: 'k'.repeat(64), privateKey: es.privateKey }] } }))).not.toThrow();
+    expect(() =>
+      createAuth(authOptions(memoryStore(), { accessToken: { algorithm: 'ES256', keys: [{ kid: 'k'.repeat(64), privateKey: es.privateKey }] } })),
+    ).not.toThrow();
   });
 
   test('a duplicate kid names both entries', () => {
-    expectOptionError(withKeys([{ kid: 'a', privateKey: es.privateKey }, { kid: 'a', publicKey: es2.publicKey }]), TypeError, {
-      option: 'accessToken.keys[1].kid',
-      received: /is "a", already the kid of `accessToken\.keys\[0\]`/,
-      fix: /its own kid/,
-    });
+    expectOptionError(
+      withKeys([
+        { kid: 'a', privateKey: es.privateKey },
+        { kid: 'a', publicKey: es2.publicKey },
+      ]),
+      TypeError,
+      {
+        option: 'accessToken.keys[1].kid',
+        received: /is "a", already the kid of `accessToken\.keys\[0\]`/,
+        fix: /its own kid/,
+      },
+    );
     // A given kid clashing with another key's default (thumbprint) kid is a duplicate too.
     const thumbprint = thumbprintOf(es.publicKey);
     expectOptionError(withKeys([{ privateKey: es.privateKey }, { kid: thumbprint, publicKey: es2.publicKey }]), TypeError, {
@@ -800,19 +891,33 @@ describe('accessToken.keys option errors', () => {
   });
 
   test('the same key listed twice is refused', () => {
-    expectOptionError(withKeys([{ kid: 'a', privateKey: es.privateKey }, { kid: 'b', publicKey: es.publicKey }]), TypeError, {
-      option: 'accessToken.keys[1]',
-      received: /holds the same key as `accessToken\.keys\[0\]` \(kid "b"\)/,
-      fix: /List each key once/,
-    });
+    expectOptionError(
+      withKeys([
+        { kid: 'a', privateKey: es.privateKey },
+        { kid: 'b', publicKey: es.publicKey },
+      ]),
+      TypeError,
+      {
+        option: 'accessToken.keys[1]',
+        received: /holds the same key as `accessToken\.keys\[0\]` \(kid "b"\)/,
+        fix: /List each key once/,
+      },
+    );
   });
 
   test('the first key must have a privateKey', () => {
-    expectOptionError(withKeys([{ kid: 'old', publicKey: es.publicKey }, { kid: 'new', privateKey: es2.privateKey }]), TypeError, {
-      option: 'accessToken.keys[0].privateKey',
-      received: /is required \(kid "old"\): the first key signs new tokens/,
-      fix: /Put the key that signs first/,
-    });
+    expectOptionError(
+      withKeys([
+        { kid: 'old', publicKey: es.publicKey },
+        { kid: 'new', privateKey: es2.privateKey },
+      ]),
+      TypeError,
+      {
+        option: 'accessToken.keys[0].privateKey',
+        received: /is required \(kid "old"\): the first key signs new tokens/,
+        fix: /Put the key that signs first/,
+      },
+    );
   });
 
   test('a later key needs at least a publicKey', () => {
@@ -824,21 +929,38 @@ describe('accessToken.keys option errors', () => {
   });
 
   test('a key of the wrong type or curve names its entry', () => {
-    expectOptionError(withKeys([{ kid: 'a', privateKey: es.privateKey }, { kid: 'b', publicKey: rsa.publicKey }]), TypeError, {
-      option: 'accessToken.keys[1].publicKey',
-      received: /is a rsa key, which ES256 cannot use/,
-      fix: /change `accessToken\.algorithm`/,
-    });
+    expectOptionError(
+      withKeys([
+        { kid: 'a', privateKey: es.privateKey },
+        { kid: 'b', publicKey: rsa.publicKey },
+      ]),
+      TypeError,
+      {
+        option: 'accessToken.keys[1].publicKey',
+        received: /is a rsa key, which ES256 cannot use/,
+        fix: /change `accessToken\.algorithm`/,
+      },
+    );
     expectOptionError(withKeys([{ kid: 'a', privateKey: p384.privateKey }]), TypeError, {
       option: 'accessToken.keys[0].privateKey',
       received: /curve secp384r1, but ES256 needs prime256v1/,
       fix: /matching curve/,
     });
-    expectOptionError({ algorithm: 'RS256', keys: [{ kid: 'a', privateKey: rsa.privateKey }, { kid: 'b', publicKey: rsa1024.publicKey }] }, RangeError, {
-      option: 'accessToken.keys[1].publicKey',
-      received: /1024-bit RSA key/,
-      fix: /at least 2048 bits/,
-    });
+    expectOptionError(
+      {
+        algorithm: 'RS256',
+        keys: [
+          { kid: 'a', privateKey: rsa.privateKey },
+          { kid: 'b', publicKey: rsa1024.publicKey },
+        ],
+      },
+      RangeError,
+      {
+        option: 'accessToken.keys[1].publicKey',
+        received: /1024-bit RSA key/,
+        fix: /at least 2048 bits/,
+      },
+    );
   });
 
   test('a public key that does not match its private key is refused', () => {
@@ -851,12 +973,19 @@ describe('accessToken.keys option errors', () => {
 
   test('unreadable or misplaced key material names its entry and is not echoed', () => {
     const garbage = 'not-a-key-but-maybe-sensitive-0123456789';
-    expectOptionError(withKeys([{ kid: 'a', privateKey: es.privateKey }, { kid: 'b', publicKey: garbage }]), TypeError, {
-      option: 'accessToken.keys[1].publicKey',
-      received: /could not be read as a public key/,
-      fix: /PEM-encoded key/,
-      secrets: [garbage],
-    });
+    expectOptionError(
+      withKeys([
+        { kid: 'a', privateKey: es.privateKey },
+        { kid: 'b', publicKey: garbage },
+      ]),
+      TypeError,
+      {
+        option: 'accessToken.keys[1].publicKey',
+        received: /could not be read as a public key/,
+        fix: /PEM-encoded key/,
+        secrets: [garbage],
+      },
+    );
     expectOptionError(withKeys([{ kid: 'a', privateKey: es.publicKey }]), TypeError, {
       option: 'accessToken.keys[0].privateKey',
       received: /received a public KeyObject/,

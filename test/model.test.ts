@@ -98,8 +98,18 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   // Logout: 'revoke' with the current token.
-  { weight: 1, arbitrary: famRef.map((fam): Action => ({ kind: 'present', fam, token: 'current', client: 'same', action: 'revoke', pick: 0, graceEdgeOffset: null })) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('concurrent' as const), fam: famRef, clients: fc.constantFrom('same' as const, 'same' as const, 'different' as const) }) },
+  {
+    weight: 1,
+    arbitrary: famRef.map((fam): Action => ({ kind: 'present', fam, token: 'current', client: 'same', action: 'revoke', pick: 0, graceEdgeOffset: null })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('concurrent' as const),
+      fam: famRef,
+      clients: fc.constantFrom('same' as const, 'same' as const, 'different' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('revokeSession' as const), fam: famRef }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('revokeUser' as const), user: fc.integer({ min: 0, max: USERS - 1 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: MAX_SLEEP_MS }) }) },
@@ -114,9 +124,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
 );
 /** Every sequence starts with a login, so the other actions have a family to act on. */
-const scenarioArb = fc
-  .tuple(loginArb, fc.array(actionArb, { maxLength: MAX_ACTIONS - 1, size: 'max' }))
-  .map(([first, rest]) => [first, ...rest]);
+const scenarioArb = fc.tuple(loginArb, fc.array(actionArb, { maxLength: MAX_ACTIONS - 1, size: 'max' })).map(([first, rest]) => [first, ...rest]);
 
 // ---------------------------------------------------------------------------------------------------
 // The reference model: one entry per family; time is a parameter of every decision.
@@ -365,7 +373,13 @@ class Scenario {
     const clientHash = client === 'A' ? CLIENT_A : CLIENT_B;
     const record = await this.store.createSession(
       // The per-user cap is never reached here (a run has far fewer families): the model leaves it out.
-      oracle.newSession(createdAt, { idleTtlMs: IDLE_TTL_MS, absoluteTtlMs: ABSOLUTE_TTL_MS, clientHash, maxSessionsPerUser: 1_000, revocationTtlMs: REVOCATION_TTL_MS }),
+      oracle.newSession(createdAt, {
+        idleTtlMs: IDLE_TTL_MS,
+        absoluteTtlMs: ABSOLUTE_TTL_MS,
+        clientHash,
+        maxSessionsPerUser: 1_000,
+        revocationTtlMs: REVOCATION_TTL_MS,
+      }),
     );
     const refused = createdAt < (this.userRevokedBefore[user] as number);
     const f: ModelFamily = {
@@ -426,7 +440,8 @@ class Scenario {
     if (token === 'forged' && status !== 'unknown' && status !== 'missing') this.fail(`invariant: a forgery was answered ${status}`);
     const replayOutsideWindow = token === 'previous' && (p.client !== f.client || lo - f.lastUsedAt > REUSE_GRACE_MS);
     if (token === 'older' || replayOutsideWindow) {
-      if (status !== 'reuse' && (surelyAlive || status !== 'missing')) this.fail(`invariant: a replay (${token}, ${p.client === f.client ? 'same' : 'other'} client) was answered ${status}, not reuse`);
+      if (status !== 'reuse' && (surelyAlive || status !== 'missing'))
+        this.fail(`invariant: a replay (${token}, ${p.client === f.client ? 'same' : 'other'} client) was answered ${status}, not reuse`);
     }
     if (status === 'rotated') this.recordRotation(f, p);
 
@@ -462,7 +477,8 @@ class Scenario {
     // The invariant on its own: one rotation; the twin is a retry (same client) or reuse (other client).
     if (aliveAt(f, hi) && hi - lo <= REUSE_GRACE_MS) {
       const expected = clients === 'same' ? ['retried', 'rotated'] : ['reuse', 'rotated'];
-      if (!sameValue([...statuses].sort(), expected)) this.fail(`invariant: concurrent presentations answered ${statuses.join(' + ')}, expected ${expected.join(' + ')}`);
+      if (!sameValue([...statuses].sort(), expected))
+        this.fail(`invariant: concurrent presentations answered ${statuses.join(' + ')}, expected ${expected.join(' + ')}`);
     }
 
     // Either order of the two calls may explain the outcomes.
@@ -475,7 +491,9 @@ class Scenario {
         return;
       }
     }
-    this.fail(`concurrent presentations answered ${statuses.join(' + ')}, which no order of the two explains (lastUsedAt ${f.lastUsedAt}, expiresAt ${expiresAt(f)})`);
+    this.fail(
+      `concurrent presentations answered ${statuses.join(' + ')}, which no order of the two explains (lastUsedAt ${f.lastUsedAt}, expiresAt ${expiresAt(f)})`,
+    );
   }
 
   private async revokeSession(ref: number): Promise<void> {
@@ -507,7 +525,9 @@ class Scenario {
         return;
       }
       if (record ? !aliveAt(f, lo) || !sameValue(record, recordOf(f)) : aliveAt(f, hi)) {
-        this.fail(`revokeUser: family #${index} ${record ? `returned as ${JSON.stringify(record)}` : 'not returned'}; model: ${aliveAt(f, lo) ? JSON.stringify(recordOf(f)) : 'not live'}`);
+        this.fail(
+          `revokeUser: family #${index} ${record ? `returned as ${JSON.stringify(record)}` : 'not returned'}; model: ${aliveAt(f, lo) ? JSON.stringify(recordOf(f)) : 'not live'}`,
+        );
       }
       this.families[index] = { ...f, ended: true };
     });
@@ -522,7 +542,8 @@ class Scenario {
       const byUser = f.createdAt < (this.userRevokedBefore[f.user] as number);
       const revoked = f.sessionRevoked || byUser || f.createdAt < this.validSince.lo;
       const ambiguous = !revoked && f.createdAt < this.validSince.hi;
-      if (!ambiguous && verdict !== (revoked ? 'revoked' : 'valid')) this.fail(`invariant: feed verdict for family #${index} is ${verdict}, expected ${revoked ? 'revoked' : 'valid'}`);
+      if (!ambiguous && verdict !== (revoked ? 'revoked' : 'valid'))
+        this.fail(`invariant: feed verdict for family #${index} is ${verdict}, expected ${revoked ? 'revoked' : 'valid'}`);
       if (ambiguous && verdict !== 'revoked' && verdict !== 'valid') this.fail(`invariant: feed verdict for family #${index} is ${verdict}`);
     });
 
@@ -542,7 +563,8 @@ class Scenario {
           this.fail(`invariant: family #${index} has deadlines ${record.expiresAt}/${record.absoluteExpiresAt}, created ${f.createdAt}`);
         }
         if (!aliveAt(f, lo)) this.fail(`getSession of family #${index} (ended or expired per the model) answered ${JSON.stringify(record)}`);
-        if (!sameValue(record, recordOf(f))) this.fail(`getSession of family #${index} answered ${JSON.stringify(record)}, model ${JSON.stringify(recordOf(f))}`);
+        if (!sameValue(record, recordOf(f)))
+          this.fail(`getSession of family #${index} answered ${JSON.stringify(record)}, model ${JSON.stringify(recordOf(f))}`);
       } else if (aliveAt(f, hi)) {
         this.fail(`getSession of family #${index} answered null; the model has it live until ${expiresAt(f)} (now ${hi - SLACK_MS})`);
       }
@@ -550,13 +572,16 @@ class Scenario {
 
     lists.forEach((list, user) => {
       const listed = new Set(list.map((record) => record.sessionId));
-      for (let i = 1; i < list.length; i++) if ((list[i] as SessionRecord).createdAt < (list[i - 1] as SessionRecord).createdAt) this.fail(`listSessions of user ${user} is not oldest first`);
+      for (let i = 1; i < list.length; i++)
+        if ((list[i] as SessionRecord).createdAt < (list[i - 1] as SessionRecord).createdAt) this.fail(`listSessions of user ${user} is not oldest first`);
       this.families.forEach((f, index) => {
         if (f.user !== user) return;
         const record = list.find((entry) => entry.sessionId === f.oracle.sessionId);
         listed.delete(f.oracle.sessionId);
         if (record ? !aliveAt(f, lo) || !sameValue(record, recordOf(f)) : aliveAt(f, hi)) {
-          this.fail(`listSessions of user ${user}: family #${index} ${record ? `listed as ${JSON.stringify(record)}` : 'not listed'}; model: ${aliveAt(f, lo) ? JSON.stringify(recordOf(f)) : 'not live'}`);
+          this.fail(
+            `listSessions of user ${user}: family #${index} ${record ? `listed as ${JSON.stringify(record)}` : 'not listed'}; model: ${aliveAt(f, lo) ? JSON.stringify(recordOf(f)) : 'not live'}`,
+          );
         }
       });
       if (listed.size > 0) this.fail(`listSessions of user ${user} lists unknown sessions ${[...listed].join(', ')}`);
@@ -567,16 +592,12 @@ class Scenario {
 // ---------------------------------------------------------------------------------------------------
 
 describe.each([memoryFactory, redisFactory])('$name against the reference model', (factory) => {
-  test(
-    'random logins, refreshes, replays, forgeries, concurrent refreshes, logouts, revocations and time passing match the model',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(scenarioArb, (actions) => runScenario(factory, actions)),
-        // Bounded whatever the seed: the runs, the actions per run, the sleeping (≤ 200 ms per wait), and shrinking time.
-        // A run cut short by the time limit fails, rather than pass on fewer scenarios than NUM_RUNS.
-        { numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(60_000, { failOnInterrupt: true })] },
-      );
-    },
-    120_000,
-  );
+  test('random logins, refreshes, replays, forgeries, concurrent refreshes, logouts, revocations and time passing match the model', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, (actions) => runScenario(factory, actions)),
+      // Bounded whatever the seed: the runs, the actions per run, the sleeping (≤ 200 ms per wait), and shrinking time.
+      // A run cut short by the time limit fails, rather than pass on fewer scenarios than NUM_RUNS.
+      { numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(60_000, { failOnInterrupt: true })] },
+    );
+  }, 120_000);
 });

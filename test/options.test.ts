@@ -1,10 +1,10 @@
 // createAuth start-up validation: every bad option fails with a TypeError/RangeError that names it, and good ones resolve.
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { createAuth, type AccessTokenOptions, type AuthOptions, type RefreshTokenOptions } from '../lib';
+import { type AccessTokenOptions, type AuthOptions, createAuth, type RefreshTokenOptions } from '../lib';
 import { parseDuration } from '../lib/duration';
 import { resolveOptions } from '../lib/options';
-import { ACCESS_SECRET, authOptions, buildApp, closeMemoryStores, login, memoryStore as store, REFRESH_SECRET } from './support/harness';
+import { ACCESS_SECRET, authOptions, buildApp, closeMemoryStores, login, REFRESH_SECRET, memoryStore as store } from './support/harness';
 
 afterAll(closeMemoryStores);
 
@@ -171,16 +171,17 @@ describe('secrets', () => {
 
   test('equal secrets are caught even when one is a string and the other a Buffer', () => {
     const shared = randomBytes(32).toString('base64url');
-    expectOptionError(
-      options({ accessToken: { secret: Buffer.from(shared) }, refreshToken: { secret: shared } }),
-      TypeError,
-      { option: 'refreshToken.secret', received: /same as/, fix: /different secrets/, secrets: [shared] },
-    );
+    expectOptionError(options({ accessToken: { secret: Buffer.from(shared) }, refreshToken: { secret: shared } }), TypeError, {
+      option: 'refreshToken.secret',
+      received: /same as/,
+      fix: /different secrets/,
+      secrets: [shared],
+    });
   });
 });
 
 describe('algorithm', () => {
-  test.each(['none', 'NONE', 'None'])("algorithm %p is refused as unsigned", (algorithm) => {
+  test.each(['none', 'NONE', 'None'])('algorithm %p is refused as unsigned', (algorithm) => {
     const message = expectOptionError(withAccess({ algorithm }), TypeError, {
       option: 'accessToken.algorithm',
       received: /'none'/,
@@ -561,7 +562,10 @@ describe('cookie, csrf, realm and bodyLimit', () => {
 });
 
 describe('revocation', () => {
-  test.each([['100ms', /received 100ms/], ['2m', /received 120s/]])('revocation.maxStaleness %p is a RangeError', (maxStaleness, received) => {
+  test.each([
+    ['100ms', /received 100ms/],
+    ['2m', /received 120s/],
+  ])('revocation.maxStaleness %p is a RangeError', (maxStaleness, received) => {
     expectOptionError(options({ revocation: { maxStaleness } }), RangeError, { option: 'revocation.maxStaleness', received, fix: /Leave it out for '5s'/ });
   });
 

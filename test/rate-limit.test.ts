@@ -2,21 +2,21 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
-import { createAuthEvents } from '../lib/events';
 import { toAuthError } from '../lib/error-handling';
+import { createAuthEvents } from '../lib/events';
 import {
   createRateLimiters,
   normaliseUsername,
   RATE_LIMIT_DEFAULTS,
+  type RateLimiters,
+  type RateLimitRedisClient,
+  type ResolvedRateLimit,
   redisSender,
   resolveRateLimit,
-  type RateLimitRedisClient,
-  type RateLimiters,
-  type ResolvedRateLimit,
 } from '../lib/rate-limit';
 import { jsonObjectBody } from '../lib/request-body';
-import { closeClients, keysUnder, redisClient, redisUrl, uniquePrefix, USERS } from './support/harness';
-import { startRedisCluster, type RedisCluster } from './support/redis-cluster';
+import { closeClients, keysUnder, redisClient, redisUrl, USERS, uniquePrefix } from './support/harness';
+import { type RedisCluster, startRedisCluster } from './support/redis-cluster';
 import { startRedisServer } from './support/redis-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
@@ -154,7 +154,10 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
     const apps = (await limiters({ login: { max: 3, window: '2m', username: (req: Request) => (req.body as { login?: unknown }).login } })).map(stubApp);
     const a = apps[0] as Express;
     for (let i = 0; i < 3; i++) {
-      const res = await request(apps[i % apps.length] as Express).post('/auth/login').set('X-Forwarded-For', IP1).send({ login: 'carol', password: WRONG });
+      const res = await request(apps[i % apps.length] as Express)
+        .post('/auth/login')
+        .set('X-Forwarded-For', IP1)
+        .send({ login: 'carol', password: WRONG });
       expect(res.status).toBe(401);
     }
     expectTooManyRequests(await request(a).post('/auth/login').set('X-Forwarded-For', IP1).send({ login: 'CAROL', password: WRONG }), 120);
@@ -178,12 +181,21 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
     const statuses: number[] = [];
     for (let batch = 0; batch < 30; batch++) {
       const answers = await Promise.all(
-        Array.from({ length: 10 }, () => request(apps[0] as Express).post('/auth/refresh').set('X-Forwarded-For', IP3)),
+        Array.from({ length: 10 }, () =>
+          request(apps[0] as Express)
+            .post('/auth/refresh')
+            .set('X-Forwarded-For', IP3),
+        ),
       );
       statuses.push(...answers.map((res) => res.status));
     }
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
-    expectTooManyRequests(await request(apps[0] as Express).post('/auth/refresh').set('X-Forwarded-For', IP3), 60);
+    expectTooManyRequests(
+      await request(apps[0] as Express)
+        .post('/auth/refresh')
+        .set('X-Forwarded-For', IP3),
+      60,
+    );
   });
 
   test('`rateLimit: false` turns it off; `login: false` and `refresh: false` one limit each', async () => {
@@ -212,9 +224,19 @@ describe('the account a failure counts against cannot be chosen by the guesser',
     // With the field named explicitly, both may be sent, and failures count against the named one.
     const byEmail = stubApp(limitersFor({ login: { max: 2, username: (req: Request) => (req.body as { email?: unknown }).email } }));
     for (let i = 0; i < 2; i++) {
-      expect((await request(byEmail).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: `junk-${i}`, password: WRONG })).status).toBe(401);
+      expect(
+        (
+          await request(byEmail)
+            .post('/auth/login')
+            .set('X-Forwarded-For', IP1)
+            .send({ email: 'alice@example.com', username: `junk-${i}`, password: WRONG })
+        ).status,
+      ).toBe(401);
     }
-    expectTooManyRequests(await request(byEmail).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: 'junk-9', password: WRONG }), 900);
+    expectTooManyRequests(
+      await request(byEmail).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: 'junk-9', password: WRONG }),
+      900,
+    );
   });
 });
 
@@ -252,14 +274,30 @@ describe('defaults and options', () => {
     [{ logins: {} }, TypeError, /^createAuth: `rateLimit\.logins` is not an option\. Did you mean `rateLimit\.login`\?$/],
     [{ login: 5 }, TypeError, /^createAuth: `rateLimit\.login` must be an object or false; received number 5\. Pass e\.g\./],
     [{ login: { maxAttempts: 5 } }, TypeError, /^createAuth: `rateLimit\.login\.maxAttempts` is not an option\. Known options here: max, window, username\.$/],
-    [{ login: { max: '10' } }, TypeError, /^createAuth: `rateLimit\.login\.max` must be a whole number from 1 to 1000000; received the string "10"\. Leave it out for 10\.$/],
-    [{ login: { max: 0 } }, RangeError, /^createAuth: `rateLimit\.login\.max` must be a whole number from 1 to 1000000; received number 0\. Leave it out for 10, or use `rateLimit: false`/],
+    [
+      { login: { max: '10' } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.max` must be a whole number from 1 to 1000000; received the string "10"\. Leave it out for 10\.$/,
+    ],
+    [
+      { login: { max: 0 } },
+      RangeError,
+      /^createAuth: `rateLimit\.login\.max` must be a whole number from 1 to 1000000; received number 0\. Leave it out for 10, or use `rateLimit: false`/,
+    ],
     [{ login: { max: 2.5 } }, RangeError, /`rateLimit\.login\.max` must be a whole number .*received number 2\.5\./],
     [{ refresh: { max: Infinity } }, RangeError, /`rateLimit\.refresh\.max` must be a whole number .*received number Infinity\. Leave it out for 300/],
-    [{ login: { window: 'fifteen minutes' } }, TypeError, /^createAuth: `rateLimit\.login\.window` must be a duration; received the string "fifteen minutes"\. Pass seconds as a number, or a string like '15m'\.$/],
+    [
+      { login: { window: 'fifteen minutes' } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.window` must be a duration; received the string "fifteen minutes"\. Pass seconds as a number, or a string like '15m'\.$/,
+    ],
     [{ login: { window: '500ms' } }, RangeError, /^createAuth: `rateLimit\.login\.window` must be from 1s to 1d; received 500ms\. Leave it out for '15m'\.$/],
     [{ refresh: { window: '2d' } }, RangeError, /^createAuth: `rateLimit\.refresh\.window` must be from 1s to 1d; received 172800s\. Leave it out for '1m'\.$/],
-    [{ login: { username: 'email' } }, TypeError, /^createAuth: `rateLimit\.login\.username` must be a function \(req\) => string; received the string "email"\. Pass e\.g\./],
+    [
+      { login: { username: 'email' } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.username` must be a function \(req\) => string; received the string "email"\. Pass e\.g\./,
+    ],
   ])('rejects %p', (value, kind, message) => {
     let thrown: unknown;
     try {

@@ -1,11 +1,11 @@
 // Two auth instances sharing one real 3-master Redis Cluster: rotation, reuse, sessions and revocation across instances, over HTTP.
-import { redisKeys } from '../lib/store/redis-keys';
+
 import type { Express } from 'express';
 import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
-import { createAuth, RedisStore, type Auth, type SessionEvent } from '../lib';
+import { type Auth, createAuth, RedisStore, type SessionEvent } from '../lib';
+import { redisKeys } from '../lib/store/redis-keys';
 import {
-  USERS,
   authOptions,
   buildApp,
   expectAccessRejected,
@@ -14,9 +14,10 @@ import {
   me,
   refresh,
   refreshCookieOf,
+  USERS,
   uniquePrefix,
 } from './support/harness';
-import { startRedisCluster, type RedisCluster } from './support/redis-cluster';
+import { type RedisCluster, startRedisCluster } from './support/redis-cluster';
 import { sidOf } from './support/tokens';
 
 // cluster-key-slot ships with ioredis and has no type declarations.

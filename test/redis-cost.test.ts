@@ -1,11 +1,12 @@
 // Cost targets measured on private redis-servers: Redis commands per protected request, round trips per operation, bytes per session, revocation propagation.
-import { redisKeys } from '../lib/store/redis-keys';
+
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { AuthError, createAuth, RedisStore, type Auth, type AuthOptions } from '../lib';
+import { type Auth, AuthError, type AuthOptions, createAuth, RedisStore } from '../lib';
+import { redisKeys } from '../lib/store/redis-keys';
 import * as scripts from '../lib/store/redis-scripts';
 import { authOptions, buildApp, COOKIE, expectAccessRejected, refreshCookieOf } from './support/harness';
 import { startRedisServer } from './support/redis-process';
@@ -50,7 +51,14 @@ function privateRedis() {
   afterAll(async () => {
     await Promise.all(auths.splice(0).map((auth) => auth.close()));
     await Promise.all(listening.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    await Promise.all(clients.splice(0).map((c) => c.quit().then(() => undefined, () => c.disconnect())));
+    await Promise.all(
+      clients.splice(0).map((c) =>
+        c.quit().then(
+          () => undefined,
+          () => c.disconnect(),
+        ),
+      ),
+    );
     await server?.stop();
   });
   const lab = {
@@ -225,9 +233,12 @@ describe('round trips per operation (MONITOR)', () => {
           if (Date.now() > deadline) throw new Error('MONITOR never showed the marker');
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
-        const sent = lines.slice(start, end).filter((line) => line.source !== 'lua' && !['TIME', 'PING', 'INFO', 'ECHO'].includes(line.args[0]?.toUpperCase() ?? ''));
+        const sent = lines
+          .slice(start, end)
+          .filter((line) => line.source !== 'lua' && !['TIME', 'PING', 'INFO', 'ECHO'].includes(line.args[0]?.toUpperCase() ?? ''));
         const unaccounted = sent.filter((line) => !isHeartbeat(line.args) && !line.args.some(touchesOurKeys));
-        if (unaccounted.length > 0) throw new Error(`commands that touch none of the operation's keys: ${unaccounted.map((line) => line.args.join(' ')).join(' | ')}`);
+        if (unaccounted.length > 0)
+          throw new Error(`commands that touch none of the operation's keys: ${unaccounted.map((line) => line.args.join(' ')).join(' | ')}`);
         return sent.filter((line) => line.args.some(touchesOurKeys)).map((line) => describeCommand(line.args));
       };
 
@@ -238,8 +249,14 @@ describe('round trips per operation (MONITOR)', () => {
 
       const summary = `login ${login.length} [${login.join(', ')}]; refresh ${refresh.length} [${refresh.join(', ')}]; logout ${logout.length} [${logout.join(', ')}]`;
       expectTarget(refresh.length === 1 && refresh[0] === 'EVALSHA PRESENT_TOKEN', `round trips per refresh must be exactly one EVALSHA: ${summary}`);
-      expectTarget(login.length <= 2 && login.every((command) => command.startsWith('EVALSHA ')), `round trips per login must be at most 2 EVALSHAs: ${summary}`);
-      expectTarget(logout.length <= 3 && !logout.some((command) => command.startsWith('EVAL ')), `commands per logout must be at most 3 (no EVAL fallback): ${summary}`);
+      expectTarget(
+        login.length <= 2 && login.every((command) => command.startsWith('EVALSHA ')),
+        `round trips per login must be at most 2 EVALSHAs: ${summary}`,
+      );
+      expectTarget(
+        logout.length <= 3 && !logout.some((command) => command.startsWith('EVAL ')),
+        `commands per logout must be at most 3 (no EVAL fallback): ${summary}`,
+      );
     } finally {
       monitor.disconnect();
     }
@@ -274,7 +291,8 @@ describe('memory per session', () => {
         } while (cursor !== '0');
       }
       expect({ sessions: keys.session.length, users: keys.user.length }).toEqual({ sessions, users });
-      const usage = async (list: string[]): Promise<number> => sum(await Promise.all(list.map(async (key) => Number(await client.call('MEMORY', 'USAGE', key)))));
+      const usage = async (list: string[]): Promise<number> =>
+        sum(await Promise.all(list.map(async (key) => Number(await client.call('MEMORY', 'USAGE', key)))));
       const sessionBytes = await usage(keys.session);
       const userBytes = await usage(keys.user);
       const perSession = (sessionBytes + userBytes) / sessions;

@@ -1,12 +1,12 @@
 // RedisStore: the shared SessionStore contract, plus Redis specifics (secrets at rest, TTLs, scripts, keys, revocation log) on the private redis-server.
 import { createSecretKey, randomBytes } from 'node:crypto';
-import IORedis from 'ioredis';
 import type Redis from 'ioredis';
-import { hashSecret, newSessionId } from '../lib/refresh-token';
+import IORedis from 'ioredis';
 import { createAuth } from '../lib';
-import { RedisStore, type RedisClientLike } from '../lib/store/redis-store';
+import { hashSecret, newSessionId } from '../lib/refresh-token';
 import { redisKeys } from '../lib/store/redis-keys';
 import { decodeSession } from '../lib/store/redis-session-layout';
+import { type RedisClientLike, RedisStore } from '../lib/store/redis-store';
 import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
 import { authOptions, buildApp, closeClients, keysUnder, login, redisClient, redisStore, refresh } from './support/harness';
 import { startRedisServer } from './support/redis-process';
@@ -449,7 +449,15 @@ describe('RedisStore specifics', () => {
 
       const keys = (await keysUnder(client, prefix)).sort();
       expect(keys).toEqual(
-        [sessionKey(family.sessionId), userKey(family.userId), userRevokedKey(userRevoked.userId), logKey(), redisKeys(prefix).users, redisKeys(prefix).version, epochKey()].sort(),
+        [
+          sessionKey(family.sessionId),
+          userKey(family.userId),
+          userRevokedKey(userRevoked.userId),
+          logKey(),
+          redisKeys(prefix).users,
+          redisKeys(prefix).version,
+          epochKey(),
+        ].sort(),
       );
 
       expect(clusterKeySlot(sessionKey(family.sessionId))).toBe(clusterKeySlot(family.sessionId));
@@ -747,11 +755,14 @@ describe('auth.close()', () => {
     await store.close();
   });
 
-  test('stops what it owns: the revocation feed\'s subscriber connection goes, and no heartbeat is sent after it', async () => {
+  test("stops what it owns: the revocation feed's subscriber connection goes, and no heartbeat is sent after it", async () => {
     const server = await startRedisServer(); // private, so no other suite's connections are counted
     const client = new IORedis({ port: server.port, host: '127.0.0.1' });
     try {
-      const pubsubConnections = async () => String(await client.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n').filter(Boolean).length;
+      const pubsubConnections = async () =>
+        String(await client.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
+          .split('\n')
+          .filter(Boolean).length;
       const auth = createAuth(authOptions(new RedisStore({ client, prefix: 'close:' }), { revocation: { maxStaleness: '200ms' } }));
       await auth.ready();
       expect(await pubsubConnections()).toBe(1);

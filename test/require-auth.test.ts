@@ -4,9 +4,9 @@ import type { EventEmitter } from 'node:events';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { AuthError, createAuth, RedisStore, type Auth, type AuthEventMap, type AuthOptions, type RequireAuthOptions } from '../lib';
-import { ACCESS_SECRET, COOKIE, authOptions, buildApp, closeClients, login, redisClient, redisStore, refresh, testApp } from './support/harness';
-import { accessClaims, handmadeToken, nowSeconds, signHs256, sidOf } from './support/tokens';
+import { type Auth, AuthError, type AuthEventMap, type AuthOptions, createAuth, RedisStore, type RequireAuthOptions } from '../lib';
+import { ACCESS_SECRET, authOptions, buildApp, COOKIE, closeClients, login, redisClient, redisStore, refresh, testApp } from './support/harness';
+import { accessClaims, handmadeToken, nowSeconds, sidOf, signHs256 } from './support/tokens';
 
 afterAll(closeClients);
 
@@ -131,7 +131,11 @@ describe('requireAuth: algorithm confusion with RS256', () => {
 
   test('a token the app issued (RS256) is accepted (control)', async () => {
     const { accessToken } = await login(app);
-    expect(JSON.parse(Buffer.from(accessToken.split('.')[0] as string, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: expect.any(String) });
+    expect(JSON.parse(Buffer.from(accessToken.split('.')[0] as string, 'base64url').toString())).toEqual({
+      alg: 'RS256',
+      typ: 'at+jwt',
+      kid: expect.any(String),
+    });
     expect((await me(app, `Bearer ${accessToken}`)).status).toBe(200);
   });
 
@@ -249,7 +253,7 @@ describe('requireAuth options and realm', () => {
   });
 });
 
-describe('requireAuth errors and the app\'s error handling', () => {
+describe("requireAuth errors and the app's error handling", () => {
   test('an app with its own error handler receives the AuthError and answers its own way', async () => {
     const { store } = await redisStore();
     const auth = createAuth(authOptions(store));
@@ -260,7 +264,10 @@ describe('requireAuth errors and the app\'s error handling', () => {
     app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
       seen.push(error);
       if (!(error instanceof AuthError)) return next(error);
-      res.status(error.status).type('text/plain').send(`custom ${error.code} ${error.status} ${String(error.expose)}`);
+      res
+        .status(error.status)
+        .type('text/plain')
+        .send(`custom ${error.code} ${error.status} ${String(error.expose)}`);
     });
 
     const res = await me(app, 'Bearer garbage');
@@ -441,7 +448,9 @@ describe('events', () => {
     const c = await login(app, 'alice');
 
     await auth.revokeSession(sidOf(a.accessToken));
-    const del = await request(app).delete(`/auth/sessions/${sidOf(b.accessToken)}`).set('Authorization', `Bearer ${c.accessToken}`);
+    const del = await request(app)
+      .delete(`/auth/sessions/${sidOf(b.accessToken)}`)
+      .set('Authorization', `Bearer ${c.accessToken}`);
     expect(del.status).toBe(204);
     const relogin = await request(app)
       .post('/auth/login')

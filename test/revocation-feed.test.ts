@@ -2,21 +2,21 @@
 import type { Express } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { createAuth, RedisStore, type Auth } from '../lib';
+import { type Auth, createAuth, RedisStore } from '../lib';
 import {
   authOptions,
   buildApp,
-  closeAuths,
   COOKIE,
+  closeAuths,
   expectRefreshRejected,
   login,
   me,
-  refresh,
   REFRESH_SECRET,
+  refresh,
   refreshCookieOf,
   testApp,
-  uniquePrefix,
   USERS,
+  uniquePrefix,
 } from './support/harness';
 import { startRedisServer } from './support/redis-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
@@ -85,12 +85,17 @@ describe('a revocation through one instance is enforced by another', () => {
     const session = await login(a.app);
     expect((await me(b.app, session.accessToken)).status).toBe(200);
     await revoke(session);
-    expect(await statusWithin(() => me(b.app, session.accessToken), (s) => s === 401, 1000)).toBe(401);
+    expect(
+      await statusWithin(
+        () => me(b.app, session.accessToken),
+        (s) => s === 401,
+        1000,
+      ),
+    ).toBe(401);
     await expectRefreshRejected(b.app, session.refreshToken);
   }
 
-  test('logout', () =>
-    expectEnforcedOnB(async (s) => expect((await post(a.app, 'logout').set('Cookie', `${COOKIE}=${s.refreshToken}`)).status).toBe(204)));
+  test('logout', () => expectEnforcedOnB(async (s) => expect((await post(a.app, 'logout').set('Cookie', `${COOKIE}=${s.refreshToken}`)).status).toBe(204)));
 
   test('reuse detection', () =>
     expectEnforcedOnB(async (s) => {
@@ -106,7 +111,9 @@ describe('a revocation through one instance is enforced by another', () => {
   test('DELETE /auth/sessions/:id', () =>
     expectEnforcedOnB(async (s) => {
       const other = await login(a.app);
-      const res = await request(a.app).delete(`/auth/sessions/${sidOf(s.accessToken)}`).set('Authorization', `Bearer ${other.accessToken}`);
+      const res = await request(a.app)
+        .delete(`/auth/sessions/${sidOf(s.accessToken)}`)
+        .set('Authorization', `Bearer ${other.accessToken}`);
       expect(res.status).toBe(204);
     }));
 
@@ -125,13 +132,25 @@ describe('a feed cut off from Redis (a TCP proxy closed, then restored)', () => 
     const revoked = await login(cut.app);
 
     proxy.cut();
-    expect(await statusWithin(() => me(cut.app, kept.accessToken), (s) => s === 503, 3000)).toBe(503);
+    expect(
+      await statusWithin(
+        () => me(cut.app, kept.accessToken),
+        (s) => s === 503,
+        3000,
+      ),
+    ).toBe(503);
     expect((await me(cut.app, revoked.accessToken)).body).toEqual({ error: 'temporarily_unavailable' });
     // Meanwhile, elsewhere: a revocation the cut instance cannot hear about.
     expect(await direct.auth.revokeSession(sidOf(revoked.accessToken))).toBe(true);
 
     await proxy.restore();
-    expect(await statusWithin(() => me(cut.app, kept.accessToken), (s) => s === 200, 5000)).toBe(200);
+    expect(
+      await statusWithin(
+        () => me(cut.app, kept.accessToken),
+        (s) => s === 200,
+        5000,
+      ),
+    ).toBe(200);
     expect((await me(cut.app, revoked.accessToken)).status).toBe(401);
   });
 });
@@ -160,11 +179,23 @@ describe('a feed whose subscription alone is cut (the main connection works)', (
     const session = await login(app);
 
     proxy.cut();
-    expect(await statusWithin(() => me(app, session.accessToken), (s) => s === 503, 3000)).toBe(503); // the feed is stale now
+    expect(
+      await statusWithin(
+        () => me(app, session.accessToken),
+        (s) => s === 503,
+        3000,
+      ),
+    ).toBe(503); // the feed is stale now
     expect((await refresh(app, session.refreshToken)).status).toBe(503);
     await new Promise((r) => setTimeout(r, 1200)); // past the grace window: a rotation now would make the kept cookie a reuse
     await proxy.restore();
-    expect(await statusWithin(() => refresh(app, session.refreshToken), (s) => s !== 503, 5000)).toBe(200);
+    expect(
+      await statusWithin(
+        () => refresh(app, session.refreshToken),
+        (s) => s !== 503,
+        5000,
+      ),
+    ).toBe(200);
     expect(reuse).toEqual([]);
   });
 });
@@ -183,7 +214,13 @@ describe('a Redis that comes back empty (restarted without persistence)', () => 
     await privateServer(server.port); // same port, no data
 
     // The old instance re-syncs against the new data generation: everything issued before it is suspect.
-    expect(await statusWithin(() => me(old.app, untouched.accessToken), (s) => s === 401, 5000)).toBe(401);
+    expect(
+      await statusWithin(
+        () => me(old.app, untouched.accessToken),
+        (s) => s === 401,
+        5000,
+      ),
+    ).toBe(401);
     expect((await me(old.app, revoked.accessToken)).status).toBe(401);
     // A new instance never saw the revocation, and still refuses the revoked token.
     const fresh = await instance(server.port, prefix, '1s');
@@ -214,7 +251,9 @@ describe('revokeUser ends logins in flight', () => {
     const app = buildApp(auth);
     await auth.ready();
 
-    const inFlight = post(app, 'login').send({ username: 'alice', password: 'alice-password' }).then((res) => res);
+    const inFlight = post(app, 'login')
+      .send({ username: 'alice', password: 'alice-password' })
+      .then((res) => res);
     await new Promise((r) => setTimeout(r, 100)); // authenticate is now waiting
     await auth.revokeUser('user-alice'); // e.g. the password was just changed
     holding = false;

@@ -1,17 +1,18 @@
 // SPEC §4 over HTTP: atomic rotation, the grace window, reuse detection vs. forgery, idle and absolute expiry.
-import { redisKeys } from '../lib/store/redis-keys';
+
 import type { Express } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions, RefreshTokenOptions, SessionEvent } from '../lib';
+import { redisKeys } from '../lib/store/redis-keys';
 import {
   ACCESS_SECRET,
   COOKIE,
-  REFRESH_SECRET,
   closeClients,
   expectAccessRejected,
   expectRefreshRejected,
   login,
   me,
+  REFRESH_SECRET,
   redisStore,
   refresh,
   refreshCookieOf,
@@ -106,7 +107,12 @@ describe('grace window (reuseGrace)', () => {
     expect(replay.body).toEqual({ error: 'invalid_refresh_token' });
     expect(refreshCookieOf(replay)).toBe('');
     expect(reuse).toEqual([
-      { userId: 'user-alice', sessionId: sessionIdOfRefreshToken(session.refreshToken), ip: expect.stringContaining('127.0.0.1'), userAgent: 'replaying-agent' },
+      {
+        userId: 'user-alice',
+        sessionId: sessionIdOfRefreshToken(session.refreshToken),
+        ip: expect.stringContaining('127.0.0.1'),
+        userAgent: 'replaying-agent',
+      },
     ]);
 
     await expectRefreshRejected(app, rotated.refreshToken);

@@ -1,16 +1,16 @@
 // HTTP contract of every route in SPEC §3 (login, refresh, logout, logout-all, sessions), over RedisStore.
 import type { Express } from 'express';
 import request from 'supertest';
-import type { AuthOptions, Authenticate } from '../lib';
+import type { Authenticate, AuthOptions } from '../lib';
 import {
-  COOKIE,
-  REFRESH_SECRET,
   authOptions,
+  COOKIE,
   closeClients,
   expectAccessRejected,
   expectRefreshRejected,
   login,
   me,
+  REFRESH_SECRET,
   redisStore,
   refresh,
   refreshCookieOf,
@@ -218,9 +218,7 @@ describe('POST /auth/login', () => {
   test('a login while holding a valid refresh cookie starts a new family and ends the old one', async () => {
     const { app } = await redisApp();
     const old = await login(app, 'alice');
-    const res = await postLogin(app)
-      .set('Cookie', `${COOKIE}=${old.refreshToken}`)
-      .send({ username: 'alice', password: 'alice-password' });
+    const res = await postLogin(app).set('Cookie', `${COOKIE}=${old.refreshToken}`).send({ username: 'alice', password: 'alice-password' });
     expect(res.status).toBe(200);
     const fresh = refreshCookieOf(res) as string;
     expect(fresh).toMatch(REFRESH_TOKEN_SHAPE);
@@ -328,7 +326,10 @@ describe('POST /auth/logout', () => {
   test('a Cookie header carrying the cookie name twice ends no family: 204, our cookie cleared, the session lives on', async () => {
     const { app } = await redisApp();
     const { accessToken, refreshToken } = await login(app);
-    const res = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}; ${COOKIE}=attacker-tossed-value`);
+    const res = await request(app)
+      .post('/auth/logout')
+      .set('X-Requested-With', 'fetch')
+      .set('Cookie', `${COOKIE}=${refreshToken}; ${COOKIE}=attacker-tossed-value`);
     expect(res.status).toBe(204);
     expect(refreshCookieOf(res)).toBe('');
     expect((await me(app, accessToken)).status).toBe(200);
@@ -355,7 +356,7 @@ describe('POST /auth/logout', () => {
     expectCleared(res);
   });
 
-  test("a forged cookie (a real session id, random secret) answers 204 and revokes nothing", async () => {
+  test('a forged cookie (a real session id, random secret) answers 204 and revokes nothing', async () => {
     const { app } = await redisApp();
     const victim = await login(app, 'bob');
     const res = await request(app)
@@ -485,7 +486,9 @@ describe('DELETE /auth/sessions/:id', () => {
     const { app } = await redisApp();
     const current = await login(app, 'alice', 'current');
     const other = await login(app, 'alice', 'other');
-    const res = await request(app).delete(`/auth/sessions/${sidOf(other.accessToken)}`).set('Authorization', `Bearer ${current.accessToken}`);
+    const res = await request(app)
+      .delete(`/auth/sessions/${sidOf(other.accessToken)}`)
+      .set('Authorization', `Bearer ${current.accessToken}`);
     expect(res.status).toBe(204);
 
     await expectRefreshRejected(app, other.refreshToken);
@@ -501,7 +504,9 @@ describe('DELETE /auth/sessions/:id', () => {
     const { app } = await redisApp();
     const alice = await login(app, 'alice');
     const bob = await login(app, 'bob');
-    const res = await request(app).delete(`/auth/sessions/${sidOf(bob.accessToken)}`).set('Authorization', `Bearer ${alice.accessToken}`);
+    const res = await request(app)
+      .delete(`/auth/sessions/${sidOf(bob.accessToken)}`)
+      .set('Authorization', `Bearer ${alice.accessToken}`);
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: 'session_not_found' });
     expect((await me(app, bob.accessToken)).status).toBe(200);

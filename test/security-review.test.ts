@@ -1,5 +1,5 @@
 // Security review: attacks on the HTTP routes, tokens and RedisStore, each refused (found in review, then fixed or proven handled).
-import { redisKeys } from '../lib/store/redis-keys';
+
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,17 +7,18 @@ import { inspect } from 'node:util';
 import express, { type Express } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { createAuth, RedisStore, type AuthEventMap, type AuthOptions, type RedisClientLike } from '../lib';
+import { type AuthEventMap, type AuthOptions, createAuth, type RedisClientLike, RedisStore } from '../lib';
+import { redisKeys } from '../lib/store/redis-keys';
 import { CREATE_SESSION } from '../lib/store/redis-scripts';
 import {
   ACCESS_SECRET,
-  COOKIE,
-  REFRESH_SECRET,
   authOptions,
   buildApp,
+  COOKIE,
   closeClients,
   login,
   me,
+  REFRESH_SECRET,
   redisClient,
   redisStore,
   refresh,
@@ -121,13 +122,16 @@ describe('attacks found in review, now refused', () => {
     expect(res.headers['set-cookie']).toBeUndefined();
   });
 
-  test.each(['gzip', 'deflate', 'br'])('a login body with a corrupt Content-Encoding: %s answers 400 invalid_request (br on Express 4: 415), not 500', async (encoding) => {
-    const { app } = await redisApp();
-    const res = await postLogin(app).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('this is not compressed');
-    // Express 4's body-parser (1.x) does not decode br at all: it refuses the encoding (415) before reading.
-    const unknownEncoding = encoding === 'br' && (require('express/package.json') as { version: string }).version.startsWith('4.');
-    expect([res.status, res.body]).toEqual(unknownEncoding ? [415, { error: 'unsupported_media_type' }] : [400, { error: 'invalid_request' }]);
-  });
+  test.each(['gzip', 'deflate', 'br'])(
+    'a login body with a corrupt Content-Encoding: %s answers 400 invalid_request (br on Express 4: 415), not 500',
+    async (encoding) => {
+      const { app } = await redisApp();
+      const res = await postLogin(app).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('this is not compressed');
+      // Express 4's body-parser (1.x) does not decode br at all: it refuses the encoding (415) before reading.
+      const unknownEncoding = encoding === 'br' && (require('express/package.json') as { version: string }).version.startsWith('4.');
+      expect([res.status, res.body]).toEqual(unknownEncoding ? [415, { error: 'unsupported_media_type' }] : [400, { error: 'invalid_request' }]);
+    },
+  );
 
   test('DELETE /auth/sessions/:id with a malformed percent-encoding answers a 4xx, not 500 server_error', async () => {
     const { app } = await redisApp();
@@ -143,13 +147,13 @@ describe('attacks found in review, now refused', () => {
     const auth = createAuth(authOptions(store, { cookie: { secure: false } }));
     const app = express();
     app.use('/:tenant/auth', auth.router);
-    const res = await request(app)
-      .post('/acme;Domain=attacker.example;Max-Age=999999999/auth/login')
-      .set('X-Requested-With', 'fetch')
-      .send(CREDENTIALS);
+    const res = await request(app).post('/acme;Domain=attacker.example;Max-Age=999999999/auth/login').set('X-Requested-With', 'fetch').send(CREDENTIALS);
     expect(res.status).toBe(200);
     const line = setCookies(res).find((cookie) => cookie.startsWith('refresh=')) as string;
-    const attributes = line.split(';').slice(1).map((part) => part.trim().split('=')[0]?.toLowerCase());
+    const attributes = line
+      .split(';')
+      .slice(1)
+      .map((part) => part.trim().split('=')[0]?.toLowerCase());
     expect(attributes).not.toContain('domain');
     expect(attributes.filter((name) => name === 'max-age')).toHaveLength(1);
   });
@@ -159,9 +163,7 @@ describe('attacks found in review, now refused', () => {
     // 20 million weeks: GET /auth/sessions then throws in Date#toISOString (500);
     // 2e12 weeks: PEXPIREAT gets "1.2e+27" and every login answers 503 as if Redis were down
     for (const absoluteTtl of ['20000000w', '2000000000000w']) {
-      expect(() =>
-        createAuth(authOptions(store, { refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl } })),
-      ).toThrow(RangeError);
+      expect(() => createAuth(authOptions(store, { refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl } }))).toThrow(RangeError);
     }
   });
 });
@@ -183,7 +185,10 @@ describe('attacks that are handled', () => {
 
     test('own + foreign Origin headers (either order) answer 403 on /login, /refresh and /logout, rotating nothing', async () => {
       const session = await login(app);
-      for (const origins of [[ownOrigin, 'https://evil.example'], ['https://evil.example', ownOrigin]]) {
+      for (const origins of [
+        [ownOrigin, 'https://evil.example'],
+        ['https://evil.example', ownOrigin],
+      ]) {
         const post = (path: string) => request(server).post(`/auth${path}`).set('X-Requested-With', 'fetch').set({ Origin: origins });
         for (const res of [
           await post('/login').send(CREDENTIALS),

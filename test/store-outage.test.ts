@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import type { Express } from 'express';
 import Redis, { type RedisOptions } from 'ioredis';
 import request from 'supertest';
-import { MemoryStore, RedisStore, StoreUnavailableError, type Auth, type AuthEventMap } from '../lib';
-import { closeAuths, COOKIE, login, REFRESH_SECRET, refresh, refreshCookieOf, testApp, uniquePrefix } from './support/harness';
+import { type Auth, type AuthEventMap, MemoryStore, RedisStore, StoreUnavailableError } from '../lib';
+import { PRESENT_TOKEN } from '../lib/store/redis-scripts';
+import { COOKIE, closeAuths, login, REFRESH_SECRET, refresh, refreshCookieOf, testApp, uniquePrefix } from './support/harness';
 import { freePort, startRedisServer } from './support/redis-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { sessionIdOfRefreshToken, sidOf } from './support/tokens';
-import { PRESENT_TOKEN } from '../lib/store/redis-scripts';
 
 /** Hang guard only: an outage must be answered promptly, not after ioredis' retries. */
 const PROMPT_MS = 2000;
@@ -112,8 +112,7 @@ const loginRequest = (app: Express): request.Test =>
   request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: 'alice', password: 'alice-password' });
 const logoutRequest = (app: Express, refreshToken: string): request.Test =>
   request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
-const meRequest = (app: Express, accessToken: string): request.Test =>
-  request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
+const meRequest = (app: Express, accessToken: string): request.Test => request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
 
 describe.each<[string, RedisOptions]>([
   ['lazyConnect: false, maxRetriesPerRequest: null', { lazyConnect: false, maxRetriesPerRequest: null }],
@@ -453,7 +452,7 @@ describe('a store outage during a login that holds an old refresh cookie', () =>
 });
 
 describe('failures stay boring', () => {
-  test('a stalled Redis with the ioredis client\'s default options answers 503 within 3 s', async () => {
+  test("a stalled Redis with the ioredis client's default options answers 503 within 3 s", async () => {
     const { server, pid } = await privateRedis();
     const c = client(server.port); // ioredis defaults: offline queue, 20 retries per request
     await ready(c);
@@ -487,11 +486,7 @@ describe('failures stay boring', () => {
     const worker = async (): Promise<void> => {
       let current = live.refreshToken;
       while (running) {
-        const [good, bad, rotated] = await Promise.all([
-          meRequest(app, live.accessToken),
-          meRequest(app, revoked.accessToken),
-          refresh(app, current),
-        ]);
+        const [good, bad, rotated] = await Promise.all([meRequest(app, live.accessToken), meRequest(app, revoked.accessToken), refresh(app, current)]);
         seen.push({ kind: 'live', status: good.status }, { kind: 'revoked', status: bad.status }, { kind: 'refresh', status: rotated.status });
         if (rotated.status === 200) current = refreshCookieOf(rotated) as string;
       }

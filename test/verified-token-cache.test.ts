@@ -1,7 +1,7 @@
 // requireAuth's cache of verified tokens: it saves the verify, never a check; and a 401 says why as its cause.
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import jsonwebtoken from 'jsonwebtoken';
-import { createAuth, InvalidAccessTokenError, AuthError, type Auth, type SessionStore } from '../lib';
+import { type Auth, AuthError, createAuth, InvalidAccessTokenError, type SessionStore } from '../lib';
 import { VerifiedTokenCache } from '../lib/verified-token-cache';
 import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, login, me, memoryStore, redisStore } from './support/harness';
 import { sidOf } from './support/tokens';

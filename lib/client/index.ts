@@ -8,10 +8,10 @@
 import {
   DEFAULT_COOKIE_NAMES,
   DEFAULT_CSRF_HEADER,
+  type ErrorResponse,
   PRESENCE_COOKIE_SUFFIX,
   REGISTERED_CLAIM_NAMES,
   ROUTES,
-  type ErrorResponse,
   type SessionSummary,
   type SessionsResponse,
   type TokenResponse,
@@ -80,8 +80,18 @@ export interface AuthUser {
  * ```
  */
 export type SessionState =
-  | { signedIn: true; user: AuthUser; /** When the access token expires (epoch ms). */ expiresAt: number }
-  | { signedIn: false };
+  | {
+      /** Signed in. */
+      signedIn: true;
+      /** Who is signed in. */
+      user: AuthUser;
+      /** When the access token expires (epoch ms). */
+      expiresAt: number;
+    }
+  | {
+      /** Signed out. */
+      signedIn: false;
+    };
 
 /**
  * An answer of the router that was not a success: `status` and the server's `code`, and a message in words.
@@ -305,7 +315,12 @@ const ASK_WAIT_MS = 150;
 /** Reads the claims of a JWT (without verifying it; the server does). */
 function userOf(accessToken: string): AuthUser {
   const payload = accessToken.split('.')[1] ?? '';
-  const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+  const binary = atob(
+    payload
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+  );
   const json = new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
   const claims = JSON.parse(json) as Record<string, unknown>;
   const own: Record<string, unknown> = {};
@@ -373,8 +388,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
   const publish = (): void => {
     const next = stateOf();
-    const changed =
-      known === null || known.signedIn !== next.signedIn || (next.signedIn && known.signedIn && known.expiresAt !== next.expiresAt);
+    const changed = known === null || known.signedIn !== next.signedIn || (next.signedIn && known.signedIn && known.expiresAt !== next.expiresAt);
     known = next;
     if (changed) for (const listener of listeners) listener(next);
   };
@@ -416,8 +430,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     });
 
   /** Whether a token is close enough to its expiry that it should be refreshed before use. */
-  const expiringSoon = (current: Token): boolean =>
-    current.expiresAt - Date.now() < Math.min(REFRESH_AHEAD_MAX_MS, REFRESH_AHEAD_SHARE * current.lifetimeMs);
+  const expiringSoon = (current: Token): boolean => current.expiresAt - Date.now() < Math.min(REFRESH_AHEAD_MAX_MS, REFRESH_AHEAD_SHARE * current.lifetimeMs);
 
   const hasPresenceCookie = (): boolean =>
     typeof document !== 'undefined' && document.cookie.split(';').some((pair) => presenceCookies.includes(pair.split('=')[0]?.trim() ?? ''));

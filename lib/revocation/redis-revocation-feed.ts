@@ -101,7 +101,11 @@ export class RedisRevocationFeed implements RevocationFeed {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(done);
-        reject(new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms`, { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }));
+        reject(
+          new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms`, {
+            code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED,
+          }),
+        );
       }, this.source.waitMs);
       timer.unref();
       const done = (): void => {

@@ -7,15 +7,11 @@
 import type { RevocationSet } from './revocation-set';
 
 /** One revocation: a session, or every session of a user whose login began before a time. */
-export type Revocation =
-  | { kind: 's'; sessionId: string; until: number }
-  | { kind: 'u'; userId: string; revokedBefore: number; until: number };
+export type Revocation = { kind: 's'; sessionId: string; until: number } | { kind: 'u'; userId: string; revokedBefore: number; until: number };
 
 /** What follows `r <version>` in a revocation message. */
 export function messageSuffix(revocation: Revocation): string {
-  return revocation.kind === 's'
-    ? ` ${revocation.until} s ${revocation.sessionId}`
-    : ` ${revocation.until} u ${revocation.revokedBefore} ${revocation.userId}`;
+  return revocation.kind === 's' ? ` ${revocation.until} s ${revocation.sessionId}` : ` ${revocation.until} u ${revocation.revokedBefore} ${revocation.userId}`;
 }
 
 /** A revocation message without a version (announced before it is logged). */

@@ -2,11 +2,11 @@
 import { describeValue } from '../describe-value';
 import { ErrorCodes } from '../errors';
 import { checkKnownKeys, configurationError } from '../option-checks';
-import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../refresh-token';
+import { RevocationSet } from '../revocation/revocation-set';
 import {
-  newSessionRecord,
   type NewSession,
+  newSessionRecord,
   type PresentationOutcome,
   type RevocationFeed,
   type SessionRecord,
@@ -36,7 +36,11 @@ const MAX_TIMER_MS = 2_147_483_647;
 /** Validates {@link MemoryStoreOptions}: a bad `sweepIntervalMs` would make Node sweep every millisecond. */
 function sweepInterval(options: unknown): number {
   if (options === null || typeof options !== 'object') {
-    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `MemoryStore: options must be an object like { sweepIntervalMs: 60000 }; received ${describeValue(options)}.`);
+    throw configurationError(
+      'type',
+      ErrorCodes.ERR_INVALID_OPTION,
+      `MemoryStore: options must be an object like { sweepIntervalMs: 60000 }; received ${describeValue(options)}.`,
+    );
   }
   checkKnownKeys('', options, ['sweepIntervalMs'], 'MemoryStore');
   const { sweepIntervalMs = 60_000 } = options as MemoryStoreOptions;
@@ -102,8 +106,7 @@ export class MemoryStore implements SessionStore {
     const sweepIntervalMs = sweepInterval(options);
     if (process.env.NODE_ENV === 'production') {
       process.emitWarning(
-        'MemoryStore keeps sessions in one process and loses them on restart; revocations do not reach ' +
-          'other instances. Use RedisStore in production.',
+        'MemoryStore keeps sessions in one process and loses them on restart; revocations do not reach ' + 'other instances. Use RedisStore in production.',
         { code: 'ERT_MEMORY_STORE_IN_PRODUCTION' },
       );
     }

@@ -1,5 +1,5 @@
 // Sending commands to Redis within a time budget: waits for the connection, fails fast while Redis hangs.
-import { ErrorCodes, StoreUnavailableError, type StoreErrorCode } from '../errors';
+import { ErrorCodes, type StoreErrorCode, StoreUnavailableError } from '../errors';
 
 /** The connection-state part of an ioredis `Redis` or `Cluster` client that the gate watches. */
 export interface ConnectionLike {
@@ -102,7 +102,12 @@ export class CommandGate {
 
   private attempt<T>(command: (deadline: number) => Promise<T>): Promise<T> {
     if (this.client.status === 'end') {
-      return Promise.reject(new CommandNotSentError('the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given', ErrorCodes.ERR_STORE_CLIENT_CLOSED));
+      return Promise.reject(
+        new CommandNotSentError(
+          'the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given',
+          ErrorCodes.ERR_STORE_CLIENT_CLOSED,
+        ),
+      );
     }
     const giveUpAt = Date.now() + this.timeoutMs;
     return new Promise<T>((resolve, reject) => {
@@ -112,7 +117,9 @@ export class CommandGate {
         settled = true;
         this.openCircuit();
         const message = `Redis did not answer within ${this.timeoutMs}ms (status: ${this.client.status})`;
-        reject(sent ? new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_TIMEOUT }) : new CommandNotSentError(message, ErrorCodes.ERR_STORE_TIMEOUT));
+        reject(
+          sent ? new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_TIMEOUT }) : new CommandNotSentError(message, ErrorCodes.ERR_STORE_TIMEOUT),
+        );
       }, this.timeoutMs);
       timer.unref(); // whoever waits holds the process open (a request's socket); a lone probe must not
       const fail = (error: unknown): void => {

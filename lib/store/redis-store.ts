@@ -4,23 +4,14 @@ import { describeValue as describe } from '../describe-value';
 import { ErrorCodes, StoreUnavailableError } from '../errors';
 import { checkKnownKeys, configurationError, missingOr } from '../option-checks';
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
-import { applyRevocation, messageSuffix, unversionedMessage, type Revocation } from '../revocation/revocation-log-format';
-import { CommandGate, RedisClock, type ConnectionLike } from './redis-command-gate';
-import { redisKeys, type RedisKeys } from './redis-keys';
-import {
-  CREATE_SESSION,
-  HEARTBEAT,
-  INDEX_SESSION,
-  LOAD_REVOCATIONS,
-  LOG_REVOCATION,
-  PRESENT_TOKEN,
-  REVOKE_SESSION,
-  REVOKE_USER,
-} from './redis-scripts';
+import { applyRevocation, messageSuffix, type Revocation, unversionedMessage } from '../revocation/revocation-log-format';
+import { CommandGate, type ConnectionLike, RedisClock } from './redis-command-gate';
+import { type RedisKeys, redisKeys } from './redis-keys';
+import { CREATE_SESSION, HEARTBEAT, INDEX_SESSION, LOAD_REVOCATIONS, LOG_REVOCATION, PRESENT_TOKEN, REVOKE_SESSION, REVOKE_USER } from './redis-scripts';
 import { decodeSession, encodeSession, encodeTime, toSessionRecord } from './redis-session-layout';
 import {
-  newSessionRecord,
   type NewSession,
+  newSessionRecord,
   type PresentationOutcome,
   type RevocationFeed,
   type RevocationFeedOptions,
@@ -134,7 +125,9 @@ const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
 
 /** The error for a script that refused to run because its caller had already given up. */
 function late(operation: string): StoreUnavailableError {
-  return new StoreUnavailableError(`RedisStore: ${operation} reached Redis after its deadline and changed nothing`, { code: ErrorCodes.ERR_STORE_DEADLINE_EXCEEDED });
+  return new StoreUnavailableError(`RedisStore: ${operation} reached Redis after its deadline and changed nothing`, {
+    code: ErrorCodes.ERR_STORE_DEADLINE_EXCEEDED,
+  });
 }
 
 /** The error for a reply the store cannot read: another program writes its keys, or versions are mixed. */
@@ -186,7 +179,12 @@ export class RedisStore implements SessionStore {
     }
     checkKnownKeys('', options, OPTION_NAMES, 'RedisStore');
     const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = options;
-    if (!client || typeof client !== 'object' || typeof (client as RedisClientLike).evalsha !== 'function' || typeof (client as RedisClientLike).duplicate !== 'function') {
+    if (
+      !client ||
+      typeof client !== 'object' ||
+      typeof (client as RedisClientLike).evalsha !== 'function' ||
+      typeof (client as RedisClientLike).duplicate !== 'function'
+    ) {
       throw configurationError(
         'type',
         missingOr(client),
@@ -326,7 +324,11 @@ export class RedisStore implements SessionStore {
     const revocation: Revocation = { kind: 'u', userId, revokedBefore, until: revokedBefore + retainMs };
     await this.logRevocation(revocation);
     this.applyLocally(revocation);
-    const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [revokedBefore, retainMs, deadline]);
+    const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [
+      revokedBefore,
+      retainMs,
+      deadline,
+    ]);
     if (!Array.isArray(reply) || reply[0] !== 'ok' || !Array.isArray(reply[1])) {
       if (Array.isArray(reply) && reply[0] === 'late') throw late('revokeUser');
       throw badReply('RedisStore: unexpected revokeUser reply');
@@ -346,9 +348,7 @@ export class RedisStore implements SessionStore {
     const found = await Promise.all(sessionIds.map((id) => this.getSession(id)));
     const gone = sessionIds.filter((_, index) => found[index] === null);
     if (gone.length > 0) await this.gate.run(() => this.client.zrem(userKey, ...gone));
-    return found
-      .filter((record): record is SessionRecord => record !== null && record.userId === userId)
-      .sort((a, b) => a.createdAt - b.createdAt);
+    return found.filter((record): record is SessionRecord => record !== null && record.userId === userId).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   openRevocationFeed(options: RevocationFeedOptions): RevocationFeed {

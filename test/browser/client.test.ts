@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createAuth, MemoryStore, type Auth, type SessionEvent } from '../../lib';
+import { type Auth, createAuth, MemoryStore, type SessionEvent } from '../../lib';
 import { launchChromium, serve } from '../support/browser';
 import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS } from '../support/harness';
 
@@ -296,7 +296,7 @@ describe('browser client in Chromium', () => {
     expect((await context.cookies()).map((cookie) => cookie.name)).toEqual([]);
   });
 
-  test('a stolen refresh cookie presented after the grace window gets nothing and ends the victim\'s session too', async () => {
+  test("a stolen refresh cookie presented after the grace window gets nothing and ends the victim's session too", async () => {
     const victimContext = await newContext();
     const victim = await openPage(victimContext);
     const user = await login(victim);

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import express, { type Express } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { createAuth, MemoryStore, RedisStore, type Auth, type AuthOptions, type SessionStore } from '../../lib';
+import { type Auth, type AuthOptions, createAuth, MemoryStore, RedisStore, type SessionStore } from '../../lib';
 
 /** Test secrets: 32+ random bytes each, different every run. */
 export const ACCESS_SECRET = randomBytes(32).toString('base64url');
@@ -127,13 +127,13 @@ export function refreshCookieOf(res: request.Response, name = COOKIE): string | 
 }
 
 /** Logs in over HTTP and returns the access token and refresh token. */
-export async function login(app: Express, username = 'alice', userAgent = 'jest'): Promise<{ accessToken: string; refreshToken: string; res: request.Response }> {
+export async function login(
+  app: Express,
+  username = 'alice',
+  userAgent = 'jest',
+): Promise<{ accessToken: string; refreshToken: string; res: request.Response }> {
   const user = USERS[username] as { password: string };
-  const res = await request(app)
-    .post('/auth/login')
-    .set('X-Requested-With', 'fetch')
-    .set('User-Agent', userAgent)
-    .send({ username, password: user.password });
+  const res = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').set('User-Agent', userAgent).send({ username, password: user.password });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { accessToken: res.body.accessToken as string, refreshToken: refreshCookieOf(res) as string, res };
 }

@@ -1,5 +1,5 @@
 // Starting a throwaway 3-master Redis Cluster from private redis-server processes, for cluster tests.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -139,14 +139,22 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       const child = spawn(
         'redis-server',
         [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--dir', dir,
-          '--save', '',
-          '--appendonly', 'no',
-          '--cluster-node-timeout', '2000',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--cluster-node-timeout',
+          '2000',
         ],
         { stdio: 'ignore' },
       );

@@ -1,6 +1,6 @@
 // Starting and reaching throwaway redis-server processes for tests.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, createConnection } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
 
 /** A TCP port nobody listens on right now. */
 export function freePort(): Promise<number> {

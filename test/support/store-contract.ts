@@ -1,5 +1,5 @@
 // The shared SessionStore contract suite: every store (MemoryStore, RedisStore) must pass it unchanged.
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { deriveSuccessor, hashSecret, newRefreshSecret, newSessionId } from '../../lib/refresh-token';
 import type {
   NewSession,
@@ -257,7 +257,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         first.userId = 'mallory';
         first.expiresAt = 0;
         (first.claims as { role: string }).role = 'mutated';
-        ((first.claims as { tenant: { id: number } }).tenant).id = 666;
+        (first.claims as { tenant: { id: number } }).tenant.id = 666;
         const second = await store.getSession(family.sessionId);
         expect(second?.userId).toBe(family.userId);
         expect(second?.expiresAt).toBeGreaterThan(0);
@@ -517,9 +517,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       test('20 concurrent presentations of the current token: exactly one rotated, 19 retried', async () => {
         const family = await created();
         const token = family.current;
-        const outcomes = await Promise.all(
-          Array.from({ length: 20 }, () => store.presentToken(family.sessionId, family.presentation(token))),
-        );
+        const outcomes = await Promise.all(Array.from({ length: 20 }, () => store.presentToken(family.sessionId, family.presentation(token))));
         const statuses = outcomes.map((outcome) => outcome.status);
         expect(statuses.filter((status) => status === 'rotated')).toHaveLength(1);
         expect(statuses.filter((status) => status === 'retried')).toHaveLength(19);
