@@ -171,15 +171,22 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
     const header = req.headers.authorization;
     if (header === undefined) return next(optional ? undefined : bearerChallenge(realm));
     if (header.length > MAX_AUTHORIZATION_LENGTH) return next(invalidBearerRequest(realm, 'The Authorization header is too large'));
-    const match = BEARER.exec(header);
-    if (!match) {
-      // Another scheme is "no token"; a Bearer header that is not `Bearer <b64token>` is malformed (RFC 6750 §2.1, §3.1).
-      if (BEARER_SCHEME.test(header)) return next(invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
-      return next(optional ? undefined : bearerChallenge(realm));
+    // The common case first: `Bearer <a token verified before>` is well-formed by construction, so
+    // the header is parsed only when it does not carry a remembered token as it is.
+    const now = Date.now();
+    let jwt = header.startsWith('Bearer ') ? header.slice(7) : '';
+    let token = verified.get(jwt, now);
+    if (token === undefined) {
+      const match = BEARER.exec(header);
+      if (!match) {
+        // Another scheme is "no token"; a Bearer header that is not `Bearer <b64token>` is malformed (RFC 6750 §2.1, §3.1).
+        if (BEARER_SCHEME.test(header)) return next(invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
+        return next(optional ? undefined : bearerChallenge(realm));
+      }
+      jwt = match[1] as string;
+      token = verified.get(jwt, now);
     }
     if (tokenElsewhere(req)) return next(invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
-    const jwt = match[1] as string;
-    let token = verified.get(jwt, Date.now());
     if (token === undefined) {
       try {
         token = verified.add(jwt, codec.verify(jwt));

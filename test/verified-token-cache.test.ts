@@ -1,6 +1,7 @@
 // requireAuth's cache of verified tokens: it saves the verify, never a check; and a 401 says why as its cause.
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import jsonwebtoken from 'jsonwebtoken';
+import request from 'supertest';
 import { type Auth, AuthError, createAuth, InvalidAccessTokenError, type SessionStore } from '../lib';
 import { VerifiedTokenCache } from '../lib/verified-token-cache';
 import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, login, me, memoryStore, redisStore } from './support/harness';
@@ -61,6 +62,16 @@ describe('verified tokens are remembered, but only verification is skipped', () 
     } finally {
       verify.mockRestore();
     }
+  });
+
+  test('a remembered token is still read by RFC 6750 rules: any case of the scheme, and never also in the query', async () => {
+    const { app } = recordingApp(newAuth());
+    const { accessToken } = await login(app);
+    expect((await me(app, accessToken)).status).toBe(200);
+    expect((await request(app).get('/api/me').set('Authorization', `bearer   ${accessToken}  `)).status).toBe(200);
+    const twice = await request(app).get(`/api/me?access_token=${accessToken}`).set('Authorization', `Bearer ${accessToken}`);
+    expect(twice.status).toBe(400);
+    expect(twice.body).toEqual({ error: 'invalid_request' });
   });
 
   test('a remembered token is refused once its session is revoked (the feed is asked every time)', async () => {
