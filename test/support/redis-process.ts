@@ -1,43 +1,8 @@
 // Starting and reaching throwaway redis-server processes for tests.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { freePort, waitForRedis } from './local-redis';
 
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Resolves once a redis-server on `port` answers PING (raw RESP, no client library). */
-export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' });
-      socket.setTimeout(500);
-      socket.on('connect', () => socket.write('PING\r\n'));
-      socket.on('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.on('error', () => resolve(false));
-      socket.on('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs}ms`);
-}
+export { freePort, waitForRedis } from './local-redis';
 
 /**
  * Starts an extra private redis-server (for outage tests that stop or kill it), without persistence:
