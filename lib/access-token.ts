@@ -217,6 +217,9 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
       const parts = token.split('.');
       if (parts.length !== 3) throw new InvalidAccessTokenError('jwt malformed');
       if ((parts[0] as string).length > MAX_HEADER_CHARS) throw new InvalidAccessTokenError('jwt header too large');
+      // One spelling per signature: decoders skip characters outside base64url and ignore the spare
+      // bits of the last one, which would let one token be re-spelled, each spelling a new cache entry.
+      if (!isCanonicalBase64url(parts[2] as string)) throw new InvalidAccessTokenError('signature not in canonical base64url');
       const tokenHeader = decodeJsonPart(parts[0] as string);
       if (tokenHeader.alg !== algorithm) throw new InvalidAccessTokenError('invalid algorithm');
       if (typeof tokenHeader.typ !== 'string' || !ACCEPTED_TYPES.has(tokenHeader.typ.toLowerCase())) {
@@ -229,6 +232,11 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
       return payload;
     },
   };
+}
+
+/** Whether `part` is exactly the unpadded base64url encoding of the bytes it decodes to. */
+function isCanonicalBase64url(part: string): boolean {
+  return Buffer.from(part, 'base64url').toString('base64url') === part;
 }
 
 function decodeJsonPart(part: string): Record<string, unknown> {

@@ -1,5 +1,5 @@
 // The refresh cookie: reading it strictly (one occurrence only) and writing or clearing it.
-// Reading: the `cookie` package (or cookie-parser's `req.cookies`, when the app mounts it); writing
+// Reading: the `cookie` package, on the raw header (an app's cookie-parser is left alone); writing
 // and clearing: Express' own `res.cookie` / `res.clearCookie`. Only the check that our name occurs
 // once in the raw header is ours: no parser reports a duplicated name.
 import { parse } from 'cookie';
@@ -7,12 +7,8 @@ import type { CookieOptions as ExpressCookieOptions, Request, Response } from 'e
 import type { Configuration } from './options';
 import { PRESENCE_COOKIE_SUFFIX } from './shared/protocol';
 
-/**
- * What the request carries under the refresh cookie's name. `malformed`: the name is there once,
- * but not as a plain string (cookie-parser turned a `j:` value into JSON, or moved an `s:` value to
- * `req.signedCookies`), so it cannot be one of our tokens.
- */
-export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'malformed' } | { status: 'present'; value: string };
+/** What the request carries under the refresh cookie's name. */
+export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'present'; value: string };
 
 /**
  * Where `name` occurs in the raw header (Node joins repeated `Cookie` headers with `; `): `-1` when
@@ -40,8 +36,9 @@ function pairIndex(header: string, name: string): number {
 /**
  * Reads the refresh cookie. A name that appears twice in the raw `Cookie` header(s) (cookie tossing
  * from a sibling subdomain or a narrower path) is reported as `duplicate`, never guessed. Otherwise
- * the value is cookie-parser's when the app mounted it before the router (`req.cookies`), else the
- * `cookie` package's reading of that one pair; only a string can be a token.
+ * the value is the `cookie` package's reading of that one raw pair. `req.cookies` is not consulted,
+ * even when cookie-parser filled it: its `j:` (JSON) and `s:` (signed) decodings would give one
+ * token several spellings depending on the app's middleware; the raw value means one thing always.
  */
 export function readRefreshCookie(req: Request, name: string): CookieReading {
   const header = req.headers.cookie;
@@ -49,15 +46,9 @@ export function readRefreshCookie(req: Request, name: string): CookieReading {
   const at = pairIndex(header, name);
   if (at === -1) return { status: 'absent' };
   if (at === -2) return { status: 'duplicate' };
-  const parsed: unknown = req.cookies;
-  let value: unknown;
-  if (typeof parsed === 'object' && parsed !== null) {
-    value = Object.hasOwn(parsed, name) ? (parsed as Record<string, unknown>)[name] : undefined;
-  } else {
-    const semicolon = header.indexOf(';', at);
-    value = parse(header.slice(at, semicolon === -1 ? header.length : semicolon))[name];
-  }
-  return typeof value === 'string' ? { status: 'present', value } : { status: 'malformed' };
+  const semicolon = header.indexOf(';', at);
+  const value = parse(header.slice(at, semicolon === -1 ? header.length : semicolon))[name];
+  return value === undefined ? { status: 'absent' } : { status: 'present', value };
 }
 
 /** Mount paths that can go into a cookie attribute as they are. */

@@ -2,12 +2,15 @@
 import ms from 'ms';
 
 /** A string ending in a unit: `ms` reads a bare `'600'` as milliseconds, where a number here means seconds. */
-const HAS_UNIT = /[a-z]$/i;
+const HAS_UNIT = /[a-z]$/;
+/** Units are lower-case: `ms` would read `'6M'` as six minutes, where many mean six months. */
+const UPPER_CASE = /[A-Z]/;
 
 /**
  * A duration: a number of seconds, or a string with a unit, as the `ms` package reads it:
  * `'500ms'`, `'30s'`, `'10m'`, `'1.5h'`, `'12h'`, `'14d'`, `'2w'`, `'1 hour'`, `'2 days'`, `'1y'`.
- * A string without a unit (`'600'`) is refused, and so is anything over ten years.
+ * A string without a unit (`'600'`) or with an upper-case one (`'6M'`) is refused, and so is
+ * anything over ten years (an access token's `ttl`: over a day).
  *
  * @example
  * ```ts
@@ -34,7 +37,7 @@ export function parseDuration(value: unknown): number | undefined {
   }
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
-  if (!HAS_UNIT.test(text)) return undefined;
+  if (!HAS_UNIT.test(text) || UPPER_CASE.test(text)) return undefined;
   // `ms` answers undefined for what it cannot read, and reads '-1s' as -1000: both are refused.
   const parsed = ms(text as ms.StringValue) as number | undefined;
   return parsed !== undefined && Number.isFinite(parsed) && parsed >= 0 ? Math.round(parsed) + 0 : undefined;

@@ -389,14 +389,26 @@ function checkSection(section: keyof typeof KNOWN_KEYS, value: object): void {
 function section<T extends object>(name: keyof typeof KNOWN_KEYS, value: unknown, required: boolean): Partial<T> {
   if (value === undefined && !required) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    fail('type', name, `must be an object; received ${describeValue(value)}`, 'See the options table in the README.', missingOr(value));
+    // The value is never shown: a secret passed where its section belongs must not reach a log.
+    fail('type', name, `must be an object; received ${describeValue(value, false)}`, 'See the options table in the README.', missingOr(value));
   }
   checkSection(name, value);
   return value as Partial<T>;
 }
 
+/**
+ * The longest access-token life: a day. A token cannot be taken back without the revocation feed,
+ * and a longer ttl is most often milliseconds given where seconds are meant (900000 for '15m').
+ */
+const MAX_ACCESS_TTL_MS = 86_400_000;
+
 /** The longest duration any option takes: ten years. Longer ones are typos, and break dates. */
 const MAX_DURATION_MS = 10 * 366 * 86_400_000;
+
+/** Whether a string is too long or too odd to be a mistyped duration: it may be a secret in the wrong option, so it is not shown. */
+function looksLikeSecret(value: unknown): boolean {
+  return typeof value === 'string' && (value.length > 20 || !/^[\w .+-]*$/.test(value));
+}
 
 function duration(option: string, value: unknown, fallback: Duration): number {
   const ms = parseDuration(value ?? fallback);
@@ -404,7 +416,7 @@ function duration(option: string, value: unknown, fallback: Duration): number {
     fail(
       'type',
       option,
-      `must be a duration; received ${describeValue(value)}`,
+      `must be a duration; received ${describeValue(value, !looksLikeSecret(value))}`,
       "Pass seconds as a number, or a string like '30s', '10m', '14d'.",
       ErrorCodes.ERR_INVALID_DURATION,
     );
@@ -874,6 +886,15 @@ export function resolveOptions(options: AuthOptions): Configuration {
       `(${describeMs(accessTtlMs)}) must not be longer than \`refreshToken.idleTtl\` (${describeMs(idleTtlMs)})`,
       "Access tokens should be short-lived, e.g. '10m'.",
       ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
+  }
+  if (accessTtlMs > MAX_ACCESS_TTL_MS) {
+    fail(
+      'range',
+      'accessToken.ttl',
+      `must be at most 1d; received ${describeMs(accessTtlMs)}`,
+      "A number is seconds, not milliseconds: 900 or '15m' for fifteen minutes.",
+      ErrorCodes.ERR_INVALID_DURATION,
     );
   }
 

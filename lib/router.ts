@@ -125,7 +125,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     res.status(200).json(body);
   };
 
-  /** The refresh cookie's value, or undefined when absent, duplicated (cookie tossing) or not a string (cookie-parser's `j:`/`s:`). */
+  /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
   const heldCookie = (req: Request): string | undefined => {
     const held = readRefreshCookie(req, config.cookie.name);
     return held.status === 'present' ? held.value : undefined;
