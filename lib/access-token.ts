@@ -1,7 +1,7 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
-import { sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from 'node:crypto';
+import { constants, createHmac, sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { Configuration } from './options';
+import type { AccessTokenAlgorithm, Configuration } from './options';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
 import { MAX_KID_LENGTH } from './signing-keys';
 
@@ -139,9 +139,33 @@ export interface AccessTokenCodec {
 const b64json = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /**
- * Builds the codec for a configuration. `HS*`, `RS*`, `PS*` and `ES*` go through jsonwebtoken;
- * `EdDSA` (which jsonwebtoken lacks) is signed and checked with `node:crypto` directly, under the
- * same rules. Either way only the configured algorithm is accepted and `typ` must be `at+jwt` (or
+ * The JWS signature of a signing input, base64url, made with `node:crypto` as RFC 7518 §3 defines
+ * each algorithm: HMAC, RSASSA-PKCS1-v1_5, RSASSA-PSS (salt as long as the hash), ECDSA (`r ‖ s`),
+ * and EdDSA (RFC 8037). jsonwebtoken verifies what this signs, so the two are checked against
+ * each other on every algorithm by the tests.
+ */
+function jwsSigner(algorithm: AccessTokenAlgorithm, key: KeyObject): (signingInput: string) => string {
+  if (algorithm === 'EdDSA') return (input) => cryptoSign(null, Buffer.from(input), key).toString('base64url');
+  const hash = `sha${algorithm.slice(2)}`;
+  switch (algorithm.slice(0, 2)) {
+    case 'HS':
+      return (input) => createHmac(hash, key).update(input).digest('base64url');
+    case 'PS':
+      return (input) =>
+        cryptoSign(hash, Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }).toString(
+          'base64url',
+        );
+    case 'ES':
+      return (input) => cryptoSign(hash, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+    default:
+      return (input) => cryptoSign(hash, Buffer.from(input), key).toString('base64url');
+  }
+}
+
+/**
+ * Builds the codec for a configuration. Tokens are signed with `node:crypto` ({@link jwsSigner});
+ * `HS*`, `RS*`, `PS*` and `ES*` are verified by jsonwebtoken, `EdDSA` (which jsonwebtoken lacks) with
+ * `node:crypto` under the same rules. Either way only the configured algorithm is accepted and `typ` must be `at+jwt` (or
  * `application/at+jwt`). Tokens carry the signing key's `kid` (not for `HS*`); a token's `kid` picks
  * its verifying key from the configured ones only: `jwk`, `jku`, `x5u`, `x5c` and the like are never
  * looked at, nothing is ever fetched, and an unknown `kid` is refused. A token without `kid` is checked
@@ -153,10 +177,10 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
   const header = kid === undefined ? { alg: algorithm, typ: TOKEN_TYPE } : { alg: algorithm, typ: TOKEN_TYPE, kid };
   const encodedHeader = b64json(header);
 
+  const signature = jwsSigner(algorithm, signingKey);
   const signJws = (payload: AccessTokenPayload): string => {
-    if (algorithm !== 'EdDSA') return jwt.sign(payload, signingKey, { algorithm, header });
     const signingInput = `${encodedHeader}.${b64json(payload)}`;
-    return `${signingInput}.${cryptoSign(null, Buffer.from(signingInput), signingKey).toString('base64url')}`;
+    return `${signingInput}.${signature(signingInput)}`;
   };
 
   /** The verifying key a token's header names, from the configured keys only. */

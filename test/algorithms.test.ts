@@ -14,6 +14,7 @@ const AUDIENCE = 'api';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+const p521 = generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
 const ed25519 = generateKeyPairSync('ed25519');
 
 const privatePem = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -118,9 +119,14 @@ const CASES: AlgorithmCase[] = [
   ...hmacCases('HS384', 48),
   ...hmacCases('HS512', 64),
   ...keyCases('RS256', rsa),
+  ...keyCases('RS384', rsa),
+  ...keyCases('RS512', rsa),
   ...keyCases('PS256', rsa),
+  ...keyCases('PS384', rsa),
+  ...keyCases('PS512', rsa),
   ...keyCases('ES256', p256),
   ...keyCases('ES384', p384),
+  ...keyCases('ES512', p521),
   ...keyCases('EdDSA', ed25519),
 ];
 
