@@ -5,10 +5,10 @@
 // others are the defences that held, kept as regression tests.
 import { generateKeyPairSync } from 'node:crypto';
 import cookieParser from 'cookie-parser';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { type Auth, AuthError, createAuth, ErrorCodes, InvalidAccessTokenError, RedisStore } from '../lib';
+import { type Auth, type AuthError, createAuth, ErrorCodes, RedisStore } from '../lib';
 import { parseDuration } from '../lib/duration';
 import {
   ACCESS_SECRET,
@@ -16,10 +16,12 @@ import {
   COOKIE,
   closeClients,
   closeMemoryStores,
+  lastRefusal,
   login,
   me,
   memoryStore,
   REFRESH_SECRET,
+  recordingApp,
   redisUrl,
   refresh,
   testApp,
@@ -32,32 +34,8 @@ afterAll(async () => {
   await closeMemoryStores();
 });
 
-/** An app around `auth` whose error handler records what reached next(err), before the library answers. */
-function recordingApp(auth: Auth, before: RequestHandler[] = []): { app: Express; errors: unknown[] } {
-  const errors: unknown[] = [];
-  const app = express();
-  for (const handler of before) app.use(handler);
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  app.post('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  const record: ErrorRequestHandler = (err, _req, _res, next) => {
-    errors.push(err);
-    next(err);
-  };
-  app.use(record);
-  return { app, errors };
-}
-
 function newAuth(overrides: Parameters<typeof authOptions>[1] = {}): Auth {
   return testApp(memoryStore(), overrides).auth; // closed by closeClients
-}
-
-/** The InvalidAccessTokenError cause of the last recorded 401. */
-function lastCause(errors: unknown[]): InvalidAccessTokenError {
-  const err = errors.at(-1);
-  expect(err).toBeInstanceOf(AuthError);
-  expect((err as AuthError).cause).toBeInstanceOf(InvalidAccessTokenError);
-  return (err as AuthError).cause as InvalidAccessTokenError;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -77,7 +55,7 @@ describe('verified-token cache: what held', () => {
       const res = await me(b.app, accessToken);
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ error: 'invalid_token' });
-      expect(lastCause(b.errors).code).toBe('ERR_ACCESS_TOKEN_INVALID');
+      expect(lastRefusal(b.errors).code).toBe('ERR_ACCESS_TOKEN_INVALID');
     }
     // and a is unaffected
     expect((await me(a.app, accessToken)).status).toBe(200);
@@ -97,7 +75,7 @@ describe('verified-token cache: what held', () => {
       clock.mockReturnValue(exp * 1000);
       const res = await me(app, cached);
       expect(res.status).toBe(401);
-      expect(lastCause(errors).code).toBe('ERR_ACCESS_TOKEN_EXPIRED');
+      expect(lastRefusal(errors).code).toBe('ERR_ACCESS_TOKEN_EXPIRED');
       // once dropped it stays dropped, even if the clock went back (the entry is gone; jsonwebtoken decides again)
       clock.mockReturnValue(exp * 1000 + 60_000);
       expect((await me(app, fresh)).status).toBe(401);
@@ -111,7 +89,7 @@ describe('verified-token cache: what held', () => {
     const token = signHs256(accessClaims({ nbf: nowSeconds() + 120 }));
     for (let i = 0; i < 2; i += 1) {
       expect((await me(app, token)).status).toBe(401);
-      expect(lastCause(errors).message).toBe('jwt not active');
+      expect(lastRefusal(errors).message).toBe('jwt not active');
     }
   });
 
@@ -219,7 +197,7 @@ describe('verified-token cache: what held', () => {
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ error: 'invalid_token' });
       expect(res.text).toBe('{"error":"invalid_token"}');
-      const reason = lastCause(errors).message;
+      const reason = lastRefusal(errors).message;
       const everything = JSON.stringify(res.headers);
       expect(everything).not.toContain(reason);
       expect(everything).not.toContain('ERR_ACCESS_TOKEN');

@@ -2,7 +2,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Express } from 'express';
 import Redis, { type RedisOptions } from 'ioredis';
 import request from 'supertest';
 import {
@@ -30,6 +30,7 @@ import {
   login,
   memoryStore,
   REFRESH_SECRET,
+  recordingApp,
   redisUrl,
   testApp,
   uniquePrefix,
@@ -355,26 +356,14 @@ describe('configuration errors carry a stable code, and keep their class and mes
 // Store errors
 // ---------------------------------------------------------------------------------------------
 
-/** An app as a user builds it, whose error handler records what it sees and passes it on to the library's fallback. */
-function recordingApp(auth: Auth): { app: Express; seen: unknown[] } {
-  const seen: unknown[] = [];
-  const app = express();
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  app.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
-    seen.push(error);
-    next(error);
-  });
-  return { app, seen };
-}
-
 /** createAuth over `store` (closed after the run), its store_error events, and a recording app. */
 function storeApp(store: RedisStore, overrides: Partial<AuthOptions> = {}) {
   const auth = createAuth(authOptions(store, overrides));
   auths.push(auth);
   const storeErrors: Array<AuthEventMap['store_error'][0]> = [];
   auth.events.on('store_error', (event) => storeErrors.push(event));
-  return { auth, storeErrors, ...recordingApp(auth) };
+  const { app, errors: seen } = recordingApp(auth);
+  return { auth, storeErrors, app, seen };
 }
 
 /** The 503 the client sees is the contract's, unchanged: no ERR_ code, no message. */

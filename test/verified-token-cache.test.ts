@@ -1,10 +1,10 @@
 // requireAuth's cache of verified tokens: it saves the verify, never a check; and a 401 says why as its cause.
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express from 'express';
 import jsonwebtoken from 'jsonwebtoken';
 import request from 'supertest';
-import { type Auth, AuthError, createAuth, InvalidAccessTokenError, type SessionStore } from '../lib';
+import { type Auth, type AuthError, createAuth, type SessionStore } from '../lib';
 import { VerifiedTokenCache } from '../lib/verified-token-cache';
-import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, login, me, memoryStore, redisStore } from './support/harness';
+import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, lastRefusal, login, me, memoryStore, recordingApp, redisStore } from './support/harness';
 import { sidOf } from './support/tokens';
 
 const auths: Auth[] = [];
@@ -14,34 +14,10 @@ afterAll(async () => {
   await closeMemoryStores();
 });
 
-/** An app whose error handler records what requireAuth passed to next(err), before the library answers. */
-function recordingApp(auth: Auth): { app: Express; errors: unknown[] } {
-  const errors: unknown[] = [];
-  const app = express();
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  const record: ErrorRequestHandler = (err, _req, _res, next) => {
-    errors.push(err);
-    next(err);
-  };
-  app.use(record);
-  return { app, errors };
-}
-
 function newAuth(overrides: Parameters<typeof authOptions>[1] = {}, store: SessionStore = memoryStore()): Auth {
   const auth = createAuth(authOptions(store, overrides));
   auths.push(auth);
   return auth;
-}
-
-/** The cause of the last error an app recorded, checked to be a 401 AuthError with an InvalidAccessTokenError cause. */
-function lastRefusal(errors: unknown[]): InvalidAccessTokenError {
-  const err = errors.at(-1);
-  expect(err).toBeInstanceOf(AuthError);
-  expect((err as AuthError).status).toBe(401);
-  const cause = (err as AuthError).cause;
-  expect(cause).toBeInstanceOf(InvalidAccessTokenError);
-  return cause as InvalidAccessTokenError;
 }
 
 describe('verified tokens are remembered, but only verification is skipped', () => {

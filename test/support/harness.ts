@@ -1,10 +1,10 @@
 // Shared test harness: Redis clients on the private server, test apps, and refresh-cookie helpers.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { type Auth, type AuthOptions, createAuth, MemoryStore, RedisStore, type SessionStore } from '../../lib';
+import { type Auth, AuthError, type AuthOptions, createAuth, InvalidAccessTokenError, MemoryStore, RedisStore, type SessionStore } from '../../lib';
 
 /** Test secrets: 32+ random bytes each, different every run. */
 export const ACCESS_SECRET = randomBytes(32).toString('base64url');
@@ -162,4 +162,33 @@ export async function expectAccessRejected(app: Express, accessToken: string): P
   expect(res.status).toBe(401);
   expect(res.body).toEqual({ error: 'invalid_token' });
   expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
+}
+
+/**
+ * An app around `auth` (router at /auth, GET and POST /api/me behind requireAuth, `before` mounted
+ * first) whose error handler records what reached next(err), then passes it on to the library.
+ */
+export function recordingApp(auth: Auth, before: RequestHandler[] = []): { app: Express; errors: unknown[] } {
+  const errors: unknown[] = [];
+  const app = express();
+  for (const handler of before) app.use(handler);
+  app.use('/auth', auth.router);
+  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  app.post('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  const record: ErrorRequestHandler = (err, _req, _res, next) => {
+    errors.push(err);
+    next(err);
+  };
+  app.use(record);
+  return { app, errors };
+}
+
+/** The InvalidAccessTokenError that caused the last 401 a {@link recordingApp} recorded. */
+export function lastRefusal(errors: unknown[]): InvalidAccessTokenError {
+  const err = errors.at(-1);
+  expect(err).toBeInstanceOf(AuthError);
+  expect((err as AuthError).status).toBe(401);
+  const cause = (err as AuthError).cause;
+  expect(cause).toBeInstanceOf(InvalidAccessTokenError);
+  return cause as InvalidAccessTokenError;
 }
