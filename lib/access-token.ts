@@ -1,6 +1,7 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
 import { constants, createHmac, sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { ErrorCodes, type InvalidAccessTokenCode } from './errors';
 import type { AccessTokenAlgorithm, Configuration } from './options';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
 import { MAX_KID_LENGTH } from './signing-keys';
@@ -56,27 +57,6 @@ const ACCEPTED_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE, `application/${
 const MAX_HEADER_CHARS = 1024;
 
 /**
- * The stable codes of {@link InvalidAccessTokenError}: expired, revoked, or invalid in any other way.
- *
- * @example
- * ```ts
- * import type { InvalidAccessTokenCode } from 'express-refresh-tokens';
- *
- * function logLevel(code: InvalidAccessTokenCode): 'debug' | 'info' | 'warn' {
- *   switch (code) {
- *     case 'ERR_ACCESS_TOKEN_EXPIRED':
- *       return 'debug'; // routine: the client refreshes and retries
- *     case 'ERR_ACCESS_TOKEN_REVOKED':
- *       return 'info';
- *     case 'ERR_ACCESS_TOKEN_INVALID':
- *       return 'warn'; // a bad signature, a wrong `typ`, an unknown `kid`, ...
- *   }
- * }
- * ```
- */
-export type InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_EXPIRED' | 'ERR_ACCESS_TOKEN_REVOKED' | 'ERR_ACCESS_TOKEN_INVALID';
-
-/**
  * Why `requireAuth()` refused a token: the `cause` of its 401 {@link AuthError}, for an app's logs;
  * never sent to the client. `message` is the reason in words (`'jwt expired'`, `'invalid signature'`,
  * `'unknown kid'`, …), `code` what an app can switch on.
@@ -102,14 +82,14 @@ export class InvalidAccessTokenError extends Error {
    * @param reason - The reason in words, the error's `message`.
    * @param code - The stable code; `ERR_ACCESS_TOKEN_INVALID` when omitted.
    */
-  constructor(reason: string, code: InvalidAccessTokenCode = 'ERR_ACCESS_TOKEN_INVALID') {
+  constructor(reason: string, code: InvalidAccessTokenCode = ErrorCodes.ERR_ACCESS_TOKEN_INVALID) {
     super(reason);
     this.name = 'InvalidAccessTokenError';
     this.code = code;
   }
 }
 
-const expired = (): InvalidAccessTokenError => new InvalidAccessTokenError('jwt expired', 'ERR_ACCESS_TOKEN_EXPIRED');
+const expired = (): InvalidAccessTokenError => new InvalidAccessTokenError('jwt expired', ErrorCodes.ERR_ACCESS_TOKEN_EXPIRED);
 
 /** A signed access token and its lifetime in seconds (the `expiresIn` of the answer). */
 export interface IssuedAccessToken {

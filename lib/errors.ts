@@ -216,14 +216,7 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
  * }
  * ```
  */
-export type ConfigurationErrorCode =
-  | 'ERR_MISSING_OPTION'
-  | 'ERR_UNKNOWN_OPTION'
-  | 'ERR_INVALID_OPTION'
-  | 'ERR_INVALID_DURATION'
-  | 'ERR_INVALID_KEY'
-  | 'ERR_INCOMPATIBLE_OPTIONS'
-  | 'ERR_INVALID_ARGUMENT';
+export type ConfigurationErrorCode = Exclude<ErrorCode, StoreErrorCode | InvalidAccessTokenCode>;
 
 /**
  * The codes of {@link StoreUnavailableError}: `ERR_STORE_*` and `ERR_REVOCATION_FEED_*`.
@@ -245,6 +238,28 @@ export type ConfigurationErrorCode =
  * ```
  */
 export type StoreErrorCode = Extract<ErrorCode, `ERR_STORE_${string}` | `ERR_REVOCATION_FEED_${string}`>;
+
+/**
+ * The codes of an `InvalidAccessTokenError`, the cause of requireAuth's 401: expired, revoked, or
+ * invalid in any other way.
+ *
+ * @example
+ * ```ts
+ * import type { InvalidAccessTokenCode } from 'express-refresh-tokens';
+ *
+ * function logLevel(code: InvalidAccessTokenCode): 'debug' | 'info' | 'warn' {
+ *   switch (code) {
+ *     case 'ERR_ACCESS_TOKEN_EXPIRED':
+ *       return 'debug'; // routine: the client refreshes and retries
+ *     case 'ERR_ACCESS_TOKEN_REVOKED':
+ *       return 'info';
+ *     case 'ERR_ACCESS_TOKEN_INVALID':
+ *       return 'warn'; // a bad signature, a wrong `typ`, an unknown `kid`, ...
+ *   }
+ * }
+ * ```
+ */
+export type InvalidAccessTokenCode = Extract<ErrorCode, `ERR_ACCESS_TOKEN_${string}`>;
 
 /**
  * A configuration error: the `TypeError` or `RangeError` it always was (its class and message are
@@ -315,5 +330,15 @@ export function temporarilyUnavailable(cause: unknown): AuthError {
   return new AuthError('temporarily_unavailable', 503, 'The session store is temporarily unavailable', {
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
     cause,
+  });
+}
+
+/**
+ * The 503 cause for a revocation feed out of touch with the store for longer than
+ * `revocation.maxStaleness`: requireAuth and `/refresh` both fail closed with it.
+ */
+export function revocationFeedStale(): StoreUnavailableError {
+  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness', {
+    code: ErrorCodes.ERR_REVOCATION_FEED_STALE,
   });
 }

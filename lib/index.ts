@@ -8,7 +8,7 @@
  */
 import './express-augmentation';
 
-export { type AccessTokenPayload, type InvalidAccessTokenCode, InvalidAccessTokenError } from './access-token';
+export { type AccessTokenPayload, InvalidAccessTokenError } from './access-token';
 export { type Auth, createAuth } from './create-auth';
 export type { Duration } from './duration';
 export {
@@ -19,6 +19,7 @@ export {
   type ConfigurationErrorCode,
   type ErrorCode,
   ErrorCodes,
+  type InvalidAccessTokenCode,
   type StoreErrorCode,
   StoreUnavailableError,
 } from './errors';

@@ -69,10 +69,7 @@ export function checkRequireAuthOptions(options: unknown): void {
       `requireAuth: options must be an object like { optional: true }; received ${describeValue(options)}.`,
     );
   }
-  for (const key of Object.keys(options)) {
-    if (key !== 'optional')
-      throw configurationError('type', ErrorCodes.ERR_UNKNOWN_OPTION, `requireAuth: \`${key}\` is not an option. The only option is \`optional\`.`);
-  }
+  checkKnownKeys('', options, ['optional'], 'requireAuth');
   const { optional } = options as { optional?: unknown };
   if (optional !== undefined && typeof optional !== 'boolean') {
     throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `requireAuth: \`optional\` must be a boolean; received ${describeValue(optional)}.`);

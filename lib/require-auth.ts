@@ -2,7 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { type AccessTokenCodec, type AccessTokenPayload, InvalidAccessTokenError } from './access-token';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
-import { AuthError, ErrorCodes, StoreUnavailableError } from './errors';
+import { AuthError, ErrorCodes, revocationFeedStale, StoreUnavailableError } from './errors';
 import type { AuthEvents } from './events';
 import { checkRequireAuthOptions } from './option-checks';
 import type { RevocationFeed, RevocationVerdict } from './store/session-store';
@@ -93,7 +93,10 @@ export function bearerChallenge(realm: string, refusal?: InvalidAccessTokenError
 
 /** Why a token the feed refused was refused. */
 const revokedToken = (): InvalidAccessTokenError =>
-  new InvalidAccessTokenError('token revoked (its session or user was revoked, or the store lost its data since the login)', 'ERR_ACCESS_TOKEN_REVOKED');
+  new InvalidAccessTokenError(
+    'token revoked (its session or user was revoked, or the store lost its data since the login)',
+    ErrorCodes.ERR_ACCESS_TOKEN_REVOKED,
+  );
 
 /** The 400 for a request that is not a well-formed bearer request (RFC 6750 §3.1 `invalid_request`). */
 export function invalidBearerRequest(realm: string, message: string): AuthError {
@@ -122,13 +125,6 @@ function tokenElsewhere(req: Request): boolean {
   return body !== null && typeof body === 'object' && Object.hasOwn(body, TOKEN_PARAMETER) && typeof req.is('application/x-www-form-urlencoded') === 'string';
 }
 
-/** The 503 for a feed that has been out of touch with the store for too long: fail closed. */
-function staleFeed(): StoreUnavailableError {
-  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness', {
-    code: ErrorCodes.ERR_REVOCATION_FEED_STALE,
-  });
-}
-
 /**
  * Creates the middleware. It verifies the bearer token's signature, algorithm, type and claims,
  * asks the in-process revocation feed (no store round trip) whether its session or user was
@@ -151,7 +147,9 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
     if (verdict === 'revoked') return next(bearerChallenge(realm, revokedToken()));
     next(
       toAuthError(
-        verdict === 'stale' ? staleFeed() : new StoreUnavailableError('the revocation feed is not loaded', { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }),
+        verdict === 'stale'
+          ? revocationFeedStale()
+          : new StoreUnavailableError('the revocation feed is not loaded', { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }),
         'requireAuth',
         events,
       ),

@@ -1,5 +1,5 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
-import { ErrorCodes, StoreUnavailableError } from './errors';
+import { revocationFeedStale } from './errors';
 import type { AuthEvents, RevocationReason, SessionEvent } from './events';
 import type { AuthenticateResult, Configuration } from './options';
 import {
@@ -84,7 +84,7 @@ export class SessionService {
     if (cookieValue === undefined) return null;
     // Checked before rotating: a refresh answered 503 must not have rotated the family.
     await this.feed.ready();
-    if (this.feed.freshness() !== 'fresh') throw new StoreUnavailableError('the revocation feed is stale', { code: ErrorCodes.ERR_REVOCATION_FEED_STALE });
+    if (this.feed.freshness() !== 'fresh') throw revocationFeedStale();
     const result = await this.present(cookieValue, 'rotate', client);
     if (result.status === 'rotated' || result.status === 'retried') {
       if (!(await this.stillValid(result.session))) return null;

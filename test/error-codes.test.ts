@@ -315,7 +315,7 @@ describe('configuration errors carry a stable code, and keep their class and mes
     auths.push(auth);
     const unknown = thrownBy(() => auth.requireAuth({ optinal: true } as never));
     expect(unknown.constructor).toBe(TypeError);
-    expect(unknown.message).toBe('requireAuth: `optinal` is not an option. The only option is `optional`.');
+    expect(unknown.message).toBe('requireAuth: `optinal` is not an option. Did you mean `optional`?');
     expect(unknown.code).toBe(ErrorCodes.ERR_UNKNOWN_OPTION);
     const invalid = thrownBy(() => auth.requireAuth({ optional: 'yes' } as never));
     expect(invalid.constructor).toBe(TypeError);
