@@ -236,6 +236,7 @@ function renderMarkdown(result) {
 
 /** Writes bench/results.md and bench/results.json. */
 function writeResults(result, dir = __dirname) {
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'results.md'), renderMarkdown(result));
   const json = { ...result, profiles: result.profiles.map((profile) => profile.summary) };
   fs.writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);

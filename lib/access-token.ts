@@ -1,8 +1,10 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
-import { constants, createHmac, sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from 'node:crypto';
+import { constants, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ErrorCodes, type InvalidAccessTokenCode } from './errors';
+import { hmacBase64url } from './hmac';
 import type { AccessTokenAlgorithm, Configuration } from './options';
+import { randomBase64url } from './random-text';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
 import { MAX_KID_LENGTH } from './signing-keys';
 
@@ -129,7 +131,7 @@ function jwsSigner(algorithm: AccessTokenAlgorithm, key: KeyObject): (signingInp
   const hash = `sha${algorithm.slice(2)}`;
   switch (algorithm.slice(0, 2)) {
     case 'HS':
-      return (input) => createHmac(hash, key).update(input).digest('base64url');
+      return hmacBase64url(hash as 'sha256' | 'sha384' | 'sha512', key);
     case 'PS':
       return (input) =>
         cryptoSign(hash, Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }).toString(
@@ -207,7 +209,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
         ...claims,
         sub: userId,
         sid: sessionId,
-        jti: randomBytes(12).toString('base64url'),
+        jti: randomBase64url(12),
         iat,
         exp,
         auth_time: authTime / 1000,

@@ -65,16 +65,26 @@ function cookiePath(req: Request, cookie: Configuration['cookie']): string {
 }
 
 /**
- * The attributes of the refresh cookie and of its presence cookie (`<name>-present`: readable by
- * scripts, on `Path=/` so every page sees it, holding nothing secret). No `Domain`, ever. The same
- * options set and clear a cookie, so a clearing always matches the cookie it clears.
+ * The refresh cookie's attributes (with `maxAge` when setting it). No `Domain`, ever, on it or on
+ * its presence cookie (`<name>-present`: readable by scripts, on `Path=/` so every page sees it,
+ * holding nothing secret). The same attributes set and clear a cookie, so a clearing always
+ * matches the cookie it clears.
  */
-function cookieAttributes(req: Request, cookie: Configuration['cookie']): { refresh: ExpressCookieOptions; presence: ExpressCookieOptions } {
-  const shared = { secure: cookie.secure, sameSite: cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none' };
-  return {
-    refresh: { ...shared, httpOnly: true, path: cookiePath(req, cookie) },
-    presence: { ...shared, httpOnly: false, path: '/' },
-  };
+function refreshAttributes(req: Request, cookie: Configuration['cookie'], maxAge?: number): ExpressCookieOptions {
+  const attributes: ExpressCookieOptions = { secure: cookie.secure, sameSite: sameSiteOf(cookie), httpOnly: true, path: cookiePath(req, cookie) };
+  if (maxAge !== undefined) attributes.maxAge = maxAge;
+  return attributes;
+}
+
+/** The presence cookie's attributes: the refresh cookie's, but readable by scripts and on `Path=/`. */
+function presenceAttributes(cookie: Configuration['cookie'], maxAge?: number): ExpressCookieOptions {
+  const attributes: ExpressCookieOptions = { secure: cookie.secure, sameSite: sameSiteOf(cookie), httpOnly: false, path: '/' };
+  if (maxAge !== undefined) attributes.maxAge = maxAge;
+  return attributes;
+}
+
+function sameSiteOf(cookie: Configuration['cookie']): 'strict' | 'lax' | 'none' {
+  return cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none';
 }
 
 /**
@@ -84,9 +94,8 @@ function cookieAttributes(req: Request, cookie: Configuration['cookie']): { refr
  */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
   const maxAge = Math.max(1, Math.floor(lifetimeMs / 1000)) * 1000; // whole seconds, so Express 4 and 5 write the same Max-Age
-  const { refresh, presence } = cookieAttributes(req, cookie);
-  res.cookie(cookie.name, token, { ...refresh, maxAge });
-  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '1', { ...presence, maxAge });
+  res.cookie(cookie.name, token, refreshAttributes(req, cookie, maxAge));
+  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '1', presenceAttributes(cookie, maxAge));
 }
 
 /**
@@ -94,7 +103,6 @@ export function setRefreshCookie(req: Request, res: Response, cookie: Configurat
  * attributes they were set with, which writes an empty value and `Expires` in 1970.
  */
 export function clearRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie']): void {
-  const { refresh, presence } = cookieAttributes(req, cookie);
-  res.clearCookie(cookie.name, refresh);
-  res.clearCookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, presence);
+  res.clearCookie(cookie.name, refreshAttributes(req, cookie));
+  res.clearCookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, presenceAttributes(cookie));
 }

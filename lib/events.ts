@@ -102,6 +102,7 @@ export type AuthEvents = EventEmitter<AuthEventMap>;
  */
 class IsolatedEmitter extends EventEmitter<AuthEventMap> {
   override emit<K extends keyof AuthEventMap>(event: K, ...args: AuthEventMap[K]): boolean {
+    if (this.listenerCount(event) === 0) return false; // the usual case: no copy of an empty list
     const listeners = this.rawListeners(event) as Array<(...values: AuthEventMap[K]) => unknown>;
     for (const listener of listeners) {
       try {

@@ -357,13 +357,18 @@ function retryAfterSeconds(info: RateLimitInfo | undefined, windowMs: number): n
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
+/** The middleware a limit that is off gives: it only calls `next()`, and the router leaves it out of its routes. */
+export const RATE_LIMIT_OFF: RequestHandler = function rateLimitOff(_req, _res, next) {
+  next();
+};
+
 /** The request property express-rate-limit writes its counts to (not `rateLimit`, which an app's own limiter may use). */
 const REQUEST_PROPERTY = 'expressRefreshTokensRateLimit';
 
 /**
  * Builds the throttling middlewares with express-rate-limit: counters in Redis (rate-limit-redis,
  * keys `<prefix>rl:login:` and `<prefix>rl:refresh:`) when a client is given, in the process otherwise.
- * A limit that is off (or `resolved === false`) gives a middleware that only calls `next()`.
+ * A limit that is off (or `resolved === false`) gives {@link RATE_LIMIT_OFF}.
  *
  * Past a limit the middleware passes a 429 `too_many_requests` AuthError with `Retry-After` to
  * `next(err)`. When Redis fails or is late it passes a {@link StoreUnavailableError} (503): the
@@ -431,9 +436,7 @@ export function createRateLimiters(
     });
   };
 
-  const pass: RequestHandler = function rateLimitOff(_req, _res, next) {
-    next();
-  };
+  const pass = RATE_LIMIT_OFF;
   const login = resolved === false ? false : resolved.login;
   const refresh = resolved === false ? false : resolved.refresh;
   const loginLimiter = login

@@ -1,5 +1,8 @@
 // Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
-import { createHash, createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { type HmacFunction, hmacBase64url } from './hmac';
+import { randomBase64url } from './random-text';
 
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -14,36 +17,51 @@ export interface RefreshTokenParts {
   secret: string;
 }
 
-/** The two keys derived from `refreshToken.secret`: one for successors, one for the tokens' MAC. */
+/** HMAC-SHA-256 under the two keys derived from `refreshToken.secret`: one for successors, one for the tokens' MAC (and client fingerprints). */
 export interface RefreshTokenKeys {
-  successorKey: KeyObject;
-  macKey: KeyObject;
+  successor: HmacFunction;
+  mac: HmacFunction;
 }
 
 /** Derives the MAC key from the successor key, so one configured secret serves both, for different purposes. */
 export function refreshTokenKeys(successorKey: KeyObject): RefreshTokenKeys {
   const macKey = createSecretKey(createHmac('sha256', successorKey).update('express-refresh-tokens refresh token MAC').digest());
-  return { successorKey, macKey };
+  return { successor: hmacBase64url('sha256', successorKey), mac: hmacBase64url('sha256', macKey) };
 }
 
 /** A new random session (family) id: 128 bits, base64url. */
 export function newSessionId(): string {
-  return randomBytes(SESSION_ID_BYTES).toString('base64url');
+  return randomBase64url(SESSION_ID_BYTES);
 }
 
 /** A new random refresh secret: 256 bits, base64url. Only issued at login; later ones are derived. */
 export function newRefreshSecret(): string {
-  return randomBytes(SECRET_BYTES).toString('base64url');
+  return randomBase64url(SECRET_BYTES);
 }
 
-function mac(key: KeyObject, sessionId: string, generation: string, secret: string): Buffer {
-  return createHmac('sha256', key).update(`${sessionId}.${generation}.${secret}`).digest().subarray(0, MAC_BYTES);
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * The base64url text of the first `bytes` bytes of what `full` (unpadded base64url) encodes, cut
+ * from the text itself: the same string as `Buffer.subarray(0, bytes).toString('base64url')`
+ * without making the Buffer (allocating them was a visible share of a refresh).
+ */
+function truncatedBase64url(full: string, bytes: number): string {
+  const wholeCharacters = Math.floor((bytes * 8) / 6);
+  const spareBits = bytes * 8 - wholeCharacters * 6;
+  if (spareBits === 0) return full.slice(0, wholeCharacters);
+  const last = BASE64URL.indexOf(full.charAt(wholeCharacters)) & ((0x3f << (6 - spareBits)) & 0x3f);
+  return full.slice(0, wholeCharacters) + BASE64URL.charAt(last);
+}
+
+function mac(keys: RefreshTokenKeys, sessionId: string, generation: string, secret: string): string {
+  return truncatedBase64url(keys.mac(`${sessionId}.${generation}.${secret}`), MAC_BYTES);
 }
 
 /** The cookie value of a token: its parts and a MAC over them, keyed by the server. */
-export function formatRefreshToken(key: KeyObject, parts: RefreshTokenParts): string {
+export function formatRefreshToken(keys: RefreshTokenKeys, parts: RefreshTokenParts): string {
   const generation = parts.generation.toString(36);
-  return `${parts.sessionId}.${generation}.${parts.secret}.${mac(key, parts.sessionId, generation, parts.secret).toString('base64url')}`;
+  return `${parts.sessionId}.${generation}.${parts.secret}.${mac(keys, parts.sessionId, generation, parts.secret)}`;
 }
 
 /**
@@ -51,12 +69,12 @@ export function formatRefreshToken(key: KeyObject, parts: RefreshTokenParts): st
  * MAC that does not match (one HMAC, compared in constant time). A forgery is refused here, before
  * the store is asked anything, at the same cost whatever session it names.
  */
-export function parseRefreshToken(key: KeyObject, value: string): RefreshTokenParts | null {
+export function parseRefreshToken(keys: RefreshTokenKeys, value: string): RefreshTokenParts | null {
   const match = REFRESH_TOKEN_PATTERN.exec(value);
   if (!match) return null;
   const [, sessionId, generation, secret, presentedMac] = match as unknown as [string, string, string, string, string];
   // Compared as text: base64url leaves spare bits in the last character, and only the exact string issued counts.
-  if (!timingSafeEqual(Buffer.from(mac(key, sessionId, generation, secret).toString('base64url')), Buffer.from(presentedMac))) return null;
+  if (!hashesEqual(mac(keys, sessionId, generation, secret), presentedMac)) return null;
   return { sessionId, generation: parseInt(generation, 36), secret };
 }
 
@@ -69,15 +87,21 @@ const STORED_HASH_BYTES = 12;
 
 /** The only form in which a secret is stored: SHA-256 truncated to 96 bits, base64url (16 characters). */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest().subarray(0, STORED_HASH_BYTES).toString('base64url');
+  return truncatedBase64url(sha256Base64url(secret), STORED_HASH_BYTES);
 }
+
+/** SHA-256 as base64url: node's one-shot `crypto.hash` (Node ≥ 20.12, a fraction of createHash's cost), else createHash. */
+const sha256Base64url: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'base64url')
+    : (text) => crypto.createHash('sha256').update(text).digest('base64url');
 
 /**
  * The secret that succeeds `secret` in its family: `HMAC(refreshToken.secret, sessionId ‖ secret)`.
  * Deterministic, so a retried refresh gets the very successor already issued without storing it.
  */
-export function deriveSuccessor(key: KeyObject, sessionId: string, secret: string): string {
-  return createHmac('sha256', key).update(`${sessionId}.${secret}`).digest('base64url');
+export function deriveSuccessor(keys: RefreshTokenKeys, sessionId: string, secret: string): string {
+  return keys.successor(`${sessionId}.${secret}`);
 }
 
 /** Compares two hashes in constant time. */
@@ -92,12 +116,8 @@ export function hashesEqual(a: string, b: string): boolean {
  * address and User-Agent, so the grace window answers a retry only to that client, and the store
  * holds neither the address nor anything it could be guessed back from without the key.
  */
-export function clientFingerprint(key: KeyObject, ip: string | undefined, userAgent: string | undefined): string {
+export function clientFingerprint(keys: RefreshTokenKeys, ip: string | undefined, userAgent: string | undefined): string {
   // An IPv4 client seen through a dual-stack listener (`::ffff:1.2.3.4`) is the same client as `1.2.3.4`.
   const address = ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? '');
-  return createHmac('sha256', key)
-    .update(`client\n${address}\n${userAgent ?? ''}`)
-    .digest()
-    .subarray(0, 8)
-    .toString('base64url');
+  return truncatedBase64url(keys.mac(`client\n${address}\n${userAgent ?? ''}`), 8);
 }

@@ -9,7 +9,7 @@ import { AuthError } from './errors';
 import type { AuthEvents } from './events';
 import { type Jwks, jwksHandler } from './jwks';
 import type { AuthenticateResult, Configuration } from './options';
-import type { RateLimiters } from './rate-limit';
+import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
 import type { AuthInfo } from './require-auth';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
@@ -105,11 +105,18 @@ export function createAuthRouter(deps: RouterDeps): Router {
   const router = express.Router();
   const csrf = csrfGuard(config.csrf);
 
-  /** A limiter whose failures (a store outage) are reported under the route's operation name. */
-  const limited = (operation: string, limiter: RequestHandler): RequestHandler =>
-    function rateLimited(req, res, next) {
-      limiter(req, res, (error?: unknown) => next(error === undefined || error === 'route' ? error : toAuthError(error, operation, events)));
-    };
+  /**
+   * A limiter whose failures (a store outage) are reported under the route's operation name; none
+   * at all when the limit is off (a layer that only calls `next()` still costs every request).
+   */
+  const limited = (operation: string, limiter: RequestHandler): RequestHandler[] =>
+    limiter === RATE_LIMIT_OFF
+      ? []
+      : [
+          function rateLimited(req, res, next) {
+            limiter(req, res, (error?: unknown) => next(error === undefined || error === 'route' ? error : toAuthError(error, operation, events)));
+          },
+        ];
 
   const route = (operation: string, handler: Handler): RequestHandler =>
     function routeHandler(req, res, next) {
@@ -122,7 +129,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
     const body: TokenResponse = { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
-    res.status(200).json(body);
+    res.json(body); // 200
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
@@ -133,7 +140,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
     ensureFallbackErrorHandler(req.app);
-    res.set('Cache-Control', 'no-store');
+    res.setHeader('Cache-Control', 'no-store');
     next();
   });
 
@@ -146,7 +153,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     ROUTES.login,
     csrf,
     ...jsonObjectBody(config.bodyLimit),
-    limited('login', rateLimiters.login),
+    ...limited('login', rateLimiters.login),
     route('login', async (req, res) => {
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
       // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
@@ -162,7 +169,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.post(
     ROUTES.refresh,
     csrf,
-    limited('refresh', rateLimiters.refresh),
+    ...limited('refresh', rateLimiters.refresh),
     route('refresh', async (req, res) => {
       const issued = await sessions.refresh(heldCookie(req), clientOf(req));
       if (issued) return sendTokens(req, res, issued);
@@ -174,7 +181,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.post(
     ROUTES.logout,
     csrf,
-    limited('logout', rateLimiters.refresh),
+    ...limited('logout', rateLimiters.refresh),
     route('logout', async (req, res) => {
       await sessions.logout(heldCookie(req), clientOf(req));
       clearRefreshCookie(req, res, config.cookie);

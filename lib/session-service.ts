@@ -83,7 +83,7 @@ export class SessionService {
   async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<IssuedSession | null> {
     if (cookieValue === undefined) return null;
     // Checked before rotating: a refresh answered 503 must not have rotated the family.
-    await this.feed.ready();
+    if (this.feed.freshness() === 'loading') await this.feed.ready();
     if (this.feed.freshness() !== 'fresh') throw revocationFeedStale();
     const result = await this.present(cookieValue, 'rotate', client);
     if (result.status === 'rotated' || result.status === 'retried') {
@@ -149,14 +149,14 @@ export class SessionService {
       claims: user.claims,
       userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
       secretHash: hashSecret(secret),
-      clientHash: clientFingerprint(this.keys.macKey, client.ip, client.userAgent),
+      clientHash: clientFingerprint(this.keys, client.ip, client.userAgent),
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
       absoluteTtlMs: refreshToken.absoluteTtlMs,
       maxSessionsPerUser: this.config.maxSessionsPerUser,
       revocationTtlMs: refreshToken.revocationTtlMs,
     });
-    return session && { session, refreshToken: formatRefreshToken(this.keys.macKey, { sessionId, generation: 0, secret }) };
+    return session && { session, refreshToken: formatRefreshToken(this.keys, { sessionId, generation: 0, secret }) };
   }
 
   /**
@@ -166,15 +166,15 @@ export class SessionService {
    * (`reuse`), decided by the store in the same atomic step.
    */
   private async present(cookieValue: string, action: 'rotate' | 'revoke', client: ClientInfo): Promise<PresentationResult> {
-    const parts = parseRefreshToken(this.keys.macKey, cookieValue);
+    const parts = parseRefreshToken(this.keys, cookieValue);
     if (!parts) return { status: 'invalid' };
     const { store, refreshToken } = this.config;
-    const successor = deriveSuccessor(refreshToken.successorKey, parts.sessionId, parts.secret);
+    const successor = deriveSuccessor(this.keys, parts.sessionId, parts.secret);
     const outcome = await store.presentToken(parts.sessionId, {
       presentedHash: hashSecret(parts.secret),
       successorHash: hashSecret(successor),
       generation: parts.generation,
-      clientHash: clientFingerprint(this.keys.macKey, client.ip, client.userAgent),
+      clientHash: clientFingerprint(this.keys, client.ip, client.userAgent),
       action,
       idleTtlMs: refreshToken.idleTtlMs,
       reuseGraceMs: refreshToken.reuseGraceMs,
@@ -184,7 +184,7 @@ export class SessionService {
       case 'rotated':
       case 'retried': {
         const next = { sessionId: parts.sessionId, generation: parts.generation + 1, secret: successor };
-        return { ...outcome, refreshToken: formatRefreshToken(this.keys.macKey, next) };
+        return { ...outcome, refreshToken: formatRefreshToken(this.keys, next) };
       }
       case 'revoked':
       case 'reuse':

@@ -128,10 +128,17 @@ export class CommandGate {
         clearTimeout(timer);
         reject(error instanceof StoreUnavailableError ? error : new StoreUnavailableError('Redis command failed', { cause: error }));
       };
-      this.connected().then(() => {
+      const send = (): void => {
         if (settled) return; // gave up while waiting for the connection: send nothing
         sent = true;
-        command(this.clock.toRedis(giveUpAt - this.deadlineMarginMs)).then((value) => {
+        let reply: Promise<T>;
+        try {
+          reply = command(this.clock.toRedis(giveUpAt - this.deadlineMarginMs));
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        reply.then((value) => {
           // A reply, even one that came too late for its caller, shows Redis answers again.
           this.circuitOpen = false;
           if (settled) return;
@@ -139,7 +146,10 @@ export class CommandGate {
           clearTimeout(timer);
           resolve(value);
         }, fail);
-      }, fail);
+      };
+      // Connected (the usual case): sent at once, not a promise tick later.
+      if (this.client.status === 'ready') send();
+      else this.connected().then(send, fail);
     });
   }
 

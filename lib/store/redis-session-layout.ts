@@ -46,7 +46,9 @@ export function decodeSession(value: string): StoredSession {
   if (values.length !== SESSION_FIELDS.length) {
     throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
   }
-  return Object.fromEntries(SESSION_FIELDS.map((name, index) => [name, values[index]])) as StoredSession;
+  const fields = {} as StoredSession;
+  for (let index = 0; index < SESSION_FIELDS.length; index++) fields[SESSION_FIELDS[index] as Field] = values[index] as string;
+  return fields;
 }
 
 /** The public record of a stored session. */

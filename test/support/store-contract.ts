@@ -1,6 +1,6 @@
 // The shared SessionStore contract suite: every store (MemoryStore, RedisStore) must pass it unchanged.
 import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
-import { deriveSuccessor, hashSecret, newRefreshSecret, newSessionId } from '../../lib/refresh-token';
+import { deriveSuccessor, hashSecret, newRefreshSecret, newSessionId, type RefreshTokenKeys, refreshTokenKeys } from '../../lib/refresh-token';
 import type {
   NewSession,
   PresentationOutcome,
@@ -48,17 +48,21 @@ export class Family {
   /** Every secret the family has had, oldest first; the last is the current one. */
   readonly secrets: string[] = [newRefreshSecret()];
 
+  private readonly keys: RefreshTokenKeys;
+
   constructor(
-    private readonly key: KeyObject,
+    key: KeyObject,
     readonly userId = `user-${randomBytes(6).toString('hex')}`,
-  ) {}
+  ) {
+    this.keys = refreshTokenKeys(key);
+  }
 
   get current(): string {
     return this.secrets[this.secrets.length - 1] as string;
   }
 
   successorOf(secret: string): string {
-    return deriveSuccessor(this.key, this.sessionId, secret);
+    return deriveSuccessor(this.keys, this.sessionId, secret);
   }
 
   newSession(now: number, overrides: Partial<NewSession> = {}): NewSession {
