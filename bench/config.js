@@ -3,7 +3,7 @@
 
 const path = require('node:path');
 
-const CONTENDERS = ['bare', 'noop', 'requireAuth', 'express-jwt', 'express-jwt+redis', 'express-session', 'refresh', 'refresh-floor'];
+const CONTENDERS = ['bare', 'noop', 'noop+req.auth', 'requireAuth', 'express-jwt', 'express-jwt+redis', 'express-session', 'refresh', 'refresh-floor'];
 
 /** Contenders driven through POST /auth/refresh with a cookie chained per connection. */
 const REFRESH_CONTENDERS = new Set(['refresh', 'refresh-floor']);

@@ -80,6 +80,21 @@ const factories = {
     return { app };
   },
 
+  async 'noop+req.auth'() {
+    // The no-op middleware that also attaches an object to the request, as requireAuth must: Express
+    // re-prototypes every request (Object.setPrototypeOf), after which V8 adds a property slowly.
+    const app = express();
+    app.get(
+      '/data',
+      (req, _res, next) => {
+        req.auth = { userId: USER_ID, sessionId: 'session', claims: {}, payload: {} };
+        next();
+      },
+      (req, res) => sendData(res, req.auth.userId),
+    );
+    return { app };
+  },
+
   async requireAuth({ redisPort, prefix }) {
     const client = ioredisClient(redisPort);
     const auth = createBenchAuth(client, prefix);
@@ -217,7 +232,11 @@ return string.sub(v, sp + 1)`,
           expiresIn: 600,
         });
         res.cookie(REFRESH_COOKIE, `${sid}.${successor}`, { httpOnly: true, sameSite: 'strict', path: '/auth', maxAge: ttlMs });
-        res.json({ accessToken, tokenType: 'Bearer', expiresIn: 600 });
+        // Written directly, as the library writes its token responses (res.json adds an ETag, a SHA-1 of the body).
+        const json = JSON.stringify({ accessToken, tokenType: 'Bearer', expiresIn: 600 });
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.setHeader('Content-Length', Buffer.byteLength(json));
+        res.end(json);
       }, next);
     });
     return {

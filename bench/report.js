@@ -206,6 +206,9 @@ function renderMarkdown(result) {
   out.push('- `bare`: Express 5 `GET /data` answering a small JSON (Express defaults: ETag, X-Powered-By).');
   out.push('- `noop`: the same route behind a middleware that only calls `next()`.');
   out.push(
+    '- `noop+req.auth`: the no-op middleware that also sets `req.auth` to a small object, as any middleware that attaches an identity must (a reference for what that costs in Express, not a target).',
+  );
+  out.push(
     "- `bare` and `noop` requests carry the same `Authorization: Bearer …` header as `requireAuth`'s (ignored by them), so the three parse the same request bytes and their ratios isolate the middleware.",
   );
   out.push(
@@ -220,7 +223,7 @@ function renderMarkdown(result) {
     "- `refresh`: `POST /auth/refresh` of this library's router; every connection owns a session freshly logged in for that run and sends the cookie the previous answer set.",
   );
   out.push(
-    "- `refresh-floor`: an Express route doing one Redis round trip (an EVALSHA that checks and replaces the session's token), one jsonwebtoken HS256 sign with a secret KeyObject, one `res.cookie`; driven the same way.",
+    "- `refresh-floor`: an Express route doing one Redis round trip (an EVALSHA that checks and replaces the session's token), one jsonwebtoken HS256 sign with a secret KeyObject, one `res.cookie`, its JSON written with `res.end` as the library writes token responses; driven the same way.",
   );
   if (profiles.length) {
     out.push('');

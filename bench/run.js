@@ -134,7 +134,7 @@ async function main() {
     // bare and noop get the very Authorization header requireAuth gets (they ignore it): the three
     // parse the same request bytes, so their ratios isolate the middleware.
     if (servers.requireAuth) {
-      for (const name of ['bare', 'noop']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
+      for (const name of ['bare', 'noop', 'noop+req.auth']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
     }
     runs = await runRounds(config, servers);
     await Promise.all(Object.values(servers).map((server) => server.stop()));

@@ -118,7 +118,15 @@ export interface AccessTokenCodec {
   verify(token: string): AccessTokenPayload;
 }
 
-const b64json = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+/** Where b64json encodes what fits, instead of a new Buffer per token. */
+const JSON_SCRATCH = Buffer.allocUnsafe(4096);
+
+/** `value` as JSON, base64url: a JWS header or payload. */
+const b64json = (value: object): string => {
+  const json = JSON.stringify(value);
+  if (json.length * 3 > JSON_SCRATCH.length) return Buffer.from(json).toString('base64url');
+  return JSON_SCRATCH.toString('base64url', 0, JSON_SCRATCH.write(json));
+};
 
 /**
  * The JWS signature of a signing input, base64url, made with `node:crypto` as RFC 7518 §3 defines

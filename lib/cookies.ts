@@ -87,15 +87,27 @@ function sameSiteOf(cookie: Configuration['cookie']): 'strict' | 'lax' | 'none' 
   return cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none';
 }
 
+/** A lifetime as Express' `maxAge`: whole seconds (at least 1), so Express 4 and 5 write the same `Max-Age`. */
+function maxAgeOf(lifetimeMs: number): number {
+  return Math.max(1, Math.floor(lifetimeMs / 1000)) * 1000;
+}
+
 /**
- * Sets the refresh cookie (and its presence cookie) to live exactly as long as its family: `Max-Age`
- * in whole seconds (at least 1), and the matching `Expires` Express adds. Express url-encodes values;
- * a token (base64url and dots) and `1` come out unchanged.
+ * Sets the refresh cookie to live exactly as long as its family: `Max-Age`, and the matching
+ * `Expires` Express adds. Express url-encodes values; a token (base64url and dots) comes out unchanged.
  */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
-  const maxAge = Math.max(1, Math.floor(lifetimeMs / 1000)) * 1000; // whole seconds, so Express 4 and 5 write the same Max-Age
-  res.cookie(cookie.name, token, refreshAttributes(req, cookie, maxAge));
-  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '1', presenceAttributes(cookie, maxAge));
+  res.cookie(cookie.name, token, refreshAttributes(req, cookie, maxAgeOf(lifetimeMs)));
+}
+
+/**
+ * Sets the presence cookie (value `1`) at login, to live until the family's absolute deadline: no
+ * refresh cookie of the family can outlive it, so refreshes leave it alone (one Set-Cookie less on
+ * the busiest route). After an idle expiry it lingers: the client's next silent refresh gets a 401,
+ * whose clearing removes it.
+ */
+export function setPresenceCookie(res: Response, cookie: Configuration['cookie'], lifetimeMs: number): void {
+  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '1', presenceAttributes(cookie, maxAgeOf(lifetimeMs)));
 }
 
 /**

@@ -121,6 +121,9 @@ function tokenElsewhere(req: Request): boolean {
     }
     if (query !== null && typeof query === 'object' && Object.hasOwn(query, TOKEN_PARAMETER)) return true;
   }
+  // A form body needs a Content-Type; without one (every GET, in practice) `req.body`, which is then
+  // looked up along the whole prototype chain of the request, is not read at all.
+  if (req.headers['content-type'] === undefined) return false;
   const body: unknown = req.body;
   return body !== null && typeof body === 'object' && Object.hasOwn(body, TOKEN_PARAMETER) && typeof req.is('application/x-www-form-urlencoded') === 'string';
 }

@@ -1,7 +1,7 @@
 // The mountable router: login, refresh, logout, logout-all and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { type AccessTokenCodec, REGISTERED_CLAIMS } from './access-token';
-import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './cookies';
+import { clearRefreshCookie, readRefreshCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { describeValue } from './describe-value';
 import { ensureFallbackErrorHandler, httpStatusOf, toAuthError } from './error-handling';
@@ -60,6 +60,18 @@ function sessionsPage(req: Request): { offset: number; limit: number } {
     throw new AuthError('invalid_request', 400, `limit must be 1 to ${MAX_SESSIONS_PAGE} and cursor one this route returned`);
   }
   return { offset: parsedOffset, limit: parsedLimit };
+}
+
+/**
+ * Answers 200 with `body` as JSON, written directly rather than through `res.json`: a token
+ * response is `no-store`, so Express' ETag (a SHA-1 of the body), its freshness check and its
+ * Content-Type lookup are work for nothing on the busiest route.
+ */
+function sendJson(res: Response, body: object): void {
+  const json = JSON.stringify(body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 function clientOf(req: Request): ClientInfo {
@@ -123,13 +135,15 @@ export function createAuthRouter(deps: RouterDeps): Router {
       handler(req, res).catch((error: unknown) => next(toAuthError(error, operation, events)));
     };
 
-  const sendTokens = (req: Request, res: Response, issued: IssuedSession): void => {
+  /** Answers with an access token and sets the refresh cookie; at login (a new family) the presence cookie too. */
+  const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean): void => {
     const now = Date.now();
-    const { sessionId, userId, claims, expiresAt, createdAt } = issued.session;
+    const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
+    if (newFamily) setPresenceCookie(res, config.cookie, absoluteExpiresAt - now);
     const body: TokenResponse = { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
-    res.json(body); // 200
+    sendJson(res, body);
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
@@ -162,7 +176,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
       const user = await authenticateUser(config, req);
       const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
       if (!issued) throw invalidCredentials();
-      sendTokens(req, res, issued);
+      sendTokens(req, res, issued, true);
     }),
   );
 
@@ -172,7 +186,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     ...limited('refresh', rateLimiters.refresh),
     route('refresh', async (req, res) => {
       const issued = await sessions.refresh(heldCookie(req), clientOf(req));
-      if (issued) return sendTokens(req, res, issued);
+      if (issued) return sendTokens(req, res, issued, false);
       clearRefreshCookie(req, res, config.cookie);
       throw invalidRefreshToken();
     }),

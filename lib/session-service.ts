@@ -88,7 +88,9 @@ export class SessionService {
     const result = await this.present(cookieValue, 'rotate', client);
     if (result.status === 'rotated' || result.status === 'retried') {
       if (!(await this.stillValid(result.session))) return null;
-      this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
+      if (this.events.listenerCount('refresh') > 0) {
+        this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
+      }
       return result;
     }
     if (result.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
@@ -113,11 +115,14 @@ export class SessionService {
   }
 
   /**
-   * Ends every session of a user whose login began before now, logins in flight included, emits
-   * `user_revoked`, and resolves with the ids that were ended.
+   * Ends every session of a user whose login began up to now, logins in flight included, emits
+   * `user_revoked`, and resolves with the ids that were ended. "Up to now" includes the current
+   * millisecond: a login that began in the very millisecond of the call (and may have answered
+   * already) is ended too, where a strict "before now" would let it live.
    */
   async revokeUser(userId: string): Promise<string[]> {
-    const ended = await this.config.store.revokeUser(userId, { revokedBefore: Date.now(), retainMs: this.config.revocation.retainMs });
+    const revokedBefore = Date.now() + 1;
+    const ended = await this.config.store.revokeUser(userId, { revokedBefore, retainMs: this.config.revocation.retainMs });
     const sessionIds = ended.map((record) => record.sessionId);
     this.events.emit('user_revoked', { userId, sessionIds });
     return sessionIds;

@@ -483,6 +483,21 @@ describe('events', () => {
     expect(res.status).toBe(204);
     expect(recorded.user_revoked?.[1]).toEqual({ userId: 'user-bob', sessionIds: [sidOf(bob.accessToken)] });
   });
+
+  test('revokeUser also ends a login that began in the very millisecond of the call (no strict "before now")', async () => {
+    const { app, auth } = await redisApp();
+    await auth.ready();
+    const frozen = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(frozen);
+    try {
+      const sameMillisecond = await login(app, 'alice');
+      expect(await auth.revokeUser('user-alice')).toEqual([sidOf(sameMillisecond.accessToken)]);
+      expect((await me(app, `Bearer ${sameMillisecond.accessToken}`)).status).toBe(401);
+      expect((await refresh(app, sameMillisecond.refreshToken)).status).toBe(401);
+    } finally {
+      clock.mockRestore();
+    }
+  });
 });
 
 describe('access tokens are JWTs the app can read', () => {

@@ -93,14 +93,31 @@ describe('POST /auth/login', () => {
     expect(maxAge).toBeLessThanOrEqual(IDLE_TTL_SECONDS);
     expect(maxAge).toBeGreaterThanOrEqual(IDLE_TTL_SECONDS - 5);
 
-    // The presence cookie: readable by the page (no HttpOnly), nothing secret in it, same lifetime.
+    // The presence cookie: readable by the page (no HttpOnly), nothing secret in it, living until
+    // the family's absolute deadline (30 days by default), which no refresh cookie outlives.
     const presence = refreshSetCookie(res, '__Host-refresh-present');
     expect(presence.value).toBe('1');
     expect(presence.attributes.has('httponly')).toBe(false);
     expect(presence.attributes.has('secure')).toBe(true);
     expect(presence.attributes.get('samesite')).toBe('Strict');
     expect(presence.attributes.get('path')).toBe('/');
-    expect(presence.attributes.get('max-age')).toBe(attributes.get('max-age'));
+    const presenceMaxAge = Number(presence.attributes.get('max-age'));
+    expect(presenceMaxAge).toBeLessThanOrEqual(30 * 24 * 3600);
+    expect(presenceMaxAge).toBeGreaterThanOrEqual(30 * 24 * 3600 - 5);
+  });
+
+  test('the presence cookie is set at login until the absolute deadline; a refresh sets only the refresh cookie', async () => {
+    const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '10m', absoluteTtl: '1h' } });
+    const first = await login(app);
+    const presence = refreshSetCookie(first.res, '__Host-refresh-present');
+    expect(Number(presence.attributes.get('max-age'))).toBeGreaterThan(3600 - 5);
+    expect(Number(presence.attributes.get('max-age'))).toBeLessThanOrEqual(3600);
+    expect(Number(refreshSetCookie(first.res).attributes.get('max-age'))).toBeLessThanOrEqual(600);
+
+    const res = await refresh(app, first.refreshToken);
+    expect(res.status).toBe(200);
+    expect(setCookies(res).map((line) => line.slice(0, line.indexOf('=')))).toEqual([COOKIE]);
+    expect(Number(refreshSetCookie(res).attributes.get('max-age'))).toBeLessThanOrEqual(600);
   });
 
   test('logout clears the refresh cookie and its presence cookie', async () => {

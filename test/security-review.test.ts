@@ -272,6 +272,22 @@ describe('attacks that are handled', () => {
     }
   });
 
+  test('a stored session of another layout (wrong number of fields) answers 503, keeps the cookie and is left as it was', async () => {
+    const { app, client, prefix } = await redisApp();
+    const { refreshToken } = await login(app);
+    const sessionKey = redisKeys(prefix).session(sessionIdOfRefreshToken(refreshToken));
+    const stored = (await client.get(sessionKey)) as string;
+    const truncated = stored.split('\x1f').slice(0, 6).join('\x1f'); // written by another program or version
+    await client.set(sessionKey, truncated, 'PX', 60_000);
+    const res = await refresh(app, refreshToken);
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ error: 'temporarily_unavailable' });
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(await client.get(sessionKey)).toBe(truncated);
+    await client.set(sessionKey, stored, 'PX', 60_000); // the family's own value back: it rotates again
+    expect((await refresh(app, refreshToken)).status).toBe(200);
+  });
+
   test('an oversized Authorization header (over 8 KB) answers 400 invalid_request as JSON, never 500', async () => {
     const { app } = await redisApp();
     for (const token of ['a'.repeat(12_000), 'a.'.repeat(6000), `${'x'.repeat(4000)}.${'y'.repeat(4000)}.${'z'.repeat(3000)}`]) {

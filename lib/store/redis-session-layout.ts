@@ -79,14 +79,10 @@ export const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
 local F = { ${SESSION_FIELDS.map((name, index) => `${name} = ${index + 1}`).join(', ')} }
 local FIELD_COUNT = ${SESSION_FIELDS.length}
+local FIELDS_PATTERN = '^' .. string.rep('([^' .. SEP .. ']*)' .. SEP, FIELD_COUNT - 1) .. '([^' .. SEP .. ']*)$'
 local function decode(s)
-  local fields, start = {}, 1
-  for index = 1, FIELD_COUNT - 1 do
-    local stop = string.find(s, SEP, start, true)
-    fields[index] = string.sub(s, start, stop - 1)
-    start = stop + 1
-  end
-  fields[FIELD_COUNT] = string.sub(s, start)
+  local fields = { string.match(s, FIELDS_PATTERN) }
+  if #fields ~= FIELD_COUNT then error('stored session has the wrong number of fields') end
   return fields
 end
 local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end

@@ -272,16 +272,9 @@ export class RedisStore implements SessionStore {
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
     const revocation: Revocation = { kind: 's', sessionId, until: Date.now() + p.revocationTtlMs };
     const reply = await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
-      p.presentedHash,
-      p.successorHash,
-      p.action,
-      p.idleTtlMs,
-      p.reuseGraceMs,
-      deadline,
+      `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
       this.keys.channel,
       unversionedMessage(revocation),
-      p.generation,
-      p.clientHash,
     ]);
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
@@ -441,13 +434,11 @@ export class RedisStore implements SessionStore {
   }
 
   /** Sends a script by EVALSHA, loading it with EVAL only when Redis answers NOSCRIPT. */
-  private async send(s: Script, keys: string[], args: RedisArg[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
-    } catch (error) {
+  private send(s: Script, keys: string[], args: RedisArg[]): Promise<unknown> {
+    return this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return this.client.eval(s.source, keys.length, ...keys, ...args);
-    }
+    });
   }
 }
 
