@@ -71,31 +71,45 @@ function parseClaims(json: string): Record<string, unknown> {
 }
 
 /**
+ * A script with every `F.<name>` replaced by that field's index in {@link SESSION_FIELDS}: the
+ * source names fields, the script Redis runs has the numbers (no lookup table built on each call).
+ */
+export function withFieldIndexes(lua: string): string {
+  return lua.replace(/\bF\.([a-z]+)\b/g, (_, name: string) => {
+    const index = SESSION_FIELDS.indexOf(name as Field);
+    if (index === -1) throw new Error(`unknown session field F.${name} in a Lua script`);
+    return String(index + 1);
+  });
+}
+
+/** One capture per field, separated by U+001F: a whole stored session matched in one call. */
+const LUA_FIELDS_PATTERN = `^${'([^\\031]*)\\031'.repeat(SESSION_FIELDS.length - 1)}([^\\031]*)$`;
+
+/**
  * The Lua prelude every script that reads a session starts with, generated from
- * {@link SESSION_FIELDS}: `F.<name>` is a field's index; `decode`/`encode` and `readTime`/`writeTime`
- * mirror the functions above.
+ * {@link SESSION_FIELDS} (use {@link withFieldIndexes} for `F.<name>`): `decode`/`encode` and
+ * `readTime`/`writeTime` mirror the functions above. It runs on every call, so it builds nothing
+ * it can be handed ready-made: the fields' pattern is a literal, `writeTime` makes one string.
  */
 export const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
-local F = { ${SESSION_FIELDS.map((name, index) => `${name} = ${index + 1}`).join(', ')} }
 local FIELD_COUNT = ${SESSION_FIELDS.length}
-local FIELDS_PATTERN = '^' .. string.rep('([^' .. SEP .. ']*)' .. SEP, FIELD_COUNT - 1) .. '([^' .. SEP .. ']*)$'
 local function decode(s)
-  local fields = { string.match(s, FIELDS_PATTERN) }
+  local fields = { string.match(s, '${LUA_FIELDS_PATTERN}') }
   if #fields ~= FIELD_COUNT then error('stored session has the wrong number of fields') end
   return fields
 end
 local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end
 local function readTime(text) return tonumber(text, 36) end
-local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function writeTime(n)
   n = math.floor(n)
-  local text = ''
+  local codes, at = {}, 13
   repeat
     local digit = n % 36
-    text = string.sub(DIGITS, digit + 1, digit + 1) .. text
+    codes[at] = digit < 10 and 48 + digit or 87 + digit -- '0'..'9', 'a'..'z'
     n = (n - digit) / 36
+    at = at - 1
   until n == 0
-  return text
+  return string.char(unpack(codes, at + 1, 13))
 end
 `;
