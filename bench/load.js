@@ -3,17 +3,18 @@
 
 const autocannon = require('autocannon');
 
-/** The value of `name` in the response's Set-Cookie lines (autocannon hands raw header names). */
-function setCookieValue(headers, name) {
+/** Every `name=value` pair the response's Set-Cookie lines set (an empty value: a clearing; autocannon hands raw header names). */
+function setCookiePairs(headers) {
+  const pairs = [];
   for (const [header, value] of Object.entries(headers)) {
     if (header.toLowerCase() !== 'set-cookie') continue;
     for (const line of [].concat(value)) {
-      if (!line.startsWith(`${name}=`)) continue;
+      const eq = line.indexOf('=');
       const end = line.indexOf(';');
-      return line.slice(name.length + 1, end === -1 ? undefined : end);
+      if (eq > 0) pairs.push([line.slice(0, eq), line.slice(eq + 1, end === -1 ? undefined : end)]);
     }
   }
-  return undefined;
+  return pairs;
 }
 
 /** Runs autocannon; resolves with its result. */
@@ -64,7 +65,8 @@ async function runFixed(server, { seconds, connections }) {
 
 /**
  * POST /auth/refresh: each connection owns one fresh session and sends, on every request, the
- * cookie the previous answer set (refresh rotates; resending an old cookie would be reuse). A
+ * cookies the previous answers set, as a browser's cookie jar would (refresh rotates; resending an
+ * old cookie would be reuse; our router's presence cookie travels too, once it was set). A
  * connection whose refresh is refused keeps failing, which shows up as non-2xx.
  */
 async function runRefresh(server, { seconds, connections }) {
@@ -72,16 +74,22 @@ async function runRefresh(server, { seconds, connections }) {
   let nextSession = 0;
   const lost = { missingCookie: 0 };
   const setupClient = (client) => {
-    const state = { cookie: cookies[nextSession++ % cookies.length] };
+    const jar = new Map([[server.cookieName, cookies[nextSession++ % cookies.length]]]);
     client.setRequests([
       {
         method: 'POST',
         path: '/auth/refresh',
-        setupRequest: (request) => ({ ...request, headers: { ...request.headers, cookie: `${server.cookieName}=${state.cookie}` } }),
+        setupRequest: (request) => ({
+          ...request,
+          headers: { ...request.headers, cookie: Array.from(jar, ([name, value]) => `${name}=${value}`).join('; ') },
+        }),
         onResponse: (status, _body, _context, headers) => {
-          const next = status === 200 ? setCookieValue(headers, server.cookieName) : undefined;
-          if (next) state.cookie = next;
-          else if (status === 200) lost.missingCookie++;
+          const pairs = setCookiePairs(headers);
+          if (status === 200 && !pairs.some(([name, value]) => name === server.cookieName && value !== '')) lost.missingCookie++;
+          for (const [name, value] of pairs) {
+            if (value === '') jar.delete(name);
+            else jar.set(name, value);
+          }
         },
       },
     ]);
@@ -127,4 +135,4 @@ function combineSlices(slices) {
   };
 }
 
-module.exports = { runLoad, combineSlices, setCookieValue };
+module.exports = { runLoad, combineSlices };

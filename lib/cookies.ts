@@ -34,13 +34,13 @@ function pairIndex(header: string, name: string): number {
 }
 
 /**
- * Reads the refresh cookie. A name that appears twice in the raw `Cookie` header(s) (cookie tossing
+ * Reads a cookie of ours (the refresh cookie, its presence cookie). A name that appears twice in the raw `Cookie` header(s) (cookie tossing
  * from a sibling subdomain or a narrower path) is reported as `duplicate`, never guessed. Otherwise
  * the value is the `cookie` package's reading of that one raw pair. `req.cookies` is not consulted,
  * even when cookie-parser filled it: its `j:` (JSON) and `s:` (signed) decodings would give one
  * token several spellings depending on the app's middleware; the raw value means one thing always.
  */
-export function readRefreshCookie(req: Request, name: string): CookieReading {
+export function readCookie(req: Request, name: string): CookieReading {
   const header = req.headers.cookie;
   if (!header) return { status: 'absent' };
   const at = pairIndex(header, name);
@@ -100,14 +100,31 @@ export function setRefreshCookie(req: Request, res: Response, cookie: Configurat
   res.cookie(cookie.name, token, refreshAttributes(req, cookie, maxAgeOf(lifetimeMs)));
 }
 
+/** The longest a browser keeps a cookie: Chrome caps `Max-Age` and `Expires` at 400 days (RFC 6265bis). */
+const MAX_BROWSER_COOKIE_LIFETIME_MS = 400 * 24 * 3600 * 1000;
+const PRESENCE_VALUE = /^[0-9a-z]{1,9}$/;
+
 /**
- * Sets the presence cookie (value `1`) at login, to live until the family's absolute deadline: no
- * refresh cookie of the family can outlive it, so refreshes leave it alone (one Set-Cookie less on
- * the busiest route). After an idle expiry it lingers: the client's next silent refresh gets a 401,
+ * When the presence cookie the request carries expires (epoch ms): its value says so. `0` when the
+ * request carries none, or one this scheme did not write (versions before it wrote `1`).
+ */
+export function presenceCookieExpiry(req: Request, cookie: Configuration['cookie']): number {
+  const held = readCookie(req, `${cookie.name}${PRESENCE_COOKIE_SUFFIX}`);
+  return held.status === 'present' && PRESENCE_VALUE.test(held.value) ? parseInt(held.value, 36) * 1000 : 0;
+}
+
+/**
+ * Sets the presence cookie to live until `until` (the family's absolute deadline, which no refresh
+ * cookie of the family outlives) or for 400 days, whichever ends first. Its value is that moment
+ * (epoch seconds, base 36: nothing secret), so a refresh can tell whether the cookie the browser holds
+ * still outlives the refresh cookie, and leave it alone when it does (one Set-Cookie less on the
+ * busiest route). After an idle expiry it lingers: the client's next silent refresh gets a 401,
  * whose clearing removes it.
  */
-export function setPresenceCookie(res: Response, cookie: Configuration['cookie'], lifetimeMs: number): void {
-  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '1', presenceAttributes(cookie, maxAgeOf(lifetimeMs)));
+export function setPresenceCookie(res: Response, cookie: Configuration['cookie'], until: number, now: number): void {
+  const maxAge = maxAgeOf(Math.min(until, now + MAX_BROWSER_COOKIE_LIFETIME_MS) - now);
+  const expires = Math.floor((now + maxAge) / 1000).toString(36);
+  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, expires, presenceAttributes(cookie, maxAge));
 }
 
 /**

@@ -31,8 +31,8 @@ export function hmacBase64url(algorithm: keyof typeof HASHES, key: KeyObject): H
   if (typeof crypto.hash !== 'function') return slow;
   const hash = crypto.hash;
   const { blockBytes, digestBytes } = HASHES[algorithm];
-  let keyBytes = key.export();
-  if (keyBytes.length > blockBytes) keyBytes = crypto.createHash(algorithm).update(keyBytes).digest();
+  const exported = key.export();
+  const keyBytes = exported.length > blockBytes ? crypto.createHash(algorithm).update(exported).digest() : exported;
   // (K ⊕ ipad) followed by room for the message; (K ⊕ opad) followed by the inner digest.
   const inner = Buffer.alloc(blockBytes + FAST_PATH_MAX_UNITS * 3, 0x36);
   const outer = Buffer.alloc(blockBytes + digestBytes, 0x5c);
@@ -40,11 +40,13 @@ export function hmacBase64url(algorithm: keyof typeof HASHES, key: KeyObject): H
     inner[index] = (inner[index] as number) ^ (keyBytes[index] as number);
     outer[index] = (outer[index] as number) ^ (keyBytes[index] as number);
   }
+  exported.fill(0);
   keyBytes.fill(0);
   return (message) => {
     if (message.length > FAST_PATH_MAX_UNITS) return slow(message);
     const length = inner.write(message, blockBytes, 'utf8');
     outer.write(hash(algorithm, inner.subarray(0, blockBytes + length), 'hex'), blockBytes, 'hex');
+    inner.fill(0, blockBytes, blockBytes + length); // the message (a refresh secret, say) does not stay behind
     return hash(algorithm, outer, 'base64url');
   };
 }

@@ -1,7 +1,7 @@
 // The mountable router: login, refresh, logout, logout-all and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { type AccessTokenCodec, REGISTERED_CLAIMS } from './access-token';
-import { clearRefreshCookie, readRefreshCookie, setPresenceCookie, setRefreshCookie } from './cookies';
+import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { describeValue } from './describe-value';
 import { ensureFallbackErrorHandler, httpStatusOf, toAuthError } from './error-handling';
@@ -135,20 +135,24 @@ export function createAuthRouter(deps: RouterDeps): Router {
       handler(req, res).catch((error: unknown) => next(toAuthError(error, operation, events)));
     };
 
-  /** Answers with an access token and sets the refresh cookie; at login (a new family) the presence cookie too. */
+  /**
+   * Answers with an access token and sets the refresh cookie, and the presence cookie at login (a new
+   * family) or when the one the browser holds would die before the new refresh cookie (a second less
+   * is tolerated: both are whole seconds).
+   */
   const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean): void => {
     const now = Date.now();
     const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
-    if (newFamily) setPresenceCookie(res, config.cookie, absoluteExpiresAt - now);
+    if (newFamily || presenceCookieExpiry(req, config.cookie) < expiresAt - 1000) setPresenceCookie(res, config.cookie, absoluteExpiresAt, now);
     const body: TokenResponse = { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
     sendJson(res, body);
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
   const heldCookie = (req: Request): string | undefined => {
-    const held = readRefreshCookie(req, config.cookie.name);
+    const held = readCookie(req, config.cookie.name);
     return held.status === 'present' ? held.value : undefined;
   };
 

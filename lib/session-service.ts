@@ -118,11 +118,17 @@ export class SessionService {
    * Ends every session of a user whose login began up to now, logins in flight included, emits
    * `user_revoked`, and resolves with the ids that were ended. "Up to now" includes the current
    * millisecond: a login that began in the very millisecond of the call (and may have answered
-   * already) is ended too, where a strict "before now" would let it live.
+   * already) is ended too, where a strict "before now" would let it live. It resolves only once that
+   * millisecond has passed, so a login that begins after it resolved (signing in again after a
+   * password change) is never refused.
    */
   async revokeUser(userId: string): Promise<string[]> {
     const revokedBefore = Date.now() + 1;
     const ended = await this.config.store.revokeUser(userId, { revokedBefore, retainMs: this.config.revocation.retainMs });
+    // Date.now() may be coarser than a millisecond: wait until it has passed the mark, however long.
+    for (let early = revokedBefore - Date.now(); early > 0; early = revokedBefore - Date.now()) {
+      await new Promise((resolve) => setTimeout(resolve, early));
+    }
     const sessionIds = ended.map((record) => record.sessionId);
     this.events.emit('user_revoked', { userId, sessionIds });
     return sessionIds;

@@ -348,7 +348,7 @@ describe('cookies: what held', () => {
 
 describe('cookies: findings', () => {
   // Found (low): README says a `j:` value cookie-parser turned into JSON is a malformed cookie, but
-  // cookie-parser turns `j:"<token>"` into the plain string <token>, which readRefreshCookie
+  // cookie-parser turns `j:"<token>"` into the plain string <token>, which readCookie
   // (lib/cookies.ts:55-60) accepts. The same header is refused without cookie-parser: what a cookie
   // means depends on the app's middleware, and a second (JSON-escaped) spelling of the token is accepted.
   test('fixed: with cookie-parser mounted, a j:"<token>" value is refused like any other j: value', async () => {

@@ -484,18 +484,27 @@ describe('events', () => {
     expect(recorded.user_revoked?.[1]).toEqual({ userId: 'user-bob', sessionIds: [sidOf(bob.accessToken)] });
   });
 
-  test('revokeUser also ends a login that began in the very millisecond of the call (no strict "before now")', async () => {
-    const { app, auth } = await redisApp();
-    await auth.ready();
-    const frozen = Date.now();
-    const clock = jest.spyOn(Date, 'now').mockReturnValue(frozen);
-    try {
-      const sameMillisecond = await login(app, 'alice');
-      expect(await auth.revokeUser('user-alice')).toEqual([sidOf(sameMillisecond.accessToken)]);
-      expect((await me(app, `Bearer ${sameMillisecond.accessToken}`)).status).toBe(401);
-      expect((await refresh(app, sameMillisecond.refreshToken)).status).toBe(401);
-    } finally {
-      clock.mockRestore();
+  test('revokeUser ends a login that began in its very millisecond, and resolves only after it, so the next login is never refused', async () => {
+    for (const store of ['MemoryStore', 'RedisStore'] as const) {
+      const { app, auth } = store === 'MemoryStore' ? testApp() : await redisApp();
+      await auth.ready();
+      // A clock that stands still until the test moves it: the login and the revocation share one millisecond.
+      let now = Date.now();
+      const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+      try {
+        const sameMillisecond = await login(app, 'alice');
+        const moveOn = setTimeout(() => (now += 1), 50);
+        const started = performance.now();
+        expect(await auth.revokeUser('user-alice')).toEqual([sidOf(sameMillisecond.accessToken)]);
+        expect(performance.now() - started).toBeGreaterThanOrEqual(45); // it waited for the clock to pass the mark
+        clearTimeout(moveOn);
+        expect((await me(app, `Bearer ${sameMillisecond.accessToken}`)).status).toBe(401);
+        expect((await refresh(app, sameMillisecond.refreshToken)).status).toBe(401);
+        const next = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: 'alice', password: 'alice-password' });
+        expect(next.status).toBe(200);
+      } finally {
+        clock.mockRestore();
+      }
     }
   });
 });

@@ -96,7 +96,7 @@ describe('POST /auth/login', () => {
     // The presence cookie: readable by the page (no HttpOnly), nothing secret in it, living until
     // the family's absolute deadline (30 days by default), which no refresh cookie outlives.
     const presence = refreshSetCookie(res, '__Host-refresh-present');
-    expect(presence.value).toBe('1');
+    expect(presence.value).toBe(Math.floor(Date.parse(presence.attributes.get('expires') ?? '') / 1000).toString(36)); // when it expires
     expect(presence.attributes.has('httponly')).toBe(false);
     expect(presence.attributes.has('secure')).toBe(true);
     expect(presence.attributes.get('samesite')).toBe('Strict');
@@ -106,18 +106,46 @@ describe('POST /auth/login', () => {
     expect(presenceMaxAge).toBeGreaterThanOrEqual(30 * 24 * 3600 - 5);
   });
 
-  test('the presence cookie is set at login until the absolute deadline; a refresh sets only the refresh cookie', async () => {
+  test('the presence cookie: set at login until the absolute deadline, renewed by a refresh only when it would die first', async () => {
     const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '10m', absoluteTtl: '1h' } });
     const first = await login(app);
     const presence = refreshSetCookie(first.res, '__Host-refresh-present');
     expect(Number(presence.attributes.get('max-age'))).toBeGreaterThan(3600 - 5);
     expect(Number(presence.attributes.get('max-age'))).toBeLessThanOrEqual(3600);
     expect(Number(refreshSetCookie(first.res).attributes.get('max-age'))).toBeLessThanOrEqual(600);
+    const cookieNames = (res: request.Response) => setCookies(res).map((line) => line.slice(0, line.indexOf('=')));
+    const refreshHolding = (token: string, presenceValue?: string) =>
+      request(app)
+        .post('/auth/refresh')
+        .set('X-Requested-With', 'fetch')
+        .set('Cookie', `${COOKIE}=${token}${presenceValue === undefined ? '' : `; __Host-refresh-present=${presenceValue}`}`);
 
-    const res = await refresh(app, first.refreshToken);
-    expect(res.status).toBe(200);
-    expect(setCookies(res).map((line) => line.slice(0, line.indexOf('=')))).toEqual([COOKIE]);
-    expect(Number(refreshSetCookie(res).attributes.get('max-age'))).toBeLessThanOrEqual(600);
+    // The browser holds the login's presence cookie, which outlives any refresh cookie: left alone.
+    const kept = await refreshHolding(first.refreshToken, presence.value);
+    expect(kept.status).toBe(200);
+    expect(cookieNames(kept)).toEqual([COOKIE]);
+    // None (deleted by a script), the `1` of earlier versions, or one that dies before the new refresh
+    // cookie (Chrome caps cookies at 400 days): renewed, until the absolute deadline again.
+    let token = refreshCookieOf(kept) as string;
+    const soon = Math.floor(Date.now() / 1000 + 300).toString(36);
+    for (const held of [undefined, '1', soon, 'not-a-time!']) {
+      const res = await refreshHolding(token, held);
+      expect(res.status).toBe(200);
+      expect(cookieNames(res)).toEqual([COOKIE, '__Host-refresh-present']);
+      const renewed = refreshSetCookie(res, '__Host-refresh-present');
+      expect(Number(renewed.attributes.get('max-age'))).toBeGreaterThan(3600 - 10);
+      expect(parseInt(renewed.value, 36)).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 3600 - 10);
+      token = refreshCookieOf(res) as string;
+    }
+  });
+
+  test('with an absoluteTtl beyond 400 days the presence cookie lives 400 days (what browsers keep), and says so', async () => {
+    const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '30d', absoluteTtl: '800d' } });
+    const { res } = await login(app);
+    const presence = refreshSetCookie(res, '__Host-refresh-present');
+    expect(Number(presence.attributes.get('max-age'))).toBe(400 * 86_400);
+    expect(parseInt(presence.value, 36)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 400 * 86_400);
+    expect(parseInt(presence.value, 36)).toBeGreaterThan(Math.floor(Date.now() / 1000) + 400 * 86_400 - 10);
   });
 
   test('logout clears the refresh cookie and its presence cookie', async () => {

@@ -22,8 +22,9 @@ export const DEFAULT_COOKIE_NAMES = { secure: '__Host-refresh', insecure: 'refre
 
 /**
  * Appended to the refresh cookie's name for its companion "a session is here" cookie: readable by
- * scripts, holding nothing secret (the value `1`), set and cleared with the refresh cookie and living
- * as long. It lets a page know it is signed in after a reload without a call that would fail.
+ * scripts, holding nothing secret (when it expires), set at login, renewed when it would die before
+ * the refresh cookie, and cleared with it. It lets a page know it is signed in after a reload without
+ * a call that would fail; only its presence matters to the client.
  */
 export const PRESENCE_COOKIE_SUFFIX = '-present';
 

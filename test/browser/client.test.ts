@@ -349,7 +349,9 @@ describe('browser client in Chromium', () => {
       const presence = cookies.find((cookie) => cookie.name === PRESENCE_COOKIE);
       expect(refreshCookie).toMatchObject({ httpOnly: true, path: '/auth', sameSite: 'Strict' });
       expect(refreshCookie?.value.length).toBeGreaterThan(20);
-      expect(presence).toMatchObject({ httpOnly: false, path: '/', value: '1' });
+      expect(presence).toMatchObject({ httpOnly: false, path: '/' });
+      // Its value is when it expires (epoch seconds, base 36): nothing secret.
+      expect(Math.abs(parseInt(presence?.value ?? '', 36) - (presence?.expires ?? 0))).toBeLessThan(3);
 
       const accessToken = await page.evaluate(() => window.auth.getAccessToken());
       expect(accessToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
@@ -360,8 +362,8 @@ describe('browser client in Chromium', () => {
         databases: await indexedDB.databases(),
       }));
       // Scripts see the presence cookie only, both on the page and on the refresh cookie's own path.
-      expect(seen).toEqual({ cookie: `${PRESENCE_COOKIE}=1`, local: 0, session: 0, databases: [] });
-      expect(await probe.evaluate(() => document.cookie)).toBe(`${PRESENCE_COOKIE}=1`);
+      expect(seen).toEqual({ cookie: `${PRESENCE_COOKIE}=${presence?.value}`, local: 0, session: 0, databases: [] });
+      expect(await probe.evaluate(() => document.cookie)).toBe(`${PRESENCE_COOKIE}=${presence?.value}`);
       expect(seen.cookie).not.toContain(accessToken as string);
       expect(seen.cookie).not.toContain(refreshCookie?.value as string);
       return refreshCookie?.value as string;
