@@ -45,7 +45,7 @@ export function hmacBase64url(algorithm: keyof typeof HASHES, key: KeyObject): H
   return (message) => {
     if (message.length > FAST_PATH_MAX_UNITS) return slow(message);
     const length = inner.write(message, blockBytes, 'utf8');
-    outer.write(hash(algorithm, inner.subarray(0, blockBytes + length), 'hex'), blockBytes, 'hex');
+    outer.write(hash(algorithm, inner.subarray(0, blockBytes + length), 'binary'), blockBytes, 'binary'); // 'binary' (latin1): one char per byte
     inner.fill(0, blockBytes, blockBytes + length); // the message (a refresh secret, say) does not stay behind
     return hash(algorithm, outer, 'base64url');
   };

@@ -87,7 +87,10 @@ export class SessionService {
     if (this.feed.freshness() !== 'fresh') throw revocationFeedStale();
     const result = await this.present(cookieValue, 'rotate', client);
     if (result.status === 'rotated' || result.status === 'retried') {
-      if (!(await this.stillValid(result.session))) return null;
+      if (this.revokedByFeed(result.session)) {
+        await this.revoke(result.session.sessionId);
+        return null;
+      }
       if (this.events.listenerCount('refresh') > 0) {
         this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
       }
@@ -207,14 +210,13 @@ export class SessionService {
   }
 
   /**
-   * Whether a session the store just rotated may go on, by the feed (checked fresh just before):
-   * a user revocation or a data loss it predates, or a revocation whose family deletion failed,
-   * ends it here. Only `revoked` refuses, so a rotation is never answered with a 503.
+   * Whether a session the store just rotated must end after all, by the feed (checked fresh just
+   * before): a user revocation or a data loss it predates, or a revocation whose family deletion
+   * failed. Only `revoked` counts, so a rotation is never answered with a 503. Synchronous: the
+   * usual answer costs no promise.
    */
-  private async stillValid(session: SessionRecord): Promise<boolean> {
-    if (this.feed.verdict(session.sessionId, session.userId, session.createdAt) !== 'revoked') return true;
-    await this.revoke(session.sessionId);
-    return false;
+  private revokedByFeed(session: SessionRecord): boolean {
+    return this.feed.verdict(session.sessionId, session.userId, session.createdAt) === 'revoked';
   }
 
   /** Reports what a presentation did to a family that was not simply rotated. */

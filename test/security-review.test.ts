@@ -272,6 +272,20 @@ describe('attacks that are handled', () => {
     }
   });
 
+  test('a family that outlived its revokeUser (its deletion failed) rotates in Redis but is refused by the feed, and ended', async () => {
+    const { app, auth, client, prefix } = await redisApp();
+    const { refreshToken } = await login(app);
+    const sessionKey = redisKeys(prefix).session(sessionIdOfRefreshToken(refreshToken));
+    const stored = (await client.get(sessionKey)) as string;
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the login began before the mark
+    expect(await auth.revokeUser('user-alice')).toHaveLength(1);
+    await client.set(sessionKey, stored, 'PX', 60_000); // as if deleting the family had failed
+    const res = await refresh(app, refreshToken);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_refresh_token' });
+    expect(await client.exists(sessionKey)).toBe(0); // ended now
+  });
+
   test('a stored session of another layout (wrong number of fields) answers 503, keeps the cookie and is left as it was', async () => {
     const { app, client, prefix } = await redisApp();
     const { refreshToken } = await login(app);
