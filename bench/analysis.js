@@ -9,29 +9,27 @@ const TARGETS = [
   { name: 'refresh vs refresh-floor', numerator: 'refresh', denominator: 'refresh-floor', threshold: 0.85 },
 ];
 
-/** Ratios of `a` to `b` taken round by round (same round = paired); rounds where either is missing are skipped. */
-function pairedRatios(runs, a, b) {
-  const ratios = [];
-  const rounds = Math.min(runs[a] ? runs[a].length : 0, runs[b] ? runs[b].length : 0);
-  for (let r = 0; r < rounds; r++) {
-    const x = runs[a][r];
-    const y = runs[b][r];
-    if (x && y && y.rps > 0) ratios.push(x.rps / y.rps);
-  }
-  return ratios;
-}
+/** A run's throughput against another's. */
+const byThroughput = (x, y) => x.rps / y.rps;
 
 /**
- * The same pairing on server CPU per request, inverted so it reads like a throughput ratio:
- * cpu(b) / cpu(a) is how many requests of `a` the CPU of one request of `b` pays for.
+ * Server CPU per request, inverted so it reads like a throughput ratio: cpu(y) / cpu(x) is how many
+ * requests of `x` the CPU of one request of `y` pays for.
  */
-function pairedCpuRatios(runs, a, b) {
+const byServerCpu = (x, y) => y.cpuPerRequestUs / x.cpuPerRequestUs;
+
+/**
+ * `ratio` of `a` to `b` taken round by round (same round = paired); rounds where either is missing,
+ * or the ratio is not a finite number (a zero or unmeasured denominator), are skipped.
+ */
+function pairedRatios(runs, a, b, ratio = byThroughput) {
   const ratios = [];
   const rounds = Math.min(runs[a] ? runs[a].length : 0, runs[b] ? runs[b].length : 0);
   for (let r = 0; r < rounds; r++) {
     const x = runs[a][r];
     const y = runs[b][r];
-    if (x && y && x.cpuPerRequestUs > 0 && Number.isFinite(y.cpuPerRequestUs)) ratios.push(y.cpuPerRequestUs / x.cpuPerRequestUs);
+    const value = x && y ? ratio(x, y) : NaN;
+    if (Number.isFinite(value)) ratios.push(value);
   }
   return ratios;
 }
@@ -68,7 +66,7 @@ function analyse(runs, contenderNames) {
     if (!runs[numerator] || !runs[denominator]) return { ...target, ratio: null, verdict: 'n/a', note: 'not measured in this run' };
     const ratios = pairedRatios(runs, numerator, denominator);
     const ratio = { ...spread(ratios), perRound: ratios };
-    const cpuRatios = pairedCpuRatios(runs, numerator, denominator);
+    const cpuRatios = pairedRatios(runs, numerator, denominator, byServerCpu);
     const cpuRatio = cpuRatios.length ? { ...spread(cpuRatios), perRound: cpuRatios } : null;
     const failed = failures(runs[numerator]) + failures(runs[denominator]);
     const roundsMeeting = ratios.filter((x) => x >= threshold).length;
@@ -85,4 +83,4 @@ function analyse(runs, contenderNames) {
   return { contenders, targets };
 }
 
-module.exports = { analyse, TARGETS, pairedRatios, pairedCpuRatios };
+module.exports = { analyse, TARGETS, pairedRatios };

@@ -2,7 +2,7 @@
 import { constants, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ErrorCodes, type InvalidAccessTokenCode } from './errors';
-import { hmacBase64url } from './hmac';
+import { hmacBase64url } from './hashing';
 import type { AccessTokenAlgorithm, Configuration } from './options';
 import { randomBase64url } from './random-text';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';

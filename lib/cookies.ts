@@ -65,26 +65,15 @@ function cookiePath(req: Request, cookie: Configuration['cookie']): string {
 }
 
 /**
- * The refresh cookie's attributes (with `maxAge` when setting it). No `Domain`, ever, on it or on
- * its presence cookie (`<name>-present`: readable by scripts, on `Path=/` so every page sees it,
- * holding nothing secret). The same attributes set and clear a cookie, so a clearing always
- * matches the cookie it clears.
+ * The attributes of one of our cookies (with `maxAge` when setting it): the refresh cookie is
+ * HttpOnly on {@link cookiePath}; its presence cookie (`<name>-present`, holding nothing secret) is
+ * readable by scripts on `Path=/`, so every page sees it. No `Domain`, ever. The same attributes set
+ * and clear a cookie, so a clearing always matches the cookie it clears.
  */
-function refreshAttributes(req: Request, cookie: Configuration['cookie'], maxAge?: number): ExpressCookieOptions {
-  const attributes: ExpressCookieOptions = { secure: cookie.secure, sameSite: sameSiteOf(cookie), httpOnly: true, path: cookiePath(req, cookie) };
-  if (maxAge !== undefined) attributes.maxAge = maxAge;
-  return attributes;
-}
-
-/** The presence cookie's attributes: the refresh cookie's, but readable by scripts and on `Path=/`. */
-function presenceAttributes(cookie: Configuration['cookie'], maxAge?: number): ExpressCookieOptions {
-  const attributes: ExpressCookieOptions = { secure: cookie.secure, sameSite: sameSiteOf(cookie), httpOnly: false, path: '/' };
-  if (maxAge !== undefined) attributes.maxAge = maxAge;
-  return attributes;
-}
-
-function sameSiteOf(cookie: Configuration['cookie']): 'strict' | 'lax' | 'none' {
-  return cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none';
+function attributes(cookie: Configuration['cookie'], httpOnly: boolean, path: string, maxAge?: number): ExpressCookieOptions {
+  const options: ExpressCookieOptions = { secure: cookie.secure, sameSite: cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none', httpOnly, path };
+  if (maxAge !== undefined) options.maxAge = maxAge;
+  return options;
 }
 
 /** A lifetime as Express' `maxAge`: whole seconds (at least 1), so Express 4 and 5 write the same `Max-Age`. */
@@ -97,7 +86,7 @@ function maxAgeOf(lifetimeMs: number): number {
  * `Expires` Express adds. Express url-encodes values; a token (base64url and dots) comes out unchanged.
  */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
-  res.cookie(cookie.name, token, refreshAttributes(req, cookie, maxAgeOf(lifetimeMs)));
+  res.cookie(cookie.name, token, attributes(cookie, true, cookiePath(req, cookie), maxAgeOf(lifetimeMs)));
 }
 
 /** The longest a browser keeps a cookie: Chrome caps `Max-Age` and `Expires` at 400 days (RFC 6265bis). */
@@ -124,7 +113,7 @@ export function presenceCookieExpiry(req: Request, cookie: Configuration['cookie
 export function setPresenceCookie(res: Response, cookie: Configuration['cookie'], until: number, now: number): void {
   const maxAge = maxAgeOf(Math.min(until, now + MAX_BROWSER_COOKIE_LIFETIME_MS) - now);
   const expires = Math.floor((now + maxAge) / 1000).toString(36);
-  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, expires, presenceAttributes(cookie, maxAge));
+  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, expires, attributes(cookie, false, '/', maxAge));
 }
 
 /**
@@ -132,6 +121,6 @@ export function setPresenceCookie(res: Response, cookie: Configuration['cookie']
  * attributes they were set with, which writes an empty value and `Expires` in 1970.
  */
 export function clearRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie']): void {
-  res.clearCookie(cookie.name, refreshAttributes(req, cookie));
-  res.clearCookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, presenceAttributes(cookie));
+  res.clearCookie(cookie.name, attributes(cookie, true, cookiePath(req, cookie)));
+  res.clearCookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, attributes(cookie, false, '/'));
 }

@@ -40,6 +40,7 @@ export function parseDuration(value: unknown): number | undefined {
   if (!HAS_UNIT.test(text) || UPPER_CASE.test(text)) return undefined;
   // `ms` answers undefined for what it cannot read, and reads '-1s' as -1000: both are refused.
   const parsed = ms(text as ms.StringValue) as number | undefined;
+  // `+ 0` turns the -0 of "-0s" into 0.
   return parsed !== undefined && Number.isFinite(parsed) && parsed >= 0 ? Math.round(parsed) + 0 : undefined;
 }
 

@@ -1,6 +1,7 @@
 // The JSON Web Key Set (RFC 7517 §5) of the access-token verifying keys, and the handler that publishes it.
-import { createHash, type JsonWebKey } from 'node:crypto';
+import type { JsonWebKey } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { sha256Base64url } from './hashing';
 import type { AccessTokenAlgorithm, Configuration } from './options';
 import { publicJwkMembers } from './signing-keys';
 
@@ -79,7 +80,7 @@ export function buildJwks(config: Pick<Configuration['accessToken'], 'algorithm'
  */
 export function jwksHandler(jwks: Jwks): RequestHandler {
   const body = JSON.stringify({ keys: jwks.keys });
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  const etag = `"${sha256Base64url(body).slice(0, 27)}"`;
   return function serveJwks(req: Request, res: Response, next: NextFunction): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     res.set({

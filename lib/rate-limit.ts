@@ -6,6 +6,7 @@ import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limi
 import { describeValue } from './describe-value';
 import { type Duration, describeMs, parseDuration } from './duration';
 import { AuthError, type AuthErrorCode, ErrorCodes, StoreUnavailableError } from './errors';
+import { sha256Base64url } from './hashing';
 import { checkKnownKeys, configurationError, fail } from './option-checks';
 
 /**
@@ -421,11 +422,11 @@ export function createRateLimiters(
       legacyHeaders: false,
       requestPropertyName: REQUEST_PROPERTY,
       // Counted before the handler runs (so parallel guesses cannot overtake the limit), given back
-      // when the answer is neither a 401 nor this limiter's 429: only wrong credentials count. (A
-      // counted 429 changes nothing in a fixed window, and spares a DECR per refused guess.)
-      ...(countOnlyFailures
-        ? { skipSuccessfulRequests: true, requestWasSuccessful: (_req: Request, res: Response) => res.statusCode !== 401 && res.statusCode !== 429 }
-        : {}),
+      // when the answer is not a 401: only wrong credentials count. This limiter's own 429s are given
+      // back too: such an attempt checked no password, and kept counted it would lock the account
+      // for the whole window after two overlapping correct logins near the limit (two tabs, two
+      // instances). It costs a DECR per refused attempt.
+      ...(countOnlyFailures ? { skipSuccessfulRequests: true, requestWasSuccessful: (_req: Request, res: Response) => res.statusCode !== 401 } : {}),
       passOnStoreError: false,
       logger: warningLogger,
       handler(req: Request, _res: Response, next: NextFunction) {
@@ -445,7 +446,7 @@ export function createRateLimiters(
         login,
         (req) => {
           const username = normaliseUsername(login.username(req));
-          return `${clientAddress(req)}|${createHash('sha256').update(username).digest('base64url')}`;
+          return `${clientAddress(req)}|${sha256Base64url(username)}`;
         },
         true,
       )

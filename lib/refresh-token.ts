@@ -1,7 +1,6 @@
 // Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
-import * as crypto from 'node:crypto';
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
-import { type HmacFunction, hmacBase64url } from './hmac';
+import { type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
 import { randomBase64url } from './random-text';
 
 const SESSION_ID_BYTES = 16;
@@ -92,12 +91,6 @@ const STORED_HASH_BYTES = 12;
 export function hashSecret(secret: string): string {
   return truncatedBase64url(sha256Base64url(secret), STORED_HASH_BYTES);
 }
-
-/** SHA-256 as base64url: node's one-shot `crypto.hash` (Node ≥ 20.12, a fraction of createHash's cost), else createHash. */
-const sha256Base64url: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'base64url')
-    : (text) => crypto.createHash('sha256').update(text).digest('base64url');
 
 /**
  * The secret that succeeds `secret` in its family: `HMAC(refreshToken.secret, sessionId ‖ secret)`.

@@ -140,6 +140,16 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   const optional = options.optional === true;
   const { codec, verified, feed, events, realm } = deps;
 
+  /**
+   * Passes a refusal on, after making sure the app answers it as JSON should none of its error
+   * handlers take it (see ensureFallbackErrorHandler): only refusals need that, so a request that
+   * passes does not pay for it.
+   */
+  const refuse = (req: Request, next: NextFunction, error: AuthError): void => {
+    ensureFallbackErrorHandler(req.app);
+    next(error);
+  };
+
   /** Answers a request once the feed has given its verdict on the token. */
   const conclude = (req: Request, token: VerifiedToken, verdict: RevocationVerdict, next: NextFunction): void => {
     if (verdict === 'valid') {
@@ -147,8 +157,10 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       req.auth = { userId: payload.sub, sessionId: payload.sid, claims: token.claims, payload };
       return next();
     }
-    if (verdict === 'revoked') return next(bearerChallenge(realm, revokedToken()));
-    next(
+    if (verdict === 'revoked') return refuse(req, next, bearerChallenge(realm, revokedToken()));
+    refuse(
+      req,
+      next,
       toAuthError(
         verdict === 'stale'
           ? revocationFeedStale()
@@ -163,15 +175,14 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   const afterLoad = (req: Request, token: VerifiedToken, next: NextFunction): void => {
     feed.ready().then(
       () => conclude(req, token, feed.verdict(token.payload.sid, token.payload.sub, token.authTime), next),
-      (error: unknown) => next(toAuthError(error, 'requireAuth', events)),
+      (error: unknown) => refuse(req, next, toAuthError(error, 'requireAuth', events)),
     );
   };
 
   return function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    ensureFallbackErrorHandler(req.app);
     const header = req.headers.authorization;
-    if (header === undefined) return next(optional ? undefined : bearerChallenge(realm));
-    if (header.length > MAX_AUTHORIZATION_LENGTH) return next(invalidBearerRequest(realm, 'The Authorization header is too large'));
+    if (header === undefined) return optional ? next() : refuse(req, next, bearerChallenge(realm));
+    if (header.length > MAX_AUTHORIZATION_LENGTH) return refuse(req, next, invalidBearerRequest(realm, 'The Authorization header is too large'));
     // The common case first: `Bearer <a token verified before>` is well-formed by construction, so
     // the header is parsed only when it does not carry a remembered token as it is.
     const now = Date.now();
@@ -181,18 +192,18 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       const match = BEARER.exec(header);
       if (!match) {
         // Another scheme is "no token"; a Bearer header that is not `Bearer <b64token>` is malformed (RFC 6750 §2.1, §3.1).
-        if (BEARER_SCHEME.test(header)) return next(invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
-        return next(optional ? undefined : bearerChallenge(realm));
+        if (BEARER_SCHEME.test(header)) return refuse(req, next, invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
+        return optional ? next() : refuse(req, next, bearerChallenge(realm));
       }
       jwt = match[1] as string;
       token = verified.get(jwt, now);
     }
-    if (tokenElsewhere(req)) return next(invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
+    if (tokenElsewhere(req)) return refuse(req, next, invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
     if (token === undefined) {
       try {
         token = verified.add(jwt, codec.verify(jwt));
       } catch (error) {
-        return next(bearerChallenge(realm, error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token')));
+        return refuse(req, next, bearerChallenge(realm, error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token')));
       }
     }
     const verdict = feed.verdict(token.payload.sid, token.payload.sub, token.authTime);

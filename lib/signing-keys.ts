@@ -1,6 +1,7 @@
 // Access-token key ids: the rules for a `kid`, RFC 7638 thumbprints, and the public JWK of a verifying key.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ErrorCodes } from './errors';
+import { sha256Base64url } from './hashing';
 import { configurationError } from './option-checks';
 
 /** The longest `kid` the library configures or accepts in a token header. */
@@ -71,7 +72,5 @@ export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
  */
 export function jwkThumbprint(key: KeyObject): string {
   // JSON.stringify keeps insertion order, which publicJwkMembers makes lexicographic; no whitespace.
-  return createHash('sha256')
-    .update(JSON.stringify(publicJwkMembers(key)))
-    .digest('base64url');
+  return sha256Base64url(JSON.stringify(publicJwkMembers(key)));
 }

@@ -34,9 +34,11 @@ interface Setup {
 
 /**
  * An app as a user builds it, around the harness' auth instance (closed by closeClients):
- * cookie-parser where `mounting` says, the router at /auth, and two routes of the app's own that
- * read `req.cookies` / `req.signedCookies` (so an app that mounts cookie-parser after the router
- * still has it) and set a signed cookie (how an `s:` value can end up under our cookie's name).
+ * cookie-parser where `mounting` says, the router at /auth, and routes of the app's own that
+ * read `req.cookies` / `req.signedCookies` and set a signed cookie (how an `s:` value can end up
+ * under our cookie's name). GET /auth/app-cookies is registered after the router, under its mount
+ * path: every request to it passes through the router first (which falls through to it), so what it
+ * answers is what the router left in `req.cookies` / `req.signedCookies`.
  */
 function buildApp({ express: framework = express, mounting = 'none', options, store = memoryStore() }: Setup = {}): { app: Express; auth: Auth } {
   // reuseGrace 0: a refused request that still rotated the token would show up as reuse afterwards
@@ -47,9 +49,12 @@ function buildApp({ express: framework = express, mounting = 'none', options, st
   app.use('/auth', auth.router);
   if (mounting === 'after') app.use(parser);
   app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  app.get('/app/cookies', (req, res) => res.json({ cookies: req.cookies ?? null, signedCookies: req.signedCookies ?? null }));
+  const showCookies: RequestHandler = (req, res) => res.json({ cookies: req.cookies ?? null, signedCookies: req.signedCookies ?? null });
+  app.get('/app/cookies', showCookies);
+  app.get('/auth/app-cookies', showCookies);
   app.post('/app/sign', express.json(), (req, res) => {
-    res.cookie(COOKIE, (req.body as { value: string }).value, { signed: true });
+    const { name = COOKIE, value } = req.body as { name?: string; value: string };
+    res.cookie(name, value, { signed: true });
     res.end();
   });
   return { app, auth };
@@ -108,6 +113,19 @@ async function refreshWithCookieLines(app: Express, cookieHeaders: string[]): Pr
   }
 }
 
+/**
+ * `value` signed with the app's cookie secret, as res.cookie(name, value, { signed: true }) writes it
+ * (percent-encoded `s:<value>.<signature>`).
+ */
+async function signedByTheApp(name: string, value: string): Promise<string> {
+  const signing = await request(buildApp({ mounting: 'before, with a secret' }).app)
+    .post('/app/sign')
+    .send({ name, value });
+  const signed = cookieLine(signing, name).value;
+  expect(decodeURIComponent(signed)).toMatch(/^s:/); // a fixture check: Express signed it
+  return signed;
+}
+
 const post = (app: Express, path: string) => request(app).post(`/auth${path}`).set('X-Requested-With', 'fetch');
 
 async function logIn(app: Express): Promise<{ accessToken: string; refreshToken: string; res: request.Response }> {
@@ -152,10 +170,19 @@ describe.each<Mounting>(['before', 'before, with a secret', 'after'])('cookie-pa
     await wholeFlow(buildApp({ mounting }).app);
   });
 
-  test("the app's own routes still see cookie-parser's req.cookies", async () => {
+  test("a route behind the router still sees cookie-parser's req.cookies and req.signedCookies, untouched", async () => {
     const { app } = buildApp({ mounting });
-    const res = await request(app).get('/app/cookies').set('Cookie', 'theme=dark');
-    expect(res.body.cookies).toEqual({ theme: 'dark' });
+    const session = await logIn(app);
+    const signed = await signedByTheApp('prefs', 'compact');
+    const res = await request(app).get('/auth/app-cookies').set('Cookie', `${COOKIE}=${session.refreshToken}; theme=dark; prefs=${signed}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store'); // set by the router: the request went through it
+    if (mounting === 'before, with a secret') {
+      expect(res.body).toEqual({ cookies: { [COOKIE]: session.refreshToken, theme: 'dark' }, signedCookies: { prefs: 'compact' } });
+    } else {
+      // without a secret cookie-parser leaves the `s:` value in req.cookies
+      expect(res.body).toEqual({ cookies: { [COOKIE]: session.refreshToken, theme: 'dark', prefs: decodeURIComponent(signed) }, signedCookies: {} });
+    }
   });
 
   test('a j: (JSON) value under our name answers 401 invalid_refresh_token as JSON, not a 500', async () => {
@@ -163,8 +190,10 @@ describe.each<Mounting>(['before', 'before, with a secret', 'after'])('cookie-pa
     const session = await logIn(app);
     // what res.cookie(name, { … }) writes; cookie-parser turns it into an object
     const json = encodeURIComponent(`j:${JSON.stringify({ token: session.refreshToken })}`);
-    const seen = await request(app).get('/app/cookies').set('Cookie', `${COOKIE}=${json}`);
-    expect(seen.body.cookies[COOKIE]).toEqual({ token: session.refreshToken }); // what the router sees when mounted before it
+    // What req.cookies holds on the app's route behind the router (the router itself reads the raw header).
+    const seen = await request(app).get('/auth/app-cookies').set('Cookie', `${COOKIE}=${json}`);
+    expect(seen.headers['cache-control']).toBe('no-store'); // went through the router
+    expect(seen.body.cookies[COOKIE]).toEqual({ token: session.refreshToken });
     expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${json}`));
     expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=j:{"a":1}`));
     expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=j:[1,2]`));
@@ -178,12 +207,10 @@ describe.each<Mounting>(['before', 'before, with a secret', 'after'])('cookie-pa
     const session = await logIn(app);
     // Without a secret cookie-parser leaves `s:…` in req.cookies; with one it moves it to req.signedCookies.
     // The app signs a live token with its own cookie secret, as res.cookie(name, token, { signed: true }) does.
-    const signing = await request(buildApp({ mounting: 'before, with a secret' }).app)
-      .post('/app/sign')
-      .send({ value: session.refreshToken });
-    const signed = cookieLine(signing, COOKIE).value;
-    expect(decodeURIComponent(signed)).toMatch(/^s:/);
-    const seen = await request(app).get('/app/cookies').set('Cookie', `${COOKIE}=${signed}`);
+    const signed = await signedByTheApp(COOKIE, session.refreshToken);
+    // What req.cookies / req.signedCookies hold on the app's route behind the router.
+    const seen = await request(app).get('/auth/app-cookies').set('Cookie', `${COOKIE}=${signed}`);
+    expect(seen.headers['cache-control']).toBe('no-store'); // went through the router
     if (mounting === 'before, with a secret') {
       expect(seen.body).toEqual({ cookies: {}, signedCookies: { [COOKIE]: session.refreshToken } }); // a valid signature, moved away
     } else {
@@ -214,6 +241,14 @@ describe.each<Mounting>(['before', 'before, with a secret', 'after'])('cookie-pa
 });
 
 describe('without cookie-parser', () => {
+  test('the router does not fill req.cookies or req.signedCookies for the routes behind it', async () => {
+    const { app } = buildApp();
+    const session = await logIn(app);
+    const res = await request(app).get('/auth/app-cookies').set('Cookie', `${COOKIE}=${session.refreshToken}; theme=dark`);
+    expect(res.headers['cache-control']).toBe('no-store'); // went through the router
+    expect(res.body).toEqual({ cookies: null, signedCookies: null });
+  });
+
   test('a j: or s: value is just a malformed token: 401 JSON', async () => {
     const { app } = buildApp();
     const session = await logIn(app);

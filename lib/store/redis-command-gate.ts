@@ -153,12 +153,13 @@ export class CommandGate {
     });
   }
 
-  /** Resolves once the client is ready, asking a `lazyConnect` client to connect. */
+  /**
+   * Resolves once a client that is not ready yet (connecting, reconnecting, or `lazyConnect` waiting:
+   * asked to connect here) becomes ready; rejects if it ends first. `attempt` handles a ready or
+   * ended client itself.
+   */
   private connected(): Promise<void> {
-    const status = this.client.status;
-    if (status === 'ready') return Promise.resolve();
-    if (status === 'end') return Promise.reject(new CommandNotSentError('the Redis client was closed', ErrorCodes.ERR_STORE_CLIENT_CLOSED));
-    if (status === 'wait') this.client.connect().catch(() => undefined);
+    if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
     this.readyWait ??= new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
         this.client.off('end', onEnd);

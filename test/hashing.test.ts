@@ -1,7 +1,7 @@
-// The fast crypto of a refresh: HMAC over crypto.hash equals createHmac; pooled random text; tokens, hashes and fingerprints spelled exactly as before.
+// The fast crypto of a refresh: SHA-256 and HMAC over crypto.hash equal createHash and createHmac; pooled random text; tokens, hashes and fingerprints spelled exactly as before.
 import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { hmacBase64url } from '../lib/hmac';
+import { hmacBase64url, sha256Base64url } from '../lib/hashing';
 import { randomBase64url } from '../lib/random-text';
 import { clientFingerprint, formatRefreshToken, hashSecret, parseRefreshToken, refreshTokenKeys } from '../lib/refresh-token';
 
@@ -38,6 +38,17 @@ describe('hmacBase64url', () => {
       expect(a(message)).toBe(createHmac('sha256', keyA).update(message).digest('base64url'));
       expect(b(message)).toBe(createHmac('sha256', keyB).update(message).digest('base64url'));
     }
+  });
+});
+
+describe('sha256Base64url', () => {
+  test('equals createHash for any string, ASCII or not', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 })), (text) => {
+        expect(sha256Base64url(text)).toBe(createHash('sha256').update(text).digest('base64url'));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

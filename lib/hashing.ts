@@ -1,7 +1,17 @@
-// HMAC-SHA-2 as base64url text: RFC 2104 over node's one-shot crypto.hash, with createHmac where that is missing or the message is long.
+// SHA-256 and HMAC-SHA-2 as base64url text: node's one-shot crypto.hash (HMAC as RFC 2104 over it), with createHash/createHmac where it is missing.
 
 import type { KeyObject } from 'node:crypto';
 import * as crypto from 'node:crypto';
+
+/**
+ * SHA-256 of a string (UTF-8) as base64url: node's one-shot `crypto.hash` (Node ≥ 20.12, a fraction
+ * of createHash's cost), else createHash. The one hash of the library's stored secrets, JWKS ETag,
+ * key thumbprints and throttling keys.
+ */
+export const sha256Base64url: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'base64url')
+    : (text) => crypto.createHash('sha256').update(text).digest('base64url');
 
 /** A keyed MAC function: the HMAC of a message, base64url (unpadded). */
 export type HmacFunction = (message: string) => string;
