@@ -3,10 +3,16 @@
 
 const { spread, median } = require('./stats');
 
-/** The targets the issue sets: numerator ≥ threshold × denominator, on the median of per-round ratios. */
+/**
+ * The targets the issue sets (numerator ≥ threshold × denominator, on the median of per-round
+ * ratios), then comparisons reported without a verdict (threshold null), listed only when measured.
+ */
 const TARGETS = [
   { name: 'requireAuth vs noop', numerator: 'requireAuth', denominator: 'noop', threshold: 0.95 },
   { name: 'refresh vs refresh-floor', numerator: 'refresh', denominator: 'refresh-floor', threshold: 0.85 },
+  { name: 'refresh vs refresh-floor-mounted', numerator: 'refresh', denominator: 'refresh-floor-mounted', threshold: null },
+  { name: 'requireAuth vs requireAuth@baseline', numerator: 'requireAuth', denominator: 'requireAuth@baseline', threshold: null },
+  { name: 'refresh vs refresh@baseline', numerator: 'refresh', denominator: 'refresh@baseline', threshold: null },
 ];
 
 /** A run's throughput against another's. */
@@ -61,14 +67,19 @@ function analyse(runs, contenderNames) {
       };
     });
 
-  const targets = TARGETS.map((target) => {
+  const measured = (target) => runs[target.numerator] && runs[target.denominator];
+  const targets = TARGETS.filter((target) => target.threshold !== null || measured(target)).map((target) => {
     const { numerator, denominator, threshold } = target;
-    if (!runs[numerator] || !runs[denominator]) return { ...target, ratio: null, verdict: 'n/a', note: 'not measured in this run' };
+    if (!measured(target)) return { ...target, ratio: null, verdict: 'n/a', note: 'not measured in this run' };
     const ratios = pairedRatios(runs, numerator, denominator);
     const ratio = { ...spread(ratios), perRound: ratios };
     const cpuRatios = pairedRatios(runs, numerator, denominator, byServerCpu);
     const cpuRatio = cpuRatios.length ? { ...spread(cpuRatios), perRound: cpuRatios } : null;
     const failed = failures(runs[numerator]) + failures(runs[denominator]);
+    if (threshold === null) {
+      const note = failed > 0 ? `${failed} failed requests (non-2xx/errors) make the run invalid` : `${ratios.length} rounds; no target (informational)`;
+      return { ...target, ratio, cpuRatio, verdict: failed > 0 ? 'invalid' : '–', note };
+    }
     const roundsMeeting = ratios.filter((x) => x >= threshold).length;
     let verdict = ratio.median >= threshold ? 'PASS' : 'MISS';
     let note = `${roundsMeeting}/${ratios.length} rounds ≥ ${threshold}`;

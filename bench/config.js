@@ -3,10 +3,31 @@
 
 const path = require('node:path');
 
-const CONTENDERS = ['bare', 'noop', 'noop+req.auth', 'requireAuth', 'express-jwt', 'express-jwt+redis', 'express-session', 'refresh', 'refresh-floor'];
+const fs = require('node:fs');
 
-/** Contenders driven through POST /auth/refresh with a cookie chained per connection. */
-const REFRESH_CONTENDERS = new Set(['refresh', 'refresh-floor']);
+const CONTENDERS = [
+  'bare',
+  'noop',
+  'noop+req.auth',
+  'requireAuth',
+  'express-jwt',
+  'express-jwt+redis',
+  'express-session',
+  'refresh',
+  'refresh-floor',
+  'refresh-floor-mounted',
+];
+
+/** The suffix of a contender served by the baseline build (BENCH_BASELINE) instead of dist/. */
+const BASELINE_SUFFIX = '@baseline';
+/** The library's own contenders, which a baseline build can serve too. */
+const LIBRARY_CONTENDERS = ['requireAuth', 'refresh'];
+
+/** The contender a name stands for: `refresh@baseline` is the `refresh` contender on the baseline build. */
+const baseContender = (name) => (name.endsWith(BASELINE_SUFFIX) ? name.slice(0, -BASELINE_SUFFIX.length) : name);
+
+/** Whether a contender is driven through POST /auth/refresh with a cookie chained per connection. */
+const isRefreshContender = (name) => ['refresh', 'refresh-floor', 'refresh-floor-mounted'].includes(baseContender(name));
 
 function numberFromEnv(name, fallback, { min = 0, integer = false } = {}) {
   const raw = process.env[name];
@@ -28,8 +49,25 @@ function listFromEnv(name) {
         .filter(Boolean);
 }
 
+/**
+ * BENCH_BASELINE: a built copy of the library (a `dist/` directory) from another commit, to measure a
+ * change against it in the same run; undefined when unset.
+ */
+function baselineFromEnv() {
+  const raw = (process.env.BENCH_BASELINE || '').trim();
+  if (raw === '') return undefined;
+  const dir = path.resolve(raw);
+  if (!fs.existsSync(path.join(dir, 'index.js'))) {
+    throw new RangeError(
+      `BENCH_BASELINE must be a built dist/ directory (with index.js); ${JSON.stringify(dir)} has none. Build one with: git worktree add /tmp/base <rev> && (cd /tmp/base && npm ci && npm run build)`,
+    );
+  }
+  return dir;
+}
+
 function readConfig() {
   const quick = process.env.BENCH_QUICK === '1';
+  const baseline = baselineFromEnv();
   const only = listFromEnv('BENCH_ONLY');
   for (const name of only) {
     if (!CONTENDERS.includes(name)) throw new RangeError(`BENCH_ONLY: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`);
@@ -39,14 +77,17 @@ function readConfig() {
   for (const name of profile) {
     if (!CONTENDERS.includes(name)) throw new RangeError(`BENCH_PROFILE: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`);
   }
+  const selected = only.length > 0 ? CONTENDERS.filter((c) => only.includes(c)) : CONTENDERS;
   return {
     quick,
-    contenders: only.length > 0 ? CONTENDERS.filter((c) => only.includes(c)) : CONTENDERS,
-    rounds: numberFromEnv('BENCH_ROUNDS', quick ? 2 : 7, { min: 1, integer: true }),
+    baseline,
+    // With a baseline, each of the library's contenders runs twice: on dist/ and on the baseline build.
+    contenders: baseline ? selected.flatMap((c) => (LIBRARY_CONTENDERS.includes(c) ? [c, c + BASELINE_SUFFIX] : [c])) : selected,
+    rounds: numberFromEnv('BENCH_ROUNDS', quick ? 2 : 9, { min: 1, integer: true }),
     seconds: numberFromEnv('BENCH_SECONDS', quick ? 1 : 3, { min: 0.5 }),
     warmupSeconds: numberFromEnv('BENCH_WARMUP', quick ? 0.5 : 1, { min: 0 }),
     // The measured seconds of a contender that shares a group are split in this many interleaved slices.
-    slices: numberFromEnv('BENCH_SLICES', quick ? 2 : 3, { min: 1, integer: true }),
+    slices: numberFromEnv('BENCH_SLICES', quick ? 2 : 6, { min: 1, integer: true }),
     connections: numberFromEnv('BENCH_CONNECTIONS', 10, { min: 1, integer: true }),
     // Sessions stored for the refresh-latency figure: the small and the large population.
     latencySessions: [
@@ -62,4 +103,4 @@ function readConfig() {
   };
 }
 
-module.exports = { CONTENDERS, REFRESH_CONTENDERS, readConfig };
+module.exports = { CONTENDERS, BASELINE_SUFFIX, baseContender, isRefreshContender, readConfig };

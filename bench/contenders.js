@@ -2,10 +2,12 @@
 'use strict';
 
 const { randomBytes, randomUUID, createSecretKey } = require('node:crypto');
+const path = require('node:path');
 const express = require('express');
 const Redis = require('ioredis');
 const jwt = require('jsonwebtoken');
 const { selfRequest } = require('./http-client');
+const { BASELINE_SUFFIX, baseContender } = require('./config');
 
 /** The user every single-identity contender serves; the same length everywhere, so bodies are the same size. */
 const USER_ID = 'user-0001';
@@ -33,10 +35,11 @@ function cookieFrom(setCookie, name) {
 
 /**
  * The auth instance every part of the bench uses: a RedisStore, HS256 (the default algorithm),
- * throttling off, plain-http cookies. `secrets` (`{ access, refresh }`) default to fresh random ones.
+ * throttling off, plain-http cookies. `secrets` (`{ access, refresh }`) default to fresh random ones;
+ * `dist` is the build to load (another commit's, for a baseline).
  */
-function createBenchAuth(client, prefix, secrets = {}) {
-  const { createAuth, RedisStore } = require('../dist');
+function createBenchAuth(client, prefix, secrets = {}, dist = '../dist') {
+  const { createAuth, RedisStore } = require(dist);
   return createAuth({
     store: new RedisStore({ client, prefix }),
     accessToken: { algorithm: 'HS256', secret: secrets.access || randomBytes(32).toString('base64url'), ttl: '1h' },
@@ -95,9 +98,9 @@ const factories = {
     return { app };
   },
 
-  async requireAuth({ redisPort, prefix }) {
+  async requireAuth({ redisPort, prefix, dist }) {
     const client = ioredisClient(redisPort);
-    const auth = createBenchAuth(client, prefix);
+    const auth = createBenchAuth(client, prefix, {}, dist);
     await auth.ready();
     const app = express();
     app.get('/data', auth.requireAuth(), (req, res) => sendData(res, req.auth.userId));
@@ -175,9 +178,9 @@ const factories = {
     };
   },
 
-  async refresh({ redisPort, prefix }) {
+  async refresh({ redisPort, prefix, dist }) {
     const client = ioredisClient(redisPort);
-    const auth = createBenchAuth(client, prefix);
+    const auth = createBenchAuth(client, prefix, {}, dist);
     await auth.ready();
     const app = express();
     app.use('/auth', auth.router);
@@ -201,71 +204,85 @@ const factories = {
     };
   },
 
-  async 'refresh-floor'({ redisPort, prefix }) {
-    // The floor of any stateful refresh: one Redis round trip (a script that checks and replaces the
-    // session's current token), one HS256 JWT signed by jsonwebtoken with a secret KeyObject (as the
-    // library's default configuration does), one res.cookie. Nothing else: no CSRF check, no MAC, no events.
-    const client = ioredisClient(redisPort);
-    client.defineCommand('rotate', {
-      numberOfKeys: 1,
-      lua: `local v = redis.call('GET', KEYS[1])
+  'refresh-floor': (options) => refreshFloor(options, false),
+
+  // The same floor in an express.Router() mounted at /auth, as the library's router is (SPEC §2): what
+  // the mount itself costs any router, the library's or an app's, is then on both sides of the ratio.
+  'refresh-floor-mounted': (options) => refreshFloor(options, true),
+};
+
+/**
+ * The floor of any stateful refresh: one Redis round trip (a script that checks and replaces the
+ * session's current token), one HS256 JWT signed by jsonwebtoken with a secret KeyObject (as the
+ * library's default configuration does), one res.cookie. Nothing else: no CSRF check, no MAC, no
+ * events. On the app itself, or (`mounted`) in a router mounted at /auth.
+ */
+async function refreshFloor({ redisPort, prefix }, mounted) {
+  const client = ioredisClient(redisPort);
+  client.defineCommand('rotate', {
+    numberOfKeys: 1,
+    lua: `local v = redis.call('GET', KEYS[1])
 if not v then return false end
 local sp = string.find(v, ' ', 1, true)
 if string.sub(v, 1, sp - 1) ~= ARGV[1] then return false end
 redis.call('SET', KEYS[1], ARGV[2] .. string.sub(v, sp), 'PX', ARGV[3])
 return string.sub(v, sp + 1)`,
-    });
-    const key = createSecretKey(randomBytes(32));
-    const ttlMs = 14 * 24 * 3600 * 1000;
-    const sessionKey = (sid) => `${prefix}s:{${sid}}`;
-    const app = express();
-    app.post('/auth/refresh', (req, res, next) => {
-      const match = /(?:^|;\s*)refresh=([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)/.exec(req.headers.cookie || '');
-      if (!match) return res.status(401).json({ error: 'invalid_refresh_token' });
-      const [, sid, presented] = match;
-      const successor = randomBytes(32).toString('base64url');
-      client.rotate(sessionKey(sid), presented, successor, ttlMs).then((userId) => {
-        if (userId === null) return res.status(401).json({ error: 'invalid_refresh_token' });
-        const accessToken = jwt.sign({ sub: userId, sid, jti: randomUUID(), auth_time: Date.now() / 1000, role: 'admin' }, key, {
-          algorithm: 'HS256',
-          header: { alg: 'HS256', typ: 'at+jwt' },
-          expiresIn: 600,
-        });
-        res.cookie(REFRESH_COOKIE, `${sid}.${successor}`, { httpOnly: true, sameSite: 'strict', path: '/auth', maxAge: ttlMs });
-        // Written directly, as the library writes its token responses (res.json adds an ETag, a SHA-1 of the body).
-        const json = JSON.stringify({ accessToken, tokenType: 'Bearer', expiresIn: 600 });
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.setHeader('Content-Length', Buffer.byteLength(json));
-        res.end(json);
-      }, next);
-    });
-    return {
-      app,
-      async prepare() {
-        return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
-      },
-      async sessions(_port, count) {
-        const pipeline = client.pipeline();
-        const cookies = [];
-        for (let i = 0; i < count; i++) {
-          const sid = randomBytes(16).toString('base64url');
-          const token = randomBytes(32).toString('base64url');
-          pipeline.set(sessionKey(sid), `${token} user-${String(i % 10000).padStart(4, '0')}`, 'PX', ttlMs);
-          cookies.push(`${sid}.${token}`);
-        }
-        await pipeline.exec();
-        return cookies;
-      },
-      close: () => client.quit().catch(() => client.disconnect()),
-    };
-  },
-};
+  });
+  const key = createSecretKey(randomBytes(32));
+  const ttlMs = 14 * 24 * 3600 * 1000;
+  const sessionKey = (sid) => `${prefix}s:{${sid}}`;
+  const app = express();
+  const router = mounted ? express.Router() : app;
+  if (mounted) app.use('/auth', router);
+  router.post(mounted ? '/refresh' : '/auth/refresh', (req, res, next) => {
+    const match = /(?:^|;\s*)refresh=([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)/.exec(req.headers.cookie || '');
+    if (!match) return res.status(401).json({ error: 'invalid_refresh_token' });
+    const [, sid, presented] = match;
+    const successor = randomBytes(32).toString('base64url');
+    client.rotate(sessionKey(sid), presented, successor, ttlMs).then((userId) => {
+      if (userId === null) return res.status(401).json({ error: 'invalid_refresh_token' });
+      const accessToken = jwt.sign({ sub: userId, sid, jti: randomUUID(), auth_time: Date.now() / 1000, role: 'admin' }, key, {
+        algorithm: 'HS256',
+        header: { alg: 'HS256', typ: 'at+jwt' },
+        expiresIn: 600,
+      });
+      res.cookie(REFRESH_COOKIE, `${sid}.${successor}`, { httpOnly: true, sameSite: 'strict', path: '/auth', maxAge: ttlMs });
+      // Written directly, as the library writes its token responses (res.json adds an ETag, a SHA-1 of the body).
+      const json = JSON.stringify({ accessToken, tokenType: 'Bearer', expiresIn: 600 });
+      res.setHeader('Cache-Control', 'no-store'); // RFC 6749 §5.1: a response carrying a token must not be cached
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(json));
+      res.end(json);
+    }, next);
+  });
+  return {
+    app,
+    async prepare() {
+      return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
+    },
+    async sessions(_port, count) {
+      const pipeline = client.pipeline();
+      const cookies = [];
+      for (let i = 0; i < count; i++) {
+        const sid = randomBytes(16).toString('base64url');
+        const token = randomBytes(32).toString('base64url');
+        pipeline.set(sessionKey(sid), `${token} user-${String(i % 10000).padStart(4, '0')}`, 'PX', ttlMs);
+        cookies.push(`${sid}.${token}`);
+      }
+      await pipeline.exec();
+      return cookies;
+    },
+    close: () => client.quit().catch(() => client.disconnect()),
+  };
+}
 
 /** Builds a contender's app; `options` are `{ redisPort, prefix }`. */
 async function createContender(name, options) {
-  const factory = factories[name];
+  const factory = factories[baseContender(name)];
   if (!factory) throw new Error(`unknown contender ${name}`);
-  return factory(options); // Express defaults everywhere (ETag, x-powered-by), as a bare app has them
+  // `<contender>@baseline` is the same contender on the baseline build (BENCH_BASELINE).
+  const dist = name.endsWith(BASELINE_SUFFIX) ? path.resolve(process.env.BENCH_BASELINE) : undefined;
+  return factory(dist ? { ...options, dist } : options); // Express defaults everywhere (ETag, x-powered-by), as a bare app has them
 }
 
 module.exports = { createContender, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, USER_ID, cookieFrom, loginThroughRouter, createBenchAuth };

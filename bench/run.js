@@ -4,9 +4,10 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const Redis = require('ioredis');
-const { readConfig, REFRESH_CONTENDERS } = require('./config');
+const { readConfig, isRefreshContender } = require('./config');
 const processes = require('./processes');
 const { startRedisServer } = require('./redis-server');
+const { pin, pinningPlan } = require('./cpu-pinning');
 const { startServer } = require('./servers');
 const { runLoad, combineSlices } = require('./load');
 const { roundGroups } = require('./schedule');
@@ -32,7 +33,7 @@ function commandLine() {
 
 /** One request per server before anything is timed: a 200 (and, for refresh, a rotated cookie) or we stop. */
 async function sanityCheck(server) {
-  if (REFRESH_CONTENDERS.has(server.name)) {
+  if (isRefreshContender(server.name)) {
     const [cookie] = await server.sessions(1);
     const res = await selfRequest(server.port, {
       method: 'POST',
@@ -58,7 +59,7 @@ async function runRounds(config, servers) {
   const runs = Object.fromEntries(config.contenders.map((name) => [name, []]));
   for (let round = 0; round < config.rounds; round++) {
     for (const group of roundGroups(config.contenders, round)) {
-      const load = (name, seconds) => runLoad(servers[name], { seconds, connections: config.connections, refresh: REFRESH_CONTENDERS.has(name) });
+      const load = (name, seconds) => runLoad(servers[name], { seconds, connections: config.connections, refresh: isRefreshContender(name) });
       const warmupAnswered = {};
       for (const name of group) {
         const warmup = config.warmupSeconds > 0 ? await load(name, config.warmupSeconds) : null;
@@ -119,7 +120,10 @@ async function main() {
     `bench: ${config.rounds} rounds × ${config.contenders.length} contenders, ${config.seconds} s + ${config.warmupSeconds} s warm-up each, ${config.connections} connections${config.quick ? ' (quick)' : ''}`,
   );
 
-  const redis = await startRedisServer();
+  const pinning = pinningPlan();
+  machine.pinning = pinning ? pinning.describe : 'none (BENCH_PIN=0, no taskset, or one CPU)';
+  log(`CPU placement: ${machine.pinning}`);
+  const redis = await startRedisServer({ cpus: pinning?.others });
   log(`private redis-server pid ${redis.pid} on port ${redis.port}`);
   const servers = {};
   let runs;
@@ -127,7 +131,7 @@ async function main() {
   const profiles = [];
   try {
     for (const name of config.contenders) {
-      servers[name] = await startServer(name, { redisPort: redis.port, profile: config.profile.includes(name) });
+      servers[name] = await startServer(name, { redisPort: redis.port, profile: config.profile.includes(name), cpus: pinning?.server });
       await sanityCheck(servers[name]);
       log(`  ${name} ready: pid ${servers[name].pid}, port ${servers[name].port}${servers[name].profileFile ? ' (--cpu-prof)' : ''}`);
     }
@@ -136,7 +140,13 @@ async function main() {
     if (servers.requireAuth) {
       for (const name of ['bare', 'noop', 'noop+req.auth']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
     }
-    runs = await runRounds(config, servers);
+    // The driver (autocannon) keeps off the servers' CPU during the rounds, and gets every CPU back after.
+    if (pinning) pin(process.pid, pinning.others);
+    try {
+      runs = await runRounds(config, servers);
+    } finally {
+      if (pinning) pin(process.pid, pinning.all);
+    }
     await Promise.all(Object.values(servers).map((server) => server.stop()));
 
     for (const name of config.profile) {

@@ -3,8 +3,8 @@
 
 /** Contenders that run next to each other; every other contender is a group of its own. */
 const GROUPS = [
-  ['bare', 'noop', 'requireAuth', 'noop+req.auth'], // noop sits next to requireAuth in either direction
-  ['refresh', 'refresh-floor'],
+  ['bare', 'noop', 'requireAuth', 'noop+req.auth', 'requireAuth@baseline'], // noop sits next to requireAuth in either direction
+  ['refresh-floor-mounted', 'refresh', 'refresh-floor', 'refresh@baseline'],
 ];
 
 /**

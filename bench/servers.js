@@ -4,6 +4,7 @@
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const processes = require('./processes');
+const { pin } = require('./cpu-pinning');
 
 const SERVER_SCRIPT = path.join(__dirname, 'server.js');
 const PROFILE_DIR = path.join(__dirname, 'profiles');
@@ -13,12 +14,15 @@ const PROFILE_DIR = path.join(__dirname, 'profiles');
  * under `--cpu-prof --cpu-prof-dir=bench/profiles`. Resolves with a handle: `{ name, port, pid,
  * headers, cookieName, sessions(count), stop() }`.
  */
-function startServer(name, { redisPort, prefix, profile = false, timeoutMs = 20000 }) {
+function startServer(name, { redisPort, prefix, profile = false, cpus, timeoutMs = 20000 }) {
   const profileFile = profile ? `${name.replace(/[^A-Za-z0-9_-]/g, '_')}-${Date.now()}.cpuprofile` : null;
   const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profileFile}`] : [];
   const env = { ...process.env, BENCH_REDIS_PORT: String(redisPort) };
   if (prefix) env.BENCH_PREFIX = prefix;
+  // A baseline build copied outside the repository still finds the repository's dependencies.
+  if (process.env.BENCH_BASELINE) env.NODE_PATH = [path.join(__dirname, '..', 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
   const child = processes.track(fork(SERVER_SCRIPT, [name], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), `server ${name}`);
+  if (cpus) pin(child.pid, cpus);
   let nextId = 0;
   const pending = new Map();
   child.on('message', (message) => {
