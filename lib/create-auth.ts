@@ -243,7 +243,8 @@ export function createAuth(options: AuthOptions): Auth {
       requireId('revokeUser', 'userId', userId);
       return withStore('revokeUser', () => sessions.revokeUser(userId));
     },
-    listSessions(userId) {
+    async listSessions(userId) {
+      // async like its siblings: a bad id rejects the promise rather than throwing where it is called.
       requireId('listSessions', 'userId', userId);
       return withStore('listSessions', () => sessions.listSessions(userId));
     },

@@ -337,12 +337,16 @@ describe('configuration errors carry a stable code, and keep their class and mes
       () => auth.listSessions(undefined as never),
     ];
     for (const call of calls) {
-      const rejected = await Promise.resolve()
-        .then(call)
-        .then(
-          () => undefined,
-          (error: unknown) => error as Error & { code?: unknown },
-        );
+      // Called directly, not inside a .then: a method that threw synchronously would fail here.
+      let returned: Promise<unknown> | undefined;
+      expect(() => {
+        returned = call();
+      }).not.toThrow();
+      expect(returned).toBeInstanceOf(Promise);
+      const rejected = await (returned as Promise<unknown>).then(
+        () => undefined,
+        (error: unknown) => error as Error & { code?: unknown },
+      );
       expect(rejected).toBeInstanceOf(TypeError);
       expect(rejected?.message).toMatch(/^auth\.\w+: `\w+` must be a non-empty string/);
       expect(rejected?.code).toBe(ErrorCodes.ERR_INVALID_ARGUMENT);
