@@ -12,16 +12,11 @@ import { forgedRefreshToken, sessionIdOfRefreshToken } from './support/tokens';
 
 afterAll(closeClients);
 
-/** CPU time (user + system, microseconds) that `run` takes in this process. */
-async function cpuOf(run: () => Promise<void>): Promise<number> {
-  const before = process.cpuUsage();
-  await run();
-  const spent = process.cpuUsage(before);
-  return spent.user + spent.system;
-}
-
 describe('a forged refresh token costs O(1) and revokes nothing', () => {
-  test('after 1,000 rotations, 100 forged presentations cost no more CPU than 100 of an unknown session, and revoke nothing', async () => {
+  // O(1) shown by structure, not by a stopwatch (timed assertions flake on a shared machine; the
+  // bench measures speed): a forgery is refused on its MAC before the store is asked anything, so
+  // its cost cannot depend on the family's history or on whether the session exists.
+  test('after 1,000 rotations, 100 forged presentations never reach the store, like 100 of an unknown session, and revoke nothing', async () => {
     const { store } = await redisStore();
     const { app, auth } = testApp(store, { rateLimit: false }); // 1,000 refreshes from one address
     const reuse: unknown[] = [];
@@ -38,16 +33,17 @@ describe('a forged refresh token costs O(1) and revokes nothing', () => {
     const hundred = (makeToken: () => string) => async (): Promise<void> => {
       for (let i = 0; i < 100; i++) await present(makeToken())();
     };
-    // Alternating rounds, medians: this machine is shared and noisy.
-    const forged: number[] = [];
-    const unknown: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      forged.push(await cpuOf(hundred(() => forgedRefreshToken(sessionId, 999))));
-      unknown.push(await cpuOf(hundred(() => forgedRefreshToken(randomBytes(16).toString('base64url'), 999))));
-    }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[2] as number;
-    const ratio = median(forged) / median(unknown);
-    expect({ ratio: Number(ratio.toFixed(2)), cheap: ratio < 1.5 }).toEqual({ ratio: Number(ratio.toFixed(2)), cheap: true });
+    // The real store, watched: every presentation that reaches it is counted (and still runs).
+    const presented = jest.spyOn(store, 'presentToken');
+    await hundred(() => forgedRefreshToken(sessionId, 999))();
+    await hundred(() => forgedRefreshToken(randomBytes(16).toString('base64url'), 999))();
+    expect(presented).not.toHaveBeenCalled();
+    // The watch works: an authentic token does reach the store.
+    const control = await refresh(app, current);
+    expect(control.status).toBe(200);
+    expect(presented).toHaveBeenCalledTimes(1);
+    presented.mockRestore();
+    current = refreshCookieOf(control) as string;
 
     // Nothing was revoked: the session's current token still rotates, its access token still works.
     expect(reuse).toEqual([]);
