@@ -24,4 +24,4 @@ function roundGroups(contenders, round) {
   return rotated.map((group) => (round % 2 === 0 ? group : [...group].reverse()));
 }
 
-module.exports = { roundGroups };
+module.exports = { GROUPS, roundGroups };

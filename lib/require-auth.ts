@@ -195,8 +195,11 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
         if (BEARER_SCHEME.test(header)) return refuse(req, next, invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
         return optional ? next() : refuse(req, next, bearerChallenge(realm));
       }
-      jwt = match[1] as string;
-      token = verified.get(jwt, now);
+      // Looked up again only if the header was not the plain `Bearer <token>` already looked up.
+      if (match[1] !== jwt) {
+        jwt = match[1] as string;
+        token = verified.get(jwt, now);
+      }
     }
     if (tokenElsewhere(req)) return refuse(req, next, invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
     if (token === undefined) {

@@ -62,6 +62,9 @@ function sessionsPage(req: Request): { offset: number; limit: number } {
   return { offset: parsedOffset, limit: parsedLimit };
 }
 
+/** How far under the family's deadline a held presence cookie may read and still count as lasting (see sendTokens). */
+const PRESENCE_ROUNDING_MS = 2000;
+
 /**
  * Answers 200 with `body` as JSON, written directly rather than through `res.json`: a token
  * response is `no-store`, so Express' ETag (a SHA-1 of the body), its freshness check and its
@@ -137,15 +140,17 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   /**
    * Answers with an access token and sets the refresh cookie, and the presence cookie at login (a new
-   * family) or when the one the browser holds would die before the new refresh cookie (a second less
-   * is tolerated: both are whole seconds).
+   * family) or when the one the browser holds would die before the new refresh cookie. Two seconds
+   * less are tolerated: the presence cookie's value is its expiry in whole seconds (floored), from a
+   * Max-Age also floored to whole seconds, so one that ends with the family can read up to 2 s under
+   * the deadline; renewing it for that would re-send it on about every other refresh near the end.
    */
   const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean): void => {
     const now = Date.now();
     const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
-    if (newFamily || presenceCookieExpiry(req, config.cookie) < expiresAt - 1000) setPresenceCookie(res, config.cookie, absoluteExpiresAt, now);
+    if (newFamily || presenceCookieExpiry(req, config.cookie) < expiresAt - PRESENCE_ROUNDING_MS) setPresenceCookie(res, config.cookie, absoluteExpiresAt, now);
     const body: TokenResponse = { accessToken: access.token, tokenType: 'Bearer', expiresIn: access.expiresIn };
     sendJson(res, body);
   };

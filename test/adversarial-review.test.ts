@@ -15,8 +15,7 @@ import {
   ACCESS_SECRET,
   authOptions,
   COOKIE,
-  closeClients,
-  closeMemoryStores,
+  closeAll,
   lastRefusal,
   login,
   me,
@@ -30,13 +29,10 @@ import {
 } from './support/harness';
 import { accessClaims, nowSeconds, signHs256 } from './support/tokens';
 
-afterAll(async () => {
-  await closeClients();
-  await closeMemoryStores();
-});
+afterAll(closeAll);
 
 function newAuth(overrides: Parameters<typeof authOptions>[1] = {}): Auth {
-  return testApp(memoryStore(), overrides).auth; // closed by closeClients
+  return testApp(memoryStore(), overrides).auth; // closed by closeAll
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,8 +13,7 @@ import {
   ACCESS_SECRET,
   authOptions,
   COOKIE,
-  closeClients,
-  closeMemoryStores,
+  closeAll,
   keysUnder,
   login,
   memoryStore,
@@ -25,10 +24,7 @@ import {
 } from './support/harness';
 import { accessClaims, handmadeToken, nowSeconds, segment } from './support/tokens';
 
-afterAll(async () => {
-  await closeClients();
-  await closeMemoryStores();
-});
+afterAll(closeAll);
 
 const ISSUER = 'https://issuer.example';
 const AUDIENCE = 'api.example';

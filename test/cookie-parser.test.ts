@@ -8,15 +8,12 @@ import cookieParser from 'cookie-parser';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions } from '../lib';
-import { COOKIE, closeClients, closeMemoryStores, memoryStore, REFRESH_SECRET, redisStore, refreshCookieOf, testApp } from './support/harness';
+import { COOKIE, closeAll, memoryStore, REFRESH_SECRET, redisStore, refreshCookieOf, testApp } from './support/harness';
 
 // Express 4, installed under an alias; @types/express (5) describes both closely enough for building an app.
 const express4 = require('express4') as typeof express;
 
-afterAll(async () => {
-  await closeClients();
-  await closeMemoryStores();
-});
+afterAll(closeAll);
 
 const CREDENTIALS = { username: 'alice', password: 'alice-password' };
 const PRESENT = `${COOKIE}-present`;
@@ -33,7 +30,7 @@ interface Setup {
 }
 
 /**
- * An app as a user builds it, around the harness' auth instance (closed by closeClients):
+ * An app as a user builds it, around the harness' auth instance (closed by closeAll):
  * cookie-parser where `mounting` says, the router at /auth, and routes of the app's own that
  * read `req.cookies` / `req.signedCookies` and set a signed cookie (how an `s:` value can end up
  * under our cookie's name). GET /auth/app-cookies is registered after the router, under its mount

@@ -4,12 +4,9 @@
 import request from 'supertest';
 import { type AuthOptions, createAuth } from '../lib';
 import { resolveOptions } from '../lib/options';
-import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, login, memoryStore, REFRESH_SECRET, testApp } from './support/harness';
+import { ACCESS_SECRET, authOptions, closeAll, login, memoryStore, REFRESH_SECRET, testApp } from './support/harness';
 
-afterAll(async () => {
-  await closeClients();
-  await closeMemoryStores();
-});
+afterAll(closeAll);
 
 const DAY = 86_400_000;
 

@@ -28,7 +28,7 @@ describe('hmacBase64url', () => {
     );
   });
 
-  test('one function called many times, interleaved with another key, keeps no trace of earlier messages', () => {
+  test('one function called with messages of shrinking and growing length, interleaved with another key, still equals createHmac (bytes a longer message left in its reused buffer never count)', () => {
     const keyA = createSecretKey(randomBytes(32));
     const keyB = createSecretKey(randomBytes(100)); // longer than SHA-256's block: hashed first
     const a = hmacBase64url('sha256', keyA);
@@ -102,5 +102,40 @@ describe('token spelling is unchanged (tokens issued before still work)', () => 
         createHmac('sha256', macKey).update(`client\n10.0.0.1\n${userAgent}`).digest().subarray(0, 8).toString('base64url'),
       );
     }
+  });
+
+  test('a client fingerprint is the same for an IPv4 address seen through a dual-stack listener (::ffff:), and differs by address and User-Agent', () => {
+    const ua = 'Mozilla/5.0 (same browser)';
+    const fingerprint = clientFingerprint(keys, '203.0.113.7', ua);
+    expect(clientFingerprint(keys, '::ffff:203.0.113.7', ua)).toBe(fingerprint);
+    expect(clientFingerprint(keys, '203.0.113.8', ua)).not.toBe(fingerprint);
+    expect(clientFingerprint(keys, '::ffff:203.0.113.8', ua)).not.toBe(fingerprint);
+    expect(clientFingerprint(keys, '203.0.113.7', `${ua} other`)).not.toBe(fingerprint);
+  });
+});
+
+describe('on a Node without crypto.hash (before 20.12, which engines ">=20" allows)', () => {
+  test('sha256Base64url and hmacBase64url fall back to createHash/createHmac with the same results', () => {
+    let hashing: typeof import('../lib/hashing') | undefined;
+    const real = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+    // The real node:crypto minus `hash`, its createHash/createHmac counted (and still real).
+    const createHashSpy = jest.fn(real.createHash);
+    const createHmacSpy = jest.fn(real.createHmac);
+    jest.isolateModules(() => {
+      jest.doMock('node:crypto', () => ({ ...real, hash: undefined, createHash: createHashSpy, createHmac: createHmacSpy }));
+      hashing = require('../lib/hashing') as typeof import('../lib/hashing');
+    });
+    jest.dontMock('node:crypto');
+    const fallback = hashing as typeof import('../lib/hashing');
+    const key = createSecretKey(randomBytes(48));
+    for (const message of ['', 'short', 'ünïcødé ✓', 'x'.repeat(2000)]) {
+      expect(fallback.sha256Base64url(message)).toBe(createHash('sha256').update(message).digest('base64url'));
+      for (const algorithm of ALGORITHMS) {
+        expect(fallback.hmacBase64url(algorithm, key)(message)).toBe(createHmac(algorithm, key).update(message).digest('base64url'));
+      }
+    }
+    // Every digest went through the fallback: 4 SHA-256 and 4 × 3 HMACs.
+    expect(createHashSpy).toHaveBeenCalledTimes(4);
+    expect(createHmacSpy).toHaveBeenCalledTimes(12);
   });
 });

@@ -139,6 +139,26 @@ describe('POST /auth/login', () => {
     }
   });
 
+  test("near the absolute deadline (the new refresh cookie ends with the family) the login's presence cookie is still left alone", async () => {
+    // idleTtl = absoluteTtl: every refresh's cookie ends at the absolute deadline, as in the last
+    // idleTtl of any family. Both cookies' lifetimes are whole seconds, cut from different instants,
+    // so the presence cookie's value may read up to 2 s under the deadline; that is not "dies first".
+    const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '1h', absoluteTtl: '1h' } });
+    const first = await login(app);
+    const presence = refreshSetCookie(first.res, '__Host-refresh-present').value;
+    let token = first.refreshToken;
+    for (let i = 0; i < 12; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 37)); // a different millisecond phase each time
+      const res = await request(app)
+        .post('/auth/refresh')
+        .set('X-Requested-With', 'fetch')
+        .set('Cookie', `${COOKIE}=${token}; __Host-refresh-present=${presence}`);
+      expect(res.status).toBe(200);
+      expect(setCookies(res).map((line) => line.slice(0, line.indexOf('=')))).toEqual([COOKIE]);
+      token = refreshCookieOf(res) as string;
+    }
+  });
+
   test('with an absoluteTtl beyond 400 days the presence cookie lives 400 days (what browsers keep), and says so', async () => {
     const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '30d', absoluteTtl: '800d' } });
     const { res } = await login(app);

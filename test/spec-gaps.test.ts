@@ -10,8 +10,7 @@ import { type Authenticate, RedisStore } from '../lib';
 import {
   authOptions,
   COOKIE,
-  closeClients,
-  closeMemoryStores,
+  closeAll,
   keysUnder,
   login,
   me,
@@ -24,10 +23,7 @@ import {
 } from './support/harness';
 import { sidOf } from './support/tokens';
 
-afterAll(async () => {
-  await closeClients();
-  await closeMemoryStores();
-});
+afterAll(closeAll);
 
 const WRONG = 'not-the-password';
 
@@ -80,13 +76,20 @@ describe('login throttling as createAuth mounts it', () => {
 
   test('two overlapping correct logins near the limit never lock the account: a refused attempt is given back too', async () => {
     const { store, client, prefix } = await redisStore();
-    const a = testApp(store).app;
-    const b = testApp(new RedisStore({ client: await redisClient(), prefix })).app;
+    // A credential check slow enough that the second login is counted while the first is still in it:
+    // the two surely overlap (without it they may run one after the other, and pass on old code too).
+    const check = authOptions(store).authenticate;
+    const slow: typeof check = async (req) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return check(req);
+    };
+    const a = testApp(store, { authenticate: slow }).app;
+    const b = testApp(new RedisStore({ client: await redisClient(), prefix }), { authenticate: slow }).app;
     for (let i = 0; i < 9; i++) expect((await postLogin(a, 'alice', WRONG)).status).toBe(401);
     // Two tabs (or two instances) sign in at once with the right password: the count reaches 11, so
-    // one of them may be refused; neither checked a wrong password, so neither stays counted.
+    // one of them is refused; neither checked a wrong password, so neither stays counted.
     const statuses = (await Promise.all([postLogin(a, 'alice', 'alice-password'), postLogin(b, 'alice', 'alice-password')])).map((res) => res.status);
-    expect(statuses).toContain(200);
+    expect(statuses.sort()).toEqual([200, 429]);
     await counterBack(client, `${prefix}rl:login:`, '9');
     expect((await postLogin(b, 'alice', 'alice-password')).status).toBe(200);
     expect((await postLogin(a, 'alice', 'alice-password')).status).toBe(200);
@@ -237,6 +240,63 @@ describe('the CSRF guard refuses only what SPEC lists', () => {
       // the logout really ended the family (a 204 alone would also be the answer without a cookie)
       const after = await request(server).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${token}`);
       expect({ label, status: after.status }).toEqual({ label, status: 401 });
+    }
+  });
+});
+
+describe('keys are turned into KeyObjects once, at start-up (SPEC §4)', () => {
+  const nodeCrypto = require('node:crypto') as typeof import('node:crypto');
+  const keyPrototypes = (): Array<{ export: (...args: never[]) => unknown }> => {
+    const pair = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return [nodeCrypto.createSecretKey(Buffer.alloc(32)), pair.publicKey, pair.privateKey].map((key) => Object.getPrototypeOf(key));
+  };
+
+  test.each([
+    ['HS256 with a string secret', {}],
+    [
+      'ES256 with PEM keys',
+      (() => {
+        const pair = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        return {
+          accessToken: {
+            algorithm: 'ES256' as const,
+            privateKey: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+            publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+            ttl: '10m',
+          },
+        };
+      })(),
+    ],
+  ])('%s: login, refresh and requireAuth build, import or export no key', async (_name, overrides) => {
+    const { app } = testApp(memoryStore(), overrides);
+    const prototypes = keyPrototypes(); // made before the spies watch
+    const spies = [
+      jest.spyOn(nodeCrypto, 'createSecretKey'),
+      jest.spyOn(nodeCrypto, 'createPrivateKey'),
+      jest.spyOn(nodeCrypto, 'createPublicKey'),
+      // `export` lives on each kind of KeyObject's own prototype (secret, public, private).
+      ...prototypes.map((prototype) => jest.spyOn(prototype, 'export')),
+    ];
+    try {
+      const first = await login(app);
+      const rotated = await refresh(app, first.refreshToken);
+      expect(rotated.status).toBe(200);
+      expect((await me(app, first.accessToken)).status).toBe(200);
+      expect((await me(app, rotated.body.accessToken as string)).status).toBe(200);
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+
+  test('the spies see key work when there is some: createAuth itself builds and exports its keys', () => {
+    const [secretPrototype] = keyPrototypes();
+    const spies = [jest.spyOn(nodeCrypto, 'createSecretKey'), jest.spyOn(secretPrototype as { export: () => unknown }, 'export')];
+    try {
+      testApp(memoryStore());
+      for (const spy of spies) expect(spy).toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
     }
   });
 });

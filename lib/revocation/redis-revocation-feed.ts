@@ -1,6 +1,7 @@
 // The revocation feed on Redis: loads the log at start, follows the channel, re-syncs after reconnects, fails closed when stale.
-import { randomBytes } from 'node:crypto';
+
 import { ErrorCodes, StoreUnavailableError } from '../errors';
+import { randomBase64url } from '../random-text';
 import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
 import { applyRevocation, heartbeatMessage, parseMessage, type Revocation } from './revocation-log-format';
 import { RevocationSet } from './revocation-set';
@@ -50,7 +51,7 @@ export function epochStart(epoch: string): number {
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly set: RevocationSet;
-  private readonly id = randomBytes(9).toString('base64url');
+  private readonly id = randomBase64url(9);
   private readonly heartbeats = new Map<number, number>();
   /** Versions received beyond `version`, waiting for the ones before them. */
   private readonly receivedVersions = new Set<number>();
@@ -145,7 +146,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     // Subscribed before reading the log: whatever is revoked from now on arrives as a message.
     await this.subscriber.subscribe(this.source.channel);
     const startedAt = performance.now();
-    const { epoch, version, revocations } = await this.source.load(`${Date.now()}.${randomBytes(9).toString('base64url')}`, this.options.retainMs);
+    const { epoch, version, revocations } = await this.source.load(`${Date.now()}.${randomBase64url(9)}`, this.options.retainMs);
     if (epoch !== this.epoch) {
       this.epoch = epoch;
       this.set.refuseBefore(epochStart(epoch));

@@ -4,7 +4,7 @@
 // waiting and answers 503. A script that only runs later, because Redis was stalled or the network
 // held it, compares the deadline with Redis' own TIME and changes nothing ({'late'}), so what the
 // client was told ("nothing happened, keep your cookie") stays true.
-import { LUA_SESSION_LAYOUT, withFieldIndexes } from './redis-session-layout';
+import { sessionScript } from './redis-session-layout';
 
 const LUA_CLOCK = `
 if redis.replicate_commands then redis.replicate_commands() end
@@ -51,7 +51,7 @@ return {'ok', redis.call('ZCARD', KEYS[1])}
  * Replies {status, encoded session} or {'unknown'} or {'missing'} or {'late'}.
  * The steps are numbered alike in MemoryStore.presentToken, which mirrors this decision.
  */
-export const PRESENT_TOKEN = withFieldIndexes(`${LUA_CLOCK}${LUA_SESSION_LAYOUT}
+export const PRESENT_TOKEN = sessionScript(`${LUA_CLOCK}
 local presented, successor, action, idleTtl, grace, deadline, generation, client =
   string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
 if not client then return redis.error_reply('ERR PRESENT_TOKEN: malformed presentation') end

@@ -74,7 +74,7 @@ function parseClaims(json: string): Record<string, unknown> {
  * A script with every `F.<name>` replaced by that field's index in {@link SESSION_FIELDS}: the
  * source names fields, the script Redis runs has the numbers (no lookup table built on each call).
  */
-export function withFieldIndexes(lua: string): string {
+function withFieldIndexes(lua: string): string {
   return lua.replace(/\bF\.([a-z]+)\b/g, (_, name: string) => {
     const index = SESSION_FIELDS.indexOf(name as Field);
     if (index === -1) throw new Error(`unknown session field F.${name} in a Lua script`);
@@ -87,11 +87,11 @@ const LUA_FIELDS_PATTERN = `^${'([^\\031]*)\\031'.repeat(SESSION_FIELDS.length -
 
 /**
  * The Lua prelude every script that reads a session starts with, generated from
- * {@link SESSION_FIELDS} (use {@link withFieldIndexes} for `F.<name>`): `decode`/`encode` and
+ * {@link SESSION_FIELDS}: `decode`/`encode` and
  * `readTime`/`writeTime` mirror the functions above. It runs on every call, so it builds nothing
  * it can be handed ready-made: the fields' pattern is a literal, `writeTime` makes one string.
  */
-export const LUA_SESSION_LAYOUT = `
+const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
 local FIELD_COUNT = ${SESSION_FIELDS.length}
 local function decode(s)
@@ -113,3 +113,12 @@ local function writeTime(n)
   return string.char(unpack(codes, at + 1, 13))
 end
 `;
+
+/**
+ * A script that reads or writes sessions: the layout's prelude, then `body` (which names fields as
+ * `F.<name>`), with every field name replaced by its index. The one way to build such a script, so
+ * none can use `F.` without the substitution or the helpers without the prelude.
+ */
+export function sessionScript(body: string): string {
+  return withFieldIndexes(`${LUA_SESSION_LAYOUT}${body}`);
+}

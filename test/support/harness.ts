@@ -59,6 +59,12 @@ export async function closeMemoryStores(): Promise<void> {
   await Promise.all(memoryStores.splice(0).map((store) => store.close()));
 }
 
+/** Closes everything the harness opened for a suite (auth instances, Redis clients, MemoryStores): `afterAll(closeAll)`. */
+export async function closeAll(): Promise<void> {
+  await closeClients();
+  await closeMemoryStores();
+}
+
 /** A fresh RedisStore with its own prefix, plus the client and prefix for inspecting keys. */
 export async function redisStore(): Promise<{ store: RedisStore; client: Redis; prefix: string }> {
   const client = await redisClient();
