@@ -16,16 +16,21 @@ export interface RefreshTokenParts {
   secret: string;
 }
 
-/** HMAC-SHA-256 under the two keys derived from `refreshToken.secret`: one for successors, one for the tokens' MAC (and client fingerprints). */
+/**
+ * HMAC-SHA-256 under the two keys derived from `refreshToken.secret`: one for successors, one for
+ * the tokens' MAC (and client fingerprints); and the fingerprints lately computed under the latter.
+ */
 export interface RefreshTokenKeys {
   successor: HmacFunction;
   mac: HmacFunction;
+  /** {@link clientFingerprint}'s results by the message it MACs; bounded, see there. */
+  fingerprints: Map<string, string>;
 }
 
 /** Derives the MAC key from the successor key, so one configured secret serves both, for different purposes. */
 export function refreshTokenKeys(successorKey: KeyObject): RefreshTokenKeys {
   const macKey = createSecretKey(createHmac('sha256', successorKey).update('express-refresh-tokens refresh token MAC').digest());
-  return { successor: hmacBase64url('sha256', successorKey), mac: hmacBase64url('sha256', macKey) };
+  return { successor: hmacBase64url('sha256', successorKey), mac: hmacBase64url('sha256', macKey), fingerprints: new Map() };
 }
 
 /** A new random session (family) id: 128 bits, base64url. */
@@ -107,6 +112,11 @@ export function hashesEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** How many client fingerprints a key set remembers (see {@link clientFingerprint}). */
+export const REMEMBERED_FINGERPRINTS = 1024;
+/** The longest fingerprint message remembered: an address and a User-Agent of up to about 450 characters. */
+const MAX_REMEMBERED_MESSAGE_LENGTH = 512;
+
 /**
  * What identifies the client that rotated a token, as stored: a keyed hash (64 bits) of its IP
  * address and User-Agent, so the grace window answers a retry only to that client, and the store
@@ -115,5 +125,17 @@ export function hashesEqual(a: string, b: string): boolean {
 export function clientFingerprint(keys: RefreshTokenKeys, ip: string | undefined, userAgent: string | undefined): string {
   // An IPv4 client seen through a dual-stack listener (`::ffff:1.2.3.4`) is the same client as `1.2.3.4`.
   const address = ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? '');
-  return truncatedBase64url(keys.mac(`client\n${address}\n${userAgent ?? ''}`), 8);
+  const message = `client\n${address}\n${userAgent ?? ''}`;
+  // A client refreshes every few minutes from the same address and browser: its fingerprint is
+  // remembered rather than MACed again (an HMAC is two hash calls). Only short messages are kept, and
+  // at most REMEMBERED_FINGERPRINTS of them (all forgotten when full), so memory stays under a megabyte
+  // whatever clients send. They are keyed hashes of what every request shows anyway: nothing secret.
+  const remembered = keys.fingerprints.get(message);
+  if (remembered !== undefined) return remembered;
+  const fingerprint = truncatedBase64url(keys.mac(message), 8);
+  if (message.length <= MAX_REMEMBERED_MESSAGE_LENGTH) {
+    if (keys.fingerprints.size >= REMEMBERED_FINGERPRINTS) keys.fingerprints.clear();
+    keys.fingerprints.set(message, fingerprint);
+  }
+  return fingerprint;
 }

@@ -3,7 +3,7 @@ import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypt
 import fc from 'fast-check';
 import { hmacBase64url, sha256Base64url } from '../lib/hashing';
 import { randomBase64url } from '../lib/random-text';
-import { clientFingerprint, formatRefreshToken, hashSecret, parseRefreshToken, refreshTokenKeys } from '../lib/refresh-token';
+import { clientFingerprint, formatRefreshToken, hashSecret, parseRefreshToken, REMEMBERED_FINGERPRINTS, refreshTokenKeys } from '../lib/refresh-token';
 
 const ALGORITHMS = ['sha256', 'sha384', 'sha512'] as const;
 
@@ -111,6 +111,29 @@ describe('token spelling is unchanged (tokens issued before still work)', () => 
     expect(clientFingerprint(keys, '203.0.113.8', ua)).not.toBe(fingerprint);
     expect(clientFingerprint(keys, '::ffff:203.0.113.8', ua)).not.toBe(fingerprint);
     expect(clientFingerprint(keys, '203.0.113.7', `${ua} other`)).not.toBe(fingerprint);
+  });
+
+  test('a client fingerprint is remembered: asked again, it is not MACed again and is still the HMAC; memory stays bounded and long messages are not kept', () => {
+    const mac = jest.fn(keys.mac);
+    const counted = { ...keys, mac, fingerprints: new Map<string, string>() };
+    const expected = (ip: string, ua: string) => createHmac('sha256', macKey).update(`client\n${ip}\n${ua}`).digest().subarray(0, 8).toString('base64url');
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0';
+    expect(clientFingerprint(counted, '198.51.100.1', ua)).toBe(expected('198.51.100.1', ua));
+    expect(clientFingerprint(counted, '::ffff:198.51.100.1', ua)).toBe(expected('198.51.100.1', ua));
+    expect(clientFingerprint(counted, '198.51.100.1', ua)).toBe(expected('198.51.100.1', ua));
+    expect(mac).toHaveBeenCalledTimes(1);
+
+    const longUa = `Mozilla/5.0 ${'x'.repeat(600)}`;
+    expect(clientFingerprint(counted, '198.51.100.1', longUa)).toBe(expected('198.51.100.1', longUa));
+    expect(clientFingerprint(counted, '198.51.100.1', longUa)).toBe(expected('198.51.100.1', longUa));
+    expect(mac).toHaveBeenCalledTimes(3);
+
+    for (let i = 0; i < REMEMBERED_FINGERPRINTS * 3; i++) {
+      const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      expect(clientFingerprint(counted, address, ua)).toBe(expected(address, ua));
+      expect(counted.fingerprints.size).toBeLessThanOrEqual(REMEMBERED_FINGERPRINTS);
+    }
+    expect(counted.fingerprints.size).toBeGreaterThan(0);
   });
 });
 

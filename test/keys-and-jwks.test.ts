@@ -415,6 +415,26 @@ describe('HS256', () => {
   const hs256 = (header: Json): string =>
     jwt.sign(freshClaims(real), ACCESS_SECRET, { algorithm: 'HS256', header: { alg: 'HS256', ...header } as jwt.JwtHeader });
 
+  test("issue: the app's claims are in the payload beside the library's own, which win over a claim of the same name (as a store might hand back); a JSON-made __proto__ claim stays a claim", () => {
+    const codec = codecFor({ algorithm: 'HS256', secret: ACCESS_SECRET, issuer: 'https://issuer.test', audience: 'api' });
+    const now = Date.now();
+    const claims = JSON.parse('{"role":"admin","tier":3,"sub":"mallory","iss":"https://evil.test","__proto__":{"polluted":true}}') as Record<string, unknown>;
+    const { token } = codec.issue({ userId: 'alice', sessionId: 'session-1', claims, now, sessionExpiresAt: now + 3_600_000, authTime: now - 5000 });
+    const payload = payloadOf(token);
+    expect(payload).toMatchObject({
+      role: 'admin',
+      tier: 3,
+      sub: 'alice',
+      sid: 'session-1',
+      iss: 'https://issuer.test',
+      aud: 'api',
+      auth_time: (now - 5000) / 1000,
+    });
+    expect(Object.hasOwn(payload, '__proto__')).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(payload, '__proto__')?.value).toEqual({ polluted: true });
+    expect(codec.verify(token)).toMatchObject({ role: 'admin', sub: 'alice', iss: 'https://issuer.test' });
+  });
+
   test('tokens carry no kid, and the JWKS is empty, with the cache headers', async () => {
     expect(headerOf(real)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
     expect(jwks).toEqual({ keys: [] });

@@ -96,6 +96,23 @@ describe('grace window (reuseGrace)', () => {
     expect((await me(app, again.accessToken)).status).toBe(200);
   });
 
+  test.each([
+    ['off (the default): X-Forwarded-For is ignored, the client is the socket address', undefined, 200, ['127.0.0.1', '127.0.0.1']],
+    ["'loopback': the client is the address the proxy reports", 'loopback', 401, ['203.0.113.1', '203.0.113.2']],
+  ])("a retry inside the window is answered only to the same client; with Express' trust proxy %s", async (_name, trustProxy, retryStatus, ips) => {
+    const { app, auth, reuse } = await redisApp();
+    if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
+    const seen: Array<string | undefined> = [];
+    auth.events.on('refresh', (event) => seen.push(event.ip));
+    auth.events.on('reuse_detected', (event) => seen.push(event.ip));
+    const session = await login(app);
+    expect((await refresh(app, session.refreshToken).set('X-Forwarded-For', '203.0.113.1')).status).toBe(200);
+    // The same token again, "from" another address: a retry of the same client, or a replay from another one.
+    expect((await refresh(app, session.refreshToken).set('X-Forwarded-For', '203.0.113.2')).status).toBe(retryStatus);
+    expect(seen.map((ip) => ip?.replace(/^::ffff:/, ''))).toEqual(ips);
+    expect(reuse).toHaveLength(retryStatus === 401 ? 1 : 0);
+  });
+
   test('the previous token outside the window is reuse: 401, reuse_detected, and the whole family is revoked', async () => {
     const { app, reuse } = await redisApp({ reuseGrace: 1 });
     const session = await login(app, 'alice', 'login-agent');

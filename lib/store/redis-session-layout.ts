@@ -40,28 +40,42 @@ export function encodeSession(fields: StoredSession): string {
   return SESSION_FIELDS.map((name) => fields[name]).join(FIELD_SEPARATOR);
 }
 
-/** Reads a stored string back into fields, or throws when it is not a session of this layout. */
-export function decodeSession(value: string): StoredSession {
+/** The stored string's field values, in {@link SESSION_FIELDS} order; throws when it is not a session of this layout. */
+function splitFields(value: string): string[] {
   const values = value.split(FIELD_SEPARATOR);
   if (values.length !== SESSION_FIELDS.length) {
     throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
   }
+  return values;
+}
+
+/** Reads a stored string back into fields, or throws when it is not a session of this layout. */
+export function decodeSession(value: string): StoredSession {
+  const values = splitFields(value);
   const fields = {} as StoredSession;
   for (let index = 0; index < SESSION_FIELDS.length; index++) fields[SESSION_FIELDS[index] as Field] = values[index] as string;
   return fields;
 }
 
-/** The public record of a stored session. */
-export function toSessionRecord(sessionId: string, fields: StoredSession): SessionRecord {
+/** Each field's index in the stored string, by name. */
+const AT = Object.fromEntries(SESSION_FIELDS.map((name, index) => [name, index])) as Record<Field, number>;
+
+/**
+ * The public record of a stored session, read straight from the stored string (the record is what
+ * every refresh reads, so no intermediate {@link StoredSession} is built), or throws when it is not
+ * a session of this layout.
+ */
+export function readSessionRecord(sessionId: string, value: string): SessionRecord {
+  const values = splitFields(value);
   return {
     sessionId,
-    userId: fields.u,
-    claims: parseClaims(fields.c),
-    userAgent: fields.ua,
-    createdAt: decodeTime(fields.ca),
-    lastUsedAt: decodeTime(fields.lu),
-    expiresAt: decodeTime(fields.ex),
-    absoluteExpiresAt: decodeTime(fields.ad),
+    userId: values[AT.u] as string,
+    claims: parseClaims(values[AT.c] as string),
+    userAgent: values[AT.ua] as string,
+    createdAt: decodeTime(values[AT.ca] as string),
+    lastUsedAt: decodeTime(values[AT.lu] as string),
+    expiresAt: decodeTime(values[AT.ex] as string),
+    absoluteExpiresAt: decodeTime(values[AT.ad] as string),
   };
 }
 

@@ -8,7 +8,7 @@ import { applyRevocation, messageSuffix, type Revocation, unversionedMessage } f
 import { CommandGate, type ConnectionLike, RedisClock } from './redis-command-gate';
 import { type RedisKeys, redisKeys } from './redis-keys';
 import { CREATE_SESSION, HEARTBEAT, INDEX_SESSION, LOAD_REVOCATIONS, LOG_REVOCATION, PRESENT_TOKEN, REVOKE_SESSION, REVOKE_USER } from './redis-scripts';
-import { decodeSession, encodeSession, encodeTime, toSessionRecord } from './redis-session-layout';
+import { encodeSession, encodeTime, readSessionRecord } from './redis-session-layout';
 import {
   type NewSession,
   newSessionRecord,
@@ -284,7 +284,7 @@ export class RedisStore implements SessionStore {
     if (status === undefined || !SESSION_STATUSES.has(status) || values.length !== 2) {
       throw badReply(`RedisStore: unexpected presentToken reply (${values.length} values, status ${String(status)})`);
     }
-    const session = toSessionRecord(sessionId, decodeSession(values[1] as string));
+    const session = readSessionRecord(sessionId, values[1] as string);
     if (status === 'revoked' || status === 'reuse') {
       // The script already deleted the family and announced it; logging it (another slot) lets feeds
       // that were disconnected just then catch up. If that fails, the ones connected have it anyway.
@@ -332,7 +332,7 @@ export class RedisStore implements SessionStore {
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
     const value = await this.gate.run(() => this.client.get(this.keys.session(sessionId)));
-    return value === null ? null : toSessionRecord(sessionId, decodeSession(value));
+    return value === null ? null : readSessionRecord(sessionId, value);
   }
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
@@ -446,7 +446,7 @@ export class RedisStore implements SessionStore {
 function endedSession(sessionId: string, reply: unknown): SessionRecord | null {
   const values = expectStrings(reply, 'revokeSession');
   if (values[0] === 'missing') return null;
-  if (values[0] === 'revoked' && values.length === 2) return toSessionRecord(sessionId, decodeSession(values[1] as string));
+  if (values[0] === 'revoked' && values.length === 2) return readSessionRecord(sessionId, values[1] as string);
   throw late('revokeSession');
 }
 
