@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, type Logger, type RateLimitInfo, MemoryStore as RateLimitMemoryStore, rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limit-redis';
-import { clientAddress as requestAddress } from './client-address';
 import { describeValue } from './describe-value';
 import { type Duration, describeMs, parseDuration } from './duration';
 import { AuthError, type AuthErrorCode, ErrorCodes, StoreUnavailableError } from './errors';
@@ -402,7 +401,7 @@ export function createRateLimiters(
         { code: WARNING_CODE },
       );
     }
-    const ip = requestAddress(req);
+    const ip = req.ip;
     return ip === undefined || ip === '' ? 'unknown' : ipKeyGenerator(ip, IPV6_SUBNET);
   };
 

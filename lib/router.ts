@@ -1,7 +1,6 @@
 // The mountable router: login, refresh, logout, logout-all and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { type AccessTokenCodec, type IssuedAccessToken, REGISTERED_CLAIMS } from './access-token';
-import { clientAddress } from './client-address';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { describeValue } from './describe-value';
@@ -74,14 +73,14 @@ const PRESENCE_ROUNDING_MS = 2000;
  * its length is its length in bytes.
  */
 function sendTokenResponse(res: Response, access: IssuedAccessToken): void {
-  const json = `{"accessToken":"${access.token}","tokenType":"Bearer","expiresIn":${access.expiresIn}}`;
+  const json = `{"accessToken":"${access.token}","tokenType":"Bearer","expiresIn":${JSON.stringify(access.expiresIn)}}`;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', json.length);
   res.end(json);
 }
 
 function clientOf(req: Request): ClientInfo {
-  return { ip: clientAddress(req), userAgent: req.get('user-agent') };
+  return { ip: req.ip, userAgent: req.get('user-agent') };
 }
 
 /** Runs the app's `authenticate` and checks what it returns; wrong credentials become 401. */

@@ -6,7 +6,7 @@ import express, { type Express } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { type AccessTokenAlgorithm, type AccessTokenOptions, type Auth, type AuthOptions, createAuth, type SessionStore } from '../lib';
-import { type AccessTokenCodec, createAccessTokenCodec, InvalidAccessTokenError } from '../lib/access-token';
+import { type AccessTokenCodec, appClaims, createAccessTokenCodec, InvalidAccessTokenError } from '../lib/access-token';
 import { buildJwks, type Jwks, jwksHandler } from '../lib/jwks';
 import { type AccessTokenKeyOptions, resolveOptions } from '../lib/options';
 import { jwkThumbprint } from '../lib/signing-keys';
@@ -415,7 +415,7 @@ describe('HS256', () => {
   const hs256 = (header: Json): string =>
     jwt.sign(freshClaims(real), ACCESS_SECRET, { algorithm: 'HS256', header: { alg: 'HS256', ...header } as jwt.JwtHeader });
 
-  test("issue: the app's claims are in the payload beside the library's own, which win over a claim of the same name (as a store might hand back); a JSON-made __proto__ claim stays a claim", () => {
+  test("issue: the app's claims are in the payload beside the library's own, which win over a claim of the same name (as a store might hand back); a JSON-made __proto__ claim stays a claim, in the token and in req.auth.claims; no claims at all is none", () => {
     const codec = codecFor({ algorithm: 'HS256', secret: ACCESS_SECRET, issuer: 'https://issuer.test', audience: 'api' });
     const now = Date.now();
     const claims = JSON.parse('{"role":"admin","tier":3,"sub":"mallory","iss":"https://evil.test","__proto__":{"polluted":true}}') as Record<string, unknown>;
@@ -433,6 +433,22 @@ describe('HS256', () => {
     expect(Object.hasOwn(payload, '__proto__')).toBe(true);
     expect(Object.getOwnPropertyDescriptor(payload, '__proto__')?.value).toEqual({ polluted: true });
     expect(codec.verify(token)).toMatchObject({ role: 'admin', sub: 'alice', iss: 'https://issuer.test' });
+    // What requireAuth hands the app as req.auth.claims keeps it as a claim too, rather than as its prototype.
+    const appOwn = appClaims(codec.verify(token));
+    expect(Object.keys(appOwn)).toEqual(['role', 'tier', '__proto__']);
+    expect(Object.getPrototypeOf(appOwn)).toBe(Object.prototype);
+    // A custom SessionStore may hand back no claims at all (say, a NULL column): the token has none, as before.
+    for (const none of [null, undefined]) {
+      const bare = codec.issue({
+        userId: 'bob',
+        sessionId: 'session-2',
+        claims: none as unknown as Record<string, unknown>,
+        now,
+        sessionExpiresAt: now + 3_600_000,
+        authTime: now,
+      });
+      expect(Object.keys(payloadOf(bare.token)).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+    }
   });
 
   test('tokens carry no kid, and the JWKS is empty, with the cache headers', async () => {
