@@ -103,4 +103,4 @@ function readConfig() {
   };
 }
 
-module.exports = { CONTENDERS, BASELINE_SUFFIX, baseContender, isRefreshContender, readConfig };
+module.exports = { CONTENDERS, BASELINE_SUFFIX, baseContender, baselineFromEnv, isRefreshContender, readConfig };

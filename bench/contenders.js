@@ -2,12 +2,11 @@
 'use strict';
 
 const { randomBytes, randomUUID, createSecretKey } = require('node:crypto');
-const path = require('node:path');
 const express = require('express');
 const Redis = require('ioredis');
 const jwt = require('jsonwebtoken');
 const { selfRequest } = require('./http-client');
-const { BASELINE_SUFFIX, baseContender } = require('./config');
+const { BASELINE_SUFFIX, baseContender, baselineFromEnv } = require('./config');
 
 /** The user every single-identity contender serves; the same length everywhere, so bodies are the same size. */
 const USER_ID = 'user-0001';
@@ -281,8 +280,8 @@ async function createContender(name, options) {
   const factory = factories[baseContender(name)];
   if (!factory) throw new Error(`unknown contender ${name}`);
   // `<contender>@baseline` is the same contender on the baseline build (BENCH_BASELINE).
-  const dist = name.endsWith(BASELINE_SUFFIX) ? path.resolve(process.env.BENCH_BASELINE) : undefined;
+  const dist = name.endsWith(BASELINE_SUFFIX) ? baselineFromEnv() : undefined;
   return factory(dist ? { ...options, dist } : options); // Express defaults everywhere (ETag, x-powered-by), as a bare app has them
 }
 
-module.exports = { createContender, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, USER_ID, cookieFrom, loginThroughRouter, createBenchAuth };
+module.exports = { createContender, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, USER_ID, cookieFrom, loginThroughRouter, createBenchAuth, sendData };

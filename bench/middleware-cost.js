@@ -16,7 +16,7 @@ const express = require('express');
 const Redis = require('ioredis');
 const autocannon = require('autocannon');
 const { startRedisServer } = require('./redis-server');
-const { createBenchAuth, loginThroughRouter, USER_ID } = require('./contenders');
+const { createBenchAuth, loginThroughRouter, sendData, USER_ID } = require('./contenders');
 const { median } = require('./stats');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS) || 6;
@@ -52,7 +52,7 @@ async function main() {
     const times = {};
     Object.entries(contenders).forEach(([name, middleware], index) => {
       times[name] = { total: 0n, calls: 0, perRound: [] };
-      app.get(`/${index}`, timed(middleware, times[name]), (req, res) => res.json({ user: req.auth?.userId ?? USER_ID, items: [1, 2, 3], ok: true }));
+      app.get(`/${index}`, timed(middleware, times[name]), (req, res) => sendData(res, req.auth?.userId ?? USER_ID));
     });
     app.use('/auth', auth.router);
     const server = app.listen(0, '127.0.0.1');

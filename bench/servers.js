@@ -5,6 +5,7 @@ const path = require('node:path');
 const { fork } = require('node:child_process');
 const processes = require('./processes');
 const { pin } = require('./cpu-pinning');
+const { baselineFromEnv } = require('./config');
 
 const SERVER_SCRIPT = path.join(__dirname, 'server.js');
 const PROFILE_DIR = path.join(__dirname, 'profiles');
@@ -20,7 +21,7 @@ function startServer(name, { redisPort, prefix, profile = false, cpus, timeoutMs
   const env = { ...process.env, BENCH_REDIS_PORT: String(redisPort) };
   if (prefix) env.BENCH_PREFIX = prefix;
   // A baseline build copied outside the repository still finds the repository's dependencies.
-  if (process.env.BENCH_BASELINE) env.NODE_PATH = [path.join(__dirname, '..', 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
+  if (baselineFromEnv() !== undefined) env.NODE_PATH = [path.join(__dirname, '..', 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
   const child = processes.track(fork(SERVER_SCRIPT, [name], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), `server ${name}`);
   if (cpus) pin(child.pid, cpus);
   let nextId = 0;

@@ -96,19 +96,30 @@ describe('grace window (reuseGrace)', () => {
     expect((await me(app, again.accessToken)).status).toBe(200);
   });
 
+  // The client is whatever req.ip says: Express' own reading of trust proxy, or an app's override of it.
+  const trustLoopback = (app: Express) => app.set('trust proxy', 'loopback');
+  const ownReqIp = (app: Express) =>
+    Object.defineProperty(app.request, 'ip', {
+      configurable: true,
+      get(this: Express['request']) {
+        return this.get('cf-connecting-ip') ?? this.socket.remoteAddress;
+      },
+    });
   test.each([
-    ['off (the default): X-Forwarded-For is ignored, the client is the socket address', undefined, 200, ['127.0.0.1', '127.0.0.1']],
-    ["'loopback': the client is the address the proxy reports", 'loopback', 401, ['203.0.113.1', '203.0.113.2']],
-  ])("a retry inside the window is answered only to the same client; with Express' trust proxy %s", async (_name, trustProxy, retryStatus, ips) => {
+    ["Express' trust proxy off (the default): X-Forwarded-For is ignored, the client is the socket address", undefined, 200, ['127.0.0.1', '127.0.0.1']],
+    ["Express' trust proxy 'loopback': the client is the address the proxy reports", trustLoopback, 401, ['203.0.113.1', '203.0.113.2']],
+    ["trust proxy off but the app's own req.ip (a CDN's client-address header): that address", ownReqIp, 401, ['203.0.113.1', '203.0.113.2']],
+  ])('a retry inside the window is answered only to the same client; with %s', async (_name, configure, retryStatus, ips) => {
     const { app, auth, reuse } = await redisApp();
-    if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
+    configure?.(app);
     const seen: Array<string | undefined> = [];
     auth.events.on('refresh', (event) => seen.push(event.ip));
     auth.events.on('reuse_detected', (event) => seen.push(event.ip));
+    const from = (address: string) => ({ 'X-Forwarded-For': address, 'CF-Connecting-IP': address });
     const session = await login(app);
-    expect((await refresh(app, session.refreshToken).set('X-Forwarded-For', '203.0.113.1')).status).toBe(200);
+    expect((await refresh(app, session.refreshToken).set(from('203.0.113.1'))).status).toBe(200);
     // The same token again, "from" another address: a retry of the same client, or a replay from another one.
-    expect((await refresh(app, session.refreshToken).set('X-Forwarded-For', '203.0.113.2')).status).toBe(retryStatus);
+    expect((await refresh(app, session.refreshToken).set(from('203.0.113.2'))).status).toBe(retryStatus);
     expect(seen.map((ip) => ip?.replace(/^::ffff:/, ''))).toEqual(ips);
     expect(reuse).toHaveLength(retryStatus === 401 ? 1 : 0);
   });

@@ -1,5 +1,4 @@
 // The revocation feed on Redis: loads the log at start, follows the channel, re-syncs after reconnects, fails closed when stale.
-
 import { ErrorCodes, StoreUnavailableError } from '../errors';
 import { randomBase64url } from '../random-text';
 import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';

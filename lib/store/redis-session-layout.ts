@@ -3,7 +3,8 @@ import type { SessionRecord } from './session-store';
 
 /**
  * The fields of a stored session, in order. Everything else derives from this list: the Lua
- * prelude's field indexes, {@link encodeSession} and {@link decodeSession}.
+ * prelude's field indexes, {@link encodeSession}, {@link readSessionRecord} (what the store reads) and
+ * {@link decodeSession} (every field by name, for inspecting what is stored).
  * - `u` userId, `c` claims JSON, `ua` User-Agent;
  * - `ca` createdAt (login start), `lu` lastUsedAt (= time of the last rotation), `ex` expiresAt,
  *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
