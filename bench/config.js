@@ -9,6 +9,7 @@ const CONTENDERS = [
   'bare',
   'noop',
   'noop+req.auth',
+  'noop+req.auth-dict',
   'requireAuth',
   'express-jwt',
   'express-jwt+redis',

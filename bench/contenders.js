@@ -97,6 +97,25 @@ const factories = {
     return { app };
   },
 
+  async 'noop+req.auth-dict'() {
+    // The same object attached as requireAuth attaches it (lib/require-auth.ts, attachAuth): set,
+    // deleted and set again, which turns the request into a dictionary-mode object. Its margin over
+    // the no-op is what requireAuth gains from that alone.
+    const app = express();
+    app.get(
+      '/data',
+      (req, _res, next) => {
+        const info = { userId: USER_ID, sessionId: 'session', claims: {}, payload: {} };
+        req.auth = info;
+        Reflect.deleteProperty(req, 'auth');
+        req.auth = info;
+        next();
+      },
+      (req, res) => sendData(res, req.auth.userId),
+    );
+    return { app };
+  },
+
   async requireAuth({ redisPort, prefix, dist }) {
     const client = ioredisClient(redisPort);
     const auth = createBenchAuth(client, prefix, {}, dist);

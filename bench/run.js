@@ -138,7 +138,7 @@ async function main() {
     // bare and noop get the very Authorization header requireAuth gets (they ignore it): the three
     // parse the same request bytes, so their ratios isolate the middleware.
     if (servers.requireAuth) {
-      for (const name of ['bare', 'noop', 'noop+req.auth']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
+      for (const name of ['bare', 'noop', 'noop+req.auth', 'noop+req.auth-dict']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
     }
     // The driver (autocannon) keeps off the servers' CPU during the rounds, and gets every CPU back after.
     if (pinning) pin(process.pid, pinning.others);

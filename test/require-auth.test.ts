@@ -171,6 +171,61 @@ describe('requireAuth: a valid token', () => {
     expect(Math.abs(res.body.payload.iat - nowSeconds())).toBeLessThanOrEqual(5);
   });
 
+  test("req.auth is an ordinary own property: it replaces one set earlier and leaves the request's other properties as they were", async () => {
+    const auth = createAuth(authOptions((await redisStore()).store));
+    const app = express();
+    app.use('/auth', auth.router);
+    const before: { keys?: string[] } = {};
+    app.get(
+      '/api/me',
+      (req: Request, _res: Response, next: NextFunction) => {
+        (req as unknown as Record<string, unknown>).auth = { stale: true };
+        (req as unknown as Record<string, unknown>).custom = 'kept';
+        before.keys = Object.keys(req).sort();
+        next();
+      },
+      auth.requireAuth(),
+      (req: Request, res: Response) => {
+        const descriptor = Object.getOwnPropertyDescriptor(req, 'auth');
+        const shape = { writable: descriptor?.writable, enumerable: descriptor?.enumerable, configurable: descriptor?.configurable };
+        const keys = Object.keys(req).sort();
+        const userId = req.auth?.userId;
+        delete req.auth; // the app may still remove or replace it
+        res.json({ shape, keys, userId, custom: (req as unknown as Record<string, unknown>).custom, removed: !('auth' in req) });
+      },
+    );
+    const { accessToken } = await login(app);
+    const res = await me(app, `Bearer ${accessToken}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      shape: { writable: true, enumerable: true, configurable: true },
+      keys: before.keys,
+      userId: 'user-alice',
+      custom: 'kept',
+      removed: true,
+    });
+    expect(before.keys).toContain('auth');
+  });
+
+  test('an app that defined req.auth as a non-configurable property still gets it set, not a 500', async () => {
+    const auth = createAuth(authOptions((await redisStore()).store));
+    const app = express();
+    app.use('/auth', auth.router);
+    app.get(
+      '/api/me',
+      (req: Request, _res: Response, next: NextFunction) => {
+        Object.defineProperty(req, 'auth', { value: undefined, writable: true, enumerable: true, configurable: false });
+        next();
+      },
+      auth.requireAuth(),
+      (req: Request, res: Response) => res.json({ userId: req.auth?.userId }),
+    );
+    const { accessToken } = await login(app);
+    const res = await me(app, `Bearer ${accessToken}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ userId: 'user-alice' });
+  });
+
   test('the scheme is case-insensitive', async () => {
     const { app } = await redisApp();
     const { accessToken } = await login(app);
