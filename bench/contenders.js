@@ -98,17 +98,17 @@ const factories = {
   },
 
   async 'noop+req.auth-dict'() {
-    // The same object attached as requireAuth attaches it (lib/require-auth.ts, attachAuth): set,
-    // deleted and set again, which turns the request into a dictionary-mode object. Its margin over
-    // the no-op is what requireAuth gains from that alone.
+    // The same object attached after what requireAuth does first (lib/require-auth.ts,
+    // toDictionaryMode): a property added and deleted, which turns the request into a
+    // dictionary-mode object. Its margin over the no-op is what requireAuth gains from that alone.
+    const probe = Symbol('probe');
     const app = express();
     app.get(
       '/data',
       (req, _res, next) => {
-        const info = { userId: USER_ID, sessionId: 'session', claims: {}, payload: {} };
-        req.auth = info;
-        Reflect.deleteProperty(req, 'auth');
-        req.auth = info;
+        req[probe] = true;
+        delete req[probe];
+        req.auth = { userId: USER_ID, sessionId: 'session', claims: {}, payload: {} };
         next();
       },
       (req, res) => sendData(res, req.auth.userId),

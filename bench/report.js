@@ -208,7 +208,7 @@ function renderMarkdown(result) {
   out.push('- `noop`: the same route behind a middleware that only calls `next()`.');
   out.push(
     '- `noop+req.auth`: the no-op middleware that also sets `req.auth` to a small object, as any middleware that attaches an identity must (a reference for what that costs in Express, not a target).',
-    "- `noop+req.auth-dict`: the same, attaching `req.auth` as `requireAuth` does (set, deleted, set again, which makes the request a dictionary-mode object that V8 reads with cached lookups): what of `requireAuth`'s lead over the no-op is Express's cost undone rather than `requireAuth`'s own work (a reference, not a target).",
+    "- `noop+req.auth-dict`: the same, after what `requireAuth` does first (a private property added and deleted, which makes the request a dictionary-mode object that V8 reads with cached lookups): what of `requireAuth`'s lead over the no-op is Express's cost undone rather than `requireAuth`'s own work (a reference, not a target).",
   );
   out.push(
     "- `bare` and `noop` requests carry the same `Authorization: Bearer …` header as `requireAuth`'s (ignored by them), so the three parse the same request bytes and their ratios isolate the middleware.",

@@ -175,13 +175,14 @@ describe('requireAuth: a valid token', () => {
     const auth = createAuth(authOptions((await redisStore()).store));
     const app = express();
     app.use('/auth', auth.router);
-    const before: { keys?: string[] } = {};
+    const before: { keys?: string[]; symbols?: string[] } = {};
     app.get(
       '/api/me',
       (req: Request, _res: Response, next: NextFunction) => {
         (req as unknown as Record<string, unknown>).auth = { stale: true };
         (req as unknown as Record<string, unknown>).custom = 'kept';
         before.keys = Object.keys(req).sort();
+        before.symbols = Object.getOwnPropertySymbols(req).map(String).sort();
         next();
       },
       auth.requireAuth(),
@@ -189,9 +190,10 @@ describe('requireAuth: a valid token', () => {
         const descriptor = Object.getOwnPropertyDescriptor(req, 'auth');
         const shape = { writable: descriptor?.writable, enumerable: descriptor?.enumerable, configurable: descriptor?.configurable };
         const keys = Object.keys(req).sort();
+        const symbols = Object.getOwnPropertySymbols(req).map(String).sort();
         const userId = req.auth?.userId;
         delete req.auth; // the app may still remove or replace it
-        res.json({ shape, keys, userId, custom: (req as unknown as Record<string, unknown>).custom, removed: !('auth' in req) });
+        res.json({ shape, keys, symbols, userId, custom: (req as unknown as Record<string, unknown>).custom, removed: !('auth' in req) });
       },
     );
     const { accessToken } = await login(app);
@@ -200,6 +202,7 @@ describe('requireAuth: a valid token', () => {
     expect(res.body).toEqual({
       shape: { writable: true, enumerable: true, configurable: true },
       keys: before.keys,
+      symbols: before.symbols,
       userId: 'user-alice',
       custom: 'kept',
       removed: true,
