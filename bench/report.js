@@ -211,7 +211,7 @@ function renderMarkdown(result) {
     "- `noop+req.auth-dict`: the same, after what `requireAuth` does first (a private property added and deleted, which makes the request a dictionary-mode object that V8 reads with cached lookups): what of `requireAuth`'s lead over the no-op is Express's cost undone rather than `requireAuth`'s own work (a reference, not a target).",
   );
   out.push(
-    "- `bare` and `noop` requests carry the same `Authorization: Bearer …` header as `requireAuth`'s (ignored by them), so the three parse the same request bytes and their ratios isolate the middleware.",
+    "- `bare`, `noop` and the two `noop+req.auth` references carry the same `Authorization: Bearer …` header as `requireAuth`'s requests (they ignore it), so all parse the same request bytes and their ratios isolate the middleware.",
   );
   out.push(
     '- `requireAuth`: `auth.requireAuth()` of this library (RedisStore on ioredis, so the revocation feed is on), every request with the same access token from a real `POST /auth/login`.',

@@ -135,8 +135,8 @@ async function main() {
       await sanityCheck(servers[name]);
       log(`  ${name} ready: pid ${servers[name].pid}, port ${servers[name].port}${servers[name].profileFile ? ' (--cpu-prof)' : ''}`);
     }
-    // bare and noop get the very Authorization header requireAuth gets (they ignore it): the three
-    // parse the same request bytes, so their ratios isolate the middleware.
+    // bare, noop and the noop+req.auth references get the very Authorization header requireAuth gets
+    // (they ignore it): all parse the same request bytes, so their ratios isolate the middleware.
     if (servers.requireAuth) {
       for (const name of ['bare', 'noop', 'noop+req.auth', 'noop+req.auth-dict']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
     }
