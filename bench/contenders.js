@@ -65,6 +65,19 @@ async function loginThroughRouter(port, username) {
   return { accessToken: JSON.parse(res.body).accessToken, refreshToken };
 }
 
+/** An app serving `GET /data` behind one middleware, then `handler` (by default the user every contender serves). */
+function behind(middleware, handler = (_req, res) => sendData(res, USER_ID)) {
+  const app = express();
+  app.get('/data', middleware, handler);
+  return { app };
+}
+
+/** What the `noop+req.auth` references attach: an object shaped like requireAuth's `req.auth`. */
+const authInfo = () => ({ userId: USER_ID, sessionId: 'session', claims: {}, payload: {} });
+
+/** Answers with the user a middleware attached. */
+const sendAuthUser = (req, res) => sendData(res, req.auth.userId);
+
 const factories = {
   async bare() {
     const app = express();
@@ -73,47 +86,29 @@ const factories = {
   },
 
   async noop() {
-    const app = express();
-    app.get(
-      '/data',
-      (_req, _res, next) => next(),
-      (_req, res) => sendData(res, USER_ID),
-    );
-    return { app };
+    return behind((_req, _res, next) => next());
   },
 
   async 'noop+req.auth'() {
     // The no-op middleware that also attaches an object to the request, as requireAuth must: Express
     // re-prototypes every request (Object.setPrototypeOf), after which V8 adds a property slowly.
-    const app = express();
-    app.get(
-      '/data',
-      (req, _res, next) => {
-        req.auth = { userId: USER_ID, sessionId: 'session', claims: {}, payload: {} };
-        next();
-      },
-      (req, res) => sendData(res, req.auth.userId),
-    );
-    return { app };
+    return behind((req, _res, next) => {
+      req.auth = authInfo();
+      next();
+    }, sendAuthUser);
   },
 
   async 'noop+req.auth-dict'() {
-    // The same object attached after what requireAuth does first (lib/require-auth.ts,
+    // The same object attached after what requireAuth does first (lib/request-shape.ts,
     // toDictionaryMode): a property added and deleted, which turns the request into a
     // dictionary-mode object. Its margin over the no-op is what requireAuth gains from that alone.
     const probe = Symbol('probe');
-    const app = express();
-    app.get(
-      '/data',
-      (req, _res, next) => {
-        req[probe] = true;
-        delete req[probe];
-        req.auth = { userId: USER_ID, sessionId: 'session', claims: {}, payload: {} };
-        next();
-      },
-      (req, res) => sendData(res, req.auth.userId),
-    );
-    return { app };
+    return behind((req, _res, next) => {
+      req[probe] = true;
+      delete req[probe];
+      req.auth = authInfo();
+      next();
+    }, sendAuthUser);
   },
 
   async requireAuth({ redisPort, prefix, dist }) {

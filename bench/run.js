@@ -10,7 +10,7 @@ const { startRedisServer } = require('./redis-server');
 const { pin, pinningPlan } = require('./cpu-pinning');
 const { startServer } = require('./servers');
 const { runLoad, combineSlices } = require('./load');
-const { roundGroups } = require('./schedule');
+const { MIDDLEWARE_REFERENCES, roundGroups } = require('./schedule');
 const { selfRequest } = require('./http-client');
 const { analyse } = require('./analysis');
 const { measureCommands, measureBytes } = require('./redis-cost');
@@ -138,7 +138,7 @@ async function main() {
     // bare, noop and the noop+req.auth references get the very Authorization header requireAuth gets
     // (they ignore it): all parse the same request bytes, so their ratios isolate the middleware.
     if (servers.requireAuth) {
-      for (const name of ['bare', 'noop', 'noop+req.auth', 'noop+req.auth-dict']) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
+      for (const name of MIDDLEWARE_REFERENCES) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
     }
     // The driver (autocannon) keeps off the servers' CPU during the rounds, and gets every CPU back after.
     if (pinning) pin(process.pid, pinning.others);

@@ -1,6 +1,8 @@
 // The order of the runs in each round: the contenders a target compares form a group whose slices interleave (alternating which goes first), and the groups rotate from round to round.
 'use strict';
 
+const { baseContender } = require('./config');
+
 /** Contenders that run next to each other; every other contender is a group of its own. */
 const GROUPS = [
   ['bare', 'noop', 'requireAuth', 'noop+req.auth', 'noop+req.auth-dict', 'requireAuth@baseline'], // noop sits next to requireAuth in either direction
@@ -24,4 +26,7 @@ function roundGroups(contenders, round) {
   return rotated.map((group) => (round % 2 === 0 ? group : [...group].reverse()));
 }
 
-module.exports = { GROUPS, roundGroups };
+/** requireAuth's group but requireAuth (on any build): the routes that get the very requests requireAuth gets. */
+const MIDDLEWARE_REFERENCES = GROUPS.find((group) => group.includes('requireAuth')).filter((name) => baseContender(name) !== 'requireAuth');
+
+module.exports = { GROUPS, MIDDLEWARE_REFERENCES, roundGroups };

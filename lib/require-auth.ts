@@ -5,6 +5,7 @@ import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
 import { AuthError, ErrorCodes, revocationFeedStale, StoreUnavailableError } from './errors';
 import type { AuthEvents } from './events';
 import { checkRequireAuthOptions } from './option-checks';
+import { toDictionaryMode } from './request-shape';
 import type { RevocationFeed, RevocationVerdict } from './store/session-store';
 import type { VerifiedToken, VerifiedTokenCache } from './verified-token-cache';
 
@@ -127,29 +128,6 @@ function tokenElsewhere(req: Request, headers: Request['headers']): boolean {
   if (headers['content-type'] === undefined) return false;
   const body: unknown = req.body;
   return body !== null && typeof body === 'object' && Object.hasOwn(body, TOKEN_PARAMETER) && typeof req.is('application/x-www-form-urlencoded') === 'string';
-}
-
-/** The key of the property `toDictionaryMode` adds and deletes at once: private, so no one else's. */
-const DICTIONARY_PROBE = Symbol('express-refresh-tokens: dictionary probe');
-
-/**
- * Makes an Express request a dictionary-mode object, so that what reads it from here on (requireAuth,
- * Express, the app) reads it fast. Express re-prototypes every request (`Object.setPrototypeOf`), and
- * V8 then gives the request a hidden class of its own for every property added to it, shared with no
- * other request, so reads of the request miss V8's caches: `node --log-ic` counts about a hundred
- * misses per Express request, some forty of them on the request. Deleting a property from an object
- * with such a hidden class (unlike an ordinary object, where V8 just undoes the addition) turns it
- * into a dictionary-mode object, which V8 reads with cached lookups: a route behind `requireAuth`
- * measures faster than one behind a middleware that does nothing (README, Benchmarks). The probe is
- * private and gone at once; only an app's Proxy standing in for a request could see it pass. A request
- * that refuses it (frozen, say, in a unit test) is left as it is.
- */
-function toDictionaryMode(req: Request): void {
-  try {
-    if (Reflect.set(req, DICTIONARY_PROBE, true)) Reflect.deleteProperty(req, DICTIONARY_PROBE);
-  } catch {
-    // A Proxy whose traps throw: the request is read as it is, only not faster.
-  }
 }
 
 /**

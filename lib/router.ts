@@ -11,6 +11,7 @@ import { type Jwks, jwksHandler } from './jwks';
 import type { AuthenticateResult, Configuration } from './options';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
+import { toDictionaryMode } from './request-shape';
 import type { AuthInfo } from './require-auth';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
@@ -163,6 +164,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   };
 
   router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
+    toDictionaryMode(req);
     ensureFallbackErrorHandler(req.app);
     res.setHeader('Cache-Control', 'no-store');
     next();

@@ -147,6 +147,25 @@ describe('requireAuth: algorithm confusion with RS256', () => {
   });
 });
 
+/**
+ * An app with the router and `GET /api/me`: `before` (an app's own middleware, run first), then
+ * `requireAuth()`, then `handler`.
+ */
+function aroundRequireAuth(auth: Auth, before: (req: Request) => void, handler: (req: Request, res: Response) => void): Express {
+  const app = express();
+  app.use('/auth', auth.router);
+  app.get(
+    '/api/me',
+    (req: Request, _res: Response, next: NextFunction) => {
+      before(req);
+      next();
+    },
+    auth.requireAuth(),
+    handler,
+  );
+  return app;
+}
+
 describe('requireAuth: a valid token', () => {
   test('sets req.auth to {userId, sessionId, claims: {role}, payload with sub, sid, jti, iat, exp, auth_time}', async () => {
     const { app, auth } = await redisApp();
@@ -174,20 +193,15 @@ describe('requireAuth: a valid token', () => {
   });
 
   test("req.auth is an ordinary own property: it replaces one set earlier and leaves the request's other properties as they were, in their order", async () => {
-    const auth = createAuth(authOptions((await redisStore()).store));
-    const app = express();
-    app.use('/auth', auth.router);
     const before: { keys?: string[] } = {};
-    app.get(
-      '/api/me',
-      (req: Request, _res: Response, next: NextFunction) => {
+    const app = aroundRequireAuth(
+      (await redisApp()).auth,
+      (req) => {
         (req as unknown as Record<string, unknown>).auth = { stale: true };
         (req as unknown as Record<string, unknown>).custom = 'kept';
         before.keys = Reflect.ownKeys(req).map(String); // names and symbols, in order
-        next();
       },
-      auth.requireAuth(),
-      (req: Request, res: Response) => {
+      (req, res) => {
         const descriptor = Object.getOwnPropertyDescriptor(req, 'auth');
         const shape = { writable: descriptor?.writable, enumerable: descriptor?.enumerable, configurable: descriptor?.configurable };
         const keys = Reflect.ownKeys(req).map(String);
@@ -210,17 +224,10 @@ describe('requireAuth: a valid token', () => {
   });
 
   test('an app that defined req.auth as a non-configurable property still gets it set, not a 500', async () => {
-    const auth = createAuth(authOptions((await redisStore()).store));
-    const app = express();
-    app.use('/auth', auth.router);
-    app.get(
-      '/api/me',
-      (req: Request, _res: Response, next: NextFunction) => {
-        Object.defineProperty(req, 'auth', { value: undefined, writable: true, enumerable: true, configurable: false });
-        next();
-      },
-      auth.requireAuth(),
-      (req: Request, res: Response) => res.json({ userId: req.auth?.userId }),
+    const app = aroundRequireAuth(
+      (await redisApp()).auth,
+      (req) => Object.defineProperty(req, 'auth', { value: undefined, writable: true, enumerable: true, configurable: false }),
+      (req, res) => res.json({ userId: req.auth?.userId }),
     );
     const { accessToken } = await login(app);
     const res = await me(app, `Bearer ${accessToken}`);
@@ -248,27 +255,34 @@ describe('requireAuth: a valid token', () => {
     expect(outcomes).toEqual(['next()', 401, 'next()', 401, 'next()', 401]);
   });
 
-  test('after requireAuth an Express request is a dictionary-mode object in V8, on Express 5 and 4 (what makes the routes behind it fast)', async () => {
+  test("after requireAuth, and in the router's routes, an Express request is a dictionary-mode object in V8, on Express 5 and 4 (what makes them fast)", async () => {
     // %HasFastProperties needs --allow-natives-syntax, so this runs in a child process, on the built package.
     const script = `
       const http = require('node:http');
       const { createAuth, MemoryStore } = require(${JSON.stringify(require.resolve('express-refresh-tokens'))});
-      const check = (express) => new Promise((resolve) => {
+      const get = (server, path) => new Promise((resolve) => http.get({ host: '127.0.0.1', port: server.address().port, path }, (res) => res.resume().on('end', resolve)));
+      const check = async (express) => {
         const auth = createAuth({ store: new MemoryStore(), accessToken: { secret: 'a'.repeat(32) }, refreshToken: { secret: 'b'.repeat(32) }, authenticate: async () => null, cookie: { secure: false } });
         const app = express();
         const seen = {};
         app.get('/', (req, _res, next) => { seen.before = %HasFastProperties(req); next(); }, auth.requireAuth({ optional: true }),
-          (req, res) => { seen.after = %HasFastProperties(req); res.end(); });
-        const server = app.listen(0, '127.0.0.1', () => http.get({ host: '127.0.0.1', port: server.address().port }, (res) => {
-          res.resume();
-          res.on('end', () => server.close(async () => { await auth.close(); resolve(seen); }));
-        }));
-      });
+          (req, res) => { seen.afterRequireAuth = %HasFastProperties(req); res.end(); });
+        // The router answers itself: the request is looked at once its answer is written.
+        app.use('/auth', (req, res, next) => { res.on('finish', () => { seen.afterRouter = %HasFastProperties(req); }); next(); }, auth.router);
+        const server = app.listen(0, '127.0.0.1');
+        await new Promise((resolve) => server.once('listening', resolve));
+        await get(server, '/');
+        await get(server, '/auth/.well-known/jwks.json');
+        await new Promise((resolve) => server.close(resolve));
+        await auth.close();
+        return seen;
+      };
       (async () => console.log(JSON.stringify({ express5: await check(require('express')), express4: await check(require('express4')) })))();
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', '-e', script], { cwd: process.cwd() });
     // A request has fast properties before (the control); a Node whose V8 changes this fails here, see README, Benchmarks.
-    expect(JSON.parse(stdout)).toEqual({ express5: { before: true, after: false }, express4: { before: true, after: false } });
+    const shapes = { before: true, afterRequireAuth: false, afterRouter: false };
+    expect(JSON.parse(stdout)).toEqual({ express5: shapes, express4: shapes });
   });
 
   test('the scheme is case-insensitive', async () => {
