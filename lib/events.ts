@@ -75,13 +75,21 @@ export interface AuthEventMap {
   user_revoked: [{ userId: string; sessionIds: string[] }];
   /**
    * The store failed; the request was answered 503 (or the `auth.*` call rejected). `error.code` says
-   * what failed (`ERR_STORE_TIMEOUT`, `ERR_REVOCATION_FEED_STALE`, …: see `ErrorCodes`). `error` never contains a token.
+   * what failed (`ERR_STORE_TIMEOUT`, `ERR_REVOCATION_FEED_STALE`, …: see `ErrorCodes`), `error.message`
+   * why, in words (a refused connection, a password Redis wants, no reply), and `error.cause` is the
+   * underlying error (ioredis' connection error, Redis' reply) when there is one. `error` never contains
+   * a token; it may name Redis' host and port, so it is for logs, never for an answer.
    */
   store_error: [{ operation: string; error: StoreUnavailableError }];
 }
 
 /**
  * `auth.events`: an EventEmitter typed by {@link AuthEventMap}. Listeners that throw never affect a request.
+ * An unknown event name does not compile, and each listener gets its own event's arguments.
+ *
+ * Its event-name methods are declared here rather than through @types/node's generic
+ * `EventEmitter<T>`, whose typing moves between majors (from @types/node 25 on it accepts any
+ * event name), so the check is the same whichever @types/node a project has.
  *
  * @example
  * ```ts
@@ -93,7 +101,30 @@ export interface AuthEventMap {
  * alertOnReuse(auth.events);
  * ```
  */
-export type AuthEvents = EventEmitter<AuthEventMap>;
+export interface AuthEvents extends EventEmitter {
+  /** Adds a listener for `event`, called with the event's arguments. */
+  on<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** The same as {@link AuthEvents.on}. */
+  addListener<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** Adds a listener called the next time `event` is emitted, then removed. */
+  once<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** Adds a listener for `event` ahead of the others. */
+  prependListener<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** Adds a one-time listener for `event` ahead of the others. */
+  prependOnceListener<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** Removes a listener added for `event`. */
+  off<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** The same as {@link AuthEvents.off}. */
+  removeListener<E extends keyof AuthEventMap>(event: E, listener: (...args: AuthEventMap[E]) => void): this;
+  /** Calls the listeners of `event` with `args`; true when it had any. */
+  emit<E extends keyof AuthEventMap>(event: E, ...args: AuthEventMap[E]): boolean;
+  /** How many listeners `event` has (of `listener`, when given). */
+  listenerCount<E extends keyof AuthEventMap>(event: E, listener?: (...args: AuthEventMap[E]) => void): number;
+  /** The listeners of `event`. */
+  listeners<E extends keyof AuthEventMap>(event: E): Array<(...args: AuthEventMap[E]) => void>;
+  /** The listeners of `event`, `once` wrappers included. */
+  rawListeners<E extends keyof AuthEventMap>(event: E): Array<(...args: AuthEventMap[E]) => void>;
+}
 
 /**
  * The emitter behind `auth.events`, with listeners isolated from the library: a listener that

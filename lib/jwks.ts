@@ -1,5 +1,4 @@
 // The JSON Web Key Set (RFC 7517 §5) of the access-token verifying keys, and the handler that publishes it.
-import type { JsonWebKey } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sha256Base64url } from './hashing';
 import type { AccessTokenAlgorithm, Configuration } from './options';
@@ -7,6 +6,10 @@ import { publicJwkMembers } from './signing-keys';
 
 /**
  * One published key: its public members only, with `kid`, `alg` and `use: 'sig'`. Fits `createPublicKey({ key, format: 'jwk' })`.
+ *
+ * Declared here rather than taken from `node:crypto`, whose JWK type moves between @types/node majors
+ * (`JsonWebKey` is gone from 25 on). A type alias, not an interface, so it fits both shapes Node's
+ * `createPublicKey` has taken: the older one with an index signature and the newer one without.
  *
  * @example
  * ```ts
@@ -16,7 +19,7 @@ import { publicJwkMembers } from './signing-keys';
  * const byKid = new Map(auth.jwks.keys.map((jwk: PublicJwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
  * ```
  */
-export interface PublicJwk extends JsonWebKey {
+export type PublicJwk = {
   /** The key type: `RSA` for `RS*`/`PS*`, `EC` for `ES*`, `OKP` for `EdDSA`. */
   kty: 'RSA' | 'EC' | 'OKP';
   /** The key id tokens carry in their `kid` header. */
@@ -35,7 +38,7 @@ export interface PublicJwk extends JsonWebKey {
   x?: string;
   /** EC keys: the public point's y coordinate. */
   y?: string;
-}
+};
 
 /**
  * What `GET {mount}/.well-known/jwks.json` answers, and `auth.jwks` holds.
@@ -67,8 +70,8 @@ export function buildJwks(config: Pick<Configuration['accessToken'], 'algorithm'
   const keys: PublicJwk[] = [];
   for (const [kid, key] of config.verifyingKeys) {
     if (key.type !== 'public') continue; // never anything but a public key
-    const members = publicJwkMembers(key);
-    keys.push(Object.freeze({ ...members, kid, alg: config.algorithm, use: 'sig' } as PublicJwk));
+    const jwk: PublicJwk = { ...publicJwkMembers(key), kid, alg: config.algorithm, use: 'sig' };
+    keys.push(Object.freeze(jwk));
   }
   return Object.freeze({ keys: Object.freeze(keys) });
 }

@@ -2,6 +2,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ErrorCodes } from './errors';
 import { sha256Base64url } from './hashing';
+import type { PublicJwk } from './jwks';
 import { configurationError } from './option-checks';
 
 /** The longest `kid` the library configures or accepts in a token header. */
@@ -17,8 +18,8 @@ const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   OKP: ['crv', 'kty', 'x'],
 };
 
-/** The public members of a key's JWK (kty, and n/e or crv/x/y), nothing else. */
-export type PublicJwkMembers = Record<string, string>;
+/** The public members of a key's JWK (kty, and n/e or crv/x/y), nothing else: a {@link PublicJwk} without `kid`, `alg` and `use`. */
+export type PublicJwkMembers = Pick<PublicJwk, 'kty' | 'crv' | 'e' | 'n' | 'x' | 'y'>;
 
 /** Reads one DER tag-length-value at `offset`, which must carry `tag`; returns where its content starts and ends. */
 function derContent(der: Buffer, offset: number, tag: number): { start: number; end: number } {
@@ -57,13 +58,14 @@ export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
   const jwk = source.export({ format: 'jwk' }) as Record<string, unknown>;
   const members = PUBLIC_MEMBERS[String(jwk.kty)];
   if (!members) throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: unsupported key type ${String(jwk.kty)}`);
-  const result: PublicJwkMembers = {};
+  const result: Record<string, string> = {};
   for (const name of members) {
     const value = jwk[name];
     if (typeof value !== 'string') throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, `publicJwkMembers: the JWK lacks \`${name}\``);
     result[name] = value;
   }
-  return result;
+  // kty is one of PUBLIC_MEMBERS' key types (checked above), and the other members are the ones that type has.
+  return result as PublicJwkMembers;
 }
 
 /**
