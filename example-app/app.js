@@ -1,7 +1,6 @@
 // The example app: express-refresh-tokens mounted the way a user would, with one demo user and a page to try it in.
 'use strict';
 
-const fs = require('node:fs');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const express = require('express');
@@ -10,8 +9,6 @@ const { createAuth, MemoryStore, RedisStore } = require('express-refresh-tokens'
 /** The demo account printed at start-up (and shown as a hint on the page). */
 const DEMO_USER = { id: 'demo-user', username: 'demo', password: 'demo-password', role: 'admin' };
 
-/** The built browser client (`npm run build`), served to the page as an ES module. */
-const CLIENT_DIR = path.join(__dirname, '..', 'dist', 'browser');
 const PUBLIC_DIR = path.join(__dirname, 'public');
 
 function secretFromEnv(name) {
@@ -31,9 +28,14 @@ function durationFromEnv(name, fallback) {
   return value;
 }
 
-/** Whether the browser client has been built (server.js warns when it has not). */
+/** Whether the browser client has been built (server.js stops with a sentence when it has not): Node resolves its export only once the file exists. */
 function clientBuilt() {
-  return fs.existsSync(path.join(CLIENT_DIR, 'client', 'index.js'));
+  try {
+    require.resolve('express-refresh-tokens/client');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The demo page loads nothing but its own files: a strict Content-Security-Policy shows it can. */
@@ -92,8 +94,8 @@ function createExampleApp({
   app.get('/favicon.ico', (_req, res) => {
     res.type('image/svg+xml').sendFile(path.join(PUBLIC_DIR, 'favicon.svg'));
   });
-  // The page imports `/vendor/express-refresh-tokens/client/index.js`: the package's `./client` export.
-  app.use('/vendor/express-refresh-tokens', express.static(CLIENT_DIR, { index: false }));
+  // The browser client's folder, as any app serves it: the page imports `/vendor/express-refresh-tokens/index.js`.
+  app.use('/vendor/express-refresh-tokens', express.static(path.dirname(require.resolve('express-refresh-tokens/client'))));
   app.use('/auth', auth.router);
   app.get('/api/me', auth.requireAuth(), (req, res) => {
     res.json({ userId: req.auth.userId, sessionId: req.auth.sessionId, claims: req.auth.claims });
