@@ -1,25 +1,53 @@
-// Starts the example app: `npm start` (MemoryStore), or with REDIS_URL set (RedisStore).
+// Starts the example app: `npm start` (MemoryStore), or with REDIS_URL set (RedisStore); PORT picks the port (default 3000).
 // ACCESS_TOKEN_TTL (default 5m) and REFRESH_REUSE_GRACE (default 10s) tune the tokens, e.g.
 // `ACCESS_TOKEN_TTL=20s npm start` to watch the page refresh its access token silently.
 'use strict';
 
 const { createExampleApp, DEMO_USER, clientBuilt } = require('./app');
 
+/** The port from PORT (default 3000); a value that is not a port ends the start with a sentence, not a stack trace. */
+function portFromEnv() {
+  const value = (process.env.PORT || '').trim();
+  if (!value) return 3000;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    console.error(`PORT must be a port number from 0 to 65535; received ${JSON.stringify(value)}. For example: \`PORT=3001 npm start\`.`);
+    process.exit(1);
+  }
+  return Number(value);
+}
+
+/** Why the server could not listen, in words, with what to do. */
+function listenFailure(error, port) {
+  const another = `Start it on another port with PORT, e.g. \`PORT=${port === 3001 ? 3002 : 3001} npm start\`.`;
+  if (error.code === 'EADDRINUSE') {
+    return `Port ${port} is already in use (another program, or another copy of this app, is listening on it). ${another}`;
+  }
+  if (error.code === 'EACCES') return `This user may not listen on port ${port}. ${another}`;
+  return `Could not listen on port ${port}: ${error.message}`;
+}
+
 async function main() {
+  const port = portFromEnv();
   let redisClient;
   if (process.env.REDIS_URL) {
     const Redis = require('ioredis');
     redisClient = new Redis(process.env.REDIS_URL);
   }
-  const { app, auth, storeName, settings } = createExampleApp({ redisClient });
   if (!clientBuilt()) {
-    console.warn('The browser client is not built: run `npm run build` (or `npm start`, which builds first).');
+    console.error('The browser client is not built: run `npm run build` (or `npm start`, which builds first).');
+    process.exit(1);
   }
-  const port = Number(process.env.PORT || 3000);
-  const server = app.listen(port, () => {
+  const { app, auth, storeName, settings } = createExampleApp({ redisClient });
+  // No listen callback: Express 5 would hand it a failure and Express 4 would not; the 'error' listener hears both.
+  const server = app.listen(port);
+  server.on('listening', () => {
     console.log(`express-refresh-tokens example app on http://localhost:${server.address().port} (${storeName})`);
     console.log(`Log in as "${DEMO_USER.username}" with password "${DEMO_USER.password}".`);
     console.log(`Access tokens live ${settings.accessTokenTtl} (ACCESS_TOKEN_TTL); refresh reuse grace ${settings.refreshReuseGrace} (REFRESH_REUSE_GRACE).`);
+  });
+  server.on('error', (error) => {
+    console.error(listenFailure(error, port));
+    process.exit(1);
   });
   const stop = () => {
     server.close();

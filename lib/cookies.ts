@@ -1,9 +1,10 @@
-// The refresh cookie: reading it strictly (one occurrence only) and writing or clearing it.
+// The refresh cookie: reading it strictly (one occurrence only), writing or clearing it, and warning when a browser will drop it.
 // Reading: the `cookie` package, on the raw header (an app's cookie-parser is left alone); writing
 // and clearing: Express' own `res.cookie` / `res.clearCookie`. Only the check that our name occurs
 // once in the raw header is ours: no parser reports a duplicated name.
 import { parse } from 'cookie';
 import type { CookieOptions as ExpressCookieOptions, Request, Response } from 'express';
+import { quoteReceived } from './describe-value';
 import type { Configuration } from './options';
 import { PRESENCE_COOKIE_SUFFIX } from './shared/protocol';
 
@@ -84,9 +85,51 @@ function maxAgeOf(lifetimeMs: number): number {
 /**
  * Sets the refresh cookie to live exactly as long as its family: `Max-Age`, and the matching
  * `Expires` Express adds. Express url-encodes values; a token (base64url and dots) comes out unchanged.
+ * A `Secure` cookie set on a request that will not keep it is reported ({@link warnIfBrowserDropsCookie}).
  */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
+  if (cookie.secure && !warnedSecureCookieOverHttp) warnIfBrowserDropsCookie(req);
   res.cookie(cookie.name, token, attributes(cookie, true, cookiePath(req, cookie), maxAgeOf(lifetimeMs)));
+}
+
+/** The process warning's code for a `Secure` cookie a browser will drop. */
+const SECURE_COOKIE_OVER_HTTP = 'ERT_SECURE_COOKIE_OVER_HTTP';
+/** Once per process: the first such request says all there is to say. */
+let warnedSecureCookieOverHttp = false;
+/** An address in 127.0.0.0/8. */
+const IPV4_LOOPBACK = /^127(?:\.\d{1,3}){3}$/;
+
+/**
+ * Whether browsers treat `hostname` (Express' `req.hostname`: no port, IPv6 in brackets) as a secure
+ * context where a `Secure` cookie set over plain http is kept: `localhost` and `*.localhost`, the
+ * IPv4 loopback network 127.0.0.0/8, and `[::1]`. Chromium and Firefox keep them there (checked
+ * against Chromium in test/insecure-cookie-warning.test.ts); Safari keeps none over http, not even
+ * on localhost, which the docs say next to `cookie.secure`.
+ */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || IPV4_LOOPBACK.test(host);
+}
+
+/**
+ * Warns, once per process (code `ERT_SECURE_COOKIE_OVER_HTTP`), when a `Secure` cookie goes out on a
+ * request that did not arrive over https (`req.secure`, which follows Express' `trust proxy`) to a
+ * host that is not a loopback one: the browser drops such a cookie without a word, so the user is
+ * signed out on the next page load. The usual causes: plain http on a LAN name, an IP address or a
+ * docker-compose service name, or a TLS proxy in front without `trust proxy`.
+ */
+function warnIfBrowserDropsCookie(req: Request): void {
+  if (req.secure) return;
+  const hostname: string | undefined = req.hostname;
+  if (!hostname || isLoopbackHost(hostname)) return;
+  warnedSecureCookieOverHttp = true;
+  process.emitWarning(
+    `The refresh cookie is Secure, but it was just set on a plain http request to ${quoteReceived(hostname)}: browsers drop a Secure cookie set over http ` +
+      '(except on localhost), so the user is signed out on the next page load. Serve the app over https; behind a proxy that ends TLS, ' +
+      "set Express' trust proxy (e.g. app.set('trust proxy', 1)) so the request counts as https; for plain-http development, " +
+      'pass `cookie: { secure: false }` to createAuth. (Said once per process.)',
+    { code: SECURE_COOKIE_OVER_HTTP },
+  );
 }
 
 /** The longest a browser keeps a cookie: Chrome caps `Max-Age` and `Expires` at 400 days (RFC 6265bis). */

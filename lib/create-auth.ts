@@ -122,7 +122,9 @@ export interface Auth {
    * probe or before `app.listen`. Rejects with a `StoreUnavailableError` when the store does not answer in time.
    *
    * @throws {@link StoreUnavailableError} (as a rejection, code `ERR_REVOCATION_FEED_NOT_LOADED`) when the
-   * feed cannot load within the store's `commandTimeoutMs`.
+   * feed cannot load within the store's `commandTimeoutMs`. Its message says why (`connection refused
+   * (connect ECONNREFUSED 127.0.0.1:6379)`, a password Redis wants, no answer), and its `cause` is the
+   * underlying error when there is one.
    *
    * @example
    * ```ts
@@ -215,7 +217,10 @@ export function createAuth(options: AuthOptions): Auth {
   const verified = new VerifiedTokenCache();
   const sessions = new SessionService(config, events);
   const backend = rateLimitBackendOf(config.store);
-  const rateLimiters = createRateLimiters(config.rateLimit, backend?.client, backend?.prefix ?? '', { commandTimeoutMs: backend?.commandTimeoutMs });
+  const rateLimiters = createRateLimiters(config.rateLimit, backend?.client, backend?.prefix ?? '', {
+    commandTimeoutMs: backend?.commandTimeoutMs,
+    connection: backend?.connection,
+  });
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
     createRequireAuth({ codec, verified, feed: sessions.feed, events, realm: config.realm }, requireOptions);
 

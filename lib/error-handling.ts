@@ -1,5 +1,6 @@
 // Turning failures into AuthErrors, and answering them as JSON when the app has no handler for them.
 import type { Application, NextFunction, Request, Response } from 'express';
+import { quoteReceived } from './describe-value';
 import { AuthError, StoreUnavailableError, temporarilyUnavailable } from './errors';
 import type { AuthEvents } from './events';
 
@@ -11,16 +12,54 @@ export function httpStatusOf(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** What body-parser (and raw-body under it) put on the errors it raises, besides the status. */
+interface BodyParserErrorDetails {
+  type?: unknown;
+  limit?: unknown;
+  charset?: unknown;
+  encoding?: unknown;
+  /** A zlib error's (`Z_DATA_ERROR`, brotli's `ERR__ERROR_FORMAT_…`), for a body that does not decompress. */
+  code?: unknown;
+}
+
+/** zlib's and brotli's error codes, on a body whose Content-Encoding does not match its bytes. */
+const DECOMPRESSION_ERROR = /^(?:Z_|ERR__ERROR_)/;
+
+/** The 400's words: what was wrong with the body, never body-parser's own words (which may quote it). */
+function malformedRequestMessage({ type, code }: BodyParserErrorDetails): string {
+  if (type === 'entity.parse.failed') return 'The body is not valid JSON';
+  if (typeof code === 'string' && DECOMPRESSION_ERROR.test(code))
+    return 'The body could not be decompressed: send it uncompressed, or compressed as its Content-Encoding says';
+  return 'Malformed request';
+}
+
+/** The 415's words for a body body-parser could not decode: a charset other than UTF, or an unknown Content-Encoding. */
+function undecodableBodyMessage({ type, charset, encoding }: BodyParserErrorDetails): string {
+  if (type === 'charset.unsupported') {
+    return `Send the JSON body in UTF-8 (Content-Type: application/json; charset=utf-8); received charset ${quoteReceived(String(charset)).toUpperCase()}`;
+  }
+  if (type === 'encoding.unsupported') {
+    return `Content-Encoding ${quoteReceived(String(encoding))} cannot be decoded here: send the body uncompressed, or gzip- or deflate-compressed`;
+  }
+  return 'Send a UTF-8 JSON body, uncompressed or gzip- or deflate-compressed';
+}
+
 /**
  * The AuthError for an HTTP client error raised by Express or body-parser (a `status` from 400 to
- * 499 on the error: bad JSON, corrupt Content-Encoding, oversized body, malformed URL escapes).
+ * 499 on the error: bad JSON, corrupt Content-Encoding, oversized body, malformed URL escapes). Its
+ * message says how to make the call right, from body-parser's details (never its own words, which
+ * may quote the body).
  */
 function clientError(error: unknown): AuthError | undefined {
   const code = httpStatusOf(error);
   if (code === undefined || code < 400 || code > 499) return undefined;
-  if (code === 413) return new AuthError('payload_too_large', 413, 'Request body too large', { cause: error });
-  if (code === 415) return new AuthError('unsupported_media_type', 415, 'Unsupported body encoding or charset', { cause: error });
-  return new AuthError('invalid_request', 400, 'Malformed request', { cause: error });
+  const details = error as BodyParserErrorDetails;
+  if (code === 413) {
+    const limit = typeof details.limit === 'number' ? ` (${details.limit} bytes)` : '';
+    return new AuthError('payload_too_large', 413, `The body is larger than bodyLimit${limit}`, { cause: error });
+  }
+  if (code === 415) return new AuthError('unsupported_media_type', 415, undecodableBodyMessage(details), { cause: error });
+  return new AuthError('invalid_request', 400, malformedRequestMessage(details), { cause: error });
 }
 
 /**

@@ -39,6 +39,20 @@ export type AuthErrorCode =
   | 'temporarily_unavailable'
   | 'server_error';
 
+/**
+ * The codes whose JSON answer also carries the error's `message`: mistakes in how a call was made
+ * (a header, the content type, the body, the method), which whoever wrote the call fixes. Answers
+ * about credentials, tokens, throttling and the server stay `{ error }` alone: their words would
+ * help nobody but someone probing.
+ */
+const DESCRIBED_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>([
+  'invalid_request',
+  'csrf_rejected',
+  'method_not_allowed',
+  'payload_too_large',
+  'unsupported_media_type',
+]);
+
 /** Options for constructing an {@link AuthError}. */
 export interface AuthErrorInit {
   /** HTTP headers the answer must carry (`WWW-Authenticate`, `Retry-After`). */
@@ -102,15 +116,17 @@ export class AuthError extends Error {
   }
 
   /**
-   * The JSON body the library answers with: `{ error: code }` (never the message or the cause).
+   * The JSON body the library answers with: `{ error: code }`, plus the
+   * `message` when the code is about how the call was made (`csrf_rejected`, `unsupported_media_type`,
+   * `invalid_request`, `payload_too_large`, `method_not_allowed`). Never the cause, never a 5xx's words.
    *
    * @example
    * ```ts
    * if (err instanceof AuthError) res.status(err.status).set(err.headers).json(err); // {"error":"invalid_token"}
    * ```
    */
-  toJSON(): { error: AuthErrorCode } {
-    return { error: this.code };
+  toJSON(): { error: AuthErrorCode; message?: string } {
+    return DESCRIBED_CODES.has(this.code) ? { error: this.code, message: this.message } : { error: this.code };
   }
 }
 
@@ -165,9 +181,9 @@ export const ErrorCodes = Object.freeze({
   ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   /** A store command failed: the connection broke, or Redis answered an error (`cause` says which: OOM, READONLY, NOPERM, …). Also the default for a store's own errors. */
   ERR_STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
-  /** Redis did not answer within `commandTimeoutMs` (waiting for the connection included). */
+  /** Redis did not answer within `commandTimeoutMs` (waiting for the connection included); `cause` is the client's connection error when it was not connected. */
   ERR_STORE_TIMEOUT: 'ERR_STORE_TIMEOUT',
-  /** After a timeout, operations fail at once, unsent, until Redis answers a probe again. */
+  /** After a timeout, operations fail at once, unsent, until Redis answers a probe again; `cause` is the connection error, or the timeout. */
   ERR_STORE_CIRCUIT_OPEN: 'ERR_STORE_CIRCUIT_OPEN',
   /** The Redis client given to the store was closed (`quit()`/`disconnect()`); the store never reopens it. */
   ERR_STORE_CLIENT_CLOSED: 'ERR_STORE_CLIENT_CLOSED',
@@ -175,9 +191,9 @@ export const ErrorCodes = Object.freeze({
   ERR_STORE_DEADLINE_EXCEEDED: 'ERR_STORE_DEADLINE_EXCEEDED',
   /** Redis answered in a shape the store does not know: another program writes the keys, or versions are mixed. */
   ERR_STORE_BAD_REPLY: 'ERR_STORE_BAD_REPLY',
-  /** The revocation feed has not confirmed it is in touch with the store within `revocation.maxStaleness`: fail closed. */
+  /** The revocation feed has not confirmed it is in touch with the store within `revocation.maxStaleness`: fail closed. `cause` says why, when known. */
   ERR_REVOCATION_FEED_STALE: 'ERR_REVOCATION_FEED_STALE',
-  /** The revocation feed could not load from the store in time (at start-up, or after a reconnect). */
+  /** The revocation feed could not load from the store in time (at start-up, or after a reconnect). `cause` says why, when known. */
   ERR_REVOCATION_FEED_NOT_LOADED: 'ERR_REVOCATION_FEED_NOT_LOADED',
   /** `requireAuth` refused an access token because it expired. */
   ERR_ACCESS_TOKEN_EXPIRED: 'ERR_ACCESS_TOKEN_EXPIRED',
@@ -316,7 +332,8 @@ export class StoreUnavailableError extends Error {
    * ```
    */
   constructor(message: string, options?: { cause?: unknown; code?: StoreErrorCode }) {
-    super(message, options);
+    // No `cause` property at all when there is none (`{ cause: undefined }` would create one).
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StoreUnavailableError';
     this.code = options?.code ?? ErrorCodes.ERR_STORE_UNAVAILABLE;
   }
@@ -335,10 +352,42 @@ export function temporarilyUnavailable(cause: unknown): AuthError {
 
 /**
  * The 503 cause for a revocation feed out of touch with the store for longer than
- * `revocation.maxStaleness`: requireAuth and `/refresh` both fail closed with it.
+ * `revocation.maxStaleness`: requireAuth and `/refresh` both fail closed with it. `cause`, when the
+ * feed knows one, is what kept it from hearing (a refused connection, a timeout), named in the message too.
  */
-export function revocationFeedStale(): StoreUnavailableError {
-  return new StoreUnavailableError('the revocation feed has not heard from the store within revocation.maxStaleness', {
+export function revocationFeedStale(cause?: unknown): StoreUnavailableError {
+  const why = cause === undefined ? '' : `: ${describeStoreCause(cause)}`;
+  return new StoreUnavailableError(`the revocation feed has not heard from the store within revocation.maxStaleness${why}`, {
     code: ErrorCodes.ERR_REVOCATION_FEED_STALE,
+    cause,
   });
+}
+
+/**
+ * Plain words for the connection errors a first set-up meets: by Node's error `code`, or by the
+ * Redis error a reply starts with (`NOAUTH`, `WRONGPASS`; ioredis may prefix "Ready check failed: ").
+ */
+const CAUSE_WORDS: ReadonlyArray<{ code?: string; reply?: RegExp; words: string }> = [
+  { code: 'ECONNREFUSED', words: 'connection refused' },
+  { code: 'ENOTFOUND', words: 'host name not found' },
+  { code: 'EAI_AGAIN', words: 'host name not found' },
+  { code: 'ETIMEDOUT', words: 'connection timed out' },
+  { code: 'ECONNRESET', words: 'connection reset' },
+  { reply: /\bNOAUTH\b/, words: "Redis wants a password the client does not send: put it in the Redis URL or the client's `password` option" },
+  { reply: /\bWRONGPASS\b/, words: 'Redis refused the username or password the client sends' },
+];
+
+/**
+ * A store failure's cause in words, for messages and warnings: the error's own message, after plain
+ * words for the connection errors a first set-up meets ({@link CAUSE_WORDS}), e.g. `connection
+ * refused (connect ECONNREFUSED 127.0.0.1:6379)`. For logs only: it may name the host and port.
+ */
+export function describeStoreCause(cause: unknown): string {
+  // Read by shape, not `instanceof Error`: socket errors may come from another realm (a vm context, jest's sandbox).
+  const { message: own, code, lastNodeError } = (cause ?? {}) as { message?: unknown; code?: unknown; lastNodeError?: unknown };
+  const message = typeof own === 'string' ? own : String(cause);
+  // ioredis' Cluster reports "Failed to refresh slots cache." and keeps the reason on the side.
+  if (lastNodeError !== undefined && lastNodeError !== null) return `${message} ${describeStoreCause(lastNodeError)}`;
+  const known = CAUSE_WORDS.find((entry) => (entry.code !== undefined ? entry.code === code : entry.reply?.test(message)));
+  return known === undefined ? message : `${known.words} (${message})`;
 }

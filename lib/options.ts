@@ -343,7 +343,8 @@ export interface Configuration {
     retainMs: number;
   };
   cookie: { name: string; sameSite: 'Strict' | 'Lax' | 'None'; secure: boolean; hostPrefixed: boolean };
-  csrf: { headerName: string; allowedOrigins: ReadonlySet<string> };
+  /** `headerName` lower-cased, as Node keys request headers; `headerLabel` as configured, for messages. */
+  csrf: { headerName: string; headerLabel: string; allowedOrigins: ReadonlySet<string> };
   authenticate: Authenticate;
   realm: string;
   bodyLimit: number;
@@ -778,7 +779,7 @@ function csrfOptions(options: Partial<CsrfOptions>): Configuration['csrf'] {
     }
     return parsed.origin;
   });
-  return { headerName: headerName.toLowerCase(), allowedOrigins: new Set(origins) };
+  return { headerName: headerName.toLowerCase(), headerLabel: headerName, allowedOrigins: new Set(origins) };
 }
 
 function storeOption(store: unknown): SessionStore {

@@ -5,9 +5,10 @@ import { ipKeyGenerator, type Logger, type RateLimitInfo, MemoryStore as RateLim
 import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limit-redis';
 import { describeValue } from './describe-value';
 import { type Duration, describeMs, parseDuration } from './duration';
-import { AuthError, type AuthErrorCode, ErrorCodes, StoreUnavailableError } from './errors';
+import { AuthError, type AuthErrorCode, describeStoreCause, ErrorCodes, StoreUnavailableError } from './errors';
 import { sha256Base64url } from './hashing';
 import { checkKnownKeys, configurationError, fail } from './option-checks';
+import type { ConnectionWatch } from './store/redis-connection-watch';
 
 /**
  * One limit: at most `max` counted requests per `window`.
@@ -245,6 +246,8 @@ export interface RateLimitRedisClient {
 export interface RateLimiterOptions {
   /** How long one Redis counter operation may take before the request is answered 503. Defaults to `1000`. */
   commandTimeoutMs?: number | undefined;
+  /** The watch on the Redis client's connection (the RedisStore's), so errors name why Redis does not answer. */
+  connection?: ConnectionWatch | undefined;
 }
 
 /** The throttling middlewares the router puts in front of its handlers. */
@@ -285,9 +288,10 @@ function isNoScript(error: unknown): boolean {
  * - `DECR` becomes a script that only decrements a key that still has a TTL;
  * - each operation gets `timeoutMs`, and every failure becomes a {@link StoreUnavailableError}
  *   (which the router answers 503 `temporarily_unavailable`), coded `ERR_STORE_TIMEOUT` when Redis
- *   did not answer in time, `ERR_STORE_UNAVAILABLE` otherwise.
+ *   did not answer in time, `ERR_STORE_UNAVAILABLE` otherwise. While the client is not connected,
+ *   its connection error (from `connection`) is the `cause` and is named in the message.
  */
-export function redisSender(client: RateLimitRedisClient, timeoutMs: number): SendCommandFn {
+export function redisSender(client: RateLimitRedisClient, timeoutMs: number, connection?: ConnectionWatch): SendCommandFn {
   const scripts = new Map<string, string>([[SAFE_DECREMENT_SHA, SAFE_DECREMENT]]);
 
   const evalScript = async (sha: string, rest: string[]): Promise<unknown> => {
@@ -313,9 +317,12 @@ export function redisSender(client: RateLimitRedisClient, timeoutMs: number): Se
 
   return (command: string, ...args: string[]) =>
     new Promise((resolve, reject) => {
-      const unavailable = (cause: unknown, code: StoreUnavailableError['code'] = ErrorCodes.ERR_STORE_UNAVAILABLE): StoreUnavailableError =>
-        new StoreUnavailableError(`Rate limiter: Redis ${command} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, code });
-      const timer = setTimeout(() => reject(unavailable(new Error(`no answer within ${timeoutMs}ms`), ErrorCodes.ERR_STORE_TIMEOUT)), timeoutMs);
+      const timer = setTimeout(() => {
+        const cause = connection?.lastError;
+        const why = connection === undefined ? 'no reply came' : connection.reason();
+        const message = `Rate limiter: Redis did not answer ${command} within ${timeoutMs}ms: ${why}`;
+        reject(new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_TIMEOUT, cause }));
+      }, timeoutMs);
       send(command, args).then(
         (reply) => {
           clearTimeout(timer);
@@ -323,7 +330,9 @@ export function redisSender(client: RateLimitRedisClient, timeoutMs: number): Se
         },
         (error: unknown) => {
           clearTimeout(timer);
-          reject(unavailable(error));
+          // Not connected: the connection error is the cause (ioredis' "max retries per request" only follows from it).
+          const cause = connection?.lastError ?? error;
+          reject(new StoreUnavailableError(`Rate limiter: Redis ${command} failed: ${describeStoreCause(cause)}`, { cause }));
         },
       );
     });
@@ -382,6 +391,7 @@ export function createRateLimiters(
   options: RateLimiterOptions = {},
 ): RateLimiters {
   const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+  const { connection } = options;
   if (redisClient !== undefined && typeof redisClient.call !== 'function') {
     throw configurationError(
       'type',
@@ -411,7 +421,7 @@ export function createRateLimiters(
     const store: Store =
       redisClient === undefined || name === 'refresh'
         ? new RateLimitMemoryStore()
-        : new RateLimitRedisStore({ sendCommand: redisSender(redisClient, commandTimeoutMs), prefix: `${prefix}rl:${name}:` });
+        : new RateLimitRedisStore({ sendCommand: redisSender(redisClient, commandTimeoutMs, connection), prefix: `${prefix}rl:${name}:` });
     stores.push(store);
     return rateLimit({
       windowMs: limit.windowMs,

@@ -1,5 +1,6 @@
 // JSON request bodies for POST /login: size-limited, JSON-only, objects only, no prototype keys.
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { quoteReceived } from './describe-value';
 import { AuthError } from './errors';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -25,6 +26,13 @@ export function isSafeJsonValue(root: unknown): boolean {
   return true;
 }
 
+/** The 415 for a body that is not JSON, naming what was sent and what to send instead. */
+function unsupportedContentType(req: Request): AuthError {
+  const sent = req.headers['content-type'];
+  const received = sent === undefined ? 'no Content-Type' : quoteReceived(sent);
+  return new AuthError('unsupported_media_type', 415, `Send a JSON body with Content-Type: application/json (received ${received})`);
+}
+
 /**
  * Middleware chain that accepts only `Content-Type: application/json` (415 otherwise), at most
  * `limit` bytes (413), a JSON object (400) without prototype-polluting keys or deep nesting (400).
@@ -34,13 +42,17 @@ export function jsonObjectBody(limit: number) {
   const parse = express.json({ limit, type: 'application/json' });
   return [
     function requireJsonContentType(req: Request, _res: Response, next: NextFunction): void {
-      next(req.is('application/json') ? undefined : new AuthError('unsupported_media_type', 415, 'Send a JSON body with Content-Type: application/json'));
+      next(req.is('application/json') ? undefined : unsupportedContentType(req));
     },
     parse,
     function requireSafeObject(req: Request, _res: Response, next: NextFunction): void {
       const body: unknown = req.body;
       const valid = body !== null && typeof body === 'object' && !Array.isArray(body) && isSafeJsonValue(body);
-      next(valid ? undefined : new AuthError('invalid_request', 400, 'The body must be a shallow JSON object without __proto__ or constructor keys'));
+      next(
+        valid
+          ? undefined
+          : new AuthError('invalid_request', 400, 'The body must be a JSON object (not an array or a value), without __proto__, constructor or prototype keys'),
+      );
     },
   ];
 }

@@ -13,7 +13,7 @@ const DICTIONARY_PROBE = Symbol('express-refresh-tokens: dictionary probe');
  * request. Deleting a property from an object with such a hidden class (unlike an ordinary object,
  * where V8 just undoes the addition) turns it into a dictionary-mode object, which V8 reads with
  * cached lookups: a route behind `requireAuth` measures faster than one behind a middleware that
- * does nothing (README, Benchmarks). The probe is private and gone at once; only an app's Proxy
+ * does nothing (docs/performance.md). The probe is private and gone at once; only an app's Proxy
  * standing in for a request could see it pass. A request that refuses it (frozen, say, in a unit
  * test) is left as it is.
  *

@@ -165,7 +165,7 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       next,
       toAuthError(
         verdict === 'stale'
-          ? revocationFeedStale()
+          ? revocationFeedStale(feed.lastFailure?.())
           : new StoreUnavailableError('the revocation feed is not loaded', { code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED }),
         'requireAuth',
         events,

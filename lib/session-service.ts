@@ -84,7 +84,7 @@ export class SessionService {
     if (cookieValue === undefined) return null;
     // Checked before rotating: a refresh answered 503 must not have rotated the family.
     if (this.feed.freshness() === 'loading') await this.feed.ready();
-    if (this.feed.freshness() !== 'fresh') throw revocationFeedStale();
+    if (this.feed.freshness() !== 'fresh') throw revocationFeedStale(this.feed.lastFailure?.());
     const result = await this.present(cookieValue, 'rotate', client);
     if (result.status === 'rotated' || result.status === 'retried') {
       if (this.revokedByFeed(result.session)) {

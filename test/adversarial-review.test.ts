@@ -145,11 +145,11 @@ describe('verified-token cache: what held', () => {
     for (const path of [`/api/me?access_token=${accessToken}`, `/api/me?%61ccess_token=${accessToken}`, '/api/me?a=1&access_token=x']) {
       const res = await request(app).get(path).set('Authorization', `Bearer ${accessToken}`);
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.body).toEqual({ error: 'invalid_request', message: 'Send the access token in the Authorization header only' });
     }
     const form = await request(app).post('/api/me').set('Authorization', `Bearer ${accessToken}`).type('form').send(`access_token=${accessToken}`);
     expect(form.status).toBe(400);
-    expect(form.body).toEqual({ error: 'invalid_request' });
+    expect(form.body).toEqual({ error: 'invalid_request', message: 'Send the access token in the Authorization header only' });
   });
 
   test('the shared frozen payload: a handler that tries to mutate it changes nothing for the next request with the same token', async () => {

@@ -41,10 +41,14 @@ interface Expected {
 }
 
 const INVALID_TOKEN: Expected = { status: 401, body: { error: 'invalid_token' }, challenge: 'Bearer realm="api", error="invalid_token"' };
-const INVALID_REQUEST: Expected = { status: 400, body: { error: 'invalid_request' }, challenge: 'Bearer realm="api", error="invalid_request"' };
-const CSRF_REJECTED: Expected = { status: 403, body: { error: 'csrf_rejected' } };
-const UNSUPPORTED_MEDIA_TYPE: Expected = { status: 415, body: { error: 'unsupported_media_type' } };
-const PAYLOAD_TOO_LARGE: Expected = { status: 413, body: { error: 'payload_too_large' } };
+const INVALID_REQUEST: Expected = {
+  status: 400,
+  body: { error: 'invalid_request', message: expect.any(String) },
+  challenge: 'Bearer realm="api", error="invalid_request"',
+};
+const CSRF_REJECTED: Expected = { status: 403, body: { error: 'csrf_rejected', message: expect.any(String) } };
+const UNSUPPORTED_MEDIA_TYPE: Expected = { status: 415, body: { error: 'unsupported_media_type', message: expect.any(String) } };
+const PAYLOAD_TOO_LARGE: Expected = { status: 413, body: { error: 'payload_too_large', message: expect.any(String) } };
 const INVALID_CREDENTIALS: Expected = { status: 401, body: { error: 'invalid_credentials' } };
 
 /** An app on its own RedisStore prefix, with what a test needs to inspect the store. */

@@ -47,7 +47,7 @@ function expectClearing(cookie: Map<string, string>): void {
 
 function expectCsrfRejected(res: request.Response): void {
   expect(res.status).toBe(403);
-  expect(res.body).toEqual({ error: 'csrf_rejected' });
+  expect(res.body).toEqual({ error: 'csrf_rejected', message: expect.any(String) });
   expect(res.headers['set-cookie']).toBeUndefined();
 }
 
@@ -238,5 +238,63 @@ describe('cookie: secure false (plain-http development)', () => {
     const cookie = cookieLine(res, COOKIE);
     expect(cookie.get('path')).toBe('/');
     expect(cookie.has('secure')).toBe(true);
+  });
+});
+
+describe('a refused call says, in the answer, how to make it', () => {
+  /** The 403's `message`, after checking the rest of the answer is the usual csrf_rejected. */
+  function csrfMessage(res: request.Response): string {
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ error: 'csrf_rejected', message: expect.any(String) });
+    return res.body.message as string;
+  }
+
+  test('a hand-made login without the header (as curl sends it) names the header to send, and what Origin must be', async () => {
+    const { app } = await redisApp();
+    const message = csrfMessage(await request(app).post('/auth/login').send(CREDENTIALS));
+    expect(message).toMatch(/Send the X-Requested-With header/);
+    expect(message).toMatch(/any non-empty value/);
+    expect(message).toMatch(/Origin/);
+    expect(message).toMatch(/csrf\.allowedOrigins/);
+  });
+
+  test('with csrf.headerName configured, the message names that header as configured', async () => {
+    const { app } = await redisApp({ csrf: { headerName: 'X-CSRF-Guard' } });
+    const message = csrfMessage(await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch'));
+    expect(message).toMatch(/Send the X-CSRF-Guard header/);
+    expect(message).not.toMatch(/X-Requested-With/);
+  });
+
+  test('an Origin that is not allowed is named, with the option that allows it', async () => {
+    const { app } = await redisApp();
+    const message = csrfMessage(
+      await request(app).post('/auth/login').set('X-Requested-With', 'fetch').set('Origin', 'http://localhost:5173').send(CREDENTIALS),
+    );
+    expect(message).toMatch(/http:\/\/localhost:5173/);
+    expect(message).toMatch(/csrf\.allowedOrigins/);
+  });
+
+  test("an https Origin on a request the server saw as http points at Express' trust proxy", async () => {
+    const { app } = await redisApp();
+    const res = await request(app)
+      .post('/auth/login')
+      .set('X-Requested-With', 'fetch')
+      .set('Host', 'app.example')
+      .set('Origin', 'https://app.example')
+      .send(CREDENTIALS);
+    const message = csrfMessage(res);
+    expect(message).toMatch(/arrived over http/);
+    expect(message).toMatch(/trust proxy/);
+  });
+
+  test('Sec-Fetch-Site: cross-site is named as the reason', async () => {
+    const { app } = await redisApp({ csrf: { allowedOrigins: ['https://app.example'] } });
+    const res = await request(app)
+      .post('/auth/login')
+      .set('X-Requested-With', 'fetch')
+      .set('Sec-Fetch-Site', 'cross-site')
+      .set('Origin', 'https://app.example')
+      .send(CREDENTIALS);
+    expect(csrfMessage(res)).toMatch(/Sec-Fetch-Site: cross-site/);
   });
 });

@@ -605,8 +605,8 @@ describe('ErrorCodes', () => {
     for (const code of Object.keys(ACCESS_TOKEN_CODES)) expect(ErrorCodes).toHaveProperty(code, code);
   });
 
-  test('every code, ERR_ and HTTP, is documented in the README under "Error codes"', () => {
-    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  test('every code, ERR_ and HTTP, is documented in docs/errors.md under "Error codes"', () => {
+    const readme = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
     const start = readme.indexOf('\n## Error codes\n');
     expect(start).toBeGreaterThan(-1);
     const next = readme.indexOf('\n## ', start + 1);

@@ -1,12 +1,22 @@
-// The example app's page, clicked through in real Chromium: log in, call the API, sessions, revoke, log out everywhere.
+// The example app's page, clicked through in real Chromium: log in, call the API, sessions, revoke, log out everywhere,
+// throttled logins, and a Redis outage the page rides out.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, serve } from './support/browser';
+import { uniquePrefix } from './support/harness';
+import { startRedisServer } from './support/redis-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
-  createExampleApp(options?: { secure?: boolean; accessTokenTtl?: string | number; refreshReuseGrace?: string | number }): {
+  createExampleApp(options?: {
+    redisClient?: Redis;
+    prefix?: string;
+    secure?: boolean;
+    accessTokenTtl?: string | number;
+    refreshReuseGrace?: string | number;
+  }): {
     app: import('express').Express;
     auth: { close(): Promise<void> | void };
   };
@@ -32,8 +42,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** A fresh example app (its own MemoryStore) on 127.0.0.1, closed after the test. */
-async function startApp(options: { accessTokenTtl?: string | number } = {}): Promise<string> {
+/** A fresh example app (its own MemoryStore, or RedisStore on `redisClient`) on 127.0.0.1, closed after the test. */
+async function startApp(options: { accessTokenTtl?: string | number; redisClient?: Redis; prefix?: string } = {}): Promise<string> {
   const { app, auth } = createExampleApp({ secure: false, ...options });
   const served = await serve(app);
   cleanups.push(
@@ -52,27 +62,28 @@ async function newContext(options: Parameters<Browser['newContext']>[0] = {}): P
 
 /**
  * Collects what should never happen on the page: console errors, uncaught exceptions, failed
- * requests, and answers >= 400, except 401s from the paths in `expected401` (which the test fills
- * in just before the step that should get them).
+ * requests, and answers >= 400, except the `'<status> <path>'` pairs in `expected` (e.g.
+ * `'401 /api/me'`, which the test adds just before the step that should get them).
  */
-function watch(page: Page): { problems: string[]; expected401: Set<string> } {
+function watch(page: Page): { problems: string[]; expected: Set<string> } {
   const problems: string[] = [];
-  const expected401 = new Set<string>();
-  const isExpected = (url: string) => expected401.has(new URL(url).pathname);
+  const expected = new Set<string>();
+  const isExpected = (status: number | string | undefined, url: string) => expected.has(`${status} ${new URL(url).pathname}`);
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const url = message.location().url;
-    // Chromium logs every 4xx answer as "Failed to load resource"; the expected 401s are fine.
-    if (/status of 401/.test(message.text()) && url && isExpected(url)) return;
+    // Chromium logs every answer >= 400 as "Failed to load resource: … status of 401 (Unauthorized)"; expected ones are fine.
+    const status = /status of (\d+)/.exec(message.text())?.[1];
+    if (status && url && isExpected(status, url)) return;
     problems.push(`console error: ${message.text()} (${url})`);
   });
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
   page.on('requestfailed', (request) => problems.push(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`));
   page.on('response', (response) => {
-    if (response.status() < 400 || (response.status() === 401 && isExpected(response.url()))) return;
+    if (response.status() < 400 || isExpected(response.status(), response.url())) return;
     problems.push(`${response.status()} for ${response.request().method()} ${response.url()}`);
   });
-  return { problems, expected401 };
+  return { problems, expected };
 }
 
 async function logIn(page: Page, password = DEMO_USER.password): Promise<void> {
@@ -113,8 +124,23 @@ test('log in, call the API, see both sessions, revoke the other one, log out eve
   await laptop.locator('#signed-out').waitFor({ state: 'visible' });
   expect(await laptop.locator('.hint').textContent()).toContain(DEMO_USER.password);
 
+  // While the server has not answered, the button says so and cannot be clicked twice. (The login
+  // request is held in the browser until the button has been read, then sent to the server as it was.)
+  let sendLogin = (): void => undefined;
+  const loginHeld = new Promise<void>((resolve) => (sendLogin = resolve));
+  await laptop.route('**/auth/login', async (route) => {
+    await loginHeld;
+    await route.continue();
+  });
   await logIn(laptop);
+  const loginButton = laptop.locator('#login-button');
+  await loginButton.filter({ hasText: 'Signing in…' }).waitFor();
+  expect(await loginButton.isDisabled()).toBe(true);
+  sendLogin();
   expect(await signedInAs(laptop)).toBe(DEMO_USER.id);
+  await laptop.unroute('**/auth/login');
+  expect(await loginButton.textContent()).toBe('Log in');
+  expect(await loginButton.isDisabled()).toBe(false);
   expect(await laptop.locator('#user-role').textContent()).toBe(DEMO_USER.role);
   await laptop
     .locator('#countdown')
@@ -151,16 +177,21 @@ test('log in, call the API, see both sessions, revoke the other one, log out eve
   mkdirSync(join(__dirname, '..', 'docs'), { recursive: true });
   await laptop.screenshot({ path: SCREENSHOT, fullPage: true });
 
-  // Revoke the phone's session from the laptop.
+  // Revoke the phone's session from the laptop: a notice that goes away by itself after a few seconds.
   await other.getByRole('button', { name: /^Revoke/ }).click();
   await sessionCount(laptop, 1);
-  await laptop.locator('#notice').filter({ hasText: 'Revoked the session of Safari on iOS' }).waitFor();
+  const notice = laptop.locator('#notice');
+  await notice.filter({ hasText: 'Revoked the session of Safari on iOS' }).waitFor();
+  const noticeShownAt = Date.now();
 
   // The phone's next call: its access token is refused, its refresh too, and it shows the login form.
-  phoneWatch.expected401.add('/api/me').add('/auth/refresh');
+  phoneWatch.expected.add('401 /api/me').add('401 /auth/refresh');
   await phone.getByRole('button', { name: 'Call the protected API' }).click();
   await phone.locator('#signed-out').waitFor({ state: 'visible' });
   expect(await phone.locator('#notice').textContent()).toContain('Your session has ended');
+
+  await notice.waitFor({ state: 'hidden', timeout: 8000 });
+  expect(Date.now() - noticeShownAt).toBeGreaterThan(3000); // read-able for a few seconds, then gone
 
   // Log out everywhere: the login form, and still the login form after a reload (no session comes back).
   await laptop.getByRole('button', { name: 'Log out everywhere' }).click();
@@ -178,13 +209,13 @@ test('on a 375 px phone: nothing overflows, and a wrong password is an error in 
   const origin = await startApp();
   const context = await newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
-  const { problems, expected401 } = watch(page);
+  const { problems, expected } = watch(page);
   await page.goto(origin);
   await page.locator('#signed-out').waitFor({ state: 'visible' });
   expect(await page.locator('meta[name="viewport"]').getAttribute('content')).toContain('width=device-width');
   expect(await scrollWidth(page)).toBeLessThanOrEqual(375);
 
-  expected401.add('/auth/login');
+  expected.add('401 /auth/login');
   await logIn(page, 'not-the-password');
   const error = page.locator('#login-error');
   await error.waitFor({ state: 'visible' });
@@ -224,3 +255,78 @@ test('with a short ACCESS_TOKEN_TTL the countdown restarts on a silent refresh',
   await page.locator('#api-result').filter({ hasText: '200 OK' }).waitFor();
   expect(problems).toEqual([]);
 }, 30000);
+
+test('after 10 wrong passwords the login form says when to try again', async () => {
+  const origin = await startApp();
+  const context = await newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const { problems, expected } = watch(page);
+  expected.add('401 /auth/login').add('429 /auth/login');
+  await page.goto(origin);
+  await page.locator('#signed-out').waitFor({ state: 'visible' });
+
+  const error = page.locator('#login-error');
+  for (let attempt = 1; attempt <= 10; attempt += 1) {
+    const answer = page.waitForResponse((response) => response.url().endsWith('/auth/login'));
+    await logIn(page, `wrong-password-${attempt}`);
+    expect((await answer).status()).toBe(401);
+    await error.filter({ hasText: 'Wrong username or password.' }).waitFor();
+  }
+  // The 11th is throttled, even with the right password: the page says for how long, in words.
+  const throttled = page.waitForResponse((response) => response.url().endsWith('/auth/login'));
+  await logIn(page);
+  expect((await throttled).status()).toBe(429);
+  await error.filter({ hasText: 'Too many attempts. Try again in 15 minutes.' }).waitFor();
+  expect(await page.locator('#signed-in').isVisible()).toBe(false);
+  expect(await page.locator('#login-button').isDisabled()).toBe(false);
+  expect(problems).toEqual([]);
+}, 30000);
+
+test('a Redis outage: the page says the refresh failed and the token expired, then clears the error once a refresh works', async () => {
+  // The example app on RedisStore, on a private redis-server this test freezes (SIGSTOP) and thaws (SIGCONT).
+  const redis = await startRedisServer();
+  const pid = redis.process.pid as number;
+  const client = new Redis({ port: redis.port, host: '127.0.0.1', disconnectTimeout: 100 });
+  cleanups.push(
+    () => redis.stop(),
+    () => client.disconnect(),
+    () => process.kill(pid, 'SIGCONT'),
+  );
+  const origin = await startApp({ redisClient: client, prefix: uniquePrefix(), accessTokenTtl: '3s' });
+  const context = await newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const { problems, expected } = watch(page);
+  await page.goto(origin);
+  await page.locator('#signed-out').waitFor({ state: 'visible' });
+  await logIn(page);
+  await signedInAs(page);
+  await sessionCount(page, 1);
+
+  // Redis stops answering: the silent refresh before expiry gets 503 (after RedisStore's 1 s command timeout).
+  expected.add('503 /auth/refresh');
+  process.kill(pid, 'SIGSTOP');
+  const notice = page.locator('#notice');
+  await notice.filter({ hasText: 'Could not refresh the access token' }).waitFor({ timeout: 8000 });
+  expect(await notice.getAttribute('class')).toContain('error');
+
+  // The countdown reaches zero: it says "Expired" (not "Expires in expired"), and that the page will retry.
+  const countdown = page.locator('#countdown');
+  const countdownLabel = page.locator('#countdown-label');
+  await countdown.filter({ hasText: /^Expired$/ }).waitFor({ timeout: 8000 });
+  expect(await countdownLabel.isVisible()).toBe(false); // "Expired", not "Expires in Expired"
+  expect(await page.locator('#refresh-note').textContent()).toBe('Access token expired; it will be refreshed when the server is reachable.');
+
+  // Redis is back: the page's next try (after the 503's Retry-After) refreshes, and the red banner goes with it.
+  process.kill(pid, 'SIGCONT');
+  await page
+    .locator('#refresh-note')
+    .filter({ hasText: /^Refreshed silently at .* \(1 time\)\.$/ })
+    .waitFor({ timeout: 12000 });
+  await notice.waitFor({ state: 'hidden' });
+  expect(await countdownLabel.isVisible()).toBe(true);
+  expect(await countdown.textContent()).toMatch(/^0:0[123]$/);
+  await page.getByRole('button', { name: 'Call the protected API' }).click();
+  await page.locator('#api-result').filter({ hasText: '200 OK' }).waitFor();
+  expect(await notice.isVisible()).toBe(false);
+  expect(problems).toEqual([]);
+}, 40000);

@@ -1,4 +1,7 @@
 // The example app works as the README promises, on MemoryStore and on Redis.
+import { spawn } from 'node:child_process';
+import { type AddressInfo, createServer, type Server } from 'node:net';
+import path from 'node:path';
 import request from 'supertest';
 import { closeClients, redisClient, uniquePrefix } from './support/harness';
 
@@ -70,15 +73,14 @@ test('serves the page, its script and styles, the built browser client and a fav
 
   const script = await request(app).get('/app.js');
   expect(script.status).toBe(200);
-  expect(script.text).toContain("'/vendor/express-refresh-tokens/client/index.js'");
+  expect(script.text).toContain("'/vendor/express-refresh-tokens/index.js'");
   expect((await request(app).get('/styles.css')).status).toBe(200);
 
-  // The package's `./client` export (dist/browser), and the module it imports.
-  const client = await request(app).get('/vendor/express-refresh-tokens/client/index.js');
+  // The package's `./client` export, served from its folder: one module, importing nothing.
+  const client = await request(app).get('/vendor/express-refresh-tokens/index.js');
   expect(client.status).toBe(200);
   expect(client.headers['content-type']).toMatch(/javascript/);
-  expect(client.text).toContain('export function createAuthClient');
-  expect((await request(app).get('/vendor/express-refresh-tokens/shared/protocol.js')).status).toBe(200);
+  expect(client.text).toContain('function createAuthClient');
 
   for (const path of ['/favicon.svg', '/favicon.ico']) {
     const icon = await request(app).get(path);
@@ -126,5 +128,51 @@ describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
     const second = createExampleApp({ secure: false });
     expect(await loginExpiresIn(second.app)).toBe(45);
     await second.auth.close();
+  });
+});
+
+describe('npm start (example-app/server.js)', () => {
+  /** Runs server.js as `npm start` does, with `env` added; resolves when it exits (killed after 10 s). */
+  function runServer(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(__dirname, '..', 'example-app', 'server.js')], {
+        env: { ...process.env, REDIS_URL: '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  test('on a port that is taken: says so and how PORT picks another, exits 1, no stack trace', async () => {
+    // Held the way server.js listens (every address), so the clash is the one a user meets.
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const { code, stdout, stderr } = await runServer({ PORT: String(port) });
+      expect(code).toBe(1);
+      expect(stderr).toContain(`Port ${port} is already in use`);
+      expect(stderr).toContain('PORT=3001 npm start');
+      expect(stderr).not.toMatch(/TypeError|\n\s+at /);
+      expect(stdout).not.toContain('example app on http');
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
+
+  test('with a PORT that is not a port number: says what PORT must be, exits 1', async () => {
+    const { code, stderr } = await runServer({ PORT: 'http' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('PORT must be a port number from 0 to 65535; received "http"');
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -221,7 +221,11 @@ describe('sessions per user are capped, and GET /sessions pages', () => {
     expect(page2.body.nextCursor).toBeNull();
     for (const bad of ['?limit=0', '?limit=101', '?limit=x', '?cursor=-1', '?cursor=abc', '?limit=2&limit=3']) {
       const res = await list(bad);
-      expect({ bad, status: res.status, body: res.body }).toEqual({ bad, status: 400, body: { error: 'invalid_request' } });
+      expect({ bad, status: res.status, body: res.body }).toEqual({
+        bad,
+        status: 400,
+        body: { error: 'invalid_request', message: 'limit must be 1 to 100 and cursor one this route returned' },
+      });
     }
   });
 });

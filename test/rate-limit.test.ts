@@ -220,7 +220,7 @@ describe('the account a failure counts against cannot be chosen by the guesser',
     const app = stubApp(limitersFor({ login: { max: 2 } }));
     const res = await request(app).post('/auth/login').set('X-Forwarded-For', IP1).send({ email: 'alice@example.com', username: 'junk-1', password: WRONG });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'invalid_request' });
+    expect(res.body).toEqual({ error: 'invalid_request', message: 'Send `username` or `email`, not both (rateLimit.login.username decides which is counted)' });
     // With the field named explicitly, both may be sent, and failures count against the named one.
     const byEmail = stubApp(limitersFor({ login: { max: 2, username: (req: Request) => (req.body as { email?: unknown }).email } }));
     for (let i = 0; i < 2; i++) {

@@ -225,24 +225,48 @@ describe('POST /auth/login', () => {
       app = (await redisApp()).app;
     });
 
-    test('Content-Type text/plain answers 415', async () => {
+    test('Content-Type text/plain answers 415, saying which content type to send', async () => {
       const res = await postLogin(app).set('Content-Type', 'text/plain').send('{"username":"alice","password":"alice-password"}');
       expect(res.status).toBe(415);
-      expect(res.body).toEqual({ error: 'unsupported_media_type' });
+      expect(res.body).toEqual({ error: 'unsupported_media_type', message: expect.stringMatching(/Content-Type: application\/json/) });
+      expect(res.body.message).toMatch(/received text\/plain/);
       expect(res.headers['set-cookie']).toBeUndefined();
     });
 
-    test('a form-encoded body answers 415', async () => {
+    test('a form-encoded body answers 415, naming what it sent and what to send instead', async () => {
       const res = await postLogin(app).type('form').send({ username: 'alice', password: 'alice-password' });
       expect(res.status).toBe(415);
+      expect(res.body.error).toBe('unsupported_media_type');
+      expect(res.body.message).toMatch(/Content-Type: application\/json/);
+      expect(res.body.message).toMatch(/received application\/x-www-form-urlencoded/);
       expect(res.headers['set-cookie']).toBeUndefined();
+    });
+
+    test('a body without Content-Type answers 415, saying so', async () => {
+      const res = await postLogin(app).send(Buffer.from('{"username":"alice","password":"alice-password"}'));
+      expect(res.status).toBe(415);
+      expect(res.body.message).toMatch(/Content-Type: application\/json/);
+      expect(res.body.message).toMatch(/no Content-Type/);
+    });
+
+    test('a JSON body in another charset answers 415, asking for UTF-8', async () => {
+      const res = await postLogin(app).set('Content-Type', 'application/json; charset=latin1').send('{"username":"alice","password":"alice-password"}');
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({ error: 'unsupported_media_type', message: expect.stringMatching(/UTF-8/) });
+      expect(res.body.message).toMatch(/LATIN1/i);
+    });
+
+    test('a body in a Content-Encoding the server cannot decode answers 415, naming it', async () => {
+      const res = await postLogin(app).set('Content-Type', 'application/json').set('Content-Encoding', 'compress').send('{}');
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({ error: 'unsupported_media_type', message: expect.stringMatching(/Content-Encoding compress/) });
     });
 
     test('a body over the default limit of 16384 bytes answers 413', async () => {
       const body = JSON.stringify({ username: 'alice', password: 'alice-password', pad: 'x'.repeat(16_400) });
       const res = await postLogin(app).set('Content-Type', 'application/json').send(body);
       expect(res.status).toBe(413);
-      expect(res.body).toEqual({ error: 'payload_too_large' });
+      expect(res.body).toEqual({ error: 'payload_too_large', message: expect.stringMatching(/bodyLimit \(16384 bytes\)/) });
       expect(res.headers['set-cookie']).toBeUndefined();
     });
 
@@ -257,14 +281,14 @@ describe('POST /auth/login', () => {
     test('malformed JSON answers 400', async () => {
       const res = await postLogin(app).set('Content-Type', 'application/json').send('{"username": "alice", ');
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.body).toEqual({ error: 'invalid_request', message: expect.stringMatching(/not valid JSON/) });
       expect(res.text).not.toMatch(/Unexpected|SyntaxError/);
     });
 
     test('a JSON array answers 400', async () => {
       const res = await postLogin(app).set('Content-Type', 'application/json').send('[{"username":"alice","password":"alice-password"}]');
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.body).toEqual({ error: 'invalid_request', message: expect.stringMatching(/JSON object/) });
     });
 
     test.each([
@@ -274,7 +298,7 @@ describe('POST /auth/login', () => {
     ])('a body with a %s key answers 400 even with valid credentials', async (_name, raw) => {
       const res = await postLogin(app).set('Content-Type', 'application/json').send(raw);
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.body).toEqual({ error: 'invalid_request', message: expect.stringMatching(/__proto__/) });
       expect(res.headers['set-cookie']).toBeUndefined();
       expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     });

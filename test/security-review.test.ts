@@ -118,7 +118,7 @@ describe('attacks found in review, now refused', () => {
     expect(Buffer.byteLength(hidden)).toBeLessThan(16_384);
     const res = await postLogin(app).set('Content-Type', 'application/json').send(hidden);
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'invalid_request' });
+    expect(res.body).toEqual({ error: 'invalid_request', message: expect.any(String) });
     expect(res.headers['set-cookie']).toBeUndefined();
   });
 
@@ -129,7 +129,14 @@ describe('attacks found in review, now refused', () => {
       const res = await postLogin(app).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('this is not compressed');
       // Express 4's body-parser (1.x) does not decode br at all: it refuses the encoding (415) before reading.
       const unknownEncoding = encoding === 'br' && (require('express/package.json') as { version: string }).version.startsWith('4.');
-      expect([res.status, res.body]).toEqual(unknownEncoding ? [415, { error: 'unsupported_media_type' }] : [400, { error: 'invalid_request' }]);
+      expect([res.status, res.body]).toEqual(
+        unknownEncoding
+          ? [415, { error: 'unsupported_media_type', message: expect.stringMatching(/Content-Encoding br cannot be decoded/) }]
+          : [
+              400,
+              { error: 'invalid_request', message: 'The body could not be decompressed: send it uncompressed, or compressed as its Content-Encoding says' },
+            ],
+      );
     },
   );
 
@@ -196,7 +203,10 @@ describe('attacks that are handled', () => {
           await post('/logout').set('Cookie', `${COOKIE}=${session.refreshToken}`),
         ]) {
           expect(res.status).toBe(403);
-          expect(res.body).toEqual({ error: 'csrf_rejected' });
+          expect(res.body).toEqual({
+            error: 'csrf_rejected',
+            message: expect.stringMatching(/is neither this app's own origin nor one of csrf\.allowedOrigins/),
+          });
         }
       }
       // reuseGrace 0: a rotation by a rejected request would make this a reuse
@@ -210,7 +220,7 @@ describe('attacks that are handled', () => {
       .set('Content-Type', 'application/json')
       .send('{"username":"alice","password":"alice-password","\\u005f_proto__":{"isAdmin":true}}');
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'invalid_request' });
+    expect(res.body).toEqual({ error: 'invalid_request', message: expect.stringMatching(/__proto__/) });
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
 
@@ -307,7 +317,7 @@ describe('attacks that are handled', () => {
     for (const token of ['a'.repeat(12_000), 'a.'.repeat(6000), `${'x'.repeat(4000)}.${'y'.repeat(4000)}.${'z'.repeat(3000)}`]) {
       const res = await me(app, token);
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ error: 'invalid_request' });
+      expect(res.body).toEqual({ error: 'invalid_request', message: expect.any(String) });
       expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_request"');
     }
   });

@@ -47,7 +47,7 @@ describe('verified tokens are remembered, but only verification is skipped', () 
     expect((await request(app).get('/api/me').set('Authorization', `bearer   ${accessToken}  `)).status).toBe(200);
     const twice = await request(app).get(`/api/me?access_token=${accessToken}`).set('Authorization', `Bearer ${accessToken}`);
     expect(twice.status).toBe(400);
-    expect(twice.body).toEqual({ error: 'invalid_request' });
+    expect(twice.body).toEqual({ error: 'invalid_request', message: 'Send the access token in the Authorization header only' });
   });
 
   test('a remembered token is refused once its session is revoked (the feed is asked every time)', async () => {

@@ -1,7 +1,7 @@
 // The example page's script: everything goes through the browser client, express-refresh-tokens/client.
 // The access token stays inside the client (memory only); the refresh token is the server's HttpOnly cookie.
 
-const CLIENT_URL = '/vendor/express-refresh-tokens/client/index.js';
+const CLIENT_URL = '/vendor/express-refresh-tokens/index.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -11,6 +11,7 @@ const ui = {
   signedIn: $('signed-in'),
   loginTitle: $('login-title'),
   loginForm: $('login-form'),
+  loginButton: $('login-button'),
   loginError: $('login-error'),
   username: $('username'),
   password: $('password'),
@@ -18,6 +19,7 @@ const ui = {
   userId: $('user-id'),
   userRole: $('user-role'),
   sessionId: $('session-id'),
+  countdownLabel: $('countdown-label'),
   countdown: $('countdown'),
   countdownBar: $('countdown-bar'),
   refreshNote: $('refresh-note'),
@@ -49,27 +51,47 @@ function wordsFor(error) {
   return 'Something went wrong. Please try again.';
 }
 
-function showNotice(text, kind = 'info') {
+/** How long an info notice ("You are logged out", "Revoked …") stays up. Errors stay until what failed works again. */
+const INFO_NOTICE_MS = 5000;
+/** What the notice on screen is about (`'refresh'`, `'sessions'`, …), so a later success clears only its own error. */
+let noticeTopic = null;
+let noticeTimer;
+
+/**
+ * Shows the one notice above the cards. An info notice clears itself after INFO_NOTICE_MS; an error
+ * stays until `clearNotice(topic)` (the same action worked) or the next sign-in or sign-out.
+ */
+function showNotice(text, kind = 'info', topic = null) {
+  clearTimeout(noticeTimer);
   ui.notice.textContent = text;
   ui.notice.className = `message ${kind}`;
   ui.notice.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   ui.notice.hidden = false;
+  noticeTopic = topic;
+  if (kind !== 'error') noticeTimer = setTimeout(() => clearNotice(), INFO_NOTICE_MS);
 }
 
-function clearNotice() {
+/** Clears the notice; with a `topic`, only when the notice is about that topic. */
+function clearNotice(topic) {
+  if (topic !== undefined && topic !== noticeTopic) return;
+  clearTimeout(noticeTimer);
   ui.notice.hidden = true;
   ui.notice.textContent = '';
+  noticeTopic = null;
 }
 
-/** Runs `task` with `button` disabled, so a double click sends one request. */
-async function busy(button, task) {
+/** Runs `task` with `button` disabled (and reading `label` meanwhile, when given), so a double click sends one request. */
+async function busy(button, task, label) {
+  const idle = button.textContent;
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
+  if (label) button.textContent = label;
   try {
     return await task();
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
+    if (label) button.textContent = idle;
   }
 }
 
@@ -155,6 +177,8 @@ let current = null;
 /** How long the current access token was valid for when it arrived, for the progress bar. */
 let tokenLifetimeMs = 0;
 let refreshCount = 0;
+/** Whether the last refresh failed (and no new token came since): the countdown says it will be retried. */
+let refreshFailed = false;
 /** Set while this page signs itself out, so the sign-out is not reported as "your session ended". */
 let signingOut = false;
 
@@ -171,6 +195,9 @@ function render(state) {
   ui.loading.hidden = true;
   if (sameState(previous, state)) return;
   current = state;
+
+  refreshFailed = false;
+  clearNotice('refresh'); // a new token (or a sign-out) ends a refresh problem
 
   if (!state.signedIn) {
     const wasSignedIn = previous?.signedIn === true;
@@ -199,6 +226,7 @@ function render(state) {
     void loadSessions(); // "last used" moved
   } else {
     refreshCount = 0;
+    if (previous?.signedIn === false) clearNotice(); // signed in: "You are logged out" and the like are over
     ui.refreshNote.textContent = 'Not refreshed yet.';
     ui.apiResult.replaceChildren();
     ui.signedOut.hidden = true;
@@ -218,20 +246,28 @@ function render(state) {
 
 /** After a failed refresh, when to try again (so a server that is down is not asked every second). */
 let retryAt = 0;
+/** How long to wait after a failed refresh when the server did not say (its Retry-After, in `error.retryAfter`). */
+const DEFAULT_RETRY_S = 10;
 
 function tick() {
   if (!current?.signedIn) return;
   const left = current.expiresAt - Date.now();
-  ui.countdown.textContent = left > 0 ? minutesSeconds(left) : 'expired';
+  const expired = left <= 0;
+  ui.countdownLabel.hidden = expired;
+  ui.countdown.textContent = expired ? 'Expired' : minutesSeconds(left);
+  ui.countdown.classList.toggle('expired', expired);
   ui.countdownBar.max = tokenLifetimeMs / 1000;
   ui.countdownBar.value = Math.max(0, left / 1000);
+  if (expired && refreshFailed) ui.refreshNote.textContent = 'Access token expired; it will be refreshed when the server is reachable.';
 
   // getAccessToken() answers from memory until the token is close to expiry, then refreshes it
   // (once, for every tab). Asking every second keeps a visible page signed in.
   if (document.visibilityState === 'visible' && Date.now() >= retryAt) {
     auth.getAccessToken().catch((error) => {
-      retryAt = Date.now() + 10_000;
-      showNotice(`Could not refresh the access token: ${wordsFor(error)}`, 'error');
+      retryAt = Date.now() + 1000 * (error?.retryAfter ?? DEFAULT_RETRY_S);
+      refreshFailed = true;
+      showNotice(`Could not refresh the access token: ${wordsFor(error)}`, 'error', 'refresh');
+      tick();
     });
   }
 }
@@ -250,8 +286,9 @@ async function loadSessions() {
     const sessions = await auth.listSessions();
     if (request !== sessionsRequest || !current?.signedIn) return; // a newer answer is coming, or signed out
     renderSessions(sessions);
+    clearNotice('sessions');
   } catch (error) {
-    if (current?.signedIn) showNotice(`Could not load your sessions: ${wordsFor(error)}`, 'error');
+    if (current?.signedIn) showNotice(`Could not load your sessions: ${wordsFor(error)}`, 'error', 'sessions');
   }
 }
 
@@ -299,19 +336,23 @@ function renderSessions(sessions) {
 
 ui.loginForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const submit = ui.loginForm.querySelector('button[type="submit"]');
-  void busy(submit, async () => {
-    ui.loginError.hidden = true;
-    clearNotice();
-    try {
-      await auth.login({ username: ui.username.value.trim(), password: ui.password.value });
-      ui.password.value = '';
-    } catch (error) {
-      ui.loginError.textContent = wordsFor(error);
-      ui.loginError.hidden = false;
-      ui.password.select();
-    }
-  });
+  void busy(
+    ui.loginButton,
+    async () => {
+      ui.loginError.hidden = true;
+      clearNotice();
+      try {
+        await auth.login({ username: ui.username.value.trim(), password: ui.password.value });
+        ui.password.value = '';
+      } catch (error) {
+        // After too many failures the client's message says when to try again ("… Try again in 15 minutes.").
+        ui.loginError.textContent = wordsFor(error);
+        ui.loginError.hidden = false;
+        ui.password.select();
+      }
+    },
+    'Signing in…',
+  );
 });
 
 const STATUS_TEXT = { 200: 'OK', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Server Error', 503: 'Service Unavailable' };
@@ -358,17 +399,21 @@ ui.callApi.addEventListener('click', () =>
 ui.reloadSessions.addEventListener('click', () => busy(ui.reloadSessions, loadSessions));
 
 async function signOut(button, task, message) {
-  await busy(button, async () => {
-    signingOut = true;
-    try {
-      await task();
-      showNotice(message);
-    } catch (error) {
-      showNotice(wordsFor(error), 'error');
-    } finally {
-      signingOut = false;
-    }
-  });
+  await busy(
+    button,
+    async () => {
+      signingOut = true;
+      try {
+        await task();
+        showNotice(message);
+      } catch (error) {
+        showNotice(wordsFor(error), 'error');
+      } finally {
+        signingOut = false;
+      }
+    },
+    'Logging out…',
+  );
 }
 
 ui.logout.addEventListener('click', () => signOut(ui.logout, () => auth.logout(), 'You are logged out on this device.'));
@@ -384,5 +429,5 @@ try {
   render(await auth.restore());
 } catch (error) {
   render({ signedIn: false });
-  showNotice(`Could not check your session: ${wordsFor(error)}`, 'error');
+  showNotice(`Could not check your session: ${wordsFor(error)}`, 'error', 'restore');
 }

@@ -16,6 +16,7 @@ import {
   type SessionsResponse,
   type TokenResponse,
 } from '../shared/protocol.js';
+import { retryAfterSeconds, waitInWords } from './retry-after.js';
 
 export type { SessionSummary } from '../shared/protocol.js';
 
@@ -95,7 +96,9 @@ export type SessionState =
 
 /**
  * An answer of the router that was not a success: `status` and the server's `code`, and a message in words.
- * A request that never reached the server has status `0` and code `network_error`.
+ * A request that never reached the server has status `0` and code `network_error`. When the server said
+ * how long to wait (`Retry-After`, as on 429 `too_many_requests` and 503), `retryAfter` holds it in
+ * seconds and a 429's message says it in words: `'Too many attempts. Try again in 15 minutes.'`.
  *
  * @example
  * ```ts
@@ -106,18 +109,29 @@ export type SessionState =
  *   await auth.login({ username, password });
  * } catch (error) {
  *   if (!(error instanceof AuthClientError)) throw error;
- *   if (error.code === 'too_many_requests') showError('Too many attempts: wait a few minutes.');
- *   else showError(error.message); // e.g. 'Wrong username or password.'
+ *   showError(error.message); // e.g. 'Wrong username or password.', 'Too many attempts. Try again in 15 minutes.'
+ *   if (error.code === 'too_many_requests' && error.retryAfter !== undefined) {
+ *     disableLoginFor(error.retryAfter * 1000);
+ *   }
  * }
  * ```
  */
 export class AuthClientError extends Error {
+  /**
+   * Seconds the server asked the client to wait before trying again (its `Retry-After` header, sent
+   * as seconds or as an HTTP date, counted from when the answer arrived); `undefined` when it sent
+   * none, or something that was neither. After too many failed logins it is the rest of the
+   * throttling window (up to 900 with the default `rateLimit.login`).
+   */
+  readonly retryAfter: number | undefined;
+
   /**
    * The client creates these from the router's answers; an app only reads them.
    *
    * @param status - The HTTP status, `0` for a network failure.
    * @param code - The server's `error` code, or `network_error` / `http_<status>`.
    * @param message - Words a page can show (`'Wrong username or password.'`).
+   * @param retryAfter - Seconds to wait before trying again, when the server said.
    */
   constructor(
     /** The HTTP status; `0` when the server could not be reached. */
@@ -125,9 +139,11 @@ export class AuthClientError extends Error {
     /** The server's `error` code (`invalid_credentials`, `too_many_requests`, …), `network_error`, or `http_<status>` for an answer without one. */
     readonly code: string,
     message: string,
+    retryAfter?: number,
   ) {
     super(message);
     this.name = 'AuthClientError';
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -343,10 +359,17 @@ const MESSAGES: Record<string, string> = {
   network_error: 'Could not reach the server. Check your connection and try again.',
 };
 
+/** The words for an answer: throttling says when to try again, when the server said. */
+function messageOf(status: number, code: string, retryAfter: number | undefined): string {
+  if (code === 'too_many_requests' && retryAfter !== undefined) return `Too many attempts. Try again in ${waitInWords(retryAfter)}.`;
+  return MESSAGES[code] ?? `The server answered ${status}.`;
+}
+
 async function errorOf(response: Response): Promise<AuthClientError> {
+  const retryAfter = retryAfterSeconds(response.headers.get('Retry-After'), Date.now());
   const body = (await response.json().catch(() => ({}))) as Partial<ErrorResponse>;
   const code = typeof body.error === 'string' ? body.error : `http_${response.status}`;
-  return new AuthClientError(response.status, code, MESSAGES[code] ?? `The server answered ${response.status}.`);
+  return new AuthClientError(response.status, code, messageOf(response.status, code, retryAfter), retryAfter);
 }
 
 /**

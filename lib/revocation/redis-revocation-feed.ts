@@ -1,6 +1,7 @@
 // The revocation feed on Redis: loads the log at start, follows the channel, re-syncs after reconnects, fails closed when stale.
-import { ErrorCodes, StoreUnavailableError } from '../errors';
+import { describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors';
 import { randomBase64url } from '../random-text';
+import { ConnectionWatch } from '../store/redis-connection-watch';
 import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
 import { applyRevocation, heartbeatMessage, parseMessage, type Revocation } from './revocation-log-format';
 import { RevocationSet } from './revocation-set';
@@ -20,6 +21,8 @@ export interface RevocationSource {
   readonly channel: string;
   /** How long the first request may wait for the feed to load. */
   readonly waitMs: number;
+  /** Why the store's own client is not answering, when it knows (its connection error, or the timeout that opened its circuit). */
+  problem(): unknown;
   createSubscriber(): SubscriberLike;
   /** Reads the epoch (creating `newEpoch` when there is none), the version, and every revocation that still matters. */
   load(newEpoch: string, retainMs: number): Promise<{ epoch: string; version: number; revocations: Revocation[] }>;
@@ -60,6 +63,10 @@ export class RedisRevocationFeed implements RevocationFeed {
   private connection = 0;
   private readonly waiters = new Set<() => void>();
   private readonly subscriber: SubscriberLike;
+  /** The subscriber's last connection error (reconnects are ioredis' job; staleness is ours). */
+  private readonly subscriberWatch: ConnectionWatch;
+  /** What made the last load or heartbeat fail, until one succeeds. */
+  private failure: unknown;
   private readonly timer: NodeJS.Timeout;
   private epoch: string | undefined;
   private needsLoad = true;
@@ -74,7 +81,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   ) {
     this.set = new RevocationSet(options.maxStalenessMs);
     this.subscriber = source.createSubscriber();
-    this.subscriber.on('error', () => undefined); // reconnects are ioredis' job; staleness is ours
+    this.subscriberWatch = new ConnectionWatch(this.subscriber, false);
     this.subscriber.on('message', (_channel, message) => this.onMessage(message));
     this.subscriber.on('ready', () => {
       this.connection += 1;
@@ -96,14 +103,25 @@ export class RedisRevocationFeed implements RevocationFeed {
     return this.set.freshness();
   }
 
+  /**
+   * Why the feed cannot load or confirm, when it knows: its subscriber's connection error, the load
+   * or heartbeat that failed last, or what the store knows of its own client.
+   */
+  lastFailure(): unknown {
+    return this.subscriberWatch.lastError ?? this.failure ?? this.source.problem();
+  }
+
   ready(): Promise<void> {
     if (this.set.isLoaded) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(done);
+        const cause = this.lastFailure();
+        const why = cause === undefined ? this.subscriberWatch.reason() : describeStoreCause(cause);
         reject(
-          new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms`, {
+          new StoreUnavailableError(`the revocation feed could not load from Redis within ${this.source.waitMs}ms: ${why}`, {
             code: ErrorCodes.ERR_REVOCATION_FEED_NOT_LOADED,
+            cause,
           }),
         );
       }, this.source.waitMs);
@@ -132,8 +150,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     try {
       if (this.needsLoad) await this.load();
       else await this.beat();
-    } catch {
-      // Nothing confirmed: the set ages towards `stale` and the next tick tries again.
+    } catch (error) {
+      // Nothing confirmed: the set ages towards `stale` and the next tick tries again. The error is
+      // kept to name as the cause should the feed not load in time, or go stale.
+      this.failure = error;
     } finally {
       this.busy = false;
     }
@@ -155,6 +175,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.advanceVersion();
     if (connection !== this.connection) return; // the subscriber reconnected meanwhile: load again
     this.needsLoad = false;
+    this.failure = undefined;
     this.set.confirm(startedAt);
     for (const wake of this.waiters) wake();
     this.waiters.clear();
@@ -166,6 +187,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     // Replies that never come (a hung Redis) must not pile up: only recent heartbeats can confirm.
     if (this.heartbeats.size > MAX_PENDING_HEARTBEATS) this.heartbeats.delete(this.heartbeats.keys().next().value as number);
     const status = await this.source.heartbeat(this.epoch as string, this.options.retainMs, heartbeatMessage(this.id, sequence));
+    this.failure = undefined;
     if (status === 'changed') this.needsLoad = true; // Redis lost its data or was replaced: re-load at once
   }
 

@@ -71,7 +71,9 @@ export interface SessionsResponse {
   nextCursor: string | null;
 }
 
-/** Every error answer: `{ error: code }`. */
+/** Every error answer: `{ error: code }`, with `message` when the call itself was wrong (a header, the content type, the body). */
 export interface ErrorResponse {
   error: string;
+  /** How to make the call right (403 `csrf_rejected`, 415, 413, 400, 405 only); for people, not for code. */
+  message?: string;
 }

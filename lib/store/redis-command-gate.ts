@@ -1,5 +1,6 @@
 // Sending commands to Redis within a time budget: waits for the connection, fails fast while Redis hangs.
-import { ErrorCodes, type StoreErrorCode, StoreUnavailableError } from '../errors';
+import { describeStoreCause, ErrorCodes, type StoreErrorCode, StoreUnavailableError } from '../errors';
+import { type ConnectionWatch, noAnswerReason } from './redis-connection-watch';
 
 /** The connection-state part of an ioredis `Redis` or `Cluster` client that the gate watches. */
 export interface ConnectionLike {
@@ -40,8 +41,8 @@ export class RedisClock {
 
 /** A command the gate refused before sending it: it can never take effect, late or not. */
 export class CommandNotSentError extends StoreUnavailableError {
-  constructor(message: string, code: StoreErrorCode) {
-    super(message, { code });
+  constructor(message: string, code: StoreErrorCode, cause?: unknown) {
+    super(message, { code, cause });
     this.name = 'StoreUnavailableError';
   }
 }
@@ -59,6 +60,8 @@ const MAX_PROBE_INTERVAL_MS = 1000;
  *   hung server, while one PING at a time probes it; the first answer closes the circuit;
  * - a command Redis or ioredis answers with an error fails with `ERR_STORE_UNAVAILABLE` (the error
  *   as `cause`), and one on a client the app closed with `ERR_STORE_CLIENT_CLOSED`.
+ * Every message says why in words; while the client is not connected, the `cause` is its last
+ * connection error (refused, NOAUTH, timed out), which the {@link ConnectionWatch} kept.
  */
 export class CommandGate {
   private circuitOpen = false;
@@ -66,6 +69,8 @@ export class CommandGate {
   private readyWait: Promise<void> | undefined;
   /** The probe's PING while it is unanswered: never more than one in ioredis' queue. */
   private probePing: Promise<unknown> | undefined;
+  /** The timeout that opened the circuit, while it is open. */
+  private openedBy: StoreUnavailableError | undefined;
   private closed = false;
   /**
    * How much earlier than the caller's give-up time a script's deadline falls: room for the
@@ -77,6 +82,7 @@ export class CommandGate {
     private readonly client: ConnectionLike,
     private readonly timeoutMs: number,
     readonly clock: RedisClock,
+    private readonly watch?: ConnectionWatch,
   ) {
     this.deadlineMarginMs = Math.min(100, Math.max(5, Math.floor(timeoutMs / 5)));
   }
@@ -86,10 +92,26 @@ export class CommandGate {
     return this.circuitOpen;
   }
 
+  /**
+   * Why Redis is not answering, when the gate knows: the client's connection error, or the timeout
+   * that opened the circuit. What the revocation feed names when it cannot load or goes stale.
+   */
+  get problem(): unknown {
+    return this.watch?.lastError ?? this.openedBy;
+  }
+
   /** Runs `command` with its deadline (Redis clock, epoch ms), within the budget. */
   run<T>(command: (deadline: number) => Promise<T>): Promise<T> {
     if (this.circuitOpen) {
-      return Promise.reject(new CommandNotSentError('Redis stopped answering; failing fast until it answers a probe again', ErrorCodes.ERR_STORE_CIRCUIT_OPEN));
+      const connectionError = this.watch?.lastError;
+      const why = connectionError !== undefined ? describeStoreCause(connectionError) : (this.openedBy?.message ?? 'a command timed out');
+      return Promise.reject(
+        new CommandNotSentError(
+          `Redis stopped answering; failing fast until it answers a probe again (${why})`,
+          ErrorCodes.ERR_STORE_CIRCUIT_OPEN,
+          connectionError ?? this.openedBy,
+        ),
+      );
     }
     return this.attempt(command);
   }
@@ -115,18 +137,20 @@ export class CommandGate {
       let sent = false;
       const timer = setTimeout(() => {
         settled = true;
-        this.openCircuit();
-        const message = `Redis did not answer within ${this.timeoutMs}ms (status: ${this.client.status})`;
-        reject(
-          sent ? new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_TIMEOUT }) : new CommandNotSentError(message, ErrorCodes.ERR_STORE_TIMEOUT),
-        );
+        const connectionError = this.watch?.lastError;
+        const message = `Redis did not answer within ${this.timeoutMs}ms: ${noAnswerReason(this.client.status, connectionError)}`;
+        const error = sent
+          ? new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_TIMEOUT, cause: connectionError })
+          : new CommandNotSentError(message, ErrorCodes.ERR_STORE_TIMEOUT, connectionError);
+        this.openCircuit(error);
+        reject(error);
       }, this.timeoutMs);
       timer.unref(); // whoever waits holds the process open (a request's socket); a lone probe must not
       const fail = (error: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(error instanceof StoreUnavailableError ? error : new StoreUnavailableError('Redis command failed', { cause: error }));
+        reject(error instanceof StoreUnavailableError ? error : this.commandFailed(error));
       };
       const send = (): void => {
         if (settled) return; // gave up while waiting for the connection: send nothing
@@ -141,6 +165,7 @@ export class CommandGate {
         reply.then((value) => {
           // A reply, even one that came too late for its caller, shows Redis answers again.
           this.circuitOpen = false;
+          this.openedBy = undefined;
           if (settled) return;
           settled = true;
           clearTimeout(timer);
@@ -177,9 +202,22 @@ export class CommandGate {
     return this.readyWait;
   }
 
-  private openCircuit(): void {
+  /**
+   * The error for a command ioredis or Redis answered with an error: while the client is not
+   * connected, its connection error is the real cause (the command's own error, such as ioredis'
+   * "max retries per request", only follows from it); otherwise the reply itself (OOM, READONLY, …).
+   */
+  private commandFailed(error: unknown): StoreUnavailableError {
+    const connectionError = this.watch?.lastError;
+    return connectionError === undefined
+      ? new StoreUnavailableError(`Redis command failed: ${describeStoreCause(error)}`, { cause: error })
+      : new StoreUnavailableError(`Redis command failed: ${noAnswerReason(this.client.status, connectionError)}`, { cause: connectionError });
+  }
+
+  private openCircuit(openedBy: StoreUnavailableError): void {
     if (this.circuitOpen || this.closed) return;
     this.circuitOpen = true;
+    this.openedBy = openedBy;
     this.probe();
   }
 

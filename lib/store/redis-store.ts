@@ -6,6 +6,7 @@ import { checkKnownKeys, configurationError, missingOr } from '../option-checks'
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
 import { applyRevocation, messageSuffix, type Revocation, unversionedMessage } from '../revocation/revocation-log-format';
 import { CommandGate, type ConnectionLike, RedisClock } from './redis-command-gate';
+import { type ConnectionLease, type ConnectionWatch, watchConnection } from './redis-connection-watch';
 import { type RedisKeys, redisKeys } from './redis-keys';
 import { CREATE_SESSION, HEARTBEAT, INDEX_SESSION, LOAD_REVOCATIONS, LOG_REVOCATION, PRESENT_TOKEN, REVOKE_SESSION, REVOKE_USER } from './redis-scripts';
 import { encodeSession, encodeTime, readSessionRecord } from './redis-session-layout';
@@ -101,11 +102,13 @@ const SCRIPTS = {
   heartbeat: script(HEARTBEAT),
 };
 
-/** What the login throttling needs of a RedisStore: its client (commands sent through the store's gate) and prefix. */
+/** What the login throttling needs of a RedisStore: its client, prefix and time budget, and the watch on the client's connection. */
 export interface RateLimitBackend {
   client: { call(command: string, ...args: Array<string | number>): Promise<unknown> };
   prefix: string;
   commandTimeoutMs: number;
+  /** Why the client is not answering, for the throttling's error messages. */
+  connection: ConnectionWatch | undefined;
 }
 
 const rateLimitBackends = new WeakMap<object, RateLimitBackend>();
@@ -143,6 +146,11 @@ const OPTION_NAMES = ['client', 'prefix', 'commandTimeoutMs'] as const;
  * "revoked before" mark; and the revocations feeds load, with a version and the data's epoch.
  * Only hashes of refresh secrets are stored. Every script touches one hash slot.
  *
+ * Until `close()`, it listens to the client's `error` events to name the cause of its failures (a
+ * refused connection, NOAUTH): so ioredis no longer prints "Unhandled error event" for a client without a listener of
+ * the app's own, and the store says instead, once per outage, what is wrong (process warning
+ * `ERT_STORE_UNREACHABLE`).
+ *
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
@@ -158,6 +166,8 @@ export class RedisStore implements SessionStore {
   private readonly keys: RedisKeys;
   private readonly commandTimeoutMs: number;
   private readonly gate: CommandGate;
+  /** The store's hold on the watch of the client's `error` events, released by `close()`. */
+  private readonly connection: ConnectionLease | undefined;
   private readonly feeds = new Set<RedisRevocationFeed>();
 
   /**
@@ -213,11 +223,14 @@ export class RedisStore implements SessionStore {
     this.client = client;
     this.keys = redisKeys(prefix);
     this.commandTimeoutMs = commandTimeoutMs;
-    this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)));
+    // Listens to the client's `error` events, so failures can name their cause (see ConnectionWatch for what that changes).
+    this.connection = watchConnection(client);
+    const connection = this.connection?.watch;
+    this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)), connection);
     const call = (client as { call?: (command: string, ...args: Array<string | number>) => Promise<unknown> }).call;
     if (typeof call === 'function') {
       // The throttling's sender has its own time budget and NOSCRIPT fallback, so it gets the client as it is.
-      rateLimitBackends.set(this, { client: { call: (command, ...args) => call.call(client, command, ...args) }, prefix, commandTimeoutMs });
+      rateLimitBackends.set(this, { client: { call: (command, ...args) => call.call(client, command, ...args) }, prefix, commandTimeoutMs, connection });
     }
   }
 
@@ -358,6 +371,7 @@ export class RedisStore implements SessionStore {
 
   async close(): Promise<void> {
     this.gate.close();
+    this.connection?.release();
     await Promise.all([...this.feeds].map((feed) => feed.close()));
   }
 
@@ -405,6 +419,7 @@ export class RedisStore implements SessionStore {
     return {
       channel: this.keys.channel,
       waitMs: this.commandTimeoutMs,
+      problem: () => this.gate.problem,
       createSubscriber: () => this.client.duplicate(),
       load: async (newEpoch, retainMs) => {
         const sentAt = Date.now();

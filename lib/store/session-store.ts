@@ -211,6 +211,11 @@ export interface RevocationFeed {
   freshness(): 'loading' | 'stale' | 'fresh';
   /** Resolves once the feed is loaded; rejects with a `StoreUnavailableError` after a bounded wait. */
   ready(): Promise<void>;
+  /**
+   * Why the feed cannot vouch for itself, when it knows (a refused connection, a command that timed
+   * out): named in the message of the 503's `ERR_REVOCATION_FEED_STALE` error, and its `cause`. Optional.
+   */
+  lastFailure?(): unknown;
   /** Stops the feed's timers and connections. */
   close(): Promise<void>;
 }

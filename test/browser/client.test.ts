@@ -27,14 +27,15 @@ interface TestWindow {
   fetchJson(url: string, init?: { headers?: Record<string, string> }): Promise<JsonAnswer>;
 }
 declare const window: TestWindow;
-declare const document: { cookie: string };
+declare const document: { cookie: string; querySelector(selector: string): { textContent: string | null } | null };
 declare const localStorage: { length: number };
 declare const sessionStorage: { length: number };
 declare const indexedDB: { databases(): Promise<unknown[]> };
 declare function fetch(url: string, init?: { headers?: Record<string, string> }): Promise<{ status: number }>;
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'client.html');
-const BROWSER_BUILD = path.resolve(__dirname, '..', '..', 'dist', 'browser');
+/** The built client's folder (the package's `./client` export lives in it), served to the page under /client. */
+const CLIENT_DIR = path.resolve(__dirname, '..', '..', 'dist', 'browser', 'client');
 /** The refresh cookie's name with `cookie.secure: false`, and its script-readable presence cookie. */
 const REFRESH_COOKIE = 'refresh';
 const PRESENCE_COOKIE = 'refresh-present';
@@ -51,6 +52,8 @@ let server: { origin: string; close(): Promise<void> };
 let refreshes: { status: number | undefined }[] = [];
 /** The status of every GET /api/me the server answered. */
 let apiCalls: number[] = [];
+/** The `Retry-After` header of every POST /auth/login answer (`undefined` when it had none). */
+let loginRetryAfters: (string | undefined)[] = [];
 /** Every `reuse_detected` event of the auth instance. */
 let reuses: SessionEvent[] = [];
 /** Uncaught errors in any page of the test. */
@@ -59,8 +62,8 @@ let pageErrors: string[] = [];
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(path.join(BROWSER_BUILD, 'client', 'index.js'))) {
-    throw new Error(`${BROWSER_BUILD}/client/index.js is missing: run \`npm run build\` first (the page loads the built client)`);
+  if (!existsSync(path.join(CLIENT_DIR, 'index.js'))) {
+    throw new Error(`${CLIENT_DIR}/index.js is missing: run \`npm run build\` first (the page loads the built client)`);
   }
   store = new MemoryStore();
   auth = createAuth(
@@ -82,9 +85,16 @@ beforeAll(async () => {
       res.on('finish', () => (entry.status = res.statusCode));
     }
     if (req.method === 'GET' && req.path === '/api/me') res.on('finish', () => apiCalls.push(res.statusCode));
+    if (req.method === 'POST' && req.path === '/auth/login') res.on('finish', () => loginRetryAfters.push(res.getHeader('Retry-After')?.toString()));
     next();
   });
-  app.use('/client', express.static(BROWSER_BUILD));
+  // An upstream in front of the app (a proxy, a load balancer) that throttles by itself, with the Retry-After of UPSTREAM_RETRY_AFTER.
+  app.post('/upstream/:kind/login', (req, res) => {
+    const value = UPSTREAM_RETRY_AFTER[req.params.kind as string]?.();
+    if (value !== undefined) res.set('Retry-After', value);
+    res.status(429).json({ error: 'too_many_requests' });
+  });
+  app.use('/client', express.static(CLIENT_DIR));
   app.get('/', (_req, res) => res.sendFile(FIXTURE));
   // A page on the refresh cookie's own path (/auth), where document.cookie would show it if it were readable.
   app.get('/auth/probe', (_req, res) => res.type('html').send('<!doctype html><title>probe</title>'));
@@ -102,6 +112,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  loginRetryAfters = [];
   refreshes = [];
   apiCalls = [];
   reuses = [];
@@ -157,6 +168,28 @@ async function waitPastExpiry(page: Page): Promise<void> {
 
 function refreshStatuses(): (number | undefined)[] {
   return refreshes.map((entry) => entry.status);
+}
+
+/** `Retry-After` values an upstream may send, by name (computed per answer, so a date is relative to now). */
+const UPSTREAM_RETRY_AFTER: Record<string, () => string | undefined> = {
+  none: () => undefined,
+  'date-in-2-minutes': () => new Date(Date.now() + 120_000).toUTCString(),
+  'date-passed': () => 'Thu, 01 Jan 2015 00:00:00 GMT',
+  'seconds-45': () => '45',
+  'hours-2': () => '7200',
+  words: () => 'soon',
+  negative: () => '-5',
+  fraction: () => '12.5',
+  'not-a-date': () => 'Wed, 99 Foo 2026 99:99:99 GMT',
+  huge: () => '99999999999999999999',
+};
+
+/** The URL the fixture page imports the client from (read from the page, so it follows however the client is served). */
+function clientModuleUrl(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const source = document.querySelector('script[type="module"]')?.textContent ?? '';
+    return /from\s+['"]([^'"]+)['"]/.exec(source)?.[1] ?? '';
+  });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -333,6 +366,78 @@ describe('browser client in Chromium', () => {
     expect((await me(victim)).status).toBe(401);
     expect((await victimContext.cookies()).map((cookie) => cookie.name)).toEqual([]);
     expect(refreshes).toHaveLength(3);
+  });
+
+  test('after 10 failed logins the 11th is refused with the time to wait: retryAfter in seconds, and in words', async () => {
+    const page = await openPage(await newContext());
+    // Real failing logins (bob, wrong password) until the server throttles; other tests sign in as alice.
+    const outcome = await page.evaluate(async () => {
+      for (let attempt = 1; attempt <= 20; attempt += 1) {
+        try {
+          await window.auth.login({ username: 'bob', password: 'not-bobs-password' });
+          return { attempt, signedIn: true };
+        } catch (caught) {
+          const error = caught as { name: string; status: number; code: string; retryAfter: number | undefined; message: string };
+          if (error.status !== 401) {
+            const { name, status, code, retryAfter, message } = error;
+            return { attempt, name, status, code, retryAfter, message, hasRetryAfter: 'retryAfter' in error };
+          }
+        }
+      }
+      return null;
+    });
+    expect(outcome).toMatchObject({ attempt: 11, name: 'AuthClientError', status: 429, code: 'too_many_requests' });
+    // The header the server sent (the rest of the 15-minute window, e.g. 897), read as a number.
+    const sent = loginRetryAfters.at(-1);
+    expect(sent).toMatch(/^\d+$/);
+    expect(Number(sent)).toBeGreaterThan(890);
+    expect(Number(sent)).toBeLessThanOrEqual(900);
+    expect(outcome?.retryAfter).toBe(Number(sent));
+    expect(outcome?.message).toBe('Too many attempts. Try again in 15 minutes.');
+    // A refused password before that carries no wait.
+    expect(loginRetryAfters.slice(0, 10)).toEqual(Array(10).fill(undefined));
+  });
+
+  test('Retry-After as seconds or an HTTP date is read, in words rounded to the unit; anything else is ignored', async () => {
+    const page = await openPage(await newContext());
+    const url = await clientModuleUrl(page);
+    expect(url).toMatch(/\.js$/);
+    const answers = await page.evaluate(
+      async ({ url, kinds }) => {
+        const { createAuthClient } = (await import(url)) as {
+          createAuthClient(options: { baseUrl: string }): { login(credentials: Record<string, unknown>): Promise<unknown> };
+        };
+        const seen: Record<string, { retryAfter: number | undefined; message: string } | 'signed in'> = {};
+        for (const kind of kinds) {
+          try {
+            await createAuthClient({ baseUrl: `/upstream/${kind}` }).login({ username: 'alice', password: 'irrelevant' });
+            seen[kind] = 'signed in';
+          } catch (caught) {
+            const { retryAfter, message } = caught as { retryAfter: number | undefined; message: string };
+            seen[kind] = { retryAfter, message };
+          }
+        }
+        return seen;
+      },
+      { url, kinds: Object.keys(UPSTREAM_RETRY_AFTER) },
+    );
+    const unknown = { retryAfter: undefined, message: 'Too many attempts. Please wait a moment and try again.' };
+    expect(answers).toEqual({
+      none: unknown,
+      // toUTCString() drops the milliseconds: up to one second less than 120 is left.
+      'date-in-2-minutes': { retryAfter: expect.any(Number), message: 'Too many attempts. Try again in 2 minutes.' },
+      'date-passed': { retryAfter: 0, message: 'Too many attempts. Try again in 1 second.' },
+      'seconds-45': { retryAfter: 45, message: 'Too many attempts. Try again in 45 seconds.' },
+      'hours-2': { retryAfter: 7200, message: 'Too many attempts. Try again in 2 hours.' },
+      words: unknown,
+      negative: unknown,
+      fraction: unknown,
+      'not-a-date': unknown,
+      huge: unknown,
+    });
+    const dated = answers['date-in-2-minutes'] as { retryAfter: number };
+    expect(dated.retryAfter).toBeGreaterThanOrEqual(118);
+    expect(dated.retryAfter).toBeLessThanOrEqual(120);
   });
 
   test('tokens are out of reach of scripts: HttpOnly refresh cookie, secret-free presence cookie, no web storage', async () => {
