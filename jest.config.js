@@ -8,6 +8,8 @@ const EXPRESS4_SUITES = [
   'rotation',
   'require-auth',
   'csrf-and-cookies',
+  // req.secure and req.hostname (trust proxy, IPv6 hosts) as each Express major reads them.
+  'insecure-cookie-warning',
   'security-review',
   'hardening',
   'attack-battery',
