@@ -398,14 +398,18 @@ ui.callApi.addEventListener('click', () =>
 
 ui.reloadSessions.addEventListener('click', () => busy(ui.reloadSessions, loadSessions));
 
+/** Added to the notice when the server cleared this browser's cookies but could not confirm the session ended (a 503). */
+const SERVER_END_UNCONFIRMED = 'The server could not confirm that the session ended: it expires by itself, or end it from Your sessions on another device.';
+
+/** Runs a sign-out; a failed one leaves the page signed in (the client says so) and shows why, so it can be tried again. */
 async function signOut(button, task, message) {
   await busy(
     button,
     async () => {
       signingOut = true;
       try {
-        await task();
-        showNotice(message);
+        const result = await task();
+        showNotice(result?.serverSessionEnded === false ? `${message} ${SERVER_END_UNCONFIRMED}` : message);
       } catch (error) {
         showNotice(wordsFor(error), 'error');
       } finally {

@@ -10,13 +10,15 @@ import {
   DEFAULT_CSRF_HEADER,
   type ErrorResponse,
   PRESENCE_COOKIE_SUFFIX,
-  REGISTERED_CLAIM_NAMES,
   ROUTES,
   type SessionSummary,
   type SessionsResponse,
   type TokenResponse,
 } from '../shared/protocol.js';
 import { retryAfterSeconds, waitInWords } from './retry-after.js';
+import { readTabMessage, type TabMessage, tokenFromTab } from './tab-messages.js';
+import { tokenOriginCheck } from './token-origins.js';
+import { readTokenPayload, type TokenPayload } from './token-payload.js';
 
 export type { SessionSummary } from '../shared/protocol.js';
 
@@ -42,6 +44,15 @@ export interface AuthClientOptions {
    * presence cookie. Defaults to trying `'__Host-refresh'` and `'refresh'`.
    */
   cookieName?: string;
+  /**
+   * Origins besides the page's own that {@link AuthClient.fetch} sends the access token to, such as
+   * the app's API on another host: exact origins, as `URL.origin` writes them (`'https://api.example.com'`:
+   * scheme, host and port; no path, no trailing slash, no wildcard). A request to any other origin
+   * goes out without the token. Defaults to none: the page's origin only.
+   *
+   * @throws TypeError from {@link createAuthClient} when it is not an array of such origins.
+   */
+  tokenOrigins?: readonly string[];
 }
 
 /**
@@ -129,14 +140,18 @@ export class AuthClientError extends Error {
    * The client creates these from the router's answers; an app only reads them.
    *
    * @param status - The HTTP status, `0` for a network failure.
-   * @param code - The server's `error` code, or `network_error` / `http_<status>`.
+   * @param code - The server's `error` code, or `network_error` / `invalid_response` / `http_<status>`.
    * @param message - Words a page can show (`'Wrong username or password.'`).
    * @param retryAfter - Seconds to wait before trying again, when the server said.
    */
   constructor(
     /** The HTTP status; `0` when the server could not be reached. */
     readonly status: number,
-    /** The server's `error` code (`invalid_credentials`, `too_many_requests`, …), `network_error`, or `http_<status>` for an answer without one. */
+    /**
+     * The server's `error` code (`invalid_credentials`, `too_many_requests`, …), `network_error`,
+     * `invalid_response` (a success whose body holds no readable access token), or `http_<status>`
+     * for an answer without one.
+     */
     readonly code: string,
     message: string,
     retryAfter?: number,
@@ -145,6 +160,27 @@ export class AuthClientError extends Error {
     this.name = 'AuthClientError';
     this.retryAfter = retryAfter;
   }
+}
+
+/**
+ * What {@link AuthClient.logout} resolves to once this browser no longer holds the session.
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient, type LogoutResult } from 'express-refresh-tokens/client';
+ *
+ * const auth = createAuthClient();
+ * const result: LogoutResult = await auth.logout();
+ * const words = result.serverSessionEnded ? 'Signed out.' : 'Signed out on this device; the server could not confirm the session ended.';
+ * ```
+ */
+export interface LogoutResult {
+  /**
+   * `true` when the server ended the session; `false` when it cleared this browser's cookies without
+   * confirming that (a 503: its store was unreachable), so the session's record stays on the server
+   * until the server ends it or it expires.
+   */
+  serverSessionEnded: boolean;
 }
 
 /**
@@ -179,17 +215,34 @@ export interface AuthClient {
    */
   login(credentials: Record<string, unknown>): Promise<AuthUser>;
   /**
-   * Signs this browser out (every tab). Never throws for a session that is already gone.
+   * Signs this browser out (every tab), and says so only when it is true: when the browser no longer
+   * holds the session, because the server answered 2xx or cleared the cookie (its script-readable
+   * presence cookie is gone). Never throws for a session that is already gone.
    *
-   * @throws {@link AuthClientError} when the server could not end the session (429, 503, or
-   * unreachable); this browser is signed out all the same.
+   * @returns `{ serverSessionEnded: true }` when the server ended the session; `{ serverSessionEnded: false }`
+   * when it cleared this browser's cookies without confirming the end of the session (503: its store
+   * was unreachable). Either way every tab is signed out, and the session can no longer be refreshed
+   * from this browser. With `false` its record stays on the server until the server ends it or it
+   * expires; a page may suggest ending it later from another device's sessions list
+   * ({@link AuthClient.revokeSession}) or with {@link AuthClient.logoutEverywhere}.
+   * @throws {@link AuthClientError} when the sign-out did not complete and the browser still holds the
+   * session (unreachable server: `network_error`; an answer that left the cookie, e.g. 403 or an older
+   * server's 429): nothing changes, every tab stays signed in, and the message says so
+   * (`'Sign-out did not complete: you are still signed in. …'`), so the page can offer to try again.
    *
    * @example
    * ```ts
-   * document.querySelector('#logout')?.addEventListener('click', () => void auth.logout());
+   * document.querySelector('#logout')?.addEventListener('click', async () => {
+   *   try {
+   *     const { serverSessionEnded } = await auth.logout();
+   *     if (!serverSessionEnded) showNotice('Signed out on this device. The server could not confirm the session ended.');
+   *   } catch (error) {
+   *     showNotice(error instanceof AuthClientError ? error.message : 'Sign-out failed.'); // still signed in: offer to retry
+   *   }
+   * });
    * ```
    */
-  logout(): Promise<void>;
+  logout(): Promise<LogoutResult>;
   /**
    * Ends every session of the user, on every device, and signs this browser out.
    *
@@ -206,6 +259,13 @@ export interface AuthClient {
    * `fetch` with the access token attached: refreshed first when it is about to expire, and once
    * more (then the request retried once) when the server answers 401. When no session can be had,
    * the request goes out without a token, and its 401 is returned.
+   *
+   * Only requests to the page's own origin, and to the origins listed in {@link AuthClientOptions.tokenOrigins},
+   * get the token (the request's URL as `fetch` resolves it, from a string, a `URL` or a `Request`).
+   * Any other request goes out as plain `fetch` would send it: without the token, with no refresh
+   * before it and no retry after a 401. A redirect to another origin does not take the token along
+   * either: browsers drop `Authorization` on a cross-origin redirect (the Fetch standard), and a 401
+   * from an origin that may not have the token sets off no refresh.
    *
    * @param input - What `fetch` takes: a URL or a `Request`.
    * @param init - What `fetch` takes; its `Authorization` header is replaced when there is a token.
@@ -317,9 +377,6 @@ interface Token {
   user: AuthUser;
 }
 
-/** Messages between the tabs of one origin. */
-type TabMessage = { type: 'token'; value: string; expiresAt: number } | { type: 'signed-out' } | { type: 'ask' };
-
 /** Refresh when less than this share of the token's life is left (and at most this long before expiry). */
 const REFRESH_AHEAD_SHARE = 0.2;
 const REFRESH_AHEAD_MAX_MS = 30_000;
@@ -328,20 +385,9 @@ const HANDOVER_WAIT_MS = 1000;
 /** How long a new tab asks the others for a token before refreshing through the cookie. */
 const ASK_WAIT_MS = 150;
 
-/** Reads the claims of a JWT (without verifying it; the server does). */
-function userOf(accessToken: string): AuthUser {
-  const payload = accessToken.split('.')[1] ?? '';
-  const binary = atob(
-    payload
-      .replace(/-/g, '+')
-      .replace(/_/g, '/')
-      .padEnd(Math.ceil(payload.length / 4) * 4, '='),
-  );
-  const json = new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
-  const claims = JSON.parse(json) as Record<string, unknown>;
-  const own: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(claims)) if (!REGISTERED_CLAIM_NAMES.includes(name)) own[name] = value;
-  return { userId: String(claims.sub), sessionId: String(claims.sid), claims: own };
+/** Who a token's payload names. */
+function userOf(payload: TokenPayload): AuthUser {
+  return { userId: payload.sub, sessionId: payload.sid, claims: payload.claims };
 }
 
 /** Words for an error code, for pages that show `error.message`. */
@@ -357,6 +403,7 @@ const MESSAGES: Record<string, string> = {
   invalid_request: 'The request was malformed.',
   unsupported_media_type: 'The request was malformed.',
   network_error: 'Could not reach the server. Check your connection and try again.',
+  invalid_response: 'The server sent an answer this page could not read.',
 };
 
 /** The words for an answer: throttling says when to try again, when the server said. */
@@ -372,13 +419,26 @@ async function errorOf(response: Response): Promise<AuthClientError> {
   return new AuthClientError(response.status, code, messageOf(response.status, code, retryAfter), retryAfter);
 }
 
+/** The error of a sign-out that did not complete: the cause's status, code and wait, in words that say the user is still signed in. */
+function signOutIncomplete(cause: AuthClientError): AuthClientError {
+  return new AuthClientError(cause.status, cause.code, `Sign-out did not complete: you are still signed in. ${cause.message}`, cause.retryAfter);
+}
+
 /**
  * Creates the client for a router mounted at `baseUrl` on this origin. The access token lives in
  * this object only (never in web storage or a readable cookie); the refresh token is the server's
  * HttpOnly cookie, which the browser sends by itself.
  *
+ * The tabs of the origin share the token over a BroadcastChannel (`express-refresh-tokens:<baseUrl>`).
+ * A tab ignores malformed messages, takes a token only of the session it holds (same `sid`) or of
+ * its user (same `sub`), or, holding none, while the browser has a session; and never for longer
+ * than the token's own `exp`. Any script of the origin can read and post on that channel, as it
+ * can call this client: script of the same origin is inside the trust boundary (keep XSS out and
+ * do not share the origin with code you do not trust).
+ *
  * @param options - Where the router is mounted and how the server is configured; see {@link AuthClientOptions}.
  * @returns The client: one per page.
+ * @throws TypeError when `options.tokenOrigins` is not an array of exact origins (`'https://api.example.com'`).
  *
  * @example
  * ```ts
@@ -396,6 +456,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   const presenceCookies = (options.cookieName ? [options.cookieName] : [DEFAULT_COOKIE_NAMES.secure, DEFAULT_COOKIE_NAMES.insecure]).map(
     (name) => `${name}${PRESENCE_COOKIE_SUFFIX}`,
   );
+  const mayCarryToken = tokenOriginCheck(options.tokenOrigins, typeof location !== 'undefined' ? location.origin : undefined);
   const lockName = `express-refresh-tokens:${baseUrl}`;
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(lockName) : null;
   const listeners = new Set<(state: SessionState) => void>();
@@ -416,8 +477,8 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     if (changed) for (const listener of listeners) listener(next);
   };
 
-  const adopt = (value: string, expiresAt: number): Token => {
-    token = { value, expiresAt, lifetimeMs: expiresAt - Date.now(), user: userOf(value) };
+  const adopt = (value: string, expiresAt: number, payload: TokenPayload): Token => {
+    token = { value, expiresAt, lifetimeMs: expiresAt - Date.now(), user: userOf(payload) };
     publish();
     return token;
   };
@@ -429,9 +490,16 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
   const post = (message: TabMessage): void => channel?.postMessage(message);
 
-  channel?.addEventListener('message', (event: MessageEvent<TabMessage>) => {
-    const message = event.data;
-    if (message.type === 'token' && message.expiresAt > (token?.expiresAt ?? 0)) adopt(message.value, message.expiresAt);
+  // Any script of the origin can post here: malformed messages, and tokens of another session, are ignored (see tokenFromTab).
+  channel?.addEventListener('message', (event: MessageEvent<unknown>) => {
+    const message = readTabMessage(event.data);
+    if (!message) return;
+    if (message.type === 'token') {
+      const held = token && { sub: token.user.userId, sid: token.user.sessionId };
+      const shared = tokenFromTab(message, held, hasPresenceCookie(), Date.now());
+      if (!shared) return;
+      if (shared.expiresAt > (token?.expiresAt ?? 0)) adopt(shared.value, shared.expiresAt, shared.payload);
+    }
     if (message.type === 'signed-out') signOutLocally();
     if (message.type === 'ask' && token && !expiringSoon(token)) post({ type: 'token', value: token.value, expiresAt: token.expiresAt });
     for (const wake of waiting) wake(message);
@@ -468,9 +536,13 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   };
 
   const acceptTokens = async (response: Response): Promise<Token> => {
-    const body = (await response.json()) as TokenResponse;
+    const { accessToken, expiresIn } = ((await response.json().catch(() => null)) ?? {}) as Partial<TokenResponse>;
+    const payload = readTokenPayload(accessToken);
+    if (typeof accessToken !== 'string' || !payload || typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) {
+      throw new AuthClientError(response.status, 'invalid_response', MESSAGES.invalid_response as string);
+    }
     // The server counts whole seconds from the start of the second it issued in: up to 1 s less is left.
-    const next = adopt(body.accessToken, Date.now() + Math.max(0, body.expiresIn - 1) * 1000);
+    const next = adopt(accessToken, Date.now() + Math.max(0, expiresIn - 1) * 1000, payload);
     post({ type: 'token', value: next.value, expiresAt: next.expiresAt });
     return next;
   };
@@ -556,12 +628,14 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     },
 
     async logout() {
-      // Signed out here whatever the server answers: the user asked to leave this browser.
-      const response = await request(ROUTES.logout, { method: 'POST', csrf: true }).finally(() => {
-        signOutLocally();
-        post({ type: 'signed-out' });
-      });
-      if (!response.ok) throw await errorOf(response);
+      const heldSession = hasPresenceCookie();
+      const answer = await request(ROUTES.logout, { method: 'POST', csrf: true }).catch((error: AuthClientError) => error);
+      const ended = answer instanceof Response && answer.ok;
+      // Signed out only when the browser no longer holds the session: the server ended it, or cleared its cookies.
+      if (!ended && !(heldSession && !hasPresenceCookie())) throw signOutIncomplete(answer instanceof Response ? await errorOf(answer) : answer);
+      signOutLocally();
+      post({ type: 'signed-out' });
+      return { serverSessionEnded: ended };
     },
 
     async logoutEverywhere() {
@@ -574,9 +648,12 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async fetch(input, init) {
       // A body that is a stream can be sent only once; cloning before the first try keeps the retry possible.
       const original = new Request(input, init);
+      // Another origin gets the request as plain fetch sends it: no token, no refresh, no retry.
+      if (!mayCarryToken(original.url)) return fetch(original);
       const first = await freshToken().catch(() => token);
       const response = await send(original.clone(), undefined, first?.value);
-      if (response.status !== 401 || !first) return response;
+      // A 401 says nothing about the token when it came from an origin that may not have it (after a redirect).
+      if (response.status !== 401 || !first || !mayCarryToken(response.url || original.url)) return response;
       const second = token && token !== first && !expiringSoon(token) ? token : await refreshOnce(first);
       return second ? send(original, undefined, second.value) : response;
     },

@@ -1,31 +1,24 @@
 // The browser client (express-refresh-tokens/client) in real Chromium: silent and single-flight
 // refresh, tabs sharing one refresh, restore after a reload, logout across tabs, a stolen refresh
 // cookie, and where the tokens live (never in web storage or a script-readable cookie).
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import express from 'express';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type Auth, createAuth, MemoryStore, type SessionEvent } from '../../lib';
 import { launchChromium, serve } from '../support/browser';
 import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS } from '../support/harness';
+import { accessClaims, handmadeToken } from '../support/tokens';
+import {
+  type AuthUser,
+  CONDITION_TIMEOUT_MS,
+  type JsonAnswer,
+  mountClientPage,
+  openClientPage,
+  type SessionState,
+  type TestWindow,
+  waitForClient,
+} from './client-page';
 
-// What the fixture page (fixtures/client.html) exposes, typed for the callbacks page.evaluate runs
-// in the browser (the test tsconfig has no DOM lib, so the few page globals used are declared here).
-type AuthUser = { userId: string; sessionId: string; claims: Record<string, unknown> };
-type SessionState = { signedIn: true; user: AuthUser; expiresAt: number } | { signedIn: false };
-type JsonAnswer = { status: number; body: { userId?: string; sessionId?: string; error?: string } | null };
-interface TestWindow {
-  clientReady?: boolean;
-  auth: {
-    login(credentials: Record<string, unknown>): Promise<AuthUser>;
-    logout(): Promise<void>;
-    getAccessToken(): Promise<string | null>;
-    restore(): Promise<SessionState>;
-    getSession(): SessionState | null;
-  };
-  sessionEvents: SessionState[];
-  fetchJson(url: string, init?: { headers?: Record<string, string> }): Promise<JsonAnswer>;
-}
+// The page globals the callbacks page.evaluate runs use (the test tsconfig has no DOM lib).
 declare const window: TestWindow;
 declare const document: { cookie: string; querySelector(selector: string): { textContent: string | null } | null };
 declare const localStorage: { length: number };
@@ -33,9 +26,6 @@ declare const sessionStorage: { length: number };
 declare const indexedDB: { databases(): Promise<unknown[]> };
 declare function fetch(url: string, init?: { headers?: Record<string, string> }): Promise<{ status: number }>;
 
-const FIXTURE = path.join(__dirname, 'fixtures', 'client.html');
-/** The built client's folder (the package's `./client` export lives in it), served to the page under /client. */
-const CLIENT_DIR = path.resolve(__dirname, '..', '..', 'dist', 'browser', 'client');
 /** The refresh cookie's name with `cookie.secure: false`, and its script-readable presence cookie. */
 const REFRESH_COOKIE = 'refresh';
 const PRESENCE_COOKIE = 'refresh-present';
@@ -62,9 +52,6 @@ let pageErrors: string[] = [];
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(path.join(CLIENT_DIR, 'index.js'))) {
-    throw new Error(`${CLIENT_DIR}/index.js is missing: run \`npm run build\` first (the page loads the built client)`);
-  }
   store = new MemoryStore();
   auth = createAuth(
     authOptions(store, {
@@ -94,12 +81,22 @@ beforeAll(async () => {
     if (value !== undefined) res.set('Retry-After', value);
     res.status(429).json({ error: 'too_many_requests' });
   });
-  app.use('/client', express.static(CLIENT_DIR));
-  app.get('/', (_req, res) => res.sendFile(FIXTURE));
+  mountClientPage(app);
   // A page on the refresh cookie's own path (/auth), where document.cookie would show it if it were readable.
   app.get('/auth/probe', (_req, res) => res.type('html').send('<!doctype html><title>probe</title>'));
   app.use('/auth', auth.router);
   app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  // Login answers of 200 whose body holds no readable access token (a misbehaving proxy or server).
+  app.post('/garbled/:kind/login', (req, res) => {
+    const bodies: Record<string, unknown> = { 'not-a-jwt': { accessToken: 'not-a-token', tokenType: 'Bearer', expiresIn: 60 }, 'no-body': null };
+    if (bodies[req.params.kind as string] === null) return void res.status(200).type('html').send('<p>ok</p>');
+    res.json(bodies[req.params.kind as string]);
+  });
+  // A login answer whose token (signed with the app's secret) carries a claim named __proto__, whatever `authenticate` allows.
+  app.post('/proto-claim/login', (_req, res) => {
+    const claims = accessClaims({ sub: 'user-alice', ...JSON.parse('{"__proto__":{"isAdmin":true}}') });
+    res.json({ accessToken: handmadeToken({ alg: 'HS256', typ: 'at+jwt' }, claims, ACCESS_SECRET), tokenType: 'Bearer', expiresIn: 600 });
+  });
   server = await serve(app);
   browser = await launchChromium();
 });
@@ -130,16 +127,9 @@ async function newContext(): Promise<BrowserContext> {
   return context;
 }
 
-/** How long a condition awaited in a page may take before the test fails with a clear message. */
-const CONDITION_TIMEOUT_MS = 5000;
-
 /** Opens the fixture page in a context and waits for the client to be loaded. */
-async function openPage(context: BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${server.origin}/`);
-  await page.waitForFunction(() => window.clientReady === true, undefined, { polling: 20, timeout: CONDITION_TIMEOUT_MS });
-  return page;
+function openPage(context: BrowserContext): Promise<Page> {
+  return openClientPage(context, `${server.origin}/`, pageErrors);
 }
 
 function login(page: Page): Promise<AuthUser> {
@@ -283,14 +273,15 @@ describe('browser client in Chromium', () => {
     const [stateA, stateB] = await Promise.all([session(tabA), session(tabB)]);
     expect(stateA).toMatchObject({ signedIn: true, user: { sessionId: user.sessionId } });
     expect(stateB).toMatchObject({ signedIn: true, user: { sessionId: user.sessionId } });
-    expect((stateA as { expiresAt: number }).expiresAt).toBe((stateB as { expiresAt: number }).expiresAt);
+    // The same token: a tab that took it from the other caps its expiry by the token's exp (the sender's own estimate may be up to 1 s later).
+    expect(Math.abs((stateA as { expiresAt: number }).expiresAt - (stateB as { expiresAt: number }).expiresAt)).toBeLessThan(1000);
   });
 
   test('after a reload, restore() gets the session back from the cookie; a browser never signed in asks nothing', async () => {
     const page = await openPage(await newContext());
     const user = await login(page);
     await page.reload();
-    await page.waitForFunction(() => window.clientReady === true, undefined, { polling: 20, timeout: CONDITION_TIMEOUT_MS });
+    await waitForClient(page);
     expect(await session(page)).toBeNull(); // a new page: nothing in memory
 
     const restored = await page.evaluate(() => window.auth.restore());
@@ -440,6 +431,49 @@ describe('browser client in Chromium', () => {
     expect(dated.retryAfter).toBeLessThanOrEqual(120);
   });
 
+  test('a 200 login answer without a readable access token is refused as invalid_response, and nothing changes', async () => {
+    const page = await openPage(await newContext());
+    const outcomes = await page.evaluate(async () => {
+      const seen: Record<string, unknown> = {};
+      for (const kind of ['not-a-jwt', 'no-body']) {
+        const client = window.createAuthClient({ baseUrl: `/garbled/${kind}` });
+        try {
+          await client.login({});
+          seen[kind] = 'signed in';
+        } catch (caught) {
+          const { name, status, code, message } = caught as { name: string; status: number; code: string; message: string };
+          seen[kind] = { name, status, code, message, session: client.getSession() };
+        }
+      }
+      return seen;
+    });
+    const refused = {
+      name: 'AuthClientError',
+      status: 200,
+      code: 'invalid_response',
+      message: 'The server sent an answer this page could not read.',
+      session: null,
+    };
+    expect(outcomes).toEqual({ 'not-a-jwt': refused, 'no-body': refused });
+  });
+
+  test('a claim named __proto__ is an ordinary claim: the claims keep their prototype and isAdmin stays undefined', async () => {
+    const page = await openPage(await newContext());
+    const seen = await page.evaluate(async () => {
+      const client = window.createAuthClient({ baseUrl: '/proto-claim' });
+      const user = await client.login({});
+      const state = client.getSession() as { signedIn: true; user: AuthUser };
+      return [user.claims, state.user.claims].map((claims) => ({
+        isAdmin: claims.isAdmin,
+        prototypeIsObject: Object.getPrototypeOf(claims) === Object.prototype,
+        ownProto: Object.getOwnPropertyDescriptor(claims, '__proto__')?.value,
+        role: claims.role,
+      }));
+    });
+    const expected = { isAdmin: undefined, prototypeIsObject: true, ownProto: { isAdmin: true }, role: 'admin' };
+    expect(seen).toEqual([expected, expected]);
+  });
+
   test('tokens are out of reach of scripts: HttpOnly refresh cookie, secret-free presence cookie, no web storage', async () => {
     const context = await newContext();
     const page = await openPage(context);
@@ -455,8 +489,11 @@ describe('browser client in Chromium', () => {
       expect(refreshCookie).toMatchObject({ httpOnly: true, path: '/auth', sameSite: 'Strict' });
       expect(refreshCookie?.value.length).toBeGreaterThan(20);
       expect(presence).toMatchObject({ httpOnly: false, path: '/' });
-      // Its value is when it expires (epoch seconds, base 36): nothing secret.
-      expect(Math.abs(parseInt(presence?.value ?? '', 36) - (presence?.expires ?? 0))).toBeLessThan(3);
+      // Its value is the day it expires (a UTC midnight, epoch seconds, base 36): nothing secret, nor the login's time.
+      const day = parseInt(presence?.value ?? '', 36);
+      expect(day % 86_400).toBe(0);
+      expect(day - (presence?.expires ?? 0)).toBeGreaterThan(-2);
+      expect(day - (presence?.expires ?? 0)).toBeLessThanOrEqual(86_400);
 
       const accessToken = await page.evaluate(() => window.auth.getAccessToken());
       expect(accessToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
