@@ -14,6 +14,12 @@ const EXPRESS4_SUITES = [
   'hardening',
   'attack-battery',
   'rate-limit',
+  // Throttling through the router: X-Forwarded-For and trust proxy as each Express major reads them.
+  'login-throttling',
+  'refresh-throttling',
+  'trust-proxy-warning',
+  // What authenticate may return and throw, answered by the router.
+  'authenticate',
   // cookie-parser next to the router (its own Express 4 cases build only the app on Express 4; here lib/ is too).
   'cookie-parser',
   // The example app on the built dist/, as a user on Express 4 runs it (under a second).

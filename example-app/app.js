@@ -1,4 +1,6 @@
 // The example app: express-refresh-tokens mounted the way a user would, with one demo user and a page to try it in.
+// With NODE_ENV=production it shows what a real deployment needs: real secrets, Redis, an explicit
+// `trust proxy`, HSTS and Secure cookies, and no demo account unless DEMO_USER=1 asks for it.
 'use strict';
 
 const path = require('node:path');
@@ -6,15 +8,98 @@ const { randomBytes } = require('node:crypto');
 const express = require('express');
 const { createAuth, MemoryStore, RedisStore } = require('express-refresh-tokens');
 
-/** The demo account printed at start-up (and shown as a hint on the page). */
+/** The demo account printed at start-up (and shown as a hint on the page); in production only with DEMO_USER=1. */
 const DEMO_USER = { id: 'demo-user', username: 'demo', password: 'demo-password', role: 'admin' };
 
 const PUBLIC_DIR = path.join(__dirname, 'public');
 
-function secretFromEnv(name) {
-  // Real apps load both secrets from the environment; the demo invents them when unset, so
-  // sessions do not survive a restart unless you set them.
-  return process.env[name] || randomBytes(32).toString('base64url');
+/** HSTS for a year (RFC 6797), sent only over https. No `includeSubDomains`: that is for the whole site to decide. */
+const HSTS = 'max-age=31536000';
+
+const GENERATE_SECRET = "generate one with `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"`";
+
+/**
+ * The example app's settings could not make a safe start: `problems` holds one sentence for each
+ * (server.js prints them and exits 1).
+ */
+class SettingsError extends Error {
+  constructor(problems) {
+    super(problems.join('\n'));
+    this.name = 'SettingsError';
+    this.problems = problems;
+  }
+}
+
+/** An on/off environment variable: `1`/`true` or `0`/`false`; unset or empty gives `fallback`. */
+function flagFromEnv(name, fallback) {
+  const value = (process.env[name] || '').trim().toLowerCase();
+  if (!value) return fallback;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new SettingsError([`${name} must be 1 or 0; received ${JSON.stringify(value)}.`]);
+}
+
+/**
+ * Express' `trust proxy` from TRUST_PROXY: how many proxies in front end TLS and set X-Forwarded-*
+ * (`1`), their addresses or subnets (`loopback`, `10.0.0.0/8, 192.168.0.1`), or `false` for none.
+ * `true` is refused: it trusts every address, so any client picks its own IP (and throttling key)
+ * with X-Forwarded-For. Returns `{ value }`, or `{ problem }` in words.
+ */
+function trustProxySetting(raw) {
+  const value = String(raw).trim();
+  if (value === 'false' || value === '0') return { value: false };
+  if (/^\d{1,2}$/.test(value)) return { value: Number(value) };
+  if (value === 'true') {
+    return {
+      problem:
+        'TRUST_PROXY=true trusts every address, so any client could pick its own IP with X-Forwarded-For: ' +
+        'set the number of proxies in front (e.g. TRUST_PROXY=1) or their addresses (e.g. TRUST_PROXY=10.0.0.0/8).',
+    };
+  }
+  try {
+    express().set('trust proxy', value); // Express compiles the list here, and throws for what is not an address or subnet
+    return { value };
+  } catch {
+    return {
+      problem:
+        `TRUST_PROXY must be the number of proxies in front (e.g. 1), false, or their addresses or subnets ` +
+        `(e.g. loopback, 10.0.0.0/8); received ${JSON.stringify(value)}.`,
+    };
+  }
+}
+
+/**
+ * What a production start needs and lacks, one sentence each: real secrets (invented ones would
+ * differ per process and per restart, signing everyone out), Redis (the in-memory store forgets
+ * every session on restart and is not shared), and an explicit TRUST_PROXY (behind a TLS proxy
+ * without it, logins answer 403 and every client shares the proxy's address; set where there is
+ * none, any client picks its own address).
+ */
+function productionProblems({ accessTokenSecret, refreshTokenSecret, redisClient, trustProxy }) {
+  const problems = [];
+  for (const [name, value, which] of [
+    ['ACCESS_TOKEN_SECRET', accessTokenSecret, ''],
+    ['REFRESH_TOKEN_SECRET', refreshTokenSecret, ' (another one than ACCESS_TOKEN_SECRET)'],
+  ]) {
+    if (!value) {
+      problems.push(
+        `${name} is not set. In production set it to a secret of 32+ random bytes${which}, the same on every instance and across restarts: ${GENERATE_SECRET}.`,
+      );
+    }
+  }
+  if (!redisClient) {
+    problems.push(
+      'REDIS_URL is not set. In production sessions live in Redis (the in-memory store forgets them on every restart and is not shared between instances): set REDIS_URL=redis://….',
+    );
+  }
+  if (trustProxy === undefined || String(trustProxy).trim() === '') {
+    problems.push(
+      'TRUST_PROXY is not set. In production say what is in front of the app: TRUST_PROXY=1 for one proxy or load balancer that ends TLS, ' +
+        'their addresses (TRUST_PROXY=10.0.0.0/8), or TRUST_PROXY=false when clients connect directly. Without it behind a TLS proxy, ' +
+        "logins answer 403 and every client shares the proxy's address.",
+    );
+  }
+  return problems;
 }
 
 /** A duration from the environment: `'20s'`, `'5m'`, … or a plain number of seconds (`'20'`). */
@@ -38,16 +123,23 @@ function clientBuilt() {
   }
 }
 
-/** The demo page loads nothing but its own files: a strict Content-Security-Policy shows it can. */
-function securityHeaders(_req, res, next) {
-  res.set({
-    'Content-Security-Policy':
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-      "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-  });
-  next();
+/**
+ * The demo page loads nothing but its own files: a strict Content-Security-Policy shows it can.
+ * With `hsts`, requests that came over https (`req.secure`, which follows `trust proxy`) also get
+ * Strict-Transport-Security; never plain http ones (RFC 6797 §7.2).
+ */
+function securityHeaders({ hsts }) {
+  return function setSecurityHeaders(req, res, next) {
+    res.set({
+      'Content-Security-Policy':
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+    });
+    if (hsts && req.secure) res.set('Strict-Transport-Security', HSTS);
+    next();
+  };
 }
 
 /**
@@ -55,30 +147,50 @@ function securityHeaders(_req, res, next) {
  * in-memory store is used; `prefix` namespaces its Redis keys. `accessTokenTtl` and
  * `refreshReuseGrace` default to the `ACCESS_TOKEN_TTL` and `REFRESH_REUSE_GRACE` environment
  * variables, then to `'5m'` and `'10s'` (set `ACCESS_TOKEN_TTL=20s` to watch a silent refresh).
- * Returns `{ app, auth, storeName, settings }`.
+ *
+ * `production` (default: NODE_ENV=production) turns on `secure` cookies and `hsts`, and requires
+ * what a real deployment needs: `accessTokenSecret` and `refreshTokenSecret` (ACCESS_TOKEN_SECRET,
+ * REFRESH_TOKEN_SECRET), a `redisClient`, and `trustProxy` (TRUST_PROXY), else it throws a
+ * SettingsError listing each. Outside production the secrets are invented per process when unset.
+ * `demoUser` (DEMO_USER=1/0) serves the demo account: on by default in development, off in production.
+ * `trustProxy` is Express' `trust proxy`: unset leaves Express' default (off).
+ * Returns `{ app, auth, storeName, settings, deployment }` (`deployment`: what the options above resolved to).
  */
 function createExampleApp({
   redisClient,
   prefix = 'example:',
-  secure = process.env.NODE_ENV === 'production',
+  production = process.env.NODE_ENV === 'production',
+  secure = production,
+  hsts = production,
+  demoUser = flagFromEnv('DEMO_USER', !production),
+  trustProxy = process.env.TRUST_PROXY,
+  accessTokenSecret = process.env.ACCESS_TOKEN_SECRET,
+  refreshTokenSecret = process.env.REFRESH_TOKEN_SECRET,
   accessTokenTtl = durationFromEnv('ACCESS_TOKEN_TTL', '5m'),
   refreshReuseGrace = durationFromEnv('REFRESH_REUSE_GRACE', '10s'),
 } = {}) {
+  const problems = production ? productionProblems({ accessTokenSecret, refreshTokenSecret, redisClient, trustProxy }) : [];
+  const proxy = trustProxy === undefined || String(trustProxy).trim() === '' ? undefined : trustProxySetting(trustProxy);
+  if (proxy?.problem) problems.push(proxy.problem);
+  if (problems.length > 0) throw new SettingsError(problems);
+
   const store = redisClient ? new RedisStore({ client: redisClient, prefix }) : new MemoryStore();
   const auth = createAuth({
     store,
-    accessToken: { algorithm: 'HS256', secret: secretFromEnv('ACCESS_TOKEN_SECRET'), ttl: accessTokenTtl },
+    // Outside production, invented when unset: sessions then do not survive a restart.
+    accessToken: { algorithm: 'HS256', secret: accessTokenSecret || randomBytes(32).toString('base64url'), ttl: accessTokenTtl },
     refreshToken: {
-      secret: secretFromEnv('REFRESH_TOKEN_SECRET'),
+      secret: refreshTokenSecret || randomBytes(32).toString('base64url'),
       idleTtl: '14d',
       absoluteTtl: '30d',
       reuseGrace: refreshReuseGrace,
     },
     // Secure cookies need https; plain http://localhost development turns it off.
     cookie: { secure, sameSite: 'strict' },
+    // Replace this with your user store (and a slow password hash such as argon2 or bcrypt).
     authenticate: async (req) => {
       const { username, password } = req.body;
-      if (username !== DEMO_USER.username || password !== DEMO_USER.password) return null;
+      if (!demoUser || username !== DEMO_USER.username || password !== DEMO_USER.password) return null;
       return { userId: DEMO_USER.id, claims: { role: DEMO_USER.role } };
     },
   });
@@ -88,7 +200,9 @@ function createExampleApp({
   });
 
   const app = express();
-  app.use(securityHeaders);
+  // Behind a proxy that ends TLS: req.secure, req.protocol (the CSRF Origin check) and req.ip (throttling, sessions) come from X-Forwarded-*.
+  if (proxy) app.set('trust proxy', proxy.value);
+  app.use(securityHeaders({ hsts }));
   app.use(express.static(PUBLIC_DIR));
   // Browsers that ignore <link rel="icon"> still ask for /favicon.ico: give them the same SVG.
   app.get('/favicon.ico', (_req, res) => {
@@ -108,7 +222,8 @@ function createExampleApp({
     auth,
     storeName: redisClient ? 'RedisStore' : 'MemoryStore',
     settings: { accessTokenTtl, refreshReuseGrace },
+    deployment: { production, demoUser, trustProxy: proxy ? proxy.value : undefined, secure, hsts },
   };
 }
 
-module.exports = { createExampleApp, DEMO_USER, clientBuilt };
+module.exports = { createExampleApp, DEMO_USER, SettingsError, clientBuilt };

@@ -1,9 +1,11 @@
 // Starts the example app: `npm start` (MemoryStore), or with REDIS_URL set (RedisStore); PORT picks the port (default 3000).
 // ACCESS_TOKEN_TTL (default 5m) and REFRESH_REUSE_GRACE (default 10s) tune the tokens, e.g.
 // `ACCESS_TOKEN_TTL=20s npm start` to watch the page refresh its access token silently.
+// NODE_ENV=production requires ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET, REDIS_URL and TRUST_PROXY, and
+// serves the demo account only with DEMO_USER=1 (see app.js); TRUST_PROXY sets Express' trust proxy in any mode.
 'use strict';
 
-const { createExampleApp, DEMO_USER, clientBuilt } = require('./app');
+const { createExampleApp, DEMO_USER, SettingsError, clientBuilt } = require('./app');
 
 /** The port from PORT (default 3000); a value that is not a port ends the start with a sentence, not a stack trace. */
 function portFromEnv() {
@@ -14,6 +16,29 @@ function portFromEnv() {
     process.exit(1);
   }
   return Number(value);
+}
+
+/** Builds the app, or ends the start with the sentences saying what is missing or wrong (no stack trace). */
+function exampleAppOrExit(redisClient) {
+  try {
+    return createExampleApp({ redisClient });
+  } catch (error) {
+    // A SettingsError lists what the environment lacks; a TypeError/RangeError (a duration variable, or
+    // createAuth refusing a secret) says what to fix in its message.
+    if (!(error instanceof SettingsError || error instanceof TypeError || error instanceof RangeError)) throw error;
+    for (const problem of error.problems || [error.message]) console.error(problem);
+    process.exit(1);
+  }
+}
+
+/** What a start says about the account to log in with: the demo one, loudly in production, or none. */
+function accountLines({ production, demoUser }) {
+  if (!demoUser) {
+    return ['No demo account (DEMO_USER=1 serves one): replace `authenticate` in example-app/app.js with your own user store.'];
+  }
+  const lines = [`Log in as "${DEMO_USER.username}" with password "${DEMO_USER.password}".`];
+  if (production) lines.push('DEMO_USER=1 in production: anyone can log in as this admin account. Never in a real deployment.');
+  return lines;
 }
 
 /** Why the server could not listen, in words, with what to do. */
@@ -37,12 +62,15 @@ async function main() {
     console.error('The browser client is not built: run `npm run build` (or `npm start`, which builds first).');
     process.exit(1);
   }
-  const { app, auth, storeName, settings } = createExampleApp({ redisClient });
+  const { app, auth, storeName, settings, deployment } = exampleAppOrExit(redisClient);
   // No listen callback: Express 5 would hand it a failure and Express 4 would not; the 'error' listener hears both.
   const server = app.listen(port);
   server.on('listening', () => {
     console.log(`express-refresh-tokens example app on http://localhost:${server.address().port} (${storeName})`);
-    console.log(`Log in as "${DEMO_USER.username}" with password "${DEMO_USER.password}".`);
+    for (const line of accountLines(deployment)) console.log(line);
+    if (deployment.production) {
+      console.log(`Production: Secure cookies, HSTS over https, trust proxy ${JSON.stringify(deployment.trustProxy)} (TRUST_PROXY).`);
+    }
     console.log(`Access tokens live ${settings.accessTokenTtl} (ACCESS_TOKEN_TTL); refresh reuse grace ${settings.refreshReuseGrace} (REFRESH_REUSE_GRACE).`);
   });
   server.on('error', (error) => {

@@ -5,8 +5,9 @@ import { ErrorCodes, type InvalidAccessTokenCode } from './errors';
 import { hmacBase64url } from './hashing';
 import type { AccessTokenAlgorithm, Configuration } from './options';
 import { randomBase64url } from './random-text';
+import { newSessionId } from './refresh-token';
 import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
-import { MAX_KID_LENGTH } from './signing-keys';
+import { keyRetired, MAX_KID_LENGTH } from './signing-keys';
 
 /**
  * The JWT payload of an access token: `req.auth.payload`, verified and frozen.
@@ -116,7 +117,21 @@ export interface AccessTokenCodec {
   }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
   verify(token: string): AccessTokenPayload;
+  /**
+   * The length, in characters, of the longest token {@link AccessTokenCodec.issue} makes for this
+   * user and these claims (every time claim at its widest), found without signing: whether a
+   * session's tokens will fit an `Authorization` header is known before the session exists.
+   */
+  longestTokenLength(userId: string, claims: Record<string, unknown>): number;
 }
+
+/** The random bytes of a token's `jti`. */
+const JTI_BYTES = 12;
+/** A session id as wide as every session id: stands in for one in {@link AccessTokenCodec.longestTokenLength}. */
+const SESSION_ID_STAND_IN = newSessionId();
+/** The widest `iat`/`exp` (seconds) until the year 2286, and the widest `auth_time` (with milliseconds). */
+const WIDEST_SECONDS = 9_999_999_999;
+const WIDEST_AUTH_TIME = 9_999_999_999.999;
 
 /** Where b64json encodes what fits, instead of a new Buffer per token. */
 const JSON_SCRATCH = Buffer.allocUnsafe(4096);
@@ -175,11 +190,12 @@ function jwsSigner(algorithm: AccessTokenAlgorithm, key: KeyObject): (signingInp
  * `node:crypto` under the same rules. Either way only the configured algorithm is accepted and `typ` must be `at+jwt` (or
  * `application/at+jwt`). Tokens carry the signing key's `kid` (not for `HS*`); a token's `kid` picks
  * its verifying key from the configured ones only: `jwk`, `jku`, `x5u`, `x5c` and the like are never
- * looked at, nothing is ever fetched, and an unknown `kid` is refused. A token without `kid` is checked
- * against the signing key alone (`HS*` tokens, and those issued before tokens carried one).
+ * looked at, nothing is ever fetched, and an unknown `kid` is refused, as is one whose key is past its
+ * `notAfter`. A token without `kid` is checked against the signing key alone (`HS*` tokens, and those
+ * issued before tokens carried one).
  */
 export function createAccessTokenCodec(config: Configuration['accessToken']): AccessTokenCodec {
-  const { algorithm, signingKey, verifyingKey, kid, verifyingKeys, ttlMs, issuer, audience } = config;
+  const { algorithm, signingKey, verifyingKey, kid, verifyingKeys, keyNotAfter, ttlMs, issuer, audience } = config;
   const ttlSeconds = Math.ceil(ttlMs / 1000);
   const header = kid === undefined ? { alg: algorithm, typ: TOKEN_TYPE } : { alg: algorithm, typ: TOKEN_TYPE, kid };
   const encodedHeader = b64json(header);
@@ -188,6 +204,17 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
   const signJws = (payload: AccessTokenPayload): string => {
     const signingInput = `${encodedHeader}.${b64json(payload)}`;
     return `${signingInput}.${signature(signingInput)}`;
+  };
+  // Every signature of one key and algorithm has the same length (RSA: the modulus; ECDSA as r ‖ s; HMAC, EdDSA: fixed).
+  const signatureLength = signature(encodedHeader).length;
+
+  /** The payload of a token (times in seconds): the library's claims, `iss` and `aud` when configured, then the app's claims. */
+  const payloadOf = (userId: string, sessionId: string, claims: Record<string, unknown>, iat: number, exp: number, authTime: number) => {
+    const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomBase64url(JTI_BYTES), iat, exp, auth_time: authTime };
+    if (issuer !== undefined) payload.iss = issuer;
+    if (audience !== undefined) payload.aud = audience;
+    addClaims(payload, claims);
+    return payload;
   };
 
   /** The verifying key a token's header names, from the configured keys only. */
@@ -199,6 +226,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
     }
     const key = verifyingKeys.get(tokenKid);
     if (key === undefined) throw new InvalidAccessTokenError('unknown kid');
+    if (keyNotAfter.size > 0 && keyRetired(keyNotAfter, tokenKid, Date.now())) throw new InvalidAccessTokenError('retired kid (past its notAfter)');
     return key;
   };
 
@@ -218,8 +246,15 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
     }
     const payload = decodeJsonPart(payloadPart);
     const nowSeconds = Math.floor(Date.now() / 1000);
-    if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) throw expired();
-    if (typeof payload.nbf === 'number' && payload.nbf > nowSeconds) throw new InvalidAccessTokenError('jwt not active');
+    // jsonwebtoken's rules for the other algorithms: a time claim that is present must be a number.
+    if (payload.nbf !== undefined) {
+      if (typeof payload.nbf !== 'number') throw new InvalidAccessTokenError('invalid nbf value');
+      if (payload.nbf > nowSeconds) throw new InvalidAccessTokenError('jwt not active');
+    }
+    if (payload.exp !== undefined) {
+      if (typeof payload.exp !== 'number') throw new InvalidAccessTokenError('invalid exp value');
+      if (payload.exp <= nowSeconds) throw expired();
+    }
     if (issuer !== undefined && payload.iss !== issuer) throw new InvalidAccessTokenError('jwt issuer invalid');
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (audience !== undefined && !audiences.includes(audience)) throw new InvalidAccessTokenError('jwt audience invalid');
@@ -230,11 +265,14 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
     issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime }) {
       const iat = Math.floor(now / 1000);
       const exp = Math.min(iat + ttlSeconds, Math.floor(sessionExpiresAt / 1000));
-      const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomBase64url(12), iat, exp, auth_time: authTime / 1000 };
-      if (issuer !== undefined) payload.iss = issuer;
-      if (audience !== undefined) payload.aud = audience;
-      addClaims(payload, claims);
+      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000);
       return { token: signJws(payload), expiresIn: Math.max(0, exp - iat) };
+    },
+
+    longestTokenLength(userId, claims) {
+      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME);
+      const payloadBytes = Buffer.byteLength(JSON.stringify(payload));
+      return encodedHeader.length + 1 + Math.ceil((payloadBytes * 4) / 3) + 1 + signatureLength;
     },
 
     verify(token) {

@@ -137,26 +137,34 @@ const MAX_BROWSER_COOKIE_LIFETIME_MS = 400 * 24 * 3600 * 1000;
 const PRESENCE_VALUE = /^[0-9a-z]{1,9}$/;
 
 /**
- * When the presence cookie the request carries expires (epoch ms): its value says so. `0` when the
- * request carries none, or one this scheme did not write (versions before it wrote `1`).
+ * When the presence cookie the request carries expires (epoch ms), as its value says (to the day
+ * since it is written as one; to the second before). `0` when the request carries none, or one this
+ * scheme did not write (versions before it wrote `1`).
  */
 export function presenceCookieExpiry(req: Request, cookie: Configuration['cookie']): number {
   const held = readCookie(req, `${cookie.name}${PRESENCE_COOKIE_SUFFIX}`);
   return held.status === 'present' && PRESENCE_VALUE.test(held.value) ? parseInt(held.value, 36) * 1000 : 0;
 }
 
+/** A day in milliseconds: the presence cookie's value is a whole (UTC) day. */
+const DAY_MS = 86_400_000;
+
 /**
  * Sets the presence cookie to live until `until` (the family's absolute deadline, which no refresh
- * cookie of the family outlives) or for 400 days, whichever ends first. Its value is that moment
- * (epoch seconds, base 36: nothing secret), so a refresh can tell whether the cookie the browser holds
- * still outlives the refresh cookie, and leave it alone when it does (one Set-Cookie less on the
- * busiest route). After an idle expiry it lingers: the client's next silent refresh gets a 401,
- * whose clearing removes it.
+ * cookie of the family outlives) or for 400 days, whichever ends first. Its value says when it
+ * expires, to the day (epoch seconds of a UTC midnight, base 36: nothing secret), so a refresh can
+ * tell whether the cookie the browser holds still outlives the refresh cookie, and leave it alone
+ * when it does (one Set-Cookie less on the busiest route). Only to the day, because every script of
+ * the page reads it: to the second, it would date the login to the second. The day is rounded up
+ * from the family's deadline (no refresh cookie outlives it), and down from the 400-day cap (the
+ * cookie reaches no later day). After an idle expiry it lingers: the client's next silent refresh
+ * gets a 401, whose clearing removes it.
  */
 export function setPresenceCookie(res: Response, cookie: Configuration['cookie'], until: number, now: number): void {
-  const maxAge = maxAgeOf(Math.min(until, now + MAX_BROWSER_COOKIE_LIFETIME_MS) - now);
-  const expires = Math.floor((now + maxAge) / 1000).toString(36);
-  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, expires, attributes(cookie, false, '/', maxAge));
+  const capped = until > now + MAX_BROWSER_COOKIE_LIFETIME_MS;
+  const maxAge = maxAgeOf((capped ? now + MAX_BROWSER_COOKIE_LIFETIME_MS : until) - now);
+  const day = capped ? Math.floor((now + maxAge) / DAY_MS) : Math.ceil(until / DAY_MS);
+  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, ((day * DAY_MS) / 1000).toString(36), attributes(cookie, false, '/', maxAge));
 }
 
 /**

@@ -1,9 +1,10 @@
 // createAuth(): validates the options once and wires the router, requireAuth, events and the API.
 import type { RequestHandler, Router } from 'express';
 import { createAccessTokenCodec } from './access-token';
+import { readCookie } from './cookies';
 import { ErrorCodes, StoreUnavailableError } from './errors';
 import { type AuthEvents, createAuthEvents } from './events';
-import { buildJwks, type Jwks } from './jwks';
+import { type Jwks, PublishedKeys } from './jwks';
 import { configurationError } from './option-checks';
 import { type AuthOptions, resolveOptions } from './options';
 import { createRateLimiters } from './rate-limit';
@@ -12,7 +13,7 @@ import { createAuthRouter } from './router';
 import { SessionService } from './session-service';
 import { rateLimitBackendOf } from './store/redis-store';
 import type { SessionRecord } from './store/session-store';
-import { VerifiedTokenCache } from './verified-token-cache';
+import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './verified-token-cache';
 
 /**
  * What `createAuth` returns: the router to mount, the `requireAuth` middleware, the session API
@@ -134,7 +135,8 @@ export interface Auth {
    */
   ready(): Promise<void>;
   /**
-   * The public keys that verify access tokens, as served at `{mount}/.well-known/jwks.json` (`{ keys: [] }` for HS*).
+   * The public keys that verify access tokens, as served at `{mount}/.well-known/jwks.json` (`{ keys: [] }` for HS*):
+   * those not yet past their `notAfter`, read at each access.
    *
    * @example
    * ```ts
@@ -143,7 +145,7 @@ export interface Auth {
    */
   jwks: Jwks;
   /**
-   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`.
+   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`, `logout_abandoned`.
    * A listener that throws or rejects never changes an answer (see {@link AuthEventMap}).
    *
    * @example
@@ -154,9 +156,10 @@ export interface Auth {
    */
   events: AuthEvents;
   /**
-   * Stops what this instance owns: its revocation feed's subscription and timers, and the
-   * throttling's timers. It never closes the store's Redis client, which is yours (closing that
-   * client also stops the feed).
+   * Stops what this instance owns: its revocation feed's subscription and timers, the throttling's
+   * timers, and the background retries of logouts that answered 503 (each one still pending is
+   * reported as `logout_abandoned`, reason `'closed'`). It never closes the store's Redis client,
+   * which is yours (closing that client also stops the feed).
    *
    * @example
    * ```ts
@@ -211,13 +214,19 @@ function requireId(method: string, name: string, value: unknown): void {
  */
 export function createAuth(options: AuthOptions): Auth {
   const config = resolveOptions(options);
-  const jwks = buildJwks(config.accessToken);
+  const jwks = new PublishedKeys(config.accessToken);
   const events = createAuthEvents();
   const codec = createAccessTokenCodec(config.accessToken);
-  const verified = new VerifiedTokenCache();
+  // Emptied when a key retires, so no token verified with it outlives its notAfter.
+  const verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE, config.accessToken.keyNotAfter);
   const sessions = new SessionService(config, events);
   const backend = rateLimitBackendOf(config.store);
   const rateLimiters = createRateLimiters(config.rateLimit, backend?.client, backend?.prefix ?? '', {
+    secret: config.refreshToken.successorKey,
+    refreshFamily: (req) => {
+      const held = readCookie(req, config.cookie.name);
+      return held.status === 'present' ? sessions.familyOf(held.value) : undefined;
+    },
     commandTimeoutMs: backend?.commandTimeoutMs,
     connection: backend?.connection,
   });
@@ -236,7 +245,9 @@ export function createAuth(options: AuthOptions): Auth {
 
   return {
     router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth(), rateLimiters, jwks }),
-    jwks,
+    get jwks() {
+      return jwks.at(Date.now()).jwks;
+    },
     requireAuth,
     events,
     ready: () => sessions.feed.ready(),

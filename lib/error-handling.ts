@@ -45,21 +45,35 @@ function undecodableBodyMessage({ type, charset, encoding }: BodyParserErrorDeta
 }
 
 /**
+ * What of a client error may become the AuthError's `cause`, which an app's logger prints with its
+ * properties: nothing of the body, which holds the password. body-parser puts the body on its errors
+ * (`body`), and a JSON parse failure's message and stack quote its start (V8: `Unexpected token 'p',
+ * "password=…" is not valid JSON`), so a parse failure gets no cause at all and others lose `body`.
+ */
+function causeWithoutBody(error: unknown): unknown {
+  if (error === null || typeof error !== 'object') return error;
+  if ((error as BodyParserErrorDetails).type === 'entity.parse.failed') return undefined;
+  if (Object.hasOwn(error, 'body')) delete (error as { body?: unknown }).body;
+  return error;
+}
+
+/**
  * The AuthError for an HTTP client error raised by Express or body-parser (a `status` from 400 to
  * 499 on the error: bad JSON, corrupt Content-Encoding, oversized body, malformed URL escapes). Its
  * message says how to make the call right, from body-parser's details (never its own words, which
- * may quote the body).
+ * may quote the body); its cause, the error without the body ({@link causeWithoutBody}).
  */
 function clientError(error: unknown): AuthError | undefined {
   const code = httpStatusOf(error);
   if (code === undefined || code < 400 || code > 499) return undefined;
   const details = error as BodyParserErrorDetails;
+  const cause = causeWithoutBody(error);
   if (code === 413) {
     const limit = typeof details.limit === 'number' ? ` (${details.limit} bytes)` : '';
-    return new AuthError('payload_too_large', 413, `The body is larger than bodyLimit${limit}`, { cause: error });
+    return new AuthError('payload_too_large', 413, `The body is larger than bodyLimit${limit}`, { cause });
   }
-  if (code === 415) return new AuthError('unsupported_media_type', 415, undecodableBodyMessage(details), { cause: error });
-  return new AuthError('invalid_request', 400, malformedRequestMessage(details), { cause: error });
+  if (code === 415) return new AuthError('unsupported_media_type', 415, undecodableBodyMessage(details), { cause });
+  return new AuthError('invalid_request', 400, malformedRequestMessage(details), { cause });
 }
 
 /**

@@ -118,7 +118,8 @@ export class AuthError extends Error {
   /**
    * The JSON body the library answers with: `{ error: code }`, plus the
    * `message` when the code is about how the call was made (`csrf_rejected`, `unsupported_media_type`,
-   * `invalid_request`, `payload_too_large`, `method_not_allowed`). Never the cause, never a 5xx's words.
+   * `invalid_request`, `payload_too_large`, `method_not_allowed`), or when the answer is a logout's 503,
+   * whose words tell the client the browser is signed out. Never the cause, never any other 5xx's words.
    *
    * @example
    * ```ts
@@ -140,7 +141,9 @@ export class AuthError extends Error {
  * - Configuration errors (from `createAuth`, `new RedisStore`, `new MemoryStore`, `auth.requireAuth()`)
  *   are `TypeError`s or `RangeError`s carrying one of the `ERR_*_OPTION`, `ERR_INVALID_DURATION`,
  *   `ERR_INVALID_KEY` and `ERR_INCOMPATIBLE_OPTIONS` codes; `ERR_INVALID_ARGUMENT` marks a bad
- *   argument to `auth.revokeSession`, `auth.revokeUser` or `auth.listSessions`.
+ *   argument to `auth.revokeSession`, `auth.revokeUser` or `auth.listSessions`, and
+ *   `ERR_INVALID_AUTHENTICATE_RESULT` a result of the app's `authenticate` that cannot make a session
+ *   (the `cause` of the login's 500).
  * - Store errors are {@link StoreUnavailableError}s (`ERR_STORE_*`, `ERR_REVOCATION_FEED_*`). The
  *   503 `AuthError` a request gets for one carries it as its `cause`; the `store_error` event as `error`.
  * - Why `requireAuth` refused a token is the `cause` of its 401: an `InvalidAccessTokenError`
@@ -179,6 +182,12 @@ export const ErrorCodes = Object.freeze({
   ERR_INCOMPATIBLE_OPTIONS: 'ERR_INCOMPATIBLE_OPTIONS',
   /** A bad argument to a method of the auth instance (`auth.revokeSession('')`). */
   ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /**
+   * What the app's `authenticate` returned cannot make a session: no string `userId`, claims that are not a plain
+   * object, reserved or prototype claim names, or claims too large for an access token to fit an `Authorization` header.
+   * The login answers 500 `server_error`; the `TypeError` saying which is its `cause`.
+   */
+  ERR_INVALID_AUTHENTICATE_RESULT: 'ERR_INVALID_AUTHENTICATE_RESULT',
   /** A store command failed: the connection broke, or Redis answered an error (`cause` says which: OOM, READONLY, NOPERM, …). Also the default for a store's own errors. */
   ERR_STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
   /** Redis did not answer within `commandTimeoutMs` (waiting for the connection included); `cause` is the client's connection error when it was not connected. */
@@ -218,7 +227,8 @@ export const ErrorCodes = Object.freeze({
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /**
- * The codes of configuration errors (`TypeError`/`RangeError` from constructors, options and API arguments).
+ * The codes of configuration errors (`TypeError`/`RangeError` from constructors, options and API arguments,
+ * and from what `authenticate` returned).
  *
  * @example
  * ```ts
@@ -298,8 +308,9 @@ export type ConfigurationError = (TypeError | RangeError) & { readonly code: Con
 
 /**
  * Thrown by stores when the backing service is unreachable, too slow or answering errors.
- * The router turns it into a 503 `temporarily_unavailable` that leaves the client's cookie alone,
- * with this error as the AuthError's `cause`. `code` says what failed, for logs and alerting.
+ * The router turns it into a 503 `temporarily_unavailable` that leaves the client's cookie alone
+ * (except on `/logout`, which clears it all the same and says so), with this error as the AuthError's
+ * `cause`. `code` says what failed, for logs and alerting.
  * The `auth.*` methods reject with it, and the `store_error` event carries it.
  *
  * @example
@@ -348,6 +359,28 @@ export function temporarilyUnavailable(cause: unknown): AuthError {
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
     cause,
   });
+}
+
+/** An AuthError whose JSON answer carries its `message` whatever its code: words meant for the client. */
+class DescribedAuthError extends AuthError {
+  override toJSON(): { error: AuthErrorCode; message: string } {
+    return { error: this.code, message: this.message };
+  }
+}
+
+/**
+ * The 503 answer for a logout the store could not carry out: `Retry-After` as for any outage, but
+ * the router has cleared the cookies all the same, so the body says what became of the logout:
+ * `{ error: 'temporarily_unavailable', message }`, the browser signed out, the end of the session on
+ * the server pending and retried in the background.
+ */
+export function logoutPending(cause: unknown): AuthError {
+  return new DescribedAuthError(
+    'temporarily_unavailable',
+    503,
+    'You are signed out in this browser. The session store did not answer, so ending the session on the server is pending: it will be retried in the background.',
+    { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) }, cause },
+  );
 }
 
 /**

@@ -46,6 +46,28 @@ export interface SessionEvent {
 export type RevocationReason = 'api' | 'user_request' | 'new_login';
 
 /**
+ * Why a logout that answered 503 (the store did not answer; the browser's cookies were cleared all the
+ * same) stopped being retried before the session was ended on the server, in `logout_abandoned`:
+ * - `'closed'`: `auth.close()` ran first. The session may still be alive until it expires.
+ * - `'overflow'`: more logouts were waiting on this instance than it keeps (1000); the oldest gave way.
+ *   The session may still be alive until it expires.
+ * - `'expired'`: the latest moment the session could live (its login plus `absoluteTtl`) has passed:
+ *   it has ended by itself, nothing is left to do.
+ * - `'failed'`: the store answered with an error that is not an outage (a custom store's bug): retrying
+ *   would not help. The session may still be alive.
+ *
+ * @example
+ * ```ts
+ * import type { LogoutAbandonReason } from 'express-refresh-tokens';
+ *
+ * auth.events.on('logout_abandoned', ({ sessionId, reason }: { sessionId: string; reason: LogoutAbandonReason }) => {
+ *   if (reason !== 'expired') log.warn({ sessionId, reason }, 'a logout could not end its session on the server; revoke it by hand');
+ * });
+ * ```
+ */
+export type LogoutAbandonReason = 'closed' | 'overflow' | 'expired' | 'failed';
+
+/**
  * Every event and its arguments. A listener that throws, or whose promise rejects, changes nothing:
  * it is reported as a process warning with code `ERT_LISTENER_ERROR`.
  *
@@ -67,12 +89,24 @@ export interface AuthEventMap {
   refresh: [SessionEvent & { retried: boolean }];
   /** An earlier refresh token of a family was presented: the family was revoked. Alert on this. */
   reuse_detected: [SessionEvent];
-  /** A client logged out and its session ended. */
-  logout: [SessionEvent];
+  /**
+   * A client logged out and its session ended. `deferred` is true when the logout had answered 503
+   * (the store did not answer; the browser's cookies were cleared all the same) and the session was
+   * ended later by this instance's background retry.
+   */
+  logout: [SessionEvent & { deferred: boolean }];
   /** One session was revoked by `auth.revokeSession`, `DELETE /sessions/:id`, or a new login. */
   session_revoked: [{ userId: string; sessionId: string; reason: RevocationReason }];
   /** Every session of a user was revoked (`auth.revokeUser` or `POST /logout-all`). */
   user_revoked: [{ userId: string; sessionIds: string[] }];
+  /**
+   * A logout answered 503 and its background retry stopped before the session was ended on the server
+   * (see {@link LogoutAbandonReason}): unless `reason` is `'expired'`, the session may live on for
+   * whoever still holds a copy of its refresh cookie; `auth.revokeSession(sessionId)` ends it. The user is
+   * unknown (the store never answered). `ip` and `userAgent` are the logout request's. With no listener,
+   * the instance says so once as a process warning (`ERT_LOGOUT_ABANDONED`).
+   */
+  logout_abandoned: [{ sessionId: string; ip: string | undefined; userAgent: string | undefined; reason: LogoutAbandonReason }];
   /**
    * The store failed; the request was answered 503 (or the `auth.*` call rejected). `error.code` says
    * what failed (`ERR_STORE_TIMEOUT`, `ERR_REVOCATION_FEED_STALE`, …: see `ErrorCodes`), `error.message`

@@ -1,4 +1,4 @@
-// SHA-256 and HMAC-SHA-2 as base64url text: node's one-shot crypto.hash (HMAC as RFC 2104 over it), with createHash/createHmac where it is missing.
+// SHA-256 and HMAC-SHA-2 as base64url text (node's one-shot crypto.hash, HMAC as RFC 2104 over it, createHash/createHmac where it is missing), and labelled key derivation.
 
 import type { KeyObject } from 'node:crypto';
 import * as crypto from 'node:crypto';
@@ -12,6 +12,15 @@ export const sha256Base64url: (text: string) => string =
   typeof crypto.hash === 'function'
     ? (text) => crypto.hash('sha256', text, 'base64url')
     : (text) => crypto.createHash('sha256').update(text).digest('base64url');
+
+/**
+ * A key for one purpose, derived from another: `HMAC-SHA-256(key, label)`. Every key the library
+ * derives from a configured secret is made here, each under a label of its own (the refresh tokens'
+ * MAC key, the revocation channel's key), so no two purposes ever share a key.
+ */
+export function deriveKey(key: KeyObject, label: string): KeyObject {
+  return crypto.createSecretKey(crypto.createHmac('sha256', key).update(label).digest());
+}
 
 /** A keyed MAC function: the HMAC of a message, base64url (unpadded). */
 export type HmacFunction = (message: string) => string;

@@ -23,7 +23,7 @@ export {
   type StoreErrorCode,
   StoreUnavailableError,
 } from './errors';
-export type { AuthEventMap, AuthEvents, RevocationReason, SessionEvent } from './events';
+export type { AuthEventMap, AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from './events';
 export type { Jwks, PublicJwk } from './jwks';
 export type {
   AccessTokenAlgorithm,
@@ -51,6 +51,7 @@ export type {
   RevocationVerdict,
   SessionRecord,
   SessionStore,
+  StoreClock,
   TokenPresentation,
   UserRevocation,
 } from './store/session-store';

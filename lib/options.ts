@@ -9,6 +9,7 @@ import { type RateLimitOptions, type ResolvedRateLimit, resolveRateLimit } from 
 import { DEFAULT_COOKIE_NAMES, DEFAULT_CSRF_HEADER } from './shared/protocol';
 import { jwkThumbprint, KID_PATTERN, MAX_KID_LENGTH } from './signing-keys';
 import type { SessionStore } from './store/session-store';
+import { MAX_ACCESS_TTL_MS, REVOCATION_LEEWAY_MS } from './token-lifetimes';
 
 /**
  * Signing algorithms for access tokens. `none` is never accepted. `HS*` take `accessToken.secret`;
@@ -84,7 +85,8 @@ export interface AccessTokenOptions {
   /**
    * Several keys, for rotation without logging anyone out (instead of `privateKey`/`publicKey`; not for `HS*`).
    * The first signs and must have a `privateKey`; every one verifies tokens carrying its `kid`, so a retired
-   * key can stay, public-only, until its last tokens have expired. All are published at `/.well-known/jwks.json`.
+   * key can stay, public-only, until its last tokens have expired; give it a `notAfter` and it stops verifying
+   * then, whenever the app restarts. All not yet past their `notAfter` are published at `/.well-known/jwks.json`.
    *
    * @example
    * ```ts
@@ -92,7 +94,7 @@ export interface AccessTokenOptions {
    *   algorithm: 'ES256',
    *   keys: [
    *     { kid: '2025-06', privateKey: readFileSync('keys/2025-06.pem') }, // signs new tokens
-   *     { kid: '2025-01', publicKey: readFileSync('keys/2025-01.pub.pem') }, // still checks its tokens
+   *     { kid: '2025-01', publicKey: readFileSync('keys/2025-01.pub.pem'), notAfter: '2025-06-02T00:00:00Z' }, // checks its tokens until then
    *   ],
    * };
    * ```
@@ -130,6 +132,14 @@ export interface AccessTokenKeyOptions {
   privateKey?: KeyInput;
   /** The verification key; derived from `privateKey` when omitted. Enough on its own for a key that only verifies. */
   publicKey?: KeyInput;
+  /**
+   * When a retired key stops verifying: from this moment on, tokens carrying its `kid` are refused (even
+   * ones verified before) and it leaves the JWKS, whose `max-age` shrinks so no cache keeps it longer.
+   * A `Date`, or an ISO 8601 date-time with a time zone (`'2025-06-02T00:00:00Z'`). Not on the first key,
+   * which signs; a moment already past is allowed (the key is then never trusted). Set it at least the
+   * access-token `ttl` after the key stopped signing. Defaults to none: the key verifies while it is listed.
+   */
+  notAfter?: Date | string;
 }
 
 /**
@@ -324,6 +334,8 @@ export interface Configuration {
     kid: string | undefined;
     /** Every public key that verifies, by `kid`, the signing one first; empty for `HS*`. What the JWKS publishes. */
     verifyingKeys: ReadonlyMap<string, KeyObject>;
+    /** When keys given a `notAfter` stop verifying (epoch ms), by `kid`; only those keys. */
+    keyNotAfter: ReadonlyMap<string, number>;
     ttlMs: number;
     issuer: string | undefined;
     audience: string | undefined;
@@ -378,8 +390,6 @@ const ASYMMETRIC_KEY_TYPES: Partial<Record<AccessTokenAlgorithm, { types: string
 
 const MIN_RSA_BITS = 2048;
 const MIN_REFRESH_SECRET_BYTES = 32;
-/** Leeway added to how long revocations are remembered, for clock differences between instances. */
-const REVOCATION_LEEWAY_MS = 5000;
 const GENERATE_SECRET_HINT =
   "Generate one with `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"` and load it from the environment.";
 
@@ -396,12 +406,6 @@ function section<T extends object>(name: keyof typeof KNOWN_KEYS, value: unknown
   checkSection(name, value);
   return value as Partial<T>;
 }
-
-/**
- * The longest access-token life: a day. A token cannot be taken back without the revocation feed,
- * and a longer ttl is most often milliseconds given where seconds are meant (900000 for '15m').
- */
-const MAX_ACCESS_TTL_MS = 86_400_000;
 
 /** The longest duration any option takes: ten years. Longer ones are typos, and break dates. */
 const MAX_DURATION_MS = 10 * 366 * 86_400_000;
@@ -529,9 +533,43 @@ function checkKeyPair(
 }
 
 /** The resolved access-token keys: what signs, and what verifies by `kid`. */
-type AccessTokenKeySet = Pick<Configuration['accessToken'], 'signingKey' | 'verifyingKey' | 'kid' | 'verifyingKeys'>;
+type AccessTokenKeySet = Pick<Configuration['accessToken'], 'signingKey' | 'verifyingKey' | 'kid' | 'verifyingKeys' | 'keyNotAfter'>;
 
-const KEY_ENTRY_MEMBERS = ['kid', 'privateKey', 'publicKey'] as const;
+const KEY_ENTRY_MEMBERS = ['kid', 'privateKey', 'publicKey', 'notAfter'] as const;
+/** An ISO 8601 date-time with its time zone: a moment, whatever the server's zone. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/** Validates one `accessToken.keys[i].notAfter` (not on the first key): a Date or an ISO 8601 date-time with a zone, as epoch ms. */
+function notAfterOption(option: string, value: unknown, first: boolean): number {
+  if (first) {
+    fail(
+      'type',
+      option,
+      'cannot be set: the first key signs new tokens, which would be refused from then on',
+      'Put notAfter on a key that only verifies (one after the first), once another key signs.',
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
+  }
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' && ISO_DATE_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  // Date.parse rolls impossible days over (February 30th is March 2nd); the date must read back as written.
+  const rolledOver = typeof value === 'string' && !Number.isNaN(ms) && !sameCalendarDay(value, ms);
+  if (Number.isNaN(ms) || rolledOver) {
+    fail(
+      'type',
+      option,
+      `must be a Date or an ISO 8601 date-time with a time zone; received ${describeValue(value instanceof Date ? 'an invalid Date' : value)}`,
+      "Pass e.g. '2030-01-01T00:00:00Z' or new Date('2030-01-01T00:00:00Z') (a number would leave seconds and milliseconds to guess).",
+    );
+  }
+  return ms;
+}
+
+/** Whether the date part of an ISO date-time names the day `ms` falls on in the string's own offset. */
+function sameCalendarDay(iso: string, ms: number): boolean {
+  const zone = /(?:Z|([+-])(\d{2}):(\d{2}))$/i.exec(iso);
+  const offsetMinutes = zone?.[1] === undefined ? 0 : (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3]));
+  return new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 10) === iso.slice(0, 10);
+}
 
 /** Validates one `accessToken.keys[i].kid`. */
 function kidOption(option: string, value: unknown): string {
@@ -561,6 +599,7 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     fail('type', 'accessToken.keys', `must be a non-empty array of { kid?, privateKey?, publicKey? }; received ${describeValue(value, false)}`, example);
   }
   const verifyingKeys = new Map<string, KeyObject>();
+  const keyNotAfter = new Map<string, number>();
   const indexOfKid = new Map<string, number>();
   const indexOfThumbprint = new Map<string, number>();
   let signing: { key: KeyObject; verifyingKey: KeyObject; kid: string } | undefined;
@@ -571,8 +610,14 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
       fail('type', at, `must be an object { kid?, privateKey?, publicKey? }; received ${describeValue(entry, false)}`, example);
     }
     checkKnownKeys(at, entry, KEY_ENTRY_MEMBERS);
-    const { kid: kidValue, privateKey: privateInput, publicKey: publicInput } = entry as Partial<Record<(typeof KEY_ENTRY_MEMBERS)[number], unknown>>;
+    const {
+      kid: kidValue,
+      privateKey: privateInput,
+      publicKey: publicInput,
+      notAfter: notAfterValue,
+    } = entry as Partial<Record<(typeof KEY_ENTRY_MEMBERS)[number], unknown>>;
     const givenKid = kidValue === undefined ? undefined : kidOption(`${at}.kid`, kidValue);
+    const notAfter = notAfterValue === undefined ? undefined : notAfterOption(`${at}.notAfter`, notAfterValue, i === 0);
     const named = givenKid === undefined ? '' : ` (kid ${JSON.stringify(givenKid)})`;
     if (i === 0 && privateInput === undefined) {
       fail(
@@ -621,11 +666,12 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     }
     indexOfKid.set(kid, i);
     verifyingKeys.set(kid, publicKey);
+    if (notAfter !== undefined) keyNotAfter.set(kid, notAfter);
     if (i === 0) signing = { key: privateKey as KeyObject, verifyingKey: publicKey, kid };
   });
 
   const first = signing as { key: KeyObject; verifyingKey: KeyObject; kid: string };
-  return { signingKey: first.key, verifyingKey: first.verifyingKey, kid: first.kid, verifyingKeys };
+  return { signingKey: first.key, verifyingKey: first.verifyingKey, kid: first.kid, verifyingKeys, keyNotAfter };
 }
 
 function accessTokenKeys(algorithm: AccessTokenAlgorithm, options: Partial<AccessTokenOptions>): AccessTokenKeySet {
@@ -650,7 +696,7 @@ function accessTokenKeys(algorithm: AccessTokenAlgorithm, options: Partial<Acces
       );
     }
     const key = createSecretKey(secretBytes('accessToken.secret', options.secret, hmacBytes));
-    return { signingKey: key, verifyingKey: key, kid: undefined, verifyingKeys: new Map() };
+    return { signingKey: key, verifyingKey: key, kid: undefined, verifyingKeys: new Map(), keyNotAfter: new Map() };
   }
   if (options.secret !== undefined) {
     fail(
@@ -693,7 +739,7 @@ function accessTokenKeys(algorithm: AccessTokenAlgorithm, options: Partial<Acces
     fix: 'Pass the public key of the same key pair, or omit it.',
   });
   const kid = jwkThumbprint(verifyingKey);
-  return { signingKey, verifyingKey, kid, verifyingKeys: new Map([[kid, verifyingKey]]) };
+  return { signingKey, verifyingKey, kid, verifyingKeys: new Map([[kid, verifyingKey]]), keyNotAfter: new Map() };
 }
 
 function algorithmOption(value: unknown): AccessTokenAlgorithm {

@@ -1,12 +1,21 @@
-// Login throttling: failed logins per IP + username, and a loose per-IP limit on /refresh and /logout.
-import { createHash } from 'node:crypto';
+// Throttling: failed logins per address + username, per address and per username, successful logins per username, and /refresh per session or address.
+import { createHash, type KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, type Logger, type RateLimitInfo, MemoryStore as RateLimitMemoryStore, rateLimit, type Store } from 'express-rate-limit';
+import {
+  type Logger,
+  type Options as RateLimitConfig,
+  type RateLimitInfo,
+  MemoryStore as RateLimitMemoryStore,
+  rateLimit,
+  type Store,
+} from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore, type SendCommandFn } from 'rate-limit-redis';
+import { addressPrefix } from './client-address';
 import { describeValue } from './describe-value';
 import { type Duration, describeMs, parseDuration } from './duration';
 import { AuthError, type AuthErrorCode, describeStoreCause, ErrorCodes, StoreUnavailableError } from './errors';
-import { sha256Base64url } from './hashing';
+import { deriveKey, hmacBase64url } from './hashing';
+import { type KnownAddresses, memoryKnownAddresses, redisKnownAddresses } from './known-addresses';
 import { checkKnownKeys, configurationError, fail } from './option-checks';
 import type { ConnectionWatch } from './store/redis-connection-watch';
 
@@ -29,7 +38,9 @@ export interface RateLimitRule {
 }
 
 /**
- * The limit on failed logins, per client IP address and username.
+ * The limits on `POST /login`: failed logins per client address and username (`max`, `window`), per
+ * address across usernames (`perAddress`), per username across addresses (`perUsername`), and
+ * successful logins per username (`successes`). IPv6 addresses count by their /56 network.
  *
  * @example
  * ```ts
@@ -37,10 +48,12 @@ export interface RateLimitRule {
  *
  * // For an `authenticate` that reads `req.body.email`.
  * const login: LoginRateLimitOptions = { max: 10, window: '15m', username: (req) => req.body.email };
+ * // A campus behind one address, and a stricter budget per account.
+ * const campus: LoginRateLimitOptions = { perAddress: { max: 500 }, perUsername: { max: 10, window: '1h' } };
  * ```
  */
 export interface LoginRateLimitOptions extends RateLimitRule {
-  /** Failed logins allowed per IP address and username in a window. Defaults to `10`. */
+  /** Failed logins allowed per address and username in a window; a successful login starts the count again. Defaults to `10`. */
   max?: number;
   /** Defaults to `'15m'`. */
   window?: Duration;
@@ -56,20 +69,49 @@ export interface LoginRateLimitOptions extends RateLimitRule {
    * ```
    */
   username?: (req: Request) => unknown;
+  /**
+   * Failed logins allowed per client address across all usernames (password spraying). Once spent,
+   * every login from the address is refused until the window ends. Sized for an office or a campus
+   * behind one address, whose typos stay far below it; someone sharing the address can still spend
+   * it for everyone there. `false` turns it off. Defaults to `{ max: 100, window: '15m' }`.
+   */
+  perAddress?: RateLimitRule | false;
+  /**
+   * Failed logins allowed per username across all addresses (guessing spread over many addresses),
+   * counted and enforced only for addresses the user has not signed in from (see `knownAddressTtl`):
+   * once spent, a login from a new address is refused until the window ends, while one from an
+   * address the user signed in from is still checked, so guessers cannot lock the user out of the
+   * usual places. `false` turns it off. Defaults to `{ max: 20, window: '15m' }`.
+   */
+  perUsername?: RateLimitRule | false;
+  /**
+   * Successful logins allowed per username, from any address: each one starts a session (and past
+   * `maxSessionsPerUser` ends one), so a script holding a password cannot churn them. Only someone
+   * with the password can spend it. `false` turns it off. Defaults to `{ max: 30, window: '1m' }`.
+   */
+  successes?: RateLimitRule | false;
+  /**
+   * How long an address stays known for a username after a successful login from it (each success
+   * renews it): from 1 minute to 400 days. Stored as a keyed hash of both. Defaults to `'30d'`.
+   */
+  knownAddressTtl?: Duration;
 }
 
 /**
- * The limit on `POST /refresh` and `POST /logout` together, per client IP address, counted per instance.
+ * The limit on `POST /refresh`, counted per instance: a request whose refresh cookie is authentic
+ * (its MAC holds) is counted against its session, every one of them; any other (no cookie, a forged
+ * one) against its client address, and only when it fails. So forged cookies from one client spend
+ * its address's budget but never refuse another user's valid refresh from the same address.
  *
  * @example
  * ```ts
  * import type { RefreshRateLimitOptions } from 'express-refresh-tokens';
  *
- * const refresh: RefreshRateLimitOptions = { max: 1000, window: '1m' }; // many users behind one NAT
+ * const refresh: RefreshRateLimitOptions = { max: 1000, window: '1m' };
  * ```
  */
 export interface RefreshRateLimitOptions extends RateLimitRule {
-  /** Requests allowed per IP address in a window: loose, for an office behind one address. Defaults to `300`. */
+  /** Refreshes allowed per session, and failed ones per address without an authentic cookie, in a window. Defaults to `300`. */
   max?: number;
   /** Defaults to `'1m'`. */
   window?: Duration;
@@ -77,14 +119,18 @@ export interface RefreshRateLimitOptions extends RateLimitRule {
 
 /**
  * The `rateLimit` option of `createAuth`. On by default:
- * - `login`: 10 failed logins (401) per 15 minutes per client IP and username; a successful login
- *   does not count. Another user behind the same IP, or the same user from another IP, is not locked out.
- * - `refresh`: 300 requests per minute per client IP to `POST /refresh` and `POST /logout` together.
+ * - `login`: 10 failed logins (401) per 15 minutes per client address and username, a success
+ *   starting the count again; 100 failed logins per 15 minutes per address, whatever the usernames;
+ *   20 per 15 minutes per username from addresses the user has not signed in from in 30 days; and
+ *   30 successful logins per minute per username.
+ * - `refresh`: 300 refreshes per minute per session, and 300 failed ones per minute per address for
+ *   requests without an authentic refresh cookie. Logouts are never throttled.
  *
  * Past a limit the router answers 429 `{ error: 'too_many_requests' }` with `Retry-After`. With a
- * `RedisStore` the counts live in Redis (keys `<prefix>rl:...`), so they hold across instances;
- * otherwise in the process. `false` turns all throttling off, `login: false` or `refresh: false` one
- * limit. Client addresses are `req.ip`: set Express' `trust proxy` to match your proxies.
+ * `RedisStore` the login counts live in Redis (keys `<prefix>rl:<kind>:<HMAC>`, no address or
+ * username in them), so they hold across instances; otherwise in the process. `false` turns all
+ * throttling off, `login: false` or `refresh: false` one limit. Client addresses are `req.ip` (IPv6
+ * by /56): set Express' `trust proxy` to match your proxies.
  *
  * @example
  * ```ts
@@ -96,9 +142,9 @@ export interface RefreshRateLimitOptions extends RateLimitRule {
  */
 export type RateLimitOptions =
   | {
-      /** The failed-login limit; `false` turns it off. Defaults to `{ max: 10, window: '15m' }`. */
+      /** The login limits; `false` turns them all off. Defaults to those listed above. */
       login?: LoginRateLimitOptions | false;
-      /** The `/refresh` and `/logout` limit; `false` turns it off. Defaults to `{ max: 300, window: '1m' }`. */
+      /** The `/refresh` limit; `false` turns it off. Defaults to `{ max: 300, window: '1m' }`. */
       refresh?: RefreshRateLimitOptions | false;
     }
   | false;
@@ -109,27 +155,51 @@ export interface ResolvedRule {
   windowMs: number;
 }
 
+/** The validated form of {@link LoginRateLimitOptions}: the limit per address + username, and the others. */
+export interface ResolvedLoginRateLimit extends ResolvedRule {
+  username: (req: Request) => unknown;
+  perAddress: ResolvedRule | false;
+  perUsername: ResolvedRule | false;
+  successes: ResolvedRule | false;
+  knownAddressTtlMs: number;
+}
+
 /** The validated form of {@link RateLimitOptions} (when not `false`). */
 export interface ResolvedRateLimit {
-  login: (ResolvedRule & { username: (req: Request) => unknown }) | false;
+  login: ResolvedLoginRateLimit | false;
   refresh: ResolvedRule | false;
 }
 
 /** The defaults of {@link RateLimitOptions}. */
 export const RATE_LIMIT_DEFAULTS = {
-  login: { max: 10, window: '15m' },
+  login: {
+    max: 10,
+    window: '15m',
+    perAddress: { max: 100, window: '15m' },
+    perUsername: { max: 20, window: '15m' },
+    successes: { max: 30, window: '1m' },
+    knownAddressTtl: '30d',
+  },
   refresh: { max: 300, window: '1m' },
 } as const;
 
+/** The login limits besides the one per address + username, each a {@link RateLimitRule} or `false`. */
+const LOGIN_BUDGETS = ['perAddress', 'perUsername', 'successes'] as const;
+
 const KNOWN_KEYS = {
   rateLimit: ['login', 'refresh'],
-  'rateLimit.login': ['max', 'window', 'username'],
+  'rateLimit.login': ['max', 'window', 'username', ...LOGIN_BUDGETS, 'knownAddressTtl'],
+  'rateLimit.login.perAddress': ['max', 'window'],
+  'rateLimit.login.perUsername': ['max', 'window'],
+  'rateLimit.login.successes': ['max', 'window'],
   'rateLimit.refresh': ['max', 'window'],
 } as const;
 
 const MAX_REQUESTS = 1_000_000;
 const MIN_WINDOW_MS = 1000;
 const MAX_WINDOW_MS = 86_400_000;
+const MIN_KNOWN_ADDRESS_TTL_MS = 60_000;
+const MAX_KNOWN_ADDRESS_TTL_MS = 400 * 86_400_000;
 
 function section(name: keyof typeof KNOWN_KEYS, value: unknown, fix: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -139,7 +209,13 @@ function section(name: keyof typeof KNOWN_KEYS, value: unknown, fix: string): Re
   return value as Record<string, unknown>;
 }
 
-function rule(name: 'rateLimit.login' | 'rateLimit.refresh', value: Record<string, unknown>, defaults: { max: number; window: Duration }): ResolvedRule {
+/** Validates `{ max, window }` at `name`; `off` says how to turn that limit off instead of a too-small max. */
+function rule(
+  name: keyof typeof KNOWN_KEYS,
+  value: Record<string, unknown>,
+  defaults: { max: number; window: Duration },
+  off = 'use `rateLimit: false` to turn throttling off',
+): ResolvedRule {
   const max = value.max ?? defaults.max;
   if (typeof max !== 'number') {
     fail('type', `${name}.max`, `must be a whole number from 1 to ${MAX_REQUESTS}; received ${describeValue(max)}`, `Leave it out for ${defaults.max}.`);
@@ -149,7 +225,7 @@ function rule(name: 'rateLimit.login' | 'rateLimit.refresh', value: Record<strin
       'range',
       `${name}.max`,
       `must be a whole number from 1 to ${MAX_REQUESTS}; received ${describeValue(max)}`,
-      `Leave it out for ${defaults.max}, or use \`rateLimit: false\` to turn throttling off.`,
+      `Leave it out for ${defaults.max}, or ${off}.`,
     );
   }
   const windowMs = parseDuration(value.window ?? defaults.window);
@@ -191,6 +267,44 @@ function ambiguousIdentifier(req: Request): boolean {
   return body !== null && typeof body === 'object' && Object.hasOwn(body, 'username') && Object.hasOwn(body, 'email');
 }
 
+/** Validates one of {@link LOGIN_BUDGETS}: `false`, or a rule whose defaults fill what it leaves out. */
+function loginBudget(budget: (typeof LOGIN_BUDGETS)[number], value: unknown): ResolvedRule | false {
+  if (value === false) return false;
+  const name = `rateLimit.login.${budget}` as const;
+  const defaults = RATE_LIMIT_DEFAULTS.login[budget];
+  const given = section(
+    name,
+    value === undefined ? {} : value,
+    `Pass e.g. \`{ max: ${defaults.max}, window: '${defaults.window}' }\`, or \`false\` to turn it off.`,
+  );
+  return rule(name, given, defaults, `\`${budget}: false\` to turn this limit off`);
+}
+
+/** Validates `rateLimit.login.knownAddressTtl`. */
+function knownAddressTtl(value: unknown): number {
+  const fallback = RATE_LIMIT_DEFAULTS.login.knownAddressTtl;
+  const ms = parseDuration(value ?? fallback);
+  if (ms === undefined) {
+    fail(
+      'type',
+      'rateLimit.login.knownAddressTtl',
+      `must be a duration; received ${describeValue(value)}`,
+      `Pass seconds as a number, or a string like '${fallback}'.`,
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
+  }
+  if (ms < MIN_KNOWN_ADDRESS_TTL_MS || ms > MAX_KNOWN_ADDRESS_TTL_MS) {
+    fail(
+      'range',
+      'rateLimit.login.knownAddressTtl',
+      `must be from 1m to 400d; received ${describeMs(ms)}`,
+      `Leave it out for '${fallback}'.`,
+      ErrorCodes.ERR_INVALID_DURATION,
+    );
+  }
+  return ms;
+}
+
 /**
  * Validates the `rateLimit` option and resolves its defaults; `false` when throttling is off.
  * Throws a `TypeError` or `RangeError` naming the option, what it must be, what it was and how to fix it,
@@ -208,7 +322,7 @@ export function resolveRateLimit(value: unknown): ResolvedRateLimit | false {
     const given = section(
       'rateLimit.login',
       options.login === undefined ? {} : options.login,
-      "Pass e.g. `{ max: 10, window: '15m' }`, or `false` to stop throttling failed logins.",
+      "Pass e.g. `{ max: 10, window: '15m' }`, or `false` to stop throttling logins.",
     );
     const username = given.username ?? defaultUsername;
     if (typeof username !== 'function') {
@@ -219,7 +333,14 @@ export function resolveRateLimit(value: unknown): ResolvedRateLimit | false {
         'Pass e.g. `(req) => req.body.email`, or leave it out for `req.body.username`.',
       );
     }
-    login = { ...rule('rateLimit.login', given, RATE_LIMIT_DEFAULTS.login), username: username as (req: Request) => unknown };
+    login = {
+      ...rule('rateLimit.login', given, RATE_LIMIT_DEFAULTS.login),
+      username: username as (req: Request) => unknown,
+      perAddress: loginBudget('perAddress', given.perAddress),
+      perUsername: loginBudget('perUsername', given.perUsername),
+      successes: loginBudget('successes', given.successes),
+      knownAddressTtlMs: knownAddressTtl(given.knownAddressTtl),
+    };
   }
   const refresh =
     options.refresh === false
@@ -229,7 +350,7 @@ export function resolveRateLimit(value: unknown): ResolvedRateLimit | false {
           section(
             'rateLimit.refresh',
             options.refresh === undefined ? {} : options.refresh,
-            "Pass e.g. `{ max: 300, window: '1m' }`, or `false` to stop throttling /refresh and /logout.",
+            "Pass e.g. `{ max: 300, window: '1m' }`, or `false` to stop throttling /refresh.",
           ),
           RATE_LIMIT_DEFAULTS.refresh,
         );
@@ -244,6 +365,17 @@ export interface RateLimitRedisClient {
 
 /** Options for {@link createRateLimiters}. */
 export interface RateLimiterOptions {
+  /**
+   * The key `refreshToken.secret` configures: the key the counters' names are HMACs under is derived
+   * from it (labelled for this purpose alone), so Redis holds no address and no username, nor a hash
+   * of either that could be checked against a guess without it.
+   */
+  secret: KeyObject;
+  /**
+   * The session an authentic refresh cookie on the request belongs to (its MAC checked), or
+   * `undefined` when it carries none: such refreshes are counted per session, the others per address.
+   */
+  refreshFamily?: ((req: Request) => string | undefined) | undefined;
   /** How long one Redis counter operation may take before the request is answered 503. Defaults to `1000`. */
   commandTimeoutMs?: number | undefined;
   /** The watch on the Redis client's connection (the RedisStore's), so errors name why Redis does not answer. */
@@ -252,9 +384,9 @@ export interface RateLimiterOptions {
 
 /** The throttling middlewares the router puts in front of its handlers. */
 export interface RateLimiters {
-  /** For `POST /login`, after the JSON body parser: counts 401 answers per IP + username. */
+  /** For `POST /login`, after the JSON body parser: every login limit of {@link LoginRateLimitOptions}, in turn. */
   login: RequestHandler;
-  /** For `POST /refresh` and `POST /logout` (one shared count per IP). */
+  /** For `POST /refresh`: per session for an authentic cookie, failures per address otherwise. */
   refresh: RequestHandler;
   /** Stops the in-process counters' timers. Leaves the Redis client alone. */
   close(): void;
@@ -266,6 +398,8 @@ const MAX_USERNAME_LENGTH = 256;
 /** The subnet one IPv6 client is counted by (express-rate-limit's default): one customer's allocation. */
 const IPV6_SUBNET = 56;
 const WARNING_CODE = 'ERT_RATE_LIMIT';
+/** What the key of the counters' names is derived under, from `refreshToken.secret`. */
+const KEY_LABEL = 'express-refresh-tokens throttling keys';
 
 /** A decrement that never leaves a key without a TTL (a bare DECR on an expired key would). */
 const SAFE_DECREMENT = "if redis.call('PTTL', KEYS[1]) > 0 then return redis.call('DECR', KEYS[1]) end return 0";
@@ -375,10 +509,60 @@ export const RATE_LIMIT_OFF: RequestHandler = function rateLimitOff(_req, _res, 
 /** The request property express-rate-limit writes its counts to (not `rateLimit`, which an app's own limiter may use). */
 const REQUEST_PROPERTY = 'expressRefreshTokensRateLimit';
 
+/** Whether an answer is one a limit keeps counted. */
+type Judge = (req: Request, res: Response) => boolean;
+
+/** Which answers a limit keeps counted, in express-rate-limit's options. */
+type Counting = Pick<RateLimitConfig, 'requestWasSuccessful'> & Partial<Pick<RateLimitConfig, 'skipSuccessfulRequests' | 'skipFailedRequests'>>;
+
 /**
- * Builds the throttling middlewares with express-rate-limit: counters in Redis (rate-limit-redis,
- * keys `<prefix>rl:login:` and `<prefix>rl:refresh:`) when a client is given, in the process otherwise.
- * A limit that is off (or `resolved === false`) gives {@link RATE_LIMIT_OFF}.
+ * express-rate-limit options for a limit that counts only the answers `failed` picks: each request is
+ * counted when it arrives (so parallel ones cannot overtake the limit) and given back once answered
+ * otherwise (a DECR). A request whose client went away before the answer stays counted.
+ */
+function countingFailures(failed: Judge): Counting {
+  return { skipSuccessfulRequests: true, requestWasSuccessful: (req: Request, res: Response) => !failed(req, res) };
+}
+
+/** express-rate-limit options for a limit that counts only successful answers (below 400); the rest, and abandoned requests, are given back. */
+const COUNTING_SUCCESSES: Counting = { skipFailedRequests: true, requestWasSuccessful: (_req: Request, res: Response) => res.statusCode < 400 };
+
+/**
+ * A failed login is a 401: wrong credentials. Any other answer is given back, the limits' own 429s
+ * included: such an attempt checked no password, and kept counted it would lock the account for the
+ * whole window after two overlapping correct logins near the limit (two tabs, two instances).
+ */
+const FAILED_LOGIN: Judge = (_req, res) => res.statusCode === 401;
+
+/** Runs middlewares one after the other, as the router would; the first error (a 429, a 503) ends the run. */
+function inSequence(handlers: RequestHandler[]): RequestHandler {
+  return function throttleInTurn(req, res, next) {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      const handler = handlers[index++];
+      if (error !== undefined || handler === undefined) return next(error);
+      handler(req, res, step);
+    };
+    step();
+  };
+}
+
+/** The names a login is counted under: HMACs, so none holds an address or a username, nor an unkeyed hash of one. */
+interface LoginKeys {
+  /** Its client address and username. */
+  pair: string;
+  /** Its client address. */
+  address: string;
+  /** Its username. */
+  username: string;
+  /** The mark that this username signed in from this address. */
+  knownAddress: string;
+}
+
+/**
+ * Builds the throttling middlewares with express-rate-limit: login counters in Redis (rate-limit-redis,
+ * keys `<prefix>rl:<kind>:<HMAC>`) when a client is given, in the process otherwise; the /refresh
+ * counters always in the process. A limit that is off (or `resolved === false`) gives {@link RATE_LIMIT_OFF}.
  *
  * Past a limit the middleware passes a 429 `too_many_requests` AuthError with `Retry-After` to
  * `next(err)`. When Redis fails or is late it passes a {@link StoreUnavailableError} (503): the
@@ -388,10 +572,10 @@ export function createRateLimiters(
   resolved: ResolvedRateLimit | false,
   redisClient: RateLimitRedisClient | undefined,
   prefix: string,
-  options: RateLimiterOptions = {},
+  options: RateLimiterOptions,
 ): RateLimiters {
   const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
-  const { connection } = options;
+  const { connection, refreshFamily } = options;
   if (redisClient !== undefined && typeof redisClient.call !== 'function') {
     throw configurationError(
       'type',
@@ -400,6 +584,8 @@ export function createRateLimiters(
     );
   }
   const stores: Store[] = [];
+  const send = redisClient === undefined ? undefined : redisSender(redisClient, commandTimeoutMs, connection);
+  const keyOf = hmacBase64url('sha256', deriveKey(options.secret, KEY_LABEL));
   let warnedTrustProxy = false;
 
   /** The client's address for counting: `req.ip`, IPv6 by /56. Warns once when `trust proxy` is `true`. */
@@ -412,18 +598,24 @@ export function createRateLimiters(
       );
     }
     const ip = req.ip;
-    return ip === undefined || ip === '' ? 'unknown' : ipKeyGenerator(ip, IPV6_SUBNET);
+    return ip === undefined || ip === '' ? 'unknown' : addressPrefix(ip, IPV6_SUBNET);
   };
 
-  const limiter = (name: 'login' | 'refresh', limit: ResolvedRule, keyGenerator: (req: Request) => string, countOnlyFailures: boolean): RequestHandler => {
-    // Failed logins are counted in Redis, so a guesser cannot spread over instances. The loose
-    // per-IP limit of /refresh and /logout is counted per instance: a refresh stays one Redis round trip.
-    const store: Store =
-      redisClient === undefined || name === 'refresh'
-        ? new RateLimitMemoryStore()
-        : new RateLimitRedisStore({ sendCommand: redisSender(redisClient, commandTimeoutMs, connection), prefix: `${prefix}rl:${name}:` });
+  /** Counts shared by every instance (in Redis, `<prefix>rl:<kind>:`) when there is a Redis client, else this process's. */
+  const sharedStore = (kind: string): Store => {
+    const store = send === undefined ? new RateLimitMemoryStore() : new RateLimitRedisStore({ sendCommand: send, prefix: `${prefix}rl:${kind}:` });
     stores.push(store);
-    return rateLimit({
+    return store;
+  };
+
+  const limiter = (
+    limit: ResolvedRule,
+    store: Store,
+    keyGenerator: (req: Request) => string,
+    counting: Counting,
+    skip?: (req: Request) => Promise<boolean>,
+  ): RequestHandler =>
+    rateLimit({
       windowMs: limit.windowMs,
       limit: limit.max,
       keyGenerator,
@@ -431,12 +623,8 @@ export function createRateLimiters(
       standardHeaders: false,
       legacyHeaders: false,
       requestPropertyName: REQUEST_PROPERTY,
-      // Counted before the handler runs (so parallel guesses cannot overtake the limit), given back
-      // when the answer is not a 401: only wrong credentials count. This limiter's own 429s are given
-      // back too: such an attempt checked no password, and kept counted it would lock the account
-      // for the whole window after two overlapping correct logins near the limit (two tabs, two
-      // instances). It costs a DECR per refused attempt.
-      ...(countOnlyFailures ? { skipSuccessfulRequests: true, requestWasSuccessful: (_req: Request, res: Response) => res.statusCode !== 401 } : {}),
+      ...counting,
+      ...(skip === undefined ? {} : { skip }),
       passOnStoreError: false,
       logger: warningLogger,
       handler(req: Request, _res: Response, next: NextFunction) {
@@ -445,35 +633,92 @@ export function createRateLimiters(
         next(new AuthError(TOO_MANY_REQUESTS, 429, `Too many requests; retry in ${seconds}s`, { headers: { 'Retry-After': String(seconds) } }));
       },
     });
-  };
 
-  const pass = RATE_LIMIT_OFF;
   const login = resolved === false ? false : resolved.login;
   const refresh = resolved === false ? false : resolved.refresh;
-  const loginLimiter = login
-    ? limiter(
-        'login',
-        login,
-        (req) => {
-          const username = normaliseUsername(login.username(req));
-          return `${clientAddress(req)}|${sha256Base64url(username)}`;
-        },
-        true,
-      )
-    : pass;
-  const usesDefaultUsername = login && login.username === defaultUsername;
   return {
-    login: usesDefaultUsername
-      ? function loginRateLimit(req, res, next) {
-          if (ambiguousIdentifier(req)) {
-            return next(new AuthError('invalid_request', 400, 'Send `username` or `email`, not both (rateLimit.login.username decides which is counted)'));
-          }
-          loginLimiter(req, res, next);
-        }
-      : loginLimiter,
-    refresh: refresh ? limiter('refresh', refresh, clientAddress, false) : pass,
+    login: login ? loginLimiter(login) : RATE_LIMIT_OFF,
+    refresh: refresh ? refreshLimiter(refresh) : RATE_LIMIT_OFF,
     close() {
       for (const store of stores.splice(0)) void store.shutdown?.();
     },
   };
+
+  /**
+   * Every login limit in turn: failures per address + username, per address, per username (from
+   * addresses the username has not signed in from), then successes per username. A success resets
+   * the failures of its address + username and marks the address known for the username.
+   */
+  function loginLimiter(limits: ResolvedLoginRateLimit): RequestHandler {
+    const computed = new WeakMap<Request, LoginKeys>();
+    const keysOf = (req: Request): LoginKeys => {
+      let keys = computed.get(req);
+      if (keys === undefined) {
+        // An address never holds a line break, so each message reads back one way only.
+        const address = clientAddress(req);
+        const username = normaliseUsername(limits.username(req));
+        keys = {
+          pair: keyOf(`pair\n${address}\n${username}`),
+          address: keyOf(`address\n${address}`),
+          username: keyOf(`username\n${username}`),
+          knownAddress: keyOf(`known\n${address}\n${username}`),
+        };
+        computed.set(req, keys);
+      }
+      return keys;
+    };
+    const pairStore = sharedStore('login');
+    const steps = [limiter(limits, pairStore, (req) => keysOf(req).pair, countingFailures(FAILED_LOGIN))];
+    if (limits.perAddress) steps.push(limiter(limits.perAddress, sharedStore('login-address'), (req) => keysOf(req).address, countingFailures(FAILED_LOGIN)));
+    let known: KnownAddresses | undefined;
+    if (limits.perUsername) {
+      const marks =
+        send === undefined ? memoryKnownAddresses(limits.knownAddressTtlMs) : redisKnownAddresses(send, `${prefix}rl:known-address:`, limits.knownAddressTtlMs);
+      known = marks;
+      const fromKnownAddress = (req: Request): Promise<boolean> => marks.has(keysOf(req).knownAddress);
+      steps.push(limiter(limits.perUsername, sharedStore('login-username'), (req) => keysOf(req).username, countingFailures(FAILED_LOGIN), fromKnownAddress));
+    }
+    if (limits.successes) steps.push(limiter(limits.successes, sharedStore('login-success'), (req) => keysOf(req).username, COUNTING_SUCCESSES));
+    const limited = inSequence(steps);
+
+    const afterSuccess = async (keys: LoginKeys): Promise<void> => {
+      await Promise.all([pairStore.resetKey(keys.pair), known?.add(keys.knownAddress)]);
+    };
+    const usesDefaultUsername = limits.username === defaultUsername;
+    return function loginRateLimit(req, res, next) {
+      if (usesDefaultUsername && ambiguousIdentifier(req)) {
+        return next(new AuthError('invalid_request', 400, 'Send `username` or `email`, not both (rateLimit.login.username decides which is counted)'));
+      }
+      res.once('finish', () => {
+        const keys = computed.get(req);
+        if (keys === undefined || res.statusCode < 200 || res.statusCode >= 300) return;
+        afterSuccess(keys).catch((error: unknown) => warn(error, 'Login throttling: recording a successful login failed.'));
+      });
+      limited(req, res, next);
+    };
+  }
+
+  /**
+   * Refreshes, counted in this process: one with an authentic cookie against its session, every
+   * answer (a rotation loop is bounded, and a dead family's token replayed is refused past it); any
+   * other against its address, only when it fails (401), so one client's forged cookies never
+   * refuse another's valid refresh from the same address.
+   */
+  function refreshLimiter(limit: ResolvedRule): RequestHandler {
+    const perSession = new WeakSet<Request>();
+    const keyGenerator = (req: Request): string => {
+      const family = refreshFamily?.(req);
+      if (family === undefined) return `address:${clientAddress(req)}`;
+      perSession.add(req);
+      return `session:${family}`;
+    };
+    const store = new RateLimitMemoryStore();
+    stores.push(store);
+    return limiter(
+      limit,
+      store,
+      keyGenerator,
+      countingFailures((req, res) => perSession.has(req) || res.statusCode === 401),
+    );
+  }
 }

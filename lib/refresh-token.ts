@@ -1,6 +1,7 @@
 // Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
-import { type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
+import { type KeyObject, timingSafeEqual } from 'node:crypto';
+import { addressPrefix } from './client-address';
+import { deriveKey, type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
 import { randomBase64url } from './random-text';
 
 const SESSION_ID_BYTES = 16;
@@ -29,7 +30,7 @@ export interface RefreshTokenKeys {
 
 /** Derives the MAC key from the successor key, so one configured secret serves both, for different purposes. */
 export function refreshTokenKeys(successorKey: KeyObject): RefreshTokenKeys {
-  const macKey = createSecretKey(createHmac('sha256', successorKey).update('express-refresh-tokens refresh token MAC').digest());
+  const macKey = deriveKey(successorKey, 'express-refresh-tokens refresh token MAC');
   return { successor: hmacBase64url('sha256', successorKey), mac: hmacBase64url('sha256', macKey), fingerprints: new Map() };
 }
 
@@ -118,24 +119,31 @@ export const REMEMBERED_FINGERPRINTS = 1024;
 const MAX_REMEMBERED_MESSAGE_LENGTH = 512;
 
 /**
- * What identifies the client that rotated a token, as stored: a keyed hash (64 bits) of its IP
- * address and User-Agent, so the grace window answers a retry only to that client, and the store
- * holds neither the address nor anything it could be guessed back from without the key.
+ * How much of an IPv6 address the grace window binds to: its /64, the network one home or phone holds
+ * and moves within (a privacy address changes the rest every day or so, and on every new network).
+ */
+export const CLIENT_IPV6_PREFIX_BITS = 64;
+
+/**
+ * What identifies the client that rotated a token, as stored: a keyed hash (64 bits) of its network
+ * (the IPv4 address; the IPv6 /64: {@link addressPrefix}, so every spelling of one address, IPv4-mapped
+ * included, is one client) and its User-Agent, so the grace window answers a retry only to that
+ * client, and the store holds neither the address nor anything it could be guessed back from
+ * without the key.
  */
 export function clientFingerprint(keys: RefreshTokenKeys, ip: string | undefined, userAgent: string | undefined): string {
-  // An IPv4 client seen through a dual-stack listener (`::ffff:1.2.3.4`) is the same client as `1.2.3.4`.
-  const address = ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? '');
-  const message = `client\n${address}\n${userAgent ?? ''}`;
   // A client refreshes every few minutes from the same address and browser: its fingerprint is
-  // remembered rather than MACed again (an HMAC is two hash calls). Only short messages are kept, and
-  // at most REMEMBERED_FINGERPRINTS of them (all forgotten when full), so memory stays under a megabyte
-  // whatever clients send. They are keyed hashes of what every request shows anyway: nothing secret.
-  const remembered = keys.fingerprints.get(message);
+  // remembered, by what the request said, rather than normalised and MACed again (an HMAC is two hash
+  // calls). Only short messages are kept, and at most REMEMBERED_FINGERPRINTS of them (all forgotten
+  // when full), so memory stays under a megabyte whatever clients send. They are keyed hashes of what
+  // every request shows anyway: nothing secret.
+  const said = `${ip ?? ''}\n${userAgent ?? ''}`;
+  const remembered = keys.fingerprints.get(said);
   if (remembered !== undefined) return remembered;
-  const fingerprint = truncatedBase64url(keys.mac(message), 8);
-  if (message.length <= MAX_REMEMBERED_MESSAGE_LENGTH) {
+  const fingerprint = truncatedBase64url(keys.mac(`client\n${addressPrefix(ip, CLIENT_IPV6_PREFIX_BITS)}\n${userAgent ?? ''}`), 8);
+  if (said.length <= MAX_REMEMBERED_MESSAGE_LENGTH) {
     if (keys.fingerprints.size >= REMEMBERED_FINGERPRINTS) keys.fingerprints.clear();
-    keys.fingerprints.set(message, fingerprint);
+    keys.fingerprints.set(said, fingerprint);
   }
   return fingerprint;
 }

@@ -34,12 +34,23 @@ function unsupportedContentType(req: Request): AuthError {
 }
 
 /**
- * Middleware chain that accepts only `Content-Type: application/json` (415 otherwise), at most
- * `limit` bytes (413), a JSON object (400) without prototype-polluting keys or deep nesting (400).
+ * body-parser's `verify` hook, called with the charset it is about to decode the body with: only
+ * UTF-8 passes (RFC 8259 §8.1), as a 415 the router's error handler words like body-parser's own.
+ * body-parser refuses only charsets not starting `utf-` (RFC 7159 also allowed UTF-16 and UTF-32),
+ * which lets UTF-7 through too, where `+ACI-` spells a quote no filter in front sees as one. Judged
+ * here rather than read from the header, so it is the very charset body-parser decodes with.
+ */
+function requireUtf8(_req: Request, _res: Response, _body: Buffer, charset: string): void {
+  if (charset !== 'utf-8') throw Object.assign(new Error('unsupported charset'), { status: 415, type: 'charset.unsupported', charset });
+}
+
+/**
+ * Middleware chain that accepts only `Content-Type: application/json` (415 otherwise) in UTF-8 (415),
+ * at most `limit` bytes (413), a JSON object (400) without prototype-polluting keys or deep nesting (400).
  * body-parser's own errors go on to the router's error handler, which maps them by status.
  */
 export function jsonObjectBody(limit: number) {
-  const parse = express.json({ limit, type: 'application/json' });
+  const parse = express.json({ limit, type: 'application/json', verify: requireUtf8 });
   return [
     function requireJsonContentType(req: Request, _res: Response, next: NextFunction): void {
       next(req.is('application/json') ? undefined : unsupportedContentType(req));

@@ -1,20 +1,21 @@
 // The mountable router: login, refresh, logout, logout-all and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { type AccessTokenCodec, type IssuedAccessToken, REGISTERED_CLAIMS } from './access-token';
+import type { AccessTokenCodec, IssuedAccessToken } from './access-token';
+import { authenticateUser, invalidCredentials } from './authenticate-user';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
-import { describeValue } from './describe-value';
-import { ensureFallbackErrorHandler, httpStatusOf, toAuthError } from './error-handling';
-import { AuthError } from './errors';
+import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
+import { AuthError, logoutPending } from './errors';
 import type { AuthEvents } from './events';
-import { type Jwks, jwksHandler } from './jwks';
-import type { AuthenticateResult, Configuration } from './options';
+import { jwksHandler, type PublishedKeys } from './jwks';
+import type { Configuration } from './options';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
 import { toDictionaryMode } from './request-shape';
 import type { AuthInfo } from './require-auth';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
+import { warnIfProxyUntrusted } from './trust-proxy-warning';
 
 /** Everything the router needs from the auth instance. */
 export interface RouterDeps {
@@ -23,17 +24,13 @@ export interface RouterDeps {
   sessions: SessionService;
   events: AuthEvents;
   requireAuth: RequestHandler;
-  /** Throttling of failed logins, and of refreshes and logouts, in front of those routes. */
+  /** Throttling of failed logins and of refreshes, in front of those routes (logouts are never throttled). */
   rateLimiters: Pick<RateLimiters, 'login' | 'refresh'>;
-  /** The key set published at /.well-known/jwks.json. */
-  jwks: Jwks;
+  /** The key set published at /.well-known/jwks.json (keys leave it at their `notAfter`). */
+  jwks: PublishedKeys;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
-
-/** Statuses an error thrown by `authenticate` may carry to mean "no such user / wrong password". */
-const CREDENTIAL_ERROR_STATUSES = new Set([401, 403, 404]);
-const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 
 /** What `requireAuth` put on a request that reached a route mounted behind it. */
 function authOf(req: Request): AuthInfo {
@@ -43,10 +40,6 @@ function authOf(req: Request): AuthInfo {
 
 function invalidRefreshToken(): AuthError {
   return new AuthError('invalid_refresh_token', 401, 'The refresh token is missing, invalid, expired or revoked');
-}
-
-function invalidCredentials(): AuthError {
-  return new AuthError('invalid_credentials', 401, 'Invalid credentials');
 }
 
 /** The most sessions one page of `GET /sessions` holds, and its default size. */
@@ -84,36 +77,6 @@ function clientOf(req: Request): ClientInfo {
   return { ip: req.ip, userAgent: req.get('user-agent') };
 }
 
-/** Runs the app's `authenticate` and checks what it returns; wrong credentials become 401. */
-async function authenticateUser(config: Configuration, req: Request): Promise<Required<AuthenticateResult>> {
-  let result: AuthenticateResult | null;
-  try {
-    result = await config.authenticate(req);
-  } catch (error) {
-    const status = httpStatusOf(error);
-    if ((status !== undefined && CREDENTIAL_ERROR_STATUSES.has(status)) || (error as Error | null)?.name === 'NotFoundError') result = null;
-    else throw error;
-  }
-  if (result === null || result === undefined) throw invalidCredentials();
-  if (typeof result !== 'object' || typeof result.userId !== 'string' || result.userId === '' || result.userId.length > 256) {
-    throw new TypeError(
-      `authenticate must return { userId: string, claims? } or null; received userId ${describeValue((result as AuthenticateResult | undefined)?.userId)}. Convert ids with String(id).`,
-    );
-  }
-  if (CONTROL_CHARACTER.test(result.userId)) {
-    throw new TypeError(`authenticate returned a userId with control characters (${describeValue(result.userId)}); return a printable id.`);
-  }
-  const claims = result.claims ?? {};
-  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
-    throw new TypeError(`authenticate returned claims that are ${describeValue(claims)}; return a plain object like { role: 'admin' }.`);
-  }
-  const reserved = Object.keys(claims).filter((name) => REGISTERED_CLAIMS.has(name));
-  if (reserved.length > 0) {
-    throw new TypeError(`authenticate returned reserved claim names (${reserved.join(', ')}); the library sets those itself. Rename them.`);
-  }
-  return { userId: result.userId, claims };
-}
-
 /**
  * Builds the router. It parses its own JSON bodies and cookies, marks every answer
  * `Cache-Control: no-store`, and passes every failure to `next(err)` as an AuthError.
@@ -143,13 +106,14 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   /**
    * Answers with an access token and sets the refresh cookie, and the presence cookie at login (a new
-   * family) or when the one the browser holds would die before the new refresh cookie. Two seconds
-   * less are tolerated: the presence cookie's value is its expiry in whole seconds (floored), from a
-   * Max-Age also floored to whole seconds, so one that ends with the family can read up to 2 s under
-   * the deadline; renewing it for that would re-send it on about every other refresh near the end.
+   * family) or when the one the browser holds would die before the new refresh cookie. Its value is
+   * now the day it expires, rounded up from the family's deadline, so it never reads under it; two
+   * seconds less are still tolerated for cookies set before, whose value was their expiry in whole
+   * seconds (floored), from a Max-Age also floored, up to 2 s under the deadline.
    */
   const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean): void => {
-    const now = Date.now();
+    // The store's clock (Redis': the session's times are its), so no instance's clock skews a token's life.
+    const now = sessions.now();
     const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
@@ -166,6 +130,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
     toDictionaryMode(req);
     ensureFallbackErrorHandler(req.app);
+    warnIfProxyUntrusted(req);
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
@@ -183,9 +148,10 @@ export function createAuthRouter(deps: RouterDeps): Router {
     route('login', async (req, res) => {
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
       // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
+      // On the store's clock, as revokeUser marks and the epoch are, whatever this instance's clock says.
       await sessions.feed.ready();
-      const loginStartedAt = Date.now();
-      const user = await authenticateUser(config, req);
+      const loginStartedAt = await sessions.loginStart();
+      const user = await authenticateUser(config, codec, req);
       const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
       if (!issued) throw invalidCredentials();
       sendTokens(req, res, issued, true);
@@ -204,13 +170,26 @@ export function createAuthRouter(deps: RouterDeps): Router {
     }),
   );
 
+  // No throttling: a logout must never be refused because of others' traffic from the same address,
+  // and throttling protects nothing here. A cookie that is not one this server issued (forged,
+  // garbled, tossed) is refused by its MAC in SessionService.logout before the store is asked (one
+  // HMAC, like any request's work); only an authentic token reaches the store, and it ends its family.
   router.post(
     ROUTES.logout,
     csrf,
-    ...limited('logout', rateLimiters.refresh),
     route('logout', async (req, res) => {
-      await sessions.logout(heldCookie(req), clientOf(req));
+      // Past the CSRF check, every answer clears both cookies, whatever happens next (the clearing is
+      // on the response before anything can fail): the browser is signed out even when the store is
+      // down. SPEC's "a store outage leaves the client's cookie alone" deliberately does not apply to
+      // logout: keeping the cookie of a user who asked to leave would sign them back in on reload.
+      // Instead the 503 says so, and the server-side end is retried in the background.
       clearRefreshCookie(req, res, config.cookie);
+      try {
+        await sessions.logout(heldCookie(req), clientOf(req));
+      } catch (error) {
+        const failure = toAuthError(error, 'logout', events);
+        throw failure.code === 'temporarily_unavailable' ? logoutPending(failure.cause) : failure;
+      }
       res.status(204).end();
     }),
   );

@@ -1,7 +1,8 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
-import { revocationFeedStale } from './errors';
-import type { AuthEvents, RevocationReason, SessionEvent } from './events';
+import { revocationFeedStale, StoreUnavailableError } from './errors';
+import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from './events';
 import type { AuthenticateResult, Configuration } from './options';
+import { PendingLogouts } from './pending-logouts';
 import {
   clientFingerprint,
   deriveSuccessor,
@@ -11,9 +12,11 @@ import {
   newSessionId,
   parseRefreshToken,
   type RefreshTokenKeys,
+  type RefreshTokenParts,
   refreshTokenKeys,
 } from './refresh-token';
-import type { RevocationFeed, SessionRecord } from './store/session-store';
+import { revocationChannelKey } from './revocation/revocation-channel-mac';
+import type { PresentationOutcome, RevocationFeed, SessionRecord, StoreClock, TokenPresentation } from './store/session-store';
 
 /** The longest User-Agent kept with a session. */
 const MAX_USER_AGENT_LENGTH = 256;
@@ -41,6 +44,9 @@ function sessionEvent(client: ClientInfo, session: SessionRecord): SessionEvent 
   return { userId: session.userId, sessionId: session.sessionId, ip: client.ip, userAgent: client.userAgent };
 }
 
+/** The clock of a store that has none of its own: this process's. */
+const LOCAL_CLOCK: StoreClock = { read: async () => Date.now(), now: () => Date.now() };
+
 /**
  * The family lifecycle on top of a SessionStore: the store decides atomically, this side holds
  * the derivation key and never hands a secret (only hashes) to the store. It owns the instance's
@@ -50,17 +56,38 @@ export class SessionService {
   /** This instance's copy of the store's revocations, asked by requireAuth on every request. */
   readonly feed: RevocationFeed;
   private readonly keys: RefreshTokenKeys;
+  /** The store's clock: login starts and revokeUser marks are its times (see StoreClock). */
+  private readonly clock: StoreClock;
+  /** Logouts that answered 503, retried in the background until their session has ended. */
+  private readonly pendingLogouts = new PendingLogouts();
+  /** Whether this instance has said, as a process warning, that a logout was abandoned with no listener to hear it. */
+  private warnedLogoutAbandoned = false;
 
   constructor(
     private readonly config: Configuration,
     private readonly events: AuthEvents,
   ) {
-    this.feed = config.store.openRevocationFeed(config.revocation);
+    this.feed = config.store.openRevocationFeed({ ...config.revocation, channelKey: revocationChannelKey(config.refreshToken.successorKey) });
     this.keys = refreshTokenKeys(config.refreshToken.successorKey);
+    this.clock = config.store.clock ?? LOCAL_CLOCK;
   }
 
   /**
-   * Starts a family for a user whose login began at `loginStartedAt` (before `authenticate` ran),
+   * The moment a login begins, on the store's clock (a whole millisecond): read before
+   * `authenticate` runs, so a revokeUser during a slow credential check ends this login too. Pass it
+   * to {@link login}.
+   */
+  async loginStart(): Promise<number> {
+    return Math.floor(await this.clock.read());
+  }
+
+  /** Now on the store's clock, without a round trip: what access tokens and cookies are dated with. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Starts a family for a user whose login began at `loginStartedAt` ({@link loginStart}, before `authenticate` ran),
    * and ends the family of the refresh cookie the client still held, if any. Resolves with `null`
    * when `revokeUser` was called for the user after the login began: nothing is issued.
    */
@@ -100,9 +127,42 @@ export class SessionService {
     return null;
   }
 
-  /** Ends the family of a refresh cookie, if it is the family's own token. */
+  /**
+   * The session (family id) a refresh cookie belongs to when it is a token this server issued (its
+   * MAC holds), else `undefined`: one HMAC, no store call. Throttling counts such refreshes per session.
+   */
+  familyOf(cookieValue: string): string | undefined {
+    return parseRefreshToken(this.keys, cookieValue)?.sessionId;
+  }
+
+  /**
+   * Ends the family of a refresh cookie, if it is the family's own token. A cookie that is not a token
+   * this server issued (its MAC fails) ends nothing and costs one HMAC: the store is never asked. When
+   * the store does not answer, the outage is rethrown (the request answers 503) and the logout is
+   * retried in the background ({@link PendingLogouts}) until the family has ended, its latest possible
+   * end (now plus `absoluteTtl`: the store alone knows the real one) has passed, or the instance closes;
+   * `logout` is emitted then with `deferred: true`, or `logout_abandoned` if it never happened.
+   */
   async logout(cookieValue: string | undefined, client: ClientInfo): Promise<void> {
-    if (cookieValue !== undefined) this.reportEnded(await this.present(cookieValue, 'revoke', client), client, 'logout');
+    const parts = cookieValue === undefined ? null : parseRefreshToken(this.keys, cookieValue);
+    if (!parts) return;
+    // The same presentation every time (hashes only: no secret waits in memory), judged by the store when it arrives.
+    const presentation = this.presentation(parts, deriveSuccessor(this.keys, parts.sessionId, parts.secret), 'revoke', client);
+    const endFamily = async (deferred: boolean): Promise<void> => {
+      this.reportEnded(await this.config.store.presentToken(parts.sessionId, presentation), client, 'logout', deferred);
+    };
+    try {
+      await endFamily(false);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        this.pendingLogouts.add(parts.sessionId, {
+          until: Date.now() + this.config.refreshToken.absoluteTtlMs,
+          attempt: () => endFamily(true),
+          abandon: (reason) => this.reportLogoutAbandoned(parts.sessionId, client, reason),
+        });
+      }
+      throw error;
+    }
   }
 
   /** Ends one session now, silently (reuse, clean-up); access tokens carrying its id are refused from now on. */
@@ -123,15 +183,19 @@ export class SessionService {
    * millisecond: a login that began in the very millisecond of the call (and may have answered
    * already) is ended too, where a strict "before now" would let it live. It resolves only once that
    * millisecond has passed, so a login that begins after it resolved (signing in again after a
-   * password change) is never refused.
+   * password change) is never refused. "Now" and "passed" are the store's clock, which every
+   * instance reads for its logins' starts, whatever its own clock says.
    */
   async revokeUser(userId: string): Promise<string[]> {
-    const revokedBefore = Date.now() + 1;
+    const storeTime = await this.clock.read();
+    const readAt = performance.now();
+    const revokedBefore = Math.floor(storeTime) + 1;
     const ended = await this.config.store.revokeUser(userId, { revokedBefore, retainMs: this.config.revocation.retainMs });
-    // Date.now() may be coarser than a millisecond: wait until it has passed the mark, however long.
-    for (let early = revokedBefore - Date.now(); early > 0; early = revokedBefore - Date.now()) {
-      await new Promise((resolve) => setTimeout(resolve, early));
-    }
+    // Waits until the store's clock has passed the mark, without reading it again: at least as much
+    // time has passed on it since it was read as here since its reading arrived (clocks differ in
+    // what time they show, not in how fast it passes).
+    const early = (): number => revokedBefore - storeTime - (performance.now() - readAt);
+    for (let left = early(); left > 0; left = early()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
     const sessionIds = ended.map((record) => record.sessionId);
     this.events.emit('user_revoked', { userId, sessionIds });
     return sessionIds;
@@ -148,9 +212,9 @@ export class SessionService {
     return record && record.userId === userId ? record : null;
   }
 
-  /** Stops the feed. */
-  close(): Promise<void> {
-    return this.feed.close();
+  /** Stops the feed and the retries of pending logouts (those still waiting are reported abandoned). */
+  async close(): Promise<void> {
+    await Promise.all([this.feed.close(), this.pendingLogouts.close()]);
   }
 
   private async start(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo): Promise<IssuedSession | null> {
@@ -182,18 +246,8 @@ export class SessionService {
   private async present(cookieValue: string, action: 'rotate' | 'revoke', client: ClientInfo): Promise<PresentationResult> {
     const parts = parseRefreshToken(this.keys, cookieValue);
     if (!parts) return { status: 'invalid' };
-    const { store, refreshToken } = this.config;
     const successor = deriveSuccessor(this.keys, parts.sessionId, parts.secret);
-    const outcome = await store.presentToken(parts.sessionId, {
-      presentedHash: hashSecret(parts.secret),
-      successorHash: hashSecret(successor),
-      generation: parts.generation,
-      clientHash: clientFingerprint(this.keys, client.ip, client.userAgent),
-      action,
-      idleTtlMs: refreshToken.idleTtlMs,
-      reuseGraceMs: refreshToken.reuseGraceMs,
-      revocationTtlMs: refreshToken.revocationTtlMs,
-    });
+    const outcome = await this.config.store.presentToken(parts.sessionId, this.presentation(parts, successor, action, client));
     switch (outcome.status) {
       case 'rotated':
       case 'retried': {
@@ -210,6 +264,21 @@ export class SessionService {
     }
   }
 
+  /** What the store is told of an authentic token presented by `client`: hashes only, never a secret. */
+  private presentation(parts: RefreshTokenParts, successor: string, action: 'rotate' | 'revoke', client: ClientInfo): TokenPresentation {
+    const { refreshToken } = this.config;
+    return {
+      presentedHash: hashSecret(parts.secret),
+      successorHash: hashSecret(successor),
+      generation: parts.generation,
+      clientHash: clientFingerprint(this.keys, client.ip, client.userAgent),
+      action,
+      idleTtlMs: refreshToken.idleTtlMs,
+      reuseGraceMs: refreshToken.reuseGraceMs,
+      revocationTtlMs: refreshToken.revocationTtlMs,
+    };
+  }
+
   /**
    * Whether a session the store just rotated must end after all, by the feed (checked fresh just
    * before): a user revocation or a data loss it predates, or a revocation whose family deletion
@@ -220,11 +289,28 @@ export class SessionService {
     return this.feed.verdict(session.sessionId, session.userId, session.createdAt) === 'revoked';
   }
 
-  /** Reports what a presentation did to a family that was not simply rotated. */
-  private reportEnded(result: PresentationResult, client: ClientInfo, reason: 'logout' | 'new_login'): void {
+  /** Reports what a presentation did to a family that was not simply rotated; `deferred` for a logout's background retry. */
+  private reportEnded(result: PresentationResult | PresentationOutcome, client: ClientInfo, reason: 'logout' | 'new_login', deferred = false): void {
     if (result.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
     if (result.status !== 'revoked') return;
-    if (reason === 'logout') this.events.emit('logout', sessionEvent(client, result.session));
+    if (reason === 'logout') this.events.emit('logout', { ...sessionEvent(client, result.session), deferred });
     else this.events.emit('session_revoked', { userId: result.session.userId, sessionId: result.session.sessionId, reason });
+  }
+
+  /**
+   * Reports a logout whose background retry stopped before the family ended: `logout_abandoned`, or,
+   * with nobody listening, once per instance a process warning (`ERT_LOGOUT_ABANDONED`) that names no
+   * session. An `expired` one is only an event: its session has ended by itself.
+   */
+  private reportLogoutAbandoned(sessionId: string, client: ClientInfo, reason: LogoutAbandonReason): void {
+    const heard = this.events.emit('logout_abandoned', { sessionId, ip: client.ip, userAgent: client.userAgent, reason });
+    if (heard || reason === 'expired' || this.warnedLogoutAbandoned) return;
+    this.warnedLogoutAbandoned = true;
+    process.emitWarning(
+      `A logout answered 503 (the session store did not answer) and its session could not be ended on the server before retrying stopped (${reason}): ` +
+        'the browser was signed out, but the session lives until it expires for whoever holds a copy of its refresh cookie. ' +
+        "Listen to auth.events 'logout_abandoned' to learn which sessions, and end them with auth.revokeSession. (Said once per instance.)",
+      { code: 'ERT_LOGOUT_ABANDONED' },
+    );
   }
 }

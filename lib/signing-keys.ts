@@ -11,6 +11,23 @@ export const MAX_KID_LENGTH = 64;
 /** A configured `kid`: 1 to 64 printable ASCII characters (space to `~`). */
 export const KID_PATTERN = /^[\x20-\x7e]{1,64}$/;
 
+/**
+ * The next moment, after `now`, at which a verifying key retires (its `notAfter`, epoch ms), or
+ * `Infinity` when none will: when the published key set changes, and when verified tokens must be
+ * checked again.
+ */
+export function nextKeyRetirement(keyNotAfter: ReadonlyMap<string, number>, now: number): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const notAfter of keyNotAfter.values()) if (notAfter > now && notAfter < next) next = notAfter;
+  return next;
+}
+
+/** Whether the key of `kid` has retired at `now`: it has a `notAfter`, and `now` is at or past it. */
+export function keyRetired(keyNotAfter: ReadonlyMap<string, number>, kid: string, now: number): boolean {
+  const notAfter = keyNotAfter.get(kid);
+  return notAfter !== undefined && now >= notAfter;
+}
+
 /** The public members of a JWK, per key type, in the lexicographic order RFC 7638 §3.2 hashes them in. */
 const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   RSA: ['e', 'kty', 'n'],

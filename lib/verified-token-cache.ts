@@ -1,5 +1,6 @@
 // A bounded cache of access tokens already verified, so a token its client sends again is not verified again.
 import { type AccessTokenPayload, appClaims } from './access-token';
+import { nextKeyRetirement } from './signing-keys';
 
 /** What requireAuth keeps of a token whose signature, algorithm, type and claims passed. */
 export interface VerifiedToken {
@@ -30,16 +31,32 @@ function deepFreeze<T>(value: T): T {
  * Verified tokens keyed by the exact token string, so a hit means these very bytes were verified
  * before: nothing about the token is trusted that was not checked. An entry never outlives the
  * token's `exp` (it is dropped on the first look at or after it, with jsonwebtoken's rule: expired
- * once the current whole second reaches `exp`), and the oldest entry makes room when the cache is
+ * once the current whole second reaches `exp`), nor a verifying key's retirement (its `notAfter`:
+ * the whole cache is emptied then, a rare event), and the oldest entry makes room when the cache is
  * full. Only verification is cached: revocation is still asked of the feed on every request.
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, VerifiedToken>();
+  /** When the next key retires (epoch ms), or `Infinity`. */
+  private emptyAt: number;
 
-  constructor(private readonly capacity: number = VERIFIED_TOKEN_CACHE_SIZE) {}
+  /**
+   * @param capacity - How many tokens to remember.
+   * @param keyNotAfter - When verifying keys retire (epoch ms, by kid): the cache empties itself at each.
+   */
+  constructor(
+    private readonly capacity: number = VERIFIED_TOKEN_CACHE_SIZE,
+    private readonly keyNotAfter: ReadonlyMap<string, number> = new Map(),
+  ) {
+    this.emptyAt = nextKeyRetirement(keyNotAfter, Date.now());
+  }
 
-  /** The entry for `token` if it was verified and has not expired at `nowMs` (epoch ms). */
+  /** The entry for `token` if it was verified, has not expired at `nowMs` (epoch ms), and no key has retired since. */
   get(token: string, nowMs: number): VerifiedToken | undefined {
+    if (nowMs >= this.emptyAt) {
+      this.entries.clear();
+      this.emptyAt = nextKeyRetirement(this.keyNotAfter, nowMs);
+    }
     const entry = this.entries.get(token);
     if (entry === undefined) return undefined;
     if (entry.payload.exp > Math.floor(nowMs / 1000)) return entry;

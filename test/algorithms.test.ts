@@ -343,6 +343,20 @@ describe('EdDSA verification (done without jsonwebtoken)', () => {
     await expectRejected(edApp, signEdDsa(HEADER, claimsWith({ nbf: Math.floor(Date.now() / 1000) + 300 })));
   });
 
+  test('a token with a numeric nbf in the past is accepted (control for the test below)', async () => {
+    expect((await me(edApp, signEdDsa(HEADER, claimsWith({ nbf: Math.floor(Date.now() / 1000) - 60 })))).status).toBe(200);
+  });
+
+  test.each<[string, unknown]>([
+    ['a numeric string in the past', String(Math.floor(Date.now() / 1000) - 60)],
+    ['a numeric string in the future', String(Math.floor(Date.now() / 1000) + 300)],
+    ['null', null],
+    ['true', true],
+    ['an object', { seconds: 0 }],
+  ])('a token whose nbf is %s (not a number) is refused, as jsonwebtoken refuses it for the other algorithms', async (_label, nbf) => {
+    await expectRejected(edApp, signEdDsa(HEADER, claimsWith({ nbf })));
+  });
+
   test.each<[string, Json]>([
     ['without sub', { sub: undefined }],
     ['without sid', { sid: undefined }],

@@ -290,7 +290,11 @@ describe('Set-Cookie lines, written by res.cookie and res.clearCookie', () => {
     expect(refresh.attributes.get('samesite')).toBe('Strict');
 
     const presence = cookieLine(res, PRESENT);
-    expect(parseInt(presence.value, 36)).toBe(Math.floor(Date.parse(presence.attributes.get('expires') ?? '') / 1000)); // when it expires
+    // When it expires, to the day (a UTC midnight, rounded up): nothing dates the login to the second.
+    const expiresSeconds = Math.floor(Date.parse(presence.attributes.get('expires') ?? '') / 1000);
+    expect(parseInt(presence.value, 36) % 86_400).toBe(0);
+    expect(parseInt(presence.value, 36) - expiresSeconds).toBeGreaterThanOrEqual(0);
+    expect(parseInt(presence.value, 36) - expiresSeconds).toBeLessThan(86_400);
     expect([...presence.attributes.keys()].sort()).toEqual(['expires', 'max-age', 'path', 'samesite', 'secure']);
     // It lives until the absolute deadline (30 days by default), which no refresh cookie outlives.
     const presenceMaxAge = Number(presence.attributes.get('max-age'));

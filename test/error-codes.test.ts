@@ -91,7 +91,7 @@ function thrownBy(run: () => unknown): Error & { code?: unknown } {
 
 type Case = [label: string, run: () => unknown, kind: typeof TypeError | typeof RangeError, message: RegExp];
 
-const CASES: Record<Exclude<ConfigurationErrorCode, 'ERR_INVALID_ARGUMENT'>, Case[]> = {
+const CASES: Record<Exclude<ConfigurationErrorCode, 'ERR_INVALID_ARGUMENT' | 'ERR_INVALID_AUTHENTICATE_RESULT'>, Case[]> = {
   ERR_MISSING_OPTION: [
     ['createAuth() without options', () => createAuth(undefined as never), TypeError, /^createAuth: `options` must be an object/],
     ['createAuth without store', () => createAuth(options({ store: undefined })), TypeError, /^createAuth: `store` must be a SessionStore/],
@@ -310,6 +310,12 @@ describe('configuration errors carry a stable code, and keep their class and mes
         (error: { code?: unknown }) => error.code,
       ),
     );
+    // ERR_INVALID_AUTHENTICATE_RESULT is the cause of the 500 a login answers when authenticate returned what cannot make a session.
+    const badResult = createAuth(options({ authenticate: () => ({ userId: 'user-alice', claims: { sub: 'someone-else' } }) }));
+    auths.push(badResult);
+    const { app, errors } = recordingApp(badResult);
+    expect((await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({})).status).toBe(500);
+    thrown.add(((errors.at(-1) as AuthError).cause as { code?: unknown }).code);
     expect([...thrown].sort()).toEqual([...configurationCodes].sort());
   });
 
@@ -577,6 +583,7 @@ describe('ErrorCodes', () => {
       'ERR_ACCESS_TOKEN_REVOKED',
       'ERR_INCOMPATIBLE_OPTIONS',
       'ERR_INVALID_ARGUMENT',
+      'ERR_INVALID_AUTHENTICATE_RESULT',
       'ERR_INVALID_DURATION',
       'ERR_INVALID_KEY',
       'ERR_INVALID_OPTION',

@@ -1,9 +1,10 @@
 // The example app works as the README promises, on MemoryStore and on Redis.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
-import { closeClients, redisClient, uniquePrefix } from './support/harness';
+import { closeClients, redisClient, redisUrl, uniquePrefix } from './support/harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
@@ -18,6 +19,7 @@ const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
     storeName: string;
     auth: { close(): Promise<void> | void };
     settings: { accessTokenTtl: string | number; refreshReuseGrace: string | number };
+    deployment: { production: boolean; demoUser: boolean; trustProxy: unknown; secure: boolean; hsts: boolean };
   };
   DEMO_USER: { username: string; password: string; id: string };
 };
@@ -131,6 +133,26 @@ describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
   });
 });
 
+describe('DEMO_USER', () => {
+  const saved = process.env.DEMO_USER;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.DEMO_USER;
+    else process.env.DEMO_USER = saved;
+  });
+
+  test('DEMO_USER=0 turns the demo account off in development too; a value that is not 1 or 0 is refused, saying so', async () => {
+    process.env.DEMO_USER = '0';
+    const { app, auth, deployment } = createExampleApp({ secure: false });
+    expect(deployment.demoUser).toBe(false);
+    const res = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: DEMO_USER.username, password: DEMO_USER.password });
+    expect(res.status).toBe(401);
+    await auth.close();
+
+    process.env.DEMO_USER = 'yes please';
+    expect(() => createExampleApp({ secure: false })).toThrow('DEMO_USER must be 1 or 0; received "yes please".');
+  });
+});
+
 describe('npm start (example-app/server.js)', () => {
   /** Runs server.js as `npm start` does, with `env` added; resolves when it exits (killed after 10 s). */
   function runServer(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -174,5 +196,123 @@ describe('npm start (example-app/server.js)', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('PORT must be a port number from 0 to 65535; received "http"');
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  describe('with NODE_ENV=production', () => {
+    const SECRETS = { ACCESS_TOKEN_SECRET: 'a'.repeat(32) + randomUUID(), REFRESH_TOKEN_SECRET: 'r'.repeat(32) + randomUUID() };
+
+    /** Starts server.js with `env` on a free port; resolves once it has said all it says at a start, with its origin and a stop() resolving to its exit code. */
+    function startServer(env: Record<string, string>): Promise<{ origin: string; port: number; output: () => string; stop(): Promise<number | null> }> {
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(__dirname, '..', 'example-app', 'server.js')], {
+          env: { ...process.env, REDIS_URL: '', PORT: '0', ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`server.js did not start within 10 s:\n${output}`));
+        }, 10_000);
+        const onData = (chunk: Buffer): void => {
+          output += chunk;
+          // The last line of a start: everything before it has been said.
+          const listening = /example app on http:\/\/localhost:(\d+)[\s\S]*Access tokens live/.exec(output);
+          if (!listening) return;
+          clearTimeout(timer);
+          const port = Number(listening[1]);
+          resolve({
+            origin: `http://127.0.0.1:${port}`,
+            port,
+            output: () => output,
+            stop: () => {
+              child.kill('SIGTERM');
+              return exited;
+            },
+          });
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.on('error', reject);
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`server.js exited (${code}) before listening:\n${output}`));
+        });
+      });
+    }
+
+    const demoLogin = (origin: string) =>
+      request(origin).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: DEMO_USER.username, password: DEMO_USER.password });
+
+    test('without its secrets, REDIS_URL and TRUST_PROXY it refuses to start, one sentence for each, exit 1', async () => {
+      const { code, stdout, stderr } = await runServer({ NODE_ENV: 'production', ACCESS_TOKEN_SECRET: '', REFRESH_TOKEN_SECRET: '', TRUST_PROXY: '' });
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/ACCESS_TOKEN_SECRET is not set\b.*randomBytes\(32\)/);
+      expect(stderr).toMatch(/REFRESH_TOKEN_SECRET is not set\b/);
+      expect(stderr).toMatch(/REDIS_URL is not set\b/);
+      expect(stderr).toMatch(/TRUST_PROXY is not set\b.*TRUST_PROXY=1/);
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(stdout).not.toContain('example app on http');
+    });
+
+    test('with one secret missing, it names only that one', async () => {
+      const { code, stderr } = await runServer({ NODE_ENV: 'production', ...SECRETS, REFRESH_TOKEN_SECRET: '', REDIS_URL: redisUrl(), TRUST_PROXY: '1' });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/^REFRESH_TOKEN_SECRET is not set\./)]);
+    });
+
+    test('TRUST_PROXY=true (every address trusted: any client picks its own IP) or an unreadable value is refused', async () => {
+      for (const [value, words] of [
+        ['true', /TRUST_PROXY=true trusts every address/],
+        ['10.0.0.0/33', /TRUST_PROXY must be/],
+      ] as const) {
+        const { code, stderr } = await runServer({ NODE_ENV: 'production', ...SECRETS, REDIS_URL: redisUrl(), TRUST_PROXY: value });
+        expect({ value, code }).toEqual({ value, code: 1 });
+        expect(stderr).toMatch(words);
+        expect(stderr).not.toMatch(/\n\s+at /);
+      }
+    });
+
+    test('with them it starts on Redis: no demo account unless DEMO_USER=1, HSTS over https (as a TLS proxy forwards it), not over http', async () => {
+      const server = await startServer({ NODE_ENV: 'production', ...SECRETS, REDIS_URL: redisUrl(), TRUST_PROXY: 'loopback' });
+      try {
+        expect(server.output()).toContain('(RedisStore)');
+        expect(server.output()).not.toContain(DEMO_USER.password);
+        const refused = await demoLogin(server.origin);
+        expect(refused.status).toBe(401);
+        expect(refused.body).toEqual({ error: 'invalid_credentials' });
+
+        const overHttps = await request(server.origin).get('/').set('X-Forwarded-Proto', 'https');
+        expect(overHttps.status).toBe(200);
+        expect(overHttps.headers['strict-transport-security']).toBe('max-age=31536000');
+        // RFC 6797 §7.2: never over plain http, where a browser would ignore it anyway.
+        const overHttp = await request(server.origin).get('/');
+        expect(overHttp.headers['strict-transport-security']).toBeUndefined();
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test('behind a TLS proxy with TRUST_PROXY set, a browser-like login (X-Forwarded-Proto: https, Origin https://…) is 200 with a Secure __Host- cookie; with TRUST_PROXY=false it is 403', async () => {
+      for (const [trustProxy, expected] of [
+        ['1', 200],
+        ['false', 403],
+      ] as const) {
+        const server = await startServer({ NODE_ENV: 'production', ...SECRETS, REDIS_URL: redisUrl(), TRUST_PROXY: trustProxy, DEMO_USER: '1' });
+        try {
+          expect(server.output()).toMatch(/DEMO_USER=1/);
+          const res = await demoLogin(server.origin).set('X-Forwarded-Proto', 'https').set('Origin', `https://127.0.0.1:${server.port}`);
+          expect({ trustProxy, status: res.status }).toEqual({ trustProxy, status: expected });
+          if (expected === 200) {
+            const cookies = res.headers['set-cookie'] as unknown as string[];
+            expect(cookies.find((line) => line.startsWith('__Host-refresh='))).toMatch(/; Secure/);
+          } else {
+            expect(res.body).toMatchObject({ error: 'csrf_rejected', message: expect.stringMatching(/trust proxy/) });
+          }
+        } finally {
+          await server.stop();
+        }
+      }
+    });
   });
 });

@@ -7,7 +7,7 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { type AccessTokenAlgorithm, type AccessTokenOptions, type Auth, type AuthOptions, createAuth, type SessionStore } from '../lib';
 import { type AccessTokenCodec, appClaims, createAccessTokenCodec, InvalidAccessTokenError } from '../lib/access-token';
-import { buildJwks, type Jwks, jwksHandler } from '../lib/jwks';
+import { buildJwks, type Jwks, jwksHandler, PublishedKeys } from '../lib/jwks';
 import { type AccessTokenKeyOptions, resolveOptions } from '../lib/options';
 import { jwkThumbprint } from '../lib/signing-keys';
 import { ACCESS_SECRET, authOptions, closeMemoryStores, expectAccessRejected, login, me, memoryStore, refresh, refreshCookieOf } from './support/harness';
@@ -33,10 +33,11 @@ function keyApp(store: SessionStore, accessToken: AccessTokenOptions, overrides:
   const options = authOptions(store, { accessToken: { ttl: '10m', ...accessToken }, ...overrides });
   const auth = createAuth(options);
   auths.push(auth);
-  const jwks = buildJwks(resolveOptions(options).accessToken);
+  const resolved = resolveOptions(options).accessToken;
+  const jwks = buildJwks(resolved);
   const app = express();
   app.use('/auth', auth.router); // its Cache-Control: no-store must not stick to the JWKS
-  app.get(JWKS_PATH, jwksHandler(jwks));
+  app.get(JWKS_PATH, jwksHandler(new PublishedKeys(resolved)));
   app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
   return { app, jwks, auth };
 }
@@ -506,6 +507,79 @@ const JWKS_CASES: JwksCase[] = [
   { name: 'EdDSA with Ed25519', algorithm: 'EdDSA', pair: () => generateKeyPairSync('ed25519'), kty: 'OKP', members: ['x'], crv: 'Ed25519' },
   { name: 'EdDSA with Ed448', algorithm: 'EdDSA', pair: () => generateKeyPairSync('ed448'), kty: 'OKP', members: ['x'], crv: 'Ed448' },
 ];
+
+describe('a retired key: accessToken.keys[].notAfter', () => {
+  const keyA = PAIRS.ES256();
+  const keyB = PAIRS.ES256();
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('until notAfter its tokens verify and it is published; from then on they are refused (even ones verified before) and it leaves the JWKS', async () => {
+    const store = memoryStore();
+    const old = keyApp(store, { algorithm: 'ES256', keys: [{ kid: 'key-a', privateKey: keyA.privateKey }] });
+    const first = await login(old.app);
+    const notAfter = new Date(Date.now() + 1500);
+    const current = keyApp(store, {
+      algorithm: 'ES256',
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey, notAfter },
+      ],
+    });
+    expect((await me(current.app, first.accessToken)).status).toBe(200); // verified, and remembered
+    const before = await request(current.app).get(JWKS_PATH);
+    expect((before.body.keys as Json[]).map((key) => key.kid)).toEqual(['key-b', 'key-a']);
+    expect(current.auth.jwks.keys.map((key) => key.kid)).toEqual(['key-b', 'key-a']);
+    // No cache may keep the key past its notAfter: max-age ends with it.
+    const maxAge = Number(/max-age=(\d+)/.exec(before.headers['cache-control'] as string)?.[1]);
+    expect(maxAge).toBeLessThanOrEqual(2);
+
+    await sleep(notAfter.getTime() - Date.now() + 20);
+    await expectAccessRejected(current.app, first.accessToken);
+    const crafted = signJws('ES256', headerOf(first.accessToken), freshClaims(first.accessToken), keyA.privateKey);
+    await expectAccessRejected(current.app, crafted);
+    const after = await request(current.app).get(JWKS_PATH);
+    expect((after.body.keys as Json[]).map((key) => key.kid)).toEqual(['key-b']);
+    expect(after.headers['cache-control']).toBe('public, max-age=300');
+    expect(after.headers.etag).not.toBe(before.headers.etag);
+    expect(current.auth.jwks.keys.map((key) => key.kid)).toEqual(['key-b']);
+    // The session started under A goes on under B.
+    const rotated = await refresh(current.app, first.refreshToken);
+    expect(rotated.status).toBe(200);
+    expect((await me(current.app, rotated.body.accessToken as string)).status).toBe(200);
+  });
+
+  test('the codec says why: retired kid', () => {
+    const codec = codecFor({
+      algorithm: 'ES256',
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey, notAfter: '2020-01-01T00:00:00Z' },
+      ],
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: 'user-alice', sid: 'a-session', jti: 'j', iat: now, exp: now + 60, auth_time: now };
+    expectCodecRefuses(codec, signJws('ES256', { alg: 'ES256', typ: 'at+jwt', kid: 'key-a' }, claims, keyA.privateKey), /retired kid/);
+    expect(codec.verify(signJws('ES256', { alg: 'ES256', typ: 'at+jwt', kid: 'key-b' }, claims, keyB.privateKey)).sub).toBe('user-alice');
+  });
+
+  test('a key whose notAfter passed before start-up is accepted as configuration (a restart never fails for time passing), never published, never trusted', async () => {
+    const store = memoryStore();
+    const old = keyApp(store, { algorithm: 'ES256', keys: [{ kid: 'key-a', privateKey: keyA.privateKey }] });
+    const token = (await login(old.app)).accessToken;
+    const current = keyApp(store, {
+      algorithm: 'ES256',
+      keys: [
+        { kid: 'key-b', privateKey: keyB.privateKey },
+        { kid: 'key-a', publicKey: keyA.publicKey, notAfter: new Date(Date.now() - 1000) },
+      ],
+    });
+    await expectAccessRejected(current.app, token);
+    expect(current.auth.jwks.keys.map((key) => key.kid)).toEqual(['key-b']);
+    const res = await request(current.app).get(JWKS_PATH);
+    expect((res.body.keys as Json[]).map((key) => key.kid)).toEqual(['key-b']);
+    expect(res.headers['cache-control']).toBe('public, max-age=300');
+  });
+});
 
 describe.each(JWKS_CASES)('GET /.well-known/jwks.json, $name', (c) => {
   const signing = c.pair();
@@ -1036,6 +1110,57 @@ describe('accessToken.keys option errors', () => {
       received: /must be a PEM string, Buffer or KeyObject; received a number/,
       fix: /Pass the private key/,
     });
+  });
+
+  test('notAfter: a Date or an ISO 8601 date-time with a time zone, resolved to epoch milliseconds by kid', () => {
+    const config = resolveOptions(
+      authOptions(memoryStore(), {
+        accessToken: {
+          algorithm: 'ES256',
+          keys: [
+            { kid: 'new', privateKey: es.privateKey },
+            { kid: 'old', publicKey: es2.publicKey, notAfter: new Date('2030-01-01T00:00:00Z') },
+            { kid: 'older', publicKey: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey, notAfter: '2030-01-01T02:00:00+02:00' },
+          ],
+        },
+      }),
+    ).accessToken;
+    expect([...config.keyNotAfter]).toEqual([
+      ['old', Date.UTC(2030, 0, 1)],
+      ['older', Date.UTC(2030, 0, 1)],
+    ]);
+  });
+
+  test('notAfter on the first key is refused: it signs new tokens', () => {
+    expectOptionError(withKeys([{ kid: 'a', privateKey: es.privateKey, notAfter: '2030-01-01T00:00:00Z' }]), TypeError, {
+      option: 'accessToken.keys[0].notAfter',
+      received: /the first key signs new tokens/,
+      fix: /Put notAfter on a key that only verifies/,
+    });
+    expect((thrown(withKeys([{ kid: 'a', privateKey: es.privateKey, notAfter: '2030-01-01T00:00:00Z' }])) as { code?: string }).code).toBe(
+      'ERR_INCOMPATIBLE_OPTIONS',
+    );
+  });
+
+  test.each<[string, unknown]>([
+    ['a date without a time', '2030-01-01'],
+    ['a local time without a zone', '2030-01-01T00:00:00'],
+    ['words', 'next week'],
+    ['a day that does not exist', '2030-02-30T00:00:00Z'],
+    ['a number (seconds or milliseconds?)', 1_893_456_000_000],
+    ['an invalid Date', new Date('nope')],
+    ['null', null],
+  ])('notAfter as %s is refused, saying what to pass', (_label, notAfter) => {
+    const keys = [
+      { kid: 'a', privateKey: es.privateKey },
+      { kid: 'b', publicKey: es2.publicKey, notAfter },
+    ];
+    expectOptionError(withKeys(keys), TypeError, {
+      option: 'accessToken.keys[1].notAfter',
+      received: /must be a Date or an ISO 8601 date-time with a time zone/,
+      fix: /'2030-01-01T00:00:00Z'/,
+    });
+    expect((thrown(withKeys(keys)) as { code?: string }).code).toBe('ERR_INVALID_OPTION');
   });
 
   test('without keys or privateKey, the error mentions keys too', () => {

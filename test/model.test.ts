@@ -7,7 +7,7 @@ import { newRefreshSecret } from '../lib/refresh-token';
 import { MemoryStore } from '../lib/store/memory-store';
 import type { PresentationOutcome, RevocationFeed, SessionRecord, SessionStore, TokenPresentation } from '../lib/store/session-store';
 import { closeClients, keysUnder, redisStore } from './support/harness';
-import { CLIENT_A, CLIENT_B, Family, sleep } from './support/store-contract';
+import { CLIENT_A, CLIENT_B, Family, FEED_OPTIONS, sleep } from './support/store-contract';
 
 afterAll(closeClients);
 
@@ -267,7 +267,7 @@ async function runScenario(factory: StoreFactory, actions: Action[]): Promise<vo
   const { store, cleanup } = await factory.make();
   let feed: RevocationFeed | undefined;
   try {
-    feed = store.openRevocationFeed({ maxStalenessMs: 5000, retainMs: RETAIN_MS });
+    feed = store.openRevocationFeed({ ...FEED_OPTIONS, retainMs: RETAIN_MS });
     await feed.ready();
     // The feed refuses logins from before the store (MemoryStore) or its epoch (RedisStore) began: somewhere in here.
     const validSince = { lo: setupStart - SLACK_MS, hi: Date.now() + SLACK_MS };

@@ -1,4 +1,5 @@
-// Login throttling (lib/rate-limit.ts) in front of stub handlers, on express-rate-limit's memory store and on real Redis (single node and Cluster).
+// Login and refresh throttling (lib/rate-limit.ts) in front of stub handlers, on express-rate-limit's memory store and on real Redis (single node and Cluster).
+import { createSecretKey, randomBytes } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
@@ -35,17 +36,26 @@ afterAll(async () => {
   await closeClients();
 });
 
+/** The server secret the counters' names are keyed with (createAuth passes `refreshToken.secret`'s key). */
+const SECRET = createSecretKey(randomBytes(32));
+
+/** The stub's refresh cookie, `session=<id>`: the session of an authentic cookie (the stub has no MAC to check). */
+function sessionOf(req: Request): string | undefined {
+  return /(?:^|;\s*)session=(\w+)/.exec(req.headers.cookie ?? '')?.[1];
+}
+
 /** Resolves options like createAuth will, and remembers the limiters for closing. */
 function limitersFor(rateLimit: unknown, client?: RateLimitRedisClient, prefix = '', commandTimeoutMs?: number): RateLimiters {
-  const limiters = createRateLimiters(resolveRateLimit(rateLimit), client, prefix, commandTimeoutMs === undefined ? {} : { commandTimeoutMs });
+  const limiters = createRateLimiters(resolveRateLimit(rateLimit), client, prefix, { secret: SECRET, refreshFamily: sessionOf, commandTimeoutMs });
   limiterSets.push(limiters);
   return limiters;
 }
 
 /**
  * An app shaped like the router: JSON body parser, then the login limiter, then a stub `authenticate`
- * (200 for the harness users' passwords, 401 otherwise); the refresh limiter in front of /refresh and
- * /logout; failures answered as the library's fallback handler does. Client IPs come from X-Forwarded-For.
+ * (200 for the harness users' passwords, 401 otherwise); the refresh limiter in front of /refresh,
+ * which answers 200 to a `session=<id>` cookie and 401 otherwise; failures answered as the library's
+ * fallback handler does. Client IPs come from X-Forwarded-For.
  */
 function stubApp(limiters: RateLimiters): Express {
   const app = express();
@@ -57,8 +67,10 @@ function stubApp(limiters: RateLimiters): Express {
     if (user && user.password === password) res.status(200).json({ ok: true });
     else res.status(401).json({ error: 'invalid_credentials' });
   });
-  app.post('/auth/refresh', limiters.refresh, (_req: Request, res: Response) => void res.status(200).json({ ok: true }));
-  app.post('/auth/logout', limiters.refresh, (_req: Request, res: Response) => void res.status(204).end());
+  app.post('/auth/refresh', limiters.refresh, (req: Request, res: Response) => {
+    if (sessionOf(req) === undefined) res.status(401).json({ error: 'invalid_refresh_token' });
+    else res.status(200).json({ ok: true });
+  });
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const authError = toAuthError(error, 'test', events);
     res.status(authError.status).set(authError.headers).set('Cache-Control', 'no-store').json(authError.toJSON());
@@ -127,12 +139,12 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
     expect((await attempt(b, IP2, 'alice', WRONG)).status).toBe(401);
   });
 
-  test('successful logins do not count', async () => {
+  test('a successful login starts the count of its address and username again', async () => {
     const apps = (await limiters()).map(stubApp);
-    const a = apps[0] as Express;
     await failLogins(apps, IP1, 'alice', 9);
-    for (let i = 0; i < 15; i++) expect((await attempt(apps[i % apps.length] as Express, IP1, 'alice', ALICE_PASSWORD)).status).toBe(200);
-    expect((await attempt(a, IP1, 'alice', WRONG)).status).toBe(401); // the 10th failure
+    for (let i = 0; i < 3; i++) expect((await attempt(apps[i % apps.length] as Express, IP1, 'alice', ALICE_PASSWORD)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the reset is sent once the answer is
+    await failLogins(apps, IP1, 'alice', 10);
     for (let i = 0; i < 3; i++) expectTooManyRequests(await attempt(apps[i % apps.length] as Express, IP1, 'alice', WRONG), 900);
   });
 
@@ -164,19 +176,21 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
     expect((await request(a).post('/auth/login').set('X-Forwarded-For', IP1).send({ login: 'dave', password: WRONG })).status).toBe(401);
   });
 
-  test('refresh and logout share a per-IP limit (per instance: a refresh stays one Redis round trip): past it 429 with Retry-After, other addresses unaffected', async () => {
+  test('refreshes (per instance: a refresh stays one Redis round trip): failures per address, every request per session; past either 429 with Retry-After', async () => {
     const apps = (await limiters({ refresh: { max: 5, window: '1m' } })).map(stubApp);
     const a = apps[0] as Express;
-    for (let i = 0; i < 3; i++) expect((await request(a).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect((await request(a).post('/auth/logout').set('X-Forwarded-For', IP1)).status).toBe(204);
+    for (let i = 0; i < 5; i++) expect((await request(a).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(401);
     expectTooManyRequests(await request(a).post('/auth/refresh').set('X-Forwarded-For', IP1), 60);
-    expectTooManyRequests(await request(a).post('/auth/logout').set('X-Forwarded-For', IP1), 60);
-    expect((await request(a).post('/auth/refresh').set('X-Forwarded-For', IP2)).status).toBe(200);
+    expect((await request(a).post('/auth/refresh').set('X-Forwarded-For', IP2)).status).toBe(401); // other addresses unaffected
+    // A session's refreshes are its own count, whatever its address's failures.
+    for (let i = 0; i < 5; i++) expect((await request(a).post('/auth/refresh').set('X-Forwarded-For', IP1).set('Cookie', 'session=s1')).status).toBe(200);
+    expectTooManyRequests(await request(a).post('/auth/refresh').set('X-Forwarded-For', IP2).set('Cookie', 'session=s1'), 60);
+    expect((await request(a).post('/auth/refresh').set('X-Forwarded-For', IP1).set('Cookie', 'session=s2')).status).toBe(200);
     // Logins are counted apart.
     expect((await attempt(a, IP1, 'alice', ALICE_PASSWORD)).status).toBe(200);
   });
 
-  test('by default 300 refreshes a minute pass from one address and the 301st is refused', async () => {
+  test('by default 300 failed refreshes a minute pass from one address and the 301st is refused', async () => {
     const apps = (await limiters()).map(stubApp);
     const statuses: number[] = [];
     for (let batch = 0; batch < 30; batch++) {
@@ -189,7 +203,7 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
       );
       statuses.push(...answers.map((res) => res.status));
     }
-    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(statuses.filter((status) => status !== 401)).toEqual([]);
     expectTooManyRequests(
       await request(apps[0] as Express)
         .post('/auth/refresh')
@@ -201,15 +215,15 @@ describe.each(backends)('login throttling on the $name', ({ limiters }) => {
   test('`rateLimit: false` turns it off; `login: false` and `refresh: false` one limit each', async () => {
     const [off] = (await limiters(false)).map(stubApp) as [Express];
     await failLogins([off], IP1, 'alice', 25);
-    for (let i = 0; i < 25; i++) expect((await request(off).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(200);
+    for (let i = 0; i < 25; i++) expect((await request(off).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(401);
 
     const [noLogin] = (await limiters({ login: false, refresh: { max: 2 } })).map(stubApp) as [Express];
     await failLogins([noLogin], IP1, 'alice', 15);
-    for (let i = 0; i < 2; i++) expect((await request(noLogin).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await request(noLogin).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(401);
     expectTooManyRequests(await request(noLogin).post('/auth/refresh').set('X-Forwarded-For', IP1), 60);
 
     const [noRefresh] = (await limiters({ login: { max: 2 }, refresh: false })).map(stubApp) as [Express];
-    for (let i = 0; i < 25; i++) expect((await request(noRefresh).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(200);
+    for (let i = 0; i < 25; i++) expect((await request(noRefresh).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(401);
     await failLogins([noRefresh], IP1, 'alice', 2);
     expectTooManyRequests(await attempt(noRefresh, IP1, 'alice', WRONG), 900);
   });
@@ -273,7 +287,42 @@ describe('defaults and options', () => {
     [true, TypeError, /^createAuth: `rateLimit` must be an object or false; received boolean true\./],
     [{ logins: {} }, TypeError, /^createAuth: `rateLimit\.logins` is not an option\. Did you mean `rateLimit\.login`\?$/],
     [{ login: 5 }, TypeError, /^createAuth: `rateLimit\.login` must be an object or false; received number 5\. Pass e\.g\./],
-    [{ login: { maxAttempts: 5 } }, TypeError, /^createAuth: `rateLimit\.login\.maxAttempts` is not an option\. Known options here: max, window, username\.$/],
+    [
+      { login: { maxAttempts: 5 } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.maxAttempts` is not an option\. Known options here: max, window, username, perAddress, perUsername, successes, knownAddressTtl\.$/,
+    ],
+    [{ login: { perIp: {} } }, TypeError, /^createAuth: `rateLimit\.login\.perIp` is not an option\./],
+    [
+      { login: { perAddress: 100 } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.perAddress` must be an object or false; received number 100\. Pass e\.g\. `\{ max: 100, window: '15m' \}`/,
+    ],
+    [
+      { login: { perAddress: { limit: 5 } } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.perAddress\.limit` is not an option\. Known options here: max, window\.$/,
+    ],
+    [
+      { login: { perUsername: { max: 0 } } },
+      RangeError,
+      /^createAuth: `rateLimit\.login\.perUsername\.max` must be a whole number from 1 to 1000000; received number 0\. Leave it out for 20, or `perUsername: false` to turn this limit off\.$/,
+    ],
+    [
+      { login: { successes: { window: '2d' } } },
+      RangeError,
+      /^createAuth: `rateLimit\.login\.successes\.window` must be from 1s to 1d; received 172800s\. Leave it out for '1m'\.$/,
+    ],
+    [
+      { login: { knownAddressTtl: 'forever' } },
+      TypeError,
+      /^createAuth: `rateLimit\.login\.knownAddressTtl` must be a duration; received the string "forever"\. Pass seconds as a number, or a string like '30d'\.$/,
+    ],
+    [
+      { login: { knownAddressTtl: '10s' } },
+      RangeError,
+      /^createAuth: `rateLimit\.login\.knownAddressTtl` must be from 1m to 400d; received 10s\. Leave it out for '30d'\.$/,
+    ],
     [
       { login: { max: '10' } },
       TypeError,
@@ -310,7 +359,7 @@ describe('defaults and options', () => {
   });
 
   test('a Redis client without call() is refused with a fix', () => {
-    expect(() => createRateLimiters(resolveRateLimit(undefined), {} as RateLimitRedisClient, 'p:')).toThrow(
+    expect(() => createRateLimiters(resolveRateLimit(undefined), {} as RateLimitRedisClient, 'p:', { secret: SECRET })).toThrow(
       /`rateLimit` needs the Redis client's call\(\) method .* or set `rateLimit: false`\./,
     );
   });
@@ -331,25 +380,34 @@ describe('defaults and options', () => {
 });
 
 describe('Redis counters', () => {
-  test('keys live under <prefix>rl:, all with a TTL, and hold no username', async () => {
+  test('keys live under <prefix>rl:<kind>:, named by an HMAC (no address, no username), all with a TTL', async () => {
     const client = await redisClient();
     const prefix = uniquePrefix();
     const app = stubApp(limitersFor(undefined, client, prefix));
     await failLogins([app], IP1, 'alice@example.com', 3);
     await request(app).post('/auth/refresh').set('X-Forwarded-For', IP1);
     const keys = await keysUnder(client, prefix);
-    expect(keys.filter((key) => key.startsWith(`${prefix}rl:login:`))).toHaveLength(1);
-    expect(keys.filter((key) => key.startsWith(`${prefix}rl:refresh:`))).toHaveLength(0); // counted in process
-    expect(keys).toHaveLength(1);
+    // Failures per address + username, per address, per username; successes per username (each
+    // failure counted while it ran, then given back); refreshes are counted in process.
+    const counts = new Map<string, string | null>();
     for (const key of keys) {
-      expect(key).not.toMatch(/alice/i);
-      expect(key.length).toBeLessThan(prefix.length + 100);
-      const ttl = await client.pttl(key);
-      expect(ttl).toBeGreaterThan(0);
+      expect(key.slice(key.lastIndexOf(':') + 1)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(key).not.toMatch(/alice|203\.0\.113/i);
+      expect(await client.pttl(key)).toBeGreaterThan(0);
+      counts.set(key.slice(prefix.length, key.lastIndexOf(':') + 1), await client.get(key));
     }
-    const loginKey = keys.find((key) => key.includes('rl:login:')) as string;
-    expect(await client.get(loginKey)).toBe('3');
-    expect(loginKey.startsWith(`${prefix}rl:login:${IP1}|`)).toBe(true);
+    expect(Object.fromEntries(counts)).toEqual({ 'rl:login:': '3', 'rl:login-address:': '3', 'rl:login-username:': '3', 'rl:login-success:': '0' });
+  });
+
+  test('the names depend on the server secret: another secret, other names for the same address and username', async () => {
+    const client = await redisClient();
+    const prefix = uniquePrefix();
+    const other = createRateLimiters(resolveRateLimit(undefined), client, prefix, { secret: createSecretKey(randomBytes(32)) });
+    limiterSets.push(other);
+    await failLogins([stubApp(limitersFor(undefined, client, prefix)), stubApp(other)], IP1, 'alice', 2);
+    const keys = await keysUnder(client, `${prefix}rl:login:`);
+    expect(keys).toHaveLength(2);
+    for (const key of keys) expect(await client.get(key)).toBe('1');
   });
 
   test('a decrement never leaves a key without a TTL', async () => {
@@ -395,7 +453,7 @@ describe('Redis counters', () => {
     expect(down.status).toBe(503);
     expect(down.body).toEqual({ error: 'temporarily_unavailable' });
     expect(down.headers['retry-after']).toBe('5');
-    expect((await request(app).post('/auth/refresh').set('X-Forwarded-For', IP1)).status).toBe(200); // counted in process
+    expect((await request(app).post('/auth/refresh').set('X-Forwarded-For', IP1).set('Cookie', 'session=s1')).status).toBe(200); // counted in process
     expect(Date.now() - started).toBeLessThan(2000);
 
     // (ioredis may still send the increments it queued during the cut once it reconnects: counts,

@@ -10,7 +10,7 @@ import { type RedisClientLike, RedisStore } from '../lib/store/redis-store';
 import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
 import { authOptions, buildApp, closeClients, keysUnder, login, redisClient, redisStore, refresh } from './support/harness';
 import { startRedisServer } from './support/redis-process';
-import { currentVerdict, describeStoreContract, Family, openLoadedFeed, sessionOf, sleep, sleepUntil } from './support/store-contract';
+import { currentVerdict, describeStoreContract, Family, FEED_OPTIONS, openLoadedFeed, sessionOf, sleep, sleepUntil } from './support/store-contract';
 
 // cluster-key-slot ships with ioredis and has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -417,7 +417,7 @@ describe('RedisStore specifics', () => {
 
       // A feed loads the log, then keeps itself fresh with heartbeats (every 100 ms for 400 ms of staleness).
       await flush();
-      const feed = await openFeed(siblingStore(), { maxStalenessMs: 400, retainMs: 3_600_000 });
+      const feed = await openFeed(siblingStore(), { ...FEED_OPTIONS, maxStalenessMs: 400 });
       expect(feed.verdict(other.sessionId, other.userId, Date.now())).toBe('revoked');
       expect(feed.verdict(victim.sessionId, victim.userId, Date.now())).toBe('revoked');
       expect(feed.verdict(newSessionId(), family.userId, revokedBefore - 1)).toBe('revoked');
@@ -635,6 +635,7 @@ describe('RedisStore specifics', () => {
     test('a feed on another store object learns a revocation from the channel, without reloading', async () => {
       const family = new Family(key);
       await create(family, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      await openFeed(); // a store signs what it publishes with the channel keys of the feeds opened on it
       const listener = await openFeed(siblingStore());
       expect(currentVerdict(listener, family.sessionId, family.userId)).toBe('valid');
       await store.revokeSession(family.sessionId, REVOCATION_TTL_MS);

@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { type Auth, createAuth, RedisStore } from '../lib';
+import { redisKeys } from '../lib/store/redis-keys';
 import {
   authOptions,
   buildApp,
@@ -118,6 +119,42 @@ describe('a revocation through one instance is enforced by another', () => {
     }));
 
   test('POST /auth/logout-all', () => expectEnforcedOnB(async (s) => expect((await post(a.app, 'logout-all', s.accessToken)).status).toBe(204)));
+});
+
+describe('a feed under a steady stream of revocations from another instance', () => {
+  test('stays fresh without re-loading: a heartbeat heard before revocations numbered ahead of it confirms once they arrive', async () => {
+    const server = await privateServer();
+    const prefix = uniquePrefix();
+    const { epoch, version } = redisKeys(prefix);
+    const watched = await instance(server.port, prefix, '1s');
+    const revoking = await instance(server.port, prefix, '1s');
+    const session = await login(watched.app);
+    // A load begins with the one script that names exactly the epoch and the version keys.
+    const monitor = await client(server.port).monitor();
+    let loads = 0;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (String(args[0]).toLowerCase() === 'evalsha' && args[2] === '2' && args[3] === epoch && args[4] === version) loads += 1;
+    });
+    const statuses = new Set<number>();
+    const stopAt = Date.now() + 3000;
+    // Four loops revoking sessions nobody holds: hundreds of numbered revocations a second.
+    const revocations = Array.from({ length: 4 }, async () => {
+      let count = 0;
+      while (Date.now() < stopAt) {
+        await revoking.auth.revokeSession(`no-such-session-${count++}`);
+      }
+      return count;
+    });
+    while (Date.now() < stopAt) {
+      statuses.add((await me(watched.app, session.accessToken)).status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const revoked = (await Promise.all(revocations)).reduce((sum, count) => sum + count, 0);
+    monitor.disconnect();
+    expect(revoked).toBeGreaterThan(100);
+    expect([...statuses]).toEqual([200]);
+    expect(loads).toBe(0);
+  });
 });
 
 describe('a feed cut off from Redis (a TCP proxy closed, then restored)', () => {

@@ -124,6 +124,47 @@ describe('grace window (reuseGrace)', () => {
     expect(reuse).toHaveLength(retryStatus === 401 ? 1 : 0);
   });
 
+  // Behind a proxy (trust proxy 'loopback'), the address the proxy reports, spelled as a client's stack may spell it.
+  const viaProxy = (address: string) => ({ 'X-Forwarded-For': address });
+  test.each([
+    ["the phone's next IPv6 privacy address (same /64)", '2001:db8:41:7:a1b2:c3d4:e5f6:1', '2001:db8:41:7:9e8d:7c6b:5a49:3827'],
+    ['the same IPv6 address spelled in full and upper-case', '2001:db8:41:7::1', '2001:0DB8:0041:0007:0000:0000:0000:0001'],
+    ['an IPv4 address, then its IPv4-mapped IPv6 form', '198.51.100.7', '::ffff:198.51.100.7'],
+    ['an IPv4-mapped address, then the plain IPv4 one', '::ffff:198.51.100.7', '198.51.100.7'],
+    ['an upper-case ::FFFF: mapping', '198.51.100.7', '::FFFF:198.51.100.7'],
+  ])('the same client, whatever the spelling: %s is a retry (200, same successor, no reuse)', async (_name, rotatedFrom, retriedFrom) => {
+    const { app, auth, reuse } = await redisApp();
+    trustLoopback(app);
+    const retried: boolean[] = [];
+    auth.events.on('refresh', (event) => retried.push(event.retried));
+    const session = await login(app);
+    const first = await refresh(app, session.refreshToken).set(viaProxy(rotatedFrom));
+    expect(first.status).toBe(200);
+    const again = await refresh(app, session.refreshToken).set(viaProxy(retriedFrom));
+    expect(again.status).toBe(200);
+    expect(refreshCookieOf(again)).toBe(refreshCookieOf(first));
+    expect(retried).toEqual([false, true]);
+    expect(reuse).toHaveLength(0);
+    expect((await me(app, again.body.accessToken as string)).status).toBe(200);
+  });
+
+  test.each([
+    ['another IPv6 /64', '2001:db8:41:7::1', '2001:db8:41:8::1'],
+    ['another IPv4 address', '198.51.100.7', '198.51.100.8'],
+    ['an IPv4 address, then another one IPv4-mapped', '198.51.100.7', '::ffff:198.51.100.8'],
+  ])('another client: %s inside the window is reuse (401, family revoked)', async (_name, rotatedFrom, replayedFrom) => {
+    const { app, reuse } = await redisApp();
+    trustLoopback(app);
+    const session = await login(app);
+    const first = await refresh(app, session.refreshToken).set(viaProxy(rotatedFrom));
+    expect(first.status).toBe(200);
+    const replay = await refresh(app, session.refreshToken).set(viaProxy(replayedFrom));
+    expect(replay.status).toBe(401);
+    expect(reuse.map((event) => event.sessionId)).toEqual([sidOf(session.accessToken)]);
+    await expectRefreshRejected(app, refreshCookieOf(first) as string);
+    await expectAccessRejected(app, first.body.accessToken as string);
+  });
+
   test('the previous token outside the window is reuse: 401, reuse_detected, and the whole family is revoked', async () => {
     const { app, reuse } = await redisApp({ reuseGrace: 1 });
     const session = await login(app, 'alice', 'login-agent');

@@ -1,16 +1,19 @@
 // HTTP contract of every route in SPEC §3 (login, refresh, logout, logout-all, sessions), over RedisStore.
+import { inspect } from 'node:util';
 import type { Express } from 'express';
 import request from 'supertest';
-import type { Authenticate, AuthOptions } from '../lib';
+import { type Authenticate, type AuthOptions, createAuth } from '../lib';
 import {
   authOptions,
   COOKIE,
-  closeClients,
+  closeAll,
   expectAccessRejected,
   expectRefreshRejected,
   login,
   me,
+  memoryStore,
   REFRESH_SECRET,
+  recordingApp,
   redisStore,
   refresh,
   refreshCookieOf,
@@ -18,7 +21,7 @@ import {
 } from './support/harness';
 import { forgedRefreshToken, sessionIdOfRefreshToken, sidOf } from './support/tokens';
 
-afterAll(closeClients);
+afterAll(closeAll);
 
 const IDLE_TTL_SECONDS = 14 * 24 * 3600;
 const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}\.[0-9a-z]{1,6}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/;
@@ -96,7 +99,12 @@ describe('POST /auth/login', () => {
     // The presence cookie: readable by the page (no HttpOnly), nothing secret in it, living until
     // the family's absolute deadline (30 days by default), which no refresh cookie outlives.
     const presence = refreshSetCookie(res, '__Host-refresh-present');
-    expect(presence.value).toBe(Math.floor(Date.parse(presence.attributes.get('expires') ?? '') / 1000).toString(36)); // when it expires
+    // Its value: the day (UTC) it expires, rounded up, in epoch seconds base 36; never the login's second.
+    const daySeconds = parseInt(presence.value, 36);
+    const expiresSeconds = Math.floor(Date.parse(presence.attributes.get('expires') ?? '') / 1000);
+    expect(daySeconds % 86_400).toBe(0);
+    expect(daySeconds - expiresSeconds).toBeGreaterThanOrEqual(0);
+    expect(daySeconds - expiresSeconds).toBeLessThan(86_400);
     expect(presence.attributes.has('httponly')).toBe(false);
     expect(presence.attributes.has('secure')).toBe(true);
     expect(presence.attributes.get('samesite')).toBe('Strict');
@@ -159,13 +167,28 @@ describe('POST /auth/login', () => {
     }
   });
 
-  test('with an absoluteTtl beyond 400 days the presence cookie lives 400 days (what browsers keep), and says so', async () => {
+  test('with an absoluteTtl beyond 400 days the presence cookie lives 400 days (what browsers keep), and says so to the day', async () => {
     const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '30d', absoluteTtl: '800d' } });
     const { res } = await login(app);
     const presence = refreshSetCookie(res, '__Host-refresh-present');
     expect(Number(presence.attributes.get('max-age'))).toBe(400 * 86_400);
-    expect(parseInt(presence.value, 36)).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 400 * 86_400);
-    expect(parseInt(presence.value, 36)).toBeGreaterThan(Math.floor(Date.now() / 1000) + 400 * 86_400 - 10);
+    // The day it expires, rounded down here: never a day the cookie does not reach.
+    const daySeconds = parseInt(presence.value, 36);
+    expect(daySeconds % 86_400).toBe(0);
+    expect(daySeconds).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 400 * 86_400);
+    expect(daySeconds).toBeGreaterThan(Math.floor(Date.now() / 1000) + 399 * 86_400);
+  });
+
+  test("the presence cookie's value tells the day its family ends, not the second of the login (it is readable by every script)", async () => {
+    for (const absoluteTtl of ['1h', '30d']) {
+      const { app } = await redisApp({ refreshToken: { secret: REFRESH_SECRET, idleTtl: '1h', absoluteTtl } });
+      const before = Date.now();
+      const { res } = await login(app);
+      const daySeconds = parseInt(refreshSetCookie(res, '__Host-refresh-present').value, 36);
+      expect({ absoluteTtl, wholeDay: daySeconds % 86_400 === 0 }).toEqual({ absoluteTtl, wholeDay: true });
+      // Still no earlier than the family's end, so a refresh leaves the cookie alone.
+      expect(daySeconds * 1000).toBeGreaterThanOrEqual(before + (absoluteTtl === '1h' ? 3600_000 : 30 * 86_400_000) - 1000);
+    }
   });
 
   test('logout clears the refresh cookie and its presence cookie', async () => {
@@ -256,6 +279,43 @@ describe('POST /auth/login', () => {
       expect(res.body.message).toMatch(/LATIN1/i);
     });
 
+    test('a UTF-7, UTF-16 or UTF-32 JSON body answers 415, asking for UTF-8 (RFC 8259 §8.1), even one that decodes to a valid login', async () => {
+      const login = '{"username":"alice","password":"alice-password"}';
+      const utf32be = Buffer.alloc(login.length * 4);
+      for (let i = 0; i < login.length; i++) utf32be.writeUInt32BE(login.charCodeAt(i), i * 4);
+      const bodies: Array<[string, Buffer]> = [
+        // Every quote spelled +ACI-: bytes a filter in front reads as no JSON string at all.
+        ['utf-7', Buffer.from(login.replaceAll('"', '+ACI-'))],
+        ['UTF-7', Buffer.from(login)],
+        ['utf-16le', Buffer.from(login, 'utf16le')],
+        ['utf-16', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(login, 'utf16le')])],
+        ['utf-32be', utf32be],
+      ];
+      for (const [charset, body] of bodies) {
+        // The bytes as they are (superagent would otherwise send a Buffer as JSON of its own; it writes a Buffer its type calls a string).
+        const res = await postLogin(app)
+          .set('Content-Type', `application/json; charset=${charset}`)
+          .serialize((raw: Buffer) => raw as unknown as string)
+          .send(body);
+        expect({ charset, status: res.status }).toEqual({ charset, status: 415 });
+        expect(res.body).toEqual({ error: 'unsupported_media_type', message: expect.stringMatching(/UTF-8/) });
+        expect(res.body.message).toContain(charset.toUpperCase());
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+    });
+
+    test('a UTF-8 JSON body is accepted with or without the charset, in any case, quoted or not', async () => {
+      for (const contentType of [
+        'application/json',
+        'application/json; charset=utf-8',
+        'application/json;charset=UTF-8',
+        'application/json; charset="utf-8"',
+      ]) {
+        const res = await postLogin(app).set('Content-Type', contentType).send('{"username":"alice","password":"alice-password"}');
+        expect({ contentType, status: res.status }).toEqual({ contentType, status: 200 });
+      }
+    });
+
     test('a body in a Content-Encoding the server cannot decode answers 415, naming it', async () => {
       const res = await postLogin(app).set('Content-Type', 'application/json').set('Content-Encoding', 'compress').send('{}');
       expect(res.status).toBe(415);
@@ -283,6 +343,25 @@ describe('POST /auth/login', () => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: 'invalid_request', message: expect.stringMatching(/not valid JSON/) });
       expect(res.text).not.toMatch(/Unexpected|SyntaxError/);
+    });
+
+    test("what reaches the app's error handler for a refused body holds none of the body (the password a logger would print)", async () => {
+      const auth = createAuth(authOptions(memoryStore()));
+      const { app: recorded, errors } = recordingApp(auth);
+      const password = 'correct-horse-battery-staple';
+      const sent: Array<[string, string]> = [
+        ['application/json', `{"username":"alice","password":"${password}", `],
+        ['application/json', `username=alice&password=${password}`],
+        ['application/json', `{"username":"alice","password":${password}}`],
+        ['application/json; charset=utf-7', `{"username":"alice","password":"${password}"}`],
+      ];
+      for (const [contentType, body] of sent) {
+        const res = await postLogin(recorded).set('Content-Type', contentType).send(body);
+        expect([400, 415]).toContain(res.status);
+        expect(inspect(errors.at(-1), { depth: 10, showHidden: true })).not.toContain(password);
+      }
+      expect(errors).toHaveLength(sent.length);
+      await auth.close();
     });
 
     test('a JSON array answers 400', async () => {
@@ -412,6 +491,48 @@ describe('POST /auth/refresh', () => {
 });
 
 describe('POST /auth/logout', () => {
+  const PRESENCE_COOKIE = `${COOKIE}-present`;
+  const postLogout = (app: Express) => request(app).post('/auth/logout').set('X-Requested-With', 'fetch');
+
+  test('is not throttled by the address it comes from: with the /refresh budget of that address spent, it answers 204, clears both cookies and ends the family', async () => {
+    const { app } = await redisApp({ rateLimit: { refresh: { max: 2, window: '1m' } } });
+    app.set('trust proxy', 'loopback');
+    const shared = { 'X-Forwarded-For': '198.51.100.23' };
+    const session = await login(app);
+    // Someone else behind the same address spends its budget with cookies that are not theirs.
+    const forged = forgedRefreshToken(sessionIdOfRefreshToken(session.refreshToken));
+    for (let i = 0; i < 3; i++) await refresh(app, forged).set(shared);
+    expect((await refresh(app, forged).set(shared)).status).toBe(429);
+
+    const res = await postLogout(app).set(shared).set('Cookie', `${COOKIE}=${session.refreshToken}`);
+    expect(res.status).toBe(204);
+    for (const name of [COOKIE, PRESENCE_COOKIE]) expectCleared(res, name);
+    await expectRefreshRejected(app, session.refreshToken);
+    await expectAccessRejected(app, session.accessToken);
+  });
+
+  test.each([
+    ['no cookie', undefined],
+    ['a malformed cookie', `${COOKIE}=not-a-refresh-token`],
+    ['a cookie with a forged MAC', `${COOKIE}=${'A'.repeat(22)}.0.${'B'.repeat(43)}.${'C'.repeat(22)}`],
+    ['the cookie name twice', `${COOKIE}=one; ${COOKIE}=two`],
+    ['only the presence cookie', `${PRESENCE_COOKIE}=1`],
+  ])('with %s it answers 204 and clears both cookies', async (_label, cookie) => {
+    const { app } = await redisApp();
+    const res = cookie === undefined ? await postLogout(app) : await postLogout(app).set('Cookie', cookie);
+    expect(res.status).toBe(204);
+    for (const name of [COOKIE, PRESENCE_COOKIE]) expectCleared(res, name);
+  });
+
+  test('a cross-site request is refused before anything else: 403, no cookie touched, the family lives on', async () => {
+    const { app } = await redisApp();
+    const session = await login(app);
+    const res = await request(app).post('/auth/logout').set('Cookie', `${COOKIE}=${session.refreshToken}`);
+    expect(res.status).toBe(403);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect((await refresh(app, session.refreshToken)).status).toBe(200);
+  });
+
   test('a Cookie header carrying the cookie name twice ends no family: 204, our cookie cleared, the session lives on', async () => {
     const { app } = await redisApp();
     const { accessToken, refreshToken } = await login(app);

@@ -108,6 +108,19 @@ function expectUnavailable(res: request.Response): void {
   expect(res.text).not.toMatch(/at .*\.(ts|js):\d+|StoreUnavailableError|ECONNREFUSED/);
 }
 
+/**
+ * The contract for a logout during an outage: 503 with Retry-After like any outage, but both cookies
+ * cleared (the browser is signed out whatever the store does), and words saying the rest is pending.
+ */
+function expectLogoutPending(res: request.Response): void {
+  expect(res.status).toBe(503);
+  expect(res.body).toEqual({ error: 'temporarily_unavailable', message: expect.stringMatching(/signed out.*retried/is) });
+  expect(res.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+  expect(res.headers['cache-control']).toBe('no-store');
+  for (const name of [COOKIE, `${COOKIE}-present`]) expect(refreshCookieOf(res, name)).toBe('');
+  expect(res.text).not.toMatch(/at .*\.(ts|js):\d+|StoreUnavailableError|ECONNREFUSED/);
+}
+
 const loginRequest = (app: Express): request.Test =>
   request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: 'alice', password: 'alice-password' });
 const logoutRequest = (app: Express, refreshToken: string): request.Test =>
@@ -146,9 +159,9 @@ describe.each<[string, RedisOptions]>([
     expect(storeErrors.at(-1)?.operation).toBe('refresh');
   });
 
-  test('logout answers 503 promptly and leaves the cookie alone', async () => {
+  test('logout answers 503 promptly, clears both cookies all the same and says the server-side end is pending', async () => {
     const { res, ms } = await timed(() => logoutRequest(app, tokens.refreshToken));
-    expectUnavailable(res);
+    expectLogoutPending(res);
     expect(ms).toBeLessThan(PROMPT_MS);
     expect(storeErrors.at(-1)?.operation).toBe('logout');
   });
@@ -285,6 +298,68 @@ describe('a Redis that hangs (SIGSTOP)', () => {
   });
 });
 
+describe('a logout during an outage', () => {
+  test('on a stalled Redis it answers 503 with both cookies cleared, and once Redis resumes the family is ended in the background, with no further request', async () => {
+    const { server, pid, c } = await privateRedis();
+    const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: 300 }));
+    const logouts: Array<AuthEventMap['logout'][0]> = [];
+    auth.events.on('logout', (event) => logouts.push(event));
+    const { accessToken, refreshToken } = await login(app);
+
+    process.kill(pid, 'SIGSTOP');
+    try {
+      expectLogoutPending(await logoutRequest(app, refreshToken).set('User-Agent', 'leaving-browser'));
+      await new Promise((r) => setTimeout(r, 1500)); // a stall across several retries
+      expect(logouts).toEqual([]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+
+    // Not one request from here until the retry has ended the family by itself.
+    await waitFor(async () => logouts.length > 0, 15_000);
+    expect(logouts).toEqual([{ userId: 'user-alice', sessionId: sidOf(accessToken), ip: expect.any(String), userAgent: 'leaving-browser', deferred: true }]);
+    expect(await auth.listSessions('user-alice')).toEqual([]);
+    // A copy of the cookie the browser no longer holds, replayed, is refused; so is the access token.
+    const replay = await refresh(app, refreshToken);
+    expect(replay.status).toBe(401);
+    expect(replay.body).toEqual({ error: 'invalid_refresh_token' });
+    await waitFor(async () => (await meRequest(app, accessToken)).status === 401, 3000);
+    await server.stop();
+  });
+
+  test('auth.close() stops the retries and reports each logout still pending as abandoned', async () => {
+    const { app, auth } = testApp(new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
+    const abandoned: Array<AuthEventMap['logout_abandoned'][0]> = [];
+    auth.events.on('logout_abandoned', (event) => abandoned.push(event));
+    const { accessToken, refreshToken } = await healthyTokens();
+
+    expectLogoutPending(await logoutRequest(app, refreshToken).set('User-Agent', 'leaving-browser'));
+    await new Promise((r) => setTimeout(r, 600)); // a retry or two, still failing
+    expect(abandoned).toEqual([]);
+    await auth.close();
+    expect(abandoned).toEqual([{ sessionId: sidOf(accessToken), ip: expect.any(String), userAgent: 'leaving-browser', reason: 'closed' }]);
+  });
+
+  test('with no listener for logout_abandoned, an abandoned logout is a process warning (ERT_LOGOUT_ABANDONED) naming no session', async () => {
+    const { app, auth } = testApp(new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
+    const { accessToken, refreshToken } = await healthyTokens();
+    expectLogoutPending(await logoutRequest(app, refreshToken));
+    // Jest's sandboxed `process` does not hear the real one's 'warning' events: the call itself is recorded.
+    const warnings: string[] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((message: string | Error, options?: { code?: string }) => {
+      if (options?.code === 'ERT_LOGOUT_ABANDONED') warnings.push(String(message));
+    }) as typeof process.emitWarning);
+    try {
+      await auth.close();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/logout_abandoned/);
+    expect(warnings[0]).not.toContain(sidOf(accessToken));
+  });
+});
+
 describe('a command that timed out never takes effect later', () => {
   test('a refresh answered 503 on a stalled Redis does not rotate when Redis resumes: the kept cookie works past the grace window, with no reuse event', async () => {
     const { server, pid, c } = await privateRedis();
@@ -314,14 +389,13 @@ describe('a command that timed out never takes effect later', () => {
     await server.stop();
   });
 
-  test('a logout, and an auth.revokeSession, that answered 503 on a stalled Redis do not end the session when Redis resumes', async () => {
+  test('an auth.revokeSession that answered 503 on a stalled Redis does not end the session when Redis resumes', async () => {
     const { server, pid, c } = await privateRedis();
     const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: 300 }));
     const { accessToken, refreshToken } = await login(app);
 
     process.kill(pid, 'SIGSTOP');
     try {
-      expectUnavailable(await logoutRequest(app, refreshToken));
       await expect(auth.revokeSession(sidOf(accessToken))).rejects.toBeInstanceOf(StoreUnavailableError);
     } finally {
       process.kill(pid, 'SIGCONT');
@@ -400,7 +474,8 @@ describe('a Redis killed mid-run', () => {
       ] as const) {
         const { res, ms } = await timed(send);
         expect({ name, status: res.status }).toEqual({ name, status: 503 });
-        expectUnavailable(res);
+        if (name === 'logout') expectLogoutPending(res);
+        else expectUnavailable(res);
         expect(ms).toBeLessThan(PROMPT_MS);
       }
       if (round === 0) {
@@ -460,9 +535,14 @@ describe('failures stay boring', () => {
     const { refreshToken } = await login(app);
     process.kill(pid, 'SIGSTOP');
     try {
-      for (const send of [() => refresh(app, refreshToken), () => loginRequest(app), () => logoutRequest(app, refreshToken)]) {
+      for (const [name, send] of [
+        ['refresh', () => refresh(app, refreshToken)],
+        ['login', () => loginRequest(app)],
+        ['logout', () => logoutRequest(app, refreshToken)],
+      ] as const) {
         const { res, ms } = await timed(send);
-        expectUnavailable(res);
+        if (name === 'logout') expectLogoutPending(res);
+        else expectUnavailable(res);
         expect(ms).toBeLessThan(3000);
       }
     } finally {

@@ -1,33 +1,40 @@
-// The text form of revocations on the pub/sub channel, and applying a revocation to a set.
+// The text of revocation-channel messages, and applying a revocation to a set, bounded to what can still matter.
 //
-// Messages: `r <version> <until> s <sessionId>` and `r <version> <until> u <revokedBefore> <userId>`
-// (the version is `-` for the announcement a script makes before the entry is logged, ids last since
-// a user id may hold spaces); heartbeats `h <feedId> <sequence> <version>`. LOG_REVOCATION and
-// HEARTBEAT add the version in Lua to what is built here.
+// Message bodies (published with their tags: revocation-channel-mac.ts):
+// - `r <version>@<epoch> <until> s <sessionId>` and `r <version>@<epoch> <until> u <revokedBefore> <userId>`:
+//   a logged revocation, numbered within the data generation (epoch) it was logged in;
+// - `r - <until> s <sessionId>`: announced by PRESENT_TOKEN before it is logged, so not numbered;
+// - `h <feedId> <sequence>`: a feed's heartbeat.
+// Ids come last, since a user id may hold spaces; the tags follow the message's last space.
+import { MAX_ACCESS_TTL_MS, REVOCATION_LEEWAY_MS } from '../token-lifetimes';
 import type { RevocationSet } from './revocation-set';
 
 /** One revocation: a session, or every session of a user whose login began before a time. */
 export type Revocation = { kind: 's'; sessionId: string; until: number } | { kind: 'u'; userId: string; revokedBefore: number; until: number };
 
-/** What follows `r <version>` in a revocation message. */
-export function messageSuffix(revocation: Revocation): string {
-  return revocation.kind === 's' ? ` ${revocation.until} s ${revocation.sessionId}` : ` ${revocation.until} u ${revocation.revokedBefore} ${revocation.userId}`;
+/** Where a logged revocation stands: its number, counted within the data generation it was logged in. */
+export interface LogPosition {
+  version: number;
+  epoch: string;
 }
 
-/** A revocation message without a version (announced before it is logged). */
-export function unversionedMessage(revocation: Revocation): string {
-  return `r -${messageSuffix(revocation)}`;
+/** The body of a revocation message: numbered when it was logged at `position`, unnumbered when announced before. */
+export function revocationBody(revocation: Revocation, position?: LogPosition): string {
+  const head = position === undefined ? 'r -' : `r ${position.version}@${position.epoch}`;
+  return revocation.kind === 's'
+    ? `${head} ${revocation.until} s ${revocation.sessionId}`
+    : `${head} ${revocation.until} u ${revocation.revokedBefore} ${revocation.userId}`;
 }
 
-/** The start of a feed's heartbeat message; HEARTBEAT appends the version. */
-export function heartbeatMessage(feedId: string, sequence: number): string {
+/** The body of a feed's heartbeat message. */
+export function heartbeatBody(feedId: string, sequence: number): string {
   return `h ${feedId} ${sequence}`;
 }
 
-/** A channel message, read. Anything unreadable is `null` and ignored. */
+/** A message body, read. Anything unreadable is `null` and ignored. */
 export type ChannelMessage =
-  | { kind: 'revocation'; version: number | undefined; revocation: Revocation }
-  | { kind: 'heartbeat'; feedId: string; sequence: number; version: number };
+  | { kind: 'revocation'; position: LogPosition | undefined; revocation: Revocation }
+  | { kind: 'heartbeat'; feedId: string; sequence: number };
 
 /** Splits off the first `count` space-separated words; the rest (which may hold spaces) comes last. */
 function words(text: string, count: number): string[] | null {
@@ -43,22 +50,68 @@ function words(text: string, count: number): string[] | null {
   return parts;
 }
 
-/** Reads a channel message. */
-export function parseMessage(message: string): ChannelMessage | null {
-  if (message.startsWith('h ')) {
-    const [, feedId, sequence, version] = words(message, 3) ?? [];
-    return feedId === undefined ? null : { kind: 'heartbeat', feedId, sequence: Number(sequence), version: Number(version) };
+/** Reads `<version>@<epoch>` (or `-`); `null` when it is neither. */
+function readPosition(text: string): LogPosition | undefined | null {
+  if (text === '-') return undefined;
+  const at = text.indexOf('@');
+  const version = Number(text.slice(0, at));
+  return at > 0 && Number.isSafeInteger(version) && version > 0 ? { version, epoch: text.slice(at + 1) } : null;
+}
+
+/** Reads a message body (its tags already checked and cut off). */
+export function parseBody(body: string): ChannelMessage | null {
+  if (body.startsWith('h ')) {
+    const [, feedId, sequence] = words(body, 2) ?? [];
+    const number = Number(sequence);
+    return feedId === undefined || !Number.isSafeInteger(number) ? null : { kind: 'heartbeat', feedId, sequence: number };
   }
-  if (!message.startsWith('r ')) return null;
-  const head = words(message, 4);
+  if (!body.startsWith('r ')) return null;
+  const head = words(body, 4);
   if (!head) return null;
-  const [, versionText, untilText, kind, rest] = head as [string, string, string, string, string];
-  const version = versionText === '-' ? undefined : Number(versionText);
+  const [, positionText, untilText, kind, rest] = head as [string, string, string, string, string];
+  const position = readPosition(positionText);
+  if (position === null) return null;
   const until = Number(untilText);
-  if (kind === 's') return { kind: 'revocation', version, revocation: { kind: 's', sessionId: rest, until } };
+  if (kind === 's') return { kind: 'revocation', position, revocation: { kind: 's', sessionId: rest, until } };
   const user = words(rest, 1);
   if (kind !== 'u' || !user) return null;
-  return { kind: 'revocation', version, revocation: { kind: 'u', userId: user[1] as string, revokedBefore: Number(user[0]), until } };
+  return { kind: 'revocation', position, revocation: { kind: 'u', userId: user[1] as string, revokedBefore: Number(user[0]), until } };
+}
+
+/**
+ * How far clocks may disagree before a revocation's end is cut short: a revocation's `until` is
+ * another instance's clock (Redis' through the offset it measured), and instances further apart
+ * than a second are warned about (ERT_CLOCK_SKEW).
+ */
+const CLOCK_SLACK_MS = 60_000;
+
+/**
+ * The longest a session revocation can matter: until the last access token of the session has
+ * expired, and none lives longer than the library's longest `accessToken.ttl` (whatever this
+ * instance's own ttl is, so an instance with a shorter one still honours another's longer one).
+ */
+const LONGEST_SESSION_REVOCATION_MS = MAX_ACCESS_TTL_MS + REVOCATION_LEEWAY_MS + CLOCK_SLACK_MS;
+
+/**
+ * A revocation as far as it can still matter at `now`, or `null` when nothing it revokes can still be
+ * valid (it lapsed, or it is unreadable): a session's kept at most as long as the longest access
+ * token lives; a user's at most `retainMs` (the longest a session lives, plus an access token's
+ * life), its "revoked before" mark no later than now (each plus CLOCK_SLACK_MS). So neither a replayed
+ * old message nor a wrong time (a far-future `until` or mark) refuses anything for longer than a
+ * revocation ever could.
+ */
+export function boundedRevocation(revocation: Revocation, now: number, retainMs: number): Revocation | null {
+  if (!(revocation.until > now)) return null;
+  if (revocation.kind === 's') {
+    return revocation.until <= now + LONGEST_SESSION_REVOCATION_MS ? revocation : { ...revocation, until: now + LONGEST_SESSION_REVOCATION_MS };
+  }
+  if (!Number.isFinite(revocation.revokedBefore)) return null;
+  return {
+    kind: 'u',
+    userId: revocation.userId,
+    revokedBefore: Math.min(revocation.revokedBefore, now + CLOCK_SLACK_MS),
+    until: Math.min(revocation.until, now + retainMs + CLOCK_SLACK_MS),
+  };
 }
 
 /** Applies one revocation to a set; an unreadable one changes nothing. */

@@ -71,9 +71,13 @@ export interface SessionsResponse {
   nextCursor: string | null;
 }
 
-/** Every error answer: `{ error: code }`, with `message` when the call itself was wrong (a header, the content type, the body). */
+/**
+ * Every error answer: `{ error: code }`, with `message` when the call itself was wrong (a header, the
+ * content type, the body), and on a `/logout` answered 503 `temporarily_unavailable` (whose cookies
+ * are cleared all the same: the browser is signed out, the server-side end is retried).
+ */
 export interface ErrorResponse {
   error: string;
-  /** How to make the call right (403 `csrf_rejected`, 415, 413, 400, 405 only); for people, not for code. */
+  /** How to make the call right (403 `csrf_rejected`, 415, 413, 400, 405), or what became of a logout (503); for people, not for code. */
   message?: string;
 }

@@ -11,6 +11,7 @@ import {
   type RevocationFeed,
   type SessionRecord,
   type SessionStore,
+  type StoreClock,
   type TokenPresentation,
   type UserRevocation,
 } from './session-store';
@@ -89,6 +90,8 @@ export class MemoryStore implements SessionStore {
   private readonly sessionsByUser = new Map<string, Set<string>>();
   private readonly revocations = new RevocationSet(Number.POSITIVE_INFINITY);
   private readonly sweepTimer: NodeJS.Timeout;
+  /** This process's clock: one process, one clock, so nothing to measure (RedisStore's is Redis'). */
+  readonly clock: StoreClock = { read: async () => Date.now(), now: () => Date.now() };
 
   /**
    * Creates an empty store.
@@ -123,10 +126,14 @@ export class MemoryStore implements SessionStore {
     const ids = this.sessionsByUser.get(session.userId) ?? new Set<string>();
     this.sessionsByUser.set(session.userId, ids);
     ids.add(session.sessionId);
-    // Over the cap: the oldest sessions end (mirrors INDEX_SESSION and RedisStore.createSession).
+    // Over the cap: the oldest sessions end as one user revocation, every session whose login began
+    // before the newest of them, remembered as long as their access tokens live (mirrors
+    // RedisStore.endOldestBeyond).
     const live = await this.listSessions(session.userId);
-    for (const oldest of live.slice(0, Math.max(0, live.length - session.maxSessionsPerUser))) {
-      await this.revokeSession(oldest.sessionId, session.revocationTtlMs);
+    const newestEnded = live[live.length - session.maxSessionsPerUser - 1];
+    if (newestEnded !== undefined) {
+      const revokedBefore = newestEnded.createdAt + 1;
+      await this.revokeUser(session.userId, { revokedBefore, retainMs: Date.now() + session.revocationTtlMs - revokedBefore });
     }
     return snapshot(record);
   }

@@ -1,5 +1,6 @@
 // Sending commands to Redis within a time budget: waits for the connection, fails fast while Redis hangs.
 import { describeStoreCause, ErrorCodes, type StoreErrorCode, StoreUnavailableError } from '../errors';
+import type { RedisClock } from './redis-clock';
 import { type ConnectionWatch, noAnswerReason } from './redis-connection-watch';
 
 /** The connection-state part of an ioredis `Redis` or `Cluster` client that the gate watches. */
@@ -14,29 +15,6 @@ export interface ConnectionLike {
   once(event: 'ready' | 'end', listener: () => void): unknown;
   /** Stops waiting for `ready` or `end`. */
   off(event: 'ready' | 'end', listener: () => void): unknown;
-}
-
-/**
- * The difference between Redis' clock and this process's, measured from `TIME` replies, so a
- * deadline handed to a script means the same moment on both sides. Samples that took long are
- * ignored (their error would be as large as their round trip).
- */
-export class RedisClock {
-  private offsetMs = 0;
-
-  constructor(private readonly maxSampleRoundTripMs: number) {}
-
-  /** Records Redis' time as read by a command sent at `sentAt` whose reply arrived at `receivedAt`. */
-  sample(redisTimeMs: number, sentAt: number, receivedAt: number): void {
-    if (!Number.isFinite(redisTimeMs) || receivedAt - sentAt > this.maxSampleRoundTripMs) return;
-    // Redis read its clock before the reply left, so this errs towards earlier deadlines, never later.
-    this.offsetMs = redisTimeMs - receivedAt;
-  }
-
-  /** A time of this process's clock, on Redis' clock. */
-  toRedis(appTimeMs: number): number {
-    return Math.round(appTimeMs + this.offsetMs);
-  }
 }
 
 /** A command the gate refused before sending it: it can never take effect, late or not. */

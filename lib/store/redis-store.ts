@@ -1,14 +1,29 @@
 // RedisStore: the SessionStore contract on Redis (ioredis Redis or Cluster), one script per operation.
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { describeValue as describe } from '../describe-value';
 import { ErrorCodes, StoreUnavailableError } from '../errors';
 import { checkKnownKeys, configurationError, missingOr } from '../option-checks';
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
-import { applyRevocation, messageSuffix, type Revocation, unversionedMessage } from '../revocation/revocation-log-format';
-import { CommandGate, type ConnectionLike, RedisClock } from './redis-command-gate';
+import { type ChannelMac, channelMac, signedMessage } from '../revocation/revocation-channel-mac';
+import { applyRevocation, type Revocation, revocationBody } from '../revocation/revocation-log-format';
+import { type ClockOffset, clockOffset, RedisClock } from './redis-clock';
+import { CommandGate, type ConnectionLike } from './redis-command-gate';
 import { type ConnectionLease, type ConnectionWatch, watchConnection } from './redis-connection-watch';
 import { type RedisKeys, redisKeys } from './redis-keys';
-import { CREATE_SESSION, HEARTBEAT, INDEX_SESSION, LOAD_REVOCATIONS, LOG_REVOCATION, PRESENT_TOKEN, REVOKE_SESSION, REVOKE_USER } from './redis-scripts';
+import {
+  CREATE_SESSION,
+  HEARTBEAT,
+  INDEX_SESSION,
+  LOAD_LOG_PAGE,
+  LOAD_START,
+  LOAD_USERS_PAGE,
+  LOG_REVOCATION,
+  PRESENT_TOKEN,
+  PUBLISH_REVOCATION,
+  READ_CLOCK,
+  REVOKE_SESSION,
+  REVOKE_USER,
+} from './redis-scripts';
 import { encodeSession, encodeTime, readSessionRecord } from './redis-session-layout';
 import {
   type NewSession,
@@ -18,6 +33,7 @@ import {
   type RevocationFeedOptions,
   type SessionRecord,
   type SessionStore,
+  type StoreClock,
   type TokenPresentation,
   type UserRevocation,
 } from './session-store';
@@ -98,8 +114,12 @@ const SCRIPTS = {
   revokeSession: script(REVOKE_SESSION),
   revokeUser: script(REVOKE_USER),
   logRevocation: script(LOG_REVOCATION),
-  loadRevocations: script(LOAD_REVOCATIONS),
+  publishRevocation: script(PUBLISH_REVOCATION),
+  loadStart: script(LOAD_START),
+  loadLogPage: script(LOAD_LOG_PAGE),
+  loadUsersPage: script(LOAD_USERS_PAGE),
   heartbeat: script(HEARTBEAT),
+  readClock: script(READ_CLOCK),
 };
 
 /** What the login throttling needs of a RedisStore: its client, prefix and time budget, and the watch on the client's connection. */
@@ -125,6 +145,12 @@ const MAX_TIMER_MS = 2_147_483_647;
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
 const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
+
+/**
+ * How many revocations one command of a feed's load reads: a page is well under a millisecond of
+ * Redis' time, so a log of any size loads without blocking it (SLOWLOG stays empty).
+ */
+const LOAD_PAGE_SIZE = 1000;
 
 /** The error for a script that refused to run because its caller had already given up. */
 function late(operation: string): StoreUnavailableError {
@@ -169,6 +195,17 @@ export class RedisStore implements SessionStore {
   /** The store's hold on the watch of the client's `error` events, released by `close()`. */
   private readonly connection: ConnectionLease | undefined;
   private readonly feeds = new Set<RedisRevocationFeed>();
+  /** The channel keys of the feeds opened on this store (one, unless auth instances with different refresh secrets share it): what it signs messages with. */
+  private readonly signers: Array<{ key: KeyObject; mac: ChannelMac }> = [];
+  /**
+   * Redis' clock, read on the node of the revocation log: what login starts, revokeUser marks and
+   * the epoch are times of, so instances whose clocks differ agree on what a revocation ends (see
+   * redis-clock.ts). `now()` applies the offset measured by the last quick reading.
+   */
+  readonly clock: StoreClock = {
+    read: async () => (await this.measureClock()).redisTimeMs,
+    now: () => this.gate.clock.now(),
+  };
 
   /**
    * Creates the store on a client you own: it connects a `lazyConnect` client when first needed and
@@ -283,11 +320,11 @@ export class RedisStore implements SessionStore {
   }
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
-    const revocation: Revocation = { kind: 's', sessionId, until: Date.now() + p.revocationTtlMs };
+    const revocation: Revocation = { kind: 's', sessionId, until: this.gate.clock.now() + p.revocationTtlMs };
     const reply = await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
       `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
       this.keys.channel,
-      unversionedMessage(revocation),
+      signedMessage(revocationBody(revocation), this.channelMacs()),
     ]);
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
@@ -308,7 +345,7 @@ export class RedisStore implements SessionStore {
   }
 
   async revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null> {
-    const revocation: Revocation = { kind: 's', sessionId, until: Date.now() + revocationTtlMs };
+    const revocation: Revocation = { kind: 's', sessionId, until: this.gate.clock.now() + revocationTtlMs };
     // Logged first: if ending the family then fails, its access tokens are refused all the same,
     // and a refresh of it is refused too (the service checks the feed), so the failure fails closed.
     await this.logRevocation(revocation);
@@ -327,20 +364,7 @@ export class RedisStore implements SessionStore {
   }
 
   async revokeUser(userId: string, { revokedBefore, retainMs }: UserRevocation): Promise<SessionRecord[]> {
-    const revocation: Revocation = { kind: 'u', userId, revokedBefore, until: revokedBefore + retainMs };
-    await this.logRevocation(revocation);
-    this.applyLocally(revocation);
-    const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [
-      revokedBefore,
-      retainMs,
-      deadline,
-    ]);
-    if (!Array.isArray(reply) || reply[0] !== 'ok' || !Array.isArray(reply[1])) {
-      if (Array.isArray(reply) && reply[0] === 'late') throw late('revokeUser');
-      throw badReply('RedisStore: unexpected revokeUser reply');
-    }
-    const ended = await Promise.all((reply[1] as unknown[]).map((id) => this.endFamily(String(id))));
-    return ended.filter((record): record is SessionRecord => record !== null && record.userId === userId);
+    return this.endSessionsBefore(userId, revokedBefore, revokedBefore + retainMs, retainMs);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
@@ -358,6 +382,9 @@ export class RedisStore implements SessionStore {
   }
 
   openRevocationFeed(options: RevocationFeedOptions): RevocationFeed {
+    if (!this.signers.some((signer) => signer.key.equals(options.channelKey))) {
+      this.signers.push({ key: options.channelKey, mac: channelMac(options.channelKey, this.keys.channel) });
+    }
     const onClientEnd = (): void => void feed.close();
     const feed: RedisRevocationFeed = new RedisRevocationFeed(this.revocationSource(), options, () => {
       this.feeds.delete(feed);
@@ -375,10 +402,40 @@ export class RedisStore implements SessionStore {
     await Promise.all([...this.feeds].map((feed) => feed.close()));
   }
 
-  /** Ends the user's oldest live sessions beyond `max`. */
+  /**
+   * Ends the user's oldest live sessions beyond `max`, as one user revocation rather than one per
+   * session: every session whose login began before the newest of them was pushed out ends (so one
+   * that began in that very millisecond too), and the user's "revoked before" mark moves there,
+   * remembered as long as their access tokens live. However many sessions a user's logins push out,
+   * the log holds one entry for that user. Mirrors MemoryStore.createSession.
+   */
   private async endOldestBeyond(userId: string, max: number, revocationTtlMs: number): Promise<void> {
     const live = await this.listSessions(userId);
-    await Promise.all(live.slice(0, Math.max(0, live.length - max)).map((record) => this.revokeSession(record.sessionId, revocationTtlMs)));
+    const newestEnded = live[live.length - max - 1];
+    if (newestEnded === undefined) return;
+    await this.endSessionsBefore(userId, newestEnded.createdAt + 1, this.gate.clock.now() + revocationTtlMs, revocationTtlMs);
+  }
+
+  /**
+   * Ends every session of a user whose login began before `revokedBefore`, logins in flight included
+   * (INDEX_SESSION refuses them while the user's mark lives, `markTtlMs`), and has every feed refuse
+   * them until `until`. Logged first, so a failure half-way fails closed. revokeUser and the cap both.
+   */
+  private async endSessionsBefore(userId: string, revokedBefore: number, until: number, markTtlMs: number): Promise<SessionRecord[]> {
+    const revocation: Revocation = { kind: 'u', userId, revokedBefore, until };
+    await this.logRevocation(revocation);
+    this.applyLocally(revocation);
+    const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [
+      revokedBefore,
+      markTtlMs,
+      deadline,
+    ]);
+    if (!Array.isArray(reply) || reply[0] !== 'ok' || !Array.isArray(reply[1])) {
+      if (Array.isArray(reply) && reply[0] === 'late') throw late('revokeUser');
+      throw badReply('RedisStore: unexpected revokeUser reply');
+    }
+    const ended = await Promise.all((reply[1] as unknown[]).map((id) => this.endFamily(String(id))));
+    return ended.filter((record): record is SessionRecord => record !== null && record.userId === userId);
   }
 
   /** Deletes a family; resolves with what it was, or `null` when there was none. */
@@ -391,22 +448,66 @@ export class RedisStore implements SessionStore {
     await this.gate.run(() => this.client.zrem(this.keys.userIndex(session.userId), session.sessionId));
   }
 
-  /** Logs a revocation where feeds load it from, numbered, and announces it on the channel. */
+  /**
+   * Logs a revocation where feeds load it from, numbered, then announces it on the channel, signed
+   * with its number (known only once logged). The announcement is best effort: a feed that misses it
+   * notices the gap in the numbers at its next heartbeats and re-loads.
+   */
   private async logRevocation(revocation: Revocation): Promise<void> {
-    const now = Date.now();
-    const { log, users, version } = this.keys;
-    const reply = await this.run(SCRIPTS.logRevocation, [log, users, version], (deadline) => [
-      revocation.kind,
-      revocation.kind === 's' ? revocation.sessionId : revocation.userId,
-      revocation.kind === 'u' ? revocation.revokedBefore : '',
-      revocation.until,
-      now,
-      this.keys.channel,
-      messageSuffix(revocation),
-      deadline,
-      Math.max(1, revocation.until - now),
-    ]);
-    if (reply !== 'ok') throw late('revocation log');
+    const now = this.gate.clock.now();
+    const { log, users, version, epoch } = this.keys;
+    const reply = expectStrings(
+      await this.run(SCRIPTS.logRevocation, [log, users, version, epoch], (deadline) => [
+        revocation.kind,
+        revocation.kind === 's' ? revocation.sessionId : revocation.userId,
+        revocation.kind === 'u' ? revocation.revokedBefore : '',
+        revocation.until,
+        deadline,
+        Math.max(1, revocation.until - now),
+      ]),
+      'logRevocation',
+    );
+    if (reply[0] === 'late') throw late('revocation log');
+    if (reply[0] !== 'ok' || reply.length !== 3) throw badReply('RedisStore: unexpected logRevocation reply');
+    const macs = this.channelMacs();
+    if (macs.length === 0) return; // no feed opened here: nobody could check a signature of ours
+    const message = signedMessage(revocationBody(revocation, { version: Number(reply[1]), epoch: reply[2] as string }), macs);
+    await this.run(SCRIPTS.publishRevocation, [version], () => [this.keys.channel, message]).catch(() => undefined);
+  }
+
+  /** What this store signs channel messages with. */
+  private channelMacs(): ChannelMac[] {
+    return this.signers.map((signer) => signer.mac);
+  }
+
+  /**
+   * Reads the revocations that still matter, LOAD_PAGE_SIZE per command, handing each page to
+   * `apply`: the log by score (resuming at the last score read, past the entries of it already
+   * read), then the users hash by HSCAN cursor.
+   */
+  private async loadRevocations(apply: (page: Revocation[]) => void): Promise<void> {
+    let from = '';
+    let offset = 0;
+    let upTo = '';
+    for (;;) {
+      const reply = await this.run(SCRIPTS.loadLogPage, [this.keys.log], () => [from, offset, LOAD_PAGE_SIZE, upTo]);
+      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw badReply('RedisStore: unexpected loadLogPage reply');
+      upTo = String(reply[0]);
+      const entries = pairs(reply[1]);
+      apply(entries.map(([sessionId, until]) => ({ kind: 's', sessionId, until: Number(until) })));
+      const last = entries.at(-1)?.[1];
+      if (entries.length < LOAD_PAGE_SIZE || last === undefined) break;
+      const atLast = entries.filter(([, until]) => until === last).length;
+      offset = last === from ? offset + atLast : atLast;
+      from = last;
+    }
+    let cursor = '0';
+    do {
+      const reply = await this.run(SCRIPTS.loadUsersPage, [this.keys.users], () => [cursor, LOAD_PAGE_SIZE]);
+      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw badReply('RedisStore: unexpected loadUsersPage reply');
+      cursor = String(reply[0]);
+      apply(userRevocations(reply[1]));
+    } while (cursor !== '0');
   }
 
   /** Applies a revocation to this process's feeds at once, without waiting for the channel. */
@@ -416,31 +517,51 @@ export class RedisStore implements SessionStore {
 
   /** The narrow view of this store that a revocation feed gets. */
   private revocationSource(): RevocationSource {
+    // Where this feed's heartbeats sweep the users hash next (see HEARTBEAT).
+    let sweepCursor = '0';
     return {
       channel: this.keys.channel,
       waitMs: this.commandTimeoutMs,
       problem: () => this.gate.problem,
       createSubscriber: () => this.client.duplicate(),
-      load: async (newEpoch, retainMs) => {
+      loadStart: async (epochNonce, retainMs) => {
         const sentAt = Date.now();
-        const { log, users, version, epoch } = this.keys;
-        const reply = await this.run(SCRIPTS.loadRevocations, [log, users, version, epoch], () => [sentAt, newEpoch, retainMs]);
-        if (!Array.isArray(reply) || reply.length !== 5 || !Array.isArray(reply[3]) || !Array.isArray(reply[4])) {
-          throw badReply('RedisStore: unexpected loadRevocations reply');
-        }
+        const reply = expectStrings(await this.run(SCRIPTS.loadStart, [this.keys.epoch, this.keys.version], () => [epochNonce, retainMs]), 'loadStart');
+        if (reply.length !== 3) throw badReply('RedisStore: unexpected loadStart reply');
         this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
-        return { epoch: String(reply[0]), version: Number(reply[2]), revocations: [...sessionRevocations(reply[3]), ...userRevocations(reply[4])] };
+        return { epoch: reply[0] as string, version: Number(reply[2]) };
       },
+      loadRevocations: (apply) => this.loadRevocations(apply),
       heartbeat: async (epoch, retainMs, message) => {
         const sentAt = Date.now();
+        const { epoch: epochKey, version, users, channel } = this.keys;
         const reply = expectStrings(
-          await this.run(SCRIPTS.heartbeat, [this.keys.epoch, this.keys.version], (deadline) => [epoch, retainMs, this.keys.channel, message, deadline]),
+          await this.run(SCRIPTS.heartbeat, [epochKey, version, users], (deadline) => [epoch, retainMs, channel, message, deadline, sweepCursor]),
           'heartbeat',
         );
         this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
-        return reply[0] === 'ok' || reply[0] === 'changed' ? reply[0] : 'late';
+        if (reply[0] !== 'ok') return { status: reply[0] === 'changed' ? 'changed' : 'late' };
+        if (reply.length !== 4) throw badReply('RedisStore: unexpected heartbeat reply');
+        sweepCursor = reply[3] as string;
+        return { status: 'ok', version: Number(reply[2]) };
       },
     };
+  }
+
+  /**
+   * Reads Redis' clock (on the node of the revocation log) and measures this process's offset from
+   * it: the reading keeps the deadlines' offset current and warns once (`ERT_CLOCK_SKEW`) when the
+   * clocks differ by more than a second. The one measurement a health check would report.
+   */
+  private async measureClock(): Promise<ClockOffset & { redisTimeMs: number }> {
+    const sentAt = Date.now();
+    const reply = await this.gate.run(() => this.send(SCRIPTS.readClock, [this.keys.epoch], []));
+    const receivedAt = Date.now();
+    const [seconds, microseconds] = Array.isArray(reply) && reply.length === 2 ? reply.map(Number) : [];
+    if (!Number.isInteger(seconds) || !Number.isInteger(microseconds)) throw badReply('RedisStore: unexpected TIME reply');
+    const redisTimeMs = (seconds as number) * 1000 + (microseconds as number) / 1000;
+    this.gate.clock.sample(redisTimeMs, sentAt, receivedAt);
+    return { redisTimeMs, ...clockOffset(redisTimeMs, sentAt, receivedAt) };
   }
 
   /** Runs a script within the gate's budget; `args` receives the deadline (Redis clock) for scripts that take one. */
@@ -470,11 +591,6 @@ function pairs(flat: unknown[]): Array<[string, string]> {
   const result: Array<[string, string]> = [];
   for (let index = 0; index + 1 < flat.length; index += 2) result.push([String(flat[index]), String(flat[index + 1])]);
   return result;
-}
-
-/** The log's `sessionId, until` pairs as revocations. */
-function sessionRevocations(flat: unknown[]): Revocation[] {
-  return pairs(flat).map(([sessionId, until]) => ({ kind: 's', sessionId, until: Number(until) }));
 }
 
 /** The users hash's `userId, 'before until'` pairs as revocations. */

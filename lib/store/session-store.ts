@@ -1,4 +1,5 @@
 // The SessionStore contract: what RedisStore and MemoryStore both implement, and what the core relies on.
+import type { KeyObject } from 'node:crypto';
 
 /**
  * What a store keeps about one session (one refresh-token family). Times are epoch milliseconds.
@@ -64,7 +65,7 @@ export interface NewSession {
   secretHash: string;
   /** The fingerprint of the client that logged in (see TokenPresentation.clientHash). */
   clientHash: string;
-  /** When the login began (before `authenticate` ran): the family's `createdAt`. */
+  /** When the login began (before `authenticate` ran), on the store's clock ({@link StoreClock.read}): the family's `createdAt`. */
   now: number;
   /** `refreshToken.idleTtl`, in milliseconds. */
   idleTtlMs: number;
@@ -176,10 +177,34 @@ export type PresentationOutcome =
 
 /** What `revokeUser` needs: the cut-off time and how long the feed must remember it. */
 export interface UserRevocation {
-  /** Every session whose login began before this time (epoch ms) ends, including logins in flight. */
+  /** Every session whose login began before this time (epoch ms, the store's clock) ends, including logins in flight. */
   revokedBefore: number;
   /** How long the cut-off must be remembered: the longest a session can live (absoluteTtl) plus leeway. */
   retainMs: number;
+}
+
+/**
+ * The clock revocation judges by: login starts, `revokeUser` marks and the store's epoch are
+ * times of it, so instances whose own clocks differ still agree on which sessions a revocation
+ * ends. RedisStore's is Redis' `TIME`; MemoryStore's is this process's clock.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisStore, type StoreClock } from 'express-refresh-tokens';
+ *
+ * const clock: StoreClock = new RedisStore({ client: new Redis(process.env.REDIS_URL ?? 'redis://localhost:6379') }).clock;
+ * console.log(`Redis' clock minus this one: about ${Math.round((await clock.read()) - Date.now())} ms`);
+ * ```
+ */
+export interface StoreClock {
+  /** Reads the clock (RedisStore: one round trip); epoch milliseconds, possibly fractional. */
+  read(): Promise<number>;
+  /**
+   * The clock's time estimated without a round trip (RedisStore: this process's clock plus the
+   * offset last measured, erring early); what access tokens and cookies are dated with.
+   */
+  now(): number;
 }
 
 /** Options for {@link SessionStore.openRevocationFeed}. */
@@ -188,6 +213,13 @@ export interface RevocationFeedOptions {
   maxStalenessMs: number;
   /** How long a store-wide "everything before this is suspect" mark must outlive the last session. */
   retainMs: number;
+  /**
+   * The key that authenticates messages on the store's revocation channel, derived from
+   * `refreshToken.secret` (createAuth passes it). A store signs what it publishes with the keys of
+   * the feeds opened on it; a feed ignores every message not signed with its own, so whoever can
+   * publish on the channel without the secret can neither revoke nor hide that a feed is stale.
+   */
+  channelKey: KeyObject;
 }
 
 /**
@@ -268,6 +300,11 @@ export interface SessionStore {
   listSessions(userId: string): Promise<SessionRecord[]>;
   /** Opens this process's copy of the store's revocations (its revocation feed); `createAuth` calls it. */
   openRevocationFeed(options: RevocationFeedOptions): RevocationFeed;
+  /**
+   * The store's clock, which revocation judges by (see {@link StoreClock}). Optional for a custom
+   * store: without it, this process's clock is used, which is right for a store in one process only.
+   */
+  readonly clock?: StoreClock;
   /** Releases timers and connections the store owns. Never closes a client it was given. */
   close?(): Promise<void>;
 }

@@ -132,9 +132,9 @@ export function refreshCookieOf(res: request.Response, name = COOKIE): string | 
   return line === undefined ? undefined : line.slice(name.length + 1).split(';')[0];
 }
 
-/** Logs in over HTTP and returns the access token and refresh token. */
+/** Logs in over HTTP (to an app, or the URL of one in another process) and returns the access token and refresh token. */
 export async function login(
-  app: Express,
+  app: Express | string,
   username = 'alice',
   userAgent = 'jest',
 ): Promise<{ accessToken: string; refreshToken: string; res: request.Response }> {
@@ -145,17 +145,17 @@ export async function login(
 }
 
 /** POSTs /auth/refresh with a refresh token in the cookie. */
-export function refresh(app: Express, refreshToken: string): request.Test {
+export function refresh(app: Express | string, refreshToken: string): request.Test {
   return request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
 }
 
 /** GET /api/me with an access token. */
-export function me(app: Express | Server, accessToken: string): request.Test {
+export function me(app: Express | Server | string, accessToken: string): request.Test {
   return request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`);
 }
 
 /** Asserts that a refresh token is dead: 401 `invalid_refresh_token`, cookie cleared. */
-export async function expectRefreshRejected(app: Express, refreshToken: string): Promise<void> {
+export async function expectRefreshRejected(app: Express | string, refreshToken: string): Promise<void> {
   const res = await refresh(app, refreshToken);
   expect(res.status).toBe(401);
   expect(res.body).toEqual({ error: 'invalid_refresh_token' });
@@ -163,7 +163,7 @@ export async function expectRefreshRejected(app: Express, refreshToken: string):
 }
 
 /** Asserts that requireAuth refuses an access token: 401 `invalid_token` with its RFC 6750 challenge. */
-export async function expectAccessRejected(app: Express, accessToken: string): Promise<void> {
+export async function expectAccessRejected(app: Express | string, accessToken: string): Promise<void> {
   const res = await me(app, accessToken);
   expect(res.status).toBe(401);
   expect(res.body).toEqual({ error: 'invalid_token' });

@@ -9,6 +9,7 @@ import type {
   RevocationVerdict,
   SessionRecord,
   SessionStore,
+  StoreClock,
   TokenPresentation,
 } from '../../lib/store/session-store';
 
@@ -36,8 +37,10 @@ const PAST_SHORT_GRACE_MS = 400;
 /** Fingerprints of two clients (what SessionService derives from IP address and User-Agent). */
 export const CLIENT_A = 'client-a-fingerp';
 export const CLIENT_B = 'client-b-fingerp';
+/** The key that authenticates the revocation channel in these tests (createAuth derives it from the refresh secret). */
+export const CHANNEL_KEY = createSecretKey(randomBytes(32));
 /** The options of every feed the contract opens. */
-export const FEED_OPTIONS: RevocationFeedOptions = { maxStalenessMs: 5000, retainMs: 3_600_000 };
+export const FEED_OPTIONS: RevocationFeedOptions = { maxStalenessMs: 5000, retainMs: 3_600_000, channelKey: CHANNEL_KEY };
 
 /**
  * One refresh-token family as the core (lib/session-service.ts) would drive it: random first
@@ -268,17 +271,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(second?.claims).toEqual({ role: 'admin', tenant: { id: 7, name: 'acme' } });
       });
 
-      test('creating a session beyond maxSessionsPerUser ends the oldest: gone from the list, refused by the feed', async () => {
-        const base = Date.now() - 3_000;
+      test('creating a session beyond maxSessionsPerUser ends the oldest: gone from the list, its access tokens refused by the feed', async () => {
+        const base = Date.now(); // after the feed loaded: logins from before it would be refused anyway
         const userId = `user-${randomBytes(6).toString('hex')}`;
         const oldest = await created(base, { maxSessionsPerUser: 2 }, userId);
-        const middle = await created(base + 1_000, { maxSessionsPerUser: 2 }, userId);
-        expect(isRevoked(oldest)).toBe(false);
-        const newest = await created(base + 2_000, { maxSessionsPerUser: 2 }, userId);
+        const middle = await created(base + 1, { maxSessionsPerUser: 2 }, userId);
+        // An access token carries its session's login start (auth_time).
+        expect(feed.verdict(oldest.sessionId, userId, base)).toBe('valid');
+        const newest = await created(base + 2, { maxSessionsPerUser: 2 }, userId);
         expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([middle.sessionId, newest.sessionId]);
         expect(await store.getSession(oldest.sessionId)).toBeNull();
-        expect(isRevoked(oldest)).toBe(true);
-        expect(isRevoked(middle)).toBe(false);
+        expect(feed.verdict(oldest.sessionId, userId, base)).toBe('revoked');
+        expect(feed.verdict(middle.sessionId, userId, base + 1)).toBe('valid');
+        expect(feed.verdict(newest.sessionId, userId, base + 2)).toBe('valid');
       });
 
       test('the cap counts live sessions only: an expired one does not make a live one go', async () => {
@@ -688,6 +693,40 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(feed.verdict(family.sessionId, family.userId, Date.now())).toBe('valid');
         expect(feed.verdict(family.sessionId, family.userId, 0)).toBe('revoked');
         expect(feed.verdict(family.sessionId, family.userId, Date.now() - 24 * 60 * MINUTE)).toBe('revoked');
+      });
+    });
+
+    describe('the store’s clock (what login starts and revokeUser marks are times of)', () => {
+      /** The store's clock: both stores have one. */
+      function clockOf(): StoreClock {
+        expect(store.clock).toBeDefined();
+        return store.clock as StoreClock;
+      }
+
+      test('read() is the store’s time (on this machine, this process’s within a few ms); now() agrees without a round trip', async () => {
+        const before = Date.now();
+        const read = await clockOf().read();
+        const after = Date.now();
+        expect(read).toBeGreaterThanOrEqual(before - 1);
+        expect(read).toBeLessThanOrEqual(after + 1);
+        expect(Math.abs(clockOf().now() - Date.now())).toBeLessThanOrEqual(5);
+      });
+
+      test('a mark just past a reading ends the login started at that reading; a login started once the clock passed the mark is kept', async () => {
+        const startedAt = Math.floor(await clockOf().read());
+        const early = await created(startedAt);
+        const revokedBefore = startedAt + 1;
+        await store.revokeUser(early.userId, { revokedBefore, retainMs: RETAIN_MS });
+        let laterStart = Math.floor(await clockOf().read());
+        while (laterStart < revokedBefore) {
+          await sleep(1);
+          laterStart = Math.floor(await clockOf().read());
+        }
+        const later = new Family(key, early.userId);
+        expect(await store.createSession(later.newSession(laterStart))).not.toBeNull();
+        expect(await store.getSession(early.sessionId)).toBeNull();
+        expect(feed.verdict(early.sessionId, early.userId, startedAt)).toBe('revoked');
+        expect(feed.verdict(later.sessionId, later.userId, laterStart)).toBe('valid');
       });
     });
 
