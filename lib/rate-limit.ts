@@ -267,6 +267,17 @@ function ambiguousIdentifier(req: Request): boolean {
   return body !== null && typeof body === 'object' && Object.hasOwn(body, 'username') && Object.hasOwn(body, 'email');
 }
 
+/**
+ * Whether a username (what `rateLimit.login.username` read) can be counted as the account it names:
+ * text, a number, or nothing. An array, an object or a boolean is refused (400): `authenticate` may
+ * read `['alice']` as `'alice'` (an object lookup, `==`, `String()`, some SQL drivers' placeholders)
+ * while the limiter could only count it under one name shared by every such spelling, whose budget a
+ * guesser's own account, signed in to the same way, would renew from each address.
+ */
+function countableUsername(value: unknown): boolean {
+  return value === undefined || value === null || typeof value === 'string' || typeof value === 'number';
+}
+
 /** Validates one of {@link LOGIN_BUDGETS}: `false`, or a rule whose defaults fill what it leaves out. */
 function loginBudget(budget: (typeof LOGIN_BUDGETS)[number], value: unknown): ResolvedRule | false {
   if (value === false) return false;
@@ -688,6 +699,11 @@ export function createRateLimiters(
     return function loginRateLimit(req, res, next) {
       if (usesDefaultUsername && ambiguousIdentifier(req)) {
         return next(new AuthError('invalid_request', 400, 'Send `username` or `email`, not both (rateLimit.login.username decides which is counted)'));
+      }
+      if (!countableUsername(limits.username(req))) {
+        return next(
+          new AuthError('invalid_request', 400, 'The username must be text (rateLimit.login.username reads it), not an array, an object or a boolean'),
+        );
       }
       res.once('finish', () => {
         const keys = computed.get(req);

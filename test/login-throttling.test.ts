@@ -104,6 +104,41 @@ describe.each([
   });
 });
 
+describe('a username that is not text (an array, an object, a boolean) is refused before any password is checked', () => {
+  test("an app that looks names up as JavaScript does (['alice'] names 'alice') still counts every guess against alice's budget", async () => {
+    const { store } = await redisStore();
+    const passwords: Record<string, string> = { alice: 'alice-password', mallory: 'mallory-password' };
+    let aliceChecked = 0;
+    // An object lookup (like String(), a template or ==) turns ['alice'] into 'alice'; so do some SQL drivers' placeholders.
+    const coercing = (req: Request): { userId: string } | null => {
+      const { username, password } = req.body as { username: string; password?: unknown };
+      if (`${username}` === 'alice') aliceChecked += 1;
+      return Object.hasOwn(passwords, username) && passwords[username] === password ? { userId: `id-${username}` } : null;
+    };
+    const { app } = testApp(store, { authenticate: coercing });
+    app.set('trust proxy', 'loopback');
+    const post = (ip: string, username: unknown, password: string): request.Test =>
+      request(app).post('/auth/login').set('X-Requested-With', 'fetch').set('X-Forwarded-For', ip).send({ username, password });
+    const statuses = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const ip = `203.0.113.${i + 1}`;
+      // The attacker's own account, signed in to from each address, spelled so that it is not text...
+      statuses.add((await post(ip, ['mallory'], 'mallory-password')).status);
+      // ...then guesses at alice spelled the same way.
+      for (let guess = 0; guess < 5; guess++) {
+        const res = await post(ip, ['alice'], WRONG);
+        statuses.add(res.status);
+        if (res.status === 400) expect(res.body.error).toBe('invalid_request');
+      }
+    }
+    for (const username of [{ 0: 'alice' }, true, [['alice']]]) statuses.add((await post(HOME, username, WRONG)).status);
+    expect(aliceChecked).toBe(0);
+    expect([...statuses]).toEqual([400]);
+    expect((await post(HOME, 'alice', 'alice-password')).status).toBe(200);
+    expect((await post(HOME, 7, WRONG)).status).toBe(401); // a number reads one way only
+  });
+});
+
 describe('the victim of distributed guessing is not locked out for long', () => {
   test('during the attack she signs in from an address she has signed in from before; from a new address she waits at most one window', async () => {
     const { app } = await throttledApp({ login: { perUsername: { max: 5, window: '2s' } } });

@@ -12,6 +12,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type StoreClock,
+  sessionsBeyondCap,
   type TokenPresentation,
   type UserRevocation,
 } from './session-store';
@@ -129,11 +130,11 @@ export class MemoryStore implements SessionStore {
     // Over the cap: the oldest sessions end as one user revocation, every session whose login began
     // before the newest of them, remembered as long as their access tokens live (mirrors
     // RedisStore.endOldestBeyond).
-    const live = await this.listSessions(session.userId);
-    const newestEnded = live[live.length - session.maxSessionsPerUser - 1];
-    if (newestEnded !== undefined) {
-      const revokedBefore = newestEnded.createdAt + 1;
+    const beyond = sessionsBeyondCap(await this.listSessions(session.userId), session.maxSessionsPerUser);
+    if (beyond !== null) {
+      const { revokedBefore, oneByOne } = beyond;
       await this.revokeUser(session.userId, { revokedBefore, retainMs: Date.now() + session.revocationTtlMs - revokedBefore });
+      for (const record of oneByOne) await this.revokeSession(record.sessionId, session.revocationTtlMs);
     }
     return snapshot(record);
   }

@@ -34,6 +34,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type StoreClock,
+  sessionsBeyondCap,
   type TokenPresentation,
   type UserRevocation,
 } from './session-store';
@@ -404,16 +405,17 @@ export class RedisStore implements SessionStore {
 
   /**
    * Ends the user's oldest live sessions beyond `max`, as one user revocation rather than one per
-   * session: every session whose login began before the newest of them was pushed out ends (so one
-   * that began in that very millisecond too), and the user's "revoked before" mark moves there,
+   * session: every session whose login began before the newest of them was pushed out ends (one that
+   * began in that very millisecond too, unless one kept did: then those pushed out end one by one,
+   * see sessionsBeyondCap), and the user's "revoked before" mark moves there,
    * remembered as long as their access tokens live. However many sessions a user's logins push out,
    * the log holds one entry for that user. Mirrors MemoryStore.createSession.
    */
   private async endOldestBeyond(userId: string, max: number, revocationTtlMs: number): Promise<void> {
-    const live = await this.listSessions(userId);
-    const newestEnded = live[live.length - max - 1];
-    if (newestEnded === undefined) return;
-    await this.endSessionsBefore(userId, newestEnded.createdAt + 1, this.gate.clock.now() + revocationTtlMs, revocationTtlMs);
+    const beyond = sessionsBeyondCap(await this.listSessions(userId), max);
+    if (beyond === null) return;
+    await this.endSessionsBefore(userId, beyond.revokedBefore, this.gate.clock.now() + revocationTtlMs, revocationTtlMs);
+    for (const record of beyond.oneByOne) await this.revokeSession(record.sessionId, revocationTtlMs);
   }
 
   /**

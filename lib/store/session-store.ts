@@ -81,6 +81,21 @@ export interface NewSession {
 }
 
 /**
+ * Which of a user's live sessions (oldest first) the cap of `max` ends: every one whose login began
+ * before `revokedBefore` (one user revocation, however many), and `oneByOne` those that began in the
+ * very millisecond of the oldest one kept, ended each by itself so that the mark spares it. `null`
+ * when none is beyond the cap. Both stores decide it this one way.
+ */
+export function sessionsBeyondCap(live: readonly SessionRecord[], max: number): { revokedBefore: number; oneByOne: SessionRecord[] } | null {
+  const ended = live.slice(0, Math.max(0, live.length - max));
+  const newest = ended[ended.length - 1];
+  if (newest === undefined) return null;
+  const tied = live[ended.length]?.createdAt === newest.createdAt;
+  const revokedBefore = tied ? newest.createdAt : newest.createdAt + 1;
+  return { revokedBefore, oneByOne: ended.filter((record) => record.createdAt >= revokedBefore) };
+}
+
+/**
  * The record a new family starts with: created and last used now, dying at
  * `min(now + idleTtl, now + absoluteTtl)`. Both stores and the caller build it this one way.
  */

@@ -286,6 +286,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(feed.verdict(newest.sessionId, userId, base + 2)).toBe('valid');
       });
 
+      test('the cap ends only as many sessions as it must, even when logins began in the same millisecond as the last one it ends', async () => {
+        const base = Date.now();
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const twins = [await created(base, { maxSessionsPerUser: 2 }, userId), await created(base, { maxSessionsPerUser: 2 }, userId)];
+        const newest = await created(base + 1, { maxSessionsPerUser: 2 }, userId);
+        const listed = (await store.listSessions(userId)).map((record) => record.sessionId);
+        expect(listed).toHaveLength(2);
+        expect(listed).toContain(newest.sessionId);
+        const kept = twins.filter((twin) => listed.includes(twin.sessionId));
+        expect(kept).toHaveLength(1);
+        expect(feed.verdict(kept[0]?.sessionId as string, userId, base)).toBe('valid');
+        expect(feed.verdict(newest.sessionId, userId, base + 1)).toBe('valid');
+      });
+
       test('the cap counts live sessions only: an expired one does not make a live one go', async () => {
         const userId = `user-${randomBytes(6).toString('hex')}`;
         const cap = { maxSessionsPerUser: 2, idleTtlMs: 1_500 };
