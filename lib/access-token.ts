@@ -6,7 +6,7 @@ import { hmacBase64url } from './hashing';
 import type { AccessTokenAlgorithm, Configuration } from './options';
 import { randomBase64url } from './random-text';
 import { newSessionId } from './refresh-token';
-import { REGISTERED_CLAIM_NAMES } from './shared/protocol';
+import { setClaim } from './shared/claims';
 import { keyRetired, MAX_KID_LENGTH } from './signing-keys';
 
 /**
@@ -45,9 +45,6 @@ export interface AccessTokenPayload {
   /** The app's extra claims. */
   [claim: string]: unknown;
 }
-
-/** Claim names the library sets itself; `authenticate` may not return claims with these names. */
-export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(REGISTERED_CLAIM_NAMES);
 
 /** The `typ` the library puts in its tokens (RFC 9068 §2.1). */
 const TOKEN_TYPE = 'at+jwt';
@@ -142,12 +139,6 @@ const b64json = (value: object): string => {
   if (json.length * 3 > JSON_SCRATCH.length) return Buffer.from(json).toString('base64url');
   return JSON_SCRATCH.toString('base64url', 0, JSON_SCRATCH.write(json));
 };
-
-/** Sets one claim as an own property: `__proto__` (a name JSON.parse makes) is defined, not taken as the prototype. */
-function setClaim(target: Record<string, unknown>, name: string, value: unknown): void {
-  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
-  else target[name] = value;
-}
 
 /**
  * Adds the app's claims to a payload that holds the library's own, which win over a claim of the
@@ -324,11 +315,4 @@ function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {
     typeof p.exp === 'number' &&
     typeof p.auth_time === 'number'
   );
-}
-
-/** Splits a verified payload into the app's own claims (everything not registered). */
-export function appClaims(payload: AccessTokenPayload): Record<string, unknown> {
-  const claims: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(payload)) if (!REGISTERED_CLAIMS.has(name)) setClaim(claims, name, value);
-  return claims;
 }

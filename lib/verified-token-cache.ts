@@ -1,5 +1,6 @@
 // A bounded cache of access tokens already verified, so a token its client sends again is not verified again.
-import { type AccessTokenPayload, appClaims } from './access-token';
+import type { AccessTokenPayload } from './access-token';
+import { appClaims } from './shared/claims';
 import { nextKeyRetirement } from './signing-keys';
 
 /** What requireAuth keeps of a token whose signature, algorithm, type and claims passed. */

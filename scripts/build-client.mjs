@@ -1,9 +1,9 @@
 // Builds the browser client (express-refresh-tokens/client) into dist/browser: one self-contained ES module plus its declarations.
 //
-// The module is bundled with esbuild so it imports nothing: lib/shared/protocol.ts (the constants the server and
-// the client agree on) is inlined at build time, and a page can load dist/browser/client/index.js from a static
+// The module is bundled with esbuild so it imports nothing: lib/shared/ (the constants and claim copying the server
+// and the client share) is inlined at build time, and a page can load dist/browser/client/index.js from a static
 // route that serves only its folder, or only the file. tsc emits the declarations beside it (they may import
-// ../shared/protocol: TypeScript reads them, browsers never do).
+// ../shared/: TypeScript reads them, browsers never do).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -40,7 +40,7 @@ await build({
   banner: {
     js:
       '// express-refresh-tokens/client: the browser client, one self-contained ES module (no imports).\n' +
-      '// Built from lib/client/index.ts with lib/shared/protocol.ts inlined; serve this file or its folder to a page.',
+      '// Built from lib/client/index.ts with lib/shared/ inlined; serve this file or its folder to a page.',
   },
   logLevel: 'warning',
 });

@@ -1,66 +1,26 @@
 // The warning for a Secure refresh cookie set over plain http to a host that is not localhost: once per process,
 // coded, saying what the browser will do and what to set; and proved against real Chromium, which drops exactly those cookies.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { type Browser, chromium } from 'playwright-core';
 import request from 'supertest';
-import { CHROMIUM_PATH } from './support/browser';
-import { authOptions, COOKIE, refreshCookieOf } from './support/harness';
-
-type Library = typeof import('../lib');
-type ExpressModule = typeof import('express');
+import { CHROMIUM_PATH, serve } from './support/browser';
+import { closeFreshApps, type FreshProcess, freshApp, freshProcess } from './support/fresh-process';
+import { COOKIE, refreshCookieOf } from './support/harness';
+import { recordWarnings, stopRecordingWarnings } from './support/process-warnings';
 
 const WARNING_CODE = 'ERT_SECURE_COOKIE_OVER_HTTP';
 const CREDENTIALS = { username: 'alice', password: 'alice-password' };
 
-/**
- * The library and Express loaded afresh, as a new process would: the warning's "once per process"
- * starts over. Everything a test builds comes from this copy.
- */
-function freshProcess(): { lib: Library; express: ExpressModule } {
-  let loaded: { lib: Library; express: ExpressModule } | undefined;
-  jest.isolateModules(() => {
-    loaded = { lib: require('../lib') as Library, express: require('express') as ExpressModule };
-  });
-  return loaded as { lib: Library; express: ExpressModule };
-}
-
+/** What a test opened besides apps (servers, browser contexts); closed after it. */
 const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
+  stopRecordingWarnings();
+  await Promise.all([closeFreshApps(), ...closers.splice(0).map((close) => close())]);
 });
 
-/** An app on a fresh copy of the library: the router at /auth, a MemoryStore, the default (Secure) cookie unless overridden. */
-function appIn(
-  { lib, express }: { lib: Library; express: ExpressModule },
-  overrides: Parameters<typeof authOptions>[1] = {},
-  configure?: (app: Express) => void,
-): Express {
-  const store = new lib.MemoryStore();
-  const auth = lib.createAuth(authOptions(store, { cookie: {}, ...overrides }));
-  closers.push(
-    () => auth.close(),
-    () => store.close(),
-  );
-  const app = express();
-  configure?.(app);
-  app.use('/auth', auth.router);
-  return app;
-}
-
-/**
- * Every process warning with our code, as `process.emitWarning` was given it (and as Node prints it:
- * `(node:pid) [ERT_SECURE_COOKIE_OVER_HTTP] Warning: <message>`). Jest's sandboxed `process` does not
- * receive the real process's 'warning' events, so the call itself is recorded.
- */
-function recordWarnings(): Array<{ message: string }> {
-  const seen: Array<{ message: string }> = [];
-  const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((message: string | Error, options?: { code?: string }) => {
-    if (options?.code === WARNING_CODE) seen.push({ message: String(message) });
-  }) as typeof process.emitWarning);
-  closers.push(async () => spy.mockRestore());
-  return seen;
+/** An app on a fresh copy of the library (see {@link freshApp}), with the library's default (Secure) cookie unless overridden. */
+function appIn(fresh: FreshProcess, overrides: Parameters<typeof freshApp>[1] = {}, configure?: (app: Express) => void): Express {
+  return freshApp(fresh, { cookie: {}, ...overrides }, configure);
 }
 
 /** Lets a request's answer, and anything the library does after it, settle. */
@@ -72,7 +32,7 @@ function loginAt(app: Express, host: string): request.Test {
 
 describe('a Secure cookie set over plain http to another host name', () => {
   test('a login warns once, with a code, saying what happens and what to set', async () => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const app = appIn(freshProcess());
     const res = await loginAt(app, 'devbox.internal:3000');
     expect(res.status).toBe(200);
@@ -80,7 +40,7 @@ describe('a Secure cookie set over plain http to another host name', () => {
     await delivered();
 
     expect(warnings).toHaveLength(1);
-    const { message } = warnings[0] as { message: string };
+    const message = warnings[0] as string;
     expect(message).toMatch(/devbox\.internal/);
     expect(message).toMatch(/plain http/);
     expect(message).toMatch(/browsers drop/i);
@@ -102,7 +62,7 @@ describe('a Secure cookie set over plain http to another host name', () => {
   });
 
   test('a refresh warns as well (a session started over https, or on localhost, then refreshed from another host)', async () => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const app = appIn(freshProcess());
     const session = await loginAt(app, 'localhost:3000').expect(200);
     await delivered();
@@ -115,7 +75,7 @@ describe('a Secure cookie set over plain http to another host name', () => {
       .expect(200);
     await delivered();
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.message).toMatch(/auth-service/);
+    expect(warnings[0]).toMatch(/auth-service/);
   });
 
   // Browsers treat these as secure contexts and keep Secure cookies there (Chromium and Firefox; the test
@@ -123,7 +83,7 @@ describe('a Secure cookie set over plain http to another host name', () => {
   test.each(['localhost:3000', 'LOCALHOST', 'app.localhost:8080', '127.0.0.1:3000', '127.1.2.3', '[::1]:3000'])(
     'none for %s, a loopback host where browsers keep Secure cookies',
     async (host) => {
-      const warnings = recordWarnings();
+      const warnings = recordWarnings(WARNING_CODE);
       const app = appIn(freshProcess());
       await loginAt(app, host).expect(200);
       await delivered();
@@ -135,7 +95,7 @@ describe('a Secure cookie set over plain http to another host name', () => {
   );
 
   test("none for a request that arrived over https, as Express' trust proxy reads X-Forwarded-Proto", async () => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const app = appIn(freshProcess(), {}, (express) => express.set('trust proxy', 'loopback'));
     await loginAt(app, 'devbox.internal').set('X-Forwarded-Proto', 'https').expect(200);
     await delivered();
@@ -146,16 +106,16 @@ describe('a Secure cookie set over plain http to another host name', () => {
   });
 
   test('X-Forwarded-Proto without trust proxy is not https: it warns, and the message says to set trust proxy', async () => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const app = appIn(freshProcess());
     await loginAt(app, 'app.example').set('X-Forwarded-Proto', 'https').expect(200);
     await delivered();
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.message).toMatch(/trust proxy/);
+    expect(warnings[0]).toMatch(/trust proxy/);
   });
 
   test('none with cookie: { secure: false } (plain-http development), while a Secure instance in the same process still warns', async () => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const fresh = freshProcess();
     await loginAt(appIn(fresh, { cookie: { secure: false } }), 'devbox.internal').expect(200);
     await delivered();
@@ -180,29 +140,17 @@ describe('the warning matches what a browser does (real Chromium)', () => {
     await browser?.close();
   });
 
-  /** Serves an app on 127.0.0.1 on a free port. */
-  function listen(app: Express): Promise<number> {
-    return new Promise((resolve) => {
-      const server: Server = app.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-      closers.push(
-        () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      );
-    });
-  }
-
   test.each([
     ['localhost', false],
     ['127.0.0.1', false],
     ['app.localhost', false],
     ['devbox.internal', true],
   ])('signing in at http://%s: Chromium drops the cookie exactly when the library warned (%p)', async (host, warns) => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const app = appIn(freshProcess(), {}, (express) => express.get('/', (_req, res) => res.type('html').send('<!doctype html><title>sign in</title>')));
-    const port = await listen(app);
+    const server = await serve(app);
+    closers.push(() => server.close());
+    const { port } = new URL(server.origin);
     const context = await browser.newContext();
     closers.push(() => context.close());
     const page = await context.newPage();

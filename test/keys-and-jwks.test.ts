@@ -6,9 +6,10 @@ import express, { type Express } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { type AccessTokenAlgorithm, type AccessTokenOptions, type Auth, type AuthOptions, createAuth, type SessionStore } from '../lib';
-import { type AccessTokenCodec, appClaims, createAccessTokenCodec, InvalidAccessTokenError } from '../lib/access-token';
+import { type AccessTokenCodec, createAccessTokenCodec, InvalidAccessTokenError } from '../lib/access-token';
 import { buildJwks, type Jwks, jwksHandler, PublishedKeys } from '../lib/jwks';
 import { type AccessTokenKeyOptions, resolveOptions } from '../lib/options';
+import { appClaims } from '../lib/shared/claims';
 import { jwkThumbprint } from '../lib/signing-keys';
 import { ACCESS_SECRET, authOptions, closeMemoryStores, expectAccessRejected, login, me, memoryStore, refresh, refreshCookieOf } from './support/harness';
 

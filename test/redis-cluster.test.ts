@@ -9,6 +9,7 @@ import {
   authOptions,
   buildApp,
   expectAccessRejected,
+  expectAccessRejectedWithin,
   expectRefreshRejected,
   login,
   me,
@@ -26,7 +27,6 @@ const clusterKeySlot = require('cluster-key-slot') as (key: string) => number;
 
 const ALICE = (USERS.alice as { id: string }).id;
 const BOB = (USERS.bob as { id: string }).id;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Instance {
   client: Cluster;
@@ -41,13 +41,6 @@ async function rotate(app: Express, refreshToken: string): Promise<{ refreshToke
   const res = await refresh(app, refreshToken);
   if (res.status !== 200) throw new Error(`refresh failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { refreshToken: refreshCookieOf(res) as string, accessToken: res.body.accessToken as string };
-}
-
-/** Polls requireAuth until it refuses the token (revocations reach other instances by pub/sub), then asserts the refusal. */
-async function expectAccessRejectedWithin(app: Express, accessToken: string, timeoutMs = 1000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await me(app, accessToken)).status === 200 && Date.now() < deadline) await sleep(20);
-  await expectAccessRejected(app, accessToken);
 }
 
 /** Asserts that a refresh token is refused by every given app. */

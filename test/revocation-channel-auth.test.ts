@@ -1,68 +1,30 @@
 // Revocation-channel messages are authenticated: a forged or replayed PUBLISH revokes nothing and keeps no stale feed alive, costs little CPU, and what a revocation asks is bounded.
 import { createSecretKey, randomBytes } from 'node:crypto';
 import type { Express } from 'express';
-import Redis from 'ioredis';
-import type request from 'supertest';
 import { type Auth, RedisStore } from '../lib';
 import { channelMac, revocationChannelKey, signedMessage } from '../lib/revocation/revocation-channel-mac';
 import { boundedRevocation, revocationBody } from '../lib/revocation/revocation-log-format';
 import { redisKeys } from '../lib/store/redis-keys';
-import { closeAuths, login, me, REFRESH_SECRET, testApp, uniquePrefix } from './support/harness';
-import { startRedisServer } from './support/redis-process';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { login, me, REFRESH_SECRET, statusWithin, testApp, uniquePrefix } from './support/harness';
+import { closePrivateInstances, privateServer, proxyTo, rawClient, readyInstanceOn, splitClient } from './support/private-instances';
 import { sidOf } from './support/tokens';
 
-const clients: Redis[] = [];
-const servers: Array<Awaited<ReturnType<typeof startRedisServer>>> = [];
-const proxies: TcpProxy[] = [];
-
-afterAll(async () => {
-  await closeAuths();
-  for (const c of clients.splice(0)) c.disconnect();
-  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
-  await Promise.all(servers.splice(0).map((server) => server.stop()));
-});
-
-async function privateServer(): Promise<number> {
-  const server = await startRedisServer();
-  servers.push(server);
-  return server.port;
-}
-
-function client(port: number): Redis {
-  const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, disconnectTimeout: 100, retryStrategy: () => 50 });
-  c.on('error', () => undefined);
-  clients.push(c);
-  return c;
-}
+afterAll(closePrivateInstances);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** An instance (auth + app) on its own client, loaded. */
-async function instance(port: number, prefix: string, maxStaleness = '5s'): Promise<{ app: Express; auth: Auth }> {
-  const made = testApp(new RedisStore({ client: client(port), prefix, commandTimeoutMs: 300 }), { rateLimit: false, revocation: { maxStaleness } });
-  await made.auth.ready();
-  return made;
+/** An instance (auth + app) on its own client, loaded; unthrottled. */
+function instance(port: number, prefix: string, maxStaleness = '5s'): Promise<{ app: Express; auth: Auth }> {
+  return readyInstanceOn(port, prefix, { rateLimit: false, revocation: { maxStaleness } });
 }
 
 /** A raw client subscribed to the channel, keeping every message published on it. */
 async function listener(port: number, channel: string): Promise<string[]> {
   const heard: string[] = [];
-  const subscriber = client(port);
+  const subscriber = rawClient(port);
   subscriber.on('message', (_channel: string, message: string) => heard.push(message));
   await subscriber.subscribe(channel);
   return heard;
-}
-
-/** Polls until `wanted(status)`; resolves with the last status seen. */
-async function statusWithin(send: () => PromiseLike<request.Response>, wanted: (status: number) => boolean, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let status = (await send()).status;
-  while (!wanted(status) && Date.now() < deadline) {
-    await sleep(20);
-    status = (await send()).status;
-  }
-  return status;
 }
 
 /** Something shaped like a tag (an HMAC-SHA-256 in base64url) that no key made. */
@@ -70,7 +32,7 @@ const fakeTag = () => randomBytes(32).toString('base64url');
 
 describe('a message published on the channel by whoever can PUBLISH there, without the refresh secret', () => {
   test('revokes no session and no user, however far in the future it says; a message the store signed still revokes', async () => {
-    const port = await privateServer();
+    const { port } = await privateServer();
     const prefix = uniquePrefix();
     const { channel, version: versionKey, epoch: epochKey } = redisKeys(prefix);
     const a = await instance(port, prefix);
@@ -90,7 +52,7 @@ describe('a message published on the channel by whoever can PUBLISH there, witho
     const authentic = heard.find((message) => message.startsWith('r ') && message.includes(sidOf(third.accessToken))) as string;
     expect(authentic).toBeDefined();
 
-    const attacker = client(port);
+    const attacker = rawClient(port);
     const version = Number(await attacker.get(versionKey));
     const epoch = (await attacker.get(epochKey)) as string;
     const farFuture = Date.now() + 10 * 365 * 86_400_000;
@@ -122,21 +84,13 @@ describe('a message published on the channel by whoever can PUBLISH there, witho
   });
 
   test('keeps no stale feed alive: forged heartbeats, and authentic ones replayed, leave it answering 503 after maxStaleness', async () => {
-    const port = await privateServer();
+    const { port } = await privateServer();
     const prefix = uniquePrefix();
     const { channel, version: versionKey } = redisKeys(prefix);
-    const proxy = await startTcpProxy(port);
-    proxies.push(proxy);
+    const proxy = await proxyTo(port);
     // The store's commands go through the proxy; the feed's subscription straight to Redis, so it
     // still hears the channel once the commands (and so the heartbeats) are cut off.
-    const commands = client(proxy.port);
-    const split = new Proxy(commands, {
-      get(target, property) {
-        if (property === 'duplicate') return () => client(port);
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const split = splitClient(proxy.port, port);
     const heard = await listener(port, channel);
     const { app, auth } = testApp(new RedisStore({ client: split, prefix, commandTimeoutMs: 300 }), {
       rateLimit: false,
@@ -148,10 +102,10 @@ describe('a message published on the channel by whoever can PUBLISH there, witho
     const captured = heard.filter((message) => message.startsWith('h '));
     expect(captured.length).toBeGreaterThan(0);
     const [, feedId, lastSequence] = (captured.at(-1) as string).split(' ') as [string, string, string];
-    const version = (await client(port).get(versionKey)) ?? '0';
+    const version = (await rawClient(port).get(versionKey)) ?? '0';
 
     proxy.cut();
-    const attacker = client(port);
+    const attacker = rawClient(port);
     let forging = true;
     const forgery = (async () => {
       while (forging) {
@@ -184,12 +138,12 @@ describe('a message published on the channel by whoever can PUBLISH there, witho
 
 describe('a flood of channel messages', () => {
   test('50,000 forged ones, or authentic ones numbered beyond a gap, cost about what as many ignored ones do', async () => {
-    const port = await privateServer();
+    const { port } = await privateServer();
     const prefix = uniquePrefix();
     const { channel, version: versionKey, epoch: epochKey } = redisKeys(prefix);
     const measured = await instance(port, prefix);
     const revoker = await instance(port, prefix);
-    const attacker = client(port);
+    const attacker = rawClient(port);
     const mac = channelMac(revocationChannelKey(createSecretKey(Buffer.from(REFRESH_SECRET))), channel);
     const count = 50_000;
     const until = Date.now() + 60_000;

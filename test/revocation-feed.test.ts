@@ -1,6 +1,5 @@
 // The revocation feed across instances: every way of revoking reaches the other instance, a cut feed fails closed and re-syncs, a Redis that lost its data forgets nothing, revokeUser ends logins in flight.
 import type { Express } from 'express';
-import Redis from 'ioredis';
 import request from 'supertest';
 import { type Auth, createAuth, RedisStore } from '../lib';
 import { redisKeys } from '../lib/store/redis-keys';
@@ -8,61 +7,25 @@ import {
   authOptions,
   buildApp,
   COOKIE,
-  closeAuths,
   expectRefreshRejected,
   login,
   me,
   REFRESH_SECRET,
   refresh,
   refreshCookieOf,
+  statusWithin,
   testApp,
   USERS,
   uniquePrefix,
 } from './support/harness';
-import { startRedisServer } from './support/redis-process';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { closePrivateInstances, privateServer, proxyTo, rawClient, readyInstanceOn, splitClient } from './support/private-instances';
 import { sidOf } from './support/tokens';
 
-const clients: Redis[] = [];
-const servers: Array<Awaited<ReturnType<typeof startRedisServer>>> = [];
-const proxies: TcpProxy[] = [];
+afterAll(closePrivateInstances);
 
-afterAll(async () => {
-  await closeAuths();
-  for (const client of clients.splice(0)) client.disconnect();
-  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
-  await Promise.all(servers.splice(0).map((server) => server.stop()));
-});
-
-async function privateServer(port?: number): Promise<(typeof servers)[number]> {
-  const server = await startRedisServer(port);
-  servers.push(server);
-  return server;
-}
-
-function client(port: number): Redis {
-  const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, disconnectTimeout: 100, retryStrategy: () => 50 });
-  c.on('error', () => undefined);
-  clients.push(c);
-  return c;
-}
-
-/** An instance (auth + app) on its own client, sharing `prefix` with the others on that server. */
-async function instance(port: number, prefix: string, maxStaleness = '1s'): Promise<{ app: Express; auth: Auth }> {
-  const made = testApp(new RedisStore({ client: client(port), prefix, commandTimeoutMs: 300 }), { revocation: { maxStaleness } });
-  await made.auth.ready();
-  return made;
-}
-
-/** Polls until `status(res)` of a request holds; resolves with the last status seen. */
-async function statusWithin(send: () => PromiseLike<request.Response>, wanted: (status: number) => boolean, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let status = (await send()).status;
-  while (!wanted(status) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    status = (await send()).status;
-  }
-  return status;
+/** An instance (auth + app) on its own client, sharing `prefix` with the others on that server; loaded. */
+function instance(port: number, prefix: string, maxStaleness = '1s'): Promise<{ app: Express; auth: Auth }> {
+  return readyInstanceOn(port, prefix, { revocation: { maxStaleness } });
 }
 
 const post = (app: Express, path: string, accessToken?: string): request.Test => {
@@ -130,7 +93,7 @@ describe('a feed under a steady stream of revocations from another instance', ()
     const revoking = await instance(server.port, prefix, '1s');
     const session = await login(watched.app);
     // A load begins with the one script that names exactly the epoch and the version keys.
-    const monitor = await client(server.port).monitor();
+    const monitor = await rawClient(server.port).monitor();
     let loads = 0;
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (String(args[0]).toLowerCase() === 'evalsha' && args[2] === '2' && args[3] === epoch && args[4] === version) loads += 1;
@@ -161,8 +124,7 @@ describe('a feed cut off from Redis (a TCP proxy closed, then restored)', () => 
   test('answers 503 once stale, never accepts again what was revoked meanwhile, and recovers by itself', async () => {
     const server = await privateServer();
     const prefix = uniquePrefix();
-    const proxy = await startTcpProxy(server.port);
-    proxies.push(proxy);
+    const proxy = await proxyTo(server.port);
     const cut = await instance(proxy.port, prefix, '1s');
     const direct = await instance(server.port, prefix, '1s');
     const kept = await login(cut.app);
@@ -195,17 +157,9 @@ describe('a feed cut off from Redis (a TCP proxy closed, then restored)', () => 
 describe('a feed whose subscription alone is cut (the main connection works)', () => {
   test('a refresh answers 503 without rotating, so the kept cookie still refreshes afterwards, with no reuse alarm', async () => {
     const server = await privateServer();
-    const proxy = await startTcpProxy(server.port);
-    proxies.push(proxy);
-    const main = client(server.port);
+    const proxy = await proxyTo(server.port);
     // The feed's subscriber goes through the proxy; everything else straight to Redis.
-    const split = new Proxy(main, {
-      get(target, property) {
-        if (property === 'duplicate') return () => client(proxy.port);
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const split = splitClient(server.port, proxy.port);
     const { app, auth } = testApp(new RedisStore({ client: split, prefix: uniquePrefix(), commandTimeoutMs: 300 }), {
       revocation: { maxStaleness: '1s' },
       refreshToken: { secret: REFRESH_SECRET, reuseGrace: '1s' },
@@ -277,7 +231,7 @@ describe('revokeUser ends logins in flight', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let holding = true;
     const auth = createAuth(
-      authOptions(new RedisStore({ client: client(server.port), prefix: uniquePrefix() }), {
+      authOptions(new RedisStore({ client: rawClient(server.port), prefix: uniquePrefix() }), {
         authenticate: async (req) => {
           if (holding) await held;
           const { username } = req.body as { username: string };

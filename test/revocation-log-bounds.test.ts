@@ -1,40 +1,19 @@
 // The revocation log stays bounded and loads without blocking Redis: the per-user cap adds one mark per user, loads go page by page, failed loads back off.
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
-import Redis from 'ioredis';
-import { type Auth, RedisStore } from '../lib';
+import type { Auth } from '../lib';
 import { redisKeys } from '../lib/store/redis-keys';
-import { closeAuths, login, me, refresh, testApp, uniquePrefix } from './support/harness';
-import { startRedisServer } from './support/redis-process';
+import { login, me, refresh, type testApp, uniquePrefix } from './support/harness';
+import { closePrivateInstances, instanceOn, privateServer, rawClient } from './support/private-instances';
 import { sidOf } from './support/tokens';
 
-const clients: Redis[] = [];
-const servers: Array<Awaited<ReturnType<typeof startRedisServer>>> = [];
-
-afterAll(async () => {
-  await closeAuths();
-  for (const c of clients.splice(0)) c.disconnect();
-  await Promise.all(servers.splice(0).map((server) => server.stop()));
-});
-
-async function privateServer(): Promise<number> {
-  const server = await startRedisServer();
-  servers.push(server);
-  return server.port;
-}
-
-function client(port: number): Redis {
-  const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: null, disconnectTimeout: 100, retryStrategy: () => 50 });
-  c.on('error', () => undefined);
-  clients.push(c);
-  return c;
-}
+afterAll(closePrivateInstances);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** An instance (auth + app) on its own client; not waited for. */
+/** An instance (auth + app) on its own client, unthrottled, whose commands may take a second; not waited for. */
 function instance(port: number, prefix: string, options: Parameters<typeof testApp>[1] = {}): { app: Express; auth: Auth } {
-  return testApp(new RedisStore({ client: client(port), prefix, commandTimeoutMs: 1000 }), { rateLimit: false, ...options });
+  return instanceOn(port, prefix, { rateLimit: false, ...options }, 1000);
 }
 
 /** Resolves once `auth.ready()` does (it rejects after the store's commandTimeoutMs while still loading), or throws after `withinMs`. */
@@ -51,10 +30,10 @@ async function readyWithin(auth: Auth, withinMs: number): Promise<void> {
 
 describe('sessions pushed out by maxSessionsPerUser', () => {
   test('end as one mark for their user, not one log entry each, and are refused on every instance', async () => {
-    const port = await privateServer();
+    const { port } = await privateServer();
     const prefix = uniquePrefix();
     const keys = redisKeys(prefix);
-    const raw = client(port);
+    const raw = rawClient(port);
     const a = instance(port, prefix, { maxSessionsPerUser: 2 });
     const b = instance(port, prefix, { maxSessionsPerUser: 2 });
     await Promise.all([a.auth.ready(), b.auth.ready()]);
@@ -80,10 +59,10 @@ describe('sessions pushed out by maxSessionsPerUser', () => {
 
 describe('a new instance loading a large log', () => {
   test('loads 200,000 revoked sessions and 20,000 revoked users page by page: ready within 10 s, no Redis command of 50 ms or more', async () => {
-    const port = await privateServer();
+    const { port } = await privateServer();
     const prefix = uniquePrefix();
     const keys = redisKeys(prefix);
-    const raw = client(port);
+    const raw = rawClient(port);
     const running = instance(port, prefix);
     await running.auth.ready();
     const revoked = await login(running.app, 'alice');
@@ -121,13 +100,13 @@ describe('a new instance loading a large log', () => {
 
 describe('a feed whose loads fail', () => {
   test('waits longer and longer between attempts, with jitter, and loads once Redis answers again', async () => {
-    const port = await privateServer();
+    const { port } = await privateServer();
     const prefix = uniquePrefix();
     const keys = redisKeys(prefix);
-    const raw = client(port);
+    const raw = rawClient(port);
     // The epoch key holds a hash: every load fails with WRONGTYPE, as long as it is there.
     await raw.hset(keys.epoch, 'not', 'an epoch');
-    const monitor = await client(port).monitor();
+    const monitor = await rawClient(port).monitor();
     // A load's first script names the epoch and the version keys (the NOSCRIPT fallback's EVAL is not another attempt).
     const attempts: number[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {

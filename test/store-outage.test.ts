@@ -6,6 +6,7 @@ import request from 'supertest';
 import { type Auth, type AuthEventMap, MemoryStore, RedisStore, StoreUnavailableError } from '../lib';
 import { PRESENT_TOKEN } from '../lib/store/redis-scripts';
 import { COOKIE, closeAuths, login, REFRESH_SECRET, refresh, refreshCookieOf, testApp, uniquePrefix } from './support/harness';
+import { recordWarnings, stopRecordingWarnings } from './support/process-warnings';
 import { freePort, startRedisServer } from './support/redis-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { sessionIdOfRefreshToken, sidOf } from './support/tokens';
@@ -344,15 +345,11 @@ describe('a logout during an outage', () => {
     const { app, auth } = testApp(new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
     const { accessToken, refreshToken } = await healthyTokens();
     expectLogoutPending(await logoutRequest(app, refreshToken));
-    // Jest's sandboxed `process` does not hear the real one's 'warning' events: the call itself is recorded.
-    const warnings: string[] = [];
-    const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((message: string | Error, options?: { code?: string }) => {
-      if (options?.code === 'ERT_LOGOUT_ABANDONED') warnings.push(String(message));
-    }) as typeof process.emitWarning);
+    const warnings = recordWarnings('ERT_LOGOUT_ABANDONED');
     try {
       await auth.close();
     } finally {
-      spy.mockRestore();
+      stopRecordingWarnings();
     }
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/logout_abandoned/);

@@ -2,56 +2,18 @@
 // address): once per process, coded, saying what goes wrong and what to set; silent when the setting trusts a proxy.
 import type { Express } from 'express';
 import request from 'supertest';
-import { authOptions } from './support/harness';
-
-type Library = typeof import('../lib');
-type ExpressModule = typeof import('express');
+import { closeFreshApps, freshApp, freshProcess } from './support/fresh-process';
+import { recordWarnings, stopRecordingWarnings } from './support/process-warnings';
 
 const WARNING_CODE = 'ERT_TRUST_PROXY_NOT_SET';
 const CREDENTIALS = { username: 'alice', password: 'alice-password' };
 
-/** The library and Express loaded afresh, as a new process would: "once per process" starts over. */
-function freshProcess(): { lib: Library; express: ExpressModule } {
-  let loaded: { lib: Library; express: ExpressModule } | undefined;
-  jest.isolateModules(() => {
-    loaded = { lib: require('../lib') as Library, express: require('express') as ExpressModule };
-  });
-  return loaded as { lib: Library; express: ExpressModule };
-}
-
-const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
+  stopRecordingWarnings();
+  await closeFreshApps();
 });
 
-/** An app on a fresh copy of the library: `configure` runs first (settings), then the router at /auth on a MemoryStore. */
-function appIn(
-  { lib, express }: { lib: Library; express: ExpressModule },
-  configure?: (app: Express) => void,
-  overrides: Parameters<typeof authOptions>[1] = {},
-): Express {
-  const store = new lib.MemoryStore();
-  const auth = lib.createAuth(authOptions(store, overrides));
-  closers.push(
-    () => auth.close(),
-    () => store.close(),
-  );
-  const app = express();
-  configure?.(app);
-  app.use('/auth', auth.router);
-  return app;
-}
-
-/** Every process warning with our code, as `process.emitWarning` was given it. */
-function recordWarnings(): string[] {
-  const seen: string[] = [];
-  const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((message: string | Error, options?: { code?: string }) => {
-    if (options?.code === WARNING_CODE) seen.push(String(message));
-  }) as typeof process.emitWarning);
-  closers.push(async () => spy.mockRestore());
-  return seen;
-}
-
+/** POST /auth/login as alice, with `X-Forwarded-For: forwardedFor` when given. */
 function loginVia(app: Express, forwardedFor?: string): request.Test {
   const req = request(app).post('/auth/login').set('X-Requested-With', 'fetch');
   return (forwardedFor === undefined ? req : req.set('X-Forwarded-For', forwardedFor)).send(CREDENTIALS);
@@ -59,8 +21,8 @@ function loginVia(app: Express, forwardedFor?: string): request.Test {
 
 describe('X-Forwarded-For while trust proxy is off', () => {
   test('the first such request warns once, with a code, saying what goes wrong and what to set, without echoing the header', async () => {
-    const warnings = recordWarnings();
-    const app = appIn(freshProcess());
+    const warnings = recordWarnings(WARNING_CODE);
+    const app = freshApp(freshProcess());
     await loginVia(app).expect(200);
     expect(warnings).toHaveLength(0); // no header: nothing to say
 
@@ -84,15 +46,15 @@ describe('X-Forwarded-For while trust proxy is off', () => {
     ['false, set explicitly', false],
     ['0 hops', 0],
   ])('warns when trust proxy is %s', async (_name, setting) => {
-    const warnings = recordWarnings();
-    const app = appIn(freshProcess(), (express) => express.set('trust proxy', setting));
+    const warnings = recordWarnings(WARNING_CODE);
+    const app = freshApp(freshProcess(), {}, (express) => express.set('trust proxy', setting));
     await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('X-Forwarded-For', '198.51.100.7').expect(401);
     expect(warnings).toHaveLength(1);
   });
 
   test('warns with throttling off too: the refresh grace window binds to the address as well', async () => {
-    const warnings = recordWarnings();
-    const app = appIn(freshProcess(), undefined, { rateLimit: false });
+    const warnings = recordWarnings(WARNING_CODE);
+    const app = freshApp(freshProcess(), { rateLimit: false });
     await loginVia(app, '198.51.100.7').expect(200);
     expect(warnings).toHaveLength(1);
   });
@@ -104,14 +66,14 @@ describe('X-Forwarded-For while trust proxy is off', () => {
     ['a list of addresses', ['127.0.0.1', '::1']],
     ['a function', () => true],
   ])('none when trust proxy is %s', async (_name, setting) => {
-    const warnings = recordWarnings();
+    const warnings = recordWarnings(WARNING_CODE);
     const fresh = freshProcess();
     await loginVia(
-      appIn(fresh, (express) => express.set('trust proxy', setting)),
+      freshApp(fresh, {}, (express) => express.set('trust proxy', setting)),
       '198.51.100.7',
     ).expect(200);
     expect(warnings).toHaveLength(0);
-    await loginVia(appIn(fresh), '198.51.100.7').expect(200);
+    await loginVia(freshApp(fresh), '198.51.100.7').expect(200);
     expect(warnings).toHaveLength(1);
   });
 });

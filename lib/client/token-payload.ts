@@ -1,5 +1,5 @@
 // Reads an access token's payload in the browser (unverified: the server verifies), refusing anything malformed.
-import { REGISTERED_CLAIM_NAMES } from '../shared/protocol.js';
+import { appClaims } from '../shared/claims.js';
 
 /**
  * The longest access token the client reads (characters). The server's claims stay well under it;
@@ -39,18 +39,6 @@ function decodeSegment(segment: string): unknown {
 }
 
 /**
- * The app's claims of a payload. Each is defined as an own property (never assigned), so a claim
- * named `__proto__` stays an ordinary claim instead of becoming the object's prototype, as on the server.
- */
-function ownClaims(payload: Record<string, unknown>): Record<string, unknown> {
-  const claims: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(payload)) {
-    if (!REGISTERED_CLAIM_NAMES.includes(name)) Object.defineProperty(claims, name, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return claims;
-}
-
-/**
  * Reads an access token's payload without verifying it (the server does that on every request).
  *
  * @param token - Anything: a token from the server, or from a message of another tab.
@@ -63,5 +51,5 @@ export function readTokenPayload(token: unknown): TokenPayload | null {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null;
   const { sub, sid, exp } = payload as Record<string, unknown>;
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || !Number.isFinite(exp)) return null;
-  return { sub, sid, exp, claims: ownClaims(payload as Record<string, unknown>) };
+  return { sub, sid, exp, claims: appClaims(payload as Record<string, unknown>) };
 }

@@ -2,7 +2,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express } from 'express';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { type Auth, type AuthOptions, createAuth, MemoryStore, type SessionStore } from '../../lib';
+import { launchChromium, serve } from '../support/browser';
+import { ACCESS_SECRET, authOptions, REFRESH_SECRET } from '../support/harness';
 
 /** Who is signed in, as the client reports it (`AuthUser`). */
 export type AuthUser = { userId: string; sessionId: string; claims: Record<string, unknown> };
@@ -49,13 +52,95 @@ export function mountClientPage(app: Express): void {
   app.get('/', (_req, res) => res.sendFile(FIXTURE));
 }
 
+/** Mounts the fixture page ({@link mountClientPage}), `auth`'s router at /auth, and GET /api/me behind requireAuth answering `req.auth`. */
+export function mountClientApp(app: Express, auth: Auth): void {
+  mountClientPage(app);
+  app.use('/auth', auth.router);
+  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+}
+
+/**
+ * The options of the auth instance behind the fixture page: cookies over plain http (`secure: false`, SameSite strict),
+ * HS256 access tokens that live `accessTtlSeconds`, refresh tokens with a 2 s reuse grace.
+ */
+export function clientPageAuthOptions(store: SessionStore, accessTtlSeconds: number): AuthOptions {
+  return authOptions(store, {
+    cookie: { secure: false, sameSite: 'strict' },
+    accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: accessTtlSeconds },
+    refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '2s' },
+  });
+}
+
+/** A test app serving the fixture page on 127.0.0.1, its auth instance, and Chromium to open it; made by {@link startClientSite}. */
+export interface ClientSite {
+  /** Where the app listens: `http://127.0.0.1:<port>`. */
+  origin: string;
+  /** The app's auth instance (on a MemoryStore, with {@link clientPageAuthOptions}). */
+  auth: Auth;
+  /** Headless Chromium. */
+  browser: Browser;
+  /** Closes Chromium, the server, the auth instance and its store: `afterAll(() => site?.close())`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a {@link ClientSite}: an auth instance with {@link clientPageAuthOptions} on a MemoryStore, an app on which
+ * `setUp` adds its own middleware and routes first and then {@link mountClientApp} mounts the page, served on a free port.
+ */
+export async function startClientSite(accessTtlSeconds: number, setUp: (app: Express, auth: Auth) => void = () => undefined): Promise<ClientSite> {
+  const store = new MemoryStore();
+  const auth = createAuth(clientPageAuthOptions(store, accessTtlSeconds));
+  const app = express();
+  setUp(app, auth);
+  mountClientApp(app, auth);
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
+  let browser: Browser | undefined;
+  const close = async (): Promise<void> => {
+    await browser?.close();
+    await server?.close();
+    await auth.close();
+    await store.close();
+  };
+  try {
+    server = await serve(app);
+    browser = await launchChromium();
+    return { origin: server.origin, auth, browser, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Uncaught errors of the pages the current test opened; {@link closeTestContexts} requires there were none. */
+const pageErrors: string[] = [];
+/** The browser contexts the current test opened. */
+const contexts: BrowserContext[] = [];
+
+/** Records `page`'s uncaught errors, which {@link closeTestContexts} requires to be none (pages from {@link openClientPage} are recorded already). */
+export function recordPageErrors(page: Page): void {
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+}
+
+/** A new context of `browser` for the current test, closed by {@link closeTestContexts}. */
+export async function newTestContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  return context;
+}
+
+/** Closes the contexts the current test opened, then asserts that none of its pages threw: `afterEach(closeTestContexts)`. */
+export async function closeTestContexts(): Promise<void> {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+  expect(pageErrors.splice(0)).toEqual([]);
+}
+
 /**
  * Opens the fixture page at `url` (e.g. `${origin}/`, or `${origin}/?options=…` for a client made with
- * other options) and waits for the client to be loaded; uncaught page errors go to `pageErrors`.
+ * other options) and waits for the client to be loaded; its uncaught errors are recorded ({@link recordPageErrors}).
  */
-export async function openClientPage(context: BrowserContext, url: string, pageErrors: string[]): Promise<Page> {
+export async function openClientPage(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
+  recordPageErrors(page);
   await page.goto(url);
   await waitForClient(page);
   return page;

@@ -1,19 +1,22 @@
 // The browser client (express-refresh-tokens/client) in real Chromium: silent and single-flight
 // refresh, tabs sharing one refresh, restore after a reload, logout across tabs, a stolen refresh
 // cookie, and where the tokens live (never in web storage or a script-readable cookie).
-import express from 'express';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { type Auth, createAuth, MemoryStore, type SessionEvent } from '../../lib';
-import { launchChromium, serve } from '../support/browser';
-import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS } from '../support/harness';
+import type { Express } from 'express';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { SessionEvent } from '../../lib';
+import { ACCESS_SECRET, USERS } from '../support/harness';
 import { accessClaims, handmadeToken } from '../support/tokens';
 import {
   type AuthUser,
+  type ClientSite,
   CONDITION_TIMEOUT_MS,
+  closeTestContexts,
   type JsonAnswer,
-  mountClientPage,
+  newTestContext,
   openClientPage,
+  recordPageErrors,
   type SessionState,
+  startClientSite,
   type TestWindow,
   waitForClient,
 } from './client-page';
@@ -34,10 +37,7 @@ const GRACE_MS = 2000;
 const PAST_GRACE_MS = GRACE_MS + 500;
 const ALICE = { username: 'alice', password: (USERS.alice as { password: string }).password };
 
-let browser: Browser;
-let auth: Auth;
-let store: MemoryStore;
-let server: { origin: string; close(): Promise<void> };
+let site: ClientSite;
 /** Every POST /auth/refresh the server received (counted before the router), with its answer's status once sent. */
 let refreshes: { status: number | undefined }[] = [];
 /** The status of every GET /api/me the server answered. */
@@ -46,23 +46,27 @@ let apiCalls: number[] = [];
 let loginRetryAfters: (string | undefined)[] = [];
 /** Every `reuse_detected` event of the auth instance. */
 let reuses: SessionEvent[] = [];
-/** Uncaught errors in any page of the test. */
-let pageErrors: string[] = [];
-/** Contexts opened by the current test; closed after it. */
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  store = new MemoryStore();
-  auth = createAuth(
-    authOptions(store, {
-      cookie: { secure: false, sameSite: 'strict' },
-      accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: 2 },
-      refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '2s' },
-    }),
-  );
-  auth.events.on('reuse_detected', (event) => reuses.push(event));
+  site = await startClientSite(2, (app, auth) => {
+    auth.events.on('reuse_detected', (event) => reuses.push(event));
+    serveTestRoutes(app);
+  });
+});
 
-  const app = express();
+afterAll(() => site?.close());
+
+beforeEach(() => {
+  loginRetryAfters = [];
+  refreshes = [];
+  apiCalls = [];
+  reuses = [];
+});
+
+afterEach(closeTestContexts);
+
+/** What this suite's app serves besides the fixture page, the router and /api/me: answers recorded, and routes that misbehave. */
+function serveTestRoutes(app: Express): void {
   // No ETags: identical /api/me bodies would otherwise be revalidated as 304s, blurring the status log.
   app.set('etag', false);
   app.use((req, res, next) => {
@@ -81,11 +85,8 @@ beforeAll(async () => {
     if (value !== undefined) res.set('Retry-After', value);
     res.status(429).json({ error: 'too_many_requests' });
   });
-  mountClientPage(app);
   // A page on the refresh cookie's own path (/auth), where document.cookie would show it if it were readable.
   app.get('/auth/probe', (_req, res) => res.type('html').send('<!doctype html><title>probe</title>'));
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
   // Login answers of 200 whose body holds no readable access token (a misbehaving proxy or server).
   app.post('/garbled/:kind/login', (req, res) => {
     const bodies: Record<string, unknown> = { 'not-a-jwt': { accessToken: 'not-a-token', tokenType: 'Bearer', expiresIn: 60 }, 'no-body': null };
@@ -97,39 +98,16 @@ beforeAll(async () => {
     const claims = accessClaims({ sub: 'user-alice', ...JSON.parse('{"__proto__":{"isAdmin":true}}') });
     res.json({ accessToken: handmadeToken({ alg: 'HS256', typ: 'at+jwt' }, claims, ACCESS_SECRET), tokenType: 'Bearer', expiresIn: 600 });
   });
-  server = await serve(app);
-  browser = await launchChromium();
-});
+}
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await auth?.close();
-  await store?.close();
-});
-
-beforeEach(() => {
-  loginRetryAfters = [];
-  refreshes = [];
-  apiCalls = [];
-  reuses = [];
-  pageErrors = [];
-});
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  expect(pageErrors).toEqual([]);
-});
-
-async function newContext(): Promise<BrowserContext> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  return context;
+/** A new browser context for the current test, closed after it. */
+function newContext(): Promise<BrowserContext> {
+  return newTestContext(site.browser);
 }
 
 /** Opens the fixture page in a context and waits for the client to be loaded. */
 function openPage(context: BrowserContext): Promise<Page> {
-  return openClientPage(context, `${server.origin}/`, pageErrors);
+  return openClientPage(context, `${site.origin}/`);
 }
 
 function login(page: Page): Promise<AuthUser> {
@@ -478,8 +456,8 @@ describe('browser client in Chromium', () => {
     const context = await newContext();
     const page = await openPage(context);
     const probe = await context.newPage();
-    probe.on('pageerror', (error) => pageErrors.push(error.message));
-    await probe.goto(`${server.origin}/auth/probe`);
+    recordPageErrors(probe);
+    await probe.goto(`${site.origin}/auth/probe`);
 
     const check = async (): Promise<string> => {
       const cookies = await context.cookies();

@@ -6,10 +6,19 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import { type Auth, createAuth, RedisStore } from '../../lib';
 import { launchChromium, serve } from '../support/browser';
-import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS, uniquePrefix } from '../support/harness';
+import { USERS, uniquePrefix } from '../support/harness';
 import { startRedisServer } from '../support/redis-process';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { CONDITION_TIMEOUT_MS, mountClientPage, openClientPage, type TestWindow, waitForClient } from './client-page';
+import {
+  CONDITION_TIMEOUT_MS,
+  clientPageAuthOptions,
+  closeTestContexts,
+  mountClientApp,
+  newTestContext,
+  openClientPage,
+  type TestWindow,
+  waitForClient,
+} from './client-page';
 
 declare const window: TestWindow;
 
@@ -38,20 +47,12 @@ let logouts: { status: number; cleared: boolean }[] = [];
 let refreshes = 0;
 /** When set, POST /auth/logout is answered by this (as an older server or a proxy might), leaving the cookies alone. */
 let refuseLogout: { status: number; error: string; retryAfter?: string } | undefined;
-let pageErrors: string[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
   client = new Redis({ port: redis.port, host: '127.0.0.1', disconnectTimeout: 100, maxRetriesPerRequest: null });
   client.on('error', () => undefined);
-  auth = createAuth(
-    authOptions(new RedisStore({ client, prefix: uniquePrefix(), commandTimeoutMs: COMMAND_TIMEOUT_MS }), {
-      cookie: { secure: false, sameSite: 'strict' },
-      accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: 60 },
-      refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '2s' },
-    }),
-  );
+  auth = createAuth(clientPageAuthOptions(new RedisStore({ client, prefix: uniquePrefix(), commandTimeoutMs: COMMAND_TIMEOUT_MS }), 60));
   app = express();
   app.use((req, res, next) => {
     if (req.method === 'POST' && req.path === '/auth/refresh') refreshes += 1;
@@ -64,9 +65,7 @@ beforeAll(async () => {
     if (refuseLogout.retryAfter) res.set('Retry-After', refuseLogout.retryAfter);
     res.status(refuseLogout.status).json({ error: refuseLogout.error });
   });
-  mountClientPage(app);
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
+  mountClientApp(app, auth);
   server = await serve(app);
   proxy = await startTcpProxy(Number(new URL(server.origin).port));
   origin = `http://127.0.0.1:${proxy.port}`;
@@ -86,20 +85,15 @@ beforeEach(() => {
   logouts = [];
   refreshes = 0;
   refuseLogout = undefined;
-  pageErrors = [];
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  expect(pageErrors).toEqual([]);
-});
+afterEach(closeTestContexts);
 
 /** Two tabs of one browser, signed in as alice in the first; the second has the session from the first. */
 async function twoSignedInTabs(): Promise<{ context: BrowserContext; tabA: Page; tabB: Page }> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const tabA = await openClientPage(context, `${origin}/`, pageErrors);
-  const tabB = await openClientPage(context, `${origin}/`, pageErrors);
+  const context = await newTestContext(browser);
+  const tabA = await openClientPage(context, `${origin}/`);
+  const tabB = await openClientPage(context, `${origin}/`);
   await tabA.evaluate((credentials) => window.auth.login(credentials), ALICE);
   expect(await tabB.evaluate(() => window.auth.restore())).toMatchObject({ signedIn: true, user: { userId: 'user-alice' } });
   expect((await context.cookies()).map((cookie) => cookie.name).sort()).toEqual([REFRESH_COOKIE, PRESENCE_COOKIE]);

@@ -1,12 +1,18 @@
 // What a tab takes from the others over the BroadcastChannel, in real Chromium with messages forged from the page:
 // only well-formed tokens of the browser's session, for no longer than their own `exp`; anything else is ignored.
-import express from 'express';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { type Auth, createAuth, MemoryStore } from '../../lib';
-import { launchChromium, serve } from '../support/browser';
-import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS } from '../support/harness';
+import type { Page } from 'playwright-core';
+import { USERS } from '../support/harness';
 import { accessClaims, nowSeconds, segment, signHs256 } from '../support/tokens';
-import { CONDITION_TIMEOUT_MS, mountClientPage, openClientPage, type SessionState, type TestWindow } from './client-page';
+import {
+  type ClientSite,
+  CONDITION_TIMEOUT_MS,
+  closeTestContexts,
+  newTestContext,
+  openClientPage,
+  type SessionState,
+  startClientSite,
+  type TestWindow,
+} from './client-page';
 
 declare const window: TestWindow;
 declare class BroadcastChannel {
@@ -21,56 +27,29 @@ const ALICE = { username: 'alice', password: (USERS.alice as { password: string 
 const BOB = { username: 'bob', password: (USERS.bob as { password: string }).password };
 const HOUR_MS = 3_600_000;
 
-let browser: Browser;
-let auth: Auth;
-let store: MemoryStore;
-let server: { origin: string; close(): Promise<void> };
+let site: ClientSite;
 let refreshes = 0;
-let pageErrors: string[] = [];
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  store = new MemoryStore();
-  auth = createAuth(
-    authOptions(store, {
-      cookie: { secure: false, sameSite: 'strict' },
-      accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: 60 },
-      refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '2s' },
+  site = await startClientSite(60, (app) =>
+    app.use((req, _res, next) => {
+      if (req.method === 'POST' && req.path === '/auth/refresh') refreshes += 1;
+      next();
     }),
   );
-  const app = express();
-  app.use((req, _res, next) => {
-    if (req.method === 'POST' && req.path === '/auth/refresh') refreshes += 1;
-    next();
-  });
-  mountClientPage(app);
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  server = await serve(app);
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await auth?.close();
-  await store?.close();
-});
+afterAll(() => site?.close());
 
 beforeEach(() => {
   refreshes = 0;
-  pageErrors = [];
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  expect(pageErrors).toEqual([]);
-});
+afterEach(closeTestContexts);
 
+/** The fixture page in a new browser context, its client loaded. */
 async function newPage(): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  return openClientPage(context, `${server.origin}/`, pageErrors);
+  return openClientPage(await newTestContext(site.browser), `${site.origin}/`);
 }
 
 /** A page signed in with `credentials`; its state right after the login. */
@@ -188,7 +167,7 @@ describe('tokens from other tabs', () => {
     expect(taken.user.sessionId).not.toBe(state.user.sessionId);
 
     // A second tab of this browser asks the first for its token and takes it, without a refresh.
-    const second = await openClientPage(page.context(), `${server.origin}/`, pageErrors);
+    const second = await openClientPage(page.context(), `${site.origin}/`);
     expect(await second.evaluate(() => window.auth.restore())).toEqual({ signedIn: true, user: taken.user, expiresAt: exp * 1000 });
     expect(refreshes).toBe(0);
   });

@@ -1,11 +1,10 @@
 // Where auth.fetch sends the access token, in real Chromium with two real servers on different origins: the page's own
 // origin by default, the origins listed in `tokenOrigins` too, never another (not even through a redirect).
 import express, { type Express } from 'express';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { type Auth, createAuth, MemoryStore } from '../../lib';
-import { launchChromium, serve } from '../support/browser';
-import { ACCESS_SECRET, authOptions, REFRESH_SECRET, USERS } from '../support/harness';
-import { mountClientPage, openClientPage, pageWithOptions, type TestWindow } from './client-page';
+import type { Page } from 'playwright-core';
+import { serve } from '../support/browser';
+import { USERS } from '../support/harness';
+import { type ClientSite, closeTestContexts, newTestContext, openClientPage, pageWithOptions, startClientSite, type TestWindow } from './client-page';
 
 declare const window: TestWindow;
 declare class Request {
@@ -17,11 +16,8 @@ const ALICE = { username: 'alice', password: (USERS.alice as { password: string 
 /** One request another origin's server received. */
 type Received = { method: string; path: string; authorization: string | undefined };
 
-let browser: Browser;
-let auth: Auth;
-let store: MemoryStore;
 /** The app: the router, /api/me behind requireAuth, the fixture page, and /bounce, which redirects to `other`. */
-let site: { origin: string; close(): Promise<void> };
+let site: ClientSite;
 /** Two servers on other origins (other ports of 127.0.0.1) that let any origin send them an Authorization header (CORS). */
 let other: { origin: string; close(): Promise<void> };
 let third: { origin: string; close(): Promise<void> };
@@ -29,8 +25,6 @@ let third: { origin: string; close(): Promise<void> };
 let received: Record<string, Received[]> = {};
 /** Every POST /auth/refresh the app received. */
 let refreshes = 0;
-let pageErrors: string[] = [];
-const contexts: BrowserContext[] = [];
 
 /** A server that records every request and lets any page send it credentials and an Authorization header. */
 function corsEcho(name: string): Express {
@@ -49,52 +43,31 @@ function corsEcho(name: string): Express {
 }
 
 beforeAll(async () => {
-  store = new MemoryStore();
-  auth = createAuth(
-    authOptions(store, {
-      cookie: { secure: false, sameSite: 'strict' },
-      accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: 2 },
-      refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '2s' },
-    }),
-  );
   other = await serve(corsEcho('other'));
   third = await serve(corsEcho('third'));
-  const app = express();
-  app.use((req, _res, next) => {
-    if (req.method === 'POST' && req.path === '/auth/refresh') refreshes += 1;
-    next();
+  site = await startClientSite(2, (app) => {
+    app.use((req, _res, next) => {
+      if (req.method === 'POST' && req.path === '/auth/refresh') refreshes += 1;
+      next();
+    });
+    app.get('/bounce', (req, res) => res.redirect(Number(req.query.status), `${other.origin}/echo`));
   });
-  mountClientPage(app);
-  app.use('/auth', auth.router);
-  app.get('/api/me', auth.requireAuth(), (req, res) => res.json(req.auth));
-  app.get('/bounce', (req, res) => res.redirect(Number(req.query.status), `${other.origin}/echo`));
-  site = await serve(app);
-  browser = await launchChromium();
 });
 
 afterAll(async () => {
-  await browser?.close();
   await Promise.all([site?.close(), other?.close(), third?.close()]);
-  await auth?.close();
-  await store?.close();
 });
 
 beforeEach(() => {
   received = {};
   refreshes = 0;
-  pageErrors = [];
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((context) => context.close()));
-  expect(pageErrors).toEqual([]);
-});
+afterEach(closeTestContexts);
 
 /** A signed-in page of a new browser context, whose client was made with `options`. */
 async function signedInPage(options: Record<string, unknown> = {}): Promise<{ page: Page; token: string }> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const page = await openClientPage(context, pageWithOptions(site.origin, options), pageErrors);
+  const page = await openClientPage(await newTestContext(site.browser), pageWithOptions(site.origin, options));
   await page.evaluate((credentials) => window.auth.login(credentials), ALICE);
   const token = await page.evaluate(() => window.auth.getAccessToken());
   expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);

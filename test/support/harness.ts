@@ -170,6 +170,27 @@ export async function expectAccessRejected(app: Express | string, accessToken: s
   expect(res.headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
 }
 
+/** Resends `send` every 20 ms until `wanted(status)` holds or `timeoutMs` has passed; resolves with the last status seen. */
+export async function statusWithin(send: () => PromiseLike<request.Response>, wanted: (status: number) => boolean, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let status = (await send()).status;
+  while (!wanted(status) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    status = (await send()).status;
+  }
+  return status;
+}
+
+/** Polls GET /api/me until it refuses the token (a revocation reaches other instances by pub/sub), then asserts the refusal as {@link expectAccessRejected} does. */
+export async function expectAccessRejectedWithin(app: Express | string, accessToken: string, timeoutMs = 1000): Promise<void> {
+  await statusWithin(
+    () => me(app, accessToken),
+    (status) => status !== 200,
+    timeoutMs,
+  );
+  await expectAccessRejected(app, accessToken);
+}
+
 /**
  * An app around `auth` (router at /auth, GET and POST /api/me behind requireAuth, `before` mounted
  * first) whose error handler records what reached next(err), then passes it on to the library.
