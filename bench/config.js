@@ -9,7 +9,6 @@ const CONTENDERS = [
   'bare',
   'noop',
   'noop+req.auth',
-  'noop+req.auth-dict',
   'requireAuth',
   'express-jwt',
   'express-jwt+redis',

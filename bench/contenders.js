@@ -90,22 +90,9 @@ const factories = {
   },
 
   async 'noop+req.auth'() {
-    // The no-op middleware that also attaches an object to the request, as requireAuth must: Express
-    // re-prototypes every request (Object.setPrototypeOf), after which V8 adds a property slowly.
+    // The no-op middleware that also attaches an object to the request, as any middleware that
+    // attaches an identity must: the floor requireAuth's target is measured against.
     return behind((req, _res, next) => {
-      req.auth = authInfo();
-      next();
-    }, sendAuthUser);
-  },
-
-  async 'noop+req.auth-dict'() {
-    // The same object attached after what requireAuth does first (lib/request-shape.ts,
-    // toDictionaryMode): a property added and deleted, which turns the request into a
-    // dictionary-mode object. Its margin over the no-op is what requireAuth gains from that alone.
-    const probe = Symbol('probe');
-    return behind((req, _res, next) => {
-      req[probe] = true;
-      delete req[probe];
       req.auth = authInfo();
       next();
     }, sendAuthUser);

@@ -5,7 +5,7 @@ const { baseContender } = require('./config');
 
 /** Contenders that run next to each other; every other contender is a group of its own. */
 const GROUPS = [
-  ['bare', 'noop', 'requireAuth', 'noop+req.auth', 'noop+req.auth-dict', 'requireAuth@baseline'], // noop sits next to requireAuth in either direction
+  ['bare', 'noop', 'requireAuth', 'noop+req.auth', 'requireAuth@baseline'], // noop sits next to requireAuth in either direction
   ['refresh-floor-mounted', 'refresh', 'refresh-floor', 'refresh@baseline'],
 ];
 

@@ -1,10 +1,10 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
 import { constants, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { ErrorCodes, type InvalidAccessTokenCode } from './errors';
-import { hmacBase64url } from './hashing';
+import { ErrorCodes, InvalidAccessTokenError } from './errors';
+import { type HmacHash, hmacBase64url } from './hashing';
 import type { AccessTokenAlgorithm, Configuration } from './options';
-import { randomBase64url } from './random-text';
+import { randomId } from './random-ids';
 import { newSessionId } from './refresh-token';
 import { setClaim } from './shared/claims';
 import { keyRetired, MAX_KID_LENGTH } from './signing-keys';
@@ -55,39 +55,6 @@ const ACCEPTED_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE, `application/${
  * this bounds the JSON parsed for a token that has not been checked yet.
  */
 const MAX_HEADER_CHARS = 1024;
-
-/**
- * Why `requireAuth()` refused a token: the `cause` of its 401 {@link AuthError}, for an app's logs;
- * never sent to the client. `message` is the reason in words (`'jwt expired'`, `'invalid signature'`,
- * `'unknown kid'`, …), `code` what an app can switch on.
- *
- * @example
- * ```ts
- * import type { NextFunction, Request, Response } from 'express';
- * import { AuthError, InvalidAccessTokenError } from 'express-refresh-tokens';
- *
- * app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
- *   if (err instanceof AuthError && err.cause instanceof InvalidAccessTokenError) log.info({ reason: err.cause.code }, err.cause.message);
- *   next(err);
- * });
- * ```
- */
-export class InvalidAccessTokenError extends Error {
-  /** A stable code for the reason. */
-  readonly code: InvalidAccessTokenCode;
-
-  /**
-   * `requireAuth` creates these; an app only reads them.
-   *
-   * @param reason - The reason in words, the error's `message`.
-   * @param code - The stable code; `ERR_ACCESS_TOKEN_INVALID` when omitted.
-   */
-  constructor(reason: string, code: InvalidAccessTokenCode = ErrorCodes.ERR_ACCESS_TOKEN_INVALID) {
-    super(reason);
-    this.name = 'InvalidAccessTokenError';
-    this.code = code;
-  }
-}
 
 const expired = (): InvalidAccessTokenError => new InvalidAccessTokenError('jwt expired', ErrorCodes.ERR_ACCESS_TOKEN_EXPIRED);
 
@@ -162,7 +129,7 @@ function jwsSigner(algorithm: AccessTokenAlgorithm, key: KeyObject): (signingInp
   const hash = `sha${algorithm.slice(2)}`;
   switch (algorithm.slice(0, 2)) {
     case 'HS':
-      return hmacBase64url(hash as 'sha256' | 'sha384' | 'sha512', key);
+      return hmacBase64url(hash as HmacHash, key);
     case 'PS':
       return (input) =>
         cryptoSign(hash, Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }).toString(
@@ -201,7 +168,7 @@ export function createAccessTokenCodec(config: Configuration['accessToken']): Ac
 
   /** The payload of a token (times in seconds): the library's claims, `iss` and `aud` when configured, then the app's claims. */
   const payloadOf = (userId: string, sessionId: string, claims: Record<string, unknown>, iat: number, exp: number, authTime: number) => {
-    const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomBase64url(JTI_BYTES), iat, exp, auth_time: authTime };
+    const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomId(JTI_BYTES), iat, exp, auth_time: authTime };
     if (issuer !== undefined) payload.iss = issuer;
     if (audience !== undefined) payload.aud = audience;
     addClaims(payload, claims);

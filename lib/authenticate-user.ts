@@ -2,10 +2,10 @@
 import type { Request } from 'express';
 import type { AccessTokenCodec } from './access-token';
 import { describeValue } from './describe-value';
-import { httpStatusOf } from './error-handling';
-import { AuthError, ErrorCodes, RETRY_AFTER_SECONDS } from './errors';
-import { configurationError } from './option-checks';
+import { httpStatusOf, RETRY_AFTER_SECONDS } from './error-handling';
+import { AuthError, ErrorCodes } from './errors';
 import type { AuthenticateResult, Configuration } from './options';
+import { configurationError } from './options/checks';
 import { MAX_AUTHORIZATION_LENGTH } from './require-auth';
 import { REGISTERED_CLAIMS } from './shared/claims';
 

@@ -5,13 +5,12 @@ import { readCookie } from './cookies';
 import { ErrorCodes, StoreUnavailableError } from './errors';
 import { type AuthEvents, createAuthEvents } from './events';
 import { type Jwks, PublishedKeys } from './jwks';
-import { configurationError } from './option-checks';
 import { type AuthOptions, resolveOptions } from './options';
+import { configurationError } from './options/checks';
 import { createRateLimiters } from './rate-limit';
 import { createRequireAuth, type RequireAuthOptions } from './require-auth';
 import { createAuthRouter } from './router';
 import { SessionService } from './session-service';
-import { rateLimitBackendOf } from './store/redis-store';
 import type { SessionRecord } from './store/session-store';
 import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './verified-token-cache';
 
@@ -220,15 +219,12 @@ export function createAuth(options: AuthOptions): Auth {
   // Emptied when a key retires, so no token verified with it outlives its notAfter.
   const verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE, config.accessToken.keyNotAfter);
   const sessions = new SessionService(config, events);
-  const backend = rateLimitBackendOf(config.store);
-  const rateLimiters = createRateLimiters(config.rateLimit, backend?.client, backend?.prefix ?? '', {
+  const rateLimiters = createRateLimiters(config.rateLimit, config.store, {
     secret: config.refreshToken.successorKey,
     refreshFamily: (req) => {
       const held = readCookie(req, config.cookie.name);
       return held.status === 'present' ? sessions.familyOf(held.value) : undefined;
     },
-    commandTimeoutMs: backend?.commandTimeoutMs,
-    connection: backend?.connection,
   });
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
     createRequireAuth({ codec, verified, feed: sessions.feed, events, realm: config.realm }, requireOptions);

@@ -1,8 +1,34 @@
-// Turning failures into AuthErrors, and answering them as JSON when the app has no handler for them.
+// Building HTTP answers from failures: the 503s of an outage, toAuthError, and the JSON answer when the app has no handler of its own.
 import type { Application, NextFunction, Request, Response } from 'express';
 import { quoteReceived } from './describe-value';
-import { AuthError, StoreUnavailableError, temporarilyUnavailable } from './errors';
+import { AuthError, DescribedAuthError, StoreUnavailableError } from './errors';
 import type { AuthEvents } from './events';
+
+/** Seconds a client should wait before retrying after a store outage. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The 503 answer for a store outage: `Retry-After` set, cookie untouched. */
+export function temporarilyUnavailable(cause: unknown): AuthError {
+  return new AuthError('temporarily_unavailable', 503, 'The session store is temporarily unavailable', {
+    headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    cause,
+  });
+}
+
+/**
+ * The 503 answer for a logout the store could not carry out: `Retry-After` as for any outage, but
+ * the router has cleared the cookies all the same, so the body says what became of the logout:
+ * `{ error: 'temporarily_unavailable', message }`, the browser signed out, the end of the session on
+ * the server pending and retried in the background.
+ */
+export function logoutPending(cause: unknown): AuthError {
+  return new DescribedAuthError(
+    'temporarily_unavailable',
+    503,
+    'You are signed out in this browser. The session store did not answer, so ending the session on the server is pending: it will be retried in the background.',
+    { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) }, cause },
+  );
+}
 
 /** The HTTP status an error carries as `status` or `statusCode` (http-errors' convention), if any. */
 export function httpStatusOf(error: unknown): number | undefined {

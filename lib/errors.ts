@@ -1,4 +1,4 @@
-// AuthError: the one error type for bad requests and tokens, with a stable code, status and headers.
+// The library's errors and their codes: AuthError with its wire code (AuthErrorCode, the `error` of an answer), and the `ERR_*` diagnostic codes (ErrorCodes).
 
 /**
  * Every code an {@link AuthError} can carry; each is also the `error` field of the JSON answer.
@@ -213,7 +213,8 @@ export const ErrorCodes = Object.freeze({
 } as const);
 
 /**
- * Any code of {@link ErrorCodes}.
+ * Any `ERR_*` code of {@link ErrorCodes}: a diagnostic for logs and `catch` blocks, never sent to a client.
+ * Not an {@link AuthErrorCode}, which is the wire `error` string of an HTTP answer.
  *
  * @example
  * ```ts
@@ -350,37 +351,60 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** Seconds a client should wait before retrying after a store outage. */
-export const RETRY_AFTER_SECONDS = 5;
-
-/** The 503 answer for a store outage: `Retry-After` set, cookie untouched. */
-export function temporarilyUnavailable(cause: unknown): AuthError {
-  return new AuthError('temporarily_unavailable', 503, 'The session store is temporarily unavailable', {
-    headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
-    cause,
-  });
-}
-
 /** An AuthError whose JSON answer carries its `message` whatever its code: words meant for the client. */
-class DescribedAuthError extends AuthError {
+export class DescribedAuthError extends AuthError {
   override toJSON(): { error: AuthErrorCode; message: string } {
     return { error: this.code, message: this.message };
   }
 }
 
 /**
- * The 503 answer for a logout the store could not carry out: `Retry-After` as for any outage, but
- * the router has cleared the cookies all the same, so the body says what became of the logout:
- * `{ error: 'temporarily_unavailable', message }`, the browser signed out, the end of the session on
- * the server pending and retried in the background.
+ * A store command refused before it was sent (the circuit is open, or the connection was not ready in
+ * time): it can never take effect, late or not. Internal; to an app it is a {@link StoreUnavailableError}.
  */
-export function logoutPending(cause: unknown): AuthError {
-  return new DescribedAuthError(
-    'temporarily_unavailable',
-    503,
-    'You are signed out in this browser. The session store did not answer, so ending the session on the server is pending: it will be retried in the background.',
-    { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) }, cause },
-  );
+export class CommandNotSentError extends StoreUnavailableError {
+  /**
+   * @param message - What happened, in words.
+   * @param code - The store code (`ERR_STORE_CIRCUIT_OPEN`, `ERR_STORE_TIMEOUT`, …).
+   * @param cause - What made the gate refuse, when known.
+   */
+  constructor(message: string, code: StoreErrorCode, cause?: unknown) {
+    super(message, { code, cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * Why `requireAuth()` refused a token: the `cause` of its 401 {@link AuthError}, for an app's logs;
+ * never sent to the client. `message` is the reason in words (`'jwt expired'`, `'invalid signature'`,
+ * `'unknown kid'`, …), `code` what an app can switch on.
+ *
+ * @example
+ * ```ts
+ * import type { NextFunction, Request, Response } from 'express';
+ * import { AuthError, InvalidAccessTokenError } from 'express-refresh-tokens';
+ *
+ * app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+ *   if (err instanceof AuthError && err.cause instanceof InvalidAccessTokenError) log.info({ reason: err.cause.code }, err.cause.message);
+ *   next(err);
+ * });
+ * ```
+ */
+export class InvalidAccessTokenError extends Error {
+  /** A stable code for the reason. */
+  readonly code: InvalidAccessTokenCode;
+
+  /**
+   * `requireAuth` creates these; an app only reads them.
+   *
+   * @param reason - The reason in words, the error's `message`.
+   * @param code - The stable code; `ERR_ACCESS_TOKEN_INVALID` when omitted.
+   */
+  constructor(reason: string, code: InvalidAccessTokenCode = ErrorCodes.ERR_ACCESS_TOKEN_INVALID) {
+    super(reason);
+    this.name = 'InvalidAccessTokenError';
+    this.code = code;
+  }
 }
 
 /**

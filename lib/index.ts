@@ -8,7 +8,7 @@
  */
 import './express-augmentation';
 
-export { type AccessTokenPayload, InvalidAccessTokenError } from './access-token';
+export type { AccessTokenPayload } from './access-token';
 export { type Auth, createAuth } from './create-auth';
 export type { Duration } from './duration';
 export {
@@ -20,6 +20,7 @@ export {
   type ErrorCode,
   ErrorCodes,
   type InvalidAccessTokenCode,
+  InvalidAccessTokenError,
   type StoreErrorCode,
   StoreUnavailableError,
 } from './errors';
@@ -38,12 +39,13 @@ export type {
   RefreshTokenOptions,
   RevocationOptions,
 } from './options';
-export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './rate-limit';
+export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './rate-limit-options';
 export type { AuthInfo, RequireAuthOptions } from './require-auth';
 export type { SubscriberLike } from './revocation/redis-revocation-feed';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
 export type {
+  KnownAddresses,
   NewSession,
   PresentationOutcome,
   RevocationFeed,

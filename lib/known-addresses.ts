@@ -1,26 +1,5 @@
-// The addresses each username has lately signed in from, as keyed marks with a TTL: login throttling lets them past the per-username budget.
-import type { SendCommandFn } from 'rate-limit-redis';
-
-/**
- * Marks "this username signed in from this address", each for a time. The keys are the caller's
- * HMACs of the pair, so neither the address nor the username is kept.
- */
-export interface KnownAddresses {
-  /** Whether the mark is there and has not expired. */
-  has(key: string): Promise<boolean>;
-  /** Sets the mark, or renews it for the whole TTL. */
-  add(key: string): Promise<void>;
-}
-
-/** In Redis, one key per mark (`<keyPrefix><key>`, value `1`) with the TTL: shared by every instance. */
-export function redisKnownAddresses(send: SendCommandFn, keyPrefix: string, ttlMs: number): KnownAddresses {
-  return {
-    has: async (key) => (await send('EXISTS', `${keyPrefix}${key}`)) === 1,
-    add: async (key) => {
-      await send('SET', `${keyPrefix}${key}`, '1', 'PX', String(ttlMs));
-    },
-  };
-}
+// The addresses each username has lately signed in from, kept in the process for a store without its own (RedisStore keeps them in Redis).
+import type { KnownAddresses } from './store/session-store';
 
 /** The most marks one process keeps in memory: about 10 MB of keys at most. */
 const MAX_MEMORY_MARKS = 100_000;

@@ -2,7 +2,7 @@
 import { type KeyObject, timingSafeEqual } from 'node:crypto';
 import { addressPrefix } from './client-address';
 import { deriveKey, type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
-import { randomBase64url } from './random-text';
+import { randomId } from './random-ids';
 
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -36,12 +36,12 @@ export function refreshTokenKeys(successorKey: KeyObject): RefreshTokenKeys {
 
 /** A new random session (family) id: 128 bits, base64url. */
 export function newSessionId(): string {
-  return randomBase64url(SESSION_ID_BYTES);
+  return randomId(SESSION_ID_BYTES);
 }
 
 /** A new random refresh secret: 256 bits, base64url. Only issued at login; later ones are derived. */
 export function newRefreshSecret(): string {
-  return randomBase64url(SECRET_BYTES);
+  return randomId(SECRET_BYTES);
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

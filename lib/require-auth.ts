@@ -1,11 +1,10 @@
 // requireAuth(): the middleware that checks access tokens on protected routes (RFC 6750).
 import type { NextFunction, Request, Response } from 'express';
-import { type AccessTokenCodec, type AccessTokenPayload, InvalidAccessTokenError } from './access-token';
+import type { AccessTokenCodec, AccessTokenPayload } from './access-token';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
-import { AuthError, ErrorCodes, revocationFeedStale, StoreUnavailableError } from './errors';
+import { AuthError, ErrorCodes, InvalidAccessTokenError, revocationFeedStale, StoreUnavailableError } from './errors';
 import type { AuthEvents } from './events';
-import { checkRequireAuthOptions } from './option-checks';
-import { toDictionaryMode } from './request-shape';
+import { checkRequireAuthOptions } from './options/checks';
 import type { RevocationFeed, RevocationVerdict } from './store/session-store';
 import type { VerifiedToken, VerifiedTokenCache } from './verified-token-cache';
 
@@ -182,7 +181,6 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   };
 
   return function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    toDictionaryMode(req);
     const headers = req.headers;
     const header = headers.authorization;
     if (header === undefined) return optional ? next() : refuse(req, next, bearerChallenge(realm));

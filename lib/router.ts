@@ -4,14 +4,13 @@ import type { AccessTokenCodec, IssuedAccessToken } from './access-token';
 import { authenticateUser, invalidCredentials } from './authenticate-user';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
-import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
-import { AuthError, logoutPending } from './errors';
+import { ensureFallbackErrorHandler, logoutPending, toAuthError } from './error-handling';
+import { AuthError } from './errors';
 import type { AuthEvents } from './events';
 import { jwksHandler, type PublishedKeys } from './jwks';
 import type { Configuration } from './options';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
-import { toDictionaryMode } from './request-shape';
 import type { AuthInfo } from './require-auth';
 import type { ClientInfo, IssuedSession, SessionService } from './session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
@@ -128,7 +127,6 @@ export function createAuthRouter(deps: RouterDeps): Router {
   };
 
   router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
-    toDictionaryMode(req);
     ensureFallbackErrorHandler(req.app);
     warnIfProxyUntrusted(req);
     res.setHeader('Cache-Control', 'no-store');

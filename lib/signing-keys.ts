@@ -3,7 +3,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ErrorCodes } from './errors';
 import { sha256Base64url } from './hashing';
 import type { PublicJwk } from './jwks';
-import { configurationError } from './option-checks';
+import { configurationError } from './options/checks';
 
 /** The longest `kid` the library configures or accepts in a token header. */
 export const MAX_KID_LENGTH = 64;
@@ -40,7 +40,7 @@ export type PublicJwkMembers = Pick<PublicJwk, 'kty' | 'crv' | 'e' | 'n' | 'x' |
 
 /** Reads one DER tag-length-value at `offset`, which must carry `tag`; returns where its content starts and ends. */
 function derContent(der: Buffer, offset: number, tag: number): { start: number; end: number } {
-  if (der[offset] !== tag) throw Object.assign(new Error('unexpected DER structure'), { code: ErrorCodes.ERR_INVALID_KEY });
+  if (der[offset] !== tag) throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, 'publicJwkMembers: unexpected DER structure');
   let length = der[offset + 1] ?? 0;
   let start = offset + 2;
   if (length & 0x80) {
@@ -48,7 +48,7 @@ function derContent(der: Buffer, offset: number, tag: number): { start: number; 
     length = 0;
     for (let i = 0; i < bytes; i++) length = length * 256 + (der[start++] ?? 0);
   }
-  if (start + length > der.length) throw Object.assign(new Error('truncated DER structure'), { code: ErrorCodes.ERR_INVALID_KEY });
+  if (start + length > der.length) throw configurationError('type', ErrorCodes.ERR_INVALID_KEY, 'publicJwkMembers: truncated DER structure');
   return { start, end: start + length };
 }
 

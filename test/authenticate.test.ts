@@ -5,7 +5,7 @@ import createError from 'http-errors';
 import request from 'supertest';
 import { type AccessTokenOptions, AuthError, type Authenticate, type AuthenticateResult, createAuth, ErrorCodes } from '../lib';
 import { MAX_AUTHORIZATION_LENGTH } from '../lib/require-auth';
-import { authOptions, closeAll, me, memoryStore, recordingApp } from './support/harness';
+import { authOptions, closeAll, me, memoryStore, recordingApp, testApp } from './support/harness';
 
 afterAll(closeAll);
 
@@ -23,6 +23,11 @@ function appWith(run: Authenticate, accessToken?: AccessTokenOptions): { app: Ex
 
 function postLogin(app: Express): request.Test {
   return request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: 'alice', password: 'alice-password' });
+}
+
+/** POST /auth/login with `username` and `password`. */
+function postLoginAs(app: Express, username: string, password: string): request.Test {
+  return request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username, password });
 }
 
 /** The login answered 500 `server_error`, set no cookie and said nothing of why; the app's handler got the TypeError saying why, with its code. */
@@ -160,5 +165,44 @@ describe('authenticate throwing', () => {
     const res = await postLogin(app);
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe('60');
+  });
+});
+
+// SPEC §4: "`authenticate` returning `null` and `authenticate` throwing a not-found error give the same
+// 401"; README names `NotFoundError` too.
+describe('authenticate throwing a not-found error', () => {
+  test('an error named NotFoundError, or with status 401, 403 or 404, gets exactly the answer of `null`', async () => {
+    const fallback = authOptions(memoryStore()).authenticate;
+    const authenticate: Authenticate = (req) => {
+      const { username } = req.body as { username?: string };
+      if (username === 'named') throw Object.assign(new Error('no user named'), { name: 'NotFoundError' });
+      for (const status of [401, 403, 404]) if (username === `status-${status}`) throw Object.assign(new Error(`user ${username} not found`), { status });
+      if (username === 'null') return null;
+      return fallback(req);
+    };
+    const { app } = testApp(memoryStore(), { authenticate, rateLimit: false });
+    const answer = async (username: string) => {
+      const res = await postLoginAs(app, username, 'x');
+      return {
+        status: res.status,
+        text: res.text,
+        contentType: res.headers['content-type'],
+        cacheControl: res.headers['cache-control'],
+        setCookie: res.headers['set-cookie'],
+        challenge: res.headers['www-authenticate'],
+      };
+    };
+    const ofNull = await answer('null');
+    expect(ofNull).toEqual({
+      status: 401,
+      text: '{"error":"invalid_credentials"}',
+      contentType: expect.stringMatching(/^application\/json/),
+      cacheControl: 'no-store',
+      setCookie: undefined,
+      challenge: undefined,
+    });
+    for (const username of ['named', 'status-401', 'status-403', 'status-404']) {
+      expect({ username, ...(await answer(username)) }).toEqual({ username, ...ofNull });
+    }
   });
 });

@@ -8,7 +8,7 @@ import cookieParser from 'cookie-parser';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions } from '../lib';
-import { COOKIE, closeAll, memoryStore, REFRESH_SECRET, redisStore, refreshCookieOf, testApp } from './support/harness';
+import { COOKIE, closeAll, login, memoryStore, REFRESH_SECRET, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
 
 // Express 4, installed under an alias; @types/express (5) describes both closely enough for building an app.
 const express4 = require('express4') as typeof express;
@@ -363,5 +363,118 @@ describe('on RedisStore', () => {
     expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}; ${COOKIE}=${session.refreshToken}`));
     expectRefused(await post(app, '/refresh').set('Cookie', `${COOKIE}=${encodeURIComponent(`s:${session.refreshToken}.sig`)}`));
     expect((await post(app, '/refresh').set('Cookie', `${COOKIE}=${session.refreshToken}`)).status).toBe(200);
+  });
+});
+
+/** The mountings the duplicate check and the token's spellings are tried under: without cookie-parser, and before the router. */
+const PARSER_MOUNTINGS: Mounting[] = ['none', 'before', 'before, with a secret'];
+
+/** The app {@link buildApp} makes with cookie-parser mounted as `mounting` says. */
+function cookieApp(mounting: Mounting): Express {
+  return buildApp({ mounting }).app;
+}
+
+/** POST /auth/refresh with `cookie` as its Cookie header (an array: one header line each). */
+function refreshWith(app: Express, cookie: string | string[]): request.Test {
+  const test = post(app, '/refresh');
+  return typeof cookie === 'string' ? test.set('Cookie', cookie) : test.set('Cookie', cookie);
+}
+
+describe('the refresh cookie as read with and without cookie-parser', () => {
+  test.each(PARSER_MOUNTINGS)(
+    'duplicate check with spacing variants, two Cookie lines, j: and quoted copies (cookie-parser: %s): refused, nothing rotated',
+    async (mounting) => {
+      const app = cookieApp(mounting);
+      const { refreshToken } = await login(app);
+      const attempts = [
+        `${COOKIE}=forged; ${COOKIE}=${refreshToken}`,
+        `${COOKIE}=${refreshToken};${COOKIE}=forged`,
+        `  ${COOKIE}=forged ;\t${COOKIE} =${refreshToken}`,
+        `${COOKIE}\t=forged; ${COOKIE}=${refreshToken}`,
+        `${COOKIE}=j:"forged"; ${COOKIE}=${refreshToken}`,
+        `${COOKIE}="forged"; ${COOKIE}=${refreshToken}`,
+        `a; ${COOKIE}=forged; b; ${COOKIE}=${refreshToken}`,
+        `${COOKIE}=forged;;;; ${COOKIE}=${refreshToken}`,
+      ];
+      for (const cookie of attempts) {
+        const res = await refreshWith(app, cookie);
+        expect({ cookie, status: res.status, body: res.body }).toEqual({ cookie, status: 401, body: { error: 'invalid_refresh_token' } });
+      }
+      // two Cookie header lines (Node joins them with '; ')
+      const lines = await refreshWith(app, [`${COOKIE}=forged`, `${COOKIE}=${refreshToken}`]);
+      expect(lines.status).toBe(401);
+      // the real token was never rotated by any of the refused attempts
+      const ok = await refresh(app, refreshToken);
+      expect(ok.status).toBe(200);
+    },
+  );
+
+  test.each(PARSER_MOUNTINGS)(
+    'other names are other cookies (cookie-parser: %s): case variants and encoded names never stand in for ours, nor count as duplicates',
+    async (mounting) => {
+      const app = cookieApp(mounting);
+      const { refreshToken } = await login(app);
+      for (const other of ['__host-refresh', '__HOST-refresh', '%5F_Host-refresh', '__Host-refresh%00', '__Host-Refresh', '__Host-refresh-present']) {
+        // alone: our cookie is absent
+        const alone = await refreshWith(app, `${other}=${refreshToken}`);
+        expect({ other, status: alone.status }).toEqual({ other, status: 401 });
+      }
+      // beside ours: ours is read, theirs ignored, and the refresh works once
+      const res = await refreshWith(app, `__host-refresh=forged; %5F_Host-refresh=forged; ${COOKIE}=${refreshToken}`);
+      expect(res.status).toBe(200);
+    },
+  );
+
+  test.each(PARSER_MOUNTINGS)('percent-encoded token characters are decoded alike by both parsers (cookie-parser: %s)', async (mounting) => {
+    const app = cookieApp(mounting);
+    const { refreshToken } = await login(app);
+    const encoded = refreshToken.replace(/[A-Za-z]/, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    expect(encoded).not.toBe(refreshToken);
+    expect((await refreshWith(app, `${COOKIE}=${encoded}`)).status).toBe(200);
+  });
+
+  test.each(PARSER_MOUNTINGS)('nasty Cookie headers are 4xx JSON, never a 500 (cookie-parser: %s)', async (mounting) => {
+    const app = cookieApp(mounting);
+    const nasty = [
+      `${COOKIE}`,
+      `${COOKIE}=`,
+      `${COOKIE}=%`,
+      `${COOKIE}=%E0%A4%A`,
+      `${COOKIE}=%00`,
+      `${COOKIE}="`,
+      `${COOKIE}=""`,
+      `${COOKIE}=j:`,
+      `${COOKIE}=j:null`,
+      `${COOKIE}=j:0`,
+      `${COOKIE}=j:{"__proto__":{"x":1}}`,
+      `${COOKIE}=j:"${'a'.repeat(4000)}"`,
+      `${COOKIE}=s:`,
+      `${COOKIE}=s:x.y`,
+      '=;=;=',
+      ';;;;',
+      `constructor=1; __proto__=2; ${COOKIE}=x`,
+      `${COOKIE}==${'='.repeat(100)}`,
+    ];
+    for (const cookie of nasty) {
+      const res = await refreshWith(app, cookie);
+      expect({ cookie, status: res.status, type: res.type }).toEqual({ cookie, status: 401, type: 'application/json' });
+    }
+  });
+});
+
+describe('a j: value is never a spelling of the token', () => {
+  // cookie-parser turns `j:"<token>"` into the plain string <token>; were it accepted, what a cookie
+  // means would depend on the app's middleware, and a second (JSON-escaped) spelling of the token would work.
+  test('with cookie-parser mounted, a j:"<token>" value is refused like any other j: value', async () => {
+    const withParser = cookieApp('before');
+    const without = cookieApp('none');
+    const a = await login(withParser);
+    const b = await login(without);
+    const jsonSpelling = (token: string): string => `j:${JSON.stringify(token).replace('A', '\\u0041')}`;
+    const answers = {
+      withParser: (await refreshWith(withParser, `${COOKIE}=${jsonSpelling(a.refreshToken)}`)).status,
+      withoutParser: (await refreshWith(without, `${COOKIE}=${jsonSpelling(b.refreshToken)}`)).status,
+    };
+    expect(answers).toEqual({ withParser: 401, withoutParser: 401 });
   });
 });

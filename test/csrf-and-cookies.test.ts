@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { type AuthOptions, createAuth } from '../lib';
-import { authOptions, COOKIE, closeClients, login, me, REFRESH_SECRET, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
+import { authOptions, COOKIE, closeAll, login, me, memoryStore, REFRESH_SECRET, redisStore, refresh, refreshCookieOf, testApp } from './support/harness';
 
-afterAll(closeClients);
+afterAll(closeAll);
 
 const CREDENTIALS = { username: 'alice', password: 'alice-password' };
 
@@ -296,5 +296,43 @@ describe('a refused call says, in the answer, how to make it', () => {
       .set('Origin', 'https://app.example')
       .send(CREDENTIALS);
     expect(csrfMessage(res)).toMatch(/Sec-Fetch-Site: cross-site/);
+  });
+});
+
+// SPEC §3: "require the header `X-Requested-With` (any non-empty value; name configurable), reject a
+// present `Origin` that is not the app's own origin or in `allowedOrigins`, and reject `Sec-Fetch-Site:
+// cross-site`": any other marker value, Sec-Fetch-Site same-site or none, and an allowed Origin on /logout too pass.
+describe('the CSRF guard refuses only what SPEC lists', () => {
+  let server: Server;
+  beforeAll(async () => {
+    const { app } = testApp(memoryStore(), { rateLimit: false, csrf: { allowedOrigins: ['https://app.example'] } });
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test('any non-empty X-Requested-With, Sec-Fetch-Site same-site or none, and an allowed Origin on /logout all pass', async () => {
+    const ownOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const [marker, headers] of [
+      ['XMLHttpRequest', {}],
+      ['1', { 'Sec-Fetch-Site': 'same-site' }],
+      ['anything at all', { 'Sec-Fetch-Site': 'none', Origin: ownOrigin }],
+      ['x', { Origin: 'https://app.example', 'Sec-Fetch-Site': 'same-site' }],
+    ] as Array<[string, Record<string, string>]>) {
+      const post = (path: string) => request(server).post(`/auth${path}`).set('X-Requested-With', marker).set(headers);
+      const label = `${marker} ${JSON.stringify(headers)}`;
+      const res = await post('/login').send({ username: 'alice', password: 'alice-password' });
+      expect({ label, status: res.status }).toEqual({ label, status: 200 });
+      const rotated = await post('/refresh').set('Cookie', `${COOKIE}=${refreshCookieOf(res) as string}`);
+      expect({ label, status: rotated.status }).toEqual({ label, status: 200 });
+      const token = refreshCookieOf(rotated) as string;
+      const out = await post('/logout').set('Cookie', `${COOKIE}=${token}`);
+      expect({ label, status: out.status }).toEqual({ label, status: 204 });
+      // the logout really ended the family (a 204 alone would also be the answer without a cookie)
+      const after = await request(server).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${token}`);
+      expect({ label, status: after.status }).toEqual({ label, status: 401 });
+    }
   });
 });

@@ -1,10 +1,12 @@
-// Durations through createAuth (the public API): everything the `ms` package reads ('1 hour', '2 days',
-// '1.5h', …), numbers still seconds, and junk, negative, unit-less or absurd values refused with the
-// same messages as before.
+// Durations through createAuth (the public API) and parseDuration: everything the `ms` package reads ('1 hour',
+// '2 days', '1.5h', …), numbers still seconds, and junk, negative, unit-less, misread or absurd values refused
+// with the same messages as before.
+import express from 'express';
 import request from 'supertest';
-import { type AuthOptions, createAuth } from '../lib';
+import { type AuthOptions, createAuth, ErrorCodes } from '../lib';
+import { parseDuration } from '../lib/duration';
 import { resolveOptions } from '../lib/options';
-import { ACCESS_SECRET, authOptions, closeAll, login, memoryStore, REFRESH_SECRET, testApp } from './support/harness';
+import { ACCESS_SECRET, authOptions, closeAll, login, memoryStore, REFRESH_SECRET, redisStore, testApp } from './support/harness';
 
 afterAll(closeAll);
 
@@ -139,5 +141,102 @@ describe('junk is refused with the same message as before', () => {
     const { app } = testApp(memoryStore(), withDurations({ ttl: '1 hour', idleTtl: '2 days', absoluteTtl: '1 week', reuseGrace: '5 secs' }));
     const { accessToken } = await login(app);
     expect((await request(app).get('/api/me').set('Authorization', `Bearer ${accessToken}`)).status).toBe(200);
+  });
+});
+
+describe('durations read through ms: junk refused, its forms pinned', () => {
+  test('junk, unitless, exponent, infinite, negative and over-long strings are refused', () => {
+    for (const value of [
+      '1e3',
+      '1e3s',
+      'Infinity',
+      'Infinitys',
+      'NaNs',
+      '-5m',
+      '- 5m',
+      '+5m',
+      '5',
+      ' ',
+      '',
+      '0x10s',
+      '5 m s',
+      `${'9'.repeat(100)}s`,
+      '1,000s',
+      '5mo',
+      '5 months',
+    ]) {
+      expect({ value, parsed: parseDuration(value) }).toEqual({ value, parsed: undefined });
+    }
+    for (const value of [Number.POSITIVE_INFINITY, Number.NaN, -1, '10', null, {}, [5], true]) {
+      expect(parseDuration(value)).toBeUndefined();
+    }
+  });
+
+  test('what ms reads, pinned: spaces, long names, years of 365.25 days, negative zero as 0', () => {
+    expect(parseDuration(' 5m ')).toBe(300_000);
+    expect(parseDuration('5 m')).toBe(300_000);
+    expect(parseDuration('5 minutes')).toBe(300_000);
+    expect(parseDuration('.5h')).toBe(1_800_000);
+    expect(parseDuration('1y')).toBe(365.25 * 86_400_000);
+    expect(Object.is(parseDuration('-0s'), 0)).toBe(true);
+    expect(Object.is(parseDuration('-0.0001s'), 0)).toBe(false); // negative: refused
+    expect(parseDuration('-0.0001s')).toBeUndefined();
+  });
+
+  test('over ten years, or a zero/negative-zero ttl, is refused by createAuth with ERR_INVALID_DURATION', () => {
+    const store = memoryStore();
+    const attempt = (refreshToken: Record<string, unknown>, ttl: unknown = '10m') => {
+      try {
+        createAuth(
+          authOptions(store, {
+            accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl } as never,
+            refreshToken: { secret: REFRESH_SECRET, ...refreshToken },
+          }),
+        );
+        return 'accepted';
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+    };
+    expect(attempt({ absoluteTtl: '11y' })).toBe(ErrorCodes.ERR_INVALID_DURATION);
+    expect(attempt({ absoluteTtl: `${'9'.repeat(90)}y` })).toBe(ErrorCodes.ERR_INVALID_DURATION);
+    expect(attempt({}, '-0s')).toBe(ErrorCodes.ERR_INVALID_DURATION);
+    expect(attempt({}, -0)).toBe(ErrorCodes.ERR_INVALID_DURATION);
+    expect(attempt({}, '999ms')).toBe(ErrorCodes.ERR_INVALID_DURATION);
+  });
+});
+
+describe('a duration meant in another unit is refused, not misread', () => {
+  // ms matches units case-insensitively, so '6M' (a common spelling of six months) would be six minutes.
+  test("an upper-case 'M' (read by many as months) is refused, not taken as minutes", () => {
+    expect({ '6M': parseDuration('6M'), '1M': parseDuration('1M') }).toEqual({ '6M': undefined, '1M': undefined });
+  });
+
+  // ms reads numbers as milliseconds, this library as seconds: `accessToken.ttl: 900_000` (15 min in ms)
+  // would be 10.4 days, under the only other upper bound, refreshToken.idleTtl (14 days by default).
+  test('an access-token ttl given in milliseconds by mistake (900000) is refused, not taken as 10.4 days', async () => {
+    let outcome: string;
+    try {
+      const auth = createAuth(authOptions(memoryStore(), { accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: 900_000 } }));
+      const app = express();
+      app.use('/auth', auth.router);
+      const { res } = await login(app);
+      outcome = `accepted: expiresIn ${res.body.expiresIn}s`;
+      await auth.close();
+    } catch (error) {
+      outcome = (error as { code?: string }).code ?? String(error);
+    }
+    expect(outcome).toBe(ErrorCodes.ERR_INVALID_DURATION);
+  });
+});
+
+describe('durations beyond what Date and Redis can hold', () => {
+  test('durations beyond what Date and Redis can hold are refused by createAuth, not discovered as 500/503 at run time', async () => {
+    const { store } = await redisStore();
+    // 20 million weeks: GET /auth/sessions then throws in Date#toISOString (500);
+    // 2e12 weeks: PEXPIREAT gets "1.2e+27" and every login answers 503 as if Redis were down
+    for (const absoluteTtl of ['20000000w', '2000000000000w']) {
+      expect(() => createAuth(authOptions(store, { refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl } }))).toThrow(RangeError);
+    }
   });
 });

@@ -3,9 +3,10 @@
 // signed in from, successful logins per user, a success resetting its pair, and Redis keys that name no address and no username.
 import { createHash } from 'node:crypto';
 import type { Express, Request } from 'express';
+import type Redis from 'ioredis';
 import request from 'supertest';
-import type { RateLimitOptions } from '../lib';
-import { closeAll, keysUnder, redisStore, refreshCookieOf, testApp } from './support/harness';
+import { type RateLimitOptions, RedisStore } from '../lib';
+import { authOptions, closeAll, keysUnder, memoryStore, redisClient, redisStore, refreshCookieOf, testApp } from './support/harness';
 import { forgedRefreshToken } from './support/tokens';
 
 afterAll(closeAll);
@@ -258,5 +259,82 @@ describe('what the throttling keeps in Redis', () => {
       expect(key).not.toMatch(/alice|carol/i);
       expect(await pttl(key)).toBeGreaterThan(0);
     }
+  });
+});
+
+/** POST /auth/login without X-Forwarded-For: every attempt from the one test address. */
+function postLogin(app: Express, username: string, password: string): request.Test {
+  return request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username, password });
+}
+
+/** Waits (up to 2 s) until the one login counter under `keyPrefix` holds `value` (`null`: until there is none). */
+async function counterBack(client: Redis, keyPrefix: string, value: string | null): Promise<void> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    const keys = await keysUnder(client, keyPrefix);
+    if (value === null ? keys.length === 0 : keys.length === 1 && (await client.get(keys[0] as string)) === value) return;
+    if (Date.now() > deadline) throw new Error(`the login counter under ${keyPrefix} never went back to ${value}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+// SPEC §5: "Login throttling with express-rate-limit (rate-limit-redis on Redis), failed logins only,
+// on by default, `rateLimit: false` to turn it off", through the router createAuth builds, with its default options.
+// On Redis the counters are RedisStore's own express-rate-limit Store (rate-limit-redis' script, run through the
+// store's command gate), as docs/design-decisions.md says.
+describe('login throttling as createAuth mounts it', () => {
+  test('on by default: failed logins only are counted, in Redis (two instances share the count); the 11th attempt is 429', async () => {
+    const { store, client, prefix } = await redisStore();
+    const a = testApp(store).app; // default options: no rateLimit key at all
+    const b = testApp(new RedisStore({ client: await redisClient(), prefix })).app;
+
+    for (let i = 0; i < 9; i++) expect((await postLogin(i % 2 === 0 ? a : b, 'alice', WRONG)).status).toBe(401);
+    await counterBack(client, `${prefix}rl:login:`, '9');
+    // A successful login starts the count again (once answered: wait for it, so this checks the reset, not the race).
+    expect((await postLogin(a, 'alice', 'alice-password')).status).toBe(200);
+    await counterBack(client, `${prefix}rl:login:`, null);
+    for (let i = 0; i < 10; i++) expect((await postLogin(i % 2 === 0 ? b : a, 'alice', WRONG)).status).toBe(401); // the 10th: still answered
+
+    for (const [app, password] of [
+      [a, WRONG],
+      [b, 'alice-password'], // locked out at this address even with the right password
+    ] as const) {
+      const res = await postLogin(app, 'alice', password);
+      expect(res.status).toBe(429);
+      expect(res.body).toEqual({ error: 'too_many_requests' });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(900);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    // Per account: another user behind the same address is not locked out.
+    expect((await postLogin(a, 'bob', 'bob-password')).status).toBe(200);
+  });
+
+  test('two overlapping correct logins near the limit never lock the account: a refused attempt is given back too', async () => {
+    const { store, client, prefix } = await redisStore();
+    // A credential check slow enough that the second login is counted while the first is still in it:
+    // the two surely overlap (without it they may run one after the other, and pass on old code too).
+    const check = authOptions(store).authenticate;
+    const slow: typeof check = async (req) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return check(req);
+    };
+    const a = testApp(store, { authenticate: slow }).app;
+    const b = testApp(new RedisStore({ client: await redisClient(), prefix }), { authenticate: slow }).app;
+    for (let i = 0; i < 9; i++) expect((await postLogin(a, 'alice', WRONG)).status).toBe(401);
+    // Two tabs (or two instances) sign in at once with the right password: the count reaches 11, so
+    // one of them is refused; neither checked a wrong password, so neither stays counted.
+    const statuses = (await Promise.all([postLogin(a, 'alice', 'alice-password'), postLogin(b, 'alice', 'alice-password')])).map((res) => res.status);
+    expect(statuses.sort()).toEqual([200, 429]);
+    await counterBack(client, `${prefix}rl:login:`, null); // the refused one given back, then the success's reset
+    expect((await postLogin(b, 'alice', 'alice-password')).status).toBe(200);
+    expect((await postLogin(a, 'alice', 'alice-password')).status).toBe(200);
+  });
+
+  test('`rateLimit: false` turns it off: 25 failed logins are all 401, and the right password then works', async () => {
+    const { app } = testApp(memoryStore(), { rateLimit: false });
+    for (let i = 0; i < 25; i++) expect((await postLogin(app, 'alice', WRONG)).status).toBe(401);
+    expect((await postLogin(app, 'alice', 'alice-password')).status).toBe(200);
   });
 });

@@ -5,17 +5,10 @@ import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
 import { toAuthError } from '../lib/error-handling';
 import { createAuthEvents } from '../lib/events';
-import {
-  createRateLimiters,
-  normaliseUsername,
-  RATE_LIMIT_DEFAULTS,
-  type RateLimiters,
-  type RateLimitRedisClient,
-  type ResolvedRateLimit,
-  redisSender,
-  resolveRateLimit,
-} from '../lib/rate-limit';
+import { createRateLimiters, normaliseUsername, type RateLimiters } from '../lib/rate-limit';
+import { RATE_LIMIT_DEFAULTS, type ResolvedRateLimit, resolveRateLimit } from '../lib/rate-limit-options';
 import { jsonObjectBody } from '../lib/request-body';
+import { RedisStore } from '../lib/store/redis-store';
 import { closeClients, keysUnder, redisClient, redisUrl, USERS, uniquePrefix } from './support/harness';
 import { type RedisCluster, startRedisCluster } from './support/redis-cluster';
 import { startRedisServer } from './support/redis-process';
@@ -26,11 +19,13 @@ const IP2 = '198.51.100.2';
 const IP3 = '192.0.2.3';
 
 const limiterSets: RateLimiters[] = [];
+const redisStores: RedisStore[] = [];
 const extraClients: Redis[] = [];
 const proxies: TcpProxy[] = [];
 
 afterAll(async () => {
   for (const limiters of limiterSets.splice(0)) limiters.close();
+  await Promise.all(redisStores.splice(0).map((store) => store.close()));
   for (const client of extraClients.splice(0)) client.disconnect();
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   await closeClients();
@@ -44,9 +39,17 @@ function sessionOf(req: Request): string | undefined {
   return /(?:^|;\s*)session=(\w+)/.exec(req.headers.cookie ?? '')?.[1];
 }
 
-/** Resolves options like createAuth will, and remembers the limiters for closing. */
-function limitersFor(rateLimit: unknown, client?: RateLimitRedisClient, prefix = '', commandTimeoutMs?: number): RateLimiters {
-  const limiters = createRateLimiters(resolveRateLimit(rateLimit), client, prefix, { secret: SECRET, refreshFamily: sessionOf, commandTimeoutMs });
+/** A RedisStore on `client` (its counters are the throttling's), remembered for closing. */
+function storeOn(client: Redis | Cluster, prefix: string, commandTimeoutMs?: number): RedisStore {
+  const store = new RedisStore({ client, prefix, ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }) });
+  redisStores.push(store);
+  return store;
+}
+
+/** Resolves options like createAuth will, counting in a RedisStore on `client` when given, and remembers the limiters for closing. */
+function limitersFor(rateLimit: unknown, client?: Redis | Cluster, prefix = '', commandTimeoutMs?: number, secret = SECRET): RateLimiters {
+  const store = client === undefined ? undefined : storeOn(client, prefix, commandTimeoutMs);
+  const limiters = createRateLimiters(resolveRateLimit(rateLimit), store, { secret, refreshFamily: sessionOf });
   limiterSets.push(limiters);
   return limiters;
 }
@@ -358,12 +361,6 @@ describe('defaults and options', () => {
     expect((thrown as Error).message).toMatch(message);
   });
 
-  test('a Redis client without call() is refused with a fix', () => {
-    expect(() => createRateLimiters(resolveRateLimit(undefined), {} as RateLimitRedisClient, 'p:', { secret: SECRET })).toThrow(
-      /`rateLimit` needs the Redis client's call\(\) method .* or set `rateLimit: false`\./,
-    );
-  });
-
   test("warns once when Express' `trust proxy` is true, which lets clients pick their address", async () => {
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
@@ -402,8 +399,7 @@ describe('Redis counters', () => {
   test('the names depend on the server secret: another secret, other names for the same address and username', async () => {
     const client = await redisClient();
     const prefix = uniquePrefix();
-    const other = createRateLimiters(resolveRateLimit(undefined), client, prefix, { secret: createSecretKey(randomBytes(32)) });
-    limiterSets.push(other);
+    const other = limitersFor(undefined, client, prefix, undefined, createSecretKey(randomBytes(32)));
     await failLogins([stubApp(limitersFor(undefined, client, prefix)), stubApp(other)], IP1, 'alice', 2);
     const keys = await keysUnder(client, `${prefix}rl:login:`);
     expect(keys).toHaveLength(2);
@@ -412,12 +408,13 @@ describe('Redis counters', () => {
 
   test('a decrement never leaves a key without a TTL', async () => {
     const client = await redisClient();
-    const send = redisSender(client, 1000);
-    const key = `${uniquePrefix()}rl:login:gone`;
-    await send('DECR', key);
+    const prefix = uniquePrefix();
+    const counters = storeOn(client, prefix).rateLimitStore('login');
+    const key = `${prefix}rl:login:gone`;
+    await counters.decrement('gone');
     expect(await client.exists(key)).toBe(0);
     await client.set(key, '3', 'PX', 60_000);
-    await send('DECR', key);
+    await counters.decrement('gone');
     expect(await client.get(key)).toBe('2');
     expect(await client.pttl(key)).toBeGreaterThan(0);
   });

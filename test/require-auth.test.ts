@@ -1,16 +1,14 @@
 // requireAuth() and the programmatic API: RFC 6750 answers, token checks, error handling, revocation and events.
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { promisify } from 'node:util';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { type Auth, AuthError, type AuthEventMap, type AuthOptions, createAuth, RedisStore, type RequireAuthOptions } from '../lib';
-import { ACCESS_SECRET, authOptions, buildApp, COOKIE, closeClients, login, redisClient, redisStore, refresh, testApp } from './support/harness';
+import { ACCESS_SECRET, authOptions, buildApp, COOKIE, closeAll, login, memoryStore, redisClient, redisStore, refresh, testApp } from './support/harness';
 import { accessClaims, handmadeToken, nowSeconds, sidOf, signHs256 } from './support/tokens';
 
-afterAll(closeClients);
+afterAll(closeAll);
 
 const INVALID_CHALLENGE = 'Bearer realm="api", error="invalid_token"';
 
@@ -253,36 +251,6 @@ describe('requireAuth: a valid token', () => {
       auth.requireAuth()(req as unknown as Request, {} as Response, capture);
     }
     expect(outcomes).toEqual(['next()', 401, 'next()', 401, 'next()', 401]);
-  });
-
-  test("after requireAuth, and in the router's routes, an Express request is a dictionary-mode object in V8, on Express 5 and 4 (what makes them fast)", async () => {
-    // %HasFastProperties needs --allow-natives-syntax, so this runs in a child process, on the built package.
-    const script = `
-      const http = require('node:http');
-      const { createAuth, MemoryStore } = require(${JSON.stringify(require.resolve('express-refresh-tokens'))});
-      const get = (server, path) => new Promise((resolve) => http.get({ host: '127.0.0.1', port: server.address().port, path }, (res) => res.resume().on('end', resolve)));
-      const check = async (express) => {
-        const auth = createAuth({ store: new MemoryStore(), accessToken: { secret: 'a'.repeat(32) }, refreshToken: { secret: 'b'.repeat(32) }, authenticate: async () => null, cookie: { secure: false } });
-        const app = express();
-        const seen = {};
-        app.get('/', (req, _res, next) => { seen.before = %HasFastProperties(req); next(); }, auth.requireAuth({ optional: true }),
-          (req, res) => { seen.afterRequireAuth = %HasFastProperties(req); res.end(); });
-        // The router answers itself: the request is looked at once its answer is written.
-        app.use('/auth', (req, res, next) => { res.on('finish', () => { seen.afterRouter = %HasFastProperties(req); }); next(); }, auth.router);
-        const server = app.listen(0, '127.0.0.1');
-        await new Promise((resolve) => server.once('listening', resolve));
-        await get(server, '/');
-        await get(server, '/auth/.well-known/jwks.json');
-        await new Promise((resolve) => server.close(resolve));
-        await auth.close();
-        return seen;
-      };
-      (async () => console.log(JSON.stringify({ express5: await check(require('express')), express4: await check(require('express4')) })))();
-    `;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--allow-natives-syntax', '-e', script], { cwd: process.cwd() });
-    // A request has fast properties before (the control); a Node whose V8 changes this fails here, see docs/performance.md.
-    const shapes = { before: true, afterRequireAuth: false, afterRouter: false };
-    expect(JSON.parse(stdout)).toEqual({ express5: shapes, express4: shapes });
   });
 
   test('the scheme is case-insensitive', async () => {
@@ -624,5 +592,62 @@ describe('access tokens are JWTs the app can read', () => {
     const crafted = signHs256(accessClaims());
     const decoded = jwt.verify(crafted, ACCESS_SECRET, { algorithms: ['HS256'], complete: true });
     expect(decoded.header).toEqual({ alg: 'HS256', typ: 'at+jwt' });
+  });
+});
+
+describe('keys are turned into KeyObjects once, at start-up (SPEC §4)', () => {
+  const nodeCrypto = require('node:crypto') as typeof import('node:crypto');
+  const keyPrototypes = (): Array<{ export: (...args: never[]) => unknown }> => {
+    const pair = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return [nodeCrypto.createSecretKey(Buffer.alloc(32)), pair.publicKey, pair.privateKey].map((key) => Object.getPrototypeOf(key));
+  };
+
+  test.each([
+    ['HS256 with a string secret', {}],
+    [
+      'ES256 with PEM keys',
+      (() => {
+        const pair = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        return {
+          accessToken: {
+            algorithm: 'ES256' as const,
+            privateKey: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+            publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+            ttl: '10m',
+          },
+        };
+      })(),
+    ],
+  ])('%s: login, refresh and requireAuth build, import or export no key', async (_name, overrides) => {
+    const { app } = testApp(memoryStore(), overrides);
+    const prototypes = keyPrototypes(); // made before the spies watch
+    const spies = [
+      jest.spyOn(nodeCrypto, 'createSecretKey'),
+      jest.spyOn(nodeCrypto, 'createPrivateKey'),
+      jest.spyOn(nodeCrypto, 'createPublicKey'),
+      // `export` lives on each kind of KeyObject's own prototype (secret, public, private).
+      ...prototypes.map((prototype) => jest.spyOn(prototype, 'export')),
+    ];
+    try {
+      const first = await login(app);
+      const rotated = await refresh(app, first.refreshToken);
+      expect(rotated.status).toBe(200);
+      expect((await me(app, `Bearer ${first.accessToken}`)).status).toBe(200);
+      expect((await me(app, `Bearer ${rotated.body.accessToken as string}`)).status).toBe(200);
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+
+  test('the spies see key work when there is some: createAuth itself builds and exports its keys', () => {
+    const [secretPrototype] = keyPrototypes();
+    const spies = [jest.spyOn(nodeCrypto, 'createSecretKey'), jest.spyOn(secretPrototype as { export: () => unknown }, 'export')];
+    try {
+      testApp(memoryStore());
+      for (const spy of spies) expect(spy).toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 });

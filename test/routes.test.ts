@@ -734,3 +734,32 @@ describe('DELETE /auth/sessions/:id', () => {
     expect((await me(app, alice.accessToken)).status).toBe(200);
   });
 });
+
+describe('sessions per user are capped, and GET /sessions pages', () => {
+  test('a login beyond maxSessionsPerUser ends the oldest session; pages of two walk the rest with nextCursor', async () => {
+    const { store } = await redisStore();
+    const { app } = testApp(store, { maxSessionsPerUser: 3 });
+    const logins = [];
+    for (let i = 0; i < 4; i++) logins.push(await login(app, 'alice', `device-${i}`));
+    const [first, , , last] = logins as [Awaited<ReturnType<typeof login>>, unknown, unknown, Awaited<ReturnType<typeof login>>];
+    expect((await refresh(app, first.refreshToken)).status).toBe(401); // evicted
+    expect((await me(app, first.accessToken)).status).toBe(401);
+
+    const list = (query: string) => request(app).get(`/auth/sessions${query}`).set('Authorization', `Bearer ${last.accessToken}`);
+    const page1 = await list('?limit=2');
+    expect(page1.status).toBe(200);
+    expect(page1.body.sessions.map((s: { userAgent: string }) => s.userAgent)).toEqual(['device-1', 'device-2']);
+    expect(page1.body.nextCursor).toBe('2');
+    const page2 = await list(`?limit=2&cursor=${page1.body.nextCursor as string}`);
+    expect(page2.body.sessions.map((s: { userAgent: string; current: boolean }) => [s.userAgent, s.current])).toEqual([['device-3', true]]);
+    expect(page2.body.nextCursor).toBeNull();
+    for (const bad of ['?limit=0', '?limit=101', '?limit=x', '?cursor=-1', '?cursor=abc', '?limit=2&limit=3']) {
+      const res = await list(bad);
+      expect({ bad, status: res.status, body: res.body }).toEqual({
+        bad,
+        status: 400,
+        body: { error: 'invalid_request', message: 'limit must be 1 to 100 and cursor one this route returned' },
+      });
+    }
+  });
+});

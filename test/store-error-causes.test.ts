@@ -131,7 +131,7 @@ describe('a refused connection (nothing listens on the port)', () => {
     expectBareUnavailable(await loginRequest(app), port);
     const cause = (seen.at(-1) as AuthError).cause as StoreUnavailableError;
     expect(cause.code).toBe(ErrorCodes.ERR_STORE_TIMEOUT);
-    expect(cause.message).toMatch(/^Rate limiter: Redis did not answer \w+ within 300ms: connection refused \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/);
+    expect(cause.message).toMatch(/^Rate limiter: Redis did not answer within 300ms: connection refused \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/);
     expect(cause.cause).toMatchObject({ code: 'ECONNREFUSED' });
     expect(storeErrors.at(-1)?.error).toBe(cause);
   });

@@ -297,6 +297,33 @@ describe('a Redis that hangs (SIGSTOP)', () => {
     expect((await evalshaCalls()) - before).toBeLessThan(10);
     expect((await pingCalls()) - pingsBefore).toBeLessThanOrEqual(2);
   });
+
+  test.each([
+    ['a login, whose throttling counter', 'a refresh', loginRequest, 'refresh'],
+    ['a refresh', "a login's throttling counter", (app: Express, refreshToken: string) => refresh(app, refreshToken), 'login'],
+  ] as const)('sessions and throttling share one circuit: after %s times out, %s fails fast', async (_first, _then, timesOut, failsFastOperation) => {
+    const { pid, c } = await privateRedis();
+    const { app, auth } = testApp(new RedisStore({ client: c, prefix: uniquePrefix(), commandTimeoutMs: COMMAND_TIMEOUT_MS }));
+    const storeErrors = collectStoreErrors(auth);
+    const { refreshToken } = await login(app);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the login's own marks, written after its answer
+
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const hung = await timed(() => timesOut(app, refreshToken));
+      expectUnavailable(hung.res);
+      expect(hung.ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20);
+      expect(storeErrors.at(-1)?.error.code).toBe('ERR_STORE_TIMEOUT');
+
+      const other = failsFastOperation === 'refresh' ? () => refresh(app, refreshToken) : () => loginRequest(app);
+      const fast = await timed(other);
+      expectUnavailable(fast.res);
+      expect(fast.ms).toBeLessThan(COMMAND_TIMEOUT_MS / 2);
+      expect(storeErrors.at(-1)).toMatchObject({ operation: failsFastOperation, error: { code: 'ERR_STORE_CIRCUIT_OPEN' } });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
 });
 
 describe('a logout during an outage', () => {

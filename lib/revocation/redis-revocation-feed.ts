@@ -1,10 +1,10 @@
 // The revocation feed on Redis: loads the log page by page, follows the (authenticated) channel, re-syncs after reconnects, fails closed when stale.
 import { describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors';
-import { randomBase64url } from '../random-text';
+import { randomId } from '../random-ids';
 import { ConnectionWatch } from '../store/redis-connection-watch';
 import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
 import { authenticatedBody, type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
-import { applyRevocation, boundedRevocation, heartbeatBody, parseBody, type Revocation } from './revocation-log-format';
+import { applyRevocation, boundedRevocation, heartbeatBody, parseBody, type Revocation } from './revocation-message-codec';
 import { RevocationSet } from './revocation-set';
 
 /** The dedicated pub/sub connection a feed owns (an ioredis `duplicate()` of the store's client). */
@@ -95,7 +95,7 @@ export function epochStart(epoch: string): number {
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly set: RevocationSet;
-  private readonly id = randomBase64url(9);
+  private readonly id = randomId(9);
   private readonly heartbeats = new Map<number, PendingHeartbeat>();
   /** Authenticates messages, and signs this feed's heartbeats. */
   private readonly mac: ChannelMac;
@@ -233,7 +233,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     // Subscribed before reading the log: whatever is revoked from now on arrives as a message.
     await this.subscriber.subscribe(this.source.channel);
     const startedAt = performance.now();
-    const { epoch, version } = await this.source.loadStart(randomBase64url(9), this.options.retainMs);
+    const { epoch, version } = await this.source.loadStart(randomId(9), this.options.retainMs);
     if (epoch !== this.epoch) {
       this.epoch = epoch;
       this.set.refuseBefore(epochStart(epoch));

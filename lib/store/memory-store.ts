@@ -1,7 +1,7 @@
 // MemoryStore: the SessionStore contract in one process's memory, for development and tests only.
 import { describeValue } from '../describe-value';
 import { ErrorCodes } from '../errors';
-import { checkKnownKeys, configurationError } from '../option-checks';
+import { checkKnownKeys, configurationError } from '../options/checks';
 import { hashesEqual } from '../refresh-token';
 import { RevocationSet } from '../revocation/revocation-set';
 import {

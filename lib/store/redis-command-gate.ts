@@ -1,5 +1,5 @@
-// Sending commands to Redis within a time budget: waits for the connection, fails fast while Redis hangs.
-import { describeStoreCause, ErrorCodes, type StoreErrorCode, StoreUnavailableError } from '../errors';
+// A deadline plus a circuit breaker for Redis commands: each waits for the connection within a time budget, and all fail fast while Redis hangs.
+import { CommandNotSentError, describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors';
 import type { RedisClock } from './redis-clock';
 import { type ConnectionWatch, noAnswerReason } from './redis-connection-watch';
 
@@ -15,14 +15,6 @@ export interface ConnectionLike {
   once(event: 'ready' | 'end', listener: () => void): unknown;
   /** Stops waiting for `ready` or `end`. */
   off(event: 'ready' | 'end', listener: () => void): unknown;
-}
-
-/** A command the gate refused before sending it: it can never take effect, late or not. */
-export class CommandNotSentError extends StoreUnavailableError {
-  constructor(message: string, code: StoreErrorCode, cause?: unknown) {
-    super(message, { code, cause });
-    this.name = 'StoreUnavailableError';
-  }
 }
 
 /** The longest pause between two probes while the circuit is open. */

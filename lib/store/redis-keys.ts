@@ -33,6 +33,8 @@ export function redisKeys(prefix: string) {
     epoch: `${prefix}{revocations}:epoch`,
     /** Where revocations and heartbeats are published. */
     channel: `${prefix}revocations`,
+    /** What login throttling's counters of one kind (`login`, `login-address`, …, `known-address` for the marks) are named under. */
+    throttling: (kind: string) => `${prefix}rl:${kind}:`,
   };
 }
 

@@ -4,7 +4,19 @@
 // waiting and answers 503. A script that only runs later, because Redis was stalled or the network
 // held it, compares the deadline with Redis' own TIME and changes nothing ({'late'}), so what the
 // client was told ("nothing happened, keep your cookie") stays true.
+import { createHash } from 'node:crypto';
 import { sessionScript } from './redis-session-layout';
+
+/** A script as RedisStore sends it: its source, and the SHA-1 EVALSHA names it by. */
+export interface Script {
+  source: string;
+  sha: string;
+}
+
+/** The {@link Script} of a source. */
+export function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
 
 const LUA_CLOCK = `
 if redis.replicate_commands then redis.replicate_commands() end
@@ -279,4 +291,46 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 local cursor = liveUsers(KEYS[3], ARGV[6], 16, now)
 return {'ok', ms(now), redis.call('GET', KEYS[2]) or '0', cursor}
+`;
+
+/**
+ * Counts a throttled request: the first of a window starts it, the others add one (rate-limit-redis'
+ * increment). KEYS: counter. ARGV: window ms. Replies {hits, ms until the window ends}.
+ */
+export const COUNT_REQUEST = `
+local left = redis.call('PTTL', KEYS[1])
+if left <= 0 then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+  return {1, tonumber(ARGV[1])}
+end
+return {redis.call('INCR', KEYS[1]), left}
+`;
+
+/** Reads a throttling counter. KEYS: counter. Replies {hits or false, ms until the window ends}. */
+export const READ_COUNT = `
+return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
+`;
+
+/**
+ * Gives a counted request back: decrements a counter that still has a TTL (a bare DECR on an
+ * expired key would leave one without). KEYS: counter. Replies the count, or 0 when it was gone.
+ */
+export const GIVE_BACK_REQUEST = `
+if redis.call('PTTL', KEYS[1]) > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+`;
+
+/** Deletes a throttling counter (a login that succeeded starts its count again). KEYS: counter. Replies 1 or 0. */
+export const RESET_COUNT = `
+return redis.call('DEL', KEYS[1])
+`;
+
+/** Whether a known-address mark is there. KEYS: the mark. Replies 1 or 0. */
+export const HAS_MARK = `
+return redis.call('EXISTS', KEYS[1])
+`;
+
+/** Sets a known-address mark, or renews it for the whole TTL. KEYS: the mark. ARGV: ttl ms. */
+export const SET_MARK = `
+return redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 `;

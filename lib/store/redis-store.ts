@@ -1,15 +1,16 @@
 // RedisStore: the SessionStore contract on Redis (ioredis Redis or Cluster), one script per operation.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { Store as RateLimitCounters } from 'express-rate-limit';
 import { describeValue as describe } from '../describe-value';
-import { ErrorCodes, StoreUnavailableError } from '../errors';
-import { checkKnownKeys, configurationError, missingOr } from '../option-checks';
-import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from '../revocation/redis-revocation-feed';
-import { type ChannelMac, channelMac, signedMessage } from '../revocation/revocation-channel-mac';
-import { applyRevocation, type Revocation, revocationBody } from '../revocation/revocation-log-format';
-import { type ClockOffset, clockOffset, RedisClock } from './redis-clock';
+import { ErrorCodes } from '../errors';
+import { checkKnownKeys, configurationError, missingOr } from '../options/checks';
+import type { SubscriberLike } from '../revocation/redis-revocation-feed';
+import { RedisRevocationLog } from '../revocation/redis-revocation-source';
+import type { Revocation } from '../revocation/revocation-message-codec';
+import { RedisClock } from './redis-clock';
 import { CommandGate, type ConnectionLike } from './redis-command-gate';
-import { type ConnectionLease, type ConnectionWatch, watchConnection } from './redis-connection-watch';
+import { type ConnectionLease, watchConnection } from './redis-connection-watch';
 import { type RedisKeys, redisKeys } from './redis-keys';
+import { badReply, expectStrings, late } from './redis-replies';
 import {
   CREATE_SESSION,
   HEARTBEAT,
@@ -23,9 +24,13 @@ import {
   READ_CLOCK,
   REVOKE_SESSION,
   REVOKE_USER,
+  type Script,
+  script,
 } from './redis-scripts';
 import { encodeSession, encodeTime, readSessionRecord } from './redis-session-layout';
+import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
 import {
+  type KnownAddresses,
   type NewSession,
   newSessionRecord,
   type PresentationOutcome,
@@ -99,15 +104,6 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
 const SCRIPTS = {
   createSession: script(CREATE_SESSION),
   indexSession: script(INDEX_SESSION),
@@ -123,22 +119,6 @@ const SCRIPTS = {
   readClock: script(READ_CLOCK),
 };
 
-/** What the login throttling needs of a RedisStore: its client, prefix and time budget, and the watch on the client's connection. */
-export interface RateLimitBackend {
-  client: { call(command: string, ...args: Array<string | number>): Promise<unknown> };
-  prefix: string;
-  commandTimeoutMs: number;
-  /** Why the client is not answering, for the throttling's error messages. */
-  connection: ConnectionWatch | undefined;
-}
-
-const rateLimitBackends = new WeakMap<object, RateLimitBackend>();
-
-/** @internal For createAuth's throttling: the Redis behind a RedisStore, or undefined for any other store. */
-export function rateLimitBackendOf(store: unknown): RateLimitBackend | undefined {
-  return typeof store === 'object' && store !== null ? rateLimitBackends.get(store) : undefined;
-}
-
 /** The longest delay setTimeout honours; beyond it Node fires after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -146,24 +126,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
 const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
-
-/**
- * How many revocations one command of a feed's load reads: a page is well under a millisecond of
- * Redis' time, so a log of any size loads without blocking it (SLOWLOG stays empty).
- */
-const LOAD_PAGE_SIZE = 1000;
-
-/** The error for a script that refused to run because its caller had already given up. */
-function late(operation: string): StoreUnavailableError {
-  return new StoreUnavailableError(`RedisStore: ${operation} reached Redis after its deadline and changed nothing`, {
-    code: ErrorCodes.ERR_STORE_DEADLINE_EXCEEDED,
-  });
-}
-
-/** The error for a reply the store cannot read: another program writes its keys, or versions are mixed. */
-function badReply(message: string): StoreUnavailableError {
-  return new StoreUnavailableError(message, { code: ErrorCodes.ERR_STORE_BAD_REPLY });
-}
 
 const OPTION_NAMES = ['client', 'prefix', 'commandTimeoutMs'] as const;
 
@@ -191,20 +153,18 @@ const OPTION_NAMES = ['client', 'prefix', 'commandTimeoutMs'] as const;
 export class RedisStore implements SessionStore {
   private readonly client: RedisClientLike;
   private readonly keys: RedisKeys;
-  private readonly commandTimeoutMs: number;
   private readonly gate: CommandGate;
   /** The store's hold on the watch of the client's `error` events, released by `close()`. */
   private readonly connection: ConnectionLease | undefined;
-  private readonly feeds = new Set<RedisRevocationFeed>();
-  /** The channel keys of the feeds opened on this store (one, unless auth instances with different refresh secrets share it): what it signs messages with. */
-  private readonly signers: Array<{ key: KeyObject; mac: ChannelMac }> = [];
+  /** The revocation log: what revocations are written to and the feeds load from. */
+  private readonly revocations: RedisRevocationLog;
   /**
    * Redis' clock, read on the node of the revocation log: what login starts, revokeUser marks and
    * the epoch are times of, so instances whose clocks differ agree on what a revocation ends (see
    * redis-clock.ts). `now()` applies the offset measured by the last quick reading.
    */
   readonly clock: StoreClock = {
-    read: async () => (await this.measureClock()).redisTimeMs,
+    read: async () => (await this.revocations.measureClock()).redisTimeMs,
     now: () => this.gate.clock.now(),
   };
 
@@ -260,16 +220,21 @@ export class RedisStore implements SessionStore {
     }
     this.client = client;
     this.keys = redisKeys(prefix);
-    this.commandTimeoutMs = commandTimeoutMs;
     // Listens to the client's `error` events, so failures can name their cause (see ConnectionWatch for what that changes).
     this.connection = watchConnection(client);
     const connection = this.connection?.watch;
     this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)), connection);
-    const call = (client as { call?: (command: string, ...args: Array<string | number>) => Promise<unknown> }).call;
-    if (typeof call === 'function') {
-      // The throttling's sender has its own time budget and NOSCRIPT fallback, so it gets the client as it is.
-      rateLimitBackends.set(this, { client: { call: (command, ...args) => call.call(client, command, ...args) }, prefix, commandTimeoutMs, connection });
-    }
+    this.revocations = new RedisRevocationLog({
+      keys: this.keys,
+      scripts: SCRIPTS,
+      waitMs: commandTimeoutMs,
+      run: (s, keys, args) => this.run(s, keys, args),
+      clock: this.gate.clock,
+      problem: () => this.gate.problem,
+      createSubscriber: () => client.duplicate(),
+      onClientEnd: (listener) => client.once('end', listener),
+      offClientEnd: (listener) => client.off('end', listener),
+    });
   }
 
   async createSession(session: NewSession): Promise<SessionRecord | null> {
@@ -325,7 +290,7 @@ export class RedisStore implements SessionStore {
     const reply = await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
       `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
       this.keys.channel,
-      signedMessage(revocationBody(revocation), this.channelMacs()),
+      this.revocations.announcement(revocation),
     ]);
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
@@ -339,8 +304,8 @@ export class RedisStore implements SessionStore {
     if (status === 'revoked' || status === 'reuse') {
       // The script already deleted the family and announced it; logging it (another slot) lets feeds
       // that were disconnected just then catch up. If that fails, the ones connected have it anyway.
-      this.applyLocally(revocation);
-      await Promise.all([this.logRevocation(revocation), this.unindex(session)]).catch(() => undefined);
+      this.revocations.applyLocally(revocation);
+      await Promise.all([this.revocations.write(revocation), this.unindex(session)]).catch(() => undefined);
     }
     return { status: status as 'rotated' | 'retried' | 'revoked' | 'reuse', session };
   }
@@ -349,8 +314,8 @@ export class RedisStore implements SessionStore {
     const revocation: Revocation = { kind: 's', sessionId, until: this.gate.clock.now() + revocationTtlMs };
     // Logged first: if ending the family then fails, its access tokens are refused all the same,
     // and a refresh of it is refused too (the service checks the feed), so the failure fails closed.
-    await this.logRevocation(revocation);
-    this.applyLocally(revocation);
+    await this.revocations.write(revocation);
+    this.revocations.applyLocally(revocation);
     const session = await this.endFamily(sessionId);
     if (session) await this.unindex(session).catch(() => undefined);
     return session;
@@ -382,25 +347,24 @@ export class RedisStore implements SessionStore {
     return found.filter((record): record is SessionRecord => record !== null && record.userId === userId).sort((a, b) => a.createdAt - b.createdAt);
   }
 
+  /** Login throttling's counters of one kind, under `<prefix>rl:<name>:`: scripts run within this store's budget and circuit. */
+  rateLimitStore(name: string): RateLimitCounters {
+    return redisRateLimitStore(this.runScript, this.keys.throttling(name));
+  }
+
+  /** Login throttling's known-address marks, under `<prefix>rl:known-address:`, within this store's budget and circuit. */
+  knownAddresses(ttlMs: number): KnownAddresses {
+    return redisKnownAddresses(this.runScript, this.keys.throttling('known-address'), ttlMs);
+  }
+
   openRevocationFeed(options: RevocationFeedOptions): RevocationFeed {
-    if (!this.signers.some((signer) => signer.key.equals(options.channelKey))) {
-      this.signers.push({ key: options.channelKey, mac: channelMac(options.channelKey, this.keys.channel) });
-    }
-    const onClientEnd = (): void => void feed.close();
-    const feed: RedisRevocationFeed = new RedisRevocationFeed(this.revocationSource(), options, () => {
-      this.feeds.delete(feed);
-      this.client.off('end', onClientEnd);
-    });
-    this.feeds.add(feed);
-    // The app closed the client it gave us: the feed's own connection must not keep the process alive.
-    this.client.once('end', onClientEnd);
-    return feed;
+    return this.revocations.open(options);
   }
 
   async close(): Promise<void> {
     this.gate.close();
     this.connection?.release();
-    await Promise.all([...this.feeds].map((feed) => feed.close()));
+    await this.revocations.close();
   }
 
   /**
@@ -425,8 +389,8 @@ export class RedisStore implements SessionStore {
    */
   private async endSessionsBefore(userId: string, revokedBefore: number, until: number, markTtlMs: number): Promise<SessionRecord[]> {
     const revocation: Revocation = { kind: 'u', userId, revokedBefore, until };
-    await this.logRevocation(revocation);
-    this.applyLocally(revocation);
+    await this.revocations.write(revocation);
+    this.revocations.applyLocally(revocation);
     const reply = await this.run(SCRIPTS.revokeUser, [this.keys.userIndex(userId), this.keys.userRevoked(userId)], (deadline) => [
       revokedBefore,
       markTtlMs,
@@ -450,121 +414,8 @@ export class RedisStore implements SessionStore {
     await this.gate.run(() => this.client.zrem(this.keys.userIndex(session.userId), session.sessionId));
   }
 
-  /**
-   * Logs a revocation where feeds load it from, numbered, then announces it on the channel, signed
-   * with its number (known only once logged). The announcement is best effort: a feed that misses it
-   * notices the gap in the numbers at its next heartbeats and re-loads.
-   */
-  private async logRevocation(revocation: Revocation): Promise<void> {
-    const now = this.gate.clock.now();
-    const { log, users, version, epoch } = this.keys;
-    const reply = expectStrings(
-      await this.run(SCRIPTS.logRevocation, [log, users, version, epoch], (deadline) => [
-        revocation.kind,
-        revocation.kind === 's' ? revocation.sessionId : revocation.userId,
-        revocation.kind === 'u' ? revocation.revokedBefore : '',
-        revocation.until,
-        deadline,
-        Math.max(1, revocation.until - now),
-      ]),
-      'logRevocation',
-    );
-    if (reply[0] === 'late') throw late('revocation log');
-    if (reply[0] !== 'ok' || reply.length !== 3) throw badReply('RedisStore: unexpected logRevocation reply');
-    const macs = this.channelMacs();
-    if (macs.length === 0) return; // no feed opened here: nobody could check a signature of ours
-    const message = signedMessage(revocationBody(revocation, { version: Number(reply[1]), epoch: reply[2] as string }), macs);
-    await this.run(SCRIPTS.publishRevocation, [version], () => [this.keys.channel, message]).catch(() => undefined);
-  }
-
-  /** What this store signs channel messages with. */
-  private channelMacs(): ChannelMac[] {
-    return this.signers.map((signer) => signer.mac);
-  }
-
-  /**
-   * Reads the revocations that still matter, LOAD_PAGE_SIZE per command, handing each page to
-   * `apply`: the log by score (resuming at the last score read, past the entries of it already
-   * read), then the users hash by HSCAN cursor.
-   */
-  private async loadRevocations(apply: (page: Revocation[]) => void): Promise<void> {
-    let from = '';
-    let offset = 0;
-    let upTo = '';
-    for (;;) {
-      const reply = await this.run(SCRIPTS.loadLogPage, [this.keys.log], () => [from, offset, LOAD_PAGE_SIZE, upTo]);
-      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw badReply('RedisStore: unexpected loadLogPage reply');
-      upTo = String(reply[0]);
-      const entries = pairs(reply[1]);
-      apply(entries.map(([sessionId, until]) => ({ kind: 's', sessionId, until: Number(until) })));
-      const last = entries.at(-1)?.[1];
-      if (entries.length < LOAD_PAGE_SIZE || last === undefined) break;
-      const atLast = entries.filter(([, until]) => until === last).length;
-      offset = last === from ? offset + atLast : atLast;
-      from = last;
-    }
-    let cursor = '0';
-    do {
-      const reply = await this.run(SCRIPTS.loadUsersPage, [this.keys.users], () => [cursor, LOAD_PAGE_SIZE]);
-      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw badReply('RedisStore: unexpected loadUsersPage reply');
-      cursor = String(reply[0]);
-      apply(userRevocations(reply[1]));
-    } while (cursor !== '0');
-  }
-
-  /** Applies a revocation to this process's feeds at once, without waiting for the channel. */
-  private applyLocally(revocation: Revocation): void {
-    for (const feed of this.feeds) applyRevocation(feed.set, revocation);
-  }
-
-  /** The narrow view of this store that a revocation feed gets. */
-  private revocationSource(): RevocationSource {
-    // Where this feed's heartbeats sweep the users hash next (see HEARTBEAT).
-    let sweepCursor = '0';
-    return {
-      channel: this.keys.channel,
-      waitMs: this.commandTimeoutMs,
-      problem: () => this.gate.problem,
-      createSubscriber: () => this.client.duplicate(),
-      loadStart: async (epochNonce, retainMs) => {
-        const sentAt = Date.now();
-        const reply = expectStrings(await this.run(SCRIPTS.loadStart, [this.keys.epoch, this.keys.version], () => [epochNonce, retainMs]), 'loadStart');
-        if (reply.length !== 3) throw badReply('RedisStore: unexpected loadStart reply');
-        this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
-        return { epoch: reply[0] as string, version: Number(reply[2]) };
-      },
-      loadRevocations: (apply) => this.loadRevocations(apply),
-      heartbeat: async (epoch, retainMs, message) => {
-        const sentAt = Date.now();
-        const { epoch: epochKey, version, users, channel } = this.keys;
-        const reply = expectStrings(
-          await this.run(SCRIPTS.heartbeat, [epochKey, version, users], (deadline) => [epoch, retainMs, channel, message, deadline, sweepCursor]),
-          'heartbeat',
-        );
-        this.gate.clock.sample(Number(reply[1]), sentAt, Date.now());
-        if (reply[0] !== 'ok') return { status: reply[0] === 'changed' ? 'changed' : 'late' };
-        if (reply.length !== 4) throw badReply('RedisStore: unexpected heartbeat reply');
-        sweepCursor = reply[3] as string;
-        return { status: 'ok', version: Number(reply[2]) };
-      },
-    };
-  }
-
-  /**
-   * Reads Redis' clock (on the node of the revocation log) and measures this process's offset from
-   * it: the reading keeps the deadlines' offset current and warns once (`ERT_CLOCK_SKEW`) when the
-   * clocks differ by more than a second. The one measurement a health check would report.
-   */
-  private async measureClock(): Promise<ClockOffset & { redisTimeMs: number }> {
-    const sentAt = Date.now();
-    const reply = await this.gate.run(() => this.send(SCRIPTS.readClock, [this.keys.epoch], []));
-    const receivedAt = Date.now();
-    const [seconds, microseconds] = Array.isArray(reply) && reply.length === 2 ? reply.map(Number) : [];
-    if (!Number.isInteger(seconds) || !Number.isInteger(microseconds)) throw badReply('RedisStore: unexpected TIME reply');
-    const redisTimeMs = (seconds as number) * 1000 + (microseconds as number) / 1000;
-    this.gate.clock.sample(redisTimeMs, sentAt, receivedAt);
-    return { redisTimeMs, ...clockOffset(redisTimeMs, sentAt, receivedAt) };
-  }
+  /** {@link RedisStore.run} for scripts that take no deadline: what the throttling's counters run through. */
+  private readonly runScript: ScriptRunner = (s, keys, args) => this.run(s, keys, () => args);
 
   /** Runs a script within the gate's budget; `args` receives the deadline (Redis clock) for scripts that take one. */
   private run(s: Script, keys: string[], args: (deadline: number) => RedisArg[]): Promise<unknown> {
@@ -586,24 +437,4 @@ function endedSession(sessionId: string, reply: unknown): SessionRecord | null {
   if (values[0] === 'missing') return null;
   if (values[0] === 'revoked' && values.length === 2) return readSessionRecord(sessionId, values[1] as string);
   throw late('revokeSession');
-}
-
-/** Pairs of a flat Redis reply: `[a, b, c, d]` → `[[a, b], [c, d]]`. */
-function pairs(flat: unknown[]): Array<[string, string]> {
-  const result: Array<[string, string]> = [];
-  for (let index = 0; index + 1 < flat.length; index += 2) result.push([String(flat[index]), String(flat[index + 1])]);
-  return result;
-}
-
-/** The users hash's `userId, 'before until'` pairs as revocations. */
-function userRevocations(flat: unknown[]): Revocation[] {
-  return pairs(flat).map(([userId, entry]) => {
-    const [before, until] = entry.split(' ');
-    return { kind: 'u', userId, revokedBefore: Number(before), until: Number(until) };
-  });
-}
-
-function expectStrings(reply: unknown, operation: string): string[] {
-  if (!Array.isArray(reply)) throw badReply(`RedisStore: unexpected ${operation} reply`);
-  return reply.map((value) => (value === null || value === false ? '' : String(value)));
 }

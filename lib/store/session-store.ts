@@ -1,5 +1,6 @@
 // The SessionStore contract: what RedisStore and MemoryStore both implement, and what the core relies on.
 import type { KeyObject } from 'node:crypto';
+import type { Store as RateLimitCounters } from 'express-rate-limit';
 
 /**
  * What a store keeps about one session (one refresh-token family). Times are epoch milliseconds.
@@ -268,6 +269,18 @@ export interface RevocationFeed {
 }
 
 /**
+ * Marks "this username signed in from this address", each for a time: login throttling lets them
+ * past the per-username budget. The keys are the caller's HMACs of the pair, so neither the address
+ * nor the username is kept.
+ */
+export interface KnownAddresses {
+  /** Whether the mark is there and has not expired. */
+  has(key: string): Promise<boolean>;
+  /** Sets the mark, or renews it for the whole TTL. */
+  add(key: string): Promise<void>;
+}
+
+/**
  * The storage contract. Every method is atomic with respect to one session, rejects with a
  * `StoreUnavailableError` when its backend cannot answer in time (and then never takes effect
  * later), and never stores a secret.
@@ -320,6 +333,17 @@ export interface SessionStore {
    * store: without it, this process's clock is used, which is right for a store in one process only.
    */
   readonly clock?: StoreClock;
+  /**
+   * Login throttling's counters named `name` (an express-rate-limit `Store`), shared by every
+   * instance on this store and under its time budget. Optional: without it the counters live in
+   * the process (express-rate-limit's `MemoryStore`), which is right for a store in one process only.
+   */
+  rateLimitStore?(name: string): RateLimitCounters;
+  /**
+   * Login throttling's known-address marks, each kept `ttlMs`, shared like {@link SessionStore.rateLimitStore}.
+   * Optional: without it they live in the process.
+   */
+  knownAddresses?(ttlMs: number): KnownAddresses;
   /** Releases timers and connections the store owns. Never closes a client it was given. */
   close?(): Promise<void>;
 }

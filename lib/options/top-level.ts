@@ -1,0 +1,61 @@
+// The options outside any section: the store, the credential check, the realm, the body limit and the session cap.
+import { describeValue } from '../describe-value';
+import type { SessionStore } from '../store/session-store';
+import { fail, missingOr } from './checks';
+import type { AuthOptions, Configuration } from './types';
+
+/** Validates `store`: an object with every method of a {@link SessionStore}. */
+export function resolveStore(store: unknown): SessionStore {
+  const methods = [
+    'createSession',
+    'presentToken',
+    'revokeSession',
+    'discardSession',
+    'revokeUser',
+    'getSession',
+    'listSessions',
+    'openRevocationFeed',
+  ] as const;
+  const missing = store && typeof store === 'object' ? methods.filter((m) => typeof (store as Record<string, unknown>)[m] !== 'function') : methods;
+  if (missing.length > 0) {
+    fail(
+      'type',
+      'store',
+      `must be a SessionStore (missing ${missing.join(', ')}); received ${describeValue(store)}`,
+      'Pass `new RedisStore({ client })` or `new MemoryStore()`.',
+      missingOr(store),
+    );
+  }
+  return store as SessionStore;
+}
+
+/** Validates `authenticate`: the credential check, a function. */
+export function resolveAuthenticate(authenticate: unknown): Configuration['authenticate'] {
+  if (typeof authenticate !== 'function') {
+    fail(
+      'type',
+      'authenticate',
+      `must be a function (req) => ({ userId, claims }) | null; received ${describeValue(authenticate)}`,
+      'Pass your credential check.',
+      missingOr(authenticate),
+    );
+  }
+  return authenticate as Configuration['authenticate'];
+}
+
+/** Validates `realm`, `bodyLimit` and `maxSessionsPerUser`, and resolves their defaults. */
+export function resolveLimits(options: AuthOptions): Pick<Configuration, 'realm' | 'bodyLimit' | 'maxSessionsPerUser'> {
+  const realm = options.realm ?? 'api';
+  if (typeof realm !== 'string' || !/^[\x20-\x7e]*$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
+    fail('type', 'realm', `must be printable ASCII without quotes or backslashes; received ${describeValue(realm)}`, "Leave it out for 'api'.");
+  }
+  const bodyLimit = options.bodyLimit ?? 16_384;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 256 || bodyLimit > 1_048_576) {
+    fail('range', 'bodyLimit', `must be a whole number of bytes from 256 to 1048576; received ${describeValue(bodyLimit)}`, 'Leave it out for 16384.');
+  }
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 100;
+  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > 10_000) {
+    fail('range', 'maxSessionsPerUser', `must be a whole number from 1 to 10000; received ${describeValue(maxSessionsPerUser)}`, 'Leave it out for 100.');
+  }
+  return { realm, bodyLimit, maxSessionsPerUser };
+}
