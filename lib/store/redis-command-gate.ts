@@ -20,6 +20,9 @@ export interface ConnectionLike {
 /** The longest pause between two probes while the circuit is open. */
 const MAX_PROBE_INTERVAL_MS = 1000;
 
+/** What a command on a client the app closed fails with. */
+const CLIENT_CLOSED = 'the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given';
+
 /**
  * Runs every command of a RedisStore under one budget, `timeoutMs`:
  * - while the client connects (first connect, reconnect, or `lazyConnect` waiting for a first
@@ -94,12 +97,7 @@ export class CommandGate {
 
   private attempt<T>(command: (deadline: number) => Promise<T>): Promise<T> {
     if (this.client.status === 'end') {
-      return Promise.reject(
-        new CommandNotSentError(
-          'the Redis client was closed (quit or disconnect); RedisStore never reopens a client it was given',
-          ErrorCodes.ERR_STORE_CLIENT_CLOSED,
-        ),
-      );
+      return Promise.reject(new CommandNotSentError(CLIENT_CLOSED, ErrorCodes.ERR_STORE_CLIENT_CLOSED));
     }
     const giveUpAt = Date.now() + this.timeoutMs;
     return new Promise<T>((resolve, reject) => {
@@ -178,6 +176,11 @@ export class CommandGate {
    * "max retries per request", only follows from it); otherwise the reply itself (OOM, READONLY, …).
    */
   private commandFailed(error: unknown): StoreUnavailableError {
+    // A command sent just as the app's quit() closed the connection fails with ioredis' "Connection is
+    // closed." once the client has ended: that is the closed client, not an outage.
+    if (this.client.status === 'end') {
+      return new StoreUnavailableError(CLIENT_CLOSED, { code: ErrorCodes.ERR_STORE_CLIENT_CLOSED, cause: error });
+    }
     const connectionError = this.watch?.lastError;
     return connectionError === undefined
       ? new StoreUnavailableError(`Redis command failed: ${describeStoreCause(error)}`, { cause: error })
