@@ -7,6 +7,7 @@ import type { CookieOptions as ExpressCookieOptions, Request, Response } from 'e
 import { quoteReceived } from './describe-value';
 import type { Configuration } from './options';
 import { PRESENCE_COOKIE_SUFFIX } from './shared/protocol';
+import { hasWarned, warnOnce } from './warn-once';
 
 /** What the request carries under the refresh cookie's name. */
 export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'present'; value: string };
@@ -88,14 +89,12 @@ function maxAgeOf(lifetimeMs: number): number {
  * A `Secure` cookie set on a request that will not keep it is reported ({@link warnIfBrowserDropsCookie}).
  */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
-  if (cookie.secure && !warnedSecureCookieOverHttp) warnIfBrowserDropsCookie(req);
+  if (cookie.secure && !hasWarned(SECURE_COOKIE_OVER_HTTP)) warnIfBrowserDropsCookie(req);
   res.cookie(cookie.name, token, attributes(cookie, true, cookiePath(req, cookie), maxAgeOf(lifetimeMs)));
 }
 
 /** The process warning's code for a `Secure` cookie a browser will drop. */
 const SECURE_COOKIE_OVER_HTTP = 'ERT_SECURE_COOKIE_OVER_HTTP';
-/** Once per process: the first such request says all there is to say. */
-let warnedSecureCookieOverHttp = false;
 /** An address in 127.0.0.0/8. */
 const IPV4_LOOPBACK = /^127(?:\.\d{1,3}){3}$/;
 
@@ -122,13 +121,12 @@ function warnIfBrowserDropsCookie(req: Request): void {
   if (req.secure) return;
   const hostname: string | undefined = req.hostname;
   if (!hostname || isLoopbackHost(hostname)) return;
-  warnedSecureCookieOverHttp = true;
-  process.emitWarning(
+  warnOnce(
+    SECURE_COOKIE_OVER_HTTP,
     `The refresh cookie is Secure, but it was just set on a plain http request to ${quoteReceived(hostname)}: browsers drop a Secure cookie set over http ` +
       '(except on localhost), so the user is signed out on the next page load. Serve the app over https; behind a proxy that ends TLS, ' +
       "set Express' trust proxy (e.g. app.set('trust proxy', 1)) so the request counts as https; for plain-http development, " +
       'pass `cookie: { secure: false }` to createAuth. (Said once per process.)',
-    { code: SECURE_COOKIE_OVER_HTTP },
   );
 }
 

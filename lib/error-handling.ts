@@ -8,7 +8,7 @@ import type { AuthEvents } from './events';
 export const RETRY_AFTER_SECONDS = 5;
 
 /** The 503 answer for a store outage: `Retry-After` set, cookie untouched. */
-export function temporarilyUnavailable(cause: unknown): AuthError {
+function temporarilyUnavailable(cause: unknown): AuthError {
   return new AuthError('temporarily_unavailable', 503, 'The session store is temporarily unavailable', {
     headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
     cause,

@@ -58,7 +58,7 @@ export interface Jwks {
 }
 
 /** How long clients and caches may keep the key set, in seconds. */
-export const JWKS_MAX_AGE_SECONDS = 300;
+const JWKS_MAX_AGE_SECONDS = 300;
 
 /** What the key set is built from: the algorithm, the verifying keys and when those given a `notAfter` retire. */
 export type JwksSource = Pick<Configuration['accessToken'], 'algorithm' | 'verifyingKeys' | 'keyNotAfter'>;

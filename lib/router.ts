@@ -106,9 +106,9 @@ export function createAuthRouter(deps: RouterDeps): Router {
   /**
    * Answers with an access token and sets the refresh cookie, and the presence cookie at login (a new
    * family) or when the one the browser holds would die before the new refresh cookie. Its value is
-   * now the day it expires, rounded up from the family's deadline, so it never reads under it; two
-   * seconds less are still tolerated for cookies set before, whose value was their expiry in whole
-   * seconds (floored), from a Max-Age also floored, up to 2 s under the deadline.
+   * the day it expires, rounded up from the family's deadline, so it never reads under it; a value
+   * up to 2 s under the deadline is also taken as current (a value in whole seconds, floored, from a
+   * Max-Age also floored, as earlier builds wrote it).
    */
   const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean): void => {
     // The store's clock (Redis': the session's times are its), so no instance's clock skews a token's life.

@@ -16,7 +16,14 @@ import {
   refreshTokenKeys,
 } from './refresh-token';
 import { revocationChannelKey } from './revocation/revocation-channel-mac';
-import type { PresentationOutcome, RevocationFeed, SessionRecord, StoreClock, TokenPresentation } from './store/session-store';
+import {
+  PROCESS_CLOCK,
+  type PresentationOutcome,
+  type RevocationFeed,
+  type SessionRecord,
+  type StoreClock,
+  type TokenPresentation,
+} from './store/session-store';
 
 /** The longest User-Agent kept with a session. */
 const MAX_USER_AGENT_LENGTH = 256;
@@ -44,9 +51,6 @@ function sessionEvent(client: ClientInfo, session: SessionRecord): SessionEvent 
   return { userId: session.userId, sessionId: session.sessionId, ip: client.ip, userAgent: client.userAgent };
 }
 
-/** The clock of a store that has none of its own: this process's. */
-const LOCAL_CLOCK: StoreClock = { read: async () => Date.now(), now: () => Date.now() };
-
 /**
  * The family lifecycle on top of a SessionStore: the store decides atomically, this side holds
  * the derivation key and never hands a secret (only hashes) to the store. It owns the instance's
@@ -69,7 +73,7 @@ export class SessionService {
   ) {
     this.feed = config.store.openRevocationFeed({ ...config.revocation, channelKey: revocationChannelKey(config.refreshToken.successorKey) });
     this.keys = refreshTokenKeys(config.refreshToken.successorKey);
-    this.clock = config.store.clock ?? LOCAL_CLOCK;
+    this.clock = config.store.clock ?? PROCESS_CLOCK;
   }
 
   /**

@@ -279,6 +279,20 @@ describe('requireAuth({ optional: true })', () => {
     expect(res.body.auth).toMatchObject({ userId: 'user-alice', sessionId: sidOf(accessToken) });
   });
 
+  test('lets a request with another auth scheme through as anonymous, with no req.auth', async () => {
+    const res = await request(app).get('/api/maybe').set('Authorization', 'Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ auth: null });
+  });
+
+  test('still rejects a revoked token', async () => {
+    const { app: revocable, auth } = await redisApp();
+    const { accessToken } = await login(revocable);
+    expect((await request(revocable).get('/api/maybe').set('Authorization', `Bearer ${accessToken}`)).status).toBe(200);
+    await auth.revokeSession(sidOf(accessToken));
+    await expectInvalidToken(revocable, accessToken, '/api/maybe');
+  });
+
   test('still rejects a bad token', async () => {
     await expectInvalidToken(app, 'garbage', '/api/maybe');
     await expectInvalidToken(app, signHs256(accessClaims(), { secret: randomBytes(32).toString('base64url') }), '/api/maybe');

@@ -1,5 +1,5 @@
 // The messages the tabs of one origin exchange over a BroadcastChannel, and what a tab takes from them.
-import { MAX_TOKEN_LENGTH, readTokenPayload, type TokenPayload } from './token-payload.js';
+import { readTokenPayload, type TokenPayload } from './token-payload.js';
 
 /**
  * A message between tabs: a token to share (`expiresAt` on this browser's clock, epoch ms), word
@@ -9,8 +9,8 @@ export type TabMessage = { type: 'token'; value: string; expiresAt: number } | {
 
 /**
  * A received message as one of the {@link TabMessage} shapes, or `null` for anything else (any
- * script of the origin can post on the channel): a token message needs a string value of at most
- * {@link MAX_TOKEN_LENGTH} characters and a finite `expiresAt`.
+ * script of the origin can post on the channel): a token message needs a string value and a finite
+ * `expiresAt`; the value is read as a token (length included) by {@link tokenFromTab}.
  *
  * @param data - `MessageEvent.data`, of any type.
  */
@@ -18,7 +18,7 @@ export function readTabMessage(data: unknown): TabMessage | null {
   if (typeof data !== 'object' || data === null) return null;
   const { type, value, expiresAt } = data as Record<string, unknown>;
   if (type === 'signed-out' || type === 'ask') return { type };
-  if (type !== 'token' || typeof value !== 'string' || value.length > MAX_TOKEN_LENGTH) return null;
+  if (type !== 'token' || typeof value !== 'string') return null;
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return null;
   return { type, value, expiresAt };
 }

@@ -1,6 +1,5 @@
 // The revocation log in Redis: RedisStore's writes to it, the feeds' reads of it, and the clock readings they take.
 import type { KeyObject } from 'node:crypto';
-import { type ClockOffset, clockOffset } from '../store/redis-clock';
 import type { RedisKeys } from '../store/redis-keys';
 import { badReply, expectStrings, late } from '../store/redis-replies';
 import type { Script } from '../store/redis-scripts';
@@ -119,11 +118,11 @@ export class RedisRevocationLog {
   }
 
   /**
-   * Reads Redis' clock (on the node of the revocation log) and measures this process's offset from
-   * it: the reading keeps the deadlines' offset current and warns once (`ERT_CLOCK_SKEW`) when the
-   * clocks differ by more than a second. The one measurement a health check would report.
+   * Reads Redis' clock (on the node of the revocation log), epoch ms with microseconds: the reading
+   * keeps the deadlines' offset current and warns once (`ERT_CLOCK_SKEW`) when the clocks differ by
+   * more than a second.
    */
-  async measureClock(): Promise<ClockOffset & { redisTimeMs: number }> {
+  async readClock(): Promise<number> {
     const sentAt = Date.now();
     const reply = await this.backend.run(this.backend.scripts.readClock, [this.backend.keys.epoch], () => []);
     const receivedAt = Date.now();
@@ -131,7 +130,7 @@ export class RedisRevocationLog {
     if (!Number.isInteger(seconds) || !Number.isInteger(microseconds)) throw badReply('RedisStore: unexpected TIME reply');
     const redisTimeMs = (seconds as number) * 1000 + (microseconds as number) / 1000;
     this.backend.clock.sample(redisTimeMs, sentAt, receivedAt);
-    return { redisTimeMs, ...clockOffset(redisTimeMs, sentAt, receivedAt) };
+    return redisTimeMs;
   }
 
   /** What this log signs channel messages with. */

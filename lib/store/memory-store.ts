@@ -7,6 +7,7 @@ import { RevocationSet } from '../revocation/revocation-set';
 import {
   type NewSession,
   newSessionRecord,
+  PROCESS_CLOCK,
   type PresentationOutcome,
   type RevocationFeed,
   type SessionRecord,
@@ -92,7 +93,7 @@ export class MemoryStore implements SessionStore {
   private readonly revocations = new RevocationSet(Number.POSITIVE_INFINITY);
   private readonly sweepTimer: NodeJS.Timeout;
   /** This process's clock: one process, one clock, so nothing to measure (RedisStore's is Redis'). */
-  readonly clock: StoreClock = { read: async () => Date.now(), now: () => Date.now() };
+  readonly clock: StoreClock = PROCESS_CLOCK;
 
   /**
    * Creates an empty store.

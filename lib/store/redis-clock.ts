@@ -14,7 +14,7 @@
 // revocation's end with "now" stays on each instance's clock, where both move together.
 
 /** One measurement of Redis' clock against this process's. */
-export interface ClockOffset {
+interface ClockOffset {
   /**
    * Redis' clock minus this process's, in milliseconds, taken at the middle of the round trip:
    * positive when this process's clock is behind Redis'.
@@ -27,10 +27,10 @@ export interface ClockOffset {
 /**
  * The offset from one reading of Redis' clock: Redis read `redisTimeMs` at some moment between
  * `sentAt` and `receivedAt` (this process's clock, epoch ms), taken to be the middle, so the result
- * is off by at most half the round trip. Every measurement goes through here: the store's clock
- * readings, the revocation feed's loads and heartbeats, and a health check's.
+ * is off by at most half the round trip. Every measurement goes through here (RedisClock.sample):
+ * the store's clock readings and the revocation feed's loads and heartbeats.
  */
-export function clockOffset(redisTimeMs: number, sentAt: number, receivedAt: number): ClockOffset {
+function clockOffset(redisTimeMs: number, sentAt: number, receivedAt: number): ClockOffset {
   const roundTripMs = receivedAt - sentAt;
   return { offsetMs: redisTimeMs - (sentAt + roundTripMs / 2), roundTripMs };
 }

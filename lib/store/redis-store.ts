@@ -164,7 +164,7 @@ export class RedisStore implements SessionStore {
    * redis-clock.ts). `now()` applies the offset measured by the last quick reading.
    */
   readonly clock: StoreClock = {
-    read: async () => (await this.revocations.measureClock()).redisTimeMs,
+    read: () => this.revocations.readClock(),
     now: () => this.gate.clock.now(),
   };
 

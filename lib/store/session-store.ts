@@ -223,6 +223,9 @@ export interface StoreClock {
   now(): number;
 }
 
+/** This process's clock as a {@link StoreClock}: MemoryStore's, and the one used for a store that has none. */
+export const PROCESS_CLOCK: StoreClock = { read: async () => Date.now(), now: () => Date.now() };
+
 /** Options for {@link SessionStore.openRevocationFeed}. */
 export interface RevocationFeedOptions {
   /** How long the feed may go unconfirmed before {@link RevocationFeed.verdict} answers `stale`. */
