@@ -1,10 +1,10 @@
 // Starting a throwaway 3-master Redis Cluster from private redis-server processes, for cluster tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForRedis } from './redis-process';
+import { waitForRedis } from './redis-process';
 
 /** A running private Redis Cluster and the means to tear it down. */
 export interface RedisCluster {
@@ -20,7 +20,11 @@ const MASTERS = 3;
 // Redis puts each node's cluster bus on port + 10000, so both must be usable.
 const BUS_OFFSET = 10_000;
 const CLUSTER_READY_TIMEOUT_MS = 20_000;
+const START_ATTEMPTS = 3;
 const INSTALL_HINT = 'install redis-server (apt-get install redis-server redis-tools)';
+
+/** A node exited before answering PING: most often its port was bound by someone else first. */
+class NodeExitedDuringStartup extends Error {}
 
 /** Runs a command without stdin and resolves with its stdout; rejects with stdout/stderr in the message. */
 function run(command: string, args: string[], timeoutMs = 10_000): Promise<string> {
@@ -48,17 +52,33 @@ function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-/** `count` distinct ports whose bus ports are free as well and collide with none of the others. */
+/**
+ * The first port the kernel hands out for outgoing connections. A node's port or bus port inside that
+ * range can be taken, between our check and redis-server's bind, as the local port of any client
+ * connection on the machine (two suites run side by side), so node ports are picked below it.
+ */
+function ephemeralRangeStart(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 2 * BUS_OFFSET) return first;
+  } catch {
+    // Not Linux: fall back to the IANA default start of the dynamic range.
+  }
+  return 32_768;
+}
+
+/** `count` distinct ports, each free together with its bus port, all below the ephemeral range. */
 async function pickNodePorts(count: number): Promise<number[]> {
+  const highest = ephemeralRangeStart() - 1 - BUS_OFFSET;
+  const lowest = BUS_OFFSET;
   const taken = new Set<number>();
   const ports: number[] = [];
   for (let attempts = 0; ports.length < count; attempts++) {
-    if (attempts > 200) throw new Error('Could not find free port pairs (port and port+10000) for a Redis Cluster');
-    const port = await freePort();
+    if (attempts > 500) throw new Error('Could not find free port pairs (port and port+10000) for a Redis Cluster');
+    const port = lowest + Math.floor(Math.random() * (highest - lowest + 1));
     const bus = port + BUS_OFFSET;
-    // Ephemeral ports are often above 55535, whose bus port would not exist.
-    if (bus > 65_535 || taken.has(port) || taken.has(bus)) continue;
-    if (!(await isPortFree(bus))) continue;
+    if (taken.has(port) || taken.has(bus)) continue;
+    if (!(await isPortFree(port)) || !(await isPortFree(bus))) continue;
     taken.add(port).add(bus);
     ports.push(port);
   }
@@ -69,7 +89,7 @@ async function pickNodePorts(count: number): Promise<number[]> {
 function waitForNode(child: ChildProcess, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
-      reject(new Error(`redis-server on port ${port} exited during start-up (code ${code}, signal ${signal})`));
+      reject(new NodeExitedDuringStartup(`redis-server on port ${port} exited during start-up (code ${code}, signal ${signal})`));
     child.once('exit', onExit);
     waitForRedis(port).then(
       () => {
@@ -122,7 +142,19 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   // Checked up front so a missing binary gives the install hint rather than a PING timeout.
   await run('redis-server', ['--version']);
   await run('redis-cli', ['--version']);
+  // A port checked free can still be bound by another process before redis-server binds it; the node then
+  // exits at once. That is the machine's race, not the code under test, so start-up tries fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce();
+    } catch (error) {
+      if (!(error instanceof NodeExitedDuringStartup) || attempt === START_ATTEMPTS) throw error;
+    }
+  }
+}
 
+/** One try at starting the cluster on freshly picked ports; stops whatever it started if it fails. */
+async function startClusterOnce(): Promise<RedisCluster> {
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
   let stopped: Promise<void> | undefined;
