@@ -1,18 +1,18 @@
 // createAuth(): validates the options once and wires the router, requireAuth, events and the API.
 import type { RequestHandler, Router } from 'express';
-import { createAccessTokenCodec } from './access-token';
-import { readCookie } from './cookies';
 import { ErrorCodes, StoreUnavailableError } from './errors';
 import { type AuthEvents, createAuthEvents } from './events';
-import { type Jwks, PublishedKeys } from './jwks';
+import { readCookie } from './http/cookies';
+import { type Jwks, PublishedKeys } from './http/jwks';
+import { createRateLimiters } from './http/rate-limit';
+import { createRequireAuth, type RequireAuthOptions } from './http/require-auth';
+import { createAuthRouter } from './http/router';
+import { configurationError } from './option-checks';
 import { type AuthOptions, resolveOptions } from './options';
-import { configurationError } from './options/checks';
-import { createRateLimiters } from './rate-limit';
-import { createRequireAuth, type RequireAuthOptions } from './require-auth';
-import { createAuthRouter } from './router';
-import { SessionService } from './session-service';
+import { SessionService } from './sessions/session-service';
 import type { SessionRecord } from './store/session-store';
-import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './verified-token-cache';
+import { createAccessTokenCodec } from './tokens/access-token';
+import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './tokens/verified-token-cache';
 
 /**
  * What `createAuth` returns: the router to mount, the `requireAuth` middleware, the session API

@@ -1,5 +1,5 @@
 // Declaration merging: types `req.auth` on every Express Request once the package is imported.
-import type { AuthInfo } from './require-auth';
+import type { AuthInfo } from './http/require-auth';
 
 declare global {
   namespace Express {

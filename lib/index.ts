@@ -8,7 +8,6 @@
  */
 import './express-augmentation';
 
-export type { AccessTokenPayload } from './access-token';
 export { type Auth, createAuth } from './create-auth';
 export type { Duration } from './duration';
 export {
@@ -25,7 +24,8 @@ export {
   StoreUnavailableError,
 } from './errors';
 export type { AuthEventMap, AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from './events';
-export type { Jwks, PublicJwk } from './jwks';
+export type { Jwks } from './http/jwks';
+export type { AuthInfo, RequireAuthOptions } from './http/require-auth';
 export type {
   AccessTokenAlgorithm,
   AccessTokenKeyOptions,
@@ -39,8 +39,7 @@ export type {
   RefreshTokenOptions,
   RevocationOptions,
 } from './options';
-export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './rate-limit-options';
-export type { AuthInfo, RequireAuthOptions } from './require-auth';
+export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './options/rate-limit';
 export type { SubscriberLike } from './revocation/redis-revocation-feed';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
@@ -57,3 +56,5 @@ export type {
   TokenPresentation,
   UserRevocation,
 } from './store/session-store';
+export type { AccessTokenPayload } from './tokens/access-token';
+export type { PublicJwk } from './tokens/signing-keys';

@@ -12,7 +12,7 @@ import type Redis from 'ioredis';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import request from 'supertest';
 import { type Auth, type AuthOptions, createAuth, MemoryStore, type RedisClientLike, RedisStore } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import { CREATE_SESSION } from '../lib/store/redis-scripts';
 import {
   ACCESS_SECRET,

@@ -4,7 +4,7 @@ import type { Express } from 'express';
 import createError from 'http-errors';
 import request from 'supertest';
 import { type AccessTokenOptions, AuthError, type Authenticate, type AuthenticateResult, createAuth, ErrorCodes } from '../lib';
-import { MAX_AUTHORIZATION_LENGTH } from '../lib/require-auth';
+import { MAX_AUTHORIZATION_LENGTH } from '../lib/http/require-auth';
 import { authOptions, closeAll, me, memoryStore, recordingApp, testApp } from './support/harness';
 
 afterAll(closeAll);

@@ -5,7 +5,7 @@ import type express from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { type AuthError, type AuthEventMap, type AuthOptions, createAuth, RedisStore } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import {
   ACCESS_SECRET,
   authOptions,

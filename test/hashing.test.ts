@@ -1,9 +1,9 @@
 // Hashing and ids: SHA-256 over crypto.hash equals createHash; HMAC matches RFC 4231; pooled random ids; tokens, hashes and fingerprints spelled exactly as before.
 import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { hmacBase64url, sha256Base64url } from '../lib/hashing';
-import { RANDOM_ID_MAX_BYTES, randomId } from '../lib/random-ids';
-import { clientFingerprint, formatRefreshToken, hashSecret, parseRefreshToken, REMEMBERED_FINGERPRINTS, refreshTokenKeys } from '../lib/refresh-token';
+import { hmacBase64url, sha256Base64url } from '../lib/tokens/hashing';
+import { RANDOM_ID_MAX_BYTES, randomId } from '../lib/tokens/random-ids';
+import { clientFingerprint, formatRefreshToken, hashSecret, parseRefreshToken, REMEMBERED_FINGERPRINTS, refreshTokenKeys } from '../lib/tokens/refresh-token';
 
 const ALGORITHMS = ['sha256', 'sha384', 'sha512'] as const;
 
@@ -179,17 +179,17 @@ describe('token spelling is unchanged (tokens issued before still work)', () => 
 
 describe('on a Node without crypto.hash (before 20.12, which engines ">=20" allows)', () => {
   test('sha256Base64url falls back to createHash, and hmacBase64url (createHmac) is unchanged, with the same results', () => {
-    let hashing: typeof import('../lib/hashing') | undefined;
+    let hashing: typeof import('../lib/tokens/hashing') | undefined;
     const real = jest.requireActual<typeof import('node:crypto')>('node:crypto');
     // The real node:crypto minus `hash`, its createHash/createHmac counted (and still real).
     const createHashSpy = jest.fn(real.createHash);
     const createHmacSpy = jest.fn(real.createHmac);
     jest.isolateModules(() => {
       jest.doMock('node:crypto', () => ({ ...real, hash: undefined, createHash: createHashSpy, createHmac: createHmacSpy }));
-      hashing = require('../lib/hashing') as typeof import('../lib/hashing');
+      hashing = require('../lib/tokens/hashing') as typeof import('../lib/tokens/hashing');
     });
     jest.dontMock('node:crypto');
-    const fallback = hashing as typeof import('../lib/hashing');
+    const fallback = hashing as typeof import('../lib/tokens/hashing');
     const key = createSecretKey(randomBytes(48));
     for (const message of ['', 'short', 'ünïcødé ✓', 'x'.repeat(2000)]) {
       expect(fallback.sha256Base64url(message)).toBe(createHash('sha256').update(message).digest('base64url'));

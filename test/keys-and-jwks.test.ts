@@ -6,12 +6,12 @@ import express, { type Express } from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { type AccessTokenAlgorithm, type AccessTokenOptions, type Auth, type AuthOptions, createAuth, type SessionStore } from '../lib';
-import { type AccessTokenCodec, createAccessTokenCodec } from '../lib/access-token';
 import { InvalidAccessTokenError } from '../lib/errors';
-import { buildJwks, type Jwks, jwksHandler, PublishedKeys } from '../lib/jwks';
+import { buildJwks, type Jwks, jwksHandler, PublishedKeys } from '../lib/http/jwks';
 import { type AccessTokenKeyOptions, resolveOptions } from '../lib/options';
 import { appClaims } from '../lib/shared/claims';
-import { jwkThumbprint } from '../lib/signing-keys';
+import { type AccessTokenCodec, createAccessTokenCodec } from '../lib/tokens/access-token';
+import { jwkThumbprint } from '../lib/tokens/signing-keys';
 import { ACCESS_SECRET, authOptions, closeMemoryStores, expectAccessRejected, login, me, memoryStore, refresh, refreshCookieOf } from './support/harness';
 
 const auths: Auth[] = [];
@@ -113,7 +113,7 @@ function signatureValid(algorithm: AccessTokenAlgorithm, token: string, key: Key
   }
 }
 
-/** The RFC 7638 thumbprint, computed here independently of lib/signing-keys. */
+/** The RFC 7638 thumbprint, computed here independently of lib/tokens/signing-keys. */
 function thumbprintOf(publicKey: KeyObject): string {
   const jwk = publicKey.export({ format: 'jwk' }) as Record<string, string>;
   const members = ({ RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'] } as Record<string, string[]>)[jwk.kty as string] ?? [];

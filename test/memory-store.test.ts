@@ -1,8 +1,8 @@
 // MemoryStore: the shared SessionStore contract, plus its own warning, expiry sweeping, revocation pruning and close().
 import { randomBytes } from 'node:crypto';
-import { hashSecret, newRefreshSecret, newSessionId } from '../lib/refresh-token';
 import { MemoryStore } from '../lib/store/memory-store';
 import type { NewSession } from '../lib/store/session-store';
+import { hashSecret, newRefreshSecret, newSessionId } from '../lib/tokens/refresh-token';
 import { describeStoreContract, FEED_OPTIONS, openLoadedFeed, sleep } from './support/store-contract';
 
 describeStoreContract('MemoryStore', async () => {

@@ -3,9 +3,9 @@
 // and RedisStore, checking every outcome against a small reference model and the family invariants.
 import { createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { newRefreshSecret } from '../lib/refresh-token';
 import { MemoryStore } from '../lib/store/memory-store';
 import type { PresentationOutcome, RevocationFeed, SessionRecord, SessionStore, TokenPresentation } from '../lib/store/session-store';
+import { newRefreshSecret } from '../lib/tokens/refresh-token';
 import { closeClients, keysUnder, redisStore } from './support/harness';
 import { CLIENT_A, CLIENT_B, Family, FEED_OPTIONS, sleep } from './support/store-contract';
 

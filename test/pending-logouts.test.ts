@@ -1,7 +1,7 @@
 // The queue of logouts the store could not carry out: retried with backoff, bounded in size, dropped once moot, stopped by close().
 import { StoreUnavailableError } from '../lib';
 import type { LogoutAbandonReason } from '../lib/events';
-import { PendingLogouts } from '../lib/pending-logouts';
+import { PendingLogouts } from '../lib/sessions/pending-logouts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const outage = () => new StoreUnavailableError('injected outage');

@@ -4,7 +4,7 @@ import type { Express } from 'express';
 import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
 import { type Auth, createAuth, RedisStore, type SessionEvent } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import {
   authOptions,
   buildApp,

@@ -6,7 +6,7 @@ import type { Express, NextFunction, Request, RequestHandler, Response } from 'e
 import Redis from 'ioredis';
 import request from 'supertest';
 import { type Auth, AuthError, type AuthOptions, createAuth, RedisStore } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import * as scripts from '../lib/store/redis-scripts';
 import { authOptions, buildApp, COOKIE, expectAccessRejected, refreshCookieOf } from './support/harness';
 import { startRedisServer } from './support/redis-process';

@@ -2,9 +2,9 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { type Auth, RedisStore } from '../lib';
+import { redisKeys } from '../lib/redis/keys';
 import { channelMac, revocationChannelKey, signedMessage } from '../lib/revocation/revocation-channel-mac';
 import { boundedRevocation, revocationBody } from '../lib/revocation/revocation-message-codec';
-import { redisKeys } from '../lib/store/redis-keys';
 import { login, me, REFRESH_SECRET, statusWithin, testApp, uniquePrefix } from './support/harness';
 import { closePrivateInstances, privateServer, proxyTo, rawClient, readyInstanceOn, splitClient } from './support/private-instances';
 import { sidOf } from './support/tokens';

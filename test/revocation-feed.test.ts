@@ -2,7 +2,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { type Auth, createAuth, RedisStore } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import {
   authOptions,
   buildApp,

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import type { Auth } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import { login, me, refresh, type testApp, uniquePrefix } from './support/harness';
 import { closePrivateInstances, instanceOn, privateServer, rawClient } from './support/private-instances';
 import { sidOf } from './support/tokens';

@@ -3,7 +3,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import type { Auth, AuthOptions, RefreshTokenOptions, SessionEvent } from '../lib';
-import { redisKeys } from '../lib/store/redis-keys';
+import { redisKeys } from '../lib/redis/keys';
 import {
   ACCESS_SECRET,
   COOKIE,

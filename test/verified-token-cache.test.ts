@@ -4,7 +4,7 @@ import express from 'express';
 import jsonwebtoken from 'jsonwebtoken';
 import request from 'supertest';
 import { type Auth, type AuthError, createAuth, type SessionStore } from '../lib';
-import { VerifiedTokenCache } from '../lib/verified-token-cache';
+import { VerifiedTokenCache } from '../lib/tokens/verified-token-cache';
 import { ACCESS_SECRET, authOptions, closeClients, closeMemoryStores, lastRefusal, login, me, memoryStore, recordingApp, redisStore } from './support/harness';
 import { accessClaims, nowSeconds, sidOf, signHs256 } from './support/tokens';
 

@@ -8,19 +8,21 @@
 import {
   DEFAULT_COOKIE_NAMES,
   DEFAULT_CSRF_HEADER,
-  type ErrorResponse,
   PRESENCE_COOKIE_SUFFIX,
   ROUTES,
   type SessionSummary,
   type SessionsResponse,
   type TokenResponse,
 } from '../shared/protocol.js';
-import { retryAfterSeconds, waitInWords } from './retry-after.js';
-import { readTabMessage, type TabMessage, tokenFromTab } from './tab-messages.js';
+import { type AuthClientError, errorOf, invalidResponse, networkError, signOutIncomplete } from './auth-client-error.js';
+import { crossTabRefresh } from './cross-tab-refresh.js';
+import { type AuthUser, createTabSession, type HeldToken, type SessionState, usable } from './session-state.js';
 import { tokenOriginCheck } from './token-origins.js';
-import { readTokenPayload, type TokenPayload } from './token-payload.js';
+import { readTokenPayload } from './token-payload.js';
 
 export type { SessionSummary } from '../shared/protocol.js';
+export { AuthClientError } from './auth-client-error.js';
+export type { AuthUser, SessionState } from './session-state.js';
 
 /**
  * Options for {@link createAuthClient}; each must match the server's `createAuth` options.
@@ -53,113 +55,6 @@ export interface AuthClientOptions {
    * @throws TypeError from {@link createAuthClient} when it is not an array of such origins.
    */
   tokenOrigins?: readonly string[];
-}
-
-/**
- * Who is signed in, read from the access token (not verified here: the server does that).
- *
- * @example
- * ```ts
- * import { createAuthClient, type AuthUser } from 'express-refresh-tokens/client';
- *
- * const auth = createAuthClient();
- * const user: AuthUser = await auth.login({ username, password });
- * document.title = user.claims.role === 'admin' ? 'Admin' : 'Welcome';
- * ```
- */
-export interface AuthUser {
-  /** The user's id (the token's `sub`). */
-  userId: string;
-  /** This browser's session id (the token's `sid`), as `listSessions` lists it. */
-  sessionId: string;
-  /** The app's claims from `authenticate` (e.g. `{ role }`). */
-  claims: Record<string, unknown>;
-}
-
-/**
- * What {@link AuthClient.onSessionChange} listeners receive: `{ signedIn: true, user, expiresAt }`
- * (`expiresAt` when the access token expires, epoch ms on this browser's clock) or `{ signedIn: false }`.
- *
- * @example
- * ```ts
- * import { createAuthClient, type SessionState } from 'express-refresh-tokens/client';
- *
- * function render(state: SessionState): void {
- *   const status = document.querySelector('#status');
- *   if (status) status.textContent = state.signedIn ? `Signed in as ${state.user.userId}` : 'Signed out';
- * }
- * createAuthClient().onSessionChange(render);
- * ```
- */
-export type SessionState =
-  | {
-      /** Signed in. */
-      signedIn: true;
-      /** Who is signed in. */
-      user: AuthUser;
-      /** When the access token expires (epoch ms). */
-      expiresAt: number;
-    }
-  | {
-      /** Signed out. */
-      signedIn: false;
-    };
-
-/**
- * An answer of the router that was not a success: `status` and the server's `code`, and a message in words.
- * A request that never reached the server has status `0` and code `network_error`. When the server said
- * how long to wait (`Retry-After`, as on 429 `too_many_requests` and 503), `retryAfter` holds it in
- * seconds and a 429's message says it in words: `'Too many attempts. Try again in 15 minutes.'`.
- *
- * @example
- * ```ts
- * import { AuthClientError, createAuthClient } from 'express-refresh-tokens/client';
- *
- * const auth = createAuthClient();
- * try {
- *   await auth.login({ username, password });
- * } catch (error) {
- *   if (!(error instanceof AuthClientError)) throw error;
- *   showError(error.message); // e.g. 'Wrong username or password.', 'Too many attempts. Try again in 15 minutes.'
- *   if (error.code === 'too_many_requests' && error.retryAfter !== undefined) {
- *     disableLoginFor(error.retryAfter * 1000);
- *   }
- * }
- * ```
- */
-export class AuthClientError extends Error {
-  /**
-   * Seconds the server asked the client to wait before trying again (its `Retry-After` header, sent
-   * as seconds or as an HTTP date, counted from when the answer arrived); `undefined` when it sent
-   * none, or something that was neither. After too many failed logins it is the rest of the
-   * throttling window (up to 900 with the default `rateLimit.login`).
-   */
-  readonly retryAfter: number | undefined;
-
-  /**
-   * The client creates these from the router's answers; an app only reads them.
-   *
-   * @param status - The HTTP status, `0` for a network failure.
-   * @param code - The server's `error` code, or `network_error` / `invalid_response` / `http_<status>`.
-   * @param message - Words a page can show (`'Wrong username or password.'`).
-   * @param retryAfter - Seconds to wait before trying again, when the server said.
-   */
-  constructor(
-    /** The HTTP status; `0` when the server could not be reached. */
-    readonly status: number,
-    /**
-     * The server's `error` code (`invalid_credentials`, `too_many_requests`, …), `network_error`,
-     * `invalid_response` (a success whose body holds no readable access token), or `http_<status>`
-     * for an answer without one.
-     */
-    readonly code: string,
-    message: string,
-    retryAfter?: number,
-  ) {
-    super(message);
-    this.name = 'AuthClientError';
-    this.retryAfter = retryAfter;
-  }
 }
 
 /**
@@ -368,62 +263,6 @@ export interface AuthClient {
   onSessionChange(listener: (state: SessionState) => void): () => void;
 }
 
-interface Token {
-  value: string;
-  /** Epoch ms, on this browser's clock. */
-  expiresAt: number;
-  /** How long it was valid for when it arrived. */
-  lifetimeMs: number;
-  user: AuthUser;
-}
-
-/** Refresh when less than this share of the token's life is left (and at most this long before expiry). */
-const REFRESH_AHEAD_SHARE = 0.2;
-const REFRESH_AHEAD_MAX_MS = 30_000;
-/** How long a tab that waited for another tab's refresh waits for its answer before refreshing itself. */
-const HANDOVER_WAIT_MS = 1000;
-/** How long a new tab asks the others for a token before refreshing through the cookie. */
-const ASK_WAIT_MS = 150;
-
-/** Who a token's payload names. */
-function userOf(payload: TokenPayload): AuthUser {
-  return { userId: payload.sub, sessionId: payload.sid, claims: payload.claims };
-}
-
-/** Words for an error code, for pages that show `error.message`. */
-const MESSAGES: Record<string, string> = {
-  invalid_credentials: 'Wrong username or password.',
-  invalid_refresh_token: 'Your session has ended. Please sign in again.',
-  invalid_token: 'Your session has ended. Please sign in again.',
-  csrf_rejected: 'The request was refused for security reasons. Reload the page and try again.',
-  temporarily_unavailable: 'The service is temporarily unavailable. Please try again in a moment.',
-  too_many_requests: 'Too many attempts. Please wait a moment and try again.',
-  session_not_found: 'That session no longer exists.',
-  payload_too_large: 'The request was too large.',
-  invalid_request: 'The request was malformed.',
-  unsupported_media_type: 'The request was malformed.',
-  network_error: 'Could not reach the server. Check your connection and try again.',
-  invalid_response: 'The server sent an answer this page could not read.',
-};
-
-/** The words for an answer: throttling says when to try again, when the server said. */
-function messageOf(status: number, code: string, retryAfter: number | undefined): string {
-  if (code === 'too_many_requests' && retryAfter !== undefined) return `Too many attempts. Try again in ${waitInWords(retryAfter)}.`;
-  return MESSAGES[code] ?? `The server answered ${status}.`;
-}
-
-async function errorOf(response: Response): Promise<AuthClientError> {
-  const retryAfter = retryAfterSeconds(response.headers.get('Retry-After'), Date.now());
-  const body = (await response.json().catch(() => ({}))) as Partial<ErrorResponse>;
-  const code = typeof body.error === 'string' ? body.error : `http_${response.status}`;
-  return new AuthClientError(response.status, code, messageOf(response.status, code, retryAfter), retryAfter);
-}
-
-/** The error of a sign-out that did not complete: the cause's status, code and wait, in words that say the user is still signed in. */
-function signOutIncomplete(cause: AuthClientError): AuthClientError {
-  return new AuthClientError(cause.status, cause.code, `Sign-out did not complete: you are still signed in. ${cause.message}`, cause.retryAfter);
-}
-
 /**
  * Creates the client for a router mounted at `baseUrl` on this origin. The access token lives in
  * this object only (never in web storage or a readable cookie); the refresh token is the server's
@@ -457,71 +296,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     (name) => `${name}${PRESENCE_COOKIE_SUFFIX}`,
   );
   const mayCarryToken = tokenOriginCheck(options.tokenOrigins, typeof location !== 'undefined' ? location.origin : undefined);
-  const lockName = `express-refresh-tokens:${baseUrl}`;
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(lockName) : null;
-  const listeners = new Set<(state: SessionState) => void>();
-
-  let token: Token | null = null;
-  let known: SessionState | null = null;
-  /** The refresh in flight in this tab, shared by every caller (single flight). */
-  let refreshing: Promise<Token | null> | null = null;
-  /** Resolvers waiting for another tab's answer. */
-  const waiting = new Set<(message: TabMessage) => void>();
-
-  const stateOf = (): SessionState => (token ? { signedIn: true, user: token.user, expiresAt: token.expiresAt } : { signedIn: false });
-
-  const publish = (): void => {
-    const next = stateOf();
-    const changed = known === null || known.signedIn !== next.signedIn || (next.signedIn && known.signedIn && known.expiresAt !== next.expiresAt);
-    known = next;
-    if (changed) for (const listener of listeners) listener(next);
-  };
-
-  const adopt = (value: string, expiresAt: number, payload: TokenPayload): Token => {
-    token = { value, expiresAt, lifetimeMs: expiresAt - Date.now(), user: userOf(payload) };
-    publish();
-    return token;
-  };
-
-  const signOutLocally = (): void => {
-    token = null;
-    publish();
-  };
-
-  const post = (message: TabMessage): void => channel?.postMessage(message);
-
-  // Any script of the origin can post here: malformed messages, and tokens of another session, are ignored (see tokenFromTab).
-  channel?.addEventListener('message', (event: MessageEvent<unknown>) => {
-    const message = readTabMessage(event.data);
-    if (!message) return;
-    if (message.type === 'token') {
-      const held = token && { sub: token.user.userId, sid: token.user.sessionId };
-      const shared = tokenFromTab(message, held, hasPresenceCookie(), Date.now());
-      if (!shared) return;
-      if (shared.expiresAt > (token?.expiresAt ?? 0)) adopt(shared.value, shared.expiresAt, shared.payload);
-    }
-    if (message.type === 'signed-out') signOutLocally();
-    if (message.type === 'ask' && token && !expiringSoon(token)) post({ type: 'token', value: token.value, expiresAt: token.expiresAt });
-    for (const wake of waiting) wake(message);
-  });
-
-  /** Resolves with the next answer from another tab (a token or a sign-out), or `null` after `ms`. */
-  const answerFromTabs = (ms: number): Promise<TabMessage | null> =>
-    new Promise((resolve) => {
-      const done = (message: TabMessage | null): void => {
-        clearTimeout(timer);
-        waiting.delete(wake);
-        resolve(message);
-      };
-      const wake = (message: TabMessage): void => {
-        if (message.type !== 'ask') done(message);
-      };
-      const timer = setTimeout(() => done(null), ms);
-      waiting.add(wake);
-    });
-
-  /** Whether a token is close enough to its expiry that it should be refreshed before use. */
-  const expiringSoon = (current: Token): boolean => current.expiresAt - Date.now() < Math.min(REFRESH_AHEAD_MAX_MS, REFRESH_AHEAD_SHARE * current.lifetimeMs);
+  const session = createTabSession();
 
   const hasPresenceCookie = (): boolean =>
     typeof document !== 'undefined' && document.cookie.split(';').some((pair) => presenceCookies.includes(pair.split('=')[0]?.trim() ?? ''));
@@ -531,81 +306,47 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     if (init.csrf) headers.set(csrfHeader, 'fetch');
     if (init.bearer) headers.set('Authorization', `Bearer ${init.bearer}`);
     return fetch(`${baseUrl}${path}`, { ...init, headers, credentials: 'same-origin' }).catch(() => {
-      throw new AuthClientError(0, 'network_error', MESSAGES.network_error as string);
+      throw networkError();
     });
   };
 
-  const acceptTokens = async (response: Response): Promise<Token> => {
+  /** Holds the token of a login's or a refresh's answer. */
+  const acceptTokens = async (response: Response): Promise<HeldToken> => {
     const { accessToken, expiresIn } = ((await response.json().catch(() => null)) ?? {}) as Partial<TokenResponse>;
     const payload = readTokenPayload(accessToken);
     if (typeof accessToken !== 'string' || !payload || typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) {
-      throw new AuthClientError(response.status, 'invalid_response', MESSAGES.invalid_response as string);
+      throw invalidResponse(response.status);
     }
     // The server counts whole seconds from the start of the second it issued in: up to 1 s less is left.
-    const next = adopt(accessToken, Date.now() + Math.max(0, expiresIn - 1) * 1000, payload);
-    post({ type: 'token', value: next.value, expiresAt: next.expiresAt });
-    return next;
+    return session.adopt(accessToken, Date.now() + Math.max(0, expiresIn - 1) * 1000, payload);
   };
 
-  /** One `POST /refresh` through the cookie; tells the other tabs what came of it. */
-  const refreshThroughCookie = async (): Promise<Token | null> => {
-    const response = await request(ROUTES.refresh, { method: 'POST', csrf: true });
-    if (response.ok) return acceptTokens(response);
-    if (response.status === 401) {
-      signOutLocally();
-      post({ type: 'signed-out' });
-      return null;
-    }
-    throw await errorOf(response); // 503 and the like: nothing changed, the cookie is kept
-  };
-
-  /**
-   * Gets a fresh token, once for all tabs: under a Web Lock the first tab refreshes and hands the
-   * token to the others over a BroadcastChannel; a tab that had to wait takes that token instead of
-   * refreshing again. Without Web Locks, each tab refreshes by itself (the server answers a repeat
-   * inside its grace window with the same successor).
-   */
-  const refreshOnce = (stale: Token | null): Promise<Token | null> => {
-    refreshing ??= (async () => {
-      try {
-        const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-        if (!locks) return await refreshThroughCookie();
-        return await locks.request(lockName, { ifAvailable: true }, async (lock) => {
-          if (lock) return refreshThroughCookie();
-          // Another tab is refreshing: wait for it to finish, then take what it handed over.
-          const answer = answerFromTabs(HANDOVER_WAIT_MS + 5000);
-          return locks.request(lockName, async () => {
-            if (token && token !== stale && !expiringSoon(token)) return token;
-            const message = await Promise.race([answer, answerFromTabs(HANDOVER_WAIT_MS)]);
-            if (token && token !== stale && !expiringSoon(token)) return token;
-            if (message?.type === 'signed-out') return null;
-            return refreshThroughCookie();
-          });
-        });
-      } finally {
-        refreshing = null;
-      }
-    })();
-    return refreshing;
-  };
+  const tabs = crossTabRefresh({
+    name: `express-refresh-tokens:${baseUrl}`,
+    session,
+    browserHasSession: hasPresenceCookie,
+    async refreshThroughCookie() {
+      const response = await request(ROUTES.refresh, { method: 'POST', csrf: true });
+      if (response.ok) return acceptTokens(response);
+      if (response.status === 401) return null;
+      throw await errorOf(response); // 503 and the like: nothing changed, the cookie is kept
+    },
+  });
 
   /** A token good for a request now: the one held, another tab's, or a refreshed one. */
-  const freshToken = async (): Promise<Token | null> => {
-    if (token && !expiringSoon(token)) return token;
-    if (!token && known === null) {
+  const freshToken = async (): Promise<HeldToken | null> => {
+    if (session.token && usable(session.token)) return session.token;
+    if (!session.token && session.known === null) {
       // First use in this tab: another tab may hold a token; otherwise the cookie may give one.
       if (!hasPresenceCookie()) {
-        signOutLocally();
+        session.signOut();
         return null;
       }
-      if (channel) {
-        post({ type: 'ask' });
-        const answer = await answerFromTabs(ASK_WAIT_MS);
-        if (answer?.type === 'token' && token) return token;
-      }
+      const taken = await tabs.askOtherTabs();
+      if (taken) return taken;
     }
-    if (!token && known !== null && !known.signedIn && !hasPresenceCookie()) return null;
-    return refreshOnce(token);
+    if (!session.token && session.known?.signedIn === false && !hasPresenceCookie()) return null;
+    return tabs.refreshOnce(session.token);
   };
 
   const send = (input: RequestInfo | URL, init: RequestInit | undefined, accessToken: string | undefined): Promise<Response> => {
@@ -624,7 +365,9 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
         body: JSON.stringify(credentials),
       });
       if (!response.ok) throw await errorOf(response);
-      return (await acceptTokens(response)).user;
+      const token = await acceptTokens(response);
+      tabs.shareToken(token);
+      return token.user;
     },
 
     async logout() {
@@ -633,16 +376,14 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       const ended = answer instanceof Response && answer.ok;
       // Signed out only when the browser no longer holds the session: the server ended it, or cleared its cookies.
       if (!ended && !(heldSession && !hasPresenceCookie())) throw signOutIncomplete(answer instanceof Response ? await errorOf(answer) : answer);
-      signOutLocally();
-      post({ type: 'signed-out' });
+      tabs.signOutAllTabs();
       return { serverSessionEnded: ended };
     },
 
     async logoutEverywhere() {
       const response = await client.fetch(`${baseUrl}${ROUTES.logoutAll}`, { method: 'POST' });
       if (!response.ok && response.status !== 401) throw await errorOf(response);
-      signOutLocally();
-      post({ type: 'signed-out' });
+      tabs.signOutAllTabs();
     },
 
     async fetch(input, init) {
@@ -650,11 +391,12 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       const original = new Request(input, init);
       // Another origin gets the request as plain fetch sends it: no token, no refresh, no retry.
       if (!mayCarryToken(original.url)) return fetch(original);
-      const first = await freshToken().catch(() => token);
+      const first = await freshToken().catch(() => session.token);
       const response = await send(original.clone(), undefined, first?.value);
       // A 401 says nothing about the token when it came from an origin that may not have it (after a redirect).
       if (response.status !== 401 || !first || !mayCarryToken(response.url || original.url)) return response;
-      const second = token && token !== first && !expiringSoon(token) ? token : await refreshOnce(first);
+      const held = session.token;
+      const second = held && held !== first && usable(held) ? held : await tabs.refreshOnce(first);
       return second ? send(original, undefined, second.value) : response;
     },
 
@@ -664,12 +406,12 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
     async restore() {
       await freshToken();
-      if (known === null) publish();
-      return stateOf();
+      session.publish(); // the first call reports the state, even when it did not change
+      return session.state();
     },
 
     getSession() {
-      return known;
+      return session.known;
     },
 
     async listSessions() {
@@ -681,16 +423,10 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async revokeSession(id) {
       const response = await client.fetch(`${baseUrl}${ROUTES.sessions}/${encodeURIComponent(id)}`, { method: 'DELETE' });
       if (!response.ok) throw await errorOf(response);
-      if (token?.user.sessionId === id) {
-        signOutLocally();
-        post({ type: 'signed-out' });
-      }
+      if (session.token?.user.sessionId === id) tabs.signOutAllTabs();
     },
 
-    onSessionChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onSessionChange: (listener) => session.onChange(listener),
   };
   return client;
 }

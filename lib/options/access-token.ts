@@ -1,9 +1,10 @@
 // The `accessToken` section of the options: the signing algorithm and keys, the lifetime, issuer and audience.
-import { accessTokenKeys, algorithmOption } from '../access-token-keys';
+
 import { describeMs } from '../duration';
 import { ErrorCodes } from '../errors';
-import { MAX_ACCESS_TTL_MS } from '../token-lifetimes';
-import { duration, fail, type KnownOptions, optionalString, section } from './checks';
+import { duration, fail, type KnownOptions, optionalString, section } from '../option-checks';
+import { MAX_ACCESS_TTL_MS } from '../tokens/token-lifetimes';
+import { accessTokenKeys, algorithmOption } from './access-token-keys';
 import type { AccessTokenOptions, Configuration } from './types';
 
 /** Every option of `accessToken`. */

@@ -1,8 +1,8 @@
 // The `cookie` section of the options: the refresh cookie's name, SameSite and Secure attributes.
 import { describeValue } from '../describe-value';
 import { ErrorCodes } from '../errors';
+import { fail, type KnownOptions, section } from '../option-checks';
 import { DEFAULT_COOKIE_NAMES } from '../shared/protocol';
-import { fail, type KnownOptions, section } from './checks';
 import type { Configuration, CookieOptions } from './types';
 
 /** Every option of `cookie`. */

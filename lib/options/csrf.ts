@@ -1,7 +1,7 @@
 // The `csrf` section of the options: the required header and the origins allowed besides the app's own.
 import { describeValue } from '../describe-value';
+import { fail, type KnownOptions, section } from '../option-checks';
 import { DEFAULT_CSRF_HEADER } from '../shared/protocol';
-import { fail, type KnownOptions, section } from './checks';
 import type { Configuration, CsrfOptions } from './types';
 
 /** Every option of `csrf`. */

@@ -1,14 +1,15 @@
 // resolveOptions: validates every section of createAuth's options, then the rules that span sections, into one Configuration.
-import { HMAC_KEY_BYTES } from '../access-token-keys';
+
 import { describeValue } from '../describe-value';
 import { describeMs } from '../duration';
 import { ErrorCodes } from '../errors';
-import { resolveRateLimit } from '../rate-limit-options';
-import { REVOCATION_LEEWAY_MS } from '../token-lifetimes';
+import { checkKnownKeys, fail, type KnownOptions, missingOr } from '../option-checks';
+import { REVOCATION_LEEWAY_MS } from '../tokens/token-lifetimes';
 import { checkAccessTtlCap, resolveAccessToken } from './access-token';
-import { checkKnownKeys, fail, type KnownOptions, missingOr } from './checks';
+import { HMAC_KEY_BYTES } from './access-token-keys';
 import { resolveCookie } from './cookie';
 import { resolveCsrf } from './csrf';
+import { resolveRateLimit } from './rate-limit';
 import { resolveRefreshToken } from './refresh-token';
 import { resolveRevocation } from './revocation';
 import { resolveAuthenticate, resolveLimits, resolveStore } from './top-level';
@@ -47,7 +48,7 @@ export function resolveOptions(options: AuthOptions): Configuration {
       missingOr(options),
     );
   }
-  checkKnownKeys('', options, Object.keys(KNOWN));
+  checkKnownKeys('', options, KNOWN);
   const store = resolveStore(options.store);
   const authenticate = resolveAuthenticate(options.authenticate);
   const accessToken = resolveAccessToken(options.accessToken);

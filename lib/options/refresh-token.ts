@@ -2,7 +2,7 @@
 import { createSecretKey } from 'node:crypto';
 import { describeMs } from '../duration';
 import { ErrorCodes } from '../errors';
-import { duration, fail, type KnownOptions, secretBytes, section } from './checks';
+import { duration, fail, type KnownOptions, secretBytes, section } from '../option-checks';
 import type { Configuration, RefreshTokenOptions } from './types';
 
 /** Every option of `refreshToken`. */

@@ -1,7 +1,7 @@
 // The `revocation` section of the options: how stale the in-process revocation feed may grow.
 import { describeMs } from '../duration';
 import { ErrorCodes } from '../errors';
-import { duration, fail, type KnownOptions, section } from './checks';
+import { duration, fail, type KnownOptions, section } from '../option-checks';
 import type { Configuration, RevocationOptions } from './types';
 
 /** Every option of `revocation`. */

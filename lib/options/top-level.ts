@@ -1,7 +1,7 @@
 // The options outside any section: the store, the credential check, the realm, the body limit and the session cap.
 import { describeValue } from '../describe-value';
+import { fail, missingOr } from '../option-checks';
 import type { SessionStore } from '../store/session-store';
-import { fail, missingOr } from './checks';
 import type { AuthOptions, Configuration } from './types';
 
 /** Validates `store`: an object with every method of a {@link SessionStore}. */

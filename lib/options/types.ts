@@ -2,36 +2,12 @@
 import type { KeyObject } from 'node:crypto';
 import type { Request } from 'express';
 import type { Duration } from '../duration';
-import type { RateLimitOptions, ResolvedRateLimit } from '../rate-limit-options';
 import type { SessionStore } from '../store/session-store';
+import type { AccessTokenSettings } from '../tokens/access-token';
+import type { AccessTokenAlgorithm } from '../tokens/signing-keys';
+import type { RateLimitOptions, ResolvedRateLimit } from './rate-limit';
 
-/**
- * Signing algorithms for access tokens. `none` is never accepted. `HS*` take `accessToken.secret`;
- * the others take `privateKey`/`publicKey` or `keys`, and their public keys are published in the JWKS.
- *
- * @example
- * ```ts
- * import { readFileSync } from 'node:fs';
- * import type { AccessTokenAlgorithm, AccessTokenOptions } from 'express-refresh-tokens';
- *
- * const algorithm: AccessTokenAlgorithm = 'EdDSA';
- * const accessToken: AccessTokenOptions = { algorithm, privateKey: readFileSync('keys/ed25519.pem') };
- * ```
- */
-export type AccessTokenAlgorithm =
-  | 'HS256'
-  | 'HS384'
-  | 'HS512'
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'ES512'
-  | 'EdDSA';
+export type { AccessTokenAlgorithm } from '../tokens/signing-keys';
 
 /**
  * A key as PEM text, a Buffer holding PEM, or a Node `KeyObject`.
@@ -318,22 +294,8 @@ export interface AuthOptions {
 /** The validated, resolved form of {@link AuthOptions} the library runs on. */
 export interface Configuration {
   store: SessionStore;
-  accessToken: {
-    algorithm: AccessTokenAlgorithm;
-    /** The key new tokens are signed with (the first of `keys`). */
-    signingKey: KeyObject;
-    /** The verifying half of `signingKey` (the same secret for `HS*`); checks tokens without a `kid`. */
-    verifyingKey: KeyObject;
-    /** The `kid` new tokens carry; undefined for `HS*`, whose tokens have none. */
-    kid: string | undefined;
-    /** Every public key that verifies, by `kid`, the signing one first; empty for `HS*`. What the JWKS publishes. */
-    verifyingKeys: ReadonlyMap<string, KeyObject>;
-    /** When keys given a `notAfter` stop verifying (epoch ms), by `kid`; only those keys. */
-    keyNotAfter: ReadonlyMap<string, number>;
-    ttlMs: number;
-    issuer: string | undefined;
-    audience: string | undefined;
-  };
+  accessToken: AccessTokenSettings;
+
   refreshToken: {
     successorKey: KeyObject;
     idleTtlMs: number;

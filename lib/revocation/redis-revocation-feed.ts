@@ -1,9 +1,9 @@
 // The revocation feed on Redis: loads the log page by page, follows the (authenticated) channel, re-syncs after reconnects, fails closed when stale.
 import { describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors';
-import { randomId } from '../random-ids';
-import { ConnectionWatch } from '../store/redis-connection-watch';
-import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../store/session-store';
+import { ConnectionWatch } from '../redis/connection-watch';
+import { randomId } from '../tokens/random-ids';
 import { authenticatedBody, type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
+import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from './revocation-feed';
 import { applyRevocation, boundedRevocation, heartbeatBody, parseBody, type Revocation } from './revocation-message-codec';
 import { RevocationSet } from './revocation-set';
 

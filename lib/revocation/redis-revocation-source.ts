@@ -1,11 +1,11 @@
 // The revocation log in Redis: RedisStore's writes to it, the feeds' reads of it, and the clock readings they take.
 import type { KeyObject } from 'node:crypto';
-import type { RedisKeys } from '../store/redis-keys';
-import { badReply, expectStrings, late } from '../store/redis-replies';
-import type { Script } from '../store/redis-scripts';
-import type { RevocationFeed, RevocationFeedOptions } from '../store/session-store';
+import type { RedisKeys } from '../redis/keys';
+import { badReply, expectStrings, late } from '../redis/replies';
+import type { Script } from '../redis/script';
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from './redis-revocation-feed';
 import { type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
+import type { RevocationFeed, RevocationFeedOptions } from './revocation-feed';
 import { applyRevocation, type Revocation, revocationBody } from './revocation-message-codec';
 
 /** An argument of a script, as RedisStore sends it. */

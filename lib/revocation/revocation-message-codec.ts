@@ -6,7 +6,7 @@
 // - `r - <until> s <sessionId>`: announced by PRESENT_TOKEN before it is logged, so not numbered;
 // - `h <feedId> <sequence>`: a feed's heartbeat.
 // Ids come last, since a user id may hold spaces; the tags follow the message's last space.
-import { MAX_ACCESS_TTL_MS, REVOCATION_LEEWAY_MS } from '../token-lifetimes';
+import { MAX_ACCESS_TTL_MS, REVOCATION_LEEWAY_MS } from '../tokens/token-lifetimes';
 import type { RevocationSet } from './revocation-set';
 
 /** One revocation: a session, or every session of a user whose login began before a time. */

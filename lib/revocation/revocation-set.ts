@@ -1,5 +1,5 @@
 // The in-memory set of revocations a feed keeps, and the synchronous verdict requireAuth asks of it.
-import type { RevocationVerdict } from '../store/session-store';
+import type { RevocationVerdict } from './revocation-feed';
 
 /** How often expired entries are dropped. */
 const PRUNE_INTERVAL_MS = 10_000;

@@ -1,9 +1,9 @@
 // MemoryStore: the SessionStore contract in one process's memory, for development and tests only.
 import { describeValue } from '../describe-value';
 import { ErrorCodes } from '../errors';
-import { checkKnownKeys, configurationError } from '../options/checks';
-import { hashesEqual } from '../refresh-token';
+import { checkKnownKeys, configurationError, type KnownOptions } from '../option-checks';
 import { RevocationSet } from '../revocation/revocation-set';
+import { hashesEqual } from '../tokens/refresh-token';
 import {
   type NewSession,
   newSessionRecord,
@@ -33,6 +33,8 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number;
 }
 
+const MEMORY_STORE_OPTIONS = { sweepIntervalMs: true } satisfies KnownOptions<MemoryStoreOptions>;
+
 /** The longest delay setTimeout honours; beyond it (or for a non-number) Node fires after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -45,7 +47,7 @@ function sweepInterval(options: unknown): number {
       `MemoryStore: options must be an object like { sweepIntervalMs: 60000 }; received ${describeValue(options)}.`,
     );
   }
-  checkKnownKeys('', options, ['sweepIntervalMs'], 'MemoryStore');
+  checkKnownKeys('', options, MEMORY_STORE_OPTIONS, 'MemoryStore');
   const { sweepIntervalMs = 60_000 } = options as MemoryStoreOptions;
   if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs <= 0 || sweepIntervalMs > MAX_TIMER_MS) {
     throw configurationError(

@@ -4,19 +4,7 @@
 // waiting and answers 503. A script that only runs later, because Redis was stalled or the network
 // held it, compares the deadline with Redis' own TIME and changes nothing ({'late'}), so what the
 // client was told ("nothing happened, keep your cookie") stays true.
-import { createHash } from 'node:crypto';
 import { sessionScript } from './redis-session-layout';
-
-/** A script as RedisStore sends it: its source, and the SHA-1 EVALSHA names it by. */
-export interface Script {
-  source: string;
-  sha: string;
-}
-
-/** The {@link Script} of a source. */
-export function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
 
 const LUA_CLOCK = `
 if redis.replicate_commands then redis.replicate_commands() end

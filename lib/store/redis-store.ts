@@ -2,15 +2,16 @@
 import type { Store as RateLimitCounters } from 'express-rate-limit';
 import { describeValue as describe } from '../describe-value';
 import { ErrorCodes } from '../errors';
-import { checkKnownKeys, configurationError, missingOr } from '../options/checks';
+import { checkKnownKeys, configurationError, type KnownOptions, missingOr } from '../option-checks';
+import { RedisClock } from '../redis/clock';
+import { CommandGate, type ConnectionLike } from '../redis/command-gate';
+import { type ConnectionLease, watchConnection } from '../redis/connection-watch';
+import { type RedisKeys, redisKeys } from '../redis/keys';
+import { badReply, expectStrings, late } from '../redis/replies';
+import { type Script, script } from '../redis/script';
 import type { SubscriberLike } from '../revocation/redis-revocation-feed';
 import { RedisRevocationLog } from '../revocation/redis-revocation-source';
 import type { Revocation } from '../revocation/revocation-message-codec';
-import { RedisClock } from './redis-clock';
-import { CommandGate, type ConnectionLike } from './redis-command-gate';
-import { type ConnectionLease, watchConnection } from './redis-connection-watch';
-import { type RedisKeys, redisKeys } from './redis-keys';
-import { badReply, expectStrings, late } from './redis-replies';
 import {
   CREATE_SESSION,
   HEARTBEAT,
@@ -24,8 +25,6 @@ import {
   READ_CLOCK,
   REVOKE_SESSION,
   REVOKE_USER,
-  type Script,
-  script,
 } from './redis-scripts';
 import { encodeSession, encodeTime, readSessionRecord } from './redis-session-layout';
 import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
@@ -127,11 +126,11 @@ const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
 const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
 
-const OPTION_NAMES = ['client', 'prefix', 'commandTimeoutMs'] as const;
+const REDIS_STORE_OPTIONS = { client: true, prefix: true, commandTimeoutMs: true } satisfies KnownOptions<RedisStoreOptions>;
 
 /**
  * A {@link SessionStore} on Redis through ioredis. Its keys (all with a TTL) are named in
- * redis-keys.ts: one string per family, dying at its expiry; per user a sorted-set index and a
+ * redis/keys.ts: one string per family, dying at its expiry; per user a sorted-set index and a
  * "revoked before" mark; and the revocations feeds load, with a version and the data's epoch.
  * Only hashes of refresh secrets are stored. Every script touches one hash slot.
  *
@@ -161,7 +160,7 @@ export class RedisStore implements SessionStore {
   /**
    * Redis' clock, read on the node of the revocation log: what login starts, revokeUser marks and
    * the epoch are times of, so instances whose clocks differ agree on what a revocation ends (see
-   * redis-clock.ts). `now()` applies the offset measured by the last quick reading.
+   * redis/clock.ts). `now()` applies the offset measured by the last quick reading.
    */
   readonly clock: StoreClock = {
     read: () => this.revocations.readClock(),
@@ -185,7 +184,7 @@ export class RedisStore implements SessionStore {
     if (options === null || typeof options !== 'object') {
       throw configurationError('type', missingOr(options), 'RedisStore: options must be an object like `{ client: new Redis(url), prefix: "auth:" }`.');
     }
-    checkKnownKeys('', options, OPTION_NAMES, 'RedisStore');
+    checkKnownKeys('', options, REDIS_STORE_OPTIONS, 'RedisStore');
     const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = options;
     if (
       !client ||

@@ -1,7 +1,8 @@
 // Login throttling's counters and known-address marks in Redis: scripts run by RedisStore, under its command gate.
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import { ErrorCodes, StoreUnavailableError } from '../errors';
-import { COUNT_REQUEST, GIVE_BACK_REQUEST, HAS_MARK, READ_COUNT, RESET_COUNT, type Script, SET_MARK, script } from './redis-scripts';
+import { type Script, script } from '../redis/script';
+import { COUNT_REQUEST, GIVE_BACK_REQUEST, HAS_MARK, READ_COUNT, RESET_COUNT, SET_MARK } from './redis-scripts';
 import type { KnownAddresses } from './session-store';
 
 /** Runs a script on keys of one slot within the store's budget and circuit (RedisStore's runner). */

@@ -1,6 +1,5 @@
 // The shared SessionStore contract suite: every store (MemoryStore, RedisStore) must pass it unchanged.
 import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
-import { deriveSuccessor, hashSecret, newRefreshSecret, newSessionId, type RefreshTokenKeys, refreshTokenKeys } from '../../lib/refresh-token';
 import type {
   NewSession,
   PresentationOutcome,
@@ -12,6 +11,7 @@ import type {
   StoreClock,
   TokenPresentation,
 } from '../../lib/store/session-store';
+import { deriveSuccessor, hashSecret, newRefreshSecret, newSessionId, type RefreshTokenKeys, refreshTokenKeys } from '../../lib/tokens/refresh-token';
 
 /** What a store factory hands the contract: the store and, optionally, how to tidy up after one test. */
 export interface StoreUnderTest {

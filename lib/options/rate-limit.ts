@@ -1,9 +1,9 @@
 // The `rateLimit` option of createAuth: its public types, defaults and validation (the throttling itself is in rate-limit.ts).
 import type { Request } from 'express';
-import { describeValue } from './describe-value';
-import { type Duration, describeMs, parseDuration } from './duration';
-import { ErrorCodes } from './errors';
-import { checkKnownKeys, fail } from './options/checks';
+import { describeValue } from '../describe-value';
+import { type Duration, describeMs, parseDuration } from '../duration';
+import { ErrorCodes } from '../errors';
+import { checkKnownKeys, fail, type KnownOptions } from '../option-checks';
 
 /**
  * One limit: at most `max` counted requests per `window`.
@@ -172,14 +172,23 @@ export const RATE_LIMIT_DEFAULTS = {
 /** The login limits besides the one per address + username, each a {@link RateLimitRule} or `false`. */
 const LOGIN_BUDGETS = ['perAddress', 'perUsername', 'successes'] as const;
 
+const RULE = { max: true, window: true } satisfies KnownOptions<RateLimitRule>;
 const KNOWN_KEYS = {
-  rateLimit: ['login', 'refresh'],
-  'rateLimit.login': ['max', 'window', 'username', ...LOGIN_BUDGETS, 'knownAddressTtl'],
-  'rateLimit.login.perAddress': ['max', 'window'],
-  'rateLimit.login.perUsername': ['max', 'window'],
-  'rateLimit.login.successes': ['max', 'window'],
-  'rateLimit.refresh': ['max', 'window'],
-} as const;
+  rateLimit: { login: true, refresh: true } satisfies KnownOptions<Exclude<RateLimitOptions, false>>,
+  'rateLimit.login': {
+    max: true,
+    window: true,
+    username: true,
+    perAddress: true,
+    perUsername: true,
+    successes: true,
+    knownAddressTtl: true,
+  } satisfies KnownOptions<LoginRateLimitOptions>,
+  'rateLimit.login.perAddress': RULE,
+  'rateLimit.login.perUsername': RULE,
+  'rateLimit.login.successes': RULE,
+  'rateLimit.refresh': { max: true, window: true } satisfies KnownOptions<RefreshRateLimitOptions>,
+};
 
 const MAX_REQUESTS = 1_000_000;
 const MIN_WINDOW_MS = 1000;
@@ -191,7 +200,7 @@ function section(name: keyof typeof KNOWN_KEYS, value: unknown, fix: string): Re
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     fail('type', name, `must be an object or false; received ${describeValue(value)}`, fix);
   }
-  checkKnownKeys(name, value, KNOWN_KEYS[name]);
+  checkKnownKeys<object>(name, value, KNOWN_KEYS[name]);
   return value as Record<string, unknown>;
 }
 

@@ -1,19 +1,19 @@
 // The mountable router: login, refresh, logout, logout-all and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import type { AccessTokenCodec, IssuedAccessToken } from './access-token';
+import { AuthError } from '../errors';
+import type { AuthEvents } from '../events';
+import type { Configuration } from '../options';
+import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service';
+import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/protocol';
+import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
 import { authenticateUser, invalidCredentials } from './authenticate-user';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { ensureFallbackErrorHandler, logoutPending, toAuthError } from './error-handling';
-import { AuthError } from './errors';
-import type { AuthEvents } from './events';
 import { jwksHandler, type PublishedKeys } from './jwks';
-import type { Configuration } from './options';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
 import type { AuthInfo } from './require-auth';
-import type { ClientInfo, IssuedSession, SessionService } from './session-service';
-import { ROUTES, type SessionsResponse, type TokenResponse } from './shared/protocol';
 import { warnIfProxyUntrusted } from './trust-proxy-warning';
 
 /** Everything the router needs from the auth instance. */

@@ -1,6 +1,6 @@
 // Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
 import { type KeyObject, timingSafeEqual } from 'node:crypto';
-import { addressPrefix } from './client-address';
+import { addressPrefix } from '../client-address';
 import { deriveKey, type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
 import { randomId } from './random-ids';
 

@@ -1,6 +1,6 @@
 // The warning for X-Forwarded-For reaching the router while Express trusts no proxy: every client then has the proxy's address.
 import type { Request } from 'express';
-import { hasWarned, warnOnce } from './warn-once';
+import { hasWarned, warnOnce } from '../warn-once';
 
 /** The process warning's code. */
 const TRUST_PROXY_NOT_SET = 'ERT_TRUST_PROXY_NOT_SET';

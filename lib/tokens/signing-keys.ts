@@ -1,9 +1,72 @@
-// Access-token key ids: the rules for a `kid`, RFC 7638 thumbprints, and the public JWK of a verifying key.
+// Access-token keys: the algorithms, the rules for a `kid`, RFC 7638 thumbprints, and the public JWK of a verifying key.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { ErrorCodes } from './errors';
+import { ErrorCodes } from '../errors';
+import { configurationError } from '../option-checks';
 import { sha256Base64url } from './hashing';
-import type { PublicJwk } from './jwks';
-import { configurationError } from './options/checks';
+
+/**
+ * Signing algorithms for access tokens. `none` is never accepted. `HS*` take `accessToken.secret`;
+ * the others take `privateKey`/`publicKey` or `keys`, and their public keys are published in the JWKS.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import type { AccessTokenAlgorithm, AccessTokenOptions } from 'express-refresh-tokens';
+ *
+ * const algorithm: AccessTokenAlgorithm = 'EdDSA';
+ * const accessToken: AccessTokenOptions = { algorithm, privateKey: readFileSync('keys/ed25519.pem') };
+ * ```
+ */
+export type AccessTokenAlgorithm =
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA';
+
+/**
+ * One published key: its public members only, with `kid`, `alg` and `use: 'sig'`. Fits `createPublicKey({ key, format: 'jwk' })`.
+ *
+ * Declared here rather than taken from `node:crypto`, whose JWK type moves between @types/node majors
+ * (`JsonWebKey` is gone from 25 on). A type alias, not an interface, so it fits both shapes Node's
+ * `createPublicKey` has taken: the older one with an index signature and the newer one without.
+ *
+ * @example
+ * ```ts
+ * import { createPublicKey } from 'node:crypto';
+ * import type { PublicJwk } from 'express-refresh-tokens';
+ *
+ * const byKid = new Map(auth.jwks.keys.map((jwk: PublicJwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
+ * ```
+ */
+export type PublicJwk = {
+  /** The key type: `RSA` for `RS*`/`PS*`, `EC` for `ES*`, `OKP` for `EdDSA`. */
+  kty: 'RSA' | 'EC' | 'OKP';
+  /** The key id tokens carry in their `kid` header. */
+  kid: string;
+  /** The one algorithm access tokens use. */
+  alg: AccessTokenAlgorithm;
+  /** Always `'sig'`: the key checks signatures. */
+  use: 'sig';
+  /** EC and OKP keys: the curve (`P-256`, `Ed25519`, ...). */
+  crv?: string;
+  /** RSA keys: the modulus. */
+  n?: string;
+  /** RSA keys: the public exponent. */
+  e?: string;
+  /** EC and OKP keys: the public point. */
+  x?: string;
+  /** EC keys: the public point's y coordinate. */
+  y?: string;
+};
 
 /** The longest `kid` the library configures or accepts in a token header. */
 export const MAX_KID_LENGTH = 64;

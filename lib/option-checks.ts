@@ -1,7 +1,7 @@
 // The checks every option validator shares: one error format with a stable code, unknown keys named with the closest known one, sections, durations, secrets.
-import { describeValue } from '../describe-value';
-import { type Duration, parseDuration } from '../duration';
-import { type ConfigurationError, type ConfigurationErrorCode, ErrorCodes } from '../errors';
+import { describeValue } from './describe-value';
+import { type Duration, parseDuration } from './duration';
+import { type ConfigurationError, type ConfigurationErrorCode, ErrorCodes } from './errors';
 
 /**
  * A configuration error: a plain `TypeError` or `RangeError` (what callers have always caught, and
@@ -45,13 +45,14 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * Refuses a key of `value` that is not in `known`, naming it with its path (`section.key`, or just
- * `key` at the top level) and suggesting the closest known one ("Did you mean …?").
+ * Refuses a key of `value` that is not in `known` (a {@link KnownOptions} record), naming it with its
+ * path (`section.key`, or just `key` at the top level) and suggesting the closest known one ("Did you mean …?").
  */
-export function checkKnownKeys(section: string, value: object, known: readonly string[], caller = 'createAuth'): void {
+export function checkKnownKeys<Options>(section: string, value: object, knownOptions: KnownOptions<Options>, caller = 'createAuth'): void {
   const path = (key: string): string => (section === '' ? key : `${section}.${key}`);
+  const known = Object.keys(knownOptions);
   for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
+    if (Object.hasOwn(knownOptions, key)) continue;
     const closest = known.find((candidate) => editDistance(key, candidate) <= 2);
     const fix = closest ? `Did you mean \`${path(closest)}\`?` : `Known options here: ${known.join(', ')}.`;
     throw configurationError('type', ErrorCodes.ERR_UNKNOWN_OPTION, `${caller}: \`${path(key)}\` is not an option. ${fix}`);
@@ -74,7 +75,7 @@ export function section<T extends object>(name: string, value: unknown, required
     // The value is never shown: a secret passed where its section belongs must not reach a log.
     fail('type', name, `must be an object; received ${describeValue(value, false)}`, 'See the options table in the README.', missingOr(value));
   }
-  checkKnownKeys(name, value, Object.keys(known));
+  checkKnownKeys(name, value, known);
   return value as Partial<T>;
 }
 
@@ -138,23 +139,4 @@ export function optionalString(option: string, value: unknown): string | undefin
     fail('type', option, `must be a non-empty string when set; received ${describeValue(value)}`, 'Remove it or pass a string.');
   }
   return value;
-}
-
-/**
- * Validates the options of `auth.requireAuth(options)`: an object whose only key is `optional`, a
- * boolean. Throws a TypeError coded `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION`.
- */
-export function checkRequireAuthOptions(options: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw configurationError(
-      'type',
-      ErrorCodes.ERR_INVALID_OPTION,
-      `requireAuth: options must be an object like { optional: true }; received ${describeValue(options)}.`,
-    );
-  }
-  checkKnownKeys('', options, ['optional'], 'requireAuth');
-  const { optional } = options as { optional?: unknown };
-  if (optional !== undefined && typeof optional !== 'boolean') {
-    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `requireAuth: \`optional\` must be a boolean; received ${describeValue(optional)}.`);
-  }
 }

@@ -9,12 +9,12 @@ import {
   rateLimit,
   type Store,
 } from 'express-rate-limit';
-import { addressPrefix } from './client-address';
-import { AuthError, type AuthErrorCode } from './errors';
-import { deriveKey, hmacBase64url } from './hashing';
-import { memoryKnownAddresses } from './known-addresses';
-import { defaultUsername, type ResolvedLoginRateLimit, type ResolvedRateLimit, type ResolvedRule } from './rate-limit-options';
-import type { KnownAddresses, SessionStore } from './store/session-store';
+import { addressPrefix } from '../client-address';
+import { AuthError, type AuthErrorCode } from '../errors';
+import { defaultUsername, type ResolvedLoginRateLimit, type ResolvedRateLimit, type ResolvedRule } from '../options/rate-limit';
+import { memoryKnownAddresses } from '../store/memory-known-addresses';
+import type { KnownAddresses, SessionStore } from '../store/session-store';
+import { deriveKey, hmacBase64url } from '../tokens/hashing';
 
 /**
  * With the default username, a body holding both `username` and `email` is refused (400): the

@@ -1,5 +1,5 @@
 // The addresses each username has lately signed in from, kept in the process for a store without its own (RedisStore keeps them in Redis).
-import type { KnownAddresses } from './store/session-store';
+import type { KnownAddresses } from './session-store';
 
 /** The most marks one process keeps in memory: about 10 MB of keys at most. */
 const MAX_MEMORY_MARKS = 100_000;

@@ -1,10 +1,10 @@
 // Access-token keys from options: the algorithm, secrets and key pairs, and `accessToken.keys` for rotation, as the key set that signs and verifies.
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject, sign, verify } from 'node:crypto';
-import { describeValue } from './describe-value';
-import { ErrorCodes } from './errors';
-import { checkKnownKeys, fail, type KnownOptions, secretBytes } from './options/checks';
-import type { AccessTokenAlgorithm, AccessTokenKeyOptions, AccessTokenOptions, Configuration } from './options/types';
-import { jwkThumbprint, KID_PATTERN, MAX_KID_LENGTH } from './signing-keys';
+import { describeValue } from '../describe-value';
+import { ErrorCodes } from '../errors';
+import { checkKnownKeys, fail, type KnownOptions, secretBytes } from '../option-checks';
+import { jwkThumbprint, KID_PATTERN, MAX_KID_LENGTH } from '../tokens/signing-keys';
+import type { AccessTokenAlgorithm, AccessTokenKeyOptions, AccessTokenOptions, Configuration } from './types';
 
 /** The bytes an `HS*` secret needs at least (the hash's size), by algorithm; only the `HS*` algorithms are here. */
 export const HMAC_KEY_BYTES: Partial<Record<AccessTokenAlgorithm, number>> = { HS256: 32, HS384: 48, HS512: 64 };
@@ -172,7 +172,7 @@ function keyListOption(algorithm: AccessTokenAlgorithm, value: unknown): AccessT
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || entry instanceof KeyObject) {
       fail('type', at, `must be an object { kid?, privateKey?, publicKey? }; received ${describeValue(entry, false)}`, example);
     }
-    checkKnownKeys(at, entry, Object.keys(KEY_ENTRY_MEMBERS));
+    checkKnownKeys(at, entry, KEY_ENTRY_MEMBERS);
     const {
       kid: kidValue,
       privateKey: privateInput,

@@ -1,8 +1,8 @@
 // CSRF guard for the cookie-authenticated routes: custom header, Origin and Sec-Fetch-Site checks.
 import type { NextFunction, Request, Response } from 'express';
-import { quoteReceived } from './describe-value';
-import { AuthError } from './errors';
-import type { Configuration } from './options';
+import { quoteReceived } from '../describe-value';
+import { AuthError } from '../errors';
+import type { Configuration } from '../options';
 
 /**
  * Middleware that refuses a request unless it carries the configured header (which a cross-site

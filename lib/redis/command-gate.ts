@@ -1,7 +1,7 @@
 // A deadline plus a circuit breaker for Redis commands: each waits for the connection within a time budget, and all fail fast while Redis hangs.
 import { CommandNotSentError, describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors';
-import type { RedisClock } from './redis-clock';
-import { type ConnectionWatch, noAnswerReason } from './redis-connection-watch';
+import type { RedisClock } from './clock';
+import { type ConnectionWatch, noAnswerReason } from './connection-watch';
 
 /** The connection-state part of an ioredis `Redis` or `Cluster` client that the gate watches. */
 export interface ConnectionLike {

@@ -1,13 +1,30 @@
 // Access tokens: signing and verifying the short-lived JWTs, with one pinned algorithm and KeyObjects.
 import { constants, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { ErrorCodes, InvalidAccessTokenError } from './errors';
+import { ErrorCodes, InvalidAccessTokenError } from '../errors';
+import { setClaim } from '../shared/claims';
 import { type HmacHash, hmacBase64url } from './hashing';
-import type { AccessTokenAlgorithm, Configuration } from './options';
 import { randomId } from './random-ids';
 import { newSessionId } from './refresh-token';
-import { setClaim } from './shared/claims';
-import { keyRetired, MAX_KID_LENGTH } from './signing-keys';
+import { type AccessTokenAlgorithm, keyRetired, MAX_KID_LENGTH } from './signing-keys';
+
+/** The access-token part of the resolved configuration: the keys, the lifetime and the claims every token must carry. */
+export interface AccessTokenSettings {
+  algorithm: AccessTokenAlgorithm;
+  /** The key new tokens are signed with (the first of `keys`). */
+  signingKey: KeyObject;
+  /** The verifying half of `signingKey` (the same secret for `HS*`); checks tokens without a `kid`. */
+  verifyingKey: KeyObject;
+  /** The `kid` new tokens carry; undefined for `HS*`, whose tokens have none. */
+  kid: string | undefined;
+  /** Every public key that verifies, by `kid`, the signing one first; empty for `HS*`. What the JWKS publishes. */
+  verifyingKeys: ReadonlyMap<string, KeyObject>;
+  /** When keys given a `notAfter` stop verifying (epoch ms), by `kid`; only those keys. */
+  keyNotAfter: ReadonlyMap<string, number>;
+  ttlMs: number;
+  issuer: string | undefined;
+  audience: string | undefined;
+}
 
 /**
  * The JWT payload of an access token: `req.auth.payload`, verified and frozen.
@@ -152,7 +169,7 @@ function jwsSigner(algorithm: AccessTokenAlgorithm, key: KeyObject): (signingInp
  * `notAfter`. A token without `kid` is checked against the signing key alone (`HS*` tokens, and those
  * issued before tokens carried one).
  */
-export function createAccessTokenCodec(config: Configuration['accessToken']): AccessTokenCodec {
+export function createAccessTokenCodec(config: AccessTokenSettings): AccessTokenCodec {
   const { algorithm, signingKey, verifyingKey, kid, verifyingKeys, keyNotAfter, ttlMs, issuer, audience } = config;
   const ttlSeconds = Math.ceil(ttlMs / 1000);
   const header = kid === undefined ? { alg: algorithm, typ: TOKEN_TYPE } : { alg: algorithm, typ: TOKEN_TYPE, kid };

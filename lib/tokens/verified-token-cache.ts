@@ -1,6 +1,7 @@
 // A bounded cache of access tokens already verified, so a token its client sends again is not verified again.
+
+import { appClaims } from '../shared/claims';
 import type { AccessTokenPayload } from './access-token';
-import { appClaims } from './shared/claims';
 import { nextKeyRetirement } from './signing-keys';
 
 /** What requireAuth keeps of a token whose signature, algorithm, type and claims passed. */

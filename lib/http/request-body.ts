@@ -1,7 +1,7 @@
 // JSON request bodies for POST /login: size-limited, JSON-only, objects only, no prototype keys.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { quoteReceived } from './describe-value';
-import { AuthError } from './errors';
+import { quoteReceived } from '../describe-value';
+import { AuthError } from '../errors';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 

@@ -4,10 +4,10 @@
 // once in the raw header is ours: no parser reports a duplicated name.
 import { parse } from 'cookie';
 import type { CookieOptions as ExpressCookieOptions, Request, Response } from 'express';
-import { quoteReceived } from './describe-value';
-import type { Configuration } from './options';
-import { PRESENCE_COOKIE_SUFFIX } from './shared/protocol';
-import { hasWarned, warnOnce } from './warn-once';
+import { quoteReceived } from '../describe-value';
+import type { Configuration } from '../options';
+import { PRESENCE_COOKIE_SUFFIX } from '../shared/protocol';
+import { hasWarned, warnOnce } from '../warn-once';
 
 /** What the request carries under the refresh cookie's name. */
 export type CookieReading = { status: 'absent' } | { status: 'duplicate' } | { status: 'present'; value: string };

@@ -1,8 +1,16 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
-import { revocationFeedStale, StoreUnavailableError } from './errors';
-import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from './events';
-import type { AuthenticateResult, Configuration } from './options';
-import { PendingLogouts } from './pending-logouts';
+import { revocationFeedStale, StoreUnavailableError } from '../errors';
+import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from '../events';
+import type { AuthenticateResult, Configuration } from '../options';
+import { revocationChannelKey } from '../revocation/revocation-channel-mac';
+import {
+  PROCESS_CLOCK,
+  type PresentationOutcome,
+  type RevocationFeed,
+  type SessionRecord,
+  type StoreClock,
+  type TokenPresentation,
+} from '../store/session-store';
 import {
   clientFingerprint,
   deriveSuccessor,
@@ -14,16 +22,8 @@ import {
   type RefreshTokenKeys,
   type RefreshTokenParts,
   refreshTokenKeys,
-} from './refresh-token';
-import { revocationChannelKey } from './revocation/revocation-channel-mac';
-import {
-  PROCESS_CLOCK,
-  type PresentationOutcome,
-  type RevocationFeed,
-  type SessionRecord,
-  type StoreClock,
-  type TokenPresentation,
-} from './store/session-store';
+} from '../tokens/refresh-token';
+import { PendingLogouts } from './pending-logouts';
 
 /** The longest User-Agent kept with a session. */
 const MAX_USER_AGENT_LENGTH = 256;

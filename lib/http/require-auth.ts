@@ -1,12 +1,13 @@
 // requireAuth(): the middleware that checks access tokens on protected routes (RFC 6750).
 import type { NextFunction, Request, Response } from 'express';
-import type { AccessTokenCodec, AccessTokenPayload } from './access-token';
+import { describeValue } from '../describe-value';
+import { AuthError, ErrorCodes, InvalidAccessTokenError, revocationFeedStale, StoreUnavailableError } from '../errors';
+import type { AuthEvents } from '../events';
+import { checkKnownKeys, configurationError, type KnownOptions } from '../option-checks';
+import type { RevocationFeed, RevocationVerdict } from '../revocation/revocation-feed';
+import type { AccessTokenCodec, AccessTokenPayload } from '../tokens/access-token';
+import type { VerifiedToken, VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
-import { AuthError, ErrorCodes, InvalidAccessTokenError, revocationFeedStale, StoreUnavailableError } from './errors';
-import type { AuthEvents } from './events';
-import { checkRequireAuthOptions } from './options/checks';
-import type { RevocationFeed, RevocationVerdict } from './store/session-store';
-import type { VerifiedToken, VerifiedTokenCache } from './verified-token-cache';
 
 /**
  * What `requireAuth()` puts on `req.auth` (typed on `Express.Request` by importing the package).
@@ -56,6 +57,26 @@ export interface RequireAuthOptions {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const BEARER_SCHEME = /^bearer(\s|$)/i;
 
+const REQUIRE_AUTH_OPTIONS = { optional: true } satisfies KnownOptions<RequireAuthOptions>;
+
+/**
+ * Validates the options of `auth.requireAuth(options)`: an object whose only key is `optional`, a
+ * boolean. Throws a TypeError coded `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION`.
+ */
+function checkRequireAuthOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object') {
+    throw configurationError(
+      'type',
+      ErrorCodes.ERR_INVALID_OPTION,
+      `requireAuth: options must be an object like { optional: true }; received ${describeValue(options)}.`,
+    );
+  }
+  checkKnownKeys('', options, REQUIRE_AUTH_OPTIONS, 'requireAuth');
+  const { optional } = options as { optional?: unknown };
+  if (optional !== undefined && typeof optional !== 'boolean') {
+    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `requireAuth: \`optional\` must be a boolean; received ${describeValue(optional)}.`);
+  }
+}
 /**
  * The longest `Authorization` header read, in characters. The library's own tokens are well under
  * 2 KB; common proxies refuse header lines over 8 KB (nginx, Apache), so a longer one is refused

@@ -1,6 +1,6 @@
 // Logouts the store could not carry out: retried in the background, with backoff, until done, moot or given up.
-import { StoreUnavailableError } from './errors';
-import type { LogoutAbandonReason } from './events';
+import { StoreUnavailableError } from '../errors';
+import type { LogoutAbandonReason } from '../events';
 
 /** The most logouts one instance keeps waiting; past it the oldest gives way (reported as `overflow`). */
 export const MAX_PENDING_LOGOUTS = 1000;

@@ -1,8 +1,8 @@
 // Building HTTP answers from failures: the 503s of an outage, toAuthError, and the JSON answer when the app has no handler of its own.
 import type { Application, NextFunction, Request, Response } from 'express';
-import { quoteReceived } from './describe-value';
-import { AuthError, DescribedAuthError, StoreUnavailableError } from './errors';
-import type { AuthEvents } from './events';
+import { quoteReceived } from '../describe-value';
+import { AuthError, DescribedAuthError, StoreUnavailableError } from '../errors';
+import type { AuthEvents } from '../events';
 
 /** Seconds a client should wait before retrying after a store outage. */
 export const RETRY_AFTER_SECONDS = 5;

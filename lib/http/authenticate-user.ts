@@ -1,13 +1,13 @@
 // Running the app's `authenticate` at login: what its errors mean, and what its result must be to make a session.
 import type { Request } from 'express';
-import type { AccessTokenCodec } from './access-token';
-import { describeValue } from './describe-value';
+import { describeValue } from '../describe-value';
+import { AuthError, ErrorCodes } from '../errors';
+import { configurationError } from '../option-checks';
+import type { AuthenticateResult, Configuration } from '../options';
+import { REGISTERED_CLAIMS } from '../shared/claims';
+import type { AccessTokenCodec } from '../tokens/access-token';
 import { httpStatusOf, RETRY_AFTER_SECONDS } from './error-handling';
-import { AuthError, ErrorCodes } from './errors';
-import type { AuthenticateResult, Configuration } from './options';
-import { configurationError } from './options/checks';
 import { MAX_AUTHORIZATION_LENGTH } from './require-auth';
-import { REGISTERED_CLAIMS } from './shared/claims';
 
 /** Statuses an error thrown by `authenticate` may carry to mean "no such user / wrong password". */
 const CREDENTIAL_ERROR_STATUSES = new Set([401, 403, 404]);

@@ -1,44 +1,8 @@
 // The JSON Web Key Set (RFC 7517 §5) of the access-token verifying keys, and the handler that publishes it.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { sha256Base64url } from './hashing';
-import type { AccessTokenAlgorithm, Configuration } from './options';
-import { keyRetired, nextKeyRetirement, publicJwkMembers } from './signing-keys';
-
-/**
- * One published key: its public members only, with `kid`, `alg` and `use: 'sig'`. Fits `createPublicKey({ key, format: 'jwk' })`.
- *
- * Declared here rather than taken from `node:crypto`, whose JWK type moves between @types/node majors
- * (`JsonWebKey` is gone from 25 on). A type alias, not an interface, so it fits both shapes Node's
- * `createPublicKey` has taken: the older one with an index signature and the newer one without.
- *
- * @example
- * ```ts
- * import { createPublicKey } from 'node:crypto';
- * import type { PublicJwk } from 'express-refresh-tokens';
- *
- * const byKid = new Map(auth.jwks.keys.map((jwk: PublicJwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
- * ```
- */
-export type PublicJwk = {
-  /** The key type: `RSA` for `RS*`/`PS*`, `EC` for `ES*`, `OKP` for `EdDSA`. */
-  kty: 'RSA' | 'EC' | 'OKP';
-  /** The key id tokens carry in their `kid` header. */
-  kid: string;
-  /** The one algorithm access tokens use. */
-  alg: AccessTokenAlgorithm;
-  /** Always `'sig'`: the key checks signatures. */
-  use: 'sig';
-  /** EC and OKP keys: the curve (`P-256`, `Ed25519`, ...). */
-  crv?: string;
-  /** RSA keys: the modulus. */
-  n?: string;
-  /** RSA keys: the public exponent. */
-  e?: string;
-  /** EC and OKP keys: the public point. */
-  x?: string;
-  /** EC keys: the public point's y coordinate. */
-  y?: string;
-};
+import type { Configuration } from '../options';
+import { sha256Base64url } from '../tokens/hashing';
+import { keyRetired, nextKeyRetirement, type PublicJwk, publicJwkMembers } from '../tokens/signing-keys';
 
 /**
  * What `GET {mount}/.well-known/jwks.json` answers, and `auth.jwks` holds.

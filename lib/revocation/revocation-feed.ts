@@ -1,0 +1,47 @@
+// The revocation feed's contract: the synchronous verdicts requireAuth asks, and the options a store opens one with.
+import type { KeyObject } from 'node:crypto';
+
+/** Options for `SessionStore.openRevocationFeed`. */
+export interface RevocationFeedOptions {
+  /** How long the feed may go unconfirmed before {@link RevocationFeed.verdict} answers `stale`. */
+  maxStalenessMs: number;
+  /** How long a store-wide "everything before this is suspect" mark must outlive the last session. */
+  retainMs: number;
+  /**
+   * The key that authenticates messages on the store's revocation channel, derived from
+   * `refreshToken.secret` (createAuth passes it). A store signs what it publishes with the keys of
+   * the feeds opened on it; a feed ignores every message not signed with its own, so whoever can
+   * publish on the channel without the secret can neither revoke nor hide that a feed is stale.
+   */
+  channelKey: KeyObject;
+}
+
+/**
+ * What the feed says about an access token or session:
+ * - `valid`: not revoked, and the feed is fresh;
+ * - `revoked`: its session or user was revoked, or it predates a loss of the store's data;
+ * - `stale`: the feed has been out of touch longer than `maxStalenessMs`: fail closed;
+ * - `loading`: not loaded yet; wait for {@link RevocationFeed.ready} and ask again.
+ */
+export type RevocationVerdict = 'valid' | 'revoked' | 'stale' | 'loading';
+
+/**
+ * An in-process, always-current copy of the store's revocations, so that `requireAuth` asks a
+ * synchronous question and never a store round trip. Loaded at start, fed by the store, re-synced
+ * after every reconnect. Revocations made through the same store object apply at once.
+ */
+export interface RevocationFeed {
+  /** The verdict for a session of a user whose login began at `authTime` (epoch ms). Synchronous. */
+  verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict;
+  /** Whether the feed can vouch for its contents now (`fresh`), or not yet, or no longer. Synchronous. */
+  freshness(): 'loading' | 'stale' | 'fresh';
+  /** Resolves once the feed is loaded; rejects with a `StoreUnavailableError` after a bounded wait. */
+  ready(): Promise<void>;
+  /**
+   * Why the feed cannot vouch for itself, when it knows (a refused connection, a command that timed
+   * out): named in the message of the 503's `ERR_REVOCATION_FEED_STALE` error, and its `cause`. Optional.
+   */
+  lastFailure?(): unknown;
+  /** Stops the feed's timers and connections. */
+  close(): Promise<void>;
+}
