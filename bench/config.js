@@ -1,9 +1,8 @@
 // Benchmark settings read from the environment (BENCH_* knobs), with the BENCH_QUICK=1 smoke-run defaults.
 'use strict';
 
-const path = require('node:path');
-
 const fs = require('node:fs');
+const path = require('node:path');
 
 const CONTENDERS = [
   'bare',
@@ -72,7 +71,7 @@ function readConfig() {
   for (const name of only) {
     if (!CONTENDERS.includes(name)) throw new RangeError(`BENCH_ONLY: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`);
   }
-  // One contender, or several separated by commas (to compare their profiles per request).
+  // Contenders whose server runs under --cpu-prof (one, or several separated by commas).
   const profile = listFromEnv('BENCH_PROFILE');
   for (const name of profile) {
     if (!CONTENDERS.includes(name)) throw new RangeError(`BENCH_PROFILE: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`);
@@ -89,13 +88,12 @@ function readConfig() {
     // The measured seconds of a contender that shares a group are split in this many interleaved slices.
     slices: numberFromEnv('BENCH_SLICES', quick ? 2 : 6, { min: 1, integer: true }),
     connections: numberFromEnv('BENCH_CONNECTIONS', 10, { min: 1, integer: true }),
-    // Sessions stored for the refresh-latency figure: the small and the large population.
+    // The extras (BENCH_SKIP_EXTRAS=1: none): refresh latency with a small and a large population of stored sessions.
     latencySessions: [
       numberFromEnv('BENCH_SESSIONS_SMALL', 1000, { min: 10, integer: true }),
       numberFromEnv('BENCH_SESSIONS_LARGE', quick ? 10000 : 100000, { min: 10, integer: true }),
     ],
     latencySamples: numberFromEnv('BENCH_LATENCY_SAMPLES', quick ? 300 : 2000, { min: 10, integer: true }),
-    propagationSamples: numberFromEnv('BENCH_PROPAGATION_SAMPLES', quick ? 20 : 100, { min: 1, integer: true }),
     skipExtras: process.env.BENCH_SKIP_EXTRAS === '1',
     // Where results.md and results.json go (e.g. to keep a profiling run from replacing the last full run's).
     resultsDir: process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : __dirname,
@@ -103,4 +101,4 @@ function readConfig() {
   };
 }
 
-module.exports = { CONTENDERS, BASELINE_SUFFIX, baseContender, baselineFromEnv, isRefreshContender, readConfig };
+module.exports = { BASELINE_SUFFIX, baseContender, baselineFromEnv, isRefreshContender, readConfig };

@@ -1,11 +1,11 @@
-// The Express apps under test, one factory per contender; each resolves with { app, prepare(port), sessions(count), close() }.
+// The Express apps under test, one factory per contender (each resolves with { app, prepare(port), sessions(count), close() }), and the setup requests they are logged in with.
 'use strict';
 
 const { randomBytes, randomUUID, createSecretKey } = require('node:crypto');
+const http = require('node:http');
 const express = require('express');
 const Redis = require('ioredis');
 const jwt = require('jsonwebtoken');
-const { selfRequest } = require('./http-client');
 const { BASELINE_SUFFIX, baseContender, baselineFromEnv } = require('./config');
 
 /** The user every single-identity contender serves; the same length everywhere, so bodies are the same size. */
@@ -24,6 +24,29 @@ function ioredisClient(port) {
   return new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, enableAutoPipelining: false });
 }
 
+const setupAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * Sends one request to 127.0.0.1:`port` over a keep-alive agent, for setup and probes (logins,
+ * single refreshes), never for throughput; resolves with `{ status, headers, body }`. `body` is a
+ * string (its Content-Length is set).
+ */
+function selfRequest(port, { method = 'GET', path = '/', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const allHeaders = { ...headers };
+    if (body !== undefined) allHeaders['content-length'] = Buffer.byteLength(body);
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: allHeaders, agent: setupAgent }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(30000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Picks `name=value` out of Set-Cookie lines (a string or an array). */
 function cookieFrom(setCookie, name) {
   for (const line of [].concat(setCookie || [])) {
@@ -33,16 +56,16 @@ function cookieFrom(setCookie, name) {
 }
 
 /**
- * The auth instance every part of the bench uses: a RedisStore, HS256 (the default algorithm),
- * throttling off, plain-http cookies. `secrets` (`{ access, refresh }`) default to fresh random ones;
- * `dist` is the build to load (another commit's, for a baseline).
+ * The library's auth instance, as `requireAuth` and `refresh` serve it: a RedisStore, HS256 (the
+ * default algorithm), throttling off, plain-http cookies, fresh random secrets. `dist` is the build
+ * to load through its public entry (another commit's, for a baseline).
  */
-function createBenchAuth(client, prefix, secrets = {}, dist = '../dist') {
+function createBenchAuth(client, prefix, dist = '../dist') {
   const { createAuth, RedisStore } = require(dist);
   return createAuth({
     store: new RedisStore({ client, prefix }),
-    accessToken: { algorithm: 'HS256', secret: secrets.access || randomBytes(32).toString('base64url'), ttl: '1h' },
-    refreshToken: { secret: secrets.refresh || randomBytes(32).toString('base64url') },
+    accessToken: { algorithm: 'HS256', secret: randomBytes(32).toString('base64url'), ttl: '1h' },
+    refreshToken: { secret: randomBytes(32).toString('base64url') },
     cookie: { secure: false },
     rateLimit: false,
     authenticate: (req) => {
@@ -100,7 +123,7 @@ const factories = {
 
   async requireAuth({ redisPort, prefix, dist }) {
     const client = ioredisClient(redisPort);
-    const auth = createBenchAuth(client, prefix, {}, dist);
+    const auth = createBenchAuth(client, prefix, dist);
     await auth.ready();
     const app = express();
     app.get('/data', auth.requireAuth(), (req, res) => sendData(res, req.auth.userId));
@@ -180,7 +203,7 @@ const factories = {
 
   async refresh({ redisPort, prefix, dist }) {
     const client = ioredisClient(redisPort);
-    const auth = createBenchAuth(client, prefix, {}, dist);
+    const auth = createBenchAuth(client, prefix, dist);
     await auth.ready();
     const app = express();
     app.use('/auth', auth.router);
@@ -285,4 +308,4 @@ async function createContender(name, options) {
   return factory(dist ? { ...options, dist } : options); // Express defaults everywhere (ETag, x-powered-by), as a bare app has them
 }
 
-module.exports = { createContender, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, USER_ID, cookieFrom, loginThroughRouter, createBenchAuth, sendData };
+module.exports = { createContender, selfRequest, cookieFrom, loginThroughRouter, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE };

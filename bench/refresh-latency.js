@@ -4,30 +4,33 @@
 const { randomBytes } = require('node:crypto');
 const Redis = require('ioredis');
 const { startServer } = require('./servers');
-const { selfRequest, withConcurrency } = require('./http-client');
-const { CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, cookieFrom } = require('./contenders');
-const { percentile } = require('./stats');
+const { CHROME_UA, CSRF_HEADER, REFRESH_COOKIE, cookieFrom, loginThroughRouter, selfRequest } = require('./contenders');
+const { percentile } = require('./statistics');
 
 const PREFIX = 'lat:';
 const DAY_MS = 24 * 3600 * 1000;
 
-/** Real logins over HTTP to the refresh server; resolves with their refresh cookies. */
-async function realLogins(server, count, offset) {
-  return withConcurrency(count, 16, async (i) => {
-    const res = await selfRequest(server.port, {
-      method: 'POST',
-      path: '/auth/login',
-      headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA },
-      body: JSON.stringify({ username: `lat-user-${(offset + i) % 10000}` }),
-    });
-    const cookie = cookieFrom(res.headers['set-cookie'], REFRESH_COOKIE);
-    if (res.status !== 200 || !cookie) throw new Error(`login failed: ${res.status} ${res.body}`);
-    return cookie;
-  });
+/** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight; resolves with the results in order. */
+async function withConcurrency(count, concurrency, task) {
+  const results = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const index = next++;
+      results[index] = await task(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+/** Real logins over HTTP to the refresh server, 16 in flight; resolves with their refresh cookies. */
+function realLogins(server, count) {
+  return withConcurrency(count, 16, async (i) => (await loginThroughRouter(server.port, `lat-user-${i % 10000}`)).refreshToken);
 }
 
 /**
- * Families created through the store's public `createSession` (the SessionStore contract RedisStore
+ * Families created through the public `RedisStore`'s `createSession` (the SessionStore contract RedisStore
  * exports), with the same shapes a login stores (Chrome User-Agent, `{ role: 'admin' }`, a 96-bit
  * secret hash, a 64-bit client fingerprint), 256 in flight. Nobody holds their refresh tokens: they
  * only fill Redis, as other users' sessions do.
@@ -96,7 +99,7 @@ async function measureRefreshLatency(redisPort, { small, large, samples, log = (
   try {
     const before = await redisFigures(client);
     let started = Date.now();
-    const cookies = await realLogins(server, small, 0);
+    const cookies = await realLogins(server, small);
     const loginSeconds = (Date.now() - started) / 1000;
     log(`  ${small} real logins in ${loginSeconds.toFixed(1)} s`);
     await sampleLatency(server, cookies, Math.min(200, samples)); // warm-up, discarded

@@ -1,24 +1,17 @@
-// `npm run bench`: starts a private redis-server and one server process per contender, runs them round-robin under autocannon, measures the Redis figures, prints and writes the results.
+// `npm run bench`: starts a private redis-server and one server process per contender, runs them in paired rounds under autocannon, judges the targets, measures refresh latency at scale, prints and writes the results.
 'use strict';
 
 const fs = require('node:fs');
-const os = require('node:os');
 const Redis = require('ioredis');
 const { readConfig, isRefreshContender } = require('./config');
 const processes = require('./processes');
-const { startRedisServer } = require('./redis-server');
-const { pin, pinningPlan } = require('./cpu-pinning');
 const { startServer } = require('./servers');
 const { runLoad, combineSlices } = require('./load');
 const { MIDDLEWARE_REFERENCES, roundGroups } = require('./schedule');
-const { selfRequest } = require('./http-client');
-const { analyse } = require('./analysis');
-const { measureCommands, measureBytes } = require('./redis-cost');
+const { cookieFrom, selfRequest } = require('./contenders');
+const { analyse } = require('./statistics');
 const { measureRefreshLatency } = require('./refresh-latency');
-const { measurePropagation } = require('./propagation');
-const { machineInfo } = require('./machine');
-const { summariseProfile, formatProfileSummary } = require('./profile-summary');
-const { renderText, writeResults } = require('./report');
+const { machineInfo, loadAverage, renderText, writeResults } = require('./report');
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
@@ -40,10 +33,8 @@ async function sanityCheck(server) {
       path: '/auth/refresh',
       headers: { ...server.headers, cookie: `${server.cookieName}=${cookie}` },
     });
-    const rotated = []
-      .concat(res.headers['set-cookie'] || [])
-      .some((line) => line.startsWith(`${server.cookieName}=`) && !line.startsWith(`${server.cookieName}=;`));
-    if (res.status !== 200 || !rotated) throw new Error(`${server.name}: sanity refresh answered ${res.status} ${res.body}`);
+    if (res.status !== 200 || !cookieFrom(res.headers['set-cookie'], server.cookieName))
+      throw new Error(`${server.name}: sanity refresh answered ${res.status} ${res.body}`);
     return;
   }
   const res = await selfRequest(server.port, { path: '/data', headers: server.headers });
@@ -60,11 +51,7 @@ async function runRounds(config, servers) {
   for (let round = 0; round < config.rounds; round++) {
     for (const group of roundGroups(config.contenders, round)) {
       const load = (name, seconds) => runLoad(servers[name], { seconds, connections: config.connections, refresh: isRefreshContender(name) });
-      const warmupAnswered = {};
-      for (const name of group) {
-        const warmup = config.warmupSeconds > 0 ? await load(name, config.warmupSeconds) : null;
-        warmupAnswered[name] = warmup ? warmup.ok + warmup.non2xx : 0;
-      }
+      if (config.warmupSeconds > 0) for (const name of group) await load(name, config.warmupSeconds);
       const slices = group.length > 1 ? config.slices : 1;
       const collected = Object.fromEntries(group.map((name) => [name, []]));
       for (let slice = 0; slice < slices; slice++) {
@@ -72,7 +59,6 @@ async function runRounds(config, servers) {
       }
       for (const name of group) {
         const result = combineSlices(collected[name]);
-        result.warmupAnswered = warmupAnswered[name]; // a CPU profile covers the warm-up's requests too
         runs[name][round] = result;
         const failed = result.non2xx + result.errors + result.timeouts + result.missingCookie;
         log(
@@ -82,23 +68,6 @@ async function runRounds(config, servers) {
     }
   }
   return runs;
-}
-
-async function runExtras(config, redisPort) {
-  const extras = {};
-  log('Redis commands per operation (MONITOR)…');
-  extras.commands = await measureCommands(redisPort);
-  log('Redis bytes per session (MEMORY USAGE)…');
-  extras.bytes = await measureBytes(redisPort);
-  const [small, large] = config.latencySessions;
-  log(`Refresh latency with ${small} and ${large} sessions stored…`);
-  extras.latency = await measureRefreshLatency(redisPort, { small, large, samples: config.latencySamples, log });
-  log('Revocation propagation between two instances…');
-  extras.propagation = await measurePropagation(redisPort, {
-    sessionSamples: config.propagationSamples,
-    userSamples: Math.max(1, Math.round(config.propagationSamples / 5)),
-  });
-  return extras;
 }
 
 /** Empties the private Redis between phases, so each phase's figures see only its own keys. */
@@ -115,20 +84,19 @@ async function main() {
   const config = readConfig();
   processes.installCleanupHandlers();
   const started = Date.now();
-  const machine = machineInfo(process.env.BENCH_REDIS_SERVER || '/usr/bin/redis-server');
+  const machine = machineInfo();
   log(
     `bench: ${config.rounds} rounds × ${config.contenders.length} contenders, ${config.seconds} s + ${config.warmupSeconds} s warm-up each, ${config.connections} connections${config.quick ? ' (quick)' : ''}`,
   );
 
-  const pinning = pinningPlan();
+  const pinning = processes.pinningPlan();
   machine.pinning = pinning ? pinning.describe : 'none (BENCH_PIN=0, no taskset, or one CPU)';
   log(`CPU placement: ${machine.pinning}`);
-  const redis = await startRedisServer({ cpus: pinning?.others });
+  const redis = await processes.startRedisServer({ cpus: pinning?.others });
   log(`private redis-server pid ${redis.pid} on port ${redis.port}`);
   const servers = {};
   let runs;
-  let extras = null;
-  const profiles = [];
+  let latency = null;
   try {
     for (const name of config.contenders) {
       servers[name] = await startServer(name, { redisPort: redis.port, profile: config.profile.includes(name), cpus: pinning?.server });
@@ -141,29 +109,19 @@ async function main() {
       for (const name of MIDDLEWARE_REFERENCES) if (servers[name]) servers[name].headers = { ...servers.requireAuth.headers };
     }
     // The driver (autocannon) keeps off the servers' CPU during the rounds, and gets every CPU back after.
-    if (pinning) pin(process.pid, pinning.others);
+    if (pinning) processes.pin(process.pid, pinning.others);
     try {
       runs = await runRounds(config, servers);
     } finally {
-      if (pinning) pin(process.pid, pinning.all);
+      if (pinning) processes.pin(process.pid, pinning.all);
     }
     await Promise.all(Object.values(servers).map((server) => server.stop()));
 
-    for (const name of config.profile) {
-      const file = servers[name].profileFile;
-      if (!fs.existsSync(file)) {
-        log(`no profile was written at ${file}`);
-        continue;
-      }
-      // Every request the process answered: the measured runs, their warm-ups and the sanity check.
-      const requests = 1 + runs[name].reduce((n, run) => n + run.ok + run.non2xx + run.warmupAnswered, 0);
-      const summary = { contender: name, ...summariseProfile(file, { top: 20, requests }) };
-      profiles.push({ summary, text: formatProfileSummary(summary) });
-    }
-
     if (!config.skipExtras) {
       await flushPrivateRedis(redis.port);
-      extras = await runExtras(config, redis.port);
+      const [small, large] = config.latencySessions;
+      log(`Refresh latency with ${small} and ${large} sessions stored…`);
+      latency = await measureRefreshLatency(redis.port, { small, large, samples: config.latencySamples, log });
     }
   } finally {
     await Promise.all(Object.values(servers).map((server) => server.stop()));
@@ -171,15 +129,19 @@ async function main() {
     log(`private redis-server (pid ${redis.pid}) stopped`);
   }
 
-  machine.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  machine.loadAverageAtEnd = loadAverage();
+  // --cpu-prof writes a profile when its process exits, which it has by now.
+  const profileFiles = Object.values(servers)
+    .map((server) => server.profileFile)
+    .filter((file) => file && fs.existsSync(file));
   const result = {
     command: commandLine(),
     config,
     machine,
     analysis: analyse(runs, config.contenders),
     runs,
-    extras,
-    profiles,
+    latency,
+    profileFiles,
     elapsedSeconds: (Date.now() - started) / 1000,
   };
   writeResults(result, config.resultsDir);

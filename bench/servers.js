@@ -4,7 +4,6 @@
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const processes = require('./processes');
-const { pin } = require('./cpu-pinning');
 const { baselineFromEnv } = require('./config');
 
 const SERVER_SCRIPT = path.join(__dirname, 'server.js');
@@ -23,7 +22,7 @@ function startServer(name, { redisPort, prefix, profile = false, cpus, timeoutMs
   // A baseline build copied outside the repository still finds the repository's dependencies.
   if (baselineFromEnv() !== undefined) env.NODE_PATH = [path.join(__dirname, '..', 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
   const child = processes.track(fork(SERVER_SCRIPT, [name], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), `server ${name}`);
-  if (cpus) pin(child.pid, cpus);
+  if (cpus) processes.pin(child.pid, cpus);
   let nextId = 0;
   const pending = new Map();
   child.on('message', (message) => {
@@ -93,4 +92,4 @@ function startServer(name, { redisPort, prefix, profile = false, cpus, timeoutMs
   });
 }
 
-module.exports = { startServer, PROFILE_DIR };
+module.exports = { startServer };
