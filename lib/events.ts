@@ -45,6 +45,9 @@ export interface SessionEvent {
  */
 export type RevocationReason = 'api' | 'user_request' | 'new_login';
 
+/** Who ended every session of a user: `auth.revokeUser` (`api`), or the user at `POST /logout-all`. */
+export type UserRevocationReason = 'api' | 'logout_all';
+
 /**
  * Why a logout that answered 503 (the store did not answer; the browser's cookies were cleared all the
  * same) stopped being retried before the session was ended on the server, in `logout_abandoned`:
@@ -98,7 +101,7 @@ export interface AuthEventMap {
   /** One session was revoked by `auth.revokeSession`, `DELETE /sessions/:id`, or a new login. */
   session_revoked: [{ userId: string; sessionId: string; reason: RevocationReason }];
   /** Every session of a user was revoked (`auth.revokeUser` or `POST /logout-all`). */
-  user_revoked: [{ userId: string; sessionIds: string[] }];
+  user_revoked: [{ userId: string; sessionIds: string[]; reason: UserRevocationReason }];
   /**
    * A logout answered 503 and its background retry stopped before the session was ended on the server
    * (see {@link LogoutAbandonReason}): unless `reason` is `'expired'`, the session may live on for

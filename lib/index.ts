@@ -23,7 +23,7 @@ export {
   type StoreErrorCode,
   StoreUnavailableError,
 } from './errors';
-export type { AuthEventMap, AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from './events';
+export type { AuthEventMap, AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from './events';
 export type { Jwks } from './http/jwks';
 export type { AuthInfo, RequireAuthOptions } from './http/require-auth';
 export type {
@@ -32,15 +32,18 @@ export type {
   AccessTokenOptions,
   Authenticate,
   AuthenticateResult,
+  AuthLogger,
   AuthOptions,
   CookieOptions,
   CsrfOptions,
   KeyInput,
   RefreshTokenOptions,
   RevocationOptions,
+  TelemetryOptions,
 } from './options';
 export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './options/rate-limit';
 export type { SubscriberLike } from './revocation/redis-revocation-feed';
+export type { FeedReloadCause, RevocationFeedStatus } from './revocation/revocation-feed';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
 export type {
@@ -53,6 +56,7 @@ export type {
   SessionRecord,
   SessionStore,
   StoreClock,
+  StoreStatus,
   TokenPresentation,
   UserRevocation,
 } from './store/session-store';

@@ -196,7 +196,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     ROUTES.logoutAll,
     requireAuth,
     route('logout-all', async (req, res) => {
-      await sessions.revokeUser(authOf(req).userId);
+      await sessions.revokeUser(authOf(req).userId, 'logout_all');
       clearRefreshCookie(req, res, config.cookie);
       res.status(204).end();
     }),

@@ -9,6 +9,7 @@ import { checkAccessTtlCap, resolveAccessToken } from './access-token';
 import { HMAC_KEY_BYTES } from './access-token-keys';
 import { resolveCookie } from './cookie';
 import { resolveCsrf } from './csrf';
+import { resolveLogger, resolveTelemetry } from './observability';
 import { resolveRateLimit } from './rate-limit';
 import { resolveRefreshToken } from './refresh-token';
 import { resolveRevocation } from './revocation';
@@ -31,6 +32,8 @@ const KNOWN = {
   realm: true,
   bodyLimit: true,
   maxSessionsPerUser: true,
+  telemetry: true,
+  logger: true,
 } satisfies KnownOptions<AuthOptions>;
 
 /**
@@ -61,6 +64,8 @@ export function resolveOptions(options: AuthOptions): Configuration {
   const rateLimit = resolveRateLimit(options.rateLimit);
   const cookie = resolveCookie(options.cookie);
   const csrf = resolveCsrf(options.csrf);
+  const telemetry = resolveTelemetry(options.telemetry);
+  const logger = resolveLogger(options.logger);
   const accessTtlMs = accessToken.ttlMs;
   return {
     store,
@@ -72,6 +77,8 @@ export function resolveOptions(options: AuthOptions): Configuration {
     csrf,
     authenticate,
     ...limits,
+    telemetry,
+    logger,
   };
 }
 

@@ -1,5 +1,6 @@
 // The public options of createAuth, and the resolved configuration they are validated into.
 import type { KeyObject } from 'node:crypto';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Request } from 'express';
 import type { Duration } from '../duration';
 import type { SessionStore } from '../store/session-store';
@@ -289,9 +290,53 @@ export interface AuthOptions {
   bodyLimit?: number;
   /** The most live sessions one user may have; a login beyond it ends the oldest. Defaults to `100`. */
   maxSessionsPerUser?: number;
+  /**
+   * Where metrics and traces go, through the OpenTelemetry API: the global providers by default (a
+   * no-op until the app registers an SDK), others given here, or `false` for none. See
+   * [Operations](https://github.com/express-refresh-tokens/express-refresh-tokens/blob/main/docs/operations.md#metrics).
+   */
+  telemetry?: TelemetryOptions | false;
+  /**
+   * Where a line goes each time the instance's state changes (never per request): the revocation feed
+   * stops or starts vouching, the store's circuit opens or closes, a reload, a loss of the store's data.
+   * Anything with `info`, `warn` and `error` taking a string (console, pino, winston). Defaults to
+   * `console`; `false` silences it (the same changes are events either way).
+   */
+  logger?: AuthLogger | false;
 }
 
 /** The validated, resolved form of {@link AuthOptions} the library runs on. */
+/**
+ * The OpenTelemetry providers the instance reports to, each defaulting to the global one.
+ *
+ * @example
+ * ```ts
+ * import { MeterProvider } from '@opentelemetry/sdk-metrics';
+ * import type { TelemetryOptions } from 'express-refresh-tokens';
+ *
+ * const telemetry: TelemetryOptions = { meterProvider: new MeterProvider() };
+ * ```
+ */
+export interface TelemetryOptions {
+  /** Where the instruments are created. Defaults to `metrics.getMeterProvider()`. */
+  meterProvider?: MeterProvider;
+  /** Where the spans of login, refresh and logout go. Defaults to `trace.getTracerProvider()`. */
+  tracerProvider?: TracerProvider;
+}
+
+/**
+ * Where state-change lines are written: `console`, a pino or winston logger, or anything with these
+ * three methods. Each line starts with its code in brackets (`[ERT_FEED_UNTRUSTED] ...`) and names its cause.
+ */
+export interface AuthLogger {
+  /** A change back to normal (the feed vouches again, the circuit closed). */
+  info(message: string): void;
+  /** A change that degrades service (the feed stopped vouching, the circuit opened, a reload after a gap). */
+  warn(message: string): void;
+  /** A change that lost something (the store lost its data: every session signed out). */
+  error(message: string): void;
+}
+
 export interface Configuration {
   store: SessionStore;
   accessToken: AccessTokenSettings;
@@ -317,4 +362,6 @@ export interface Configuration {
   realm: string;
   bodyLimit: number;
   maxSessionsPerUser: number;
+  telemetry: { meterProvider?: MeterProvider; tracerProvider?: TracerProvider } | false;
+  logger: AuthLogger | false;
 }

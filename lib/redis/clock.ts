@@ -80,6 +80,11 @@ export class RedisClock {
     this.offsetMs = redisTimeMs - receivedAt;
   }
 
+  /** Redis' clock minus this process's (ms), from the latest quick measurement; 0 before the first. */
+  get offset(): number {
+    return this.offsetMs;
+  }
+
   /** A time of this process's clock, on Redis' clock. */
   toRedis(appTimeMs: number): number {
     return Math.round(appTimeMs + this.offsetMs);

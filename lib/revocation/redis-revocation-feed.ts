@@ -3,7 +3,14 @@ import { describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors
 import { ConnectionWatch } from '../redis/connection-watch';
 import { randomId } from '../tokens/random-ids';
 import { authenticatedBody, type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
-import type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from './revocation-feed';
+import {
+  type FeedReloadCause,
+  noReloads,
+  type RevocationFeed,
+  type RevocationFeedOptions,
+  type RevocationFeedStatus,
+  type RevocationVerdict,
+} from './revocation-feed';
 import { applyRevocation, boundedRevocation, heartbeatBody, parseBody, type Revocation } from './revocation-message-codec';
 import { RevocationSet } from './revocation-set';
 
@@ -120,6 +127,12 @@ export class RedisRevocationFeed implements RevocationFeed {
   private nextLoadAt = 0;
   private epoch: string | undefined;
   private needsLoad = true;
+  /** Why the next load runs: the reason it was first needed since the last one completed. */
+  private loadCause: FeedReloadCause = 'start';
+  private readonly reloads = noReloads();
+  private lastReload: { cause: FeedReloadCause; at: number } | undefined;
+  private dataLosses = 0;
+  private lastDataLossAt: number | undefined;
   private busy = false;
   private sequence = 0;
   private closed = false;
@@ -136,7 +149,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.subscriber.on('message', (_channel, message) => this.onMessage(message));
     this.subscriber.on('ready', () => {
       this.connection += 1;
-      this.needsLoad = true;
+      this.requestLoad(this.connection === 1 ? 'start' : 'reconnect');
       // A new connection is news: the next load need not wait out the previous ones' back-off.
       this.loadFailures = 0;
       this.nextLoadAt = 0;
@@ -188,6 +201,19 @@ export class RedisRevocationFeed implements RevocationFeed {
     });
   }
 
+  status(): RevocationFeedStatus {
+    return {
+      freshness: this.set.freshness(),
+      stalenessMs: this.set.stalenessMs(),
+      entries: this.set.size,
+      position: this.epoch === undefined ? undefined : { epoch: this.epoch, version: this.version },
+      reloads: { ...this.reloads },
+      lastReload: this.lastReload,
+      dataLosses: this.dataLosses,
+      lastDataLossAt: this.lastDataLossAt,
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -195,6 +221,12 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.set.close();
     this.subscriber.disconnect();
     this.onClose();
+  }
+
+  /** Asks for a load; the first reason given since the last completed load is the one it is counted under. */
+  private requestLoad(cause: FeedReloadCause): void {
+    if (!this.needsLoad) this.loadCause = cause;
+    this.needsLoad = true;
   }
 
   /** One step of the loop: (re)load when needed and not backing off, otherwise a heartbeat. Never two at once. */
@@ -235,6 +267,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     const startedAt = performance.now();
     const { epoch, version } = await this.source.loadStart(randomId(9), this.options.retainMs);
     if (epoch !== this.epoch) {
+      if (this.epoch !== undefined) {
+        this.dataLosses += 1;
+        this.lastDataLossAt = Date.now();
+      }
       this.epoch = epoch;
       this.set.refuseBefore(epochStart(epoch));
       this.receivedVersions.clear(); // numbers of another generation
@@ -252,6 +288,8 @@ export class RedisRevocationFeed implements RevocationFeed {
     });
     if (connection !== this.connection) return; // the subscriber reconnected meanwhile: load again
     this.needsLoad = false;
+    this.reloads[this.loadCause] += 1;
+    this.lastReload = { cause: this.loadCause, at: Date.now() };
     this.loadFailures = 0;
     this.failure = undefined;
     this.set.confirm(startedAt);
@@ -268,7 +306,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     const message = signedMessage(heartbeatBody(this.id, sequence), [this.mac]);
     const reply = await this.source.heartbeat(this.epoch as string, this.options.retainMs, message);
     this.failure = undefined;
-    if (reply.status === 'changed') this.needsLoad = true; // Redis lost its data or was replaced: re-load at once
+    if (reply.status === 'changed') this.requestLoad('gap'); // Redis lost its data or was replaced: re-load at once (the load names the loss)
     if (reply.status !== 'ok') return;
     pending.loggedVersion = reply.version;
     this.settle(sequence, pending);
@@ -284,13 +322,13 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.heartbeats.delete(sequence);
     if (this.needsLoad) return;
     if (heardVersion > loggedVersion) {
-      this.needsLoad = true; // the count went back: Redis lost its numbers
+      this.requestLoad('gap'); // the count went back: Redis lost its numbers
     } else if (this.version >= loggedVersion) {
       this.set.confirm(sentAt);
     } else if (this.awaited === undefined) {
       this.awaited = { version: loggedVersion, sentAt }; // may still be on their way
     } else {
-      this.needsLoad = true; // the ones the last heartbeat waited for never came
+      this.requestLoad('gap'); // the ones the last heartbeat waited for never came
     }
   }
 
@@ -314,7 +352,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     if (version <= this.version || epoch !== this.epoch) return;
     if (this.receivedVersions.size >= MAX_VERSIONS_AHEAD) {
       this.receivedVersions.clear();
-      this.needsLoad = true;
+      this.requestLoad('gap');
       return;
     }
     this.receivedVersions.add(version);

@@ -42,6 +42,39 @@ export interface RevocationFeed {
    * out): named in the message of the 503's `ERR_REVOCATION_FEED_STALE` error, and its `cause`. Optional.
    */
   lastFailure?(): unknown;
+  /**
+   * What an operator needs to know about the feed now: health checks, metrics and the state-change
+   * log read it. Optional: a feed without it is judged on {@link RevocationFeed.freshness} alone.
+   */
+  status?(): RevocationFeedStatus;
   /** Stops the feed's timers and connections. */
   close(): Promise<void>;
+}
+
+/** Why a feed (re)loaded the store's revocations: its first load, a reconnection, or a gap in what it heard. */
+export type FeedReloadCause = 'start' | 'reconnect' | 'gap';
+
+/** A revocation feed's state, as {@link RevocationFeed.status} reports it. */
+export interface RevocationFeedStatus {
+  /** The same answer as {@link RevocationFeed.freshness}: `requireAuth` answers 503 unless it is `fresh`. */
+  freshness: 'loading' | 'stale' | 'fresh';
+  /** Milliseconds since the feed last proved it held every revocation; `Infinity` before its first load. */
+  stalenessMs: number;
+  /** Revocations held in memory (sessions and users). */
+  entries: number;
+  /** The last revocation applied in order: the store's data generation (`epoch`) and its number in it (`version`). */
+  position?: { epoch: string; version: number } | undefined;
+  /** Completed loads since the feed opened, by cause. */
+  reloads: Record<FeedReloadCause, number>;
+  /** The latest completed load: its cause, and when (epoch ms). */
+  lastReload?: { cause: FeedReloadCause; at: number } | undefined;
+  /** How many times the feed found the store's data replaced (Redis lost its data: every earlier session is refused). */
+  dataLosses: number;
+  /** When it last found that (epoch ms). */
+  lastDataLossAt?: number | undefined;
+}
+
+/** Reload counts with nothing counted yet. */
+export function noReloads(): Record<FeedReloadCause, number> {
+  return { start: 0, reconnect: 0, gap: 0 };
 }

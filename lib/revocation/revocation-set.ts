@@ -32,8 +32,9 @@ export class RevocationSet {
    * feed that cannot vouch for its contents never answers `valid`, nor `revoked` from stale data.
    */
   verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict {
-    if (!this.loaded) return 'loading';
-    if (performance.now() - this.confirmedAt > this.maxStalenessMs) return 'stale';
+    // One predicate for "can vouch" (freshness), so a health check can never disagree with this verdict.
+    const freshness = this.freshness();
+    if (freshness !== 'fresh') return freshness;
     if (authTime < this.validSince || this.sessions.has(sessionId)) return 'revoked';
     const user = this.users.get(userId);
     return user !== undefined && authTime < user.before ? 'revoked' : 'valid';
@@ -48,6 +49,16 @@ export class RevocationSet {
   freshness(): 'loading' | 'stale' | 'fresh' {
     if (!this.loaded) return 'loading';
     return performance.now() - this.confirmedAt > this.maxStalenessMs ? 'stale' : 'fresh';
+  }
+
+  /** Milliseconds since the set was last confirmed current; `Infinity` before it was loaded. */
+  stalenessMs(): number {
+    return performance.now() - this.confirmedAt;
+  }
+
+  /** How many revocations the set holds (sessions and users). */
+  get size(): number {
+    return this.sessions.size + this.users.size;
   }
 
   /** Marks the set loaded and current as of `at` (a `performance.now()` reading). */

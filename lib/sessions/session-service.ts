@@ -1,6 +1,6 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
 import { revocationFeedStale, StoreUnavailableError } from '../errors';
-import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent } from '../events';
+import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from '../events';
 import type { AuthenticateResult, Configuration } from '../options';
 import { revocationChannelKey } from '../revocation/revocation-channel-mac';
 import {
@@ -190,7 +190,7 @@ export class SessionService {
    * password change) is never refused. "Now" and "passed" are the store's clock, which every
    * instance reads for its logins' starts, whatever its own clock says.
    */
-  async revokeUser(userId: string): Promise<string[]> {
+  async revokeUser(userId: string, reason: UserRevocationReason = 'api'): Promise<string[]> {
     const storeTime = await this.clock.read();
     const readAt = performance.now();
     const revokedBefore = Math.floor(storeTime) + 1;
@@ -201,7 +201,7 @@ export class SessionService {
     const early = (): number => revokedBefore - storeTime - (performance.now() - readAt);
     for (let left = early(); left > 0; left = early()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
     const sessionIds = ended.map((record) => record.sessionId);
-    this.events.emit('user_revoked', { userId, sessionIds });
+    this.events.emit('user_revoked', { userId, sessionIds, reason });
     return sessionIds;
   }
 

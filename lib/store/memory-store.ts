@@ -2,6 +2,7 @@
 import { describeValue } from '../describe-value';
 import { ErrorCodes } from '../errors';
 import { checkKnownKeys, configurationError, type KnownOptions } from '../option-checks';
+import { noReloads } from '../revocation/revocation-feed';
 import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../tokens/refresh-token';
 import {
@@ -13,6 +14,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type StoreClock,
+  type StoreStatus,
   sessionsBeyondCap,
   type TokenPresentation,
   type UserRevocation,
@@ -226,9 +228,21 @@ export class MemoryStore implements SessionStore {
     return {
       verdict: (sessionId, userId, authTime) => revocations.verdict(sessionId, userId, authTime),
       freshness: () => revocations.freshness(),
+      status: () => ({
+        freshness: revocations.freshness(),
+        stalenessMs: 0, // in-process: always current
+        entries: revocations.size,
+        reloads: { ...noReloads(), start: 1 },
+        dataLosses: 0,
+      }),
       ready: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
+  }
+
+  /** Always closed: nothing between this process and its own memory can stop answering. */
+  status(): StoreStatus {
+    return { circuit: 'closed' };
   }
 
   async close(): Promise<void> {

@@ -38,6 +38,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type StoreClock,
+  type StoreStatus,
   sessionsBeyondCap,
   type TokenPresentation,
   type UserRevocation,
@@ -354,6 +355,11 @@ export class RedisStore implements SessionStore {
   /** Login throttling's known-address marks, under `<prefix>rl:known-address:`, within this store's budget and circuit. */
   knownAddresses(ttlMs: number): KnownAddresses {
     return redisKnownAddresses(this.runScript, this.keys.throttling('known-address'), ttlMs);
+  }
+
+  /** The circuit breaker's state, why Redis is not answering (when it knows) and the measured clock offset. */
+  status(): StoreStatus {
+    return { circuit: this.gate.isCircuitOpen ? 'open' : 'closed', problem: this.gate.problem, clockOffsetMs: this.gate.clock.offset };
   }
 
   openRevocationFeed(options: RevocationFeedOptions): RevocationFeed {

@@ -2,7 +2,7 @@
 import type { Store as RateLimitCounters } from 'express-rate-limit';
 import type { RevocationFeed, RevocationFeedOptions } from '../revocation/revocation-feed';
 
-export type { RevocationFeed, RevocationFeedOptions, RevocationVerdict } from '../revocation/revocation-feed';
+export type { RevocationFeed, RevocationFeedOptions, RevocationFeedStatus, RevocationVerdict } from '../revocation/revocation-feed';
 
 /**
  * What a store keeps about one session (one refresh-token family). Times are epoch milliseconds.
@@ -304,6 +304,21 @@ export interface SessionStore {
    * Optional: without it they live in the process.
    */
   knownAddresses?(ttlMs: number): KnownAddresses;
+  /**
+   * The store's connection state, for health checks and metrics (see {@link StoreStatus}). Optional:
+   * a store without it is reported by its revocation feed alone.
+   */
+  status?(): StoreStatus;
   /** Releases timers and connections the store owns. Never closes a client it was given. */
   close?(): Promise<void>;
+}
+
+/** A store's connection state, as {@link SessionStore.status} reports it. */
+export interface StoreStatus {
+  /** `open` while commands fail at once because the store stopped answering (RedisStore's circuit breaker). */
+  circuit: 'closed' | 'open';
+  /** Why the store is not answering, when it knows (the connection error, or the timeout that opened the circuit). */
+  problem?: unknown;
+  /** The store's clock minus this process's, in ms, from the latest measurement; absent when the store uses this process's clock. */
+  clockOffsetMs?: number | undefined;
 }
