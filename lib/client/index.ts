@@ -301,10 +301,9 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   const hasPresenceCookie = (): boolean =>
     typeof document !== 'undefined' && document.cookie.split(';').some((pair) => presenceCookies.includes(pair.split('=')[0]?.trim() ?? ''));
 
-  const request = (path: string, init: RequestInit & { csrf?: boolean; bearer?: string }): Promise<Response> => {
+  const request = (path: string, init: RequestInit & { csrf?: boolean }): Promise<Response> => {
     const headers = new Headers(init.headers);
     if (init.csrf) headers.set(csrfHeader, 'fetch');
-    if (init.bearer) headers.set('Authorization', `Bearer ${init.bearer}`);
     return fetch(`${baseUrl}${path}`, { ...init, headers, credentials: 'same-origin' }).catch(() => {
       throw networkError();
     });
@@ -406,7 +405,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
     async restore() {
       await freshToken();
-      session.publish(); // the first call reports the state, even when it did not change
+      if (session.known === null) session.publish();
       return session.state();
     },
 
