@@ -15,6 +15,11 @@ const CONTENDERS = [
   'refresh',
   'refresh-floor',
   'refresh-floor-mounted',
+  // With a real OpenTelemetry SDK registered: the library reporting to it, and the same app with `telemetry: false`.
+  'requireAuth+otel',
+  'requireAuth-no-telemetry',
+  'refresh+otel',
+  'refresh-no-telemetry',
 ];
 
 /** The suffix of a contender served by the baseline build (BENCH_BASELINE) instead of dist/. */
@@ -25,8 +30,8 @@ const LIBRARY_CONTENDERS = ['requireAuth', 'refresh'];
 /** The contender a name stands for: `refresh@baseline` is the `refresh` contender on the baseline build. */
 const baseContender = (name) => (name.endsWith(BASELINE_SUFFIX) ? name.slice(0, -BASELINE_SUFFIX.length) : name);
 
-/** Whether a contender is driven through POST /auth/refresh with a cookie chained per connection. */
-const isRefreshContender = (name) => ['refresh', 'refresh-floor', 'refresh-floor-mounted'].includes(baseContender(name));
+/** Whether a contender is driven through POST /auth/refresh with a cookie chained per connection: `refresh` and its variants and floors. */
+const isRefreshContender = (name) => baseContender(name).startsWith('refresh');
 
 function numberFromEnv(name, fallback, { min = 0, integer = false } = {}) {
   const raw = process.env[name];

@@ -57,10 +57,10 @@ function cookieFrom(setCookie, name) {
 
 /**
  * The library's auth instance, as `requireAuth` and `refresh` serve it: a RedisStore, HS256 (the
- * default algorithm), throttling off, plain-http cookies, fresh random secrets. `dist` is the build
- * to load through its public entry (another commit's, for a baseline).
+ * default algorithm), throttling off, plain-http cookies, fresh random secrets; `extra` options on
+ * top (`telemetry`). `dist` is the build to load through its public entry (another commit's, for a baseline).
  */
-function createBenchAuth(client, prefix, dist = '../dist') {
+function createBenchAuth(client, prefix, dist = '../dist', extra = {}) {
   const { createAuth, RedisStore } = require(dist);
   return createAuth({
     store: new RedisStore({ client, prefix }),
@@ -72,7 +72,43 @@ function createBenchAuth(client, prefix, dist = '../dist') {
       const name = req.body?.username;
       return typeof name === 'string' ? { userId: name, claims: { role: 'admin' } } : null;
     },
+    ...extra,
   });
+}
+
+/** What OpenTelemetry's exporters answer for a batch they took (`ExportResultCode.SUCCESS` of @opentelemetry/core). */
+const EXPORT_SUCCESS = { code: 0 };
+
+/**
+ * Registers a real OpenTelemetry SDK as the process's global providers, as an app's tracing set-up
+ * (NodeSDK) does before it creates anything: a MeterProvider whose reader collects every 10 s, a
+ * TracerProvider sampling every span into a BatchSpanProcessor, and the AsyncLocalStorage context
+ * manager. Both export to nowhere: what is measured is the work in the server process, not a
+ * collector's. The providers live as long as the process.
+ */
+function registerOpenTelemetrySdk() {
+  const { context, metrics, trace } = require('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+  const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
+  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  const discard = { export: (_batch, done) => done(EXPORT_SUCCESS), forceFlush: async () => {}, shutdown: async () => {} };
+  const reader = new PeriodicExportingMetricReader({ exporter: discard, exportIntervalMillis: 10000 });
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(discard)] }));
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // Context propagation in use, as in any app whose instrumentations make spans (and as the
+  // BatchSpanProcessor's first export would do): the first `context.with` turns AsyncLocalStorage's
+  // async tracking on for the whole process, so it is on in both contenders, not only where spans are made.
+  context.with(context.active(), () => undefined);
+}
+
+/**
+ * The auth options of a contender measured with a real OpenTelemetry SDK registered: the library
+ * reports to it (`otel`), or the same app turns the library's telemetry off (`off`).
+ */
+function withOpenTelemetry(telemetry) {
+  registerOpenTelemetrySdk();
+  return telemetry === 'otel' ? {} : { telemetry: false };
 }
 
 /** Logs in through our router over HTTP (the server's own port); resolves with `{ accessToken, refreshToken }`. */
@@ -121,26 +157,9 @@ const factories = {
     }, sendAuthUser);
   },
 
-  async requireAuth({ redisPort, prefix, dist }) {
-    const client = ioredisClient(redisPort);
-    const auth = createBenchAuth(client, prefix, dist);
-    await auth.ready();
-    const app = express();
-    app.get('/data', auth.requireAuth(), (req, res) => sendData(res, req.auth.userId));
-    app.use('/auth', auth.router); // after the route, so /data never passes through the router
-    return {
-      app,
-      auth,
-      async prepare(port) {
-        const { accessToken } = await loginThroughRouter(port, USER_ID);
-        return { headers: { authorization: `Bearer ${accessToken}` } };
-      },
-      async close() {
-        await auth.close();
-        await client.quit().catch(() => client.disconnect());
-      },
-    };
-  },
+  requireAuth: (options) => requireAuthContender(options),
+  'requireAuth+otel': (options) => requireAuthContender(options, withOpenTelemetry('otel')),
+  'requireAuth-no-telemetry': (options) => requireAuthContender(options, withOpenTelemetry('off')),
 
   async 'express-jwt'() {
     const { expressjwt } = require('express-jwt');
@@ -201,31 +220,9 @@ const factories = {
     };
   },
 
-  async refresh({ redisPort, prefix, dist }) {
-    const client = ioredisClient(redisPort);
-    const auth = createBenchAuth(client, prefix, dist);
-    await auth.ready();
-    const app = express();
-    app.use('/auth', auth.router);
-    let serial = 0;
-    return {
-      app,
-      auth,
-      async prepare() {
-        return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
-      },
-      /** Real logins through the router, one user per session; resolves with their refresh cookies' values. */
-      async sessions(port, count) {
-        const logins = [];
-        for (let i = 0; i < count; i++) logins.push(loginThroughRouter(port, `user-${process.pid}-${++serial}`));
-        return (await Promise.all(logins)).map((tokens) => tokens.refreshToken);
-      },
-      async close() {
-        await auth.close();
-        await client.quit().catch(() => client.disconnect());
-      },
-    };
-  },
+  refresh: (options) => refreshContender(options),
+  'refresh+otel': (options) => refreshContender(options, withOpenTelemetry('otel')),
+  'refresh-no-telemetry': (options) => refreshContender(options, withOpenTelemetry('off')),
 
   'refresh-floor': (options) => refreshFloor(options, false),
 
@@ -233,6 +230,55 @@ const factories = {
   // the mount itself costs any router, the library's or an app's, is then on both sides of the ratio.
   'refresh-floor-mounted': (options) => refreshFloor(options, true),
 };
+
+/** `GET /data` behind the library's requireAuth, with a token from a real login; `extra` auth options on top. */
+async function requireAuthContender({ redisPort, prefix, dist }, extra) {
+  const client = ioredisClient(redisPort);
+  const auth = createBenchAuth(client, prefix, dist, extra);
+  await auth.ready();
+  const app = express();
+  app.get('/data', auth.requireAuth(), (req, res) => sendData(res, req.auth.userId));
+  app.use('/auth', auth.router); // after the route, so /data never passes through the router
+  return {
+    app,
+    auth,
+    async prepare(port) {
+      const { accessToken } = await loginThroughRouter(port, USER_ID);
+      return { headers: { authorization: `Bearer ${accessToken}` } };
+    },
+    async close() {
+      await auth.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+/** `POST /auth/refresh` of the library's router, on sessions from real logins; `extra` auth options on top. */
+async function refreshContender({ redisPort, prefix, dist }, extra) {
+  const client = ioredisClient(redisPort);
+  const auth = createBenchAuth(client, prefix, dist, extra);
+  await auth.ready();
+  const app = express();
+  app.use('/auth', auth.router);
+  let serial = 0;
+  return {
+    app,
+    auth,
+    async prepare() {
+      return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
+    },
+    /** Real logins through the router, one user per session; resolves with their refresh cookies' values. */
+    async sessions(port, count) {
+      const logins = [];
+      for (let i = 0; i < count; i++) logins.push(loginThroughRouter(port, `user-${process.pid}-${++serial}`));
+      return (await Promise.all(logins)).map((tokens) => tokens.refreshToken);
+    },
+    async close() {
+      await auth.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
 
 /**
  * The floor of any stateful refresh: one Redis round trip (a script that checks and replaces the

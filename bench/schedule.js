@@ -7,6 +7,8 @@ const { baseContender } = require('./config');
 const GROUPS = [
   ['bare', 'noop', 'requireAuth', 'noop+req.auth', 'requireAuth@baseline'], // noop sits next to requireAuth in either direction
   ['refresh-floor-mounted', 'refresh', 'refresh-floor', 'refresh@baseline'],
+  ['requireAuth-no-telemetry', 'requireAuth+otel'],
+  ['refresh-no-telemetry', 'refresh+otel'],
 ];
 
 /**

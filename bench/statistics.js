@@ -37,6 +37,9 @@ function spread(values) {
 const TARGETS = [
   { name: 'requireAuth vs noop+req.auth', numerator: 'requireAuth', denominator: 'noop+req.auth', threshold: 0.95 },
   { name: 'refresh vs refresh-floor', numerator: 'refresh', denominator: 'refresh-floor', threshold: 0.85 },
+  // What the library's telemetry costs with a real OpenTelemetry SDK registered, against the same app with `telemetry: false`.
+  { name: 'requireAuth+otel vs requireAuth-no-telemetry', numerator: 'requireAuth+otel', denominator: 'requireAuth-no-telemetry', threshold: 0.97 },
+  { name: 'refresh+otel vs refresh-no-telemetry', numerator: 'refresh+otel', denominator: 'refresh-no-telemetry', threshold: 0.95 },
   { name: 'requireAuth vs noop', numerator: 'requireAuth', denominator: 'noop', threshold: null },
   { name: 'refresh vs refresh-floor-mounted', numerator: 'refresh', denominator: 'refresh-floor-mounted', threshold: null },
   { name: 'requireAuth vs requireAuth@baseline', numerator: 'requireAuth', denominator: 'requireAuth@baseline', threshold: null },

@@ -7,6 +7,7 @@ const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const express = require('express');
 const { createAuth, MemoryStore, RedisStore } = require('express-refresh-tokens');
+const { mountOperations, prometheusMetrics } = require('./observability');
 
 /** The demo account printed at start-up (and shown as a hint on the page); in production only with DEMO_USER=1. */
 const DEMO_USER = { id: 'demo-user', username: 'demo', password: 'demo-password', role: 'admin' };
@@ -153,8 +154,11 @@ function securityHeaders({ hsts }) {
  * REFRESH_TOKEN_SECRET), a `redisClient`, and `trustProxy` (TRUST_PROXY), else it throws a
  * SettingsError listing each. Outside production the secrets are invented per process when unset.
  * `demoUser` (DEMO_USER=1/0) serves the demo account: on by default in development, off in production.
+ * `metrics` (METRICS=1/0) serves GET /metrics in Prometheus' format: on by default in development, off in
+ * production (where the metrics port is usually not the public one). The health probes are always there.
  * `trustProxy` is Express' `trust proxy`: unset leaves Express' default (off).
- * Returns `{ app, auth, storeName, settings, deployment }` (`deployment`: what the options above resolved to).
+ * Returns `{ app, auth, close, storeName, settings, deployment }` (`deployment`: what the options above
+ * resolved to; `close()`: `auth.close()`, then the metrics' shutdown).
  */
 function createExampleApp({
   redisClient,
@@ -163,6 +167,7 @@ function createExampleApp({
   secure = production,
   hsts = production,
   demoUser = flagFromEnv('DEMO_USER', !production),
+  metrics = flagFromEnv('METRICS', !production),
   trustProxy = process.env.TRUST_PROXY,
   accessTokenSecret = process.env.ACCESS_TOKEN_SECRET,
   refreshTokenSecret = process.env.REFRESH_TOKEN_SECRET,
@@ -175,8 +180,11 @@ function createExampleApp({
   if (problems.length > 0) throw new SettingsError(problems);
 
   const store = redisClient ? new RedisStore({ client: redisClient, prefix }) : new MemoryStore();
+  const prometheus = metrics ? prometheusMetrics() : undefined;
   const auth = createAuth({
     store,
+    // Without METRICS, OpenTelemetry's global providers: nothing is recorded unless an SDK registers one.
+    ...(prometheus ? { telemetry: { meterProvider: prometheus.meterProvider } } : {}),
     // Outside production, invented when unset: sessions then do not survive a restart.
     accessToken: { algorithm: 'HS256', secret: accessTokenSecret || randomBytes(32).toString('base64url'), ttl: accessTokenTtl },
     refreshToken: {
@@ -217,12 +225,18 @@ function createExampleApp({
   app.get('/api/public', auth.requireAuth({ optional: true }), (req, res) => {
     res.json({ hello: req.auth ? req.auth.userId : 'anonymous' });
   });
+  // The page shows the health's details (which may name Redis' host) only outside production.
+  mountOperations(app, auth, { metrics: prometheus, healthDetails: !production });
   return {
     app,
     auth,
+    close: async () => {
+      await auth.close();
+      await prometheus?.meterProvider.shutdown();
+    },
     storeName: redisClient ? 'RedisStore' : 'MemoryStore',
     settings: { accessTokenTtl, refreshReuseGrace },
-    deployment: { production, demoUser, trustProxy: proxy ? proxy.value : undefined, secure, hsts },
+    deployment: { production, demoUser, metrics, trustProxy: proxy ? proxy.value : undefined, secure, hsts },
   };
 }
 

@@ -3,6 +3,8 @@
 // `ACCESS_TOKEN_TTL=20s npm start` to watch the page refresh its access token silently.
 // NODE_ENV=production requires ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET, REDIS_URL and TRUST_PROXY, and
 // serves the demo account only with DEMO_USER=1 (see app.js); TRUST_PROXY sets Express' trust proxy in any mode.
+// METRICS=1/0 serves GET /metrics (Prometheus) or not: on by default in development, off in production.
+// SIGTERM and SIGINT stop it without losing a refresh: see shutDown().
 'use strict';
 
 const { createExampleApp, DEMO_USER, SettingsError, clientBuilt } = require('./app');
@@ -41,6 +43,27 @@ function accountLines({ production, demoUser }) {
   return lines;
 }
 
+/** How long a shutdown may take before the process exits anyway (with 1): `auth.close()` is bounded by Redis' timeouts, `quit()` is not. */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+/**
+ * Stops without losing anything: no new connections; logins, refreshes and logouts under way finish
+ * (each answered 200 or 503) while new ones answer 503, so no client misses a refresh cookie the
+ * store already rotated; then the Redis client, which nothing uses any more, quits; exit 0.
+ */
+async function shutDown({ signal, server, close, redisClient }) {
+  console.log(`${signal}: finishing the requests under way, then exiting.`);
+  setTimeout(() => {
+    console.error(`Did not stop within ${SHUTDOWN_LIMIT_MS / 1000} s; exiting anyway.`);
+    process.exit(1);
+  }, SHUTDOWN_LIMIT_MS).unref();
+  server.close();
+  await close();
+  if (redisClient) await redisClient.quit();
+  // Keep-alive connections would hold the process open; every answer has been handed to the network.
+  process.exit(0);
+}
+
 /** Why the server could not listen, in words, with what to do. */
 function listenFailure(error, port) {
   const another = `Start it on another port with PORT, e.g. \`PORT=${port === 3001 ? 3002 : 3001} npm start\`.`;
@@ -62,7 +85,7 @@ async function main() {
     console.error('The browser client is not built: run `npm run build` (or `npm start`, which builds first).');
     process.exit(1);
   }
-  const { app, auth, storeName, settings, deployment } = exampleAppOrExit(redisClient);
+  const { app, close, storeName, settings, deployment } = exampleAppOrExit(redisClient);
   // No listen callback: Express 5 would hand it a failure and Express 4 would not; the 'error' listener hears both.
   const server = app.listen(port);
   server.on('listening', () => {
@@ -71,19 +94,28 @@ async function main() {
     if (deployment.production) {
       console.log(`Production: Secure cookies, HSTS over https, trust proxy ${JSON.stringify(deployment.trustProxy)} (TRUST_PROXY).`);
     }
+    const origin = `http://localhost:${server.address().port}`;
+    console.log(
+      deployment.metrics ? `Metrics: ${origin}/metrics (METRICS=0 turns them off).` : 'Metrics off (METRICS=1 serves them at /metrics).',
+      `Readiness probe: ${origin}/health/ready; liveness: ${origin}/health/live.`,
+    );
     console.log(`Access tokens live ${settings.accessTokenTtl} (ACCESS_TOKEN_TTL); refresh reuse grace ${settings.refreshReuseGrace} (REFRESH_REUSE_GRACE).`);
   });
   server.on('error', (error) => {
     console.error(listenFailure(error, port));
     process.exit(1);
   });
-  const stop = () => {
-    server.close();
-    auth.close();
-    if (redisClient) redisClient.quit();
+  // The first SIGINT or SIGTERM shuts down; a second one ends the process at once, as Node does by default.
+  const onSignal = (signal) => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    shutDown({ signal, server, close, redisClient }).catch((error) => {
+      console.error(error);
+      process.exit(1);
+    });
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 main().catch((error) => {

@@ -7,6 +7,9 @@ import { type Jwks, PublishedKeys } from './http/jwks';
 import { createRateLimiters } from './http/rate-limit';
 import { createRequireAuth, type RequireAuthOptions } from './http/require-auth';
 import { createAuthRouter } from './http/router';
+import { createHealthHandler, type HealthReport, healthReport } from './observability/health';
+import { watchState } from './observability/state-watch';
+import { createTelemetry } from './observability/telemetry';
 import { configurationError } from './option-checks';
 import { type AuthOptions, resolveOptions } from './options';
 import { SessionService } from './sessions/session-service';
@@ -16,7 +19,7 @@ import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './tokens/verified
 
 /**
  * What `createAuth` returns: the router to mount, the `requireAuth` middleware, the session API
- * (`revokeSession`, `revokeUser`, `listSessions`), the JWKS, the events and `close`.
+ * (`revokeSession`, `revokeUser`, `listSessions`), the JWKS, the events, the health check and `close`.
  *
  * @example
  * ```ts
@@ -144,7 +147,9 @@ export interface Auth {
    */
   jwks: Jwks;
   /**
-   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`, `logout_abandoned`.
+   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`, `logout_abandoned`,
+   * and the instance's state changes, each said once (also as a line to the `logger` option): `feed_untrusted`, `feed_trusted`,
+   * `store_circuit_open`, `store_circuit_closed`, `feed_reloaded`, `store_data_lost`.
    * A listener that throws or rejects never changes an answer (see {@link AuthEventMap}).
    *
    * @example
@@ -155,19 +160,52 @@ export interface Auth {
    */
   events: AuthEvents;
   /**
-   * Stops what this instance owns: its revocation feed's subscription and timers, the throttling's
-   * timers, and the background retries of logouts that answered 503 (each one still pending is
-   * reported as `logout_abandoned`, reason `'closed'`). It never closes the store's Redis client,
-   * which is yours (closing that client also stops the feed).
+   * The instance's health now, in the shape of the IETF health-check draft: `status` is `fail` exactly
+   * when `requireAuth` answers 503 (the revocation feed is not loaded, or stale), `warn` when something
+   * needs a look (the feed past half of `revocation.maxStaleness`, a gap-reload or a loss of the store's
+   * data in the last minute, the store's circuit open, Redis' clock more than 1 s off), `pass` otherwise.
+   * Synchronous, with no store round trip. See {@link HealthReport} for the checks.
+   *
+   * @example
+   * ```ts
+   * const report = auth.health();
+   * if (report.status !== 'pass') console.warn(JSON.stringify(report.checks));
+   * ```
+   */
+  health(): HealthReport;
+  /**
+   * An Express handler answering {@link Auth.health} as `application/health+json`: 200 for `pass` and
+   * `warn`, 503 for `fail`, `Cache-Control: no-store`. Mount it where your readiness probe looks, not on
+   * the public router (its words may name Redis' host and port). Keep liveness free of Redis.
+   *
+   * @example
+   * ```ts
+   * app.get('/health/ready', auth.healthHandler()); // readiness: 503 while protected routes answer 503
+   * app.get('/health/live', (_req, res) => res.sendStatus(200)); // liveness: never depends on Redis
+   * ```
+   */
+  healthHandler(): RequestHandler;
+  /**
+   * Shuts the instance down without losing a rotation. From the call on, a login, refresh or logout
+   * that arrives answers 503 `temporarily_unavailable` with `Retry-After` (cause code
+   * `ERR_SHUTTING_DOWN`; a refresh keeps its cookie, a logout clears it as on any 503 and its session
+   * is reported as `logout_abandoned`, reason `'closed'`). Those already under way finish first, each
+   * answered 200 or a clean 503, within the store's time budget (RedisStore: its `commandTimeoutMs`
+   * per command; a custom store's operations take as long as they take). Then it stops what this
+   * instance owns: its revocation feed's subscription and timers, the throttling's timers, and the
+   * background retries of logouts that answered 503 (each one still pending is reported as
+   * `logout_abandoned`, reason `'closed'`). It never rejects; called again, it waits for the same
+   * shutdown. It never closes the store's Redis client, which is yours: once it has resolved, nothing of
+   * this instance uses that client, and you can quit it.
    *
    * @example
    * ```ts
    * const server = app.listen(3000);
-   * process.on('SIGTERM', () => {
-   *   server.close(async () => {
-   *     await auth.close();
-   *     await redis.quit(); // the client you gave RedisStore
-   *   });
+   * process.once('SIGTERM', async () => {
+   *   server.close(); // no new connections
+   *   await auth.close(); // logins, refreshes and logouts under way finish; new ones answer 503
+   *   await redis.quit(); // the client you gave RedisStore
+   *   process.exit(0); // keep-alive connections would otherwise hold the process open
    * });
    * ```
    */
@@ -226,8 +264,14 @@ export function createAuth(options: AuthOptions): Auth {
       return held.status === 'present' ? sessions.familyOf(held.value) : undefined;
     },
   });
+  const stateSources = { feed: sessions.feed, store: config.store, maxStalenessMs: config.revocation.maxStalenessMs };
+  const health = (): HealthReport => healthReport({ ...stateSources, accessToken: config.accessToken });
+  // Reads status() on an unref'd timer and says each change once: nothing per request.
+  const stateWatch = watchState({ ...stateSources, events, logger: config.logger });
+  // Metrics and spans on the configured (or global) OpenTelemetry providers; nothing with `telemetry: false`.
+  const telemetry = createTelemetry(config.telemetry, { events, feed: sessions.feed, store: config.store });
   const requireAuth = (requireOptions?: RequireAuthOptions): RequestHandler =>
-    createRequireAuth({ codec, verified, feed: sessions.feed, events, realm: config.realm }, requireOptions);
+    createRequireAuth({ codec, verified, feed: sessions.feed, events, realm: config.realm, telemetry }, requireOptions);
 
   /** Runs a store operation for the programmatic API, reporting outages as `store_error` events. */
   const withStore = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
@@ -240,13 +284,15 @@ export function createAuth(options: AuthOptions): Auth {
   };
 
   return {
-    router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth(), rateLimiters, jwks }),
+    router: createAuthRouter({ config, codec, sessions, events, requireAuth: requireAuth(), rateLimiters, jwks, telemetry }),
     get jwks() {
       return jwks.at(Date.now()).jwks;
     },
     requireAuth,
     events,
     ready: () => sessions.feed.ready(),
+    health,
+    healthHandler: () => createHealthHandler(health),
     async revokeSession(sessionId) {
       requireId('revokeSession', 'sessionId', sessionId);
       return (await withStore('revokeSession', () => sessions.revokeSession(sessionId, 'api'))) !== null;
@@ -260,10 +306,14 @@ export function createAuth(options: AuthOptions): Auth {
       requireId('listSessions', 'userId', userId);
       return withStore('listSessions', () => sessions.listSessions(userId));
     },
-    close() {
-      // The revocation feed (its subscription and timers) is this instance's; the store's client is yours.
+    async close() {
+      stateWatch.stop();
+      // Operations under way finish first (they may still count against the limits); then the
+      // revocation feed (its subscription and timers) and the throttling's timers, which are this
+      // instance's, stop. The store's client is yours.
+      await sessions.close();
       rateLimiters.close();
-      return sessions.close();
+      telemetry.close();
     },
   };
 }

@@ -144,7 +144,8 @@ export class AuthError extends Error {
  *   argument to `auth.revokeSession`, `auth.revokeUser` or `auth.listSessions`, and
  *   `ERR_INVALID_AUTHENTICATE_RESULT` a result of the app's `authenticate` that cannot make a session
  *   (the `cause` of the login's 500).
- * - Store errors are {@link StoreUnavailableError}s (`ERR_STORE_*`, `ERR_REVOCATION_FEED_*`). The
+ * - Store errors are {@link StoreUnavailableError}s (`ERR_STORE_*`, `ERR_REVOCATION_FEED_*`, and
+ *   `ERR_SHUTTING_DOWN` for work refused once `auth.close()` has begun). The
  *   503 `AuthError` a request gets for one carries it as its `cause`; the `store_error` event as `error`.
  * - Why `requireAuth` refused a token is the `cause` of its 401: an `InvalidAccessTokenError`
  *   carrying one of the `ERR_ACCESS_TOKEN_*` codes.
@@ -204,6 +205,12 @@ export const ErrorCodes = Object.freeze({
   ERR_REVOCATION_FEED_STALE: 'ERR_REVOCATION_FEED_STALE',
   /** The revocation feed could not load from the store in time (at start-up, or after a reconnect). `cause` says why, when known. */
   ERR_REVOCATION_FEED_NOT_LOADED: 'ERR_REVOCATION_FEED_NOT_LOADED',
+  /**
+   * `auth.close()` has begun: the instance starts no new login, refresh or logout (each answers 503
+   * `temporarily_unavailable`, the refresh cookie left alone) while those already under way finish.
+   * Not an outage of the store: a deployment's restart.
+   */
+  ERR_SHUTTING_DOWN: 'ERR_SHUTTING_DOWN',
   /** `requireAuth` refused an access token because it expired. */
   ERR_ACCESS_TOKEN_EXPIRED: 'ERR_ACCESS_TOKEN_EXPIRED',
   /** `requireAuth` refused an access token of a revoked session or user (or one from before the store lost its data). */
@@ -246,7 +253,8 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 export type ConfigurationErrorCode = Exclude<ErrorCode, StoreErrorCode | InvalidAccessTokenCode>;
 
 /**
- * The codes of {@link StoreUnavailableError}: `ERR_STORE_*` and `ERR_REVOCATION_FEED_*`.
+ * The codes of {@link StoreUnavailableError}: `ERR_STORE_*`, `ERR_REVOCATION_FEED_*`, and `ERR_SHUTTING_DOWN`
+ * (the instance is closing, the store is fine).
  *
  * @example
  * ```ts
@@ -264,7 +272,7 @@ export type ConfigurationErrorCode = Exclude<ErrorCode, StoreErrorCode | Invalid
  * auth.events.on('store_error', ({ error }) => metrics.increment('auth.store_error', { severity: severity(error.code) }));
  * ```
  */
-export type StoreErrorCode = Extract<ErrorCode, `ERR_STORE_${string}` | `ERR_REVOCATION_FEED_${string}`>;
+export type StoreErrorCode = Extract<ErrorCode, `ERR_STORE_${string}` | `ERR_REVOCATION_FEED_${string}` | 'ERR_SHUTTING_DOWN'>;
 
 /**
  * The codes of an `InvalidAccessTokenError`, the cause of requireAuth's 401: expired, revoked, or
@@ -308,7 +316,9 @@ export type InvalidAccessTokenCode = Extract<ErrorCode, `ERR_ACCESS_TOKEN_${stri
 export type ConfigurationError = (TypeError | RangeError) & { readonly code: ConfigurationErrorCode };
 
 /**
- * Thrown by stores when the backing service is unreachable, too slow or answering errors.
+ * Thrown by stores when the backing service is unreachable, too slow or answering errors, and by an
+ * instance whose `auth.close()` has begun for the logins, refreshes and logouts it no longer starts
+ * (`ERR_SHUTTING_DOWN`).
  * The router turns it into a 503 `temporarily_unavailable` that leaves the client's cookie alone
  * (except on `/logout`, which clears it all the same and says so), with this error as the AuthError's
  * `cause`. `code` says what failed, for logs and alerting.

@@ -1,6 +1,7 @@
 // The typed events auth.events emits: hooks for audit logs and alerting.
 import { EventEmitter } from 'node:events';
 import type { StoreUnavailableError } from './errors';
+import type { FeedReloadCause } from './revocation/revocation-feed';
 
 /**
  * Who did something to which session, and from where: the argument of `login`, `refresh`,
@@ -118,6 +119,34 @@ export interface AuthEventMap {
    * a token; it may name Redis' host and port, so it is for logs, never for an answer.
    */
   store_error: [{ operation: string; error: StoreUnavailableError }];
+  /**
+   * The revocation feed stopped vouching for its contents: protected routes now answer 503 (fail
+   * closed). `freshness` is `'stale'` (it has not heard from the store for `revocation.maxStaleness`)
+   * or `'loading'` (it has not loaded within `revocation.maxStaleness` of start); `cause` is what kept
+   * it from hearing, when known (ioredis' connection error, the timeout that opened the circuit). Said
+   * once per change, with the `ERT_FEED_UNTRUSTED` line; `auth.health()` fails meanwhile.
+   */
+  feed_untrusted: [{ freshness: 'stale' | 'loading'; cause?: unknown }];
+  /** The revocation feed vouches again after `untrustedForMs` (about): protected routes are served again (`ERT_FEED_TRUSTED`). */
+  feed_trusted: [{ untrustedForMs: number }];
+  /**
+   * The store stopped answering and its circuit opened: logins, refreshes and logouts answer 503 at once
+   * until a probe is answered; protected routes are served until the feed is stale. `cause` is the
+   * problem, when known (`ERT_STORE_CIRCUIT_OPEN`).
+   */
+  store_circuit_open: [{ cause?: unknown }];
+  /** The store answers again after `openForMs` (about): its circuit closed (`ERT_STORE_CIRCUIT_CLOSED`). */
+  store_circuit_closed: [{ openForMs: number }];
+  /**
+   * The revocation feed (re)loaded every revocation from the store: at `'start'`, after a `'reconnect'`,
+   * or after a `'gap'` in the revocations it heard (that one also an `ERT_FEED_GAP_RELOAD` line).
+   */
+  feed_reloaded: [{ cause: FeedReloadCause }];
+  /**
+   * The store lost its data (Redis restarted empty, was flushed or replaced), noticed `at` (epoch ms):
+   * every session begun before then was signed out (`ERT_STORE_DATA_LOST`).
+   */
+  store_data_lost: [{ at: number }];
 }
 
 /**

@@ -26,6 +26,10 @@ export {
 export type { AuthEventMap, AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from './events';
 export type { Jwks } from './http/jwks';
 export type { AuthInfo, RequireAuthOptions } from './http/require-auth';
+export type { HealthCheck, HealthCheckName, HealthReport, HealthStatus } from './observability/health';
+export type { AccessTokenRejectionReason, RevocationMetricReason, StoreErrorType } from './observability/metrics';
+export type { LoginResult, LogoutResult, RefreshResult } from './observability/operation-results';
+export type { StateChangeCode } from './observability/state-watch';
 export type {
   AccessTokenAlgorithm,
   AccessTokenKeyOptions,

@@ -297,8 +297,10 @@ describe('configuration errors carry a stable code, and keep their class and mes
 
   test('every configuration code of ErrorCodes is thrown by at least one mistake above (bad options or bad arguments)', async () => {
     // The configuration codes, as lib/errors.ts defines ConfigurationErrorCode: every code that is
-    // neither a store code (ERR_STORE_*, ERR_REVOCATION_FEED_*) nor an access-token code (ERR_ACCESS_TOKEN_*).
-    const configurationCodes = (Object.values(ErrorCodes) as ErrorCode[]).filter((code) => !/^ERR_(STORE|REVOCATION_FEED|ACCESS_TOKEN)_/.test(code));
+    // neither a store code (ERR_STORE_*, ERR_REVOCATION_FEED_*, ERR_SHUTTING_DOWN) nor an access-token code (ERR_ACCESS_TOKEN_*).
+    const configurationCodes = (Object.values(ErrorCodes) as ErrorCode[]).filter(
+      (code) => !/^ERR_(STORE|REVOCATION_FEED|ACCESS_TOKEN)_/.test(code) && code !== 'ERR_SHUTTING_DOWN',
+    );
     const thrown = new Set<unknown>();
     for (const [, run] of Object.values(CASES).flat()) thrown.add(thrownBy(run).code);
     // ERR_INVALID_ARGUMENT comes from the auth instance's methods, which reject rather than throw.
@@ -590,6 +592,7 @@ describe('ErrorCodes', () => {
       'ERR_MISSING_OPTION',
       'ERR_REVOCATION_FEED_NOT_LOADED',
       'ERR_REVOCATION_FEED_STALE',
+      'ERR_SHUTTING_DOWN',
       'ERR_STORE_BAD_REPLY',
       'ERR_STORE_CIRCUIT_OPEN',
       'ERR_STORE_CLIENT_CLOSED',

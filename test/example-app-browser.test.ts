@@ -1,5 +1,5 @@
 // The example app's page, clicked through in real Chromium: log in, call the API, sessions, revoke, log out everywhere,
-// throttled logins, and a Redis outage the page rides out.
+// throttled logins, the server's health in words, and a Redis outage the page rides out.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -123,6 +123,9 @@ test('log in, call the API, see both sessions, revoke the other one, log out eve
   // No session yet: the login form, with the demo account as a hint, and no failing request.
   await laptop.locator('#signed-out').waitFor({ state: 'visible' });
   expect(await laptop.locator('.hint').textContent()).toContain(DEMO_USER.password);
+  // The server's health, in words.
+  await laptop.locator('#health[data-status="pass"]').waitFor();
+  expect(await laptop.locator('#health-headline').textContent()).toMatch(/^Healthy: this instance checks access tokens/);
 
   // While the server has not answered, the button says so and cannot be clicked twice. (The login
   // request is held in the browser until the button has been read, then sent to the server as it was.)
@@ -316,6 +319,12 @@ test('a Redis outage: the page says the refresh failed and the token expired, th
   expect(await countdownLabel.isVisible()).toBe(false); // "Expired", not "Expires in Expired"
   expect(await page.locator('#refresh-note').textContent()).toBe('Access token expired; it will be refreshed when the server is reachable.');
 
+  // Once the revocation feed has gone without Redis for revocation.maxStaleness (5 s), the server says it is not ready, and why.
+  const health = page.locator('#health-headline');
+  await page.locator('#health[data-status="fail"]').waitFor({ timeout: 12000 });
+  expect(await health.textContent()).toMatch(/^Not ready: protected routes and refreshes answer 503/);
+  expect(await page.locator('#health-details li').first().textContent()).toMatch(/^protected routes answer 503: /);
+
   // Redis is back: the page's next try (after the 503's Retry-After) refreshes, and the red banner goes with it.
   process.kill(pid, 'SIGCONT');
   await page
@@ -323,6 +332,8 @@ test('a Redis outage: the page says the refresh failed and the token expired, th
     .filter({ hasText: /^Refreshed silently at .* \(1 time\)\.$/ })
     .waitFor({ timeout: 12000 });
   await notice.waitFor({ state: 'hidden' });
+  await page.locator('#health[data-status="pass"]').waitFor({ timeout: 8000 });
+  expect(await page.locator('#health-details li').count()).toBe(0);
   expect(await countdownLabel.isVisible()).toBe(true);
   expect(await countdown.textContent()).toMatch(/^0:0[123]$/);
   await page.getByRole('button', { name: 'Call the protected API' }).click();

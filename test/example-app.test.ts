@@ -1,30 +1,54 @@
-// The example app works as the README promises, on MemoryStore and on Redis.
+// The example app works as the README promises, on MemoryStore and on Redis: the page, its settings, /metrics, the health probes and words, and its start and stop.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import path from 'node:path';
+import Redis from 'ioredis';
 import request from 'supertest';
 import { closeClients, redisClient, redisUrl, uniquePrefix } from './support/harness';
+import { freePort } from './support/redis-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
   createExampleApp(options?: {
     redisClient?: unknown;
     prefix?: string;
+    production?: boolean;
     secure?: boolean;
+    metrics?: boolean;
+    trustProxy?: string;
+    accessTokenSecret?: string;
+    refreshTokenSecret?: string;
     accessTokenTtl?: string | number;
     refreshReuseGrace?: string | number;
   }): {
     app: import('express').Express;
     storeName: string;
     auth: { close(): Promise<void> | void };
+    close(): Promise<void>;
     settings: { accessTokenTtl: string | number; refreshReuseGrace: string | number };
-    deployment: { production: boolean; demoUser: boolean; trustProxy: unknown; secure: boolean; hsts: boolean };
+    deployment: { production: boolean; demoUser: boolean; metrics: boolean; trustProxy: unknown; secure: boolean; hsts: boolean };
   };
   DEMO_USER: { username: string; password: string; id: string };
 };
 
 afterAll(closeClients);
+
+/** What production requires besides Redis and TRUST_PROXY. */
+const PRODUCTION_SECRETS = { accessTokenSecret: 'a'.repeat(32) + randomUUID(), refreshTokenSecret: 'r'.repeat(32) + randomUUID() };
+
+/** Asks `path` every 50 ms until it answers `status` (within 5 s); resolves with that answer. */
+async function waitForStatus(app: import('express').Express, path: string, status: number): Promise<request.Response> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const res = await request(app).get(path);
+    if (res.status === status || Date.now() > deadline) {
+      expect({ path, status: res.status }).toEqual({ path, status });
+      return res;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 async function walkThrough(app: import('express').Express): Promise<void> {
   const page = await request(app).get('/');
@@ -50,16 +74,24 @@ async function walkThrough(app: import('express').Express): Promise<void> {
 }
 
 test('on MemoryStore (no REDIS_URL): log in, call the API, refresh through the cookie, log out', async () => {
-  const { app, storeName } = createExampleApp({ secure: false });
-  expect(storeName).toBe('MemoryStore');
-  await walkThrough(app);
+  const { app, storeName, close } = createExampleApp({ secure: false });
+  try {
+    expect(storeName).toBe('MemoryStore');
+    await walkThrough(app);
+  } finally {
+    await close();
+  }
 });
 
 test('on RedisStore when given a Redis client', async () => {
   const client = await redisClient();
-  const { app, storeName } = createExampleApp({ redisClient: client, prefix: uniquePrefix(), secure: false });
-  expect(storeName).toBe('RedisStore');
-  await walkThrough(app);
+  const { app, storeName, close } = createExampleApp({ redisClient: client, prefix: uniquePrefix(), secure: false });
+  try {
+    expect(storeName).toBe('RedisStore');
+    await walkThrough(app);
+  } finally {
+    await close(); // before the client is quit: a feed left open would go stale and say so after the tests
+  }
 });
 
 test('serves the page, its script and styles, the built browser client and a favicon', async () => {
@@ -150,6 +182,96 @@ describe('DEMO_USER', () => {
 
     process.env.DEMO_USER = 'yes please';
     expect(() => createExampleApp({ secure: false })).toThrow('DEMO_USER must be 1 or 0; received "yes please".');
+  });
+});
+
+describe('METRICS: GET /metrics in Prometheus format', () => {
+  const saved = process.env.METRICS;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.METRICS;
+    else process.env.METRICS = saved;
+  });
+
+  test('on by default in development: the library’s instruments, counted as requests come', async () => {
+    delete process.env.METRICS;
+    const { app, close, deployment } = createExampleApp({ secure: false });
+    expect(deployment.metrics).toBe(true);
+    const login = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: DEMO_USER.username, password: DEMO_USER.password });
+    expect(login.status).toBe(200);
+    expect((await request(app).get('/api/me')).status).toBe(401);
+
+    const scrape = await request(app).get('/metrics');
+    expect(scrape.status).toBe(200);
+    expect(scrape.headers['content-type']).toMatch(/^text\/plain/);
+    expect(scrape.text).toContain('# TYPE express_refresh_tokens_login_attempts_total counter');
+    expect(scrape.text).toMatch(/^express_refresh_tokens_login_attempts_total\{express_refresh_tokens_result="success",[^}]*\} 1$/m);
+    expect(scrape.text).toMatch(/^express_refresh_tokens_access_token_rejections_total\{express_refresh_tokens_reason="missing",[^}]*\} 1$/m);
+    expect(scrape.text).toMatch(/^express_refresh_tokens_revocation_feed_trusted\{[^}]*\} 1$/m);
+    await close();
+  });
+
+  test('METRICS=0 (and the default in production) serves none; a value that is not 1 or 0 is refused, saying so', async () => {
+    process.env.METRICS = '0';
+    const off = createExampleApp({ secure: false });
+    expect(off.deployment.metrics).toBe(false);
+    expect((await request(off.app).get('/metrics')).status).toBe(404);
+    await off.close();
+
+    delete process.env.METRICS;
+    const production = createExampleApp({
+      production: true,
+      redisClient: await redisClient(),
+      prefix: uniquePrefix(),
+      trustProxy: 'false',
+      ...PRODUCTION_SECRETS,
+    });
+    expect(production.deployment.metrics).toBe(false);
+    await production.close();
+
+    process.env.METRICS = 'on';
+    expect(() => createExampleApp({ secure: false })).toThrow('METRICS must be 1 or 0; received "on".');
+  });
+});
+
+describe('health: the probes, and the page’s words', () => {
+  test('healthy: /health/ready answers the library’s health check, /health/live 200, /api/health says so in words', async () => {
+    const { app, close } = createExampleApp({ redisClient: await redisClient(), prefix: uniquePrefix(), secure: false });
+    await request(app).get('/health/ready'); // the first asks before the revocation feed has loaded
+    const ready = await waitForStatus(app, '/health/ready', 200);
+    expect(ready.headers['content-type']).toMatch(/^application\/health\+json/);
+    expect(ready.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(ready.text)).toMatchObject({ status: 'pass', checks: { 'store:circuit': [{ observedValue: 'closed' }] } });
+    expect((await request(app).get('/health/live')).status).toBe(200);
+
+    const words = await request(app).get('/api/health');
+    expect(words.body).toEqual({ status: 'pass', headline: expect.stringMatching(/^Healthy: /), details: [] });
+    await close();
+  });
+
+  test('with Redis out of reach: not ready (503) in words that say why, while liveness stays 200; in production the words leave the cause out', async () => {
+    const port = await freePort();
+    const unreachable = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 100 });
+    unreachable.on('error', () => undefined);
+    const { app, close } = createExampleApp({ redisClient: unreachable, prefix: uniquePrefix(), secure: false });
+    const production = createExampleApp({ production: true, redisClient: unreachable, prefix: uniquePrefix(), trustProxy: 'false', ...PRODUCTION_SECRETS });
+    try {
+      await waitForStatus(app, '/health/ready', 503);
+      expect((await request(app).get('/health/live')).status).toBe(200);
+      const words = await request(app).get('/api/health');
+      expect(words.status).toBe(200);
+      expect(words.body).toEqual({
+        status: 'fail',
+        headline: expect.stringMatching(/^Not ready: protected routes and refreshes answer 503/),
+        details: [expect.stringMatching(/connection refused/)],
+      });
+
+      await waitForStatus(production.app, '/health/ready', 503);
+      expect((await request(production.app).get('/api/health')).body).toEqual({ status: 'fail', headline: expect.stringMatching(/^Not ready: /), details: [] });
+    } finally {
+      await close();
+      await production.close();
+      unreachable.disconnect();
+    }
   });
 });
 
@@ -288,6 +410,11 @@ describe('npm start (example-app/server.js)', () => {
         // RFC 6797 §7.2: never over plain http, where a browser would ignore it anyway.
         const overHttp = await request(server.origin).get('/');
         expect(overHttp.headers['strict-transport-security']).toBeUndefined();
+        expect(server.output()).toContain('Metrics off (METRICS=1 serves them at /metrics).');
+
+        // SIGTERM: it says so, lets what is under way finish, quits Redis and exits 0.
+        expect(await server.stop()).toBe(0);
+        expect(server.output()).toContain('SIGTERM: finishing the requests under way, then exiting.');
       } finally {
         await server.stop();
       }

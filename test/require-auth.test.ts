@@ -566,19 +566,19 @@ describe('events', () => {
     expect(recorded.session_revoked).toHaveLength(3);
   });
 
-  test('user_revoked carries {userId, sessionIds} from auth.revokeUser and POST /logout-all', async () => {
+  test('user_revoked carries {userId, sessionIds, reason} from auth.revokeUser and POST /logout-all', async () => {
     const { app, auth } = await redisApp();
     const recorded = record(auth);
     const a = await login(app, 'alice');
     const b = await login(app, 'alice');
     const ended = await auth.revokeUser('user-alice');
-    expect(recorded.user_revoked).toEqual([{ userId: 'user-alice', sessionIds: ended }]);
+    expect(recorded.user_revoked).toEqual([{ userId: 'user-alice', sessionIds: ended, reason: 'api' }]);
     expect([...ended].sort()).toEqual([sidOf(a.accessToken), sidOf(b.accessToken)].sort());
 
     const bob = await login(app, 'bob');
     const res = await request(app).post('/auth/logout-all').set('Authorization', `Bearer ${bob.accessToken}`);
     expect(res.status).toBe(204);
-    expect(recorded.user_revoked?.[1]).toEqual({ userId: 'user-bob', sessionIds: [sidOf(bob.accessToken)] });
+    expect(recorded.user_revoked?.[1]).toEqual({ userId: 'user-bob', sessionIds: [sidOf(bob.accessToken)], reason: 'logout_all' });
   });
 
   test('revokeUser ends a login made just before it, and resolves only once the next login is sure to stand', async () => {

@@ -426,6 +426,31 @@ ui.logoutEverywhere.addEventListener('click', () =>
 );
 
 // ---------------------------------------------------------------------------------------------
+// The server's health, in words (GET /api/health: the app's words for auth.health())
+
+/** How often the page asks again while it is visible. */
+const HEALTH_INTERVAL_MS = 5000;
+const healthUi = { section: $('health'), headline: $('health-headline'), details: $('health-details') };
+
+async function loadHealth() {
+  let health;
+  try {
+    const response = await fetch('/api/health', { cache: 'no-store' });
+    health = await response.json();
+  } catch {
+    health = { status: 'unknown', headline: 'The server did not answer: it may be restarting.', details: [] };
+  }
+  healthUi.section.dataset.status = health.status;
+  healthUi.headline.textContent = health.headline;
+  healthUi.details.replaceChildren(...health.details.map((text) => el('li', { text })));
+}
+
+setInterval(() => {
+  if (document.visibilityState === 'visible') void loadHealth();
+}, HEALTH_INTERVAL_MS);
+void loadHealth();
+
+// ---------------------------------------------------------------------------------------------
 // Start: signed in already (the cookie survived a reload), or the login form. Without the
 // cookie's script-readable companion, restore() answers at once, with no request that would fail.
 

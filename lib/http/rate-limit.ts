@@ -15,6 +15,7 @@ import { defaultUsername, type ResolvedLoginRateLimit, type ResolvedRateLimit, t
 import { memoryKnownAddresses } from '../store/memory-known-addresses';
 import type { KnownAddresses, SessionStore } from '../store/session-store';
 import { deriveKey, hmacBase64url } from '../tokens/hashing';
+import { inSequence } from './in-sequence';
 
 /**
  * With the default username, a body holding both `username` and `email` is refused (400): the
@@ -135,19 +136,6 @@ const COUNTING_SUCCESSES: Counting = { skipFailedRequests: true, requestWasSucce
  * whole window after two overlapping correct logins near the limit (two tabs, two instances).
  */
 const FAILED_LOGIN: Judge = (_req, res) => res.statusCode === 401;
-
-/** Runs middlewares one after the other, as the router would; the first error (a 429, a 503) ends the run. */
-function inSequence(handlers: RequestHandler[]): RequestHandler {
-  return function throttleInTurn(req, res, next) {
-    let index = 0;
-    const step = (error?: unknown): void => {
-      const handler = handlers[index++];
-      if (error !== undefined || handler === undefined) return next(error);
-      handler(req, res, step);
-    };
-    step();
-  };
-}
 
 /** The names a login is counted under: HMACs, so none holds an address or a username, nor an unkeyed hash of one. */
 interface LoginKeys {

@@ -3,6 +3,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { describeValue } from '../describe-value';
 import { AuthError, ErrorCodes, InvalidAccessTokenError, revocationFeedStale, StoreUnavailableError } from '../errors';
 import type { AuthEvents } from '../events';
+import type { AccessTokenRejectionReason } from '../observability/metrics';
+import type { Telemetry } from '../observability/telemetry';
 import { checkKnownKeys, configurationError, type KnownOptions } from '../option-checks';
 import type { RevocationFeed, RevocationVerdict } from '../revocation/revocation-feed';
 import type { AccessTokenCodec, AccessTokenPayload } from '../tokens/access-token';
@@ -94,6 +96,8 @@ export interface RequireAuthDeps {
   feed: RevocationFeed;
   events: AuthEvents;
   realm: string;
+  /** Where refusals are counted (a request that passes reports nothing). */
+  telemetry: Pick<Telemetry, 'rejected'>;
 }
 
 /** An RFC 6750 answer: its status, its code, and the challenge naming that code (none for a missing token). */
@@ -160,14 +164,15 @@ function tokenElsewhere(req: Request, headers: Request['headers']): boolean {
 export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOptions = {}) {
   checkRequireAuthOptions(options);
   const optional = options.optional === true;
-  const { codec, verified, feed, events, realm } = deps;
+  const { codec, verified, feed, events, realm, telemetry } = deps;
 
   /**
-   * Passes a refusal on, after making sure the app answers it as JSON should none of its error
-   * handlers take it (see ensureFallbackErrorHandler): only refusals need that, so a request that
-   * passes does not pay for it.
+   * Counts a refusal and passes it on, after making sure the app answers it as JSON should none of its
+   * error handlers take it (see ensureFallbackErrorHandler): only refusals need either, so a request
+   * that passes does not pay for them.
    */
-  const refuse = (req: Request, next: NextFunction, error: AuthError): void => {
+  const refuse = (req: Request, next: NextFunction, reason: AccessTokenRejectionReason, error: AuthError): void => {
+    telemetry.rejected(reason);
     ensureFallbackErrorHandler(req.app);
     next(error);
   };
@@ -179,10 +184,11 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       req.auth = { userId: payload.sub, sessionId: payload.sid, claims: token.claims, payload };
       return next();
     }
-    if (verdict === 'revoked') return refuse(req, next, bearerChallenge(realm, revokedToken()));
+    if (verdict === 'revoked') return refuse(req, next, 'revoked', bearerChallenge(realm, revokedToken()));
     refuse(
       req,
       next,
+      verdict === 'stale' ? 'feed_stale' : 'feed_loading',
       toAuthError(
         verdict === 'stale'
           ? revocationFeedStale(feed.lastFailure?.())
@@ -197,15 +203,15 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   const afterLoad = (req: Request, token: VerifiedToken, next: NextFunction): void => {
     feed.ready().then(
       () => conclude(req, token, feed.verdict(token.payload.sid, token.payload.sub, token.authTime), next),
-      (error: unknown) => refuse(req, next, toAuthError(error, 'requireAuth', events)),
+      (error: unknown) => refuse(req, next, 'feed_loading', toAuthError(error, 'requireAuth', events)),
     );
   };
 
   return function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
     const headers = req.headers;
     const header = headers.authorization;
-    if (header === undefined) return optional ? next() : refuse(req, next, bearerChallenge(realm));
-    if (header.length > MAX_AUTHORIZATION_LENGTH) return refuse(req, next, invalidBearerRequest(realm, 'The Authorization header is too large'));
+    if (header === undefined) return optional ? next() : refuse(req, next, 'missing', bearerChallenge(realm));
+    if (header.length > MAX_AUTHORIZATION_LENGTH) return refuse(req, next, 'malformed', invalidBearerRequest(realm, 'The Authorization header is too large'));
     // The common case first: `Bearer <a token verified before>` is well-formed by construction, so
     // the header is parsed only when it does not carry a remembered token as it is.
     const now = Date.now();
@@ -215,8 +221,8 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       const match = BEARER.exec(header);
       if (!match) {
         // Another scheme is "no token"; a Bearer header that is not `Bearer <b64token>` is malformed (RFC 6750 §2.1, §3.1).
-        if (BEARER_SCHEME.test(header)) return refuse(req, next, invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
-        return optional ? next() : refuse(req, next, bearerChallenge(realm));
+        if (BEARER_SCHEME.test(header)) return refuse(req, next, 'malformed', invalidBearerRequest(realm, 'The Authorization header must be `Bearer <token>`'));
+        return optional ? next() : refuse(req, next, 'missing', bearerChallenge(realm));
       }
       // Looked up again only if the header was not the plain `Bearer <token>` already looked up.
       if (match[1] !== jwt) {
@@ -224,12 +230,14 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
         token = verified.get(jwt, now);
       }
     }
-    if (tokenElsewhere(req, headers)) return refuse(req, next, invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
+    if (tokenElsewhere(req, headers))
+      return refuse(req, next, 'malformed', invalidBearerRequest(realm, 'Send the access token in the Authorization header only'));
     if (token === undefined) {
       try {
         token = verified.add(jwt, codec.verify(jwt));
       } catch (error) {
-        return refuse(req, next, bearerChallenge(realm, error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token')));
+        const refusal = error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token');
+        return refuse(req, next, refusal.code === ErrorCodes.ERR_ACCESS_TOKEN_EXPIRED ? 'expired' : 'invalid', bearerChallenge(realm, refusal));
       }
     }
     const verdict = feed.verdict(token.payload.sid, token.payload.sub, token.authTime);

@@ -2,14 +2,17 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { AuthError } from '../errors';
 import type { AuthEvents } from '../events';
+import { failureResult, type ObservedOperation, type OperationResults, type RefreshResult } from '../observability/operation-results';
+import type { Telemetry } from '../observability/telemetry';
 import type { Configuration } from '../options';
-import type { ClientInfo, IssuedSession, SessionService } from '../sessions/session-service';
+import type { ClientInfo, IssuedSession, RefreshOutcome, SessionService } from '../sessions/session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/protocol';
 import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
 import { authenticateUser, invalidCredentials } from './authenticate-user';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { ensureFallbackErrorHandler, logoutPending, toAuthError } from './error-handling';
+import { inSequence } from './in-sequence';
 import { jwksHandler, type PublishedKeys } from './jwks';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
@@ -27,9 +30,28 @@ export interface RouterDeps {
   rateLimiters: Pick<RateLimiters, 'login' | 'refresh'>;
   /** The key set published at /.well-known/jwks.json (keys leave it at their `notAfter`). */
   jwks: PublishedKeys;
+  /** Where logins, refreshes and logouts are reported (a span each, and metrics). */
+  telemetry: Telemetry;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** A refusal a login, refresh or logout handler passes to `next(err)`, and the result it counts as. */
+interface Refusal<R> {
+  result: R;
+  error: AuthError;
+}
+
+/** A login, refresh or logout handler: it answers and resolves with its result, or resolves with a refusal, or throws. */
+type ObservedHandler<R> = (req: Request, res: Response) => Promise<R | Refusal<R>>;
+
+/** What a refused refresh counts as. */
+const REFRESH_REFUSALS: Record<Exclude<RefreshOutcome['status'], 'rotated' | 'retried'>, RefreshResult> = {
+  invalid: 'invalid',
+  expired: 'expired',
+  revoked: 'revoked',
+  reuse: 'reuse_detected',
+};
 
 /** What `requireAuth` put on a request that reached a route mounted behind it. */
 function authOf(req: Request): AuthInfo {
@@ -81,27 +103,46 @@ function clientOf(req: Request): ClientInfo {
  * `Cache-Control: no-store`, and passes every failure to `next(err)` as an AuthError.
  */
 export function createAuthRouter(deps: RouterDeps): Router {
-  const { config, codec, sessions, events, requireAuth, rateLimiters, jwks } = deps;
+  const { config, codec, sessions, events, requireAuth, rateLimiters, jwks, telemetry } = deps;
   const router = express.Router();
   const csrf = csrfGuard(config.csrf);
 
-  /**
-   * A limiter whose failures (a store outage) are reported under the route's operation name; none
-   * at all when the limit is off (a layer that only calls `next()` still costs every request).
-   */
-  const limited = (operation: string, limiter: RequestHandler): RequestHandler[] =>
-    limiter === RATE_LIMIT_OFF
-      ? []
-      : [
-          function rateLimited(req, res, next) {
-            limiter(req, res, (error?: unknown) => next(error === undefined || error === 'route' ? error : toAuthError(error, operation, events)));
-          },
-        ];
+  /** A limiter as a step of its route; none at all when the limit is off (a step that only calls `next()` still costs every request). */
+  const limited = (limiter: RequestHandler): RequestHandler[] => (limiter === RATE_LIMIT_OFF ? [] : [limiter]);
 
   const route = (operation: string, handler: Handler): RequestHandler =>
     function routeHandler(req, res, next) {
       handler(req, res).catch((error: unknown) => next(toAuthError(error, operation, events)));
     };
+
+  /**
+   * A login, refresh or logout route: its steps (the CSRF check, the body parser, the limiter), then
+   * its handler, run in turn under one observation (a span; for login and refresh, a metric). It ends
+   * with the handler's result, or with the result {@link failureResult} gives the error of any step
+   * (a store outage reported under the operation's name).
+   */
+  const observed = <O extends ObservedOperation>(operation: O, steps: RequestHandler[], handler: ObservedHandler<OperationResults[O]>): RequestHandler => {
+    const before = inSequence(steps);
+    return function observedRoute(req, res, next) {
+      const observation = telemetry.begin(operation);
+      const fail = (error: unknown): void => {
+        const failure = toAuthError(error, operation, events);
+        observation.end(failureResult(operation, failure), failure);
+        next(failure);
+      };
+      const answered = (outcome: OperationResults[O] | Refusal<OperationResults[O]>): void => {
+        if (typeof outcome === 'string') return observation.end(outcome);
+        observation.end(outcome.result, outcome.error);
+        next(outcome.error);
+      };
+      observation.within(() =>
+        before(req, res, (error?: unknown) => {
+          if (error !== undefined) return fail(error);
+          handler(req, res).then(answered, fail);
+        }),
+      );
+    };
+  };
 
   /**
    * Answers with an access token and sets the refresh cookie, and the presence cookie at login (a new
@@ -140,10 +181,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   // login, after the body parser (they count per username).
   router.post(
     ROUTES.login,
-    csrf,
-    ...jsonObjectBody(config.bodyLimit),
-    ...limited('login', rateLimiters.login),
-    route('login', async (req, res) => {
+    observed('login', [csrf, ...jsonObjectBody(config.bodyLimit), ...limited(rateLimiters.login)], async (req, res) => {
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
       // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
       // On the store's clock, as revokeUser marks and the epoch are, whatever this instance's clock says.
@@ -153,18 +191,20 @@ export function createAuthRouter(deps: RouterDeps): Router {
       const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
       if (!issued) throw invalidCredentials();
       sendTokens(req, res, issued, true);
+      return 'success';
     }),
   );
 
   router.post(
     ROUTES.refresh,
-    csrf,
-    ...limited('refresh', rateLimiters.refresh),
-    route('refresh', async (req, res) => {
-      const issued = await sessions.refresh(heldCookie(req), clientOf(req));
-      if (issued) return sendTokens(req, res, issued, false);
+    observed('refresh', [csrf, ...limited(rateLimiters.refresh)], async (req, res) => {
+      const outcome = await sessions.refresh(heldCookie(req), clientOf(req));
+      if (outcome.status === 'rotated' || outcome.status === 'retried') {
+        sendTokens(req, res, outcome, false);
+        return outcome.status;
+      }
       clearRefreshCookie(req, res, config.cookie);
-      throw invalidRefreshToken();
+      return { result: REFRESH_REFUSALS[outcome.status], error: invalidRefreshToken() };
     }),
   );
 
@@ -174,8 +214,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   // HMAC, like any request's work); only an authentic token reaches the store, and it ends its family.
   router.post(
     ROUTES.logout,
-    csrf,
-    route('logout', async (req, res) => {
+    observed('logout', [csrf], async (req, res) => {
       // Past the CSRF check, every answer clears both cookies, whatever happens next (the clearing is
       // on the response before anything can fail): the browser is signed out even when the store is
       // down. SPEC's "a store outage leaves the client's cookie alone" deliberately does not apply to
@@ -189,6 +228,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
         throw failure.code === 'temporarily_unavailable' ? logoutPending(failure.cause) : failure;
       }
       res.status(204).end();
+      return 'success';
     }),
   );
 

@@ -5,6 +5,7 @@ import { randomId } from '../tokens/random-ids';
 import { authenticatedBody, type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
 import {
   type FeedReloadCause,
+  feedCheckIntervalMs,
   noReloads,
   type RevocationFeed,
   type RevocationFeedOptions,
@@ -156,7 +157,7 @@ export class RedisRevocationFeed implements RevocationFeed {
       void this.tick();
     });
     if (this.subscriber.status === 'wait') this.subscriber.connect().catch(() => undefined);
-    this.intervalMs = Math.min(1000, Math.max(25, Math.floor(options.maxStalenessMs / 4)));
+    this.intervalMs = feedCheckIntervalMs(options.maxStalenessMs);
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
     void this.tick();

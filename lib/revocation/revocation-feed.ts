@@ -74,6 +74,14 @@ export interface RevocationFeedStatus {
   lastDataLossAt?: number | undefined;
 }
 
+/**
+ * How often a feed confirms it is current (and a watcher of its state looks): four times per
+ * `maxStaleness`, at most once a second and at least every 25 ms.
+ */
+export function feedCheckIntervalMs(maxStalenessMs: number): number {
+  return Math.min(1000, Math.max(25, Math.floor(maxStalenessMs / 4)));
+}
+
 /** Reload counts with nothing counted yet. */
 export function noReloads(): Record<FeedReloadCause, number> {
   return { start: 0, reconnect: 0, gap: 0 };

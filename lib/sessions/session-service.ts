@@ -1,5 +1,5 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
-import { revocationFeedStale, StoreUnavailableError } from '../errors';
+import { ErrorCodes, revocationFeedStale, StoreUnavailableError } from '../errors';
 import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from '../events';
 import type { AuthenticateResult, Configuration } from '../options';
 import { revocationChannelKey } from '../revocation/revocation-channel-mac';
@@ -39,12 +39,36 @@ export interface ClientInfo {
 export type PresentationResult =
   | { status: 'rotated' | 'retried'; session: SessionRecord; refreshToken: string }
   | { status: 'revoked' | 'reuse'; session: SessionRecord }
-  | { status: 'invalid' };
+  | { status: 'invalid' | 'missing' };
 
 /** A session and the refresh token to hand its client. */
 export interface IssuedSession {
   session: SessionRecord;
   refreshToken: string;
+}
+
+/**
+ * What a refresh came to: a rotation (or its repeat within the grace window) with the token to hand
+ * out, or why it was refused: `invalid` (no cookie, not one this server issued, or none of its
+ * session's tokens), `expired` (authentic, but its session no longer exists: expired, or ended and
+ * forgotten), `revoked` (its user was revoked, or the store lost its data, since its login), `reuse`
+ * (an earlier token of its family: the family was revoked).
+ */
+export type RefreshOutcome = (IssuedSession & { status: 'rotated' | 'retried' }) | { status: 'invalid' | 'expired' | 'revoked' | 'reuse' };
+
+/** The refusals a refresh answers with, shared: a refused refresh allocates no outcome. */
+const REFRESH_REFUSED = {
+  invalid: { status: 'invalid' },
+  expired: { status: 'expired' },
+  revoked: { status: 'revoked' },
+  reuse: { status: 'reuse' },
+} as const satisfies Record<string, RefreshOutcome>;
+
+/** The 503 cause of a login, refresh or logout that arrives once close() has begun. */
+function shuttingDown(): StoreUnavailableError {
+  return new StoreUnavailableError('this instance is shutting down (auth.close() was called): it starts no new login, refresh or logout', {
+    code: ErrorCodes.ERR_SHUTTING_DOWN,
+  });
 }
 
 function sessionEvent(client: ClientInfo, session: SessionRecord): SessionEvent {
@@ -66,6 +90,12 @@ export class SessionService {
   private readonly pendingLogouts = new PendingLogouts();
   /** Whether this instance has said, as a process warning, that a logout was abandoned with no listener to hear it. */
   private warnedLogoutAbandoned = false;
+  /** Logins, refreshes and logouts under way (between {@link enter} and {@link leave}): close() waits for them. */
+  private inFlight = 0;
+  /** What close() does, once begun; from then on {@link enter} refuses. */
+  private closing: Promise<void> | undefined;
+  /** Resolves close()'s wait when the last operation under way leaves. */
+  private drained: (() => void) | undefined;
 
   constructor(
     private readonly config: Configuration,
@@ -82,6 +112,7 @@ export class SessionService {
    * to {@link login}.
    */
   async loginStart(): Promise<number> {
+    if (this.closing) throw shuttingDown();
     return Math.floor(await this.clock.read());
   }
 
@@ -96,39 +127,52 @@ export class SessionService {
    * when `revokeUser` was called for the user after the login began: nothing is issued.
    */
   async login(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo, heldCookie: string | undefined): Promise<IssuedSession | null> {
-    const started = await this.start(user, loginStartedAt, client);
-    if (!started) return null;
-    // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
-    if (heldCookie !== undefined) {
-      const ended = await this.present(heldCookie, 'revoke', client).catch((error: unknown) => {
-        this.config.store.discardSession(started.session.sessionId).catch(() => undefined);
-        throw error;
-      });
-      this.reportEnded(ended, client, 'new_login');
+    this.enter();
+    try {
+      const started = await this.start(user, loginStartedAt, client);
+      if (!started) return null;
+      // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
+      if (heldCookie !== undefined) {
+        const ended = await this.present(heldCookie, 'revoke', client).catch((error: unknown) => {
+          this.config.store.discardSession(started.session.sessionId).catch(() => undefined);
+          throw error;
+        });
+        this.reportEnded(ended, client, 'new_login');
+      }
+      this.events.emit('login', sessionEvent(client, started.session));
+      return started;
+    } finally {
+      this.leave();
     }
-    this.events.emit('login', sessionEvent(client, started.session));
-    return started;
   }
 
-  /** Rotates a refresh cookie. Resolves with the session and its next refresh token, or `null` when refused. */
-  async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<IssuedSession | null> {
-    if (cookieValue === undefined) return null;
-    // Checked before rotating: a refresh answered 503 must not have rotated the family.
-    if (this.feed.freshness() === 'loading') await this.feed.ready();
-    if (this.feed.freshness() !== 'fresh') throw revocationFeedStale(this.feed.lastFailure?.());
-    const result = await this.present(cookieValue, 'rotate', client);
-    if (result.status === 'rotated' || result.status === 'retried') {
-      if (this.revokedByFeed(result.session)) {
-        await this.revoke(result.session.sessionId);
-        return null;
+  /** Rotates a refresh cookie. Resolves with the session and its next refresh token, or why it was refused. */
+  async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<RefreshOutcome> {
+    if (cookieValue === undefined) return REFRESH_REFUSED.invalid;
+    this.enter();
+    try {
+      // Checked before rotating: a refresh answered 503 must not have rotated the family.
+      if (this.feed.freshness() === 'loading') await this.feed.ready();
+      if (this.feed.freshness() !== 'fresh') throw revocationFeedStale(this.feed.lastFailure?.());
+      const result = await this.present(cookieValue, 'rotate', client);
+      if (result.status === 'rotated' || result.status === 'retried') {
+        if (this.revokedByFeed(result.session)) {
+          await this.revoke(result.session.sessionId);
+          return REFRESH_REFUSED.revoked;
+        }
+        if (this.events.listenerCount('refresh') > 0) {
+          this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
+        }
+        return result;
       }
-      if (this.events.listenerCount('refresh') > 0) {
-        this.events.emit('refresh', { ...sessionEvent(client, result.session), retried: result.status === 'retried' });
+      if (result.status === 'reuse') {
+        this.events.emit('reuse_detected', sessionEvent(client, result.session));
+        return REFRESH_REFUSED.reuse;
       }
-      return result;
+      return result.status === 'missing' ? REFRESH_REFUSED.expired : REFRESH_REFUSED[result.status];
+    } finally {
+      this.leave();
     }
-    if (result.status === 'reuse') this.events.emit('reuse_detected', sessionEvent(client, result.session));
-    return null;
   }
 
   /**
@@ -145,7 +189,9 @@ export class SessionService {
    * the store does not answer, the outage is rethrown (the request answers 503) and the logout is
    * retried in the background ({@link PendingLogouts}) until the family has ended, its latest possible
    * end (now plus `absoluteTtl`: the store alone knows the real one) has passed, or the instance closes;
-   * `logout` is emitted then with `deferred: true`, or `logout_abandoned` if it never happened.
+   * `logout` is emitted then with `deferred: true`, or `logout_abandoned` if it never happened. One
+   * that arrives once close() has begun is refused the same way (`ERR_SHUTTING_DOWN`), and abandoned
+   * (`closed`) when the instance closes.
    */
   async logout(cookieValue: string | undefined, client: ClientInfo): Promise<void> {
     const parts = cookieValue === undefined ? null : parseRefreshToken(this.keys, cookieValue);
@@ -156,7 +202,12 @@ export class SessionService {
       this.reportEnded(await this.config.store.presentToken(parts.sessionId, presentation), client, 'logout', deferred);
     };
     try {
-      await endFamily(false);
+      this.enter();
+      try {
+        await endFamily(false);
+      } finally {
+        this.leave();
+      }
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         this.pendingLogouts.add(parts.sessionId, {
@@ -216,9 +267,36 @@ export class SessionService {
     return record && record.userId === userId ? record : null;
   }
 
-  /** Stops the feed and the retries of pending logouts (those still waiting are reported abandoned). */
-  async close(): Promise<void> {
-    await Promise.all([this.feed.close(), this.pendingLogouts.close()]);
+  /**
+   * Refuses new logins, refreshes and logouts (`ERR_SHUTTING_DOWN`), waits for those under way to
+   * finish (each within the store's time budget), then stops the feed and the retries of pending
+   * logouts (those still waiting are reported abandoned). Called again, it returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain().then(async () => {
+      await Promise.all([this.feed.close(), this.pendingLogouts.close()]);
+    });
+    return this.closing;
+  }
+
+  /** Counts an operation in, or refuses it (throws {@link shuttingDown}) once close() has begun. */
+  private enter(): void {
+    if (this.closing) throw shuttingDown();
+    this.inFlight += 1;
+  }
+
+  /** Counts an operation out; the last one out after close() began lets close() go on. */
+  private leave(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0) this.drained?.();
+  }
+
+  /** Resolves once no operation is under way. */
+  private drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.drained = resolve;
+    });
   }
 
   private async start(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo): Promise<IssuedSession | null> {
@@ -263,8 +341,9 @@ export class SessionService {
       case 'reuse':
         return { status: outcome.status, session: outcome.session };
       case 'unknown':
-      case 'missing':
         return { status: 'invalid' };
+      case 'missing':
+        return { status: 'missing' };
     }
   }
 

@@ -90,13 +90,21 @@ export const USERS: Record<string, { id: string; password: string; role: string 
   bob: { id: 'user-bob', password: 'bob-password', role: 'reader' },
 };
 
+/**
+ * Options a test may override: any of createAuth's, and `logger: undefined` to leave the logger out
+ * (createAuth's default, the console) instead of the harness' `false`.
+ */
+export type TestOverrides = Partial<Omit<AuthOptions, 'logger'>> & { logger?: AuthOptions['logger'] | undefined };
+
 /** Valid options for createAuth around a store; override any part. */
-export function authOptions(store: SessionStore, overrides: Partial<AuthOptions> = {}): AuthOptions {
-  return {
+export function authOptions(store: SessionStore, overrides: TestOverrides = {}): AuthOptions {
+  const options: Omit<AuthOptions, 'logger'> & { logger?: AuthOptions['logger'] | undefined } = {
     store,
     accessToken: { algorithm: 'HS256', secret: ACCESS_SECRET, ttl: '10m' },
     refreshToken: { secret: REFRESH_SECRET, idleTtl: '14d', absoluteTtl: '30d', reuseGrace: '30s' },
     cookie: { secure: true, sameSite: 'strict' },
+    // Outage suites change the instance's state on purpose; its log lines are proved in state-changes.test.ts.
+    logger: false,
     authenticate: (req) => {
       const body = req.body as { username?: unknown; password?: unknown };
       const user = typeof body.username === 'string' && Object.hasOwn(USERS, body.username) ? USERS[body.username] : undefined;
@@ -104,6 +112,8 @@ export function authOptions(store: SessionStore, overrides: Partial<AuthOptions>
     },
     ...overrides,
   };
+  if (options.logger === undefined) delete options.logger;
+  return options as AuthOptions;
 }
 
 /** An Express app with the router at /auth and a protected GET /api/me, as a user would build it. */
@@ -116,7 +126,7 @@ export function buildApp(auth: Auth): Express {
 }
 
 /** An app and its auth instance over a store (MemoryStore unless given). */
-export function testApp(store: SessionStore = memoryStore(), overrides: Partial<AuthOptions> = {}): { app: Express; auth: Auth } {
+export function testApp(store: SessionStore = memoryStore(), overrides: TestOverrides = {}): { app: Express; auth: Auth } {
   const auth = createAuth(authOptions(store, overrides));
   auths.push(auth);
   return { app: buildApp(auth), auth };
