@@ -597,6 +597,53 @@ describe('RedisStore specifics', () => {
   });
 
   describe('(h) the revocation log, the channel and the epoch', () => {
+    test('a rotation publishes nothing and sends no announcement; a reuse is sent again with one, which the script publishes as it ends the family', async () => {
+      const family = new Family(key);
+      await create(family, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);
+      await openFeed(); // the store signs what it publishes with its feeds' channel key
+      // A feed of another store object learns of the reuse only through Redis.
+      const siblingFeed = await openFeed(siblingStore());
+      const listener = client.duplicate();
+      const watcher = client.duplicate();
+      const published: string[] = [];
+      const presentations: string[][] = [];
+      try {
+        await listener.subscribe(keys().channel);
+        listener.on('message', (_channel: string, message: string) => published.push(message));
+        const monitor = await watcher.monitor();
+        monitor.on('monitor', (_time: string, args: string[], source: string) => {
+          if (source !== 'lua' && args[0]?.toUpperCase() === 'EVALSHA' && args[3] === sessionKey(family.sessionId)) presentations.push(args);
+        });
+        await store.presentToken(family.sessionId, family.presentation(family.current)); // loads the script (NOSCRIPT → EVAL) before anything is counted
+        family.advance();
+        await client.echo('settled');
+        presentations.length = 0;
+
+        await rotate(family);
+        await sleep(100); // a message on the channel would have arrived by now
+        expect(presentations.map((args) => args.at(-1))).toEqual(['']);
+        expect(published.filter((message) => message.includes(family.sessionId))).toEqual([]);
+
+        presentations.length = 0;
+        const reuse = await present(family, family.secrets[0] as string);
+        expect(reuse.status).toBe('reuse');
+        expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
+        // Asked first without the announcement (nothing changed), then again with it.
+        await sleepUntil(Date.now() + 100);
+        expect(presentations).toHaveLength(2);
+        expect(presentations[0]?.at(-1)).toBe('');
+        const announcement = presentations[1]?.at(-1) ?? '';
+        expect(announcement).toMatch(new RegExp(`^r - \\d+ s ${family.sessionId} `));
+        // The script's unnumbered announcement reached the channel, and the other store's feed.
+        expect(published).toContain(announcement);
+        expect(currentVerdict(siblingFeed, family.sessionId, family.userId)).toBe('revoked');
+        monitor.disconnect();
+      } finally {
+        listener.disconnect();
+        watcher.disconnect();
+      }
+    });
+
     test('revokeSession and revokeUser log entries scored by when they stop mattering; revokeUser keeps the cut-off', async () => {
       const family = new Family(key);
       await create(family, Date.now() - 5_000, 10 * MINUTE, 60 * MINUTE);

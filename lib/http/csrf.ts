@@ -39,8 +39,7 @@ function csrfRefusal(req: Request, csrf: Configuration['csrf']): string | undefi
     );
   }
   const origin = req.headers.origin;
-  const own = `${req.protocol}://${req.headers.host ?? ''}`;
-  if (origin === undefined || origin === own || csrf.allowedOrigins.has(origin)) return undefined;
+  if (origin === undefined || origin === `${req.protocol}://${req.headers.host ?? ''}` || csrf.allowedOrigins.has(origin)) return undefined;
   if (req.protocol === 'http' && origin === `https://${req.headers.host ?? ''}`) {
     return (
       `The browser sent Origin ${quoteReceived(origin)}, but the request arrived over http. Behind a proxy that ends TLS, ` +

@@ -110,6 +110,17 @@ export function createAuthRouter(deps: RouterDeps): Router {
   /** A limiter as a step of its route; none at all when the limit is off (a step that only calls `next()` still costs every request). */
   const limited = (limiter: RequestHandler): RequestHandler[] => (limiter === RATE_LIMIT_OFF ? [] : [limiter]);
 
+  /**
+   * What every answer of the router starts with: the app's JSON error fallback installed (once per
+   * app), the trust-proxy warning checked, and `Cache-Control: no-store` (each answer carries a token,
+   * a session list or a refusal of one).
+   */
+  const prepareAnswer = (req: Request, res: Response): void => {
+    ensureFallbackErrorHandler(req.app);
+    warnIfProxyUntrusted(req);
+    res.setHeader('Cache-Control', 'no-store');
+  };
+
   const route = (operation: string, handler: Handler): RequestHandler =>
     function routeHandler(req, res, next) {
       handler(req, res).catch((error: unknown) => next(toAuthError(error, operation, events)));
@@ -124,6 +135,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
   const observed = <O extends ObservedOperation>(operation: O, steps: RequestHandler[], handler: ObservedHandler<OperationResults[O]>): RequestHandler => {
     const before = inSequence(steps);
     return function observedRoute(req, res, next) {
+      prepareAnswer(req, res);
       const observation = telemetry.begin(operation);
       const fail = (error: unknown): void => {
         const failure = toAuthError(error, operation, events);
@@ -167,15 +179,19 @@ export function createAuthRouter(deps: RouterDeps): Router {
     return held.status === 'present' ? held.value : undefined;
   };
 
-  router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
-    ensureFallbackErrorHandler(req.app);
-    warnIfProxyUntrusted(req);
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
-
-  // Public keys for other services; the handler sets its own cache headers.
-  router.get(ROUTES.jwks, jwksHandler(jwks));
+  // Refresh, the busiest route, is matched first; it, login and logout prepare their own answers.
+  router.post(
+    ROUTES.refresh,
+    observed('refresh', [csrf, ...limited(rateLimiters.refresh)], async (req, res) => {
+      const outcome = await sessions.refresh(heldCookie(req), clientOf(req));
+      if (outcome.status === 'rotated' || outcome.status === 'retried') {
+        sendTokens(req, res, outcome, false);
+        return outcome.status;
+      }
+      clearRefreshCookie(req, res, config.cookie);
+      return { result: REFRESH_REFUSALS[outcome.status], error: invalidRefreshToken() };
+    }),
+  );
 
   // The limiters run after the CSRF check (a hostile page cannot spend an office's quota) and, for
   // login, after the body parser (they count per username).
@@ -192,19 +208,6 @@ export function createAuthRouter(deps: RouterDeps): Router {
       if (!issued) throw invalidCredentials();
       sendTokens(req, res, issued, true);
       return 'success';
-    }),
-  );
-
-  router.post(
-    ROUTES.refresh,
-    observed('refresh', [csrf, ...limited(rateLimiters.refresh)], async (req, res) => {
-      const outcome = await sessions.refresh(heldCookie(req), clientOf(req));
-      if (outcome.status === 'rotated' || outcome.status === 'retried') {
-        sendTokens(req, res, outcome, false);
-        return outcome.status;
-      }
-      clearRefreshCookie(req, res, config.cookie);
-      return { result: REFRESH_REFUSALS[outcome.status], error: invalidRefreshToken() };
     }),
   );
 
@@ -231,6 +234,17 @@ export function createAuthRouter(deps: RouterDeps): Router {
       return 'success';
     }),
   );
+
+  // Every other answer of the router (session management, 405s, requireAuth's 401s) is prepared by
+  // this layer; login, refresh and logout, declared above it, prepare their own (one layer less on
+  // the busiest routes).
+  router.use(function prepareAuthResponse(req: Request, res: Response, next: NextFunction) {
+    prepareAnswer(req, res);
+    next();
+  });
+
+  // Public keys for other services; the handler sets its own cache headers.
+  router.get(ROUTES.jwks, jwksHandler(jwks));
 
   router.post(
     ROUTES.logoutAll,

@@ -57,9 +57,11 @@ return {'ok', redis.call('ZCARD', KEYS[1])}
  * One refresh-token presentation, decided atomically (see PresentationOutcome) on Redis' clock.
  * KEYS: session. ARGV: the presentation packed in one space-separated argument (presented hash,
  * successor hash, action 'rotate' | 'revoke', idleTtlMs, reuseGraceMs, deadline, generation,
- * client fingerprint: none of them can hold a space), the revocation channel, the revocation
- * message. One argument instead of eight: each one is work for ioredis on every refresh.
- * Replies {status, encoded session} or {'unknown'} or {'missing'} or {'late'}.
+ * client fingerprint: none of them can hold a space), the revocation channel, the signed revocation
+ * message it publishes if it ends the family. One argument instead of eight: each one is work for
+ * ioredis on every refresh. A rotation publishes nothing, so a refresh sends the message empty: if
+ * the family must end then, the script changes nothing and replies {'announce'}, to be sent again
+ * with the message. Replies {status, encoded session} or {'unknown'} or {'missing'} or {'late'} or {'announce'}.
  * The steps are numbered alike in MemoryStore.presentToken, which mirrors this decision.
  */
 export const PRESENT_TOKEN = sessionScript(`${LUA_CLOCK}
@@ -74,6 +76,8 @@ if not value then return {'missing'} end
 local f = decode(value)
 if readTime(f[F.ex]) <= now then return {'missing'} end
 local function revoke(status)
+  -- Sent without its announcement (a rotation needs none): nothing changed, send it again with one.
+  if ARGV[3] == '' then return {'announce'} end
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return {status, value}

@@ -287,11 +287,17 @@ export class RedisStore implements SessionStore {
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
     const revocation: Revocation = { kind: 's', sessionId, until: this.gate.clock.now() + p.revocationTtlMs };
-    const reply = await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
-      `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
-      this.keys.channel,
-      this.revocations.announcement(revocation),
-    ]);
+    // A rotation, the usual case, announces nothing: it is sent without the signed announcement (one
+    // HMAC and its bytes less per refresh). If the script finds it must end the family instead (reuse),
+    // it changes nothing and asks for it; the presentation is then sent again with it, and judged anew.
+    const present = (announcement: string) =>
+      this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
+        `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
+        this.keys.channel,
+        announcement,
+      ]);
+    let reply = await present(p.action === 'revoke' ? this.revocations.announcement(revocation) : '');
+    if (expectStrings(reply, 'presentToken')[0] === 'announce') reply = await present(this.revocations.announcement(revocation));
     const values = expectStrings(reply, 'presentToken');
     const status = values[0];
     if (status === 'late') throw late('presentToken');
