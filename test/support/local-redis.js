@@ -1,6 +1,7 @@
 // Free ports and the PING wait for private redis-server processes, shared by the tests and the bench (plain JS so both can load it).
 'use strict';
 
+const fs = require('node:fs');
 const net = require('node:net');
 
 /**
@@ -22,6 +23,53 @@ function freePort() {
       });
     });
   });
+}
+
+/**
+ * The first port the kernel hands out for outgoing connections and `listen(0)`. A port inside that
+ * range can be taken between our check and its use, as the local port of any connection or by any
+ * server listening on port 0 (two suites run side by side), so ports meant to stay ours, or to stay
+ * closed, are picked below it.
+ * @returns {number}
+ */
+function ephemeralRangeStart() {
+  try {
+    const first = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 20_000) return first;
+  } catch {
+    // Not Linux: fall back to the IANA default start of the dynamic range.
+  }
+  return 32_768;
+}
+
+/**
+ * True when nothing listens on `port` (we could bind it ourselves just now).
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+function isPortFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port nobody listens on, picked at random between `lowest` and the ephemeral range, where no
+ * `listen(0)` or outgoing connection can take it meanwhile: a connection to it is refused, until a
+ * test starts a server there itself.
+ * @param {number} [lowest]
+ * @returns {Promise<number>}
+ */
+async function closedPort(lowest = 10_000) {
+  const highest = ephemeralRangeStart() - 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = lowest + Math.floor(Math.random() * (highest - lowest + 1));
+    if (port !== 6379 && (await isPortFree(port))) return port;
+  }
+  throw new Error(`no free port between ${lowest} and ${highest}`);
 }
 
 /** One raw-RESP PING; resolves with whether `+PONG` came back within 500 ms. */
@@ -59,4 +107,4 @@ async function waitForRedis(port, { timeoutMs = 10_000, child } = {}) {
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
 }
 
-module.exports = { freePort, waitForRedis };
+module.exports = { freePort, closedPort, isPortFree, ephemeralRangeStart, waitForRedis };

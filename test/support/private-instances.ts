@@ -64,8 +64,13 @@ export function instanceOn(port: number, prefix: string, overrides: Parameters<t
 }
 
 /** {@link instanceOn}, once its revocation feed is loaded. */
-export async function readyInstanceOn(port: number, prefix: string, overrides: Parameters<typeof testApp>[1] = {}): Promise<{ app: Express; auth: Auth }> {
-  const made = instanceOn(port, prefix, overrides);
+export async function readyInstanceOn(
+  port: number,
+  prefix: string,
+  overrides: Parameters<typeof testApp>[1] = {},
+  commandTimeoutMs = 300,
+): Promise<{ app: Express; auth: Auth }> {
+  const made = instanceOn(port, prefix, overrides, commandTimeoutMs);
   await made.auth.ready();
   return made;
 }

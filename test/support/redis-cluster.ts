@@ -1,10 +1,9 @@
 // Starting a throwaway 3-master Redis Cluster from private redis-server processes, for cluster tests.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForRedis } from './redis-process';
+import { ephemeralRangeStart, isPortFree, waitForRedis } from './redis-process';
 
 /** A running private Redis Cluster and the means to tear it down. */
 export interface RedisCluster {
@@ -40,31 +39,6 @@ function run(command: string, args: string[], timeoutMs = 10_000): Promise<strin
     // --cluster-yes should suppress prompts; closing stdin guarantees nothing can hang waiting on one.
     child.stdin?.end();
   });
-}
-
-/** True when nothing listens on `port` (we could bind it ourselves just now). */
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/**
- * The first port the kernel hands out for outgoing connections. A node's port or bus port inside that
- * range can be taken, between our check and redis-server's bind, as the local port of any client
- * connection on the machine (two suites run side by side), so node ports are picked below it.
- */
-function ephemeralRangeStart(): number {
-  try {
-    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (Number.isInteger(first) && first > 2 * BUS_OFFSET) return first;
-  } catch {
-    // Not Linux: fall back to the IANA default start of the dynamic range.
-  }
-  return 32_768;
 }
 
 /** `count` distinct ports, each free together with its bus port, all below the ephemeral range. */
