@@ -106,6 +106,8 @@ describe('tokens from other tabs', () => {
       { type: 'token', value: token, expiresAt: 'never' },
       { type: 'token', value: token, expiresAt: Number.NaN },
       { type: 'token', value: `${header}.${'A'.repeat(2_000_000)}.${signature}`, expiresAt: farFuture },
+      // Well-formed, of this session, and later than anything else posted: refused only for its length.
+      { type: 'token', value: withPayload({ ...sameSession, exp: nowSeconds() + 900, pad: 'x'.repeat(20_000) }), expiresAt: farFuture },
       { type: 'token', value: 'not-a-jwt', expiresAt: farFuture },
       { type: 'token', value: `${header}.%%%.${signature}`, expiresAt: farFuture },
       { type: 'token', value: withPayload([1, 2]), expiresAt: farFuture },
