@@ -192,6 +192,18 @@ describe('an instance whose clock differs from Redis’ by more than a second wa
     expect(stderr).toContain('NTP');
   });
 
+  test('2 s ahead: the health check warns, naming the offset and its effect, while the instance stays ready', async () => {
+    const fast = await shiftedInstance(2000, uniquePrefix());
+    const res = await request(fast.url).get('/health/ready');
+    expect(res.status).toBe(200);
+    const health = JSON.parse(res.text) as { status: string; checks: Record<string, Array<{ status: string; observedValue: number; output?: string }>> };
+    expect(health.status).toBe('warn');
+    const [offset] = health.checks['store:clockOffset'] ?? [];
+    expect(offset?.status).toBe('warn');
+    expect(Math.abs((offset?.observedValue ?? 0) + 2000)).toBeLessThan(500); // Redis' clock minus this process's
+    expect(offset?.output).toMatch(/differ by 2\.\d s, more than 1\.0 s: .*tokens expire early here; synchronise the clocks \(NTP\)$/);
+  });
+
   test('2 s behind: the warning says behind', async () => {
     const slow = await shiftedInstance(-2000, uniquePrefix());
     const stderr = await stderrOnceContains(slow, 'ERT_CLOCK_SKEW', 3000);

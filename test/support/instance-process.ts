@@ -3,7 +3,7 @@
 // Run as `node --require test/support/run-typescript.js [--require test/support/shifted-clock.js] test/support/instance-process.ts`
 // with ERT_TEST_REDIS_URL, ERT_TEST_PREFIX and the test process's ERT_TEST_ACCESS_SECRET and
 // ERT_TEST_REFRESH_SECRET (so each side accepts the other's tokens). Prints `listening <port>` once
-// its revocation feed is loaded; stops on SIGTERM. Process warnings go to stderr, as Node prints them.
+// its revocation feed is loaded; answers its health at /health/ready; stops on SIGTERM. Process warnings go to stderr, as Node prints them.
 import Redis from 'ioredis';
 import { createAuth, RedisStore } from '../../lib';
 import { authOptions, buildApp } from './harness';
@@ -23,7 +23,9 @@ async function main(): Promise<void> {
     refreshToken: { ...options.refreshToken, secret: setting('ERT_TEST_REFRESH_SECRET') },
   });
   await auth.ready();
-  const server = buildApp(auth).listen(0, '127.0.0.1', () => {
+  const app = buildApp(auth);
+  app.get('/health/ready', auth.healthHandler());
+  const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();
     process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : ''}\n`);
   });
