@@ -35,7 +35,7 @@ import {
   testApp,
   uniquePrefix,
 } from './support/harness';
-import { closedPort, startRedisServer } from './support/redis-process';
+import { freePort, startRedisServer } from './support/redis-process';
 import { accessClaims, signHs256 } from './support/tokens';
 
 const auths: Auth[] = [];
@@ -439,7 +439,7 @@ async function until503With(code: StoreErrorCode, allowed: StoreErrorCode[], sen
 
 describe('store errors carry a stable code: the cause of the 503, and the store_error event', () => {
   test('a dead port: the revocation feed never loads (ERR_REVOCATION_FEED_NOT_LOADED); a command times out (ERR_STORE_TIMEOUT), then fails fast (ERR_STORE_CIRCUIT_OPEN)', async () => {
-    const store = new RedisStore({ client: client(await closedPort()), prefix: uniquePrefix(), commandTimeoutMs: 300 });
+    const store = new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 });
     const { app, auth, seen, storeErrors } = storeApp(store, { rateLimit: false });
 
     // Login, refresh and requireAuth (with a valid token) wait for the feed first: 503, never a pass.
@@ -468,7 +468,7 @@ describe('store errors carry a stable code: the cause of the 503, and the store_
   });
 
   test("a dead port under the login throttling: the limiter's Redis timeout is ERR_STORE_TIMEOUT", async () => {
-    const store = new RedisStore({ client: client(await closedPort()), prefix: uniquePrefix(), commandTimeoutMs: 300 });
+    const store = new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 });
     const { app, seen, storeErrors } = storeApp(store); // rateLimit on (the default): counted in Redis
     expectUnavailable(await loginRequest(app));
     const cause = causeOfLast503(seen);

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { MemoryStore, RedisStore } from '../lib';
 import { COOKIE, closeAll, login, me, memoryStore, REFRESH_SECRET, refresh, refreshCookieOf, testApp } from './support/harness';
-import { closedPort } from './support/redis-process';
+import { freePort } from './support/redis-process';
 import { sidOf } from './support/tokens';
 
 afterAll(closeAll);
@@ -37,7 +37,7 @@ describe('event listeners are isolated from requests', () => {
   });
 
   test('a store_error listener that throws (sync or async) does not crash the process on an outage: 503 as usual', async () => {
-    const dead = new Redis({ port: await closedPort(), lazyConnect: true, maxRetriesPerRequest: null, disconnectTimeout: 100 });
+    const dead = new Redis({ port: await freePort(), lazyConnect: true, maxRetriesPerRequest: null, disconnectTimeout: 100 });
     dead.on('error', () => undefined);
     try {
       const { app, auth } = testApp(new RedisStore({ client: dead, prefix: 'ert-test:dead:', commandTimeoutMs: 200 }));

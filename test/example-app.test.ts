@@ -6,7 +6,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { closeClients, redisClient, redisUrl, uniquePrefix } from './support/harness';
-import { closedPort } from './support/redis-process';
+import { freePort } from './support/redis-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
@@ -249,7 +249,7 @@ describe('health: the probes, and the page’s words', () => {
   });
 
   test('with Redis out of reach: not ready (503) in words that say why, while liveness stays 200; in production the words leave the cause out', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const unreachable = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 100 });
     unreachable.on('error', () => undefined);
     const { app, close } = createExampleApp({ redisClient: unreachable, prefix: uniquePrefix(), secure: false });

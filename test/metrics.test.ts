@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { type Auth, type AuthOptions, createAuth, RedisStore, type SessionStore } from '../lib';
 import { authOptions, buildApp, COOKIE, closeAll, login, me, memoryStore, refresh, testApp, uniquePrefix } from './support/harness';
-import { closedPort, startRedisServer } from './support/redis-process';
+import { freePort, startRedisServer } from './support/redis-process';
 import { accessClaims, forgedRefreshToken, nowSeconds, sidOf, signHs256 } from './support/tokens';
 
 /** The SDK's own MetricReader, collected when the test asks (only the push part, which it needs none of, is left empty). */
@@ -239,7 +239,7 @@ describe('access_token.rejections', () => {
   });
 
   test('a feed that cannot load in time moves access_token.rejections{feed_loading}, and no store error (the feed is not the store)', async () => {
-    const client = new Redis({ port: await closedPort(), host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, disconnectTimeout: 100 });
+    const client = new Redis({ port: await freePort(), host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, disconnectTimeout: 100 });
     client.on('error', () => undefined);
     try {
       const { app, read } = meteredApp(new RedisStore({ client, prefix: uniquePrefix(), commandTimeoutMs: 200 }));

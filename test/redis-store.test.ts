@@ -11,6 +11,7 @@ import { hashSecret, newSessionId } from '../lib/tokens/refresh-token';
 import { authOptions, buildApp, closeClients, keysUnder, login, redisClient, redisStore, refresh } from './support/harness';
 import { startRedisServer } from './support/redis-process';
 import { currentVerdict, describeStoreContract, Family, FEED_OPTIONS, openLoadedFeed, sessionOf, sleep, sleepUntil } from './support/store-contract';
+import { waitUntil } from './support/wait-until';
 
 // cluster-key-slot ships with ioredis and has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -605,22 +606,32 @@ describe('RedisStore specifics', () => {
       const siblingFeed = await openFeed(siblingStore());
       const listener = client.duplicate();
       const watcher = client.duplicate();
+      let monitor: Redis | undefined;
       const published: string[] = [];
       const presentations: string[][] = [];
+      const seen: string[] = [];
+      let markers = 0;
+      /** Resolves once MONITOR and the channel have shown everything sent before it (a marker sent after, seen by both). */
+      const settled = async (): Promise<void> => {
+        const marker = `settled-${++markers}`;
+        await client.echo(marker);
+        await client.publish(keys().channel, marker); // unsigned: every feed ignores it
+        await waitUntil(() => seen.includes(marker) && published.includes(marker), 2000, `marker ${marker}`);
+      };
       try {
         await listener.subscribe(keys().channel);
         listener.on('message', (_channel: string, message: string) => published.push(message));
-        const monitor = await watcher.monitor();
+        monitor = await watcher.monitor();
         monitor.on('monitor', (_time: string, args: string[], source: string) => {
+          if (args[0]?.toUpperCase() === 'ECHO') seen.push(args[1] ?? '');
           if (source !== 'lua' && args[0]?.toUpperCase() === 'EVALSHA' && args[3] === sessionKey(family.sessionId)) presentations.push(args);
         });
-        await store.presentToken(family.sessionId, family.presentation(family.current)); // loads the script (NOSCRIPT → EVAL) before anything is counted
-        family.advance();
-        await client.echo('settled');
+        await rotate(family); // the script is loaded (NOSCRIPT → EVAL) before anything is counted
+        await settled();
         presentations.length = 0;
 
         await rotate(family);
-        await sleep(100); // a message on the channel would have arrived by now
+        await settled();
         expect(presentations.map((args) => args.at(-1))).toEqual(['']);
         expect(published.filter((message) => message.includes(family.sessionId))).toEqual([]);
 
@@ -628,8 +639,8 @@ describe('RedisStore specifics', () => {
         const reuse = await present(family, family.secrets[0] as string);
         expect(reuse.status).toBe('reuse');
         expect(await client.exists(sessionKey(family.sessionId))).toBe(0);
+        await settled();
         // Asked first without the announcement (nothing changed), then again with it.
-        await sleepUntil(Date.now() + 100);
         expect(presentations).toHaveLength(2);
         expect(presentations[0]?.at(-1)).toBe('');
         const announcement = presentations[1]?.at(-1) ?? '';
@@ -637,8 +648,8 @@ describe('RedisStore specifics', () => {
         // The script's unnumbered announcement reached the channel, and the other store's feed.
         expect(published).toContain(announcement);
         expect(currentVerdict(siblingFeed, family.sessionId, family.userId)).toBe('revoked');
-        monitor.disconnect();
       } finally {
+        monitor?.disconnect();
         listener.disconnect();
         watcher.disconnect();
       }

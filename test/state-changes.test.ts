@@ -4,7 +4,7 @@ import { redisKeys } from '../lib/redis/keys';
 import { closeAll, login, me, redisStore, refresh, testApp } from './support/harness';
 import { closePrivateInstances, instanceOn, privateServer, readyInstanceOn } from './support/private-instances';
 import { recordWarnings, stopRecordingWarnings } from './support/process-warnings';
-import { closedPort } from './support/redis-process';
+import { freePort } from './support/redis-process';
 import { waitUntil } from './support/wait-until';
 
 afterEach(stopRecordingWarnings);
@@ -170,7 +170,7 @@ test('logger: false writes nothing, a logger left out is the console, and a logg
 
 test('a feed that cannot load at start (nothing listens) is said untrusted once, past maxStaleness, naming the refused connection', async () => {
   const { logger, lines } = collectingLogger();
-  const { auth } = instanceOn(await closedPort(), `state:${Date.now()}:`, { revocation, logger });
+  const { auth } = instanceOn(await freePort(), `state:${Date.now()}:`, { revocation, logger });
   const emitted = collectStateEvents(auth);
   await waitUntil(() => said(lines, 'ERT_FEED_UNTRUSTED'), 3000, 'ERT_FEED_UNTRUSTED');
   await settle();

@@ -5,7 +5,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import request from 'supertest';
 import { type Auth, type AuthError, type AuthEventMap, type AuthOptions, createAuth, ErrorCodes, RedisStore, StoreUnavailableError } from '../lib';
 import { authOptions, COOKIE, login, uniquePrefix } from './support/harness';
-import { closedPort, startRedisServer } from './support/redis-process';
+import { freePort, startRedisServer } from './support/redis-process';
 
 const auths: Auth[] = [];
 const clients: Redis[] = [];
@@ -91,7 +91,7 @@ const delivered = (): Promise<void> => new Promise((resolve) => setTimeout(resol
 describe('a refused connection (nothing listens on the port)', () => {
   test('ready(), the store_error events and the API errors say "connection refused", with the ECONNREFUSED error as cause', async () => {
     const warnings = recordWarnings();
-    const port = await closedPort();
+    const port = await freePort();
     const { auth, app, storeErrors } = storeApp(userClient(port));
 
     const notLoaded = await rejectionOf(auth.ready());
@@ -126,7 +126,7 @@ describe('a refused connection (nothing listens on the port)', () => {
 
   test("the login throttling's counter names it too", async () => {
     recordWarnings();
-    const port = await closedPort();
+    const port = await freePort();
     const { app, storeErrors, seen } = storeApp(userClient(port), { rateLimit: {} }); // throttling on, as by default;
     expectBareUnavailable(await loginRequest(app), port);
     const cause = (seen.at(-1) as AuthError).cause as StoreUnavailableError;
@@ -139,7 +139,7 @@ describe('a refused connection (nothing listens on the port)', () => {
   test("an app with its own 'error' listener keeps every error and gets no warning from the library", async () => {
     const warnings = recordWarnings();
     const heard: Error[] = [];
-    const { auth } = storeApp(userClient(await closedPort(), {}, (error) => heard.push(error)));
+    const { auth } = storeApp(userClient(await freePort(), {}, (error) => heard.push(error)));
     await rejectionOf(auth.ready());
     expect(heard.length).toBeGreaterThan(0);
     expect(heard[0]).toMatchObject({ code: 'ECONNREFUSED' });
@@ -147,7 +147,7 @@ describe('a refused connection (nothing listens on the port)', () => {
   });
 
   test("stores on one client share one 'error' listener, taken off when the last of them closes", async () => {
-    const c = userClient(await closedPort(), { lazyConnect: true });
+    const c = userClient(await freePort(), { lazyConnect: true });
     const first = new RedisStore({ client: c, prefix: uniquePrefix() });
     const second = new RedisStore({ client: c, prefix: uniquePrefix() });
     expect(c.listenerCount('error')).toBe(1);
@@ -160,7 +160,7 @@ describe('a refused connection (nothing listens on the port)', () => {
 
   test('one warning per outage: again after Redis came back and went away', async () => {
     const warnings = recordWarnings();
-    const port = await closedPort();
+    const port = await freePort();
     const c = userClient(port, { retryStrategy: () => 50 });
     storeApp(c);
     await new Promise((resolve) => setTimeout(resolve, 300)); // several refused reconnects

@@ -7,7 +7,7 @@ import { type Auth, type AuthEventMap, MemoryStore, RedisStore, StoreUnavailable
 import { PRESENT_TOKEN } from '../lib/store/redis-scripts';
 import { COOKIE, closeAuths, login, REFRESH_SECRET, refresh, refreshCookieOf, testApp, uniquePrefix } from './support/harness';
 import { recordWarnings, stopRecordingWarnings } from './support/process-warnings';
-import { closedPort, startRedisServer } from './support/redis-process';
+import { freePort, startRedisServer } from './support/redis-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { sessionIdOfRefreshToken, sidOf } from './support/tokens';
 
@@ -139,7 +139,7 @@ describe.each<[string, RedisOptions]>([
   let tokens: { accessToken: string; refreshToken: string };
 
   beforeAll(async () => {
-    const port = await closedPort();
+    const port = await freePort();
     ({ app, auth } = testApp(new RedisStore({ client: client(port, redisOptions), prefix: uniquePrefix() })));
     storeErrors = collectStoreErrors(auth);
     tokens = await healthyTokens();
@@ -218,7 +218,7 @@ describe('serving from the first request', () => {
 
   test('a dead port still answers 503 within commandTimeoutMs', async () => {
     const COMMAND_TIMEOUT_MS = 300;
-    const { app } = testApp(new RedisStore({ client: client(await closedPort()), prefix: uniquePrefix(), commandTimeoutMs: COMMAND_TIMEOUT_MS }));
+    const { app } = testApp(new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: COMMAND_TIMEOUT_MS }));
     const { res, ms } = await timed(() => loginRequest(app));
     expectUnavailable(res);
     expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20);
@@ -356,7 +356,7 @@ describe('a logout during an outage', () => {
   });
 
   test('auth.close() stops the retries and reports each logout still pending as abandoned', async () => {
-    const { app, auth } = testApp(new RedisStore({ client: client(await closedPort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
+    const { app, auth } = testApp(new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
     const abandoned: Array<AuthEventMap['logout_abandoned'][0]> = [];
     auth.events.on('logout_abandoned', (event) => abandoned.push(event));
     const { accessToken, refreshToken } = await healthyTokens();
@@ -369,7 +369,7 @@ describe('a logout during an outage', () => {
   });
 
   test('with no listener for logout_abandoned, an abandoned logout is a process warning (ERT_LOGOUT_ABANDONED) naming no session', async () => {
-    const { app, auth } = testApp(new RedisStore({ client: client(await closedPort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
+    const { app, auth } = testApp(new RedisStore({ client: client(await freePort()), prefix: uniquePrefix(), commandTimeoutMs: 300 }));
     const { accessToken, refreshToken } = await healthyTokens();
     expectLogoutPending(await logoutRequest(app, refreshToken));
     const warnings = recordWarnings('ERT_LOGOUT_ABANDONED');

@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { type AuthOptions, RedisStore, type SessionStore } from '../lib';
 import { buildApp, COOKIE, closeAll, login, me, memoryStore, refresh, testApp, USERS, uniquePrefix } from './support/harness';
-import { closedPort } from './support/redis-process';
+import { freePort } from './support/redis-process';
 
 const exporter = new InMemorySpanExporter();
 const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -91,7 +91,7 @@ describe('a span per operation', () => {
 
   test('a store outage is an ERROR, with the failure class as error.type', async () => {
     const healthy = await login(tracedApp()); // the harness's secrets: an authentic cookie for the app below
-    const client = new Redis({ port: await closedPort(), host: '127.0.0.1', maxRetriesPerRequest: 1, disconnectTimeout: 100 });
+    const client = new Redis({ port: await freePort(), host: '127.0.0.1', maxRetriesPerRequest: 1, disconnectTimeout: 100 });
     client.on('error', () => undefined);
     try {
       const { app, auth } = testApp(new RedisStore({ client, prefix: uniquePrefix(), commandTimeoutMs: 200 }), {

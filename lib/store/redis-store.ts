@@ -286,19 +286,23 @@ export class RedisStore implements SessionStore {
   }
 
   async presentToken(sessionId: string, p: TokenPresentation): Promise<PresentationOutcome> {
-    const revocation: Revocation = { kind: 's', sessionId, until: this.gate.clock.now() + p.revocationTtlMs };
-    // A rotation, the usual case, announces nothing: it is sent without the signed announcement (one
-    // HMAC and its bytes less per refresh). If the script finds it must end the family instead (reuse),
-    // it changes nothing and asks for it; the presentation is then sent again with it, and judged anew.
-    const present = (announcement: string) =>
-      this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
-        `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
-        this.keys.channel,
-        announcement,
-      ]);
-    let reply = await present(p.action === 'revoke' ? this.revocations.announcement(revocation) : '');
-    if (expectStrings(reply, 'presentToken')[0] === 'announce') reply = await present(this.revocations.announcement(revocation));
-    const values = expectStrings(reply, 'presentToken');
+    // The family's revocation, made only on the paths that end it (a rotation, the usual case, needs none).
+    let revocation: Revocation | undefined;
+    const ending = (): Revocation => (revocation ??= this.sessionRevocation(sessionId, p.revocationTtlMs));
+    // A rotation announces nothing, so a refresh is sent without the signed message (one HMAC and its
+    // bytes less). If the script must end the family instead (reuse), it changes nothing and replies
+    // 'announce'; the presentation is then sent again with the message, and judged anew.
+    const present = async (announcement: string): Promise<string[]> =>
+      expectStrings(
+        await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
+          `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
+          this.keys.channel,
+          announcement,
+        ]),
+        'presentToken',
+      );
+    let values = await present(p.action === 'revoke' ? this.revocations.announcement(ending()) : '');
+    if (values[0] === 'announce') values = await present(this.revocations.announcement(ending()));
     const status = values[0];
     if (status === 'late') throw late('presentToken');
     if (status === 'missing' && values.length === 1) return { status };
@@ -310,14 +314,14 @@ export class RedisStore implements SessionStore {
     if (status === 'revoked' || status === 'reuse') {
       // The script already deleted the family and announced it; logging it (another slot) lets feeds
       // that were disconnected just then catch up. If that fails, the ones connected have it anyway.
-      this.revocations.applyLocally(revocation);
-      await Promise.all([this.revocations.write(revocation), this.unindex(session)]).catch(() => undefined);
+      this.revocations.applyLocally(ending());
+      await Promise.all([this.revocations.write(ending()), this.unindex(session)]).catch(() => undefined);
     }
     return { status: status as 'rotated' | 'retried' | 'revoked' | 'reuse', session };
   }
 
   async revokeSession(sessionId: string, revocationTtlMs: number): Promise<SessionRecord | null> {
-    const revocation: Revocation = { kind: 's', sessionId, until: this.gate.clock.now() + revocationTtlMs };
+    const revocation = this.sessionRevocation(sessionId, revocationTtlMs);
     // Logged first: if ending the family then fails, its access tokens are refused all the same,
     // and a refresh of it is refused too (the service checks the feed), so the failure fails closed.
     await this.revocations.write(revocation);
@@ -427,6 +431,11 @@ export class RedisStore implements SessionStore {
 
   /** {@link RedisStore.run} for scripts that take no deadline: what the throttling's counters run through. */
   private readonly runScript: ScriptRunner = (s, keys, args) => this.run(s, keys, () => args);
+
+  /** A session's revocation, kept until its access tokens have all expired (`revocationTtlMs` from now, on Redis' clock). */
+  private sessionRevocation(sessionId: string, revocationTtlMs: number): Revocation {
+    return { kind: 's', sessionId, until: this.gate.clock.now() + revocationTtlMs };
+  }
 
   /** Runs a script within the gate's budget; `args` receives the deadline (Redis clock) for scripts that take one. */
   private run(s: Script, keys: string[], args: (deadline: number) => RedisArg[]): Promise<unknown> {

@@ -4,6 +4,7 @@ import jwt from 'jsonwebtoken';
 import { ErrorCodes, InvalidAccessTokenError } from '../errors';
 import { setClaim } from '../shared/claims';
 import { type HmacHash, hmacBase64url } from './hashing';
+import { jsonObjectSegment } from './json-segment';
 import { randomId } from './random-ids';
 import { newSessionId } from './refresh-token';
 import { type AccessTokenAlgorithm, keyRetired, MAX_KID_LENGTH } from './signing-keys';
@@ -277,13 +278,9 @@ function isCanonicalBase64url(part: string): boolean {
 }
 
 function decodeJsonPart(part: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // fall through to the same error as a non-object
-  }
-  throw new InvalidAccessTokenError('jwt malformed');
+  const value = jsonObjectSegment(part);
+  if (value === undefined) throw new InvalidAccessTokenError('jwt malformed');
+  return value;
 }
 
 function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {

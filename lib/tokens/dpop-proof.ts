@@ -1,6 +1,7 @@
 // DPoP proofs (RFC 9449) at refresh: reading one, checking it against the request and the nonce, its key's thumbprint, its signature.
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { sha256Base64url } from './hashing';
+import { jsonObjectSegment } from './json-segment';
+import { membersThumbprint, type PublicJwkMembers } from './signing-keys';
 
 /** The proof algorithms accepted: what WebCrypto makes non-extractable keys for in every browser. */
 export const DPOP_ALGORITHMS: readonly DpopAlgorithm[] = ['EdDSA', 'ES256'];
@@ -72,18 +73,13 @@ export interface DpopExpectation {
   maxSkewSeconds: number;
 }
 
+/** A segment's JSON object, when the segment is plain base64url. */
 function parseSegment(segment: string): Record<string, unknown> | undefined {
-  if (!BASE64URL_SEGMENT.test(segment)) return undefined;
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+  return BASE64URL_SEGMENT.test(segment) ? jsonObjectSegment(segment) : undefined;
 }
 
 /** The members of a public JWK that define it (RFC 7638 §3.2), in lexicographic order, or undefined when it is not one of `alg`'s keys. */
-function requiredMembers(alg: DpopAlgorithm, jwk: Record<string, unknown>): Record<string, string> | undefined {
+function requiredMembers(alg: DpopAlgorithm, jwk: Record<string, unknown>): PublicJwkMembers | undefined {
   // Private members (`d` and RSA's) mean the client sent its private key: refuse rather than use it.
   if ('d' in jwk || 'p' in jwk || 'q' in jwk || 'k' in jwk) return undefined;
   const { crv, kty, x, y } = jwk;
@@ -91,11 +87,6 @@ function requiredMembers(alg: DpopAlgorithm, jwk: Record<string, unknown>): Reco
   if (alg === 'EdDSA') return kty === 'OKP' && crv === 'Ed25519' ? { crv, kty, x } : undefined;
   if (kty !== 'EC' || crv !== 'P-256' || typeof y !== 'string' || !BASE64URL_SEGMENT.test(y)) return undefined;
   return { crv, kty, x, y };
-}
-
-/** The RFC 7638 thumbprint of the public JWK of a proof key: SHA-256 of its required members, base64url. */
-export function dpopKeyThumbprint(members: Record<string, string>): string {
-  return sha256Base64url(JSON.stringify(members));
 }
 
 /**
@@ -130,7 +121,7 @@ export function readDpopProof(header: string | string[] | undefined): DpopProof 
   if (nonce !== undefined && typeof nonce !== 'string') return 'malformed';
   return {
     alg: alg as DpopAlgorithm,
-    jkt: dpopKeyThumbprint(members),
+    jkt: membersThumbprint(members),
     key,
     htm,
     htu,

@@ -153,6 +153,14 @@ export function publicJwkMembers(key: KeyObject): PublicJwkMembers {
  * `privateKey`/`publicKey` gets, stable across restarts and instances for the same key.
  */
 export function jwkThumbprint(key: KeyObject): string {
-  // JSON.stringify keeps insertion order, which publicJwkMembers makes lexicographic; no whitespace.
-  return sha256Base64url(JSON.stringify(publicJwkMembers(key)));
+  return membersThumbprint(publicJwkMembers(key));
+}
+
+/**
+ * The RFC 7638 SHA-256 thumbprint of a JWK's public members, base64url (43 characters). The members
+ * must be in lexicographic order, as {@link publicJwkMembers} gives them: JSON.stringify keeps
+ * insertion order and adds no whitespace.
+ */
+export function membersThumbprint(members: PublicJwkMembers): string {
+  return sha256Base64url(JSON.stringify(members));
 }

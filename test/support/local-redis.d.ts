@@ -1,10 +1,8 @@
 // Types of local-redis.js for the TypeScript tests.
 import type { ChildProcess } from 'node:child_process';
 
-/** A TCP port nobody listens on right now, and never 6379. */
-export function freePort(): Promise<number>;
-/** A port nobody listens on, below the ephemeral range (no `listen(0)` or outgoing connection takes it meanwhile): connecting is refused. */
-export function closedPort(lowest?: number): Promise<number>;
+/** A TCP port nobody listens on right now, never 6379, below the ephemeral range (no `listen(0)` or outgoing connection takes it meanwhile). */
+export function freePort(lowest?: number): Promise<number>;
 /** True when nothing listens on `port`. */
 export function isPortFree(port: number): Promise<boolean>;
 /** The first port of the kernel's ephemeral range (32768 where it cannot be read). */

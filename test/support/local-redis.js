@@ -5,27 +5,6 @@ const fs = require('node:fs');
 const net = require('node:net');
 
 /**
- * A TCP port nobody listens on right now, and never 6379 (the machine's own Redis).
- * @returns {Promise<number>}
- */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : undefined;
-      server.close(() => {
-        if (port === undefined) reject(new Error('no port'));
-        else if (port === 6379) freePort().then(resolve, reject);
-        else resolve(port);
-      });
-    });
-  });
-}
-
-/**
  * The first port the kernel hands out for outgoing connections and `listen(0)`. A port inside that
  * range can be taken between our check and its use, as the local port of any connection or by any
  * server listening on port 0 (two suites run side by side), so ports meant to stay ours, or to stay
@@ -57,13 +36,14 @@ function isPortFree(port) {
 }
 
 /**
- * A port nobody listens on, picked at random between `lowest` and the ephemeral range, where no
- * `listen(0)` or outgoing connection can take it meanwhile: a connection to it is refused, until a
- * test starts a server there itself.
+ * A TCP port nobody listens on right now, never 6379 (the machine's own Redis), picked at random
+ * between `lowest` and the ephemeral range: there no `listen(0)` or outgoing connection can take it
+ * before the caller uses it, so a private redis-server can bind it and a client of a port left
+ * closed is refused.
  * @param {number} [lowest]
  * @returns {Promise<number>}
  */
-async function closedPort(lowest = 10_000) {
+async function freePort(lowest = 10_000) {
   const highest = ephemeralRangeStart() - 1;
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = lowest + Math.floor(Math.random() * (highest - lowest + 1));
@@ -107,4 +87,4 @@ async function waitForRedis(port, { timeoutMs = 10_000, child } = {}) {
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
 }
 
-module.exports = { freePort, closedPort, isPortFree, ephemeralRangeStart, waitForRedis };
+module.exports = { freePort, isPortFree, ephemeralRangeStart, waitForRedis };

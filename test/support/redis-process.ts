@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { freePort, waitForRedis } from './local-redis';
 
-export { closedPort, ephemeralRangeStart, freePort, isPortFree, waitForRedis } from './local-redis';
+export { ephemeralRangeStart, freePort, isPortFree, waitForRedis } from './local-redis';
 
 /**
  * Starts an extra private redis-server (for outage tests that stop or kill it), without persistence:
