@@ -241,6 +241,89 @@ describe('cookie: secure false (plain-http development)', () => {
   });
 });
 
+describe('Set-Cookie lines read as Express writes them', () => {
+  /** The lines with `Expires` taken out (it follows the clock), and each line's `Expires` as epoch ms. */
+  function withoutExpires(lines: string[]): { lines: string[]; expires: number[] } {
+    const pattern = /; Expires=([^;]+)/;
+    return { lines: lines.map((line) => line.replace(pattern, '')), expires: lines.map((line) => Date.parse(pattern.exec(line)?.[1] ?? '')) };
+  }
+
+  /** What Express' res.cookie / res.clearCookie write for the same cookies, given the values and Max-Ages the router chose. */
+  async function expressLines(write: (res: express.Response) => void): Promise<string[]> {
+    const reference = express();
+    reference.get('/', (_req, res) => {
+      write(res);
+      res.end();
+    });
+    return setCookies(await request(reference).get('/'));
+  }
+
+  for (const secure of [true, false]) {
+    test(`login, refresh and logout lines equal res.cookie's and res.clearCookie's (secure ${secure})`, async () => {
+      const { store } = await redisStore();
+      const { app } = testApp(store, { cookie: { secure, sameSite: 'lax' } });
+      const name = secure ? COOKIE : 'refresh';
+      const path = secure ? '/' : '/auth';
+      const attributes = { httpOnly: true, secure, sameSite: 'lax' as const, path };
+      const presence = { httpOnly: false, secure, sameSite: 'lax' as const, path: '/' };
+      const maxAgeOf = (res: request.Response, cookie: string) => Number(cookieLine(res, cookie).get('max-age')) * 1000;
+
+      const started = Date.now();
+      const loggedIn = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send(CREDENTIALS);
+      expect(loggedIn.status).toBe(200);
+      const token = cookieLine(loggedIn, name).get('value') as string;
+      const presenceValue = cookieLine(loggedIn, `${name}-present`).get('value') as string;
+      const ours = withoutExpires(setCookies(loggedIn));
+      const theirs = await expressLines((res) => {
+        res.cookie(name, token, { ...attributes, maxAge: maxAgeOf(loggedIn, name) });
+        res.cookie(`${name}-present`, presenceValue, { ...presence, maxAge: maxAgeOf(loggedIn, `${name}-present`) });
+      });
+      expect(ours.lines).toEqual(withoutExpires(theirs).lines);
+      // Expires is Max-Age from now, to the second
+      for (const [index, expires] of ours.expires.entries()) {
+        const maxAge = Number(/Max-Age=(\d+)/.exec(ours.lines[index] as string)?.[1]) * 1000;
+        expect(expires).toBeGreaterThanOrEqual(Math.floor((started + maxAge) / 1000) * 1000);
+        expect(expires).toBeLessThanOrEqual(Date.now() + maxAge);
+      }
+
+      // as a browser sends them: the presence cookie too, which outlives the new refresh cookie, so it is not set again
+      const refreshed = await request(app)
+        .post('/auth/refresh')
+        .set('X-Requested-With', 'fetch')
+        .set('Cookie', `${name}=${token}; ${name}-present=${presenceValue}`);
+      expect(refreshed.status).toBe(200);
+      const rotated = cookieLine(refreshed, name).get('value') as string;
+      expect(rotated).not.toBe(token);
+      expect(withoutExpires(setCookies(refreshed)).lines).toEqual(
+        withoutExpires(await expressLines((res) => res.cookie(name, rotated, { ...attributes, maxAge: maxAgeOf(refreshed, name) }))).lines,
+      );
+
+      const loggedOut = await request(app).post('/auth/logout').set('X-Requested-With', 'fetch').set('Cookie', `${name}=${rotated}`);
+      expect(loggedOut.status).toBe(204);
+      expect(setCookies(loggedOut)).toEqual(
+        await expressLines((res) => {
+          res.clearCookie(name, attributes);
+          res.clearCookie(`${name}-present`, presence);
+        }),
+      );
+    });
+  }
+
+  test('a cookie the app set before the router answered is kept beside ours', async () => {
+    const { store } = await redisStore();
+    const auth = createAuth(authOptions(store));
+    const app = express();
+    app.use((_req, res, next) => {
+      res.cookie('theme', 'dark');
+      next();
+    });
+    app.use('/auth', auth.router);
+    const res = await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send(CREDENTIALS);
+    expect(res.status).toBe(200);
+    expect(setCookies(res).map((line) => line.slice(0, line.indexOf('=')))).toEqual(['theme', COOKIE, `${COOKIE}-present`]);
+  });
+});
+
 describe('a refused call says, in the answer, how to make it', () => {
   /** The 403's `message`, after checking the rest of the answer is the usual csrf_rejected. */
   function csrfMessage(res: request.Response): string {

@@ -1,9 +1,9 @@
 // The refresh cookie: reading it strictly (one occurrence only), writing or clearing it, and warning when a browser will drop it.
-// Reading: the `cookie` package, on the raw header (an app's cookie-parser is left alone); writing
-// and clearing: Express' own `res.cookie` / `res.clearCookie`. Only the check that our name occurs
-// once in the raw header is ours: no parser reports a duplicated name.
+// Reading: the `cookie` package, on the raw header (an app's cookie-parser is left alone), plus our
+// check that the name occurs once (no parser reports a duplicated name). Writing: `Set-Cookie` lines
+// in the form Express' `res.cookie` writes, built from parts known to be cookie-safe.
 import { parse } from 'cookie';
-import type { CookieOptions as ExpressCookieOptions, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { quoteReceived } from '../describe-value';
 import type { Configuration } from '../options';
 import { PRESENCE_COOKIE_SUFFIX } from '../shared/protocol';
@@ -66,31 +66,44 @@ function cookiePath(req: Request, cookie: Configuration['cookie']): string {
   return !cookie.hostPrefixed && PLAIN_PATH.test(req.baseUrl) ? req.baseUrl : '/';
 }
 
+/** How a browser is told to drop a cookie at once: an `Expires` in 1970 (as Express' `res.clearCookie` writes it). */
+const EXPIRED = new Date(1).toUTCString();
+
 /**
- * The attributes of one of our cookies (with `maxAge` when setting it): the refresh cookie is
- * HttpOnly on {@link cookiePath}; its presence cookie (`<name>-present`, holding nothing secret) is
- * readable by scripts on `Path=/`, so every page sees it. No `Domain`, ever. The same attributes set
- * and clear a cookie, so a clearing always matches the cookie it clears.
+ * Adds one `Set-Cookie` line for a cookie of ours, in the form and attribute order Express'
+ * `res.cookie` writes (`name=value; Max-Age=…; Path=…; Expires=…; HttpOnly; Secure; SameSite=…`), to
+ * those already on the response. The refresh cookie is HttpOnly on {@link cookiePath}; its presence
+ * cookie (`<name>-present`, holding nothing secret) is readable by scripts on `Path=/`, so every page
+ * sees it. No `Domain`, ever. The same attributes set and clear a cookie, so a clearing always matches
+ * the cookie it clears. Written here rather than by `res.cookie`, whose option copy, value encoding
+ * and per-attribute checks are work for nothing on the busiest route: every part is cookie-safe
+ * already (the name is checked at start-up, a value is a token of ours, base64url and dots, or a
+ * base-36 day, a path is plain or `/`). `lifetimeS` (whole seconds) sets `Max-Age` and the matching
+ * `Expires`; without it, the line is a clearing (empty value, `Expires` in 1970).
  */
-function attributes(cookie: Configuration['cookie'], httpOnly: boolean, path: string, maxAge?: number): ExpressCookieOptions {
-  const options: ExpressCookieOptions = { secure: cookie.secure, sameSite: cookie.sameSite.toLowerCase() as 'strict' | 'lax' | 'none', httpOnly, path };
-  if (maxAge !== undefined) options.maxAge = maxAge;
-  return options;
+function addCookie(res: Response, cookie: Configuration['cookie'], name: string, value: string, httpOnly: boolean, path: string, lifetimeS?: number): void {
+  const expiry =
+    lifetimeS === undefined
+      ? `; Path=${path}; Expires=${EXPIRED}`
+      : `; Max-Age=${lifetimeS}; Path=${path}; Expires=${new Date(Date.now() + lifetimeS * 1000).toUTCString()}`;
+  const line = `${name}=${value}${expiry}${httpOnly ? '; HttpOnly' : ''}${cookie.secure ? '; Secure' : ''}; SameSite=${cookie.sameSite}`;
+  const prior = res.getHeader('Set-Cookie');
+  res.setHeader('Set-Cookie', prior === undefined ? line : Array.isArray(prior) ? [...prior, line] : [String(prior), line]);
 }
 
-/** A lifetime as Express' `maxAge`: whole seconds (at least 1), so Express 4 and 5 write the same `Max-Age`. */
+/** A lifetime as a cookie's `Max-Age`: whole seconds, at least 1. */
 function maxAgeOf(lifetimeMs: number): number {
-  return Math.max(1, Math.floor(lifetimeMs / 1000)) * 1000;
+  return Math.max(1, Math.floor(lifetimeMs / 1000));
 }
 
 /**
  * Sets the refresh cookie to live exactly as long as its family: `Max-Age`, and the matching
- * `Expires` Express adds. Express url-encodes values; a token (base64url and dots) comes out unchanged.
+ * `Expires`.
  * A `Secure` cookie set on a request that will not keep it is reported ({@link warnIfBrowserDropsCookie}).
  */
 export function setRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie'], token: string, lifetimeMs: number): void {
   if (cookie.secure && !hasWarned(SECURE_COOKIE_OVER_HTTP)) warnIfBrowserDropsCookie(req);
-  res.cookie(cookie.name, token, attributes(cookie, true, cookiePath(req, cookie), maxAgeOf(lifetimeMs)));
+  addCookie(res, cookie, cookie.name, token, true, cookiePath(req, cookie), maxAgeOf(lifetimeMs));
 }
 
 /** The process warning's code for a `Secure` cookie a browser will drop. */
@@ -161,15 +174,15 @@ const DAY_MS = 86_400_000;
 export function setPresenceCookie(res: Response, cookie: Configuration['cookie'], until: number, now: number): void {
   const capped = until > now + MAX_BROWSER_COOKIE_LIFETIME_MS;
   const maxAge = maxAgeOf((capped ? now + MAX_BROWSER_COOKIE_LIFETIME_MS : until) - now);
-  const day = capped ? Math.floor((now + maxAge) / DAY_MS) : Math.ceil(until / DAY_MS);
-  res.cookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, ((day * DAY_MS) / 1000).toString(36), attributes(cookie, false, '/', maxAge));
+  const day = capped ? Math.floor((now + maxAge * 1000) / DAY_MS) : Math.ceil(until / DAY_MS);
+  addCookie(res, cookie, `${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, ((day * DAY_MS) / 1000).toString(36), false, '/', maxAge);
 }
 
 /**
- * Tells the browser to drop the refresh cookie and its presence cookie: `res.clearCookie` with the
- * attributes they were set with, which writes an empty value and `Expires` in 1970.
+ * Tells the browser to drop the refresh cookie and its presence cookie: an empty value and `Expires`
+ * in 1970, with the attributes they were set with (as Express' `res.clearCookie` writes it).
  */
 export function clearRefreshCookie(req: Request, res: Response, cookie: Configuration['cookie']): void {
-  res.clearCookie(cookie.name, attributes(cookie, true, cookiePath(req, cookie)));
-  res.clearCookie(`${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, attributes(cookie, false, '/'));
+  addCookie(res, cookie, cookie.name, '', true, cookiePath(req, cookie));
+  addCookie(res, cookie, `${cookie.name}${PRESENCE_COOKIE_SUFFIX}`, '', false, '/');
 }
