@@ -82,20 +82,27 @@ const EXPORT_SUCCESS = { code: 0 };
 /**
  * Registers a real OpenTelemetry SDK as the process's global providers, as an app's tracing set-up
  * (NodeSDK) does before it creates anything: a MeterProvider whose reader collects every 10 s, a
- * TracerProvider sampling every span into a BatchSpanProcessor, and the AsyncLocalStorage context
- * manager. Both export to nowhere: what is measured is the work in the server process, not a
- * collector's. The providers live as long as the process.
+ * TracerProvider sampling every span into a BatchSpanProcessor, the AsyncLocalStorage context
+ * manager, and the HTTP instrumentation (a SERVER span per request, active while it is handled: the
+ * span the library's spans are children of, and without which it makes none). Both providers export
+ * to nowhere: what is measured is the work in the server process, not a collector's. They live as
+ * long as the process.
  */
 function registerOpenTelemetrySdk() {
   const { context, metrics, trace } = require('@opentelemetry/api');
   const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
   const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
   const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
   const discard = { export: (_batch, done) => done(EXPORT_SUCCESS), forceFlush: async () => {}, shutdown: async () => {} };
   const reader = new PeriodicExportingMetricReader({ exporter: discard, exportIntervalMillis: 10000 });
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(discard)] }));
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  new HttpInstrumentation(); // enabled as made, on the global providers
+  // It patches http as it is required (NodeSDK registers before the app requires it); http is loaded
+  // already here, so require it again, and make sure the server side is patched (shimmer's mark).
+  if (!require('node:http').Server.prototype.emit.__wrapped) throw new Error('the OpenTelemetry HTTP instrumentation did not patch http');
   // Context propagation in use, as in any app whose instrumentations make spans (and as the
   // BatchSpanProcessor's first export would do): the first `context.with` turns AsyncLocalStorage's
   // async tracking on for the whole process, so it is on in both contenders, not only where spans are made.

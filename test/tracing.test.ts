@@ -1,7 +1,7 @@
-// Spans through the real OpenTelemetry SDK, driven over HTTP: one INTERNAL span per login, refresh and logout with its result, under the HTTP span; ERROR only for the server's failures; none from requireAuth.
+// Spans through the real OpenTelemetry SDK, driven over HTTP: one INTERNAL span per login, refresh and logout with its result, under the HTTP span; ERROR only for the server's failures; none from requireAuth, none outside a traced request.
 import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import express, { type Express } from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
@@ -27,15 +27,37 @@ afterAll(async () => {
 });
 
 const RESULT = 'express_refresh_tokens.result';
+const httpTracer = tracerProvider.getTracer('test-http');
 
-/** An app whose instance reports to the test's TracerProvider. */
-function tracedApp(store: SessionStore = memoryStore(), overrides: Partial<AuthOptions> = {}): Express {
-  return testApp(store, { telemetry: { tracerProvider }, logger: false, ...overrides }).app;
+/**
+ * `inner` behind what an HTTP instrumentation does: a SERVER span per request, active while the
+ * request is handled and ended when it is answered; `onSpan` sees each.
+ */
+function withServerSpans(inner: Express, onSpan: (span: Span) => void = () => undefined): Express {
+  const app = express();
+  app.use((req, res, next) => {
+    const span = httpTracer.startSpan(`${req.method} ${req.path}`, { kind: SpanKind.SERVER });
+    onSpan(span);
+    res.on('finish', () => span.end());
+    context.with(trace.setSpan(context.active(), span), next);
+  });
+  app.use(inner);
+  return app;
 }
 
-/** The finished spans, as `name result status` (the status only when set). */
+/** An app whose instance reports to the test's TracerProvider, each request traced (a SERVER span active). */
+function tracedApp(store: SessionStore = memoryStore(), overrides: Partial<AuthOptions> = {}): Express {
+  return withServerSpans(testApp(store, { telemetry: { tracerProvider }, logger: false, ...overrides }).app);
+}
+
+/** The finished spans of the library (not the SERVER spans around them). */
+function librarySpans(): ReadableSpan[] {
+  return exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'express-refresh-tokens');
+}
+
+/** The library's finished spans, as `name result status` (the status only when set). */
 function spanSummaries(): string[] {
-  return exporter.getFinishedSpans().map((span) => {
+  return librarySpans().map((span) => {
     const status = span.status.code === SpanStatusCode.UNSET ? '' : ` ${SpanStatusCode[span.status.code]}`;
     return `${span.name} ${String(span.attributes[RESULT])}${status}`;
   });
@@ -63,10 +85,7 @@ describe('a span per operation', () => {
       'express_refresh_tokens.refresh rotated',
       'express_refresh_tokens.logout success',
     ]);
-    for (const span of exporter.getFinishedSpans()) {
-      expect(span.kind).toBe(SpanKind.INTERNAL);
-      expect(span.instrumentationScope.name).toBe('express-refresh-tokens');
-    }
+    for (const span of librarySpans()) expect(span.kind).toBe(SpanKind.INTERNAL);
   });
 
   test('refusals (401, 403, 429) carry their result and are not errors', async () => {
@@ -94,10 +113,11 @@ describe('a span per operation', () => {
     const client = new Redis({ port: await freePort(), host: '127.0.0.1', maxRetriesPerRequest: 1, disconnectTimeout: 100 });
     client.on('error', () => undefined);
     try {
-      const { app, auth } = testApp(new RedisStore({ client, prefix: uniquePrefix(), commandTimeoutMs: 200 }), {
+      const { app: untraced, auth } = testApp(new RedisStore({ client, prefix: uniquePrefix(), commandTimeoutMs: 200 }), {
         telemetry: { tracerProvider },
         logger: false,
       });
+      const app = withServerSpans(untraced);
       auth.events.on('logout_abandoned', () => undefined); // its retry ends when the suite closes the instance
       exporter.reset();
       expect((await logout(app, healthy.refreshToken)).status).toBe(503);
@@ -135,33 +155,26 @@ describe('requireAuth', () => {
     for (let i = 0; i < 5; i++) expect((await me(app, accessToken)).status).toBe(200);
     expect((await me(app, 'not.a.jwt')).status).toBe(401);
     expect((await request(app).get('/api/me')).status).toBe(401);
-    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(librarySpans()).toEqual([]);
+    expect(exporter.getFinishedSpans()).toHaveLength(7); // the requests were traced: a SERVER span each
   });
 });
 
 describe('parenting', () => {
   test("the span is a child of the active HTTP span, and spans made meanwhile (the app's authenticate) are its children", async () => {
-    const tracer = tracerProvider.getTracer('test-http');
     let httpSpan: Span | undefined;
-    const store = memoryStore();
-    const { auth } = testApp(store, {
+    const { auth } = testApp(memoryStore(), {
       telemetry: { tracerProvider },
       logger: false,
       authenticate: (req) => {
-        tracer.startSpan('directory lookup').end();
+        httpTracer.startSpan('directory lookup').end();
         const body = req.body as { username?: string };
         return body.username === 'alice' ? { userId: 'user-alice' } : null;
       },
     });
-    const app = express();
-    // What an HTTP instrumentation does: a SERVER span, active while the request is handled.
-    app.use((_req, res, next) => {
-      httpSpan = tracer.startSpan('POST /auth/login', { kind: SpanKind.SERVER });
-      const span = httpSpan;
-      res.on('finish', () => span.end());
-      context.with(trace.setSpan(context.active(), span), next);
+    const app = withServerSpans(buildApp(auth), (span) => {
+      httpSpan = span;
     });
-    app.use(buildApp(auth));
     expect((await request(app).post('/auth/login').set('X-Requested-With', 'fetch').send({ username: 'alice' })).status).toBe(200);
 
     const http = (httpSpan as Span).spanContext();
@@ -171,10 +184,35 @@ describe('parenting', () => {
     expect(onlySpan('directory lookup').parentSpanContext?.spanId).toBe(loginSpan.spanContext().spanId);
   });
 
-  test('without an active span, the span is a root', async () => {
-    const app = tracedApp();
+  test('outside a traced request (no active span) no span is made: no root span of its own', async () => {
+    const { app } = testApp(memoryStore(), { telemetry: { tracerProvider }, logger: false });
+    const { refreshToken } = await login(app);
+    expect((await refresh(app, refreshToken)).status).toBe(200);
+    expect((await logout(app, refreshToken)).status).toBe(204);
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    // the same app, traced: the spans are there
+    const traced = withServerSpans(app);
+    await login(traced);
+    expect(spanSummaries()).toEqual(['express_refresh_tokens.login success']);
+  });
+
+  test("under a request the app's sampling left out (a non-recording span active) no span is made, whatever the sampler", async () => {
+    // A sampler that would record a child of an unsampled parent: only the library's own rule keeps it out.
+    const alwaysOnExporter = new InMemorySpanExporter();
+    const alwaysOn = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor(alwaysOnExporter)] });
+    const { auth } = testApp(memoryStore(), { telemetry: { tracerProvider: alwaysOn }, logger: false });
+    const unsampled = trace.wrapSpanContext({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 });
+    const app = express();
+    app.use((_req, _res, next) => context.with(trace.setSpan(context.active(), unsampled), next));
+    app.use(buildApp(auth));
     await login(app);
-    expect(onlySpan('express_refresh_tokens.login').parentSpanContext).toBeUndefined();
+    expect(alwaysOnExporter.getFinishedSpans()).toEqual([]);
+    // that sampler does record a child of the unsampled parent: it was the library that made none
+    const probe = alwaysOn.getTracer('probe').startSpan('probe', {}, trace.setSpan(context.active(), unsampled));
+    expect(probe.isRecording()).toBe(true);
+    probe.end();
+    expect(alwaysOnExporter.getFinishedSpans().map((span) => span.name)).toEqual(['probe']);
+    await alwaysOn.shutdown();
   });
 });
 
@@ -182,9 +220,9 @@ describe('telemetry: false', () => {
   test('makes no span with a global TracerProvider registered, where the default reports to it', async () => {
     expect(trace.setGlobalTracerProvider(tracerProvider)).toBe(true);
     try {
-      await login(testApp(memoryStore(), { telemetry: false, logger: false }).app);
-      expect(exporter.getFinishedSpans()).toEqual([]);
-      await login(testApp(memoryStore(), { logger: false }).app);
+      await login(withServerSpans(testApp(memoryStore(), { telemetry: false, logger: false }).app));
+      expect(librarySpans()).toEqual([]);
+      await login(withServerSpans(testApp(memoryStore(), { logger: false }).app));
       expect(spanSummaries()).toEqual(['express_refresh_tokens.login success']);
     } finally {
       trace.disable();

@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { AuthError } from '../errors';
 import type { AuthEvents } from '../events';
 import { failureResult, type ObservedOperation, type OperationResults, type RefreshResult } from '../observability/operation-results';
-import type { Telemetry } from '../observability/telemetry';
+import type { Observation, Telemetry } from '../observability/telemetry';
 import type { Configuration } from '../options';
 import type { ClientInfo, IssuedSession, RefreshOutcome, SessionService } from '../sessions/session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/protocol';
@@ -42,8 +42,8 @@ interface Refusal<R> {
   error: AuthError;
 }
 
-/** A login, refresh or logout handler: it answers and resolves with its result, or resolves with a refusal, or throws. */
-type ObservedHandler<R> = (req: Request, res: Response) => Promise<R | Refusal<R>>;
+/** A login, refresh or logout handler, under its observation: it answers and resolves with its result, or resolves with a refusal, or throws. */
+type ObservedHandler<R> = (req: Request, res: Response, observation: Observation<R>) => Promise<R | Refusal<R>>;
 
 /** What a refused refresh counts as. */
 const REFRESH_REFUSALS: Record<Exclude<RefreshOutcome['status'], 'rotated' | 'retried'>, RefreshResult> = {
@@ -147,12 +147,10 @@ export function createAuthRouter(deps: RouterDeps): Router {
         observation.end(outcome.result, outcome.error);
         next(outcome.error);
       };
-      observation.within(() =>
-        before(req, res, (error?: unknown) => {
-          if (error !== undefined) return fail(error);
-          handler(req, res).then(answered, fail);
-        }),
-      );
+      before(req, res, (error?: unknown) => {
+        if (error !== undefined) return fail(error);
+        handler(req, res, observation).then(answered, fail);
+      });
     };
   };
 
@@ -197,13 +195,14 @@ export function createAuthRouter(deps: RouterDeps): Router {
   // login, after the body parser (they count per username).
   router.post(
     ROUTES.login,
-    observed('login', [csrf, ...jsonObjectBody(config.bodyLimit), ...limited(rateLimiters.login)], async (req, res) => {
+    observed('login', [csrf, ...jsonObjectBody(config.bodyLimit), ...limited(rateLimiters.login)], async (req, res, observation) => {
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
       // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
       // On the store's clock, as revokeUser marks and the epoch are, whatever this instance's clock says.
       await sessions.feed.ready();
       const loginStartedAt = await sessions.loginStart();
-      const user = await authenticateUser(config, codec, req);
+      // The app's code runs with the login span active: its spans (a directory lookup) are the span's children.
+      const user = await observation.around(() => authenticateUser(config, codec, req));
       const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
       if (!issued) throw invalidCredentials();
       sendTokens(req, res, issued, true);

@@ -1,4 +1,4 @@
-// OpenTelemetry traces: one INTERNAL span per login, refresh and logout, carrying its result; ERROR only for the server's failures.
+// OpenTelemetry traces: one INTERNAL span per login, refresh and logout of a traced request, carrying its result; ERROR only for the server's failures.
 import { type Span, SpanKind, type SpanOptions, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { type AuthError, StoreUnavailableError } from '../errors';
 import { ERROR_TYPE_ATTRIBUTE, NAMESPACE, RESULT_ATTRIBUTE, storeErrorType } from './metrics';
@@ -14,7 +14,7 @@ export const SPAN_NAMES: Readonly<Record<ObservedOperation, string>> = Object.fr
 /** Made once: every operation's span has the same options. */
 const SPAN_OPTIONS: SpanOptions = Object.freeze({ kind: SpanKind.INTERNAL });
 
-/** Starts an operation's span, as a child of the active span (the HTTP server span, when the app has one). */
+/** Starts an operation's span, as a child of the active span (the HTTP server span). */
 export function startOperationSpan(tracer: Tracer, operation: ObservedOperation): Span {
   return tracer.startSpan(SPAN_NAMES[operation], SPAN_OPTIONS);
 }
