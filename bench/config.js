@@ -90,6 +90,8 @@ function readConfig() {
     rounds: numberFromEnv('BENCH_ROUNDS', quick ? 2 : 9, { min: 1, integer: true }),
     seconds: numberFromEnv('BENCH_SECONDS', quick ? 1 : 3, { min: 0.5 }),
     warmupSeconds: numberFromEnv('BENCH_WARMUP', quick ? 0.5 : 1, { min: 0 }),
+    // Once, before the first round: every contender runs this long unmeasured.
+    initialWarmupSeconds: numberFromEnv('BENCH_SETTLE', quick ? 0 : 15, { min: 0 }),
     // The measured seconds of a contender that shares a group are split in this many interleaved slices.
     slices: numberFromEnv('BENCH_SLICES', quick ? 2 : 6, { min: 1, integer: true }),
     connections: numberFromEnv('BENCH_CONNECTIONS', 10, { min: 1, integer: true }),

@@ -42,15 +42,22 @@ async function sanityCheck(server) {
 }
 
 /**
- * Every round runs each group: a warm-up per contender, then the measured time in `slices` slices
- * per contender, interleaved across the group (A B A B …), so the contenders a ratio compares are
- * measured in the same seconds as nearly as one machine allows. A group of one runs in one slice.
+ * Every contender first runs unmeasured for `initialWarmupSeconds` (a server's JIT and heap settle
+ * over its first tens of seconds: two identical servers measured from the start read up to 5% apart
+ * for the first rounds). Then every round runs each group: a warm-up per contender, then the measured
+ * time in `slices` slices per contender, interleaved across the group (A B A B …), so the contenders
+ * a ratio compares are measured in the same seconds as nearly as one machine allows. A group of one
+ * runs in one slice.
  */
 async function runRounds(config, servers) {
   const runs = Object.fromEntries(config.contenders.map((name) => [name, []]));
+  const load = (name, seconds) => runLoad(servers[name], { seconds, connections: config.connections, refresh: isRefreshContender(name) });
+  if (config.initialWarmupSeconds > 0) {
+    log(`  settling: each contender runs ${config.initialWarmupSeconds} s unmeasured`);
+    for (const name of config.contenders) await load(name, config.initialWarmupSeconds);
+  }
   for (let round = 0; round < config.rounds; round++) {
     for (const group of roundGroups(config.contenders, round)) {
-      const load = (name, seconds) => runLoad(servers[name], { seconds, connections: config.connections, refresh: isRefreshContender(name) });
       if (config.warmupSeconds > 0) for (const name of group) await load(name, config.warmupSeconds);
       const slices = group.length > 1 ? config.slices : 1;
       const collected = Object.fromEntries(group.map((name) => [name, []]));
