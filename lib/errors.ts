@@ -29,6 +29,8 @@ export type AuthErrorCode =
   | 'invalid_token'
   | 'invalid_credentials'
   | 'invalid_refresh_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'csrf_rejected'
   | 'invalid_request'
   | 'unsupported_media_type'

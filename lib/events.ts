@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type { StoreUnavailableError } from './errors';
 import type { FeedReloadCause } from './revocation/revocation-feed';
+import type { BindingFailure } from './tokens/dpop-proof';
 
 /**
  * Who did something to which session, and from where: the argument of `login`, `refresh`,
@@ -71,6 +72,15 @@ export type UserRevocationReason = 'api' | 'logout_all';
  */
 export type LogoutAbandonReason = 'closed' | 'overflow' | 'expired' | 'failed';
 
+/** What `binding_failed` reports: which operation, why, and who asked. */
+export interface BindingFailedEvent {
+  operation: 'login' | 'refresh' | 'logout';
+  reason: BindingFailure;
+  sessionId: string | undefined;
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
 /**
  * Every event and its arguments. A listener that throws, or whose promise rejects, changes nothing:
  * it is reported as a process warning with code `ERT_LISTENER_ERROR`.
@@ -93,6 +103,13 @@ export interface AuthEventMap {
   refresh: [SessionEvent & { retried: boolean }];
   /** An earlier refresh token of a family was presented: the family was revoked. Alert on this. */
   reuse_detected: [SessionEvent];
+  /**
+   * A login, refresh or logout was refused because its proof of the device key (DPoP) was missing or
+   * did not hold. Nothing changed: the family is not revoked (whoever holds only a copied cookie
+   * cannot sign its owner out). `sessionId` is the family the presented cookie names (none at login).
+   * Many of these for one session mean someone holds a copy of its cookie without its key.
+   */
+  binding_failed: [BindingFailedEvent];
   /**
    * A client logged out and its session ended. `deferred` is true when the logout had answered 503
    * (the store did not answer; the browser's cookies were cleared all the same) and the session was

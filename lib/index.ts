@@ -23,7 +23,7 @@ export {
   type StoreErrorCode,
   StoreUnavailableError,
 } from './errors';
-export type { AuthEventMap, AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from './events';
+export type { AuthEventMap, AuthEvents, BindingFailedEvent, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from './events';
 export type { Jwks } from './http/jwks';
 export type { AuthInfo, RequireAuthOptions } from './http/require-auth';
 export type { HealthCheck, HealthCheckName, HealthReport, HealthStatus } from './observability/health';
@@ -38,6 +38,7 @@ export type {
   AuthenticateResult,
   AuthLogger,
   AuthOptions,
+  BindingMode,
   CookieOptions,
   CsrfOptions,
   KeyInput,
@@ -65,4 +66,5 @@ export type {
   UserRevocation,
 } from './store/session-store';
 export type { AccessTokenPayload } from './tokens/access-token';
+export type { BindingFailure, DpopRefusal } from './tokens/dpop-proof';
 export type { PublicJwk } from './tokens/signing-keys';

@@ -558,6 +558,8 @@ const HTTP_CODES: Record<AuthErrorCode, number> = {
   invalid_token: 401,
   invalid_credentials: 401,
   invalid_refresh_token: 401,
+  invalid_dpop_proof: 401,
+  use_dpop_nonce: 401,
   csrf_rejected: 403,
   session_not_found: 404,
   invalid_request: 400,

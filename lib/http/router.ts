@@ -5,9 +5,11 @@ import type { AuthEvents } from '../events';
 import { failureResult, type ObservedOperation, type OperationResults, type RefreshResult } from '../observability/operation-results';
 import type { Observation, Telemetry } from '../observability/telemetry';
 import type { Configuration } from '../options';
-import type { ClientInfo, IssuedSession, RefreshOutcome, SessionService } from '../sessions/session-service';
+import type { ProofRequest } from '../sessions/key-binding';
+import type { ClientInfo, IssuedSession, ProofRefused, RefreshOutcome, SessionService } from '../sessions/session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/protocol';
 import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
+import { DPOP_ALGORITHMS } from '../tokens/dpop-proof';
 import { authenticateUser, invalidCredentials } from './authenticate-user';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
@@ -46,7 +48,7 @@ interface Refusal<R> {
 type ObservedHandler<R> = (req: Request, res: Response, observation: Observation<R>) => Promise<R | Refusal<R>>;
 
 /** What a refused refresh counts as. */
-const REFRESH_REFUSALS: Record<Exclude<RefreshOutcome['status'], 'rotated' | 'retried'>, RefreshResult> = {
+const REFRESH_REFUSALS: Record<Exclude<RefreshOutcome['status'], 'rotated' | 'retried' | 'unproven'>, RefreshResult> = {
   invalid: 'invalid',
   expired: 'expired',
   revoked: 'revoked',
@@ -61,6 +63,21 @@ function authOf(req: Request): AuthInfo {
 
 function invalidRefreshToken(): AuthError {
   return new AuthError('invalid_refresh_token', 401, 'The refresh token is missing, invalid, expired or revoked');
+}
+
+/** The algorithms a proof may be signed with, as the `DPoP` challenge lists them (RFC 9449 §7.1). */
+const DPOP_CHALLENGE_ALGORITHMS = DPOP_ALGORITHMS.join(' ');
+
+/**
+ * The 401 of a refused device-key proof (RFC 9449 §7.1, §8): `use_dpop_nonce` when only the nonce was
+ * wrong or missing, else `invalid_dpop_proof`; a `DPoP` challenge, and the nonce the presented token
+ * expects, so a client that lost it can try once more. Nothing is cleared or revoked.
+ */
+function proofRefusal(refused: ProofRefused): AuthError {
+  const code = refused.reason === 'wrong_nonce' ? 'use_dpop_nonce' : 'invalid_dpop_proof';
+  const headers: Record<string, string> = { 'WWW-Authenticate': `DPoP error="${code}", algs="${DPOP_CHALLENGE_ALGORITHMS}"` };
+  if (refused.nonce !== undefined) headers['DPoP-Nonce'] = refused.nonce;
+  return new AuthError(code, 401, `The proof of the device key was refused (${refused.reason})`, { headers });
 }
 
 /** The most sessions one page of `GET /sessions` holds, and its default size. */
@@ -167,8 +184,18 @@ export function createAuthRouter(deps: RouterDeps): Router {
     const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
+    if (issued.nonce !== undefined) res.setHeader('DPoP-Nonce', issued.nonce);
     if (newFamily || presenceCookieExpiry(req, config.cookie) < expiresAt - PRESENCE_ROUNDING_MS) setPresenceCookie(res, config.cookie, absoluteExpiresAt, now);
     sendTokenResponse(res, access);
+  };
+
+  /**
+   * What the request shows of a device-key proof: its `DPoP` header, and the request it must name:
+   * the `origin` option's URL of the route when set, never the `Host` header.
+   */
+  const proofOf = (req: Request): ProofRequest => {
+    const path = req.baseUrl + req.path;
+    return { header: req.headers.dpop, method: req.method, url: config.origin === undefined ? undefined : config.origin + path, path };
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
@@ -181,11 +208,13 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.post(
     ROUTES.refresh,
     observed('refresh', [csrf, ...limited(rateLimiters.refresh)], async (req, res) => {
-      const outcome = await sessions.refresh(heldCookie(req), clientOf(req));
+      const outcome = await sessions.refresh(heldCookie(req), clientOf(req), () => proofOf(req));
       if (outcome.status === 'rotated' || outcome.status === 'retried') {
         sendTokens(req, res, outcome, false);
         return outcome.status;
       }
+      // A refused proof changes nothing, the cookie included: whoever holds only a copy of it must not sign its owner out.
+      if (outcome.status === 'unproven') return { result: 'invalid_proof', error: proofRefusal(outcome) };
       clearRefreshCookie(req, res, config.cookie);
       return { result: REFRESH_REFUSALS[outcome.status], error: invalidRefreshToken() };
     }),
@@ -196,6 +225,9 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.post(
     ROUTES.login,
     observed('login', [csrf, ...jsonObjectBody(config.bodyLimit), ...limited(rateLimiters.login)], async (req, res, observation) => {
+      // A proof sent is checked before the credentials: a client that meant to bind its session learns at once that it cannot.
+      const binding = sessions.loginBinding(proofOf(req), clientOf(req));
+      if ('status' in binding) return { result: 'invalid_proof', error: proofRefusal(binding) };
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
       // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
       // On the store's clock, as revokeUser marks and the epoch are, whatever this instance's clock says.
@@ -203,7 +235,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
       const loginStartedAt = await sessions.loginStart();
       // The app's code runs with the login span active: its spans (a directory lookup) are the span's children.
       const user = await observation.around(() => authenticateUser(config, codec, req));
-      const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req));
+      const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req), binding.jkt);
       if (!issued) throw invalidCredentials();
       sendTokens(req, res, issued, true);
       return 'success';
@@ -223,12 +255,14 @@ export function createAuthRouter(deps: RouterDeps): Router {
       // logout: keeping the cookie of a user who asked to leave would sign them back in on reload.
       // Instead the 503 says so, and the server-side end is retried in the background.
       clearRefreshCookie(req, res, config.cookie);
+      let refused: ProofRefused | undefined;
       try {
-        await sessions.logout(heldCookie(req), clientOf(req));
+        refused = await sessions.logout(heldCookie(req), clientOf(req), () => proofOf(req));
       } catch (error) {
         const failure = toAuthError(error, 'logout', events);
         throw failure.code === 'temporarily_unavailable' ? logoutPending(failure.cause) : failure;
       }
+      if (refused !== undefined) return { result: 'invalid_proof', error: proofRefusal(refused) };
       res.status(204).end();
       return 'success';
     }),

@@ -5,16 +5,18 @@ import { AuthError } from '../errors';
  * How a `POST /login` ended, the `express_refresh_tokens.result` of `express_refresh_tokens.login.attempts`
  * and of the login span: `success`; `invalid_credentials` (401: `authenticate` refused, or a user revoked
  * during the login); `invalid_request` (a 4xx before any check: CSRF, body, an ambiguous username);
+ * `invalid_proof` (401: a device-key proof sent and refused, or none under `binding: 'require'`);
  * `throttled` (429); `store_unavailable` (503: the store did not answer, or the instance is closing);
  * `error` (500: a bug, or what `authenticate` threw).
  */
-export type LoginResult = 'success' | 'invalid_credentials' | 'invalid_request' | 'throttled' | 'store_unavailable' | 'error';
+export type LoginResult = 'success' | 'invalid_credentials' | 'invalid_request' | 'invalid_proof' | 'throttled' | 'store_unavailable' | 'error';
 
 /**
  * How a `POST /refresh` ended, the `express_refresh_tokens.result` of `express_refresh_tokens.refresh.duration`
  * and of the refresh span: `rotated`; `retried` (a repeat within `reuseGrace`, answered with the same
  * successor); `reuse_detected` (an earlier token of the family: the family was revoked); `invalid` (no
- * cookie, or not one this server issued); `expired` (authentic, but its session no longer exists: it
+ * cookie, or not one this server issued); `invalid_proof` (a family bound to a device key, without a
+ * valid proof of it: nothing changed); `expired` (authentic, but its session no longer exists: it
  * expired, or ended earlier); `revoked` (its user was revoked, or the store lost its data, since its login);
  * `invalid_request` (CSRF); `throttled` (429); `store_unavailable` (503); `error` (500).
  */
@@ -23,6 +25,7 @@ export type RefreshResult =
   | 'retried'
   | 'reuse_detected'
   | 'invalid'
+  | 'invalid_proof'
   | 'expired'
   | 'revoked'
   | 'invalid_request'
@@ -33,9 +36,11 @@ export type RefreshResult =
 /**
  * How a `POST /logout` ended, the `express_refresh_tokens.result` of the logout span: `success` (204,
  * whether or not the cookie named a live session); `invalid_request` (CSRF); `store_unavailable` (503:
- * the browser is signed out, ending the session on the server is retried); `error` (500).
+ * the browser is signed out, ending the session on the server is retried); `invalid_proof` (401: a
+ * family bound to a device key, without a valid proof of it: the cookies are cleared, the family is
+ * not ended); `error` (500).
  */
-export type LogoutResult = 'success' | 'invalid_request' | 'store_unavailable' | 'error';
+export type LogoutResult = 'success' | 'invalid_request' | 'invalid_proof' | 'store_unavailable' | 'error';
 
 /** The results of each observed operation. */
 export interface OperationResults {

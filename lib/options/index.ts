@@ -13,7 +13,7 @@ import { resolveLogger, resolveTelemetry } from './observability';
 import { resolveRateLimit } from './rate-limit';
 import { resolveRefreshToken } from './refresh-token';
 import { resolveRevocation } from './revocation';
-import { resolveAuthenticate, resolveLimits, resolveStore } from './top-level';
+import { resolveAuthenticate, resolveLimits, resolveOrigin, resolveStore } from './top-level';
 import type { AuthOptions, Configuration } from './types';
 
 /** The option types and the resolved Configuration, for the modules that import them from here. */
@@ -32,6 +32,7 @@ const KNOWN = {
   realm: true,
   bodyLimit: true,
   maxSessionsPerUser: true,
+  origin: true,
   telemetry: true,
   logger: true,
 } satisfies KnownOptions<AuthOptions>;
@@ -69,6 +70,7 @@ export function resolveOptions(options: AuthOptions): Configuration {
   const accessTtlMs = accessToken.ttlMs;
   return {
     store,
+    origin: resolveOrigin(options.origin),
     accessToken,
     refreshToken: { ...refreshToken, revocationTtlMs: accessTtlMs + REVOCATION_LEEWAY_MS },
     revocation: { ...revocation, retainMs: refreshToken.absoluteTtlMs + accessTtlMs + REVOCATION_LEEWAY_MS },

@@ -1,12 +1,15 @@
 // The `refreshToken` section of the options: the successor secret and the lifetimes of a family.
 import { createSecretKey } from 'node:crypto';
+import { describeValue } from '../describe-value';
 import { describeMs } from '../duration';
 import { ErrorCodes } from '../errors';
 import { duration, fail, type KnownOptions, secretBytes, section } from '../option-checks';
-import type { Configuration, RefreshTokenOptions } from './types';
+import type { BindingMode, Configuration, RefreshTokenOptions } from './types';
 
 /** Every option of `refreshToken`. */
-const KNOWN = { secret: true, idleTtl: true, absoluteTtl: true, reuseGrace: true } satisfies KnownOptions<RefreshTokenOptions>;
+const KNOWN = { secret: true, idleTtl: true, absoluteTtl: true, reuseGrace: true, binding: true } satisfies KnownOptions<RefreshTokenOptions>;
+
+const BINDING_MODES: readonly BindingMode[] = ['off', 'prefer', 'require'];
 
 const MIN_REFRESH_SECRET_BYTES = 32;
 
@@ -46,5 +49,9 @@ export function resolveRefreshToken(value: unknown): Omit<Configuration['refresh
       ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
     );
   }
-  return { successorKey, idleTtlMs, absoluteTtlMs, reuseGraceMs };
+  const binding = refresh.binding ?? 'prefer';
+  if (!BINDING_MODES.includes(binding)) {
+    fail('type', 'refreshToken.binding', `must be 'off', 'prefer' or 'require'; received ${describeValue(binding)}`, "Leave it out for 'prefer'.");
+  }
+  return { successorKey, idleTtlMs, absoluteTtlMs, reuseGraceMs, binding };
 }

@@ -59,3 +59,27 @@ export function resolveLimits(options: AuthOptions): Pick<Configuration, 'realm'
   }
   return { realm, bodyLimit, maxSessionsPerUser };
 }
+
+/**
+ * Validates `origin`: an http(s) origin (scheme, host, optional port; a trailing slash is dropped),
+ * or undefined when not given.
+ */
+export function resolveOrigin(origin: unknown): string | undefined {
+  if (origin === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof origin === 'string' ? new URL(origin) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  const plain = parsed !== undefined && (parsed.protocol === 'https:' || parsed.protocol === 'http:') && `${parsed.origin}/` === parsed.href;
+  if (!plain) {
+    fail(
+      'type',
+      'origin',
+      `must be the app's public origin, scheme and host (and port), such as 'https://app.example'; received ${describeValue(origin)}`,
+      'Give the origin browsers see, without a path; leave it out to check DPoP proofs by method and path only.',
+    );
+  }
+  return (parsed as URL).origin;
+}

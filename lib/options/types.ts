@@ -137,7 +137,19 @@ export interface RefreshTokenOptions {
   absoluteTtl?: Duration;
   /** How long the previous refresh token is still answered with the same successor, to the client that rotated it; `0` disables. Defaults to `'10s'`. */
   reuseGrace?: Duration;
+  /**
+   * Binding of a family to a key the client holds (DPoP, RFC 9449): a login that sends a `DPoP` proof
+   * gets a family every refresh of which must prove possession of that key, so a copied cookie is
+   * worthless. `'prefer'` (the default) binds when the client sends a proof and accepts a login
+   * without one; `'require'` refuses logins and refreshes without one; `'off'` binds no new family
+   * (families bound earlier still need their proofs: a binding is never dropped). See
+   * [Device-bound sessions](https://github.com/express-refresh-tokens/express-refresh-tokens/blob/main/docs/device-binding.md).
+   */
+  binding?: BindingMode;
 }
+
+/** How logins are bound to a client-held key: see {@link RefreshTokenOptions.binding}. */
+export type BindingMode = 'off' | 'prefer' | 'require';
 
 /**
  * Options for the refresh cookie (always HttpOnly).
@@ -291,6 +303,13 @@ export interface AuthOptions {
   /** The most live sessions one user may have; a login beyond it ends the oldest. Defaults to `100`. */
   maxSessionsPerUser?: number;
   /**
+   * The app's public origin, such as `'https://app.example'` (scheme, host and port only). A DPoP
+   * proof must then name this origin and the route's path in its `htu`; without it, only the method
+   * and path are checked (the per-generation nonce still ties a proof to this server). Never taken
+   * from the `Host` header.
+   */
+  origin?: string;
+  /**
    * Where metrics and traces go, through the OpenTelemetry API: the global providers by default (a
    * no-op until the app registers an SDK), others given here, or `false` for none. See
    * [Operations](https://github.com/express-refresh-tokens/express-refresh-tokens/blob/main/docs/operations.md#metrics).
@@ -339,6 +358,8 @@ export interface AuthLogger {
 
 export interface Configuration {
   store: SessionStore;
+  /** The app's public origin (`origin`), without a trailing slash; undefined when not set. */
+  origin: string | undefined;
   accessToken: AccessTokenSettings;
 
   refreshToken: {
@@ -346,6 +367,7 @@ export interface Configuration {
     idleTtlMs: number;
     absoluteTtlMs: number;
     reuseGraceMs: number;
+    binding: BindingMode;
     /** How long a revoked session must be remembered: until every access token of it has expired. */
     revocationTtlMs: number;
   };

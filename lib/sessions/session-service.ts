@@ -16,13 +16,16 @@ import {
   deriveSuccessor,
   formatRefreshToken,
   hashSecret,
+  keyFingerprint,
   newRefreshSecret,
   newSessionId,
   parseRefreshToken,
+  proofNonce,
   type RefreshTokenKeys,
   type RefreshTokenParts,
   refreshTokenKeys,
 } from '../tokens/refresh-token';
+import { type BindingFailure, checkProof, type ProofRequest, type ValidProof } from './key-binding';
 import { PendingLogouts } from './pending-logouts';
 
 /** The longest User-Agent kept with a session. */
@@ -37,7 +40,7 @@ export interface ClientInfo {
 
 /** What presenting a refresh token came to. */
 export type PresentationResult =
-  | { status: 'rotated' | 'retried'; session: SessionRecord; refreshToken: string }
+  | { status: 'rotated' | 'retried'; session: SessionRecord; refreshToken: string; nonce: string | undefined }
   | { status: 'revoked' | 'reuse'; session: SessionRecord }
   | { status: 'invalid' | 'missing' };
 
@@ -45,6 +48,18 @@ export type PresentationResult =
 export interface IssuedSession {
   session: SessionRecord;
   refreshToken: string;
+  /** For a family bound to a key: the `DPoP-Nonce` the client's next proof must carry. */
+  nonce?: string | undefined;
+}
+
+/**
+ * A proof refused: why, and, for a family bound to a key, the nonce its token expects (for the
+ * `DPoP-Nonce` header of the 401, so a client that lost it can try once more).
+ */
+export interface ProofRefused {
+  status: 'unproven';
+  reason: BindingFailure;
+  nonce?: string | undefined;
 }
 
 /**
@@ -54,7 +69,7 @@ export interface IssuedSession {
  * forgotten), `revoked` (its user was revoked, or the store lost its data, since its login), `reuse`
  * (an earlier token of its family: the family was revoked).
  */
-export type RefreshOutcome = (IssuedSession & { status: 'rotated' | 'retried' }) | { status: 'invalid' | 'expired' | 'revoked' | 'reuse' };
+export type RefreshOutcome = (IssuedSession & { status: 'rotated' | 'retried' }) | { status: 'invalid' | 'expired' | 'revoked' | 'reuse' } | ProofRefused;
 
 /** The refusals a refresh answers with, shared: a refused refresh allocates no outcome. */
 const REFRESH_REFUSED = {
@@ -126,14 +141,22 @@ export class SessionService {
    * and ends the family of the refresh cookie the client still held, if any. Resolves with `null`
    * when `revokeUser` was called for the user after the login began: nothing is issued.
    */
-  async login(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo, heldCookie: string | undefined): Promise<IssuedSession | null> {
+  async login(
+    user: Required<AuthenticateResult>,
+    loginStartedAt: number,
+    client: ClientInfo,
+    heldCookie: string | undefined,
+    jkt?: string,
+  ): Promise<IssuedSession | null> {
     this.enter();
     try {
-      const started = await this.start(user, loginStartedAt, client);
+      const started = await this.start(user, loginStartedAt, client, jkt);
       if (!started) return null;
       // The old family ends only once the new one exists, so a 503 leaves the client a working cookie.
-      if (heldCookie !== undefined) {
-        const ended = await this.present(heldCookie, 'revoke', client).catch((error: unknown) => {
+      // One bound to a key ends only when this login proved the same key: a cookie alone ends nothing.
+      const held = heldCookie === undefined ? null : parseRefreshToken(this.keys, heldCookie);
+      if (held && (held.jkt === undefined || held.jkt === jkt)) {
+        const ended = await this.presentParts(held, 'revoke', client).catch((error: unknown) => {
           this.config.store.discardSession(started.session.sessionId).catch(() => undefined);
           throw error;
         });
@@ -146,15 +169,34 @@ export class SessionService {
     }
   }
 
+  /**
+   * The key a login binds its family to: the thumbprint of its proof's key when it sent a valid one
+   * (and binding is not `'off'`), none when it sent none (and binding is not `'require'`), or why the
+   * login must be refused (a proof sent and refused: the client meant to bind, so it is told).
+   */
+  loginBinding(proof: ProofRequest, client: ClientInfo): { jkt: string | undefined } | ProofRefused {
+    const mode = this.config.refreshToken.binding;
+    if (mode === 'off') return { jkt: undefined };
+    if (proof.header === undefined && mode === 'prefer') return { jkt: undefined };
+    const checked = checkProof(proof, {});
+    if (typeof checked !== 'string') return { jkt: checked.jkt };
+    return this.proofRefused('login', checked, client, undefined);
+  }
+
   /** Rotates a refresh cookie. Resolves with the session and its next refresh token, or why it was refused. */
-  async refresh(cookieValue: string | undefined, client: ClientInfo): Promise<RefreshOutcome> {
+  async refresh(cookieValue: string | undefined, client: ClientInfo, proof: () => ProofRequest): Promise<RefreshOutcome> {
     if (cookieValue === undefined) return REFRESH_REFUSED.invalid;
+    const parts = parseRefreshToken(this.keys, cookieValue);
+    if (!parts) return REFRESH_REFUSED.invalid;
+    // After the MAC, before anything else: a bound family is never refreshed without its key's proof.
+    const proven = this.proofFor('refresh', parts, proof, client);
+    if (proven !== undefined && 'status' in proven) return proven;
     this.enter();
     try {
       // Checked before rotating: a refresh answered 503 must not have rotated the family.
       if (this.feed.freshness() === 'loading') await this.feed.ready();
       if (this.feed.freshness() !== 'fresh') throw revocationFeedStale(this.feed.lastFailure?.());
-      const result = await this.present(cookieValue, 'rotate', client);
+      const result = await this.presentParts(parts, 'rotate', client, proven);
       if (result.status === 'rotated' || result.status === 'retried') {
         if (this.revokedByFeed(result.session)) {
           await this.revoke(result.session.sessionId);
@@ -191,13 +233,17 @@ export class SessionService {
    * end (now plus `absoluteTtl`: the store alone knows the real one) has passed, or the instance closes;
    * `logout` is emitted then with `deferred: true`, or `logout_abandoned` if it never happened. One
    * that arrives once close() has begun is refused the same way (`ERR_SHUTTING_DOWN`), and abandoned
-   * (`closed`) when the instance closes.
+   * (`closed`) when the instance closes. A family bound to a key ends only with a valid proof: else
+   * resolves with the refusal, and nothing is ended.
    */
-  async logout(cookieValue: string | undefined, client: ClientInfo): Promise<void> {
+  async logout(cookieValue: string | undefined, client: ClientInfo, proof: () => ProofRequest): Promise<ProofRefused | undefined> {
     const parts = cookieValue === undefined ? null : parseRefreshToken(this.keys, cookieValue);
     if (!parts) return;
+    // A bound family ends only for the holder of its key: a copied cookie cannot sign its owner out.
+    const proven = this.proofFor('logout', parts, proof, client);
+    if (proven !== undefined && 'status' in proven) return proven;
     // The same presentation every time (hashes only: no secret waits in memory), judged by the store when it arrives.
-    const presentation = this.presentation(parts, deriveSuccessor(this.keys, parts.sessionId, parts.secret), 'revoke', client);
+    const presentation = this.presentation(parts, deriveSuccessor(this.keys, parts.sessionId, parts.secret), 'revoke', client, proven);
     const endFamily = async (deferred: boolean): Promise<void> => {
       this.reportEnded(await this.config.store.presentToken(parts.sessionId, presentation), client, 'logout', deferred);
     };
@@ -218,6 +264,7 @@ export class SessionService {
       }
       throw error;
     }
+    return undefined;
   }
 
   /** Ends one session now, silently (reuse, clean-up); access tokens carrying its id are refused from now on. */
@@ -299,7 +346,7 @@ export class SessionService {
     });
   }
 
-  private async start(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo): Promise<IssuedSession | null> {
+  private async start(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo, jkt: string | undefined): Promise<IssuedSession | null> {
     const { store, refreshToken } = this.config;
     const sessionId = newSessionId();
     const secret = newRefreshSecret();
@@ -309,14 +356,16 @@ export class SessionService {
       claims: user.claims,
       userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
       secretHash: hashSecret(secret),
-      clientHash: clientFingerprint(this.keys, client.ip, client.userAgent),
+      clientHash: jkt === undefined ? clientFingerprint(this.keys, client.ip, client.userAgent) : keyFingerprint(this.keys, jkt),
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
       absoluteTtlMs: refreshToken.absoluteTtlMs,
       maxSessionsPerUser: this.config.maxSessionsPerUser,
       revocationTtlMs: refreshToken.revocationTtlMs,
     });
-    return session && { session, refreshToken: formatRefreshToken(this.keys, { sessionId, generation: 0, secret }) };
+    if (!session) return null;
+    const token = formatRefreshToken(this.keys, { sessionId, generation: 0, secret, jkt });
+    return { session, refreshToken: token, nonce: jkt === undefined ? undefined : proofNonce(this.keys, sessionId, 0) };
   }
 
   /**
@@ -325,17 +374,17 @@ export class SessionService {
    * same cost for every session; an authentic earlier token of its family revokes the family
    * (`reuse`), decided by the store in the same atomic step.
    */
-  private async present(cookieValue: string, action: 'rotate' | 'revoke', client: ClientInfo): Promise<PresentationResult> {
-    const parts = parseRefreshToken(this.keys, cookieValue);
-    if (!parts) return { status: 'invalid' };
+  private async presentParts(parts: RefreshTokenParts, action: 'rotate' | 'revoke', client: ClientInfo, proof?: ValidProof): Promise<PresentationResult> {
     const successor = deriveSuccessor(this.keys, parts.sessionId, parts.secret);
-    const outcome = await this.config.store.presentToken(parts.sessionId, this.presentation(parts, successor, action, client));
+    const outcome = await this.config.store.presentToken(parts.sessionId, this.presentation(parts, successor, action, client, proof));
     switch (outcome.status) {
       case 'rotated':
       case 'retried': {
-        const next = { sessionId: parts.sessionId, generation: parts.generation + 1, secret: successor };
+        const generation = parts.generation + 1;
+        const next = { sessionId: parts.sessionId, generation, secret: successor, jkt: parts.jkt };
+        const nonce = parts.jkt === undefined ? undefined : proofNonce(this.keys, parts.sessionId, generation);
         // Written out, not `{ ...outcome, refreshToken }`: a spread followed by a property takes V8's slow path (about 1 µs).
-        return { status: outcome.status, session: outcome.session, refreshToken: formatRefreshToken(this.keys, next) };
+        return { status: outcome.status, session: outcome.session, refreshToken: formatRefreshToken(this.keys, next), nonce };
       }
       case 'revoked':
       case 'reuse':
@@ -347,19 +396,54 @@ export class SessionService {
     }
   }
 
-  /** What the store is told of an authentic token presented by `client`: hashes only, never a secret. */
-  private presentation(parts: RefreshTokenParts, successor: string, action: 'rotate' | 'revoke', client: ClientInfo): TokenPresentation {
+  /**
+   * What the store is told of an authentic token presented by `client`: hashes only, never a secret.
+   * The client of a bound family is its key (the grace window answers its holder wherever it is),
+   * and the proof's hash lets the store refuse that very proof replayed.
+   */
+  private presentation(parts: RefreshTokenParts, successor: string, action: 'rotate' | 'revoke', client: ClientInfo, proof?: ValidProof): TokenPresentation {
     const { refreshToken } = this.config;
-    return {
+    const presentation: TokenPresentation = {
       presentedHash: hashSecret(parts.secret),
       successorHash: hashSecret(successor),
       generation: parts.generation,
-      clientHash: clientFingerprint(this.keys, client.ip, client.userAgent),
+      clientHash: parts.jkt === undefined ? clientFingerprint(this.keys, client.ip, client.userAgent) : keyFingerprint(this.keys, parts.jkt),
       action,
       idleTtlMs: refreshToken.idleTtlMs,
       reuseGraceMs: refreshToken.reuseGraceMs,
       revocationTtlMs: refreshToken.revocationTtlMs,
     };
+    if (proof !== undefined) presentation.proofHash = proof.proofHash;
+    return presentation;
+  }
+
+  /**
+   * The proof a refresh or logout of an authentic token needs: none for an unbound family (unless
+   * binding is `'require'`, which refuses it as `unbound`); for a bound one, a valid proof by its key
+   * carrying the nonce of the presented token. A refusal is reported (`binding_failed`) and changes
+   * nothing: the family is not revoked, whoever sent it.
+   */
+  private proofFor(
+    operation: 'refresh' | 'logout',
+    parts: RefreshTokenParts,
+    proof: () => ProofRequest,
+    client: ClientInfo,
+  ): ValidProof | ProofRefused | undefined {
+    if (parts.jkt === undefined) {
+      return this.config.refreshToken.binding === 'require' && operation === 'refresh'
+        ? this.proofRefused(operation, 'unbound', client, parts.sessionId)
+        : undefined;
+    }
+    const nonce = proofNonce(this.keys, parts.sessionId, parts.generation);
+    const checked = checkProof(proof(), { jkt: parts.jkt, nonce });
+    if (typeof checked !== 'string') return checked;
+    return { ...this.proofRefused(operation, checked, client, parts.sessionId), nonce };
+  }
+
+  /** Reports a refused proof (`binding_failed`) and says so. */
+  private proofRefused(operation: 'login' | 'refresh' | 'logout', reason: BindingFailure, client: ClientInfo, sessionId: string | undefined): ProofRefused {
+    this.events.emit('binding_failed', { operation, reason, sessionId, ip: client.ip, userAgent: client.userAgent });
+    return { status: 'unproven', reason };
   }
 
   /**

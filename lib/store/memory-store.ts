@@ -69,6 +69,8 @@ interface Family {
   rotations: number;
   /** The fingerprint of the client that made the last rotation (or logged in). */
   clientHash: string;
+  /** The proof hash the last rotation came with (see TokenPresentation.proofHash); `''` when it had none. */
+  proofHash: string;
 }
 
 /**
@@ -128,7 +130,14 @@ export class MemoryStore implements SessionStore {
   async createSession(session: NewSession): Promise<SessionRecord | null> {
     if (session.now < this.revocations.revokedBefore(session.userId)) return null; // mirrors INDEX_SESSION
     const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
-    this.families.set(session.sessionId, { record, currentHash: session.secretHash, previousHash: '', rotations: 0, clientHash: session.clientHash });
+    this.families.set(session.sessionId, {
+      record,
+      currentHash: session.secretHash,
+      previousHash: '',
+      rotations: 0,
+      clientHash: session.clientHash,
+      proofHash: '',
+    });
     const ids = this.sessionsByUser.get(session.userId) ?? new Set<string>();
     this.sessionsByUser.set(session.userId, ids);
     ids.add(session.sessionId);
@@ -164,10 +173,13 @@ export class MemoryStore implements SessionStore {
       family.currentHash = p.successorHash;
       family.rotations += 1;
       family.clientHash = p.clientHash;
+      family.proofHash = p.proofHash ?? '';
       return { status: 'rotated', session: snapshot(record) };
     }
-    // 3. The previous token: a retry inside the grace window by the client that rotated it, otherwise reuse.
+    // 3. The previous token: the request that rotated it replayed (its very proof) is refused and changes
+    // nothing; a retry inside the grace window by the client that rotated it is answered; otherwise reuse.
     if (family.previousHash !== '' && hashesEqual(p.presentedHash, family.previousHash)) {
+      if (p.proofHash && hashesEqual(p.proofHash, family.proofHash)) return { status: 'unknown' };
       const inGrace = p.reuseGraceMs > 0 && now - family.record.lastUsedAt <= p.reuseGraceMs;
       if (inGrace && hashesEqual(p.successorHash, family.currentHash) && hashesEqual(p.clientHash, family.clientHash)) {
         return p.action === 'revoke' ? ended('revoked') : { status: 'retried', session: snapshot(family.record) };

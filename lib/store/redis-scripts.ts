@@ -57,17 +57,18 @@ return {'ok', redis.call('ZCARD', KEYS[1])}
  * One refresh-token presentation, decided atomically (see PresentationOutcome) on Redis' clock.
  * KEYS: session. ARGV: the presentation packed in one space-separated argument (presented hash,
  * successor hash, action 'rotate' | 'revoke', idleTtlMs, reuseGraceMs, deadline, generation,
- * client fingerprint: none of them can hold a space), the revocation channel, the signed revocation
- * message it publishes if it ends the family. One argument instead of eight: each one is work for
- * ioredis on every refresh. A rotation publishes nothing, so a refresh sends the message empty: if
- * the family must end then, the script changes nothing and replies {'announce'}, to be sent again
- * with the message. Replies {status, encoded session} or {'unknown'} or {'missing'} or {'late'} or {'announce'}.
+ * client fingerprint, proof hash or '-' when there is none: none of them can hold a space, neither
+ * hash a '~'), the revocation channel, the signed revocation message it publishes if it ends the
+ * family. One argument instead of nine: each one is work for ioredis on every refresh. A rotation
+ * records the client as `cl`, followed by '~' and the proof hash when there is one. A rotation
+ * publishes nothing, so a refresh sends the message empty: if the family must end then, the script
+ * changes nothing and replies {'announce'}, to be sent again with the message. Replies {status, encoded session} or {'unknown'} or {'missing'} or {'late'} or {'announce'}.
  * The steps are numbered alike in MemoryStore.presentToken, which mirrors this decision.
  */
 export const PRESENT_TOKEN = sessionScript(`${LUA_CLOCK}
-local presented, successor, action, idleTtl, grace, deadline, generation, client =
-  string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-if not client then return redis.error_reply('ERR PRESENT_TOKEN: malformed presentation') end
+local presented, successor, action, idleTtl, grace, deadline, generation, client, proof =
+  string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+if not proof then return redis.error_reply('ERR PRESENT_TOKEN: malformed presentation') end
 local now = redisNow()
 if now > tonumber(deadline) then return {'late'} end
 local value = redis.call('GET', KEYS[1])
@@ -87,16 +88,19 @@ if presented == f[F.cur] then
   if action == 'revoke' then return revoke('revoked') end
   local ex = math.min(now + tonumber(idleTtl), readTime(f[F.ad]))
   f[F.prev], f[F.cur], f[F.lu], f[F.ex] = presented, successor, writeTime(now), writeTime(ex)
-  f[F.gen], f[F.cl] = tostring(tonumber(f[F.gen]) + 1), client
+  f[F.gen], f[F.cl] = tostring(tonumber(f[F.gen]) + 1), proof == '-' and client or client .. '~' .. proof
   local updated = encode(f)
   redis.call('SET', KEYS[1], updated)
   redis.call('PEXPIREAT', KEYS[1], ms(ex))
   return {'rotated', updated}
 end
--- 3. The previous token: a retry inside the grace window by the client that rotated it, otherwise reuse.
+-- 3. The previous token: the request that rotated it replayed (its very proof) is refused and changes
+-- nothing; a retry inside the grace window by the client that rotated it is answered; otherwise reuse.
 if f[F.prev] ~= '' and presented == f[F.prev] then
+  local rotatedBy, rotatedWith = string.match(f[F.cl], '^([^~]*)~?(.*)$')
+  if proof ~= '-' and proof == rotatedWith then return {'unknown'} end
   local window = tonumber(grace)
-  if window > 0 and now - readTime(f[F.lu]) <= window and successor == f[F.cur] and client == f[F.cl] then
+  if window > 0 and now - readTime(f[F.lu]) <= window and successor == f[F.cur] and client == rotatedBy then
     if action == 'revoke' then return revoke('revoked') end
     return {'retried', value}
   end

@@ -9,7 +9,8 @@ import type { SessionRecord } from './session-store';
  * - `ca` createdAt (login start), `lu` lastUsedAt (= time of the last rotation), `ex` expiresAt,
  *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
  * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
- *   current token's generation), `cl` the fingerprint of the client that made the last rotation.
+ *   current token's generation), `cl` the fingerprint of the client that made the last rotation
+ *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed).
  */
 export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl'] as const;
 

@@ -295,7 +295,7 @@ export class RedisStore implements SessionStore {
     const present = async (announcement: string): Promise<string[]> =>
       expectStrings(
         await this.run(SCRIPTS.presentToken, [this.keys.session(sessionId)], (deadline) => [
-          `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash}`,
+          `${p.presentedHash} ${p.successorHash} ${p.action} ${p.idleTtlMs} ${p.reuseGraceMs} ${deadline} ${p.generation} ${p.clientHash} ${p.proofHash || '-'}`,
           this.keys.channel,
           announcement,
         ]),

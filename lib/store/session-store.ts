@@ -146,8 +146,19 @@ export interface TokenPresentation {
   /**
    * A keyed fingerprint of the presenting client (IP address and User-Agent). A rotation records it;
    * a retry of the previous token inside the grace window gets the successor only from that client.
+   * For a family bound to a client-held key (DPoP), a keyed hash of the key's thumbprint instead.
    */
   clientHash: string;
+  /**
+   * For a family bound to a client-held key (DPoP): a hash of the `jti` of the proof that came with
+   * this presentation (base64url, never a `~` or a space); absent otherwise. A rotation records it
+   * together with the client. A later presentation of the previous token carrying the same
+   * `proofHash` as the one the rotation recorded is that request replayed (a legitimate retry
+   * always carries a fresh proof): `unknown`, nothing changes, checked before the grace-window and
+   * reuse rules, whatever the window. A store that does not keep it answers such a replay as it
+   * answers any retry from that client.
+   */
+  proofHash?: string;
   /** `'rotate'` for `/refresh`; `'revoke'` for logout and re-login (end the family if the token is its own). */
   action: 'rotate' | 'revoke';
   /** `refreshToken.idleTtl`, in milliseconds: a rotation pushes the expiry this far (never past the absolute deadline). */
@@ -168,7 +179,9 @@ export interface TokenPresentation {
  * - `reuse`: the token was an earlier one of the family (the previous one outside the window or
  *   from another client, or an older generation), whatever the action; the family was revoked.
  * - `unknown`: the session exists but the token is none of its tokens (its generation is not behind
- *   the family's, yet its secret matches nothing): refused, nothing changes.
+ *   the family's, yet its secret matches nothing), or it is the previous token presented again with
+ *   the proof its rotation recorded (a replayed proof, see {@link TokenPresentation.proofHash}):
+ *   refused, nothing changes.
  * - `missing`: no such session (never existed, expired or revoked).
  *
  * @example

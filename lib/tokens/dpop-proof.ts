@@ -19,7 +19,7 @@ const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
  * Why a proof was refused, for the `binding_failed` event and the 401's message:
  * - `missing`: no `DPoP` header (or more than one);
  * - `malformed`: not a JWT of the RFC's shape (typ, alg, jwk, jti, htm, htu, iat);
- * - `unsupported_algorithm`: an algorithm other than {@link DPOP_ALGORITHMS};
+ * - `unsupported_algorithm`: an algorithm other than `EdDSA` and `ES256`;
  * - `bad_key`: a `jwk` that is not a public key of that algorithm (or holds private members);
  * - `wrong_key`: signed by another key than the one the session is bound to;
  * - `wrong_method` / `wrong_uri`: `htm`/`htu` name another request;
@@ -38,6 +38,12 @@ export type DpopRefusal =
   | 'stale'
   | 'wrong_nonce'
   | 'bad_signature';
+
+/**
+ * Why a login, refresh or logout's proof was refused: a {@link DpopRefusal}, or `unbound` (under
+ * `binding: 'require'`, a family that is not bound to any key).
+ */
+export type BindingFailure = DpopRefusal | 'unbound';
 
 /** A proof read from its header, its signature not yet checked. */
 export interface DpopProof {

@@ -1,4 +1,4 @@
-// Refresh tokens: `<sessionId>.<generation>.<secret>.<mac>`, their hashes at rest, successor derivation and the client fingerprint.
+// Refresh tokens: `<sessionId>.<generation>.<secret>[.<key thumbprint>].<mac>`, their hashes at rest, successor derivation and the client fingerprints.
 import { type KeyObject, timingSafeEqual } from 'node:crypto';
 import { addressPrefix } from '../client-address';
 import { deriveKey, type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
@@ -7,14 +7,20 @@ import { randomId } from './random-ids';
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
 const MAC_BYTES = 16;
-/** `<22 chars>.<base-36 generation>.<43 chars>.<22 chars>`; at most a billion-odd rotations fit in 6 digits. */
-const REFRESH_TOKEN_PATTERN = /^([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,5})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})$/;
+/**
+ * `<22 chars>.<base-36 generation>.<43 chars>[.<43 chars>].<22 chars>`; at most a billion-odd
+ * rotations fit in 6 digits. The optional part is the thumbprint of the key a bound family's proofs
+ * must be signed with: under the MAC, so it can be neither changed nor removed.
+ */
+const REFRESH_TOKEN_PATTERN = /^([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,5})\.([A-Za-z0-9_-]{43})\.(?:([A-Za-z0-9_-]{43})\.)?([A-Za-z0-9_-]{22})$/;
 
-/** A parsed refresh token: its family, its place in the family (0 at login), and its secret. */
+/** A parsed refresh token: its family, its place in the family (0 at login), its secret, and the key its family is bound to. */
 export interface RefreshTokenParts {
   sessionId: string;
   generation: number;
   secret: string;
+  /** The RFC 7638 thumbprint of the key every refresh of the family must prove possession of; undefined for an unbound family. */
+  jkt?: string | undefined;
 }
 
 /**
@@ -62,14 +68,15 @@ function truncatedBase64url(full: string, bytes: number): string {
   return full.slice(0, wholeCharacters) + BASE64URL.charAt(last);
 }
 
-function mac(keys: RefreshTokenKeys, sessionId: string, generation: string, secret: string): string {
-  return truncatedBase64url(keys.mac(`${sessionId}.${generation}.${secret}`), MAC_BYTES);
+/** `body` is the token without its MAC: `<sessionId>.<generation>.<secret>[.<jkt>]`. */
+function mac(keys: RefreshTokenKeys, body: string): string {
+  return truncatedBase64url(keys.mac(body), MAC_BYTES);
 }
 
 /** The cookie value of a token: its parts and a MAC over them, keyed by the server. */
 export function formatRefreshToken(keys: RefreshTokenKeys, parts: RefreshTokenParts): string {
-  const generation = parts.generation.toString(36);
-  return `${parts.sessionId}.${generation}.${parts.secret}.${mac(keys, parts.sessionId, generation, parts.secret)}`;
+  const body = `${parts.sessionId}.${parts.generation.toString(36)}.${parts.secret}${parts.jkt === undefined ? '' : `.${parts.jkt}`}`;
+  return `${body}.${mac(keys, body)}`;
 }
 
 /**
@@ -80,10 +87,10 @@ export function formatRefreshToken(keys: RefreshTokenKeys, parts: RefreshTokenPa
 export function parseRefreshToken(keys: RefreshTokenKeys, value: string): RefreshTokenParts | null {
   const match = REFRESH_TOKEN_PATTERN.exec(value);
   if (!match) return null;
-  const [, sessionId, generation, secret, presentedMac] = match as unknown as [string, string, string, string, string];
+  const [, sessionId, generation, secret, jkt, presentedMac] = match as unknown as [string, string, string, string, string | undefined, string];
   // Compared as text: base64url leaves spare bits in the last character, and only the exact string issued counts.
-  if (!hashesEqual(mac(keys, sessionId, generation, secret), presentedMac)) return null;
-  return { sessionId, generation: parseInt(generation, 36), secret };
+  if (!hashesEqual(mac(keys, value.slice(0, value.length - presentedMac.length - 1)), presentedMac)) return null;
+  return { sessionId, generation: parseInt(generation, 36), secret, jkt };
 }
 
 /**
@@ -111,6 +118,29 @@ export function hashesEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * What identifies the client of a bound family, as stored: a keyed hash (64 bits) of its key's
+ * thumbprint. The grace window of a bound family answers a retry to the holder of the key, whatever
+ * its address (mobile networks change it) or User-Agent.
+ */
+export function keyFingerprint(keys: RefreshTokenKeys, jkt: string): string {
+  return truncatedBase64url(keys.mac(`key\n${jkt}`), 8);
+}
+
+/**
+ * The `DPoP-Nonce` for the token of `generation` in a family: a keyed hash (128 bits), so nobody but
+ * the server can make one, and no state holds it. A proof carrying it is good for that one token:
+ * once the family rotates, the next token's nonce is another.
+ */
+export function proofNonce(keys: RefreshTokenKeys, sessionId: string, generation: number): string {
+  return truncatedBase64url(keys.mac(`nonce\n${sessionId}.${generation.toString(36)}`), 16);
+}
+
+/** What the store keeps of a proof: a hash (96 bits) of its key and `jti`, so the very proof cannot be replayed. */
+export function proofHash(jkt: string, jti: string): string {
+  return truncatedBase64url(sha256Base64url(`proof\n${jkt}\n${jti}`), STORED_HASH_BYTES);
 }
 
 /** How many client fingerprints a key set remembers (see {@link clientFingerprint}). */

@@ -37,6 +37,10 @@ const PAST_SHORT_GRACE_MS = 400;
 /** Fingerprints of two clients (what SessionService derives from IP address and User-Agent). */
 export const CLIENT_A = 'client-a-fingerp';
 export const CLIENT_B = 'client-b-fingerp';
+/** Hashes of the `jti` of three device-key proofs (what SessionService derives for a key-bound family). */
+const PROOF_1 = 'proof-1-jti-hash';
+const PROOF_2 = 'proof-2-jti-hash';
+const PROOF_3 = 'proof-3-jti-hash';
 /** The key that authenticates the revocation channel in these tests (createAuth derives it from the refresh secret). */
 export const CHANNEL_KEY = createSecretKey(randomBytes(32));
 /** The options of every feed the contract opens. */
@@ -551,6 +555,84 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         // One successor only: the derived one is current.
         family.advance();
         expect((await store.presentToken(family.sessionId, family.presentation(family.current))).status).toBe('rotated');
+      });
+    });
+
+    describe('presentToken: a replayed proof (proofHash)', () => {
+      test('the previous token with the proof its rotation recorded is a replayed proof: unknown, whatever the window, client or action, and nothing changes', async () => {
+        const family = await created(Date.now() - 5_000);
+        const afterRotation = await rotate(family, { proofHash: PROOF_1 });
+        const previous = family.secrets[0] as string;
+
+        const replays: Array<Partial<TokenPresentation>> = [
+          { proofHash: PROOF_1 },
+          { proofHash: PROOF_1, reuseGraceMs: 0 },
+          { proofHash: PROOF_1, clientHash: CLIENT_B },
+          { proofHash: PROOF_1, action: 'revoke' },
+        ];
+        for (const overrides of replays) {
+          expect(await store.presentToken(family.sessionId, family.presentation(previous, overrides))).toEqual({ status: 'unknown' });
+          expect(await store.getSession(family.sessionId)).toEqual(afterRotation);
+        }
+        expect(isRevoked(family)).toBe(false);
+
+        // Nothing changed: the successor already issued is still the current token, and rotates.
+        const next = await rotate(family, { proofHash: PROOF_2 });
+        expect(next.lastUsedAt).toBeGreaterThanOrEqual(afterRotation.lastUsedAt);
+      });
+
+      test('the previous token with a fresh proof inside the window from the same client is retried; from another client it is reuse', async () => {
+        const family = await created(Date.now() - 5_000);
+        const afterRotation = await rotate(family, { proofHash: PROOF_1 });
+        const previous = family.secrets[0] as string;
+
+        const retried = await store.presentToken(family.sessionId, family.presentation(previous, { proofHash: PROOF_2 }));
+        expect(retried.status).toBe('retried');
+        expect(sessionOf(retried)).toEqual(afterRotation);
+        // A retry records nothing: the rotation's proof is still the one refused as replayed.
+        expect(await store.presentToken(family.sessionId, family.presentation(previous, { proofHash: PROOF_1 }))).toEqual({ status: 'unknown' });
+        expect(await store.getSession(family.sessionId)).toEqual(afterRotation);
+        expect(isRevoked(family)).toBe(false);
+
+        // The window is still bound to the client that rotated: a fresh proof from another one is reuse.
+        const other = await store.presentToken(family.sessionId, family.presentation(previous, { proofHash: PROOF_3, clientHash: CLIENT_B }));
+        expect(other.status).toBe('reuse');
+        expect(await store.getSession(family.sessionId)).toBeNull();
+        expect(isRevoked(family)).toBe(true);
+      });
+
+      test('a replay of the recorded proof after the grace window is still unknown, not reuse: the family lives on', async () => {
+        const reuseGraceMs = SHORT_GRACE_MS;
+        const family = await created(Date.now() - 5_000);
+        const afterRotation = await rotate(family, { proofHash: PROOF_1 });
+        const previous = family.secrets[0] as string;
+
+        await sleepUntil(afterRotation.lastUsedAt + PAST_SHORT_GRACE_MS);
+        const replay = await store.presentToken(family.sessionId, family.presentation(previous, { proofHash: PROOF_1, reuseGraceMs }));
+        expect(replay).toEqual({ status: 'unknown' });
+        expect(await store.getSession(family.sessionId)).toEqual(afterRotation);
+        expect(isRevoked(family)).toBe(false);
+        await rotate(family, { proofHash: PROOF_2 });
+      });
+
+      test('without proofHash a presentation is judged as before, also after a rotation that recorded one; a rotation without one records none', async () => {
+        // Rotated with a proof: a retry without one is still answered to the client that rotated, and is reuse from another.
+        const bound = await created();
+        const boundRotation = await rotate(bound, { proofHash: PROOF_1 });
+        const boundRetry = await store.presentToken(bound.sessionId, bound.presentation(bound.secrets[0] as string));
+        expect(boundRetry.status).toBe('retried');
+        expect(sessionOf(boundRetry)).toEqual(boundRotation);
+        expect((await store.presentToken(bound.sessionId, bound.presentation(bound.secrets[0] as string, { clientHash: CLIENT_B }))).status).toBe('reuse');
+        expect(isRevoked(bound)).toBe(true);
+
+        // Rotated without a proof: no proof is recorded, so any proof with the previous token is an ordinary retry.
+        const unbound = await created();
+        await rotate(unbound);
+        for (const proofHash of [PROOF_1, PROOF_2]) {
+          expect((await store.presentToken(unbound.sessionId, unbound.presentation(unbound.secrets[0] as string, { proofHash }))).status).toBe('retried');
+        }
+        expect(isRevoked(unbound)).toBe(false);
+        await rotate(unbound);
       });
     });
 
