@@ -15,6 +15,8 @@ const CONTENDERS = [
   'refresh',
   'refresh-floor',
   'refresh-floor-mounted',
+  // `refresh` on families bound to a device key (DPoP, RFC 9449): every refresh carries a proof the load generator signs.
+  'refresh+dpop',
   // With a real OpenTelemetry SDK registered: the library reporting to it, and the same app with `telemetry: false`.
   'requireAuth+otel',
   'requireAuth-no-telemetry',

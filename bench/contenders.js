@@ -7,6 +7,7 @@ const express = require('express');
 const Redis = require('ioredis');
 const jwt = require('jsonwebtoken');
 const { BASELINE_SUFFIX, baseContender, baselineFromEnv } = require('./config');
+const { createDpopKey, dpopSigner, htuOf } = require('./dpop');
 
 /** The user every single-identity contender serves; the same length everywhere, so bodies are the same size. */
 const USER_ID = 'user-0001';
@@ -118,17 +119,34 @@ function withOpenTelemetry(telemetry) {
   return telemetry === 'otel' ? {} : { telemetry: false };
 }
 
-/** Logs in through our router over HTTP (the server's own port); resolves with `{ accessToken, refreshToken }`. */
-async function loginThroughRouter(port, username) {
+/**
+ * Logs in through our router over HTTP (the server's own port), with `headers` on top (a `DPoP`
+ * proof); resolves with `{ accessToken, refreshToken, dpopNonce }` (`dpopNonce`: the answer's
+ * `DPoP-Nonce`, undefined when the family is not bound).
+ */
+async function loginThroughRouter(port, username, headers = {}) {
   const res = await selfRequest(port, {
     method: 'POST',
     path: '/auth/login',
-    headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA },
+    headers: { 'content-type': 'application/json', [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA, ...headers },
     body: JSON.stringify({ username }),
   });
   const refreshToken = cookieFrom(res.headers['set-cookie'], REFRESH_COOKIE);
   if (res.status !== 200 || !refreshToken) throw new Error(`login failed: ${res.status} ${res.body}`);
-  return { accessToken: JSON.parse(res.body).accessToken, refreshToken };
+  return { accessToken: JSON.parse(res.body).accessToken, refreshToken, dpopNonce: res.headers['dpop-nonce'] };
+}
+
+/**
+ * Logs in with a DPoP proof by a fresh Ed25519 key, so the family is bound to it; resolves with the
+ * session as the load generator drives it: `{ cookie, key, nonce }` (`key` from createDpopKey, plain JSON).
+ */
+async function boundLoginThroughRouter(port, username) {
+  const key = createDpopKey();
+  const proof = dpopSigner(key)({ htm: 'POST', htu: htuOf(port, '/auth/login') });
+  const { refreshToken, dpopNonce } = await loginThroughRouter(port, username, { DPoP: proof });
+  if (!dpopNonce)
+    throw new Error('a login with a DPoP proof answered no DPoP-Nonce: the family is not bound (refreshToken.binding off, or a build without it?)');
+  return { cookie: refreshToken, key, nonce: dpopNonce };
 }
 
 /** An app serving `GET /data` behind one middleware, then `handler` (by default the user every contender serves). */
@@ -228,6 +246,8 @@ const factories = {
   },
 
   refresh: (options) => refreshContender(options),
+  // The same app, its families bound to a device key (DPoP): every refresh carries a proof, signed by the load generator.
+  'refresh+dpop': (options) => refreshContender(options, {}, true),
   'refresh+otel': (options) => refreshContender(options, withOpenTelemetry('otel')),
   'refresh-no-telemetry': (options) => refreshContender(options, withOpenTelemetry('off')),
 
@@ -260,8 +280,12 @@ async function requireAuthContender({ redisPort, prefix, dist }, extra) {
   };
 }
 
-/** `POST /auth/refresh` of the library's router, on sessions from real logins; `extra` auth options on top. */
-async function refreshContender({ redisPort, prefix, dist }, extra) {
+/**
+ * `POST /auth/refresh` of the library's router, on sessions from real logins; `extra` auth options on
+ * top. With `bound`, each login carries a DPoP proof by a key of its own (the default `binding:
+ * 'prefer'` binds it), and the load generator signs a proof for every refresh (`proof: 'dpop'`).
+ */
+async function refreshContender({ redisPort, prefix, dist }, extra, bound = false) {
   const client = ioredisClient(redisPort);
   const auth = createBenchAuth(client, prefix, dist, extra);
   await auth.ready();
@@ -272,13 +296,19 @@ async function refreshContender({ redisPort, prefix, dist }, extra) {
     app,
     auth,
     async prepare() {
-      return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE };
+      return { headers: { [CSRF_HEADER]: 'bench', 'user-agent': CHROME_UA }, cookieName: REFRESH_COOKIE, ...(bound ? { proof: 'dpop' } : {}) };
     },
-    /** Real logins through the router, one user per session; resolves with their refresh cookies' values. */
+    /**
+     * Real logins through the router, one user per session; resolves with their refresh cookies'
+     * values, or (`bound`) with `{ cookie, key, nonce }` per session.
+     */
     async sessions(port, count) {
       const logins = [];
-      for (let i = 0; i < count; i++) logins.push(loginThroughRouter(port, `user-${process.pid}-${++serial}`));
-      return (await Promise.all(logins)).map((tokens) => tokens.refreshToken);
+      for (let i = 0; i < count; i++) {
+        const username = `user-${process.pid}-${++serial}`;
+        logins.push(bound ? boundLoginThroughRouter(port, username) : loginThroughRouter(port, username).then((tokens) => tokens.refreshToken));
+      }
+      return Promise.all(logins);
     },
     async close() {
       await auth.close();

@@ -1,7 +1,8 @@
-// Drives one autocannon run against a server: a fixed request, or POST /auth/refresh chaining each connection's rotated cookie.
+// Drives one autocannon run against a server: a fixed request, or POST /auth/refresh chaining each connection's rotated cookie (and, for a bound family, a fresh DPoP proof per request).
 'use strict';
 
 const autocannon = require('autocannon');
+const { dpopNonceOf, dpopSigner, htuOf } = require('./dpop');
 
 /** Every `name=value` pair the response's Set-Cookie lines set (an empty value: a clearing; autocannon hands raw header names). */
 function setCookiePairs(headers) {
@@ -68,21 +69,33 @@ async function runFixed(server, { seconds, connections }) {
  * cookies the previous answers set, as a browser's cookie jar would (refresh rotates; resending an
  * old cookie would be reuse; our router's presence cookie travels too, once it was set). A
  * connection whose refresh is refused keeps failing, which shows up as non-2xx.
+ *
+ * A server whose sessions are bound (`server.proof === 'dpop'`: each session is `{ cookie, key,
+ * nonce }`) also gets a `DPoP` proof on every request, signed here, in the load generator's process
+ * (pinned away from the server's CPU), with the session's key and the `DPoP-Nonce` of that
+ * connection's previous 200 (the login's, first). A 200 that hands out no nonce leaves the old one,
+ * so the connection's next refresh is refused (401) and counted as failed, like any refusal.
  */
 async function runRefresh(server, { seconds, connections }) {
-  const cookies = await server.sessions(connections); // fresh per run: a run cut off mid-request leaves stale cookies behind
+  const sessions = await server.sessions(connections); // fresh per run: a run cut off mid-request leaves stale cookies behind
+  const bound = server.proof === 'dpop';
+  const htu = htuOf(server.port, '/auth/refresh');
   let nextSession = 0;
   const lost = { missingCookie: 0 };
   const setupClient = (client) => {
-    const jar = new Map([[server.cookieName, cookies[nextSession++ % cookies.length]]]);
+    const session = sessions[nextSession++ % sessions.length];
+    const jar = new Map([[server.cookieName, bound ? session.cookie : session]]);
+    const sign = bound ? dpopSigner(session.key) : null;
+    let nonce = bound ? session.nonce : undefined;
     client.setRequests([
       {
         method: 'POST',
         path: '/auth/refresh',
-        setupRequest: (request) => ({
-          ...request,
-          headers: { ...request.headers, cookie: Array.from(jar, ([name, value]) => `${name}=${value}`).join('; ') },
-        }),
+        setupRequest: (request) => {
+          const headers = { ...request.headers, cookie: Array.from(jar, ([name, value]) => `${name}=${value}`).join('; ') };
+          if (bound) headers.DPoP = sign({ htm: 'POST', htu, nonce });
+          return { ...request, headers };
+        },
         onResponse: (status, _body, _context, headers) => {
           const pairs = setCookiePairs(headers);
           if (status === 200 && !pairs.some(([name, value]) => name === server.cookieName && value !== '')) lost.missingCookie++;
@@ -90,6 +103,7 @@ async function runRefresh(server, { seconds, connections }) {
             if (value === '') jar.delete(name);
             else jar.set(name, value);
           }
+          if (bound && status === 200) nonce = dpopNonceOf(headers) ?? nonce;
         },
       },
     ]);

@@ -9,6 +9,7 @@ const { startServer } = require('./servers');
 const { runLoad, combineSlices } = require('./load');
 const { MIDDLEWARE_REFERENCES, roundGroups } = require('./schedule');
 const { cookieFrom, selfRequest } = require('./contenders');
+const { dpopSigner, htuOf } = require('./dpop');
 const { analyse } = require('./statistics');
 const { measureRefreshLatency } = require('./refresh-latency');
 const { machineInfo, loadAverage, renderText, writeResults } = require('./report');
@@ -24,17 +25,30 @@ function commandLine() {
   return [...knobs, process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.js'].join(' ');
 }
 
-/** One request per server before anything is timed: a 200 (and, for refresh, a rotated cookie) or we stop. */
+/**
+ * One request per server before anything is timed: a 200 (and, for refresh, a rotated cookie) or we
+ * stop. A bound family (`server.proof === 'dpop'`) must also be refused without a proof, and hand
+ * out the next `DPoP-Nonce` with a proof: what is measured is the bound refresh, not a plain one.
+ */
 async function sanityCheck(server) {
   if (isRefreshContender(server.name)) {
-    const [cookie] = await server.sessions(1);
-    const res = await selfRequest(server.port, {
-      method: 'POST',
-      path: '/auth/refresh',
-      headers: { ...server.headers, cookie: `${server.cookieName}=${cookie}` },
-    });
+    const [session] = await server.sessions(1);
+    const bound = server.proof === 'dpop';
+    const refresh = (headers) =>
+      selfRequest(server.port, {
+        method: 'POST',
+        path: '/auth/refresh',
+        headers: { ...server.headers, cookie: `${server.cookieName}=${bound ? session.cookie : session}`, ...headers },
+      });
+    if (bound) {
+      const unproven = await refresh({});
+      if (unproven.status !== 401)
+        throw new Error(`${server.name}: sanity refresh without a DPoP proof answered ${unproven.status}, not 401: the family is not bound`);
+    }
+    const res = await refresh(bound ? { DPoP: dpopSigner(session.key)({ htm: 'POST', htu: htuOf(server.port, '/auth/refresh'), nonce: session.nonce }) } : {});
     if (res.status !== 200 || !cookieFrom(res.headers['set-cookie'], server.cookieName))
       throw new Error(`${server.name}: sanity refresh answered ${res.status} ${res.body}`);
+    if (bound && !res.headers['dpop-nonce']) throw new Error(`${server.name}: sanity refresh with a DPoP proof answered no DPoP-Nonce`);
     return;
   }
   const res = await selfRequest(server.port, { path: '/data', headers: server.headers });

@@ -6,7 +6,7 @@ const { baseContender } = require('./config');
 /** Contenders that run next to each other; every other contender is a group of its own. */
 const GROUPS = [
   ['bare', 'noop', 'requireAuth', 'noop+req.auth', 'requireAuth@baseline'], // noop sits next to requireAuth in either direction
-  ['refresh-floor-mounted', 'refresh', 'refresh-floor', 'refresh@baseline'],
+  ['refresh-floor-mounted', 'refresh+dpop', 'refresh', 'refresh-floor', 'refresh@baseline'], // refresh sits next to refresh-floor and refresh+dpop
   ['requireAuth-no-telemetry', 'requireAuth+otel'],
   ['refresh-no-telemetry', 'refresh+otel'],
 ];

@@ -59,7 +59,14 @@ async function main() {
   server.keepAliveTimeout = 60000;
   const { port } = server.address();
   const prepared = contender.prepare ? await contender.prepare(port) : {};
-  process.send({ type: 'ready', port, headers: prepared.headers || {}, cookieName: prepared.cookieName || null, pid: process.pid });
+  process.send({
+    type: 'ready',
+    port,
+    headers: prepared.headers || {},
+    cookieName: prepared.cookieName || null,
+    proof: prepared.proof || null,
+    pid: process.pid,
+  });
 }
 
 main().catch((error) => {

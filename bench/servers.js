@@ -12,7 +12,7 @@ const PROFILE_DIR = path.join(__dirname, 'profiles');
 /**
  * Starts `name`'s server against the private Redis on `redisPort`. With `profile`, the process runs
  * under `--cpu-prof --cpu-prof-dir=bench/profiles`. Resolves with a handle: `{ name, port, pid,
- * headers, cookieName, sessions(count), stop() }`.
+ * headers, cookieName, proof, sessions(count), stop() }`.
  */
 function startServer(name, { redisPort, prefix, profile = false, cpus, timeoutMs = 20000 }) {
   const profileFile = profile ? `${name.replace(/[^A-Za-z0-9_-]/g, '_')}-${Date.now()}.cpuprofile` : null;
@@ -74,9 +74,11 @@ function startServer(name, { redisPort, prefix, profile = false, cpus, timeoutMs
         pid: child.pid,
         headers: message.headers,
         cookieName: message.cookieName,
+        /** How each refresh proves the session's key: 'dpop' (sessions are `{ cookie, key, nonce }`), or null (sessions are cookie values). */
+        proof: message.proof,
         /** Where --cpu-prof writes the profile once the process has exited (null when not profiled). */
         profileFile: profileFile && path.join(PROFILE_DIR, profileFile),
-        /** Fresh sessions (refresh-cookie values), made inside the server process. */
+        /** Fresh sessions (refresh-cookie values, or `{ cookie, key, nonce }` when `proof` is 'dpop'), made inside the server process. */
         sessions: (count) => call({ type: 'sessions', count }),
         /** The server process's CPU time so far (user + system), in microseconds. */
         cpuMicros: () => call({ type: 'cpu' }),

@@ -42,6 +42,8 @@ const TARGETS = [
   { name: 'refresh+otel vs refresh-no-telemetry', numerator: 'refresh+otel', denominator: 'refresh-no-telemetry', threshold: 0.95 },
   { name: 'requireAuth vs noop', numerator: 'requireAuth', denominator: 'noop', threshold: null },
   { name: 'refresh vs refresh-floor-mounted', numerator: 'refresh', denominator: 'refresh-floor-mounted', threshold: null },
+  // What a family bound to a device key costs per refresh (the proof's check, an Ed25519 verification above all): its CPU-equivalent ratio, and the contenders' CPU µs/req, show it.
+  { name: 'refresh+dpop vs refresh', numerator: 'refresh+dpop', denominator: 'refresh', threshold: null },
   { name: 'requireAuth vs requireAuth@baseline', numerator: 'requireAuth', denominator: 'requireAuth@baseline', threshold: null },
   { name: 'refresh vs refresh@baseline', numerator: 'refresh', denominator: 'refresh@baseline', threshold: null },
 ];

@@ -63,6 +63,9 @@ export class AuthClientError extends Error {
 const MESSAGES: Record<string, string> = {
   invalid_credentials: 'Wrong username or password.',
   invalid_refresh_token: 'Your session has ended. Please sign in again.',
+  invalid_dpop_proof:
+    'This browser could not prove it is the one you signed in on (it may not keep sign-in keys, as some private modes do). Please sign in again.',
+  use_dpop_nonce: 'Your session could not be checked. Please try again.',
   invalid_token: 'Your session has ended. Please sign in again.',
   csrf_rejected: 'The request was refused for security reasons. Reload the page and try again.',
   temporarily_unavailable: 'The service is temporarily unavailable. Please try again in a moment.',

@@ -16,6 +16,7 @@ import {
 } from '../shared/protocol.js';
 import { type AuthClientError, errorOf, invalidResponse, networkError, signOutIncomplete } from './auth-client-error.js';
 import { crossTabRefresh } from './cross-tab-refresh.js';
+import { createDeviceKey, type DeviceKey, deleteDeviceKey, loadDeviceKey, saveDeviceKey, signProof } from './device-key.js';
 import { type AuthUser, createTabSession, type HeldToken, type SessionState, usable } from './session-state.js';
 import { tokenOriginCheck } from './token-origins.js';
 import { readTokenPayload } from './token-payload.js';
@@ -309,6 +310,47 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     });
   };
 
+  /** The Web Lock's, the BroadcastChannel's and the device key's name: one per router. */
+  const slot = `express-refresh-tokens:${baseUrl}`;
+
+  /**
+   * Sends a route's request with a proof by `key`, when the session is bound to one (the server's
+   * `refreshToken.binding`), and keeps the nonce the answer hands out for the next proof.
+   */
+  const proven = async (path: string, init: RequestInit & { csrf?: boolean }, key: DeviceKey | undefined): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    if (key) headers.set('DPoP', await signProof(key, 'POST', new URL(`${baseUrl}${path}`, location.href).href));
+    const response = await request(path, { ...init, headers });
+    const nonce = response.headers.get('DPoP-Nonce');
+    if (key && nonce && nonce !== key.nonce) {
+      key.nonce = nonce;
+      await saveDeviceKey(slot, key);
+    }
+    return response;
+  };
+
+  /** The code of an error answer, read from a copy (the answer itself is read later). */
+  const codeOf = async (response: Response): Promise<string | undefined> => {
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { error?: unknown } | null;
+    return typeof body?.error === 'string' ? body.error : undefined;
+  };
+
+  /**
+   * Forgets a session the server no longer takes from this browser (its key is gone or not the
+   * session's): the key, and the presence cookie, so no tab tries again until the next sign-in.
+   */
+  const forgetBoundSession = async (): Promise<void> => {
+    await deleteDeviceKey(slot);
+    const secure = typeof location !== 'undefined' && location.protocol === 'https:' ? '; Secure' : '';
+    for (const name of presenceCookies) {
+      // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is missing in Safari and Firefox; the line is a constant name and attributes
+      document.cookie = `${name}=; Max-Age=0; Path=/${secure}`;
+    }
+  };
+
   /** Holds the token of a login's or a refresh's answer. */
   const acceptTokens = async (response: Response): Promise<HeldToken> => {
     const { accessToken, expiresIn } = ((await response.json().catch(() => null)) ?? {}) as Partial<TokenResponse>;
@@ -321,16 +363,32 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   };
 
   const tabs = crossTabRefresh({
-    name: `express-refresh-tokens:${baseUrl}`,
+    name: slot,
     session,
     browserHasSession: hasPresenceCookie,
     async refreshThroughCookie() {
-      const response = await request(ROUTES.refresh, { method: 'POST', csrf: true });
+      // Under the Web Lock: one tab at a time uses the key and moves its nonce on.
+      const key = await loadDeviceKey(slot);
+      let response = await proven(ROUTES.refresh, { method: 'POST', csrf: true }, key);
+      // A nonce kept from an older answer: the server says which one it wants, once.
+      if (key && response.status === 401 && (await codeOf(response)) === 'use_dpop_nonce') {
+        response = await proven(ROUTES.refresh, { method: 'POST', csrf: true }, key);
+      }
       if (response.ok) return acceptTokens(response);
-      if (response.status === 401) return null;
+      if (response.status === 401) {
+        if ((await codeOf(response)) === 'invalid_dpop_proof') await forgetBoundSession();
+        else if (key) await deleteDeviceKey(slot);
+        return null;
+      }
       throw await errorOf(response); // 503 and the like: nothing changed, the cookie is kept
     },
   });
+
+  /** Runs `task` under the tabs' Web Lock (where there is one), so no other tab refreshes or signs in meanwhile. */
+  const underLock = <T>(task: () => Promise<T>): Promise<T> => {
+    const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+    return locks ? (locks.request(slot, task) as Promise<T>) : task();
+  };
 
   /** A token good for a request now: the one held, another tab's, or a refreshed one. */
   const freshToken = async (): Promise<HeldToken | null> => {
@@ -357,11 +415,19 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
   const client: AuthClient = {
     async login(credentials) {
-      const response = await request(ROUTES.login, {
-        method: 'POST',
-        csrf: true,
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(credentials),
+      // A fresh key for every login, made, kept and sent under the lock: two tabs signing in at once
+      // never bind a session to a key the other overwrote. A browser that cannot keep it signs in unbound.
+      const response = await underLock(async () => {
+        const key = await createDeviceKey();
+        const kept = key !== undefined && (await saveDeviceKey(slot, key));
+        const answer = await proven(
+          ROUTES.login,
+          { method: 'POST', csrf: true, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials) },
+          kept ? key : undefined,
+        );
+        // Not bound (refused, or a server with binding off): the key serves nothing.
+        if (kept && !(answer.ok && answer.headers.get('DPoP-Nonce'))) await deleteDeviceKey(slot);
+        return answer;
       });
       if (!response.ok) throw await errorOf(response);
       const token = await acceptTokens(response);
@@ -371,10 +437,12 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
 
     async logout() {
       const heldSession = hasPresenceCookie();
-      const answer = await request(ROUTES.logout, { method: 'POST', csrf: true }).catch((error: AuthClientError) => error);
+      const key = await loadDeviceKey(slot);
+      const answer = await proven(ROUTES.logout, { method: 'POST', csrf: true }, key).catch((error: AuthClientError) => error);
       const ended = answer instanceof Response && answer.ok;
       // Signed out only when the browser no longer holds the session: the server ended it, or cleared its cookies.
       if (!ended && !(heldSession && !hasPresenceCookie())) throw signOutIncomplete(answer instanceof Response ? await errorOf(answer) : answer);
+      if (key) await deleteDeviceKey(slot);
       tabs.signOutAllTabs();
       return { serverSessionEnded: ended };
     },

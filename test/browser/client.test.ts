@@ -26,7 +26,17 @@ declare const window: TestWindow;
 declare const document: { cookie: string; querySelector(selector: string): { textContent: string | null } | null };
 declare const localStorage: { length: number };
 declare const sessionStorage: { length: number };
-declare const indexedDB: { databases(): Promise<unknown[]> };
+declare const indexedDB: {
+  databases(): Promise<unknown[]>;
+  open(name: string): {
+    result: {
+      transaction(store: string): {
+        objectStore(name: string): { getAll(): { result: Array<{ keys: { privateKey: { extractable: boolean } } }>; onsuccess: () => void } };
+      };
+    };
+    onsuccess: () => void;
+  };
+};
 declare function fetch(url: string, init?: { headers?: Record<string, string> }): Promise<{ status: number }>;
 
 /** The refresh cookie's name with `cookie.secure: false`, and its script-readable presence cookie. */
@@ -300,8 +310,13 @@ describe('browser client in Chromium', () => {
 
   test("a stolen refresh cookie presented after the grace window gets nothing and ends the victim's session too", async () => {
     const victimContext = await newContext();
+    // A browser that cannot keep a device key (as some private modes): its session is unbound, and
+    // reuse detection is what protects it (a bound session's copied cookie refreshes nothing at all:
+    // test/browser/device-binding.test.ts).
+    await victimContext.addInitScript(() => Object.defineProperty(globalThis, 'indexedDB', { value: undefined, configurable: true }));
     const victim = await openPage(victimContext);
     const user = await login(victim);
+    expect((await victimContext.cookies()).find((cookie) => cookie.name === REFRESH_COOKIE)?.value.split('.')).toHaveLength(4);
 
     // The thief copies the cookies (the HttpOnly refresh cookie and its presence cookie) into another browser.
     const stolen = await victimContext.cookies();
@@ -452,7 +467,7 @@ describe('browser client in Chromium', () => {
     expect(seen).toEqual([expected, expected]);
   });
 
-  test('tokens are out of reach of scripts: HttpOnly refresh cookie, secret-free presence cookie, no web storage', async () => {
+  test('tokens are out of reach of scripts: HttpOnly refresh cookie, secret-free presence cookie, no web storage; IndexedDB holds only the non-extractable device key', async () => {
     const context = await newContext();
     const page = await openPage(context);
     const probe = await context.newPage();
@@ -480,9 +495,24 @@ describe('browser client in Chromium', () => {
         local: localStorage.length,
         session: sessionStorage.length,
         databases: await indexedDB.databases(),
+        deviceKeys: await new Promise<Array<{ fields: string[]; extractable: boolean }>>((resolve) => {
+          const opening = indexedDB.open('express-refresh-tokens');
+          opening.onsuccess = () => {
+            const all = opening.result.transaction('device-keys').objectStore('device-keys').getAll();
+            all.onsuccess = () =>
+              resolve(all.result.map((record) => ({ fields: Object.keys(record).sort(), extractable: record.keys.privateKey.extractable })));
+          };
+        }),
       }));
-      // Scripts see the presence cookie only, both on the page and on the refresh cookie's own path.
-      expect(seen).toEqual({ cookie: `${PRESENCE_COOKIE}=${presence?.value}`, local: 0, session: 0, databases: [] });
+      // Scripts see the presence cookie only, both on the page and on the refresh cookie's own path; the
+      // one database holds the session's device key, whose private half cannot be read out.
+      expect(seen).toEqual({
+        cookie: `${PRESENCE_COOKIE}=${presence?.value}`,
+        local: 0,
+        session: 0,
+        databases: [{ name: 'express-refresh-tokens', version: 1 }],
+        deviceKeys: [{ fields: ['alg', 'jwk', 'keys', 'nonce'], extractable: false }],
+      });
       expect(await probe.evaluate(() => document.cookie)).toBe(`${PRESENCE_COOKIE}=${presence?.value}`);
       expect(seen.cookie).not.toContain(accessToken as string);
       expect(seen.cookie).not.toContain(refreshCookie?.value as string);
