@@ -2,11 +2,11 @@
 import type { RequestHandler, Router } from 'express';
 import { ErrorCodes, StoreUnavailableError } from './errors';
 import { type AuthEvents, createAuthEvents } from './events';
-import { readCookie } from './http/cookies';
 import { type Jwks, PublishedKeys } from './http/jwks';
 import { createRateLimiters } from './http/rate-limit';
 import { createRequireAuth, type RequireAuthOptions } from './http/require-auth';
 import { createAuthRouter } from './http/router';
+import { presentedToken, transportOf } from './http/token-transport';
 import { createHealthHandler, type HealthReport, healthReport } from './observability/health';
 import { watchState } from './observability/state-watch';
 import { createTelemetry } from './observability/telemetry';
@@ -260,8 +260,8 @@ export function createAuth(options: AuthOptions): Auth {
   const rateLimiters = createRateLimiters(config.rateLimit, config.store, {
     secret: config.refreshToken.successorKey,
     refreshFamily: (req) => {
-      const held = readCookie(req, config.cookie.name);
-      return held.status === 'present' ? sessions.familyOf(held.value) : undefined;
+      const token = presentedToken(req, config.cookie.name, transportOf(req, config.cookie.name));
+      return token === undefined ? undefined : sessions.familyOf(token);
     },
   });
   const stateSources = { feed: sessions.feed, store: config.store, maxStalenessMs: config.revocation.maxStalenessMs };

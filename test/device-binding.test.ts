@@ -189,6 +189,111 @@ describe.each(stores)('bound families (%s)', (_name, makeStore) => {
   });
 });
 
+describe.each(stores)('a client without cookies: the refresh token in the body, only when bound (%s)', (_name, makeStore) => {
+  /** A native app's login: a proof, and `tokenTransport: 'body'`; no CSRF header (no cookie is involved). */
+  async function nativeLogin(app: Express, key: DpopClientKey): Promise<{ res: request.Response; client: Client }> {
+    const res = await request(app)
+      .post(LOGIN)
+      .set('X-Requested-With', 'fetch')
+      .set('DPoP', await dpopProof(key, { htm: 'POST', htu: htuOf(LOGIN) }))
+      .send({ username: 'alice', password: USERS.alice?.password, tokenTransport: 'body' });
+    return { res, client: { key, cookie: res.body.refreshToken, nonce: res.headers['dpop-nonce'], accessToken: res.body.accessToken } };
+  }
+
+  /** POSTs `path` as a native app: the token in a JSON body, a proof, no cookie, no CSRF header. */
+  async function nativeSend(app: Express, path: string, client: Client, proof?: string | null): Promise<request.Response> {
+    const req = request(app).post(path).send({ refreshToken: client.cookie });
+    const header = proof === undefined ? await dpopProof(client.key, { htm: 'POST', htu: htuOf(path), nonce: client.nonce }) : proof;
+    return header === null ? req : req.set('DPoP', header);
+  }
+
+  test('login, refresh and logout carry the token in JSON, set no cookie, and need no CSRF header', async () => {
+    const { app } = boundApp(await makeStore());
+    const { res, client } = await nativeLogin(app, await createDpopKey());
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(client.cookie.split('.')).toHaveLength(5);
+    for (let round = 0; round < 2; round++) {
+      const refreshed = await nativeSend(app, REFRESH, client);
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.headers['set-cookie']).toBeUndefined();
+      expect(refreshed.body).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: expect.any(Number), refreshToken: expect.any(String) });
+      expect(refreshed.body.refreshToken).not.toBe(client.cookie);
+      client.cookie = refreshed.body.refreshToken;
+      client.nonce = refreshed.headers['dpop-nonce'];
+      expect((await me(app, refreshed.body.accessToken)).status).toBe(200);
+    }
+    const sessions = await request(app).get('/auth/sessions').set('Authorization', `Bearer ${client.accessToken}`);
+    expect(sessions.status).toBe(200);
+    expect(sessions.body.sessions).toHaveLength(1);
+    const out = await nativeSend(app, LOGOUT, client);
+    expect(out.status).toBe(204);
+    expect(out.headers['set-cookie']).toBeUndefined();
+    expect((await nativeSend(app, REFRESH, client)).status).toBe(401);
+  });
+
+  test('rotation and reuse detection as for cookies: an earlier token, with a valid proof, after the grace window revokes the family', async () => {
+    const { app, reuses } = boundApp(await makeStore(), { refreshToken: { secret: 'r'.repeat(43), reuseGrace: 0 } });
+    const { client } = await nativeLogin(app, await createDpopKey());
+    const earlier = { ...client };
+    const refreshed = await nativeSend(app, REFRESH, client);
+    client.cookie = refreshed.body.refreshToken;
+    client.nonce = refreshed.headers['dpop-nonce'];
+    // the earlier token comes back (a restored backup of the app's storage), with a fresh proof by the key
+    expect((await nativeSend(app, REFRESH, earlier)).status).toBe(401);
+    expect(reuses).toHaveLength(1);
+    expect((await nativeSend(app, REFRESH, client)).status).toBe(401); // the family is gone
+  });
+
+  test('the body takes no unbound token and no token without its proof; a login asks for the body only with a proof', async () => {
+    const { app, failures } = boundApp(await makeStore());
+    const { client } = await nativeLogin(app, await createDpopKey());
+    expectProofRefused(await nativeSend(app, REFRESH, client, null));
+    expect(failures.map((event) => event.reason)).toEqual(['missing']);
+    // a browser's unbound cookie token moved into a body counts for nothing
+    const unbound = await request(app).post(LOGIN).set('X-Requested-With', 'fetch').send({ username: 'alice', password: USERS.alice?.password });
+    const moved = await request(app)
+      .post(REFRESH)
+      .send({ refreshToken: refreshCookieOf(unbound) });
+    expect(moved.status).toBe(401);
+    expect(moved.body).toEqual({ error: 'invalid_refresh_token' });
+    expect(
+      (
+        await request(app)
+          .post(REFRESH)
+          .set('X-Requested-With', 'fetch')
+          .set('Cookie', `${COOKIE}=${refreshCookieOf(unbound)}`)
+      ).status,
+    ).toBe(200);
+    const noProof = await request(app)
+      .post(LOGIN)
+      .set('X-Requested-With', 'fetch')
+      .send({ username: 'alice', password: USERS.alice?.password, tokenTransport: 'body' });
+    expect(noProof.status).toBe(400);
+    expect(noProof.body.message).toMatch(/tokenTransport 'body' needs a session bound to a device key/);
+    const odd = await request(app)
+      .post(LOGIN)
+      .set('X-Requested-With', 'fetch')
+      .send({ username: 'alice', password: USERS.alice?.password, tokenTransport: 'header' });
+    expect(odd.status).toBe(400);
+    // the token still refreshes after all that
+    expect((await nativeSend(app, REFRESH, client)).status).toBe(200);
+  });
+
+  test('a request holding the refresh cookie is a cookie request: its JSON body changes nothing and the CSRF check applies', async () => {
+    const { app } = boundApp(await makeStore());
+    const browser = await boundLogin(app);
+    const { client } = await nativeLogin(app, await createDpopKey());
+    const mixed = await request(app)
+      .post(REFRESH)
+      .set('Cookie', `${COOKIE}=${browser.cookie}`)
+      .set('DPoP', await dpopProof(client.key, { htm: 'POST', htu: htuOf(REFRESH), nonce: client.nonce }))
+      .send({ refreshToken: client.cookie });
+    expect(mixed.status).toBe(403);
+    expect(mixed.body.error).toBe('csrf_rejected');
+  });
+});
+
 describe('binding modes and the origin option', () => {
   test("'prefer' (the default) accepts a login without a proof: an unbound family, refreshed as before", async () => {
     const { app } = boundApp(memoryStore());

@@ -1,5 +1,6 @@
 // Model-based property test: fast-check drives random sequences of logins, refreshes (current, previous,
-// older and forged tokens, concurrent pairs), logouts, revocations and time passing against MemoryStore
+// older and forged tokens, concurrent pairs; with no proof, a fresh one, or the very proof of the last
+// rotation replayed), logouts, revocations and time passing against MemoryStore
 // and RedisStore, checking every outcome against a small reference model and the family invariants.
 import { createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
@@ -50,7 +51,13 @@ interface PresentAction {
   action: 'rotate' | 'revoke';
   pick: number;
   graceEdgeOffset: number | null;
+  /**
+   * The device-key proof the presentation carries (`TokenPresentation.proofHash`): none (an unbound
+   * family), a fresh one, or the one the family's last rotation recorded, replayed.
+   */
+  proof: ProofKind;
 }
+type ProofKind = 'none' | 'fresh' | 'replay';
 type Action =
   /** A login of `user` that began `agoMs` ago (an in-flight login when a revokeUser lands meanwhile). */
   | { kind: 'login'; user: number; agoMs: number; client: 'A' | 'B' }
@@ -95,12 +102,15 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       action: fc.constantFrom('rotate' as const, 'rotate' as const, 'rotate' as const, 'rotate' as const, 'rotate' as const, 'revoke' as const),
       pick: fc.nat({ max: 7 }),
       graceEdgeOffset: fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: edgeOffset }),
+      proof: fc.constantFrom<ProofKind>('none', 'none', 'fresh', 'fresh', 'replay'),
     }),
   },
   // Logout: 'revoke' with the current token.
   {
     weight: 1,
-    arbitrary: famRef.map((fam): Action => ({ kind: 'present', fam, token: 'current', client: 'same', action: 'revoke', pick: 0, graceEdgeOffset: null })),
+    arbitrary: famRef.map(
+      (fam): Action => ({ kind: 'present', fam, token: 'current', client: 'same', action: 'revoke', pick: 0, graceEdgeOffset: null, proof: 'none' }),
+    ),
   },
   {
     weight: 2,
@@ -142,6 +152,8 @@ interface ModelFamily {
   rotations: number;
   /** The client that made the last rotation (or logged in). */
   client: string;
+  /** The proof hash the last rotation carried ('' for none, and at login). */
+  rotationProof: string;
   /** Ended by logout, reuse, revokeSession or revokeUser (or never created); expiry is derived from time. */
   ended: boolean;
   /** Its own session revocation reached the feed (logout, reuse, revokeSession). */
@@ -162,6 +174,8 @@ interface Decision {
   record?: SessionRecord;
 }
 
+/** Whether `p` carries the proof the family's last rotation recorded. */
+const isReplayedProof = (f: ModelFamily, p: Presented): boolean => p.presentation.proofHash !== undefined && p.presentation.proofHash === f.rotationProof;
 const expiresAt = (f: ModelFamily) => Math.min(f.lastUsedAt + IDLE_TTL_MS, f.absoluteAt);
 const aliveAt = (f: ModelFamily, t: number) => !f.ended && t < expiresAt(f);
 const otherClient = (client: string) => (client === CLIENT_A ? CLIENT_B : CLIENT_A);
@@ -191,10 +205,12 @@ function decide(f: ModelFamily, p: Presented, t: number): Decision {
   const end = (status: 'revoked' | 'reuse'): Decision => ({ status, next: { ...f, ended: true, sessionRevoked: true }, record: recordOf(f) });
   if (p.secret === secretAt(f, f.rotations)) {
     if (p.action === 'revoke') return end('revoked');
-    const next = { ...f, lastUsedAt: t, rotations: f.rotations + 1, client: p.client };
+    const next = { ...f, lastUsedAt: t, rotations: f.rotations + 1, client: p.client, rotationProof: p.presentation.proofHash ?? '' };
     return { status: 'rotated', next, record: recordOf(next) };
   }
   if (f.rotations > 0 && p.secret === secretAt(f, f.rotations - 1)) {
+    // The very proof that rotated, replayed with the token it rotated: refused, nothing changes, whatever the window.
+    if (isReplayedProof(f, p)) return { status: 'unknown', next: f };
     const inGrace = t - f.lastUsedAt <= REUSE_GRACE_MS && p.client === f.client;
     if (!inGrace) return end('reuse');
     return p.action === 'revoke' ? end('revoked') : { status: 'retried', next: f, record: recordOf(f) };
@@ -326,7 +342,7 @@ class Scenario {
     return { index, f: this.families[index] as ModelFamily };
   }
 
-  private presented(f: ModelFamily, secret: string, generation: number, client: string, action: 'rotate' | 'revoke'): Presented {
+  private presented(f: ModelFamily, secret: string, generation: number, client: string, action: 'rotate' | 'revoke', proof: ProofKind = 'none'): Presented {
     const presentation = f.oracle.presentation(secret, {
       generation,
       clientHash: client,
@@ -335,6 +351,9 @@ class Scenario {
       reuseGraceMs: REUSE_GRACE_MS,
       revocationTtlMs: REVOCATION_TTL_MS,
     });
+    // A replay needs a recorded proof; without one it is a fresh proof.
+    if (proof === 'replay' && f.rotationProof !== '') presentation.proofHash = f.rotationProof;
+    else if (proof !== 'none') presentation.proofHash = randomBytes(12).toString('base64url');
     return { secret, generation, client, action, presentation };
   }
 
@@ -390,6 +409,7 @@ class Scenario {
       lastUsedAt: createdAt,
       rotations: 0,
       client: clientHash,
+      rotationProof: '',
       ended: refused,
       sessionRevoked: false,
     };
@@ -404,7 +424,14 @@ class Scenario {
     // A previous token needs a rotation behind it, an older one two: make them first (checked like any presentation).
     const needed = action.token === 'older' ? 2 : action.token === 'previous' ? 1 : 0;
     while ((this.families[index] as ModelFamily).rotations < needed && aliveAt(this.families[index] as ModelFamily, Date.now() + SLACK_MS)) {
-      await this.presentOn(index, { token: 'current', client: 'same', action: 'rotate', pick: 0, graceEdgeOffset: null });
+      await this.presentOn(index, {
+        token: 'current',
+        client: 'same',
+        action: 'rotate',
+        pick: 0,
+        graceEdgeOffset: null,
+        proof: action.proof === 'none' ? 'none' : 'fresh',
+      });
     }
     await this.presentOn(index, action);
   }
@@ -427,7 +454,7 @@ class Scenario {
     if (token === 'previous' && action.graceEdgeOffset !== null) {
       await sleep(Math.min(MAX_SLEEP_MS, Math.max(0, f.lastUsedAt + REUSE_GRACE_MS + action.graceEdgeOffset - Date.now())));
     }
-    const p = this.presented(f, secret, generation, action.client === 'same' ? f.client : otherClient(f.client), action.action);
+    const p = this.presented(f, secret, generation, action.client === 'same' ? f.client : otherClient(f.client), action.action, action.proof);
 
     const lo = Date.now() - SLACK_MS;
     const outcome = await this.store.presentToken(f.oracle.sessionId, p.presentation);
@@ -438,7 +465,9 @@ class Scenario {
     const status = outcome.status;
     const surelyAlive = aliveAt(f, hi);
     if (token === 'forged' && status !== 'unknown' && status !== 'missing') this.fail(`invariant: a forgery was answered ${status}`);
-    const replayOutsideWindow = token === 'previous' && (p.client !== f.client || lo - f.lastUsedAt > REUSE_GRACE_MS);
+    const replayOutsideWindow = token === 'previous' && !isReplayedProof(f, p) && (p.client !== f.client || lo - f.lastUsedAt > REUSE_GRACE_MS);
+    if (token === 'previous' && isReplayedProof(f, p) && status !== 'unknown' && (surelyAlive || status !== 'missing'))
+      this.fail(`invariant: a replayed proof was answered ${status}, not unknown`);
     if (token === 'older' || replayOutsideWindow) {
       if (status !== 'reuse' && (surelyAlive || status !== 'missing'))
         this.fail(`invariant: a replay (${token}, ${p.client === f.client ? 'same' : 'other'} client) was answered ${status}, not reuse`);

@@ -11,7 +11,7 @@ import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/pro
 import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
 import { DPOP_ALGORITHMS } from '../tokens/dpop-proof';
 import { authenticateUser, invalidCredentials } from './authenticate-user';
-import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
+import { clearRefreshCookie, presenceCookieExpiry, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { ensureFallbackErrorHandler, logoutPending, toAuthError } from './error-handling';
 import { inSequence } from './in-sequence';
@@ -19,6 +19,7 @@ import { jwksHandler, type PublishedKeys } from './jwks';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
 import type { AuthInfo } from './require-auth';
+import { presentedToken, type TokenTransport, transportOf } from './token-transport';
 import { warnIfProxyUntrusted } from './trust-proxy-warning';
 
 /** Everything the router needs from the auth instance. */
@@ -104,11 +105,31 @@ const PRESENCE_ROUNDING_MS = 2000;
  * spelled out: a signed token is base64url and dots, which JSON needs no escape for, and ASCII, so
  * its length is its length in bytes.
  */
-function sendTokenResponse(res: Response, access: IssuedAccessToken): void {
-  const json = `{"accessToken":"${access.token}","tokenType":"Bearer","expiresIn":${JSON.stringify(access.expiresIn)}}`;
+function sendTokenResponse(res: Response, access: IssuedAccessToken, refreshToken: string | undefined): void {
+  // A refresh token is base64url and dots too.
+  const inBody = refreshToken === undefined ? '' : `,"refreshToken":"${refreshToken}"`;
+  const json = `{"accessToken":"${access.token}","tokenType":"Bearer","expiresIn":${JSON.stringify(access.expiresIn)}${inBody}}`;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', json.length);
   res.end(json);
+}
+
+/**
+ * The transport a login asks for (`tokenTransport` in its body: `'cookie'`, the default, or `'body'`);
+ * `'body'` only for a login bound to a device key (`jkt`). Anything else is a 400 that says why.
+ */
+function requestedTransport(req: Request, jkt: string | undefined): TokenTransport {
+  const asked: unknown = (req.body as Record<string, unknown>).tokenTransport;
+  if (asked === undefined || asked === 'cookie') return 'cookie';
+  if (asked !== 'body') throw new AuthError('invalid_request', 400, "tokenTransport must be 'cookie' (the default) or 'body'");
+  if (jkt === undefined) {
+    throw new AuthError(
+      'invalid_request',
+      400,
+      "tokenTransport 'body' needs a session bound to a device key: send a DPoP proof with the login (a refresh token outside an HttpOnly cookie must be bound)",
+    );
+  }
+  return 'body';
 }
 
 function clientOf(req: Request): ClientInfo {
@@ -178,15 +199,28 @@ export function createAuthRouter(deps: RouterDeps): Router {
    * up to 2 s under the deadline is also taken as current (a value in whole seconds, floored, from a
    * Max-Age also floored, as earlier builds wrote it).
    */
-  const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean): void => {
+  const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean, transport: TokenTransport): void => {
     // The store's clock (Redis': the session's times are its), so no instance's clock skews a token's life.
     const now = sessions.now();
     const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
     const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
-    setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
     if (issued.nonce !== undefined) res.setHeader('DPoP-Nonce', issued.nonce);
+    if (transport === 'body') return sendTokenResponse(res, access, issued.refreshToken);
+    setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
     if (newFamily || presenceCookieExpiry(req, config.cookie) < expiresAt - PRESENCE_ROUNDING_MS) setPresenceCookie(res, config.cookie, absoluteExpiresAt, now);
-    sendTokenResponse(res, access);
+    sendTokenResponse(res, access, undefined);
+  };
+
+  /**
+   * The first step of `/refresh` and `/logout`: a request that sends its token in the body (a client
+   * without cookies) gets its JSON body parsed, and no CSRF check (no cookie is involved: a page of
+   * another site has no token to put there, nor the key to prove it); a request with the cookie gets
+   * the CSRF check.
+   */
+  const parseJson = inSequence(jsonObjectBody(config.bodyLimit));
+  const byTransport: RequestHandler = function tokenTransport(req, res, next) {
+    const step = transportOf(req, config.cookie.name) === 'body' ? parseJson : csrf;
+    step(req, res, next);
   };
 
   /**
@@ -199,23 +233,21 @@ export function createAuthRouter(deps: RouterDeps): Router {
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
-  const heldCookie = (req: Request): string | undefined => {
-    const held = readCookie(req, config.cookie.name);
-    return held.status === 'present' ? held.value : undefined;
-  };
+  const heldCookie = (req: Request): string | undefined => presentedToken(req, config.cookie.name, 'cookie');
 
   // Refresh, the busiest route, is matched first; it, login and logout prepare their own answers.
   router.post(
     ROUTES.refresh,
-    observed('refresh', [csrf, ...limited(rateLimiters.refresh)], async (req, res) => {
-      const outcome = await sessions.refresh(heldCookie(req), clientOf(req), () => proofOf(req));
+    observed('refresh', [byTransport, ...limited(rateLimiters.refresh)], async (req, res) => {
+      const transport = transportOf(req, config.cookie.name);
+      const outcome = await sessions.refresh(presentedToken(req, config.cookie.name, transport), clientOf(req), () => proofOf(req), transport === 'body');
       if (outcome.status === 'rotated' || outcome.status === 'retried') {
-        sendTokens(req, res, outcome, false);
+        sendTokens(req, res, outcome, false, transport);
         return outcome.status;
       }
       // A refused proof changes nothing, the cookie included: whoever holds only a copy of it must not sign its owner out.
       if (outcome.status === 'unproven') return { result: 'invalid_proof', error: proofRefusal(outcome) };
-      clearRefreshCookie(req, res, config.cookie);
+      if (transport === 'cookie') clearRefreshCookie(req, res, config.cookie);
       return { result: REFRESH_REFUSALS[outcome.status], error: invalidRefreshToken() };
     }),
   );
@@ -228,6 +260,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
       // A proof sent is checked before the credentials: a client that meant to bind its session learns at once that it cannot.
       const binding = sessions.loginBinding(proofOf(req), clientOf(req));
       if ('status' in binding) return { result: 'invalid_proof', error: proofRefusal(binding) };
+      const transport = requestedTransport(req, binding.jkt);
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login
       // too; and after the feed has loaded, so a store's first epoch never postdates its first logins.
       // On the store's clock, as revokeUser marks and the epoch are, whatever this instance's clock says.
@@ -237,7 +270,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
       const user = await observation.around(() => authenticateUser(config, codec, req));
       const issued = await sessions.login(user, loginStartedAt, clientOf(req), heldCookie(req), binding.jkt);
       if (!issued) throw invalidCredentials();
-      sendTokens(req, res, issued, true);
+      sendTokens(req, res, issued, true, transport);
       return 'success';
     }),
   );
@@ -248,16 +281,17 @@ export function createAuthRouter(deps: RouterDeps): Router {
   // HMAC, like any request's work); only an authentic token reaches the store, and it ends its family.
   router.post(
     ROUTES.logout,
-    observed('logout', [csrf], async (req, res) => {
+    observed('logout', [byTransport], async (req, res) => {
       // Past the CSRF check, every answer clears both cookies, whatever happens next (the clearing is
       // on the response before anything can fail): the browser is signed out even when the store is
       // down. SPEC's "a store outage leaves the client's cookie alone" deliberately does not apply to
       // logout: keeping the cookie of a user who asked to leave would sign them back in on reload.
       // Instead the 503 says so, and the server-side end is retried in the background.
-      clearRefreshCookie(req, res, config.cookie);
+      const transport = transportOf(req, config.cookie.name);
+      if (transport === 'cookie') clearRefreshCookie(req, res, config.cookie);
       let refused: ProofRefused | undefined;
       try {
-        refused = await sessions.logout(heldCookie(req), clientOf(req), () => proofOf(req));
+        refused = await sessions.logout(presentedToken(req, config.cookie.name, transport), clientOf(req), () => proofOf(req), transport === 'body');
       } catch (error) {
         const failure = toAuthError(error, 'logout', events);
         throw failure.code === 'temporarily_unavailable' ? logoutPending(failure.cause) : failure;

@@ -183,11 +183,15 @@ export class SessionService {
     return this.proofRefused('login', checked, client, undefined);
   }
 
-  /** Rotates a refresh cookie. Resolves with the session and its next refresh token, or why it was refused. */
-  async refresh(cookieValue: string | undefined, client: ClientInfo, proof: () => ProofRequest): Promise<RefreshOutcome> {
+  /**
+   * Rotates a refresh token (`boundOnly` when it came out of its cookie, in a body: then only a token
+   * bound to a key counts). Resolves with the session and its next refresh token, or why it was refused.
+   */
+  async refresh(cookieValue: string | undefined, client: ClientInfo, proof: () => ProofRequest, boundOnly = false): Promise<RefreshOutcome> {
     if (cookieValue === undefined) return REFRESH_REFUSED.invalid;
     const parts = parseRefreshToken(this.keys, cookieValue);
-    if (!parts) return REFRESH_REFUSED.invalid;
+    // Out of its cookie (`boundOnly`: sent in a body), only a token bound to a key counts.
+    if (!parts || (boundOnly && parts.jkt === undefined)) return REFRESH_REFUSED.invalid;
     // After the MAC, before anything else: a bound family is never refreshed without its key's proof.
     const proven = this.proofFor('refresh', parts, proof, client);
     if (proven !== undefined && 'status' in proven) return proven;
@@ -236,9 +240,9 @@ export class SessionService {
    * (`closed`) when the instance closes. A family bound to a key ends only with a valid proof: else
    * resolves with the refusal, and nothing is ended.
    */
-  async logout(cookieValue: string | undefined, client: ClientInfo, proof: () => ProofRequest): Promise<ProofRefused | undefined> {
+  async logout(cookieValue: string | undefined, client: ClientInfo, proof: () => ProofRequest, boundOnly = false): Promise<ProofRefused | undefined> {
     const parts = cookieValue === undefined ? null : parseRefreshToken(this.keys, cookieValue);
-    if (!parts) return;
+    if (!parts || (boundOnly && parts.jkt === undefined)) return;
     // A bound family ends only for the holder of its key: a copied cookie cannot sign its owner out.
     const proven = this.proofFor('logout', parts, proof, client);
     if (proven !== undefined && 'status' in proven) return proven;

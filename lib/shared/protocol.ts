@@ -34,6 +34,11 @@ export interface TokenResponse {
   tokenType: 'Bearer';
   /** Seconds until the access token expires. */
   expiresIn: number;
+  /**
+   * The refresh token, only for a client that asked for it in the body at login
+   * (`tokenTransport: 'body'`, a family bound to a device key); browsers get it in the HttpOnly cookie.
+   */
+  refreshToken?: string;
 }
 
 /**

@@ -805,7 +805,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const after = Date.now();
         expect(read).toBeGreaterThanOrEqual(before - 1);
         expect(read).toBeLessThanOrEqual(after + 1);
-        expect(Math.abs(clockOf().now() - Date.now())).toBeLessThanOrEqual(5);
+        // now() adds an offset estimated from a round trip, good to half of one: a few ms on a quiet
+        // machine, more under a loaded test run's round trips; a real skew is seconds.
+        expect(Math.abs(clockOf().now() - Date.now())).toBeLessThanOrEqual(25);
       });
 
       test('a mark just past a reading ends the login started at that reading; a login started once the clock passed the mark is kept', async () => {
