@@ -16,7 +16,8 @@ import {
 } from '../shared/protocol.js';
 import { type AuthClientError, errorOf, invalidResponse, networkError, signOutIncomplete } from './auth-client-error.js';
 import { crossTabRefresh } from './cross-tab-refresh.js';
-import { createDeviceKey, type DeviceKey, deleteDeviceKey, loadDeviceKey, saveDeviceKey, signProof } from './device-key.js';
+import { createDeviceKey, deleteDeviceKey, loadDeviceKey, saveDeviceKey } from './device-key.js';
+import { errorCodeOf, keyRequests } from './key-requests.js';
 import { type AuthUser, createTabSession, type HeldToken, type SessionState, usable } from './session-state.js';
 import { tokenOriginCheck } from './token-origins.js';
 import { readTokenPayload } from './token-payload.js';
@@ -313,43 +314,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   /** The Web Lock's, the BroadcastChannel's and the device key's name: one per router. */
   const slot = `express-refresh-tokens:${baseUrl}`;
 
-  /**
-   * Sends a route's request with a proof by `key`, when the session is bound to one (the server's
-   * `refreshToken.binding`), and keeps the nonce the answer hands out for the next proof.
-   */
-  const proven = async (path: string, init: RequestInit & { csrf?: boolean }, key: DeviceKey | undefined): Promise<Response> => {
-    const headers = new Headers(init.headers);
-    if (key) headers.set('DPoP', await signProof(key, 'POST', new URL(`${baseUrl}${path}`, location.href).href));
-    const response = await request(path, { ...init, headers });
-    const nonce = response.headers.get('DPoP-Nonce');
-    if (key && nonce && nonce !== key.nonce) {
-      key.nonce = nonce;
-      await saveDeviceKey(slot, key);
-    }
-    return response;
-  };
-
-  /** The code of an error answer, read from a copy (the answer itself is read later). */
-  const codeOf = async (response: Response): Promise<string | undefined> => {
-    const body = (await response
-      .clone()
-      .json()
-      .catch(() => null)) as { error?: unknown } | null;
-    return typeof body?.error === 'string' ? body.error : undefined;
-  };
-
-  /**
-   * Forgets a session the server no longer takes from this browser (its key is gone or not the
-   * session's): the key, and the presence cookie, so no tab tries again until the next sign-in.
-   */
-  const forgetBoundSession = async (): Promise<void> => {
-    await deleteDeviceKey(slot);
-    const secure = typeof location !== 'undefined' && location.protocol === 'https:' ? '; Secure' : '';
-    for (const name of presenceCookies) {
-      // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is missing in Safari and Firefox; the line is a constant name and attributes
-      document.cookie = `${name}=; Max-Age=0; Path=/${secure}`;
-    }
-  };
+  const keyed = keyRequests({ slot, baseUrl, presenceCookies, request });
 
   /** Holds the token of a login's or a refresh's answer. */
   const acceptTokens = async (response: Response): Promise<HeldToken> => {
@@ -369,26 +334,20 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async refreshThroughCookie() {
       // Under the Web Lock: one tab at a time uses the key and moves its nonce on.
       const key = await loadDeviceKey(slot);
-      let response = await proven(ROUTES.refresh, { method: 'POST', csrf: true }, key);
+      let response = await keyed.send(ROUTES.refresh, { method: 'POST', csrf: true }, key);
       // A nonce kept from an older answer: the server says which one it wants, once.
-      if (key && response.status === 401 && (await codeOf(response)) === 'use_dpop_nonce') {
-        response = await proven(ROUTES.refresh, { method: 'POST', csrf: true }, key);
+      if (key && response.status === 401 && (await errorCodeOf(response)) === 'use_dpop_nonce') {
+        response = await keyed.send(ROUTES.refresh, { method: 'POST', csrf: true }, key);
       }
       if (response.ok) return acceptTokens(response);
       if (response.status === 401) {
-        if ((await codeOf(response)) === 'invalid_dpop_proof') await forgetBoundSession();
+        if ((await errorCodeOf(response)) === 'invalid_dpop_proof') await keyed.forget();
         else if (key) await deleteDeviceKey(slot);
         return null;
       }
       throw await errorOf(response); // 503 and the like: nothing changed, the cookie is kept
     },
   });
-
-  /** Runs `task` under the tabs' Web Lock (where there is one), so no other tab refreshes or signs in meanwhile. */
-  const underLock = <T>(task: () => Promise<T>): Promise<T> => {
-    const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-    return locks ? (locks.request(slot, task) as Promise<T>) : task();
-  };
 
   /** A token good for a request now: the one held, another tab's, or a refreshed one. */
   const freshToken = async (): Promise<HeldToken | null> => {
@@ -417,10 +376,10 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async login(credentials) {
       // A fresh key for every login, made, kept and sent under the lock: two tabs signing in at once
       // never bind a session to a key the other overwrote. A browser that cannot keep it signs in unbound.
-      const response = await underLock(async () => {
+      const response = await keyed.underLock(async () => {
         const key = await createDeviceKey();
         const kept = key !== undefined && (await saveDeviceKey(slot, key));
-        const answer = await proven(
+        const answer = await keyed.send(
           ROUTES.login,
           { method: 'POST', csrf: true, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials) },
           kept ? key : undefined,
@@ -438,7 +397,7 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async logout() {
       const heldSession = hasPresenceCookie();
       const key = await loadDeviceKey(slot);
-      const answer = await proven(ROUTES.logout, { method: 'POST', csrf: true }, key).catch((error: AuthClientError) => error);
+      const answer = await keyed.send(ROUTES.logout, { method: 'POST', csrf: true }, key).catch((error: AuthClientError) => error);
       const ended = answer instanceof Response && answer.ok;
       // Signed out only when the browser no longer holds the session: the server ended it, or cleared its cookies.
       if (!ended && !(heldSession && !hasPresenceCookie())) throw signOutIncomplete(answer instanceof Response ? await errorOf(answer) : answer);

@@ -5,8 +5,8 @@ import type { AuthEvents } from '../events';
 import { failureResult, type ObservedOperation, type OperationResults, type RefreshResult } from '../observability/operation-results';
 import type { Observation, Telemetry } from '../observability/telemetry';
 import type { Configuration } from '../options';
-import type { ProofRequest } from '../sessions/key-binding';
-import type { ClientInfo, IssuedSession, ProofRefused, RefreshOutcome, SessionService } from '../sessions/session-service';
+import type { ProofRefused, ProofRequest } from '../sessions/key-binding';
+import type { ClientInfo, IssuedSession, RefreshOutcome, SessionService } from '../sessions/session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/protocol';
 import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
 import { DPOP_ALGORITHMS } from '../tokens/dpop-proof';
@@ -258,7 +258,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     ROUTES.login,
     observed('login', [csrf, ...jsonObjectBody(config.bodyLimit), ...limited(rateLimiters.login)], async (req, res, observation) => {
       // A proof sent is checked before the credentials: a client that meant to bind its session learns at once that it cannot.
-      const binding = sessions.loginBinding(proofOf(req), clientOf(req));
+      const binding = sessions.binding.forLogin(proofOf(req), clientOf(req));
       if ('status' in binding) return { result: 'invalid_proof', error: proofRefusal(binding) };
       const transport = requestedTransport(req, binding.jkt);
       // Taken before `authenticate` runs, so a revokeUser during a slow credential check ends this login

@@ -1,6 +1,8 @@
-// Binding a family to a key its client holds: checking the DPoP proof (RFC 9449) of a login, refresh or logout, cheapest check first.
+// Binding a family to a key its client holds: the DPoP proof (RFC 9449) a login, refresh or logout needs, checked cheapest first, and its refusals reported.
+import type { AuthEvents } from '../events';
+import type { BindingMode } from '../options';
 import { type BindingFailure, checkDpopClaims, type DpopRefusal, readDpopProof, verifyDpopSignature } from '../tokens/dpop-proof';
-import { proofHash } from '../tokens/refresh-token';
+import { proofHash, proofNonce, type RefreshTokenKeys, type RefreshTokenParts } from '../tokens/refresh-token';
 
 /**
  * How far a proof's `iat` may lie from the server's clock, either way: 5 minutes. The nonce, good for
@@ -55,4 +57,63 @@ export function checkProof(request: ProofRequest, expected: ProofExpectation): V
   if (refusal !== undefined) return refusal;
   if (!verifyDpopSignature(proof)) return 'bad_signature';
   return { jkt: proof.jkt, proofHash: proofHash(proof.jkt, proof.jti) };
+}
+
+/**
+ * A proof refused: why, and, for a family bound to a key, the nonce its token expects (for the
+ * `DPoP-Nonce` header of the 401, so a client that lost it can try once more).
+ */
+export interface ProofRefused {
+  status: 'unproven';
+  reason: BindingFailure;
+  nonce?: string | undefined;
+}
+
+/** Who sent a proof, as `binding_failed` reports it. */
+interface Requester {
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
+/** The proofs logins, refreshes and logouts need under `refreshToken.binding`; every refusal is reported (`binding_failed`). */
+export class KeyBinding {
+  constructor(
+    private readonly mode: BindingMode,
+    private readonly keys: RefreshTokenKeys,
+    private readonly events: AuthEvents,
+  ) {}
+
+  /**
+   * The key a login binds its family to: the thumbprint of its proof's key when it sent a valid one
+   * (and binding is not `'off'`), none when it sent none (and binding is not `'require'`), or why the
+   * login must be refused (a proof sent and refused: the client meant to bind, so it is told).
+   */
+  forLogin(proof: ProofRequest, client: Requester): { jkt: string | undefined } | ProofRefused {
+    if (this.mode === 'off') return { jkt: undefined };
+    if (proof.header === undefined && this.mode === 'prefer') return { jkt: undefined };
+    const checked = checkProof(proof, {});
+    if (typeof checked !== 'string') return { jkt: checked.jkt };
+    return this.refused('login', checked, client, undefined);
+  }
+
+  /**
+   * The proof a refresh or logout of an authentic token needs: none for an unbound family (unless
+   * binding is `'require'`, which refuses its refresh as `unbound`); for a bound one, a valid proof by
+   * its key carrying the nonce of the presented token. A refusal changes nothing: the family is not
+   * revoked, whoever sent it.
+   */
+  forToken(operation: 'refresh' | 'logout', parts: RefreshTokenParts, proof: () => ProofRequest, client: Requester): ValidProof | ProofRefused | undefined {
+    if (parts.jkt === undefined) {
+      return this.mode === 'require' && operation === 'refresh' ? this.refused(operation, 'unbound', client, parts.sessionId) : undefined;
+    }
+    const nonce = proofNonce(this.keys, parts.sessionId, parts.generation);
+    const checked = checkProof(proof(), { jkt: parts.jkt, nonce });
+    if (typeof checked !== 'string') return checked;
+    return { ...this.refused(operation, checked, client, parts.sessionId), nonce };
+  }
+
+  private refused(operation: 'login' | 'refresh' | 'logout', reason: BindingFailure, client: Requester, sessionId: string | undefined): ProofRefused {
+    this.events.emit('binding_failed', { operation, reason, sessionId, ip: client.ip, userAgent: client.userAgent });
+    return { status: 'unproven', reason };
+  }
 }

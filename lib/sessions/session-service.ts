@@ -25,7 +25,7 @@ import {
   type RefreshTokenParts,
   refreshTokenKeys,
 } from '../tokens/refresh-token';
-import { type BindingFailure, checkProof, type ProofRequest, type ValidProof } from './key-binding';
+import { KeyBinding, type ProofRefused, type ProofRequest, type ValidProof } from './key-binding';
 import { PendingLogouts } from './pending-logouts';
 
 /** The longest User-Agent kept with a session. */
@@ -49,16 +49,6 @@ export interface IssuedSession {
   session: SessionRecord;
   refreshToken: string;
   /** For a family bound to a key: the `DPoP-Nonce` the client's next proof must carry. */
-  nonce?: string | undefined;
-}
-
-/**
- * A proof refused: why, and, for a family bound to a key, the nonce its token expects (for the
- * `DPoP-Nonce` header of the 401, so a client that lost it can try once more).
- */
-export interface ProofRefused {
-  status: 'unproven';
-  reason: BindingFailure;
   nonce?: string | undefined;
 }
 
@@ -99,6 +89,8 @@ export class SessionService {
   /** This instance's copy of the store's revocations, asked by requireAuth on every request. */
   readonly feed: RevocationFeed;
   private readonly keys: RefreshTokenKeys;
+  /** The proofs of possession of a device key that bound families need. */
+  readonly binding: KeyBinding;
   /** The store's clock: login starts and revokeUser marks are its times (see StoreClock). */
   private readonly clock: StoreClock;
   /** Logouts that answered 503, retried in the background until their session has ended. */
@@ -118,6 +110,7 @@ export class SessionService {
   ) {
     this.feed = config.store.openRevocationFeed({ ...config.revocation, channelKey: revocationChannelKey(config.refreshToken.successorKey) });
     this.keys = refreshTokenKeys(config.refreshToken.successorKey);
+    this.binding = new KeyBinding(config.refreshToken.binding, this.keys, events);
     this.clock = config.store.clock ?? PROCESS_CLOCK;
   }
 
@@ -170,20 +163,6 @@ export class SessionService {
   }
 
   /**
-   * The key a login binds its family to: the thumbprint of its proof's key when it sent a valid one
-   * (and binding is not `'off'`), none when it sent none (and binding is not `'require'`), or why the
-   * login must be refused (a proof sent and refused: the client meant to bind, so it is told).
-   */
-  loginBinding(proof: ProofRequest, client: ClientInfo): { jkt: string | undefined } | ProofRefused {
-    const mode = this.config.refreshToken.binding;
-    if (mode === 'off') return { jkt: undefined };
-    if (proof.header === undefined && mode === 'prefer') return { jkt: undefined };
-    const checked = checkProof(proof, {});
-    if (typeof checked !== 'string') return { jkt: checked.jkt };
-    return this.proofRefused('login', checked, client, undefined);
-  }
-
-  /**
    * Rotates a refresh token (`boundOnly` when it came out of its cookie, in a body: then only a token
    * bound to a key counts). Resolves with the session and its next refresh token, or why it was refused.
    */
@@ -193,7 +172,7 @@ export class SessionService {
     // Out of its cookie (`boundOnly`: sent in a body), only a token bound to a key counts.
     if (!parts || (boundOnly && parts.jkt === undefined)) return REFRESH_REFUSED.invalid;
     // After the MAC, before anything else: a bound family is never refreshed without its key's proof.
-    const proven = this.proofFor('refresh', parts, proof, client);
+    const proven = this.binding.forToken('refresh', parts, proof, client);
     if (proven !== undefined && 'status' in proven) return proven;
     this.enter();
     try {
@@ -244,7 +223,7 @@ export class SessionService {
     const parts = cookieValue === undefined ? null : parseRefreshToken(this.keys, cookieValue);
     if (!parts || (boundOnly && parts.jkt === undefined)) return;
     // A bound family ends only for the holder of its key: a copied cookie cannot sign its owner out.
-    const proven = this.proofFor('logout', parts, proof, client);
+    const proven = this.binding.forToken('logout', parts, proof, client);
     if (proven !== undefined && 'status' in proven) return proven;
     // The same presentation every time (hashes only: no secret waits in memory), judged by the store when it arrives.
     const presentation = this.presentation(parts, deriveSuccessor(this.keys, parts.sessionId, parts.secret), 'revoke', client, proven);
@@ -419,35 +398,6 @@ export class SessionService {
     };
     if (proof !== undefined) presentation.proofHash = proof.proofHash;
     return presentation;
-  }
-
-  /**
-   * The proof a refresh or logout of an authentic token needs: none for an unbound family (unless
-   * binding is `'require'`, which refuses it as `unbound`); for a bound one, a valid proof by its key
-   * carrying the nonce of the presented token. A refusal is reported (`binding_failed`) and changes
-   * nothing: the family is not revoked, whoever sent it.
-   */
-  private proofFor(
-    operation: 'refresh' | 'logout',
-    parts: RefreshTokenParts,
-    proof: () => ProofRequest,
-    client: ClientInfo,
-  ): ValidProof | ProofRefused | undefined {
-    if (parts.jkt === undefined) {
-      return this.config.refreshToken.binding === 'require' && operation === 'refresh'
-        ? this.proofRefused(operation, 'unbound', client, parts.sessionId)
-        : undefined;
-    }
-    const nonce = proofNonce(this.keys, parts.sessionId, parts.generation);
-    const checked = checkProof(proof(), { jkt: parts.jkt, nonce });
-    if (typeof checked !== 'string') return checked;
-    return { ...this.proofRefused(operation, checked, client, parts.sessionId), nonce };
-  }
-
-  /** Reports a refused proof (`binding_failed`) and says so. */
-  private proofRefused(operation: 'login' | 'refresh' | 'logout', reason: BindingFailure, client: ClientInfo, sessionId: string | undefined): ProofRefused {
-    this.events.emit('binding_failed', { operation, reason, sessionId, ip: client.ip, userAgent: client.userAgent });
-    return { status: 'unproven', reason };
   }
 
   /**
