@@ -85,13 +85,22 @@ describe('a new instance loading a large log', () => {
     await fill.exec();
     expect(await raw.zcard(keys.log)).toBe(200_001);
     await raw.config('SET', 'slowlog-log-slower-than', '50000'); // microseconds
-    await raw.slowlog('RESET');
 
-    const startedAt = Date.now();
-    const fresh = instance(port, prefix);
-    await readyWithin(fresh.auth, 10_000);
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
-    expect(await raw.slowlog('GET', 128)).toEqual([]);
+    /** A new instance loads the log; resolves with it and the commands of 50 ms or more meanwhile. */
+    const load = async () => {
+      await raw.slowlog('RESET');
+      const startedAt = Date.now();
+      const loaded = instance(port, prefix);
+      await readyWithin(loaded.auth, 10_000);
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
+      return { loaded, slow: (await raw.slowlog('GET', 128)) as unknown[] };
+    };
+    // SLOWLOG times are wall time inside Redis: on a loaded 2-core machine a descheduled redis-server
+    // stretches a command now and then. Work that is not bounded is slow every time, so a load that
+    // logged a slow command is measured once more, and must not.
+    let { loaded: fresh, slow } = await load();
+    if (slow.length > 0) ({ loaded: fresh, slow } = await load());
+    expect(slow).toEqual([]);
     // What it loaded is enforced.
     expect((await me(fresh.app, revoked.accessToken)).status).toBe(401);
     expect((await me(fresh.app, valid.accessToken)).status).toBe(200);
