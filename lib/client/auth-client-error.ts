@@ -66,6 +66,8 @@ const MESSAGES: Record<string, string> = {
   invalid_dpop_proof:
     'This browser could not prove it is the one you signed in on (it may not keep sign-in keys, as some private modes do). Please sign in again.',
   use_dpop_nonce: 'Your session could not be checked. Please try again.',
+  device_key_unavailable:
+    'This browser cannot keep the key that protects your sign-in (some private windows and iOS Lockdown Mode refuse to). Use a regular window or another browser.',
   invalid_token: 'Your session has ended. Please sign in again.',
   csrf_rejected: 'The request was refused for security reasons. Reload the page and try again.',
   temporarily_unavailable: 'The service is temporarily unavailable. Please try again in a moment.',
@@ -89,6 +91,17 @@ function messageOf(status: number, code: string, retryAfter: number | undefined)
  */
 export function networkError(): AuthClientError {
   return new AuthClientError(0, 'network_error', messageOf(0, 'network_error', undefined));
+}
+
+/**
+ * The error of a sign-in the server refused because this browser sent no proof of a device key, when
+ * the browser could not keep one (code `device_key_unavailable`; under the server's
+ * `refreshToken.binding: 'require'`).
+ *
+ * @param status - The answer's status (401).
+ */
+export function deviceKeyUnavailable(status: number): AuthClientError {
+  return new AuthClientError(status, 'device_key_unavailable', messageOf(status, 'device_key_unavailable', undefined));
 }
 
 /**

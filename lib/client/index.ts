@@ -14,7 +14,7 @@ import {
   type SessionsResponse,
   type TokenResponse,
 } from '../shared/protocol.js';
-import { type AuthClientError, errorOf, invalidResponse, networkError, signOutIncomplete } from './auth-client-error.js';
+import { type AuthClientError, deviceKeyUnavailable, errorOf, invalidResponse, networkError, signOutIncomplete } from './auth-client-error.js';
 import { crossTabRefresh } from './cross-tab-refresh.js';
 import { createDeviceKey, deleteDeviceKey, loadDeviceKey, saveDeviceKey } from './device-key.js';
 import { errorCodeOf, keyRequests } from './key-requests.js';
@@ -376,18 +376,20 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async login(credentials) {
       // A fresh key for every login, made, kept and sent under the lock: two tabs signing in at once
       // never bind a session to a key the other overwrote. A browser that cannot keep it signs in unbound.
-      const response = await keyed.underLock(async () => {
+      const { response, kept } = await keyed.underLock(async () => {
         const key = await createDeviceKey();
-        const kept = key !== undefined && (await saveDeviceKey(slot, key));
+        const saved = key !== undefined && (await saveDeviceKey(slot, key));
         const answer = await keyed.send(
           ROUTES.login,
           { method: 'POST', csrf: true, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials) },
-          kept ? key : undefined,
+          saved ? key : undefined,
         );
         // Not bound (refused, or a server with binding off): the key serves nothing.
-        if (kept && !(answer.ok && answer.headers.get('DPoP-Nonce'))) await deleteDeviceKey(slot);
-        return answer;
+        if (saved && !(answer.ok && answer.headers.get('DPoP-Nonce'))) await deleteDeviceKey(slot);
+        return { response: answer, kept: saved };
       });
+      // A server that requires a key, and a browser that could not keep one: say so, in words.
+      if (!kept && response.status === 401 && (await errorCodeOf(response)) === 'invalid_dpop_proof') throw deviceKeyUnavailable(response.status);
       if (!response.ok) throw await errorOf(response);
       const token = await acceptTokens(response);
       tabs.shareToken(token);

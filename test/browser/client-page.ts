@@ -84,12 +84,16 @@ export interface ClientSite {
 }
 
 /**
- * Starts a {@link ClientSite}: an auth instance with {@link clientPageAuthOptions} on a MemoryStore, an app on which
+ * Starts a {@link ClientSite}: an auth instance with {@link clientPageAuthOptions} (and `overrides`) on a MemoryStore, an app on which
  * `setUp` adds its own middleware and routes first and then {@link mountClientApp} mounts the page, served on a free port.
  */
-export async function startClientSite(accessTtlSeconds: number, setUp: (app: Express, auth: Auth) => void = () => undefined): Promise<ClientSite> {
+export async function startClientSite(
+  accessTtlSeconds: number,
+  setUp: (app: Express, auth: Auth) => void = () => undefined,
+  overrides: Partial<AuthOptions> = {},
+): Promise<ClientSite> {
   const store = new MemoryStore();
-  const auth = createAuth(clientPageAuthOptions(store, accessTtlSeconds));
+  const auth = createAuth({ ...clientPageAuthOptions(store, accessTtlSeconds), ...overrides });
   const app = express();
   setUp(app, auth);
   mountClientApp(app, auth);

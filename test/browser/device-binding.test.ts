@@ -104,6 +104,37 @@ test('logout deletes the key; the next sign-in makes a new one', async () => {
   expect(await keys()).toBe(1);
 });
 
+describe("binding: 'require'", () => {
+  let requiring: ClientSite;
+  beforeAll(async () => {
+    requiring = await startClientSite(60, () => undefined, { refreshToken: { secret: 'r'.repeat(43), reuseGrace: '2s', binding: 'require' } });
+  });
+  afterAll(() => requiring?.close());
+
+  test('a browser that can keep a key signs in; one that cannot is refused, with a code and words that say what to do', async () => {
+    const able = await openClientPage(await newTestContext(requiring.browser), `${requiring.origin}/`);
+    expect((await able.evaluate((credentials) => window.auth.login(credentials), ALICE)).userId).toBe('user-alice');
+
+    const unable = await newTestContext(requiring.browser);
+    await unable.addInitScript(() => Object.defineProperty(globalThis, 'indexedDB', { value: undefined, configurable: true }));
+    const page = await openClientPage(unable, `${requiring.origin}/`);
+    const refusal = await page.evaluate(
+      (credentials) =>
+        window.auth.login(credentials).then(
+          () => null,
+          (error: { status: number; code: string; message: string }) => ({ status: error.status, code: error.code, message: error.message }),
+        ),
+      ALICE,
+    );
+    expect(refusal).toEqual({
+      status: 401,
+      code: 'device_key_unavailable',
+      message: expect.stringMatching(/cannot keep the key .* regular window or another browser/),
+    });
+    expect((await unable.cookies()).map((cookie) => cookie.name)).toEqual([]);
+  });
+});
+
 declare const indexedDB: {
   open(name: string): {
     result: { transaction(store: string): { objectStore(name: string): { count(): { result: number; onsuccess: () => void } } } };
