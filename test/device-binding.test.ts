@@ -225,7 +225,7 @@ describe.each(stores)('a client without cookies: the refresh token in the body, 
     }
     const sessions = await request(app).get('/auth/sessions').set('Authorization', `Bearer ${client.accessToken}`);
     expect(sessions.status).toBe(200);
-    expect(sessions.body.sessions).toHaveLength(1);
+    expect(sessions.body.sessions).toEqual([expect.objectContaining({ current: true, bound: true })]);
     const out = await nativeSend(app, LOGOUT, client);
     expect(out.status).toBe(204);
     expect(out.headers['set-cookie']).toBeUndefined();
@@ -295,12 +295,21 @@ describe.each(stores)('a client without cookies: the refresh token in the body, 
 });
 
 describe('binding modes and the origin option', () => {
-  test("'prefer' (the default) accepts a login without a proof: an unbound family, refreshed as before", async () => {
+  test("'prefer' (the default) accepts a login without a proof: an unbound family, listed as such", async () => {
     const { app } = boundApp(memoryStore());
     const res = await request(app).post(LOGIN).set('X-Requested-With', 'fetch').send({ username: 'alice', password: USERS.alice?.password });
     expect(res.status).toBe(200);
     expect((refreshCookieOf(res) as string).split('.')).toHaveLength(4);
     expect(res.headers['dpop-nonce']).toBeUndefined();
+    const bound = await boundLogin(app);
+    const listed = await request(app).get('/auth/sessions').set('Authorization', `Bearer ${res.body.accessToken}`);
+    expect(listed.body.sessions.map((session: { current: boolean; bound: boolean }) => [session.current, session.bound])).toEqual(
+      expect.arrayContaining([
+        [true, false],
+        [false, true],
+      ]),
+    );
+    expect(bound.cookie.split('.')).toHaveLength(5);
   });
 
   test("'require' refuses a login without a proof, and the refresh of a family bound to nothing", async () => {

@@ -170,6 +170,8 @@ test('log in, call the API, see both sessions, revoke the other one, log out eve
   const mine = laptop.locator('#sessions > li.current');
   expect(await mine.count()).toBe(1);
   expect(await mine.textContent()).toContain('This device');
+  // The browser client bound both sign-ins to a key of their own device: the list says so, in words.
+  expect(await mine.textContent()).toContain('Locked to its device');
   expect(await mine.textContent()).toContain('Chrome on Linux');
   expect(await mine.getByRole('button').count()).toBe(0);
   const other = laptop.locator('#sessions > li:not(.current)');

@@ -788,6 +788,30 @@ describe('RedisStore next to what version 0.1 left in Redis', () => {
   });
 });
 
+describe('RedisStore next to sessions stored before the bound-to-a-key field', () => {
+  test('a session of eleven fields is read as unbound, rotates, and is written back with the twelfth', async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    expect(await store.createSession(family.newSession(Date.now()))).not.toBeNull();
+    const key = redisKeys(prefix).session(family.sessionId);
+    // What earlier builds stored: the same fields without the last one.
+    const current = (await client.get(key)) as string;
+    const legacy = current.slice(0, current.lastIndexOf('\x1f'));
+    await client.set(key, legacy, 'KEEPTTL');
+    expect(legacy.split('\x1f')).toHaveLength(11);
+
+    const read = await store.getSession(family.sessionId);
+    expect(read).not.toBeNull();
+    expect(read).not.toHaveProperty('bound');
+    expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([family.sessionId]);
+    const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
+    expect(rotated.status).toBe('rotated');
+    expect(sessionOf(rotated)).not.toHaveProperty('bound');
+    expect(decodeSession((await client.get(key)) as string).bd).toBe('');
+    await store.close();
+  });
+});
+
 describe('the revocation log stays small', () => {
   test('revoking one user again and again keeps one entry for them, holding the latest cut-off', async () => {
     const { store, client, prefix } = await redisStore();

@@ -298,6 +298,7 @@ function renderSessions(sessions) {
     const device = describeUserAgent(session.userAgent);
     const heading = el('p', { className: 'device' }, [el('span', { text: device, attrs: { title: session.userAgent || 'No User-Agent was sent' } })]);
     if (session.current) heading.append(' ', el('span', { className: 'badge', text: 'This device' }));
+
     const times = el('dl', { className: 'times' }, [
       el('dt', { text: 'Created' }),
       el('dd', {}, [timeElement(session.createdAt, dateTimeFormat.format(new Date(session.createdAt)))]),
@@ -305,7 +306,12 @@ function renderSessions(sessions) {
       el('dd', {}, [timeElement(session.lastUsedAt, relative(new Date(session.lastUsedAt)))]),
     ]);
     const item = el('li', { className: session.current ? 'session current' : 'session', attrs: { 'data-session-id': session.id } }, [
-      el('div', { className: 'session-main' }, [heading, times]),
+      el('div', { className: 'session-main' }, [
+        heading,
+        // The browser client binds each sign-in to a key its device keeps (the server's refreshToken.binding).
+        ...(session.bound ? [el('p', { className: 'binding', text: 'Locked to its device: a copy of its cookie works nowhere else.' })] : []),
+        times,
+      ]),
     ]);
     if (!session.current) {
       const revoke = el('button', {

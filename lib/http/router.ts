@@ -340,6 +340,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
           expiresAt: new Date(record.expiresAt).toISOString(),
           userAgent: record.userAgent,
           current: record.sessionId === sessionId,
+          bound: record.bound === true,
         })),
       };
       res.json(body);

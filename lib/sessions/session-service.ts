@@ -340,6 +340,7 @@ export class SessionService {
       userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
       secretHash: hashSecret(secret),
       clientHash: jkt === undefined ? clientFingerprint(this.keys, client.ip, client.userAgent) : keyFingerprint(this.keys, jkt),
+      bound: jkt !== undefined,
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
       absoluteTtlMs: refreshToken.absoluteTtlMs,

@@ -67,6 +67,8 @@ export interface SessionSummary {
   userAgent: string;
   /** Whether it is the session of the access token that asked. */
   current: boolean;
+  /** Whether the session is bound to a key its device holds: a copy of its cookie is worthless elsewhere. */
+  bound: boolean;
 }
 
 /** The answer of `GET /sessions[?limit=N&cursor=C]`: one page, oldest first. */

@@ -10,9 +10,11 @@ import type { SessionRecord } from './session-store';
  *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
  * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
  *   current token's generation), `cl` the fingerprint of the client that made the last rotation
- *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed).
+ *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed);
+ * - `bd` `1` for a family bound to a device key, empty otherwise. The last field: a session stored
+ *   before it existed has one field less, read as empty (and written with it at its next rotation).
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd'] as const;
 
 type Field = (typeof SESSION_FIELDS)[number];
 
@@ -45,6 +47,8 @@ export function encodeSession(fields: StoredSession): string {
 /** The stored string's field values, in {@link SESSION_FIELDS} order; throws when it is not a session of this layout. */
 function splitFields(value: string): string[] {
   const values = value.split(FIELD_SEPARATOR);
+  // Stored before `bd` existed: not bound.
+  if (values.length === SESSION_FIELDS.length - 1) values.push('');
   if (values.length !== SESSION_FIELDS.length) {
     throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
   }
@@ -69,7 +73,7 @@ const AT = Object.fromEntries(SESSION_FIELDS.map((name, index) => [name, index])
  */
 export function readSessionRecord(sessionId: string, value: string): SessionRecord {
   const values = splitFields(value);
-  return {
+  const record: SessionRecord = {
     sessionId,
     userId: values[AT.u] as string,
     claims: parseClaims(values[AT.c] as string),
@@ -79,6 +83,8 @@ export function readSessionRecord(sessionId: string, value: string): SessionReco
     expiresAt: decodeTime(values[AT.ex] as string),
     absoluteExpiresAt: decodeTime(values[AT.ad] as string),
   };
+  if (values[AT.bd] === '1') record.bound = true;
+  return record;
 }
 
 function parseClaims(json: string): Record<string, unknown> {
@@ -98,8 +104,8 @@ function withFieldIndexes(lua: string): string {
   });
 }
 
-/** One capture per field, separated by U+001F: a whole stored session matched in one call. */
-const LUA_FIELDS_PATTERN = `^${'([^\\031]*)\\031'.repeat(SESSION_FIELDS.length - 1)}([^\\031]*)$`;
+/** One capture per field of `count`, separated by U+001F: a whole stored session matched in one call. */
+const luaFieldsPattern = (count: number): string => `^${'([^\\031]*)\\031'.repeat(count - 1)}([^\\031]*)$`;
 
 /**
  * The Lua prelude every script that reads a session starts with, generated from
@@ -111,8 +117,12 @@ const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
 local FIELD_COUNT = ${SESSION_FIELDS.length}
 local function decode(s)
-  local fields = { string.match(s, '${LUA_FIELDS_PATTERN}') }
-  if #fields ~= FIELD_COUNT then error('stored session has the wrong number of fields') end
+  local fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length)}') }
+  if #fields == FIELD_COUNT then return fields end
+  -- Stored before its last field (bd) existed: read as empty.
+  fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length - 1)}') }
+  if #fields ~= FIELD_COUNT - 1 then error('stored session has the wrong number of fields') end
+  fields[FIELD_COUNT] = ''
   return fields
 end
 local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end

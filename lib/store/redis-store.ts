@@ -252,6 +252,7 @@ export class RedisStore implements SessionStore {
       prev: '',
       gen: '0',
       cl: session.clientHash,
+      bd: session.bound ? '1' : '',
     });
     const created = await this.run(SCRIPTS.createSession, [this.keys.session(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
     if (created !== 'ok') throw late('createSession');

@@ -35,6 +35,8 @@ export interface SessionRecord {
   absoluteExpiresAt: number;
   /** The `User-Agent` of the login request, truncated. */
   userAgent: string;
+  /** Present (true) when every refresh of the family must prove possession of a device key (DPoP); absent otherwise. */
+  bound?: true;
 }
 
 /**
@@ -68,6 +70,8 @@ export interface NewSession {
   secretHash: string;
   /** The fingerprint of the client that logged in (see TokenPresentation.clientHash). */
   clientHash: string;
+  /** True when the family is bound to a device key: the record says so ({@link SessionRecord.bound}). */
+  bound?: boolean;
   /** When the login began (before `authenticate` ran), on the store's clock ({@link StoreClock.read}): the family's `createdAt`. */
   now: number;
   /** `refreshToken.idleTtl`, in milliseconds. */
@@ -104,7 +108,7 @@ export function sessionsBeyondCap(live: readonly SessionRecord[], max: number): 
  */
 export function newSessionRecord(session: NewSession): SessionRecord {
   const absoluteExpiresAt = session.now + session.absoluteTtlMs;
-  return {
+  const record: SessionRecord = {
     sessionId: session.sessionId,
     userId: session.userId,
     claims: session.claims,
@@ -114,6 +118,8 @@ export function newSessionRecord(session: NewSession): SessionRecord {
     absoluteExpiresAt,
     userAgent: session.userAgent,
   };
+  if (session.bound) record.bound = true;
+  return record;
 }
 
 /**

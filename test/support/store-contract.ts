@@ -558,6 +558,29 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('a family bound to a device key', () => {
+      test('says so in every record the store answers (create, rotate, retry, get, list, revoke); an unbound one has no bound field', async () => {
+        const now = Date.now();
+        const boundFamily = new Family(key);
+        const createdRecord = await store.createSession(boundFamily.newSession(now, { bound: true }));
+        expect(createdRecord?.bound).toBe(true);
+        const rotatedRecord = await rotate(boundFamily, { proofHash: PROOF_1 });
+        expect(rotatedRecord.bound).toBe(true);
+        const retried = await store.presentToken(boundFamily.sessionId, boundFamily.presentation(boundFamily.secrets[0] as string, { proofHash: PROOF_2 }));
+        expect(sessionOf(retried).bound).toBe(true);
+        expect((await store.getSession(boundFamily.sessionId))?.bound).toBe(true);
+        expect((await store.listSessions(boundFamily.userId)).map((record) => record.bound)).toEqual([true]);
+
+        const unbound = await created(now);
+        const unboundRecord = await store.getSession(unbound.sessionId);
+        expect(unboundRecord).not.toBeNull();
+        expect(unboundRecord as SessionRecord).not.toHaveProperty('bound');
+        expect(await rotate(unbound)).not.toHaveProperty('bound');
+
+        expect((await store.revokeSession(boundFamily.sessionId, REVOCATION_TTL_MS))?.bound).toBe(true);
+      });
+    });
+
     describe('presentToken: a replayed proof (proofHash)', () => {
       test('the previous token with the proof its rotation recorded is a replayed proof: unknown, whatever the window, client or action, and nothing changes', async () => {
         const family = await created(Date.now() - 5_000);
