@@ -83,6 +83,41 @@ test('the whole cookie jar copied into another browser: its refresh is refused, 
   expect(refreshes.filter((r) => !r.proof)).toHaveLength(1);
 });
 
+test("a real proof captured in flight, replayed from another browser with the victim's cookie: refused after the victim rotated, and one captured earlier is refused too", async () => {
+  const victim = await signedInPage();
+  const captured: string[] = [];
+  await victim.page.route('**/auth/refresh', async (route) => {
+    captured.push(route.request().headers().dpop as string);
+    await route.continue();
+  });
+  const cookieAt = async () => (await victim.context.cookies()).filter((c) => c.name === REFRESH_COOKIE || c.name === `${REFRESH_COOKIE}-present`);
+  const firstJar = await cookieAt();
+  expect((await restoredSession(victim.page)).signedIn).toBe(true); // rotates: captured[0] went with firstJar
+  const secondJar = await cookieAt();
+  expect((await restoredSession(victim.page)).signedIn).toBe(true); // rotates again: captured[1] went with secondJar
+  expect(captured).toHaveLength(2);
+  expect(captured.every((proof) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(proof))).toBe(true);
+
+  /** The thief's browser: the given jar, and a hand-made refresh carrying the given proof. */
+  const replay = async (jar: typeof firstJar, proof: string) => {
+    const thief = await newTestContext(site.browser);
+    await thief.addCookies(jar);
+    const page = await openClientPage(thief, `${site.origin}/`);
+    return page.evaluate(
+      (header) => fetch('/auth/refresh', { method: 'POST', headers: { 'X-Requested-With': 'fetch', DPoP: header } }).then((res) => res.status),
+      proof,
+    );
+  };
+  const failuresBefore = failures.length;
+  // The proof that rotated, with the cookie it rotated (now the previous one): refused, nothing changes.
+  expect(await replay(secondJar, captured[1] as string)).toBe(401);
+  // A proof captured at an earlier refresh, with the victim's current cookie: its nonce is another token's.
+  expect(await replay(await cookieAt(), captured[0] as string)).toBe(401);
+  expect(failures.slice(failuresBefore).map((event) => event.reason)).toEqual(['wrong_nonce']);
+  expect(reuses).toEqual([]);
+  expect((await restoredSession(victim.page)).signedIn).toBe(true);
+});
+
 test('logout deletes the key; the next sign-in makes a new one', async () => {
   const { page, context } = await signedInPage();
   const keys = () =>
@@ -135,6 +170,7 @@ describe("binding: 'require'", () => {
   });
 });
 
+declare function fetch(url: string, init: { method: string; headers: Record<string, string> }): Promise<{ status: number }>;
 declare const indexedDB: {
   open(name: string): {
     result: { transaction(store: string): { objectStore(name: string): { count(): { result: number; onsuccess: () => void } } } };
