@@ -653,7 +653,8 @@ describe('GET /auth/sessions', () => {
     expect(laptopEntry).toMatchObject({ userAgent: 'Laptop Firefox', current: false });
     expect(phoneEntry).toMatchObject({ userAgent: 'Phone Safari', current: true });
     for (const entry of sessions) {
-      expect(Object.keys(entry).sort()).toEqual(['createdAt', 'current', 'expiresAt', 'id', 'lastUsedAt', 'userAgent']);
+      expect(Object.keys(entry).sort()).toEqual(['bound', 'createdAt', 'current', 'expiresAt', 'id', 'lastUsedAt', 'userAgent']);
+      expect(entry.bound).toBe(false); // signed in without a device key
       for (const field of ['createdAt', 'lastUsedAt', 'expiresAt']) {
         const text = entry[field] as string;
         expect(typeof text).toBe('string');
