@@ -6,7 +6,7 @@ import { type Jwks, PublishedKeys } from './http/jwks';
 import { createRateLimiters } from './http/rate-limit';
 import { createRequireAuth, type RequireAuthOptions } from './http/require-auth';
 import { createAuthRouter } from './http/router';
-import { presentedToken, transportOf } from './http/token-transport';
+import { presentedToken } from './http/token-transport';
 import { createHealthHandler, type HealthReport, healthReport } from './observability/health';
 import { watchState } from './observability/state-watch';
 import { createTelemetry } from './observability/telemetry';
@@ -260,7 +260,7 @@ export function createAuth(options: AuthOptions): Auth {
   const rateLimiters = createRateLimiters(config.rateLimit, config.store, {
     secret: config.refreshToken.successorKey,
     refreshFamily: (req) => {
-      const token = presentedToken(req, config.cookie.name, transportOf(req, config.cookie.name));
+      const { token } = presentedToken(req, config.cookie.name);
       return token === undefined ? undefined : sessions.familyOf(token);
     },
   });

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { type Auth, AuthError, type AuthOptions, createAuth, RedisStore } from '../lib';
 import { redisKeys } from '../lib/redis/keys';
 import * as scripts from '../lib/store/redis-scripts';
+import { createDpopKey, type DpopClientKey, dpopProof } from './support/dpop-client';
 import { authOptions, buildApp, COOKIE, expectAccessRejected, refreshCookieOf } from './support/harness';
 import { startRedisServer } from './support/redis-process';
 import { sidOf } from './support/tokens';
@@ -121,6 +122,40 @@ async function loginAs(app: App, userId: string, userAgent = 'jest'): Promise<To
 async function refreshWith(app: App, refreshToken: string): Promise<Tokens> {
   const res = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${refreshToken}`);
   return tokensOf(res, 'refresh');
+}
+
+/** A session bound to a device key (DPoP), and the key and nonce its next proof needs. */
+interface BoundTokens extends Tokens {
+  key: DpopClientKey;
+  nonce: string;
+}
+
+/** What a bound family's answer hands its client: tokens, and the next nonce. */
+function boundTokensOf(res: request.Response, operation: string, key: DpopClientKey): BoundTokens {
+  const tokens = tokensOf(res, operation);
+  const nonce = res.headers['dpop-nonce'];
+  if (tokens.refreshToken.split('.').length !== 5 || typeof nonce !== 'string') throw new Error(`${operation} did not bind its family`);
+  return { ...tokens, key, nonce };
+}
+
+/** A login with a proof by a new Ed25519 key: a family bound to it. */
+async function boundLoginAs(app: App, userId: string, userAgent = 'jest'): Promise<BoundTokens> {
+  const key = await createDpopKey();
+  const proof = await dpopProof(key, { htm: 'POST', htu: 'http://127.0.0.1/auth/login' });
+  const res = await request(app)
+    .post('/auth/login')
+    .set('X-Requested-With', 'fetch')
+    .set('User-Agent', userAgent)
+    .set('DPoP', proof)
+    .send({ username: userId });
+  return boundTokensOf(res, 'bound login', key);
+}
+
+/** A bound family's refresh, with a proof carrying its nonce. */
+async function boundRefreshWith(app: App, tokens: BoundTokens): Promise<BoundTokens> {
+  const proof = await dpopProof(tokens.key, { htm: 'POST', htu: 'http://127.0.0.1/auth/refresh', nonce: tokens.nonce });
+  const res = await request(app).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', `${COOKIE}=${tokens.refreshToken}`).set('DPoP', proof);
+  return boundTokensOf(res, 'bound refresh', tokens.key);
 }
 
 async function logoutWith(app: App, refreshToken: string): Promise<void> {
@@ -261,6 +296,14 @@ describe('round trips per operation (MONITOR)', () => {
         logout.length <= 4 && !logout.some((command) => command.startsWith('EVAL ')),
         `commands per logout must be at most 4 (no EVAL fallback): ${summary}`,
       );
+
+      // A family bound to a device key: its proof is checked in the process, its refresh is still one round trip.
+      const bound = await boundLoginAs(server, 'user-bound');
+      const boundRefresh = await roundTrips(() => boundRefreshWith(server, bound));
+      expectTarget(
+        boundRefresh.length === 1 && boundRefresh[0] === 'EVALSHA PRESENT_TOKEN',
+        `round trips per bound refresh must be exactly one EVALSHA: ${boundRefresh.length} [${boundRefresh.join(', ')}]`,
+      );
     } finally {
       monitor.disconnect();
     }
@@ -269,9 +312,10 @@ describe('round trips per operation (MONITOR)', () => {
 
 describe('memory per session', () => {
   describe.each([
-    ['User-Agent "jest"', 'jest', 300],
-    ['a browser User-Agent', BROWSER_UA, 400],
-  ])('with %s', (label, userAgent, limitBytes) => {
+    ['User-Agent "jest"', 'jest', 300, false],
+    ['User-Agent "jest", bound to a device key', 'jest', 300, true],
+    ['a browser User-Agent', BROWSER_UA, 400, false],
+  ])('with %s', (label, userAgent, limitBytes, bound) => {
     const lab = privateRedis();
 
     test(`200 refreshed sessions of 50 users take at most ${limitBytes} bytes each (MEMORY USAGE of session and user keys)`, async () => {
@@ -280,8 +324,10 @@ describe('memory per session', () => {
       const sessions = 200;
       const users = 50;
       await inBatches(sessions, 10, async (index) => {
-        const { refreshToken } = await loginAs(server, `user-${String(index % users).padStart(2, '0')}`, userAgent);
-        await refreshWith(server, refreshToken);
+        const userId = `user-${String(index % users).padStart(2, '0')}`;
+        // A bound family's refresh stores the proof that rotated it beside its client.
+        if (bound) await boundRefreshWith(server, await boundLoginAs(server, userId, userAgent));
+        else await refreshWith(server, (await loginAs(server, userId, userAgent)).refreshToken);
       });
 
       const keys = { session: [] as string[], user: [] as string[] };

@@ -334,14 +334,16 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     async refreshThroughCookie() {
       // Under the Web Lock: one tab at a time uses the key and moves its nonce on.
       const key = await loadDeviceKey(slot);
-      let response = await keyed.send(ROUTES.refresh, { method: 'POST', csrf: true }, key);
+      const send = async () => {
+        const answer = await keyed.send(ROUTES.refresh, { method: 'POST', csrf: true }, key);
+        return { answer, refusal: answer.status === 401 ? await errorCodeOf(answer) : undefined };
+      };
+      let { answer: response, refusal } = await send();
       // A nonce kept from an older answer: the server says which one it wants, once.
-      if (key && response.status === 401 && (await errorCodeOf(response)) === 'use_dpop_nonce') {
-        response = await keyed.send(ROUTES.refresh, { method: 'POST', csrf: true }, key);
-      }
+      if (key && refusal === 'use_dpop_nonce') ({ answer: response, refusal } = await send());
       if (response.ok) return acceptTokens(response);
       if (response.status === 401) {
-        if ((await errorCodeOf(response)) === 'invalid_dpop_proof') await keyed.forget();
+        if (refusal === 'invalid_dpop_proof') await keyed.forget();
         else if (key) await deleteDeviceKey(slot);
         return null;
       }

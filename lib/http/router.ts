@@ -11,7 +11,7 @@ import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/pro
 import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
 import { DPOP_ALGORITHMS } from '../tokens/dpop-proof';
 import { authenticateUser, invalidCredentials } from './authenticate-user';
-import { clearRefreshCookie, presenceCookieExpiry, setPresenceCookie, setRefreshCookie } from './cookies';
+import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { ensureFallbackErrorHandler, logoutPending, toAuthError } from './error-handling';
 import { inSequence } from './in-sequence';
@@ -233,14 +233,17 @@ export function createAuthRouter(deps: RouterDeps): Router {
   };
 
   /** The refresh cookie's value, or undefined when absent or duplicated (cookie tossing). */
-  const heldCookie = (req: Request): string | undefined => presentedToken(req, config.cookie.name, 'cookie');
+  const heldCookie = (req: Request): string | undefined => {
+    const held = readCookie(req, config.cookie.name);
+    return held.status === 'present' ? held.value : undefined;
+  };
 
   // Refresh, the busiest route, is matched first; it, login and logout prepare their own answers.
   router.post(
     ROUTES.refresh,
     observed('refresh', [byTransport, ...limited(rateLimiters.refresh)], async (req, res) => {
-      const transport = transportOf(req, config.cookie.name);
-      const outcome = await sessions.refresh(presentedToken(req, config.cookie.name, transport), clientOf(req), () => proofOf(req), transport === 'body');
+      const { transport, token } = presentedToken(req, config.cookie.name);
+      const outcome = await sessions.refresh(token, clientOf(req), () => proofOf(req), transport === 'body');
       if (outcome.status === 'rotated' || outcome.status === 'retried') {
         sendTokens(req, res, outcome, false, transport);
         return outcome.status;
@@ -282,16 +285,16 @@ export function createAuthRouter(deps: RouterDeps): Router {
   router.post(
     ROUTES.logout,
     observed('logout', [byTransport], async (req, res) => {
-      // Past the CSRF check, every answer clears both cookies, whatever happens next (the clearing is
-      // on the response before anything can fail): the browser is signed out even when the store is
-      // down. SPEC's "a store outage leaves the client's cookie alone" deliberately does not apply to
-      // logout: keeping the cookie of a user who asked to leave would sign them back in on reload.
-      // Instead the 503 says so, and the server-side end is retried in the background.
-      const transport = transportOf(req, config.cookie.name);
+      // Past the CSRF check, every answer to a cookie request clears both cookies, whatever happens next
+      // (the clearing is on the response before anything can fail): the browser is signed out even when
+      // the store is down. SPEC's "a store outage leaves the client's cookie alone" deliberately does not
+      // apply to logout: keeping the cookie of a user who asked to leave would sign them back in on
+      // reload. Instead the 503 says so, and the server-side end is retried in the background.
+      const { transport, token } = presentedToken(req, config.cookie.name);
       if (transport === 'cookie') clearRefreshCookie(req, res, config.cookie);
       let refused: ProofRefused | undefined;
       try {
-        refused = await sessions.logout(presentedToken(req, config.cookie.name, transport), clientOf(req), () => proofOf(req), transport === 'body');
+        refused = await sessions.logout(token, clientOf(req), () => proofOf(req), transport === 'body');
       } catch (error) {
         const failure = toAuthError(error, 'logout', events);
         throw failure.code === 'temporarily_unavailable' ? logoutPending(failure.cause) : failure;

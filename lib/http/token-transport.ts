@@ -19,15 +19,23 @@ export function transportOf(req: Request, cookieName: string): TokenTransport {
   return req.is('application/json') === 'application/json' && readCookie(req, cookieName).status === 'absent' ? 'body' : 'cookie';
 }
 
+/** The refresh token a request presents, and how it travelled. */
+export interface PresentedToken {
+  transport: TokenTransport;
+  /** The cookie's value (undefined when absent or duplicated: cookie tossing), or the body's `refreshToken` when it is a string. */
+  token: string | undefined;
+}
+
 /**
- * The refresh token a request presents by `transport`: the cookie's value (undefined when absent or
- * duplicated: cookie tossing), or the body's `refreshToken` when it is a string.
+ * The refresh token a `/refresh` or `/logout` request presents ({@link transportOf} decides where
+ * from; a body is read once the route has parsed it). The one reading of it, for the route and for
+ * refresh throttling alike.
  */
-export function presentedToken(req: Request, cookieName: string, transport: TokenTransport): string | undefined {
-  if (transport === 'body') {
+export function presentedToken(req: Request, cookieName: string): PresentedToken {
+  if (transportOf(req, cookieName) === 'body') {
     const token: unknown = (req.body as Record<string, unknown> | undefined)?.refreshToken;
-    return typeof token === 'string' ? token : undefined;
+    return { transport: 'body', token: typeof token === 'string' ? token : undefined };
   }
   const held = readCookie(req, cookieName);
-  return held.status === 'present' ? held.value : undefined;
+  return { transport: 'cookie', token: held.status === 'present' ? held.value : undefined };
 }

@@ -9,7 +9,7 @@ import { proofHash, proofNonce, type RefreshTokenKeys, type RefreshTokenParts } 
  * one token of the family, is what ties a proof to its refresh; `iat` only bounds how long a
  * captured one is worth anything at all.
  */
-export const MAX_PROOF_SKEW_SECONDS = 300;
+const MAX_PROOF_SKEW_SECONDS = 300;
 
 /** What a request shows of its proof: the `DPoP` header, and the request the proof must name. */
 export interface ProofRequest {
@@ -23,8 +23,6 @@ export interface ProofRequest {
   path: string;
 }
 
-export type { BindingFailure };
-
 /** A proof that holds: its key's thumbprint, and what the store keeps of it (see {@link proofHash}). */
 export interface ValidProof {
   jkt: string;
@@ -32,17 +30,18 @@ export interface ValidProof {
 }
 
 /** What a proof must match: the key of a bound family (none at login), the nonce handed out with its token (none at login). */
-export interface ProofExpectation {
+interface ProofExpectation {
   jkt?: string | undefined;
   nonce?: string | undefined;
 }
 
 /**
- * Checks a proof: its shape and key, then the key against the family's (before any signature work),
- * then method, URL, freshness and nonce, then the signature. The refresh cookie's MAC has been
- * checked before this is called, so a forged cookie never costs a signature check.
+ * Checks a proof: its shape and key's members, then the key's thumbprint against the family's
+ * (before any key is made), then method, URL, freshness and nonce, then the key and the signature.
+ * The refresh cookie's MAC has been checked before this is called, so a forged cookie never costs a
+ * signature check.
  */
-export function checkProof(request: ProofRequest, expected: ProofExpectation): ValidProof | DpopRefusal {
+function checkProof(request: ProofRequest, expected: ProofExpectation): ValidProof | DpopRefusal {
   const proof = readDpopProof(request.header);
   if (typeof proof === 'string') return proof;
   if (expected.jkt !== undefined && proof.jkt !== expected.jkt) return 'wrong_key';
@@ -55,7 +54,8 @@ export function checkProof(request: ProofRequest, expected: ProofExpectation): V
     maxSkewSeconds: MAX_PROOF_SKEW_SECONDS,
   });
   if (refusal !== undefined) return refusal;
-  if (!verifyDpopSignature(proof)) return 'bad_signature';
+  const unsigned = verifyDpopSignature(proof);
+  if (unsigned !== undefined) return unsigned;
   return { jkt: proof.jkt, proofHash: proofHash(proof.jkt, proof.jti) };
 }
 

@@ -339,7 +339,7 @@ export class SessionService {
       claims: user.claims,
       userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
       secretHash: hashSecret(secret),
-      clientHash: jkt === undefined ? clientFingerprint(this.keys, client.ip, client.userAgent) : keyFingerprint(this.keys, jkt),
+      clientHash: this.clientHashOf(client, jkt),
       bound: jkt !== undefined,
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
@@ -391,7 +391,7 @@ export class SessionService {
       presentedHash: hashSecret(parts.secret),
       successorHash: hashSecret(successor),
       generation: parts.generation,
-      clientHash: parts.jkt === undefined ? clientFingerprint(this.keys, client.ip, client.userAgent) : keyFingerprint(this.keys, parts.jkt),
+      clientHash: this.clientHashOf(client, parts.jkt),
       action,
       idleTtlMs: refreshToken.idleTtlMs,
       reuseGraceMs: refreshToken.reuseGraceMs,
@@ -399,6 +399,14 @@ export class SessionService {
     };
     if (proof !== undefined) presentation.proofHash = proof.proofHash;
     return presentation;
+  }
+
+  /**
+   * Who the store takes for the family's client (the grace window answers a retry only to it): the
+   * holder of its key for a bound family, wherever it is; else its network and User-Agent.
+   */
+  private clientHashOf(client: ClientInfo, jkt: string | undefined): string {
+    return jkt === undefined ? clientFingerprint(this.keys, client.ip, client.userAgent) : keyFingerprint(this.keys, jkt);
   }
 
   /**

@@ -50,8 +50,8 @@ export interface DpopProof {
   alg: DpopAlgorithm;
   /** The RFC 7638 SHA-256 thumbprint of the proof's public key, base64url (43 characters). */
   jkt: string;
-  /** The public key, as `jwk` gave it. */
-  key: KeyObject;
+  /** The public key's members, as `jwk` gave them: made into a key only for the signature check. */
+  members: PublicJwkMembers;
   htm: string;
   htu: string;
   /** Seconds since the epoch. */
@@ -97,7 +97,8 @@ function requiredMembers(alg: DpopAlgorithm, jwk: Record<string, unknown>): Publ
 
 /**
  * Reads the `DPoP` header of a request: the proof, or why it is not one. Checks its shape, algorithm
- * and key, not its signature ({@link verifyDpopSignature}, last, after the cheap checks).
+ * and key's members; neither the key itself nor the signature ({@link verifyDpopSignature}, last,
+ * after the cheap checks: a proof by another key than the session's is refused by its thumbprint first).
  */
 export function readDpopProof(header: string | string[] | undefined): DpopProof | DpopRefusal {
   if (typeof header !== 'string' || header === '') return 'missing';
@@ -115,12 +116,6 @@ export function readDpopProof(header: string | string[] | undefined): DpopProof 
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return 'malformed';
   const members = requiredMembers(alg as DpopAlgorithm, jwk as Record<string, unknown>);
   if (!members) return 'bad_key';
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: members, format: 'jwk' });
-  } catch {
-    return 'bad_key';
-  }
   const { jti, htm, htu, iat, nonce } = payload;
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) return 'malformed';
   if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) return 'malformed';
@@ -128,7 +123,7 @@ export function readDpopProof(header: string | string[] | undefined): DpopProof 
   return {
     alg: alg as DpopAlgorithm,
     jkt: membersThumbprint(members),
-    key,
+    members,
     htm,
     htu,
     iat,
@@ -163,14 +158,26 @@ export function checkDpopClaims(proof: DpopProof, expected: DpopExpectation): Dp
   return undefined;
 }
 
-/** Whether the proof's signature verifies under its own key (ES256 signatures are raw `r‖s`, as JWS has them). */
-export function verifyDpopSignature(proof: DpopProof): boolean {
+/**
+ * Checks the proof's signature under its own key (ES256 signatures are raw `r‖s`, as JWS has them):
+ * undefined when it verifies, `bad_key` when the members make no key (a point off the curve),
+ * `bad_signature` otherwise.
+ */
+export function verifyDpopSignature(proof: DpopProof): 'bad_key' | 'bad_signature' | undefined {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: proof.members, format: 'jwk' });
+  } catch {
+    return 'bad_key';
+  }
   const data = Buffer.from(proof.signingInput);
   try {
-    return proof.alg === 'EdDSA'
-      ? cryptoVerify(null, data, proof.key, proof.signature)
-      : cryptoVerify('sha256', data, { key: proof.key, dsaEncoding: 'ieee-p1363' }, proof.signature);
+    const valid =
+      proof.alg === 'EdDSA'
+        ? cryptoVerify(null, data, key, proof.signature)
+        : cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, proof.signature);
+    return valid ? undefined : 'bad_signature';
   } catch {
-    return false;
+    return 'bad_signature';
   }
 }
