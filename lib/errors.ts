@@ -28,6 +28,8 @@
 export type AuthErrorCode =
   | 'invalid_token'
   | 'invalid_credentials'
+  | 'insufficient_user_authentication'
+  | 'reauth_not_configured'
   | 'invalid_refresh_token'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
@@ -53,6 +55,7 @@ const DESCRIBED_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>([
   'method_not_allowed',
   'payload_too_large',
   'unsupported_media_type',
+  'reauth_not_configured',
 ]);
 
 /** Options for constructing an {@link AuthError}. */
@@ -144,8 +147,8 @@ export class AuthError extends Error {
  *   are `TypeError`s or `RangeError`s carrying one of the `ERR_*_OPTION`, `ERR_INVALID_DURATION`,
  *   `ERR_INVALID_KEY` and `ERR_INCOMPATIBLE_OPTIONS` codes; `ERR_INVALID_ARGUMENT` marks a bad
  *   argument to `auth.revokeSession`, `auth.revokeUser` or `auth.listSessions`, and
- *   `ERR_INVALID_AUTHENTICATE_RESULT` a result of the app's `authenticate` that cannot make a session
- *   (the `cause` of the login's 500).
+ *   `ERR_INVALID_AUTHENTICATE_RESULT` a result of the app's `authenticate` that cannot make a session,
+ *   or of its `reauthenticate` that is not a proof of identity (the `cause` of the 500).
  * - Store errors are {@link StoreUnavailableError}s (`ERR_STORE_*`, `ERR_REVOCATION_FEED_*`, and
  *   `ERR_SHUTTING_DOWN` for work refused once `auth.close()` has begun). The
  *   503 `AuthError` a request gets for one carries it as its `cause`; the `store_error` event as `error`.
@@ -187,8 +190,9 @@ export const ErrorCodes = Object.freeze({
   ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   /**
    * What the app's `authenticate` returned cannot make a session: no string `userId`, claims that are not a plain
-   * object, reserved or prototype claim names, or claims too large for an access token to fit an `Authorization` header.
-   * The login answers 500 `server_error`; the `TypeError` saying which is its `cause`.
+   * object, reserved or prototype claim names, or claims too large for an access token to fit an `Authorization` header;
+   * or an `amr`/`acr` (of `authenticate` or `reauthenticate`) that cannot be kept.
+   * The login (or `POST /reauth`) answers 500 `server_error`; the `TypeError` saying which is its `cause`.
    */
   ERR_INVALID_AUTHENTICATE_RESULT: 'ERR_INVALID_AUTHENTICATE_RESULT',
   /** A store command failed: the connection broke, or Redis answered an error (`cause` says which: OOM, READONLY, NOPERM, …). Also the default for a store's own errors. */

@@ -101,6 +101,13 @@ export interface AuthEventMap {
   login: [SessionEvent];
   /** A refresh token was rotated; `retried` when it was a repeat inside the grace window. */
   refresh: [SessionEvent & { retried: boolean }];
+  /**
+   * A signed-in user proved again who they are (`POST /reauth`, a step-up): the session's access
+   * tokens from now on carry when (`reauth_time`) and how (`amr`, `acr`).
+   */
+  reauthenticated: [SessionEvent & { amr: string[]; acr?: string }];
+  /** A step-up's proof failed (`reauthenticate` returned `null`): nothing changed, the session goes on. Many of these mean someone is guessing. */
+  reauth_failed: [SessionEvent];
   /** An earlier refresh token of a family was presented: the family was revoked. Alert on this. */
   reuse_detected: [SessionEvent];
   /**

@@ -42,6 +42,7 @@ export type {
   CookieOptions,
   CsrfOptions,
   KeyInput,
+  Reauthenticate,
   RefreshTokenOptions,
   RevocationOptions,
   TelemetryOptions,
@@ -49,6 +50,7 @@ export type {
 export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './options/rate-limit';
 export type { SubscriberLike } from './revocation/redis-revocation-feed';
 export type { FeedReloadCause, RevocationFeedStatus } from './revocation/revocation-feed';
+export type { ProofOfIdentity, Verification } from './shared/verification';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
 export type {
@@ -58,6 +60,7 @@ export type {
   RevocationFeed,
   RevocationFeedOptions,
   RevocationVerdict,
+  SessionAmendment,
   SessionRecord,
   SessionStore,
   StoreClock,

@@ -557,6 +557,8 @@ describe('store errors carry a stable code: the cause of the 503, and the store_
 const HTTP_CODES: Record<AuthErrorCode, number> = {
   invalid_token: 401,
   invalid_credentials: 401,
+  insufficient_user_authentication: 401,
+  reauth_not_configured: 404,
   invalid_refresh_token: 401,
   invalid_dpop_proof: 401,
   use_dpop_nonce: 401,

@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import IORedis from 'ioredis';
 import { createAuth } from '../lib';
 import { redisKeys } from '../lib/redis/keys';
-import { decodeSession } from '../lib/store/redis-session-layout';
+import { decodeSession, SESSION_FIELDS } from '../lib/store/redis-session-layout';
 import { type RedisClientLike, RedisStore } from '../lib/store/redis-store';
 import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
 import { hashSecret, newSessionId } from '../lib/tokens/refresh-token';
@@ -788,26 +788,38 @@ describe('RedisStore next to what version 0.1 left in Redis', () => {
   });
 });
 
-describe('RedisStore next to sessions stored before the bound-to-a-key field', () => {
-  test('a session of eleven fields is read as unbound, rotates, and is written back with the twelfth', async () => {
+describe('RedisStore next to sessions stored in earlier layouts (fewer trailing fields)', () => {
+  test.each([
+    [11, 'before the bound-to-a-key field'],
+    [12, 'before the proof-of-identity field'],
+  ])('a session of %i fields (%s) is read with the missing ones empty, rotates, is amended, and is written back whole', async (fields) => {
     const { store, client, prefix } = await redisStore();
     const family = new Family(createSecretKey(randomBytes(32)));
     expect(await store.createSession(family.newSession(Date.now()))).not.toBeNull();
     const key = redisKeys(prefix).session(family.sessionId);
-    // What earlier builds stored: the same fields without the last one.
+    // What earlier builds stored: the same fields without the last ones.
     const current = (await client.get(key)) as string;
-    const legacy = current.slice(0, current.lastIndexOf('\x1f'));
+    const legacy = current.split('\x1f').slice(0, fields).join('\x1f');
     await client.set(key, legacy, 'KEEPTTL');
-    expect(legacy.split('\x1f')).toHaveLength(11);
+    expect(legacy.split('\x1f')).toHaveLength(fields);
 
     const read = await store.getSession(family.sessionId);
     expect(read).not.toBeNull();
     expect(read).not.toHaveProperty('bound');
+    expect(read).not.toHaveProperty('verification');
     expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([family.sessionId]);
     const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
     expect(rotated.status).toBe('rotated');
     expect(sessionOf(rotated)).not.toHaveProperty('bound');
-    expect(decodeSession((await client.get(key)) as string).bd).toBe('');
+    const stored = decodeSession((await client.get(key)) as string);
+    expect(stored.bd).toBe('');
+    expect(stored.sv).toBe('');
+    expect(((await client.get(key)) as string).split('\x1f')).toHaveLength(SESSION_FIELDS.length);
+
+    await client.set(key, legacy, 'KEEPTTL');
+    const amended = await store.amendSession(family.sessionId, { verification: { at: 1_700_000_000_123, amr: ['pwd'] } });
+    expect(amended?.verification).toEqual({ at: 1_700_000_000_123, amr: ['pwd'] });
+    expect(decodeSession((await client.get(key)) as string).sv).toBe(`${(1_700_000_000_123).toString(36)}|pwd|`);
     await store.close();
   });
 });

@@ -3,8 +3,10 @@ import type { Request } from 'express';
 import { describeValue } from '../describe-value';
 import { AuthError, ErrorCodes } from '../errors';
 import { configurationError } from '../option-checks';
-import type { AuthenticateResult, Configuration } from '../options';
+import type { AuthenticateResult, Configuration, Reauthenticate } from '../options';
+import type { AuthenticatedUser } from '../sessions/session-service';
 import { REGISTERED_CLAIMS } from '../shared/claims';
+import { type ProofOfIdentity, proofProblem } from '../shared/verification';
 import type { AccessTokenCodec } from '../tokens/access-token';
 import { httpStatusOf, RETRY_AFTER_SECONDS } from './error-handling';
 import { MAX_AUTHORIZATION_LENGTH } from './require-auth';
@@ -85,23 +87,42 @@ function checkClaims(codec: AccessTokenCodec, userId: string, claims: unknown): 
 }
 
 /**
+ * Runs one of the app's credential checks (`authenticate`, `reauthenticate`): resolves with what it
+ * returned, or `null` for wrong credentials, however it said so (see {@link meaningOf}); throws what
+ * anything else it threw means.
+ */
+async function runCredentialCheck<T>(check: () => Promise<T | null> | T | null): Promise<T | null> {
+  try {
+    return (await check()) ?? null;
+  } catch (error) {
+    const meaning = meaningOf(error);
+    if (meaning !== null) throw meaning;
+    return null;
+  }
+}
+
+/** The proof of identity a credential check returned, checked; `undefined` when it said nothing of `amr` and `acr` and `required` is false. */
+function checkedProof(check: 'authenticate' | 'reauthenticate', result: { amr?: unknown; acr?: unknown }, required: boolean): ProofOfIdentity | undefined {
+  if (!required && result.amr === undefined && result.acr === undefined) return undefined;
+  const problem = proofProblem(result);
+  if (problem !== undefined) throw invalidResult(`${check} returned ${describeValue(result.amr)} as amr: ${problem}.`);
+  const proof: ProofOfIdentity = { amr: [...(result.amr as string[])] };
+  if (typeof result.acr === 'string') proof.acr = result.acr;
+  return proof;
+}
+
+/**
  * Runs the app's `authenticate` and checks what it returns before any session exists: wrong
  * credentials become a 401 `invalid_credentials`; an error with status 503 a 503 (see
  * {@link meaningOf}); a result that cannot make a session (no printable string `userId`, claims
  * that are not a plain object, carry reserved or prototype names, or would make tokens too large
- * for an `Authorization` header) a TypeError coded `ERR_INVALID_AUTHENTICATE_RESULT`, which the
- * router answers as a 500 `server_error`: the app's bug, said in its logs, never to the client.
+ * for an `Authorization` header, or an `amr`/`acr` that cannot be kept) a TypeError coded
+ * `ERR_INVALID_AUTHENTICATE_RESULT`, which the router answers as a 500 `server_error`: the app's
+ * bug, said in its logs, never to the client.
  */
-export async function authenticateUser(config: Configuration, codec: AccessTokenCodec, req: Request): Promise<Required<AuthenticateResult>> {
-  let result: AuthenticateResult | null;
-  try {
-    result = await config.authenticate(req);
-  } catch (error) {
-    const meaning = meaningOf(error);
-    if (meaning !== null) throw meaning;
-    result = null;
-  }
-  if (result === null || result === undefined) throw invalidCredentials();
+export async function authenticateUser(config: Configuration, codec: AccessTokenCodec, req: Request): Promise<AuthenticatedUser> {
+  const result = await runCredentialCheck(() => config.authenticate(req));
+  if (result === null) throw invalidCredentials();
   if (typeof result !== 'object' || typeof result.userId !== 'string' || result.userId === '' || result.userId.length > 256) {
     throw invalidResult(
       `authenticate must return { userId: string, claims? } or null; received userId ${describeValue((result as AuthenticateResult | undefined)?.userId)}. Convert ids with String(id).`,
@@ -112,5 +133,22 @@ export async function authenticateUser(config: Configuration, codec: AccessToken
   }
   const claims: unknown = result.claims ?? {};
   checkClaims(codec, result.userId, claims);
-  return { userId: result.userId, claims };
+  return { userId: result.userId, claims, proof: checkedProof('authenticate', result, false) };
+}
+
+/**
+ * Runs the app's `reauthenticate` for the signed-in user of `req.auth`: resolves with how they
+ * proved who they are again, or throws 401 `invalid_credentials` for a failed proof (the session
+ * goes on), a 503 as for `authenticate`, or a TypeError coded `ERR_INVALID_AUTHENTICATE_RESULT`
+ * (a 500) for a result that is neither `null` nor `{ amr, acr? }`.
+ */
+export async function reauthenticateUser(
+  reauthenticate: Reauthenticate,
+  req: Request,
+  session: { userId: string; sessionId: string },
+): Promise<ProofOfIdentity> {
+  const result = await runCredentialCheck(() => reauthenticate(req, { userId: session.userId, sessionId: session.sessionId }));
+  if (result === null || (result as unknown) === false) throw invalidCredentials();
+  if (typeof result !== 'object') throw invalidResult(`reauthenticate must return { amr: ['pwd'] } or null; received ${describeValue(result)}.`);
+  return checkedProof('reauthenticate', result, true) as ProofOfIdentity;
 }

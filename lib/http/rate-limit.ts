@@ -1,4 +1,4 @@
-// Throttling: failed logins per address + username, per address and per username, successful logins per username, and /refresh per session or address.
+// Throttling: failed logins per address + username, per address and per username, successful logins per username, failed step-ups per user, and /refresh per session or address.
 import type { KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
@@ -62,6 +62,8 @@ export interface RateLimiters {
   login: RequestHandler;
   /** For `POST /refresh`: per session for an authentic cookie, failures per address otherwise. */
   refresh: RequestHandler;
+  /** For `POST /reauth`, behind requireAuth: failed step-ups per user, under the login limit's budget. */
+  reauth: RequestHandler;
   /** Stops the in-process counters' timers. Leaves the session store alone. */
   close(): void;
 }
@@ -216,6 +218,7 @@ export function createRateLimiters(resolved: ResolvedRateLimit | false, store: T
   return {
     login: login ? loginLimiter(login) : RATE_LIMIT_OFF,
     refresh: refresh ? refreshLimiter(refresh) : RATE_LIMIT_OFF,
+    reauth: login ? reauthLimiter(login) : RATE_LIMIT_OFF,
     close() {
       for (const store of stores.splice(0)) void store.shutdown?.();
     },
@@ -277,6 +280,16 @@ export function createRateLimiters(resolved: ResolvedRateLimit | false, store: T
       });
       limited(req, res, next);
     };
+  }
+
+  /**
+   * Failed step-ups (`POST /reauth` answered 401: the password or passkey was wrong), counted per user
+   * (the one of the access token: whoever guesses holds that token, from any address) under the login
+   * limit's `max` and `window`, shared like the login counters.
+   */
+  function reauthLimiter(limit: ResolvedRule): RequestHandler {
+    const userOf = (req: Request): string => keyOf(`reauth\n${req.auth?.userId ?? ''}`);
+    return limiter(limit, sharedStore('reauth'), userOf, countingFailures(FAILED_LOGIN));
   }
 
   /**

@@ -1,6 +1,7 @@
 // requireAuth(): the middleware that checks access tokens on protected routes (RFC 6750).
 import type { NextFunction, Request, Response } from 'express';
 import { describeValue } from '../describe-value';
+import type { Duration } from '../duration';
 import { AuthError, ErrorCodes, InvalidAccessTokenError, revocationFeedStale, StoreUnavailableError } from '../errors';
 import type { AuthEvents } from '../events';
 import type { AccessTokenRejectionReason } from '../observability/metrics';
@@ -10,6 +11,7 @@ import type { RevocationFeed, RevocationVerdict } from '../revocation/revocation
 import type { AccessTokenCodec, AccessTokenPayload } from '../tokens/access-token';
 import type { VerifiedToken, VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
+import { insufficientAuthentication, type StepUpRequirement, stepUpRequirement, unmetStepUp } from './step-up';
 
 /**
  * What `requireAuth()` puts on `req.auth` (typed on `Express.Request` by importing the package).
@@ -54,18 +56,29 @@ export interface AuthInfo {
 export interface RequireAuthOptions {
   /** Let requests without any token through (with no `req.auth`); a bad token is still refused. Defaults to `false`. */
   optional?: boolean;
+  /**
+   * Step-up: the longest since the user last proved who they are (a login, or `POST /reauth`), such as
+   * `'5m'` or `300` (seconds, 1 s to 1 day). Older: 401 `insufficient_user_authentication` with
+   * `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=300` (RFC 9470).
+   */
+  maxAge?: Duration;
+  /** Step-up: RFC 8176 methods the latest proof must include, every one (`['hwk']`: a hardware key). */
+  amr?: string[];
+  /** Step-up: the class (or one of the classes) the latest proof must have (`acr`); named in the challenge's `acr_values`. */
+  acr?: string | string[];
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const BEARER_SCHEME = /^bearer(\s|$)/i;
 
-const REQUIRE_AUTH_OPTIONS = { optional: true } satisfies KnownOptions<RequireAuthOptions>;
+const REQUIRE_AUTH_OPTIONS = { optional: true, maxAge: true, amr: true, acr: true } satisfies KnownOptions<RequireAuthOptions>;
 
 /**
- * Validates the options of `auth.requireAuth(options)`: an object whose only key is `optional`, a
- * boolean. Throws a TypeError coded `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION`.
+ * Validates the options of `auth.requireAuth(options)`: an object with `optional`, a boolean, and the
+ * step-up requirements ({@link stepUpRequirement}), which it returns. Throws a TypeError coded
+ * `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION`.
  */
-function checkRequireAuthOptions(options: unknown): void {
+function checkRequireAuthOptions(options: unknown): StepUpRequirement | undefined {
   if (options === null || typeof options !== 'object') {
     throw configurationError(
       'type',
@@ -78,6 +91,7 @@ function checkRequireAuthOptions(options: unknown): void {
   if (optional !== undefined && typeof optional !== 'boolean') {
     throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `requireAuth: \`optional\` must be a boolean; received ${describeValue(optional)}.`);
   }
+  return stepUpRequirement(options);
 }
 /**
  * The longest `Authorization` header read, in characters. The library's own tokens are well under
@@ -162,7 +176,7 @@ function tokenElsewhere(req: Request, headers: Request['headers']): boolean {
  * means 503, never "not revoked".
  */
 export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOptions = {}) {
-  checkRequireAuthOptions(options);
+  const stepUp = checkRequireAuthOptions(options);
   const optional = options.optional === true;
   const { codec, verified, feed, events, realm, telemetry } = deps;
 
@@ -181,6 +195,10 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   const conclude = (req: Request, token: VerifiedToken, verdict: RevocationVerdict, next: NextFunction): void => {
     if (verdict === 'valid') {
       const { payload } = token;
+      if (stepUp !== undefined) {
+        const unmet = unmetStepUp(stepUp, payload, Date.now());
+        if (unmet !== undefined) return refuse(req, next, 'step_up_required', insufficientAuthentication(realm, stepUp, unmet));
+      }
       req.auth = { userId: payload.sub, sessionId: payload.sid, claims: token.claims, payload };
       return next();
     }

@@ -1,6 +1,6 @@
-// The mountable router: login, refresh, logout, logout-all and session management over HTTP.
+// The mountable router: login, refresh, logout, logout-all, step-up and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { AuthError } from '../errors';
+import { AuthError, ErrorCodes, InvalidAccessTokenError } from '../errors';
 import type { AuthEvents } from '../events';
 import { failureResult, type ObservedOperation, type OperationResults, type RefreshResult } from '../observability/operation-results';
 import type { Observation, Telemetry } from '../observability/telemetry';
@@ -8,9 +8,11 @@ import type { Configuration } from '../options';
 import type { ProofRefused, ProofRequest } from '../sessions/key-binding';
 import type { ClientInfo, IssuedSession, RefreshOutcome, SessionService } from '../sessions/session-service';
 import { ROUTES, type SessionsResponse, type TokenResponse } from '../shared/protocol';
+import type { ProofOfIdentity } from '../shared/verification';
+import type { SessionRecord } from '../store/session-store';
 import type { AccessTokenCodec, IssuedAccessToken } from '../tokens/access-token';
 import { DPOP_ALGORITHMS } from '../tokens/dpop-proof';
-import { authenticateUser, invalidCredentials } from './authenticate-user';
+import { authenticateUser, invalidCredentials, reauthenticateUser } from './authenticate-user';
 import { clearRefreshCookie, presenceCookieExpiry, readCookie, setPresenceCookie, setRefreshCookie } from './cookies';
 import { csrfGuard } from './csrf';
 import { ensureFallbackErrorHandler, logoutPending, toAuthError } from './error-handling';
@@ -18,7 +20,7 @@ import { inSequence } from './in-sequence';
 import { jwksHandler, type PublishedKeys } from './jwks';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
-import type { AuthInfo } from './require-auth';
+import { type AuthInfo, bearerChallenge } from './require-auth';
 import { presentedToken, type TokenTransport, transportOf } from './token-transport';
 import { warnIfProxyUntrusted } from './trust-proxy-warning';
 
@@ -29,8 +31,8 @@ export interface RouterDeps {
   sessions: SessionService;
   events: AuthEvents;
   requireAuth: RequestHandler;
-  /** Throttling of failed logins and of refreshes, in front of those routes (logouts are never throttled). */
-  rateLimiters: Pick<RateLimiters, 'login' | 'refresh'>;
+  /** Throttling of failed logins, failed step-ups and refreshes, in front of those routes (logouts are never throttled). */
+  rateLimiters: Pick<RateLimiters, 'login' | 'refresh' | 'reauth'>;
   /** The key set published at /.well-known/jwks.json (keys leave it at their `notAfter`). */
   jwks: PublishedKeys;
   /** Where logins, refreshes and logouts are reported (a span each, and metrics). */
@@ -192,6 +194,12 @@ export function createAuthRouter(deps: RouterDeps): Router {
     };
   };
 
+  /** An access token for a session, dated `now` (the store's clock). */
+  const accessTokenFor = (session: SessionRecord, now: number): IssuedAccessToken => {
+    const { sessionId, userId, claims, expiresAt, createdAt, verification } = session;
+    return codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt, verification });
+  };
+
   /**
    * Answers with an access token and sets the refresh cookie, and the presence cookie at login (a new
    * family) or when the one the browser holds would die before the new refresh cookie. Its value is
@@ -202,8 +210,8 @@ export function createAuthRouter(deps: RouterDeps): Router {
   const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean, transport: TokenTransport): void => {
     // The store's clock (Redis': the session's times are its), so no instance's clock skews a token's life.
     const now = sessions.now();
-    const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
-    const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
+    const { expiresAt, absoluteExpiresAt } = issued.session;
+    const access = accessTokenFor(issued.session, now);
     if (issued.nonce !== undefined) res.setHeader('DPoP-Nonce', issued.nonce);
     if (transport === 'body') return sendTokenResponse(res, access, issued.refreshToken);
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);
@@ -326,6 +334,37 @@ export function createAuthRouter(deps: RouterDeps): Router {
     }),
   );
 
+  // Step-up: the signed-in user proves again who they are; the answer is an access token of the same
+  // session saying when and how. The refresh cookie is left alone: the session records the proof, so
+  // its next refreshes carry it too. CSRF-checked (it changes what the session's tokens say), and
+  // failed proofs are throttled per user like failed logins.
+  router.post(
+    ROUTES.reauth,
+    csrf,
+    requireAuth,
+    ...jsonObjectBody(config.bodyLimit),
+    ...limited(rateLimiters.reauth),
+    route('reauth', async (req, res) => {
+      const { reauthenticate } = config;
+      if (reauthenticate === undefined) {
+        throw new AuthError('reauth_not_configured', 404, 'Step-up is off: pass `reauthenticate` to createAuth to turn POST /reauth on');
+      }
+      const { userId, sessionId } = authOf(req);
+      const client = clientOf(req);
+      let proof: ProofOfIdentity;
+      try {
+        proof = await reauthenticateUser(reauthenticate, req, { userId, sessionId });
+      } catch (error) {
+        if (error instanceof AuthError && error.code === 'invalid_credentials') sessions.reauthenticationFailed(userId, sessionId, client);
+        throw error;
+      }
+      const session = await sessions.reauthenticate(sessionId, proof, client);
+      // Ended since its access token was issued (and not yet in the feed): nothing to step up.
+      if (session === null) throw bearerChallenge(config.realm, new InvalidAccessTokenError('session ended', ErrorCodes.ERR_ACCESS_TOKEN_REVOKED));
+      sendTokenResponse(res, accessTokenFor(session, sessions.now()), undefined);
+    }),
+  );
+
   router.get(
     ROUTES.sessions,
     requireAuth,
@@ -370,6 +409,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
     [ROUTES.refresh, 'POST'],
     [ROUTES.logout, 'POST'],
     [ROUTES.logoutAll, 'POST'],
+    [ROUTES.reauth, 'POST'],
     [ROUTES.sessions, 'GET, HEAD'],
     [`${ROUTES.sessions}/:id`, 'DELETE'],
   ];

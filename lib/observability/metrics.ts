@@ -31,7 +31,7 @@ export type RevocationMetricReason = 'logout' | 'logout_all' | 'api' | 'reuse' |
  * algorithm, type, claims, key), `expired`, `revoked` (its session or user), `feed_stale` and
  * `feed_loading` (503: the revocation feed could not vouch for itself, or had not loaded in time).
  */
-export type AccessTokenRejectionReason = 'missing' | 'malformed' | 'invalid' | 'expired' | 'revoked' | 'feed_stale' | 'feed_loading';
+export type AccessTokenRejectionReason = 'missing' | 'malformed' | 'invalid' | 'expired' | 'revoked' | 'step_up_required' | 'feed_stale' | 'feed_loading';
 
 /**
  * The class of a store failure, the `error.type` of `express_refresh_tokens.store.errors`: `timeout`
@@ -99,6 +99,7 @@ const REJECTION_REASONS = attributeSets<AccessTokenRejectionReason>(REASON_ATTRI
   'invalid',
   'expired',
   'revoked',
+  'step_up_required',
   'feed_stale',
   'feed_loading',
 ]);

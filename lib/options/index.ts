@@ -13,7 +13,7 @@ import { resolveLogger, resolveTelemetry } from './observability';
 import { resolveRateLimit } from './rate-limit';
 import { resolveRefreshToken } from './refresh-token';
 import { resolveRevocation } from './revocation';
-import { resolveAuthenticate, resolveLimits, resolveOrigin, resolveStore } from './top-level';
+import { resolveAuthenticate, resolveLimits, resolveOrigin, resolveReauthenticate, resolveStore } from './top-level';
 import type { AuthOptions, Configuration } from './types';
 
 /** The option types and the resolved Configuration, for the modules that import them from here. */
@@ -29,6 +29,7 @@ const KNOWN = {
   revocation: true,
   rateLimit: true,
   authenticate: true,
+  reauthenticate: true,
   realm: true,
   bodyLimit: true,
   maxSessionsPerUser: true,
@@ -78,6 +79,7 @@ export function resolveOptions(options: AuthOptions): Configuration {
     cookie,
     csrf,
     authenticate,
+    reauthenticate: resolveReauthenticate(options.reauthenticate),
     ...limits,
     telemetry,
     logger,

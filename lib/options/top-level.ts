@@ -43,6 +43,19 @@ export function resolveAuthenticate(authenticate: unknown): Configuration['authe
   return authenticate as Configuration['authenticate'];
 }
 
+/** Validates `reauthenticate`: the step-up check, a function, or left out. */
+export function resolveReauthenticate(reauthenticate: unknown): Configuration['reauthenticate'] {
+  if (reauthenticate !== undefined && typeof reauthenticate !== 'function') {
+    fail(
+      'type',
+      'reauthenticate',
+      `must be a function (req, { userId, sessionId }) => ({ amr: ['pwd'] }) | null; received ${describeValue(reauthenticate)}`,
+      'Pass your step-up check (a password or passkey check), or leave it out to turn POST /reauth off.',
+    );
+  }
+  return reauthenticate as Configuration['reauthenticate'];
+}
+
 /** Validates `realm`, `bodyLimit` and `maxSessionsPerUser`, and resolves their defaults. */
 export function resolveLimits(options: AuthOptions): Pick<Configuration, 'realm' | 'bodyLimit' | 'maxSessionsPerUser'> {
   const realm = options.realm ?? 'api';

@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Request } from 'express';
 import type { Duration } from '../duration';
+import type { ProofOfIdentity } from '../shared/verification';
 import type { SessionStore } from '../store/session-store';
 import type { AccessTokenSettings } from '../tokens/access-token';
 import type { AccessTokenAlgorithm } from '../tokens/signing-keys';
@@ -229,7 +230,36 @@ export interface AuthenticateResult {
    * names the library sets (`sub`, `sid`, `jti`, `iat`, `exp`, `nbf`, `iss`, `aud`, `typ`, `auth_time`).
    */
   claims?: Record<string, unknown>;
+  /**
+   * How the user proved who they are (RFC 8176 method references, such as `['pwd']`), when the app
+   * wants routes to ask for it (`requireAuth({ amr })`): carried by the session's access tokens as
+   * `amr` until a step-up replaces it. Absent: the tokens carry no `amr` until a step-up.
+   */
+  amr?: string[];
+  /** The authentication context class of the login (OIDC `acr`), carried like `amr`. */
+  acr?: string;
 }
+
+/**
+ * Checks a signed-in user again before a sensitive action (`POST /reauth`, "sudo mode"): a password
+ * in `req.body`, or a WebAuthn assertion the app verifies. Returns how the user proved who they are,
+ * or `null` when the proof failed (401 `invalid_credentials`; the session goes on). Errors thrown are
+ * read as `authenticate`'s are (status 401, 403 or 404: `null`; 503: 503; any other: 500).
+ *
+ * @param req - The `POST /reauth` request, its JSON body parsed.
+ * @param session - Whose session asks: `req.auth`'s user and session.
+ *
+ * @example
+ * ```ts
+ * import type { Reauthenticate } from 'express-refresh-tokens';
+ *
+ * const reauthenticate: Reauthenticate = async (req, { userId }) => {
+ *   const { password } = req.body as { password?: unknown };
+ *   return (await users.checkPassword(userId, password)) ? { amr: ['pwd'] } : null;
+ * };
+ * ```
+ */
+export type Reauthenticate = (req: Request, session: { userId: string; sessionId: string }) => Promise<ProofOfIdentity | null> | ProofOfIdentity | null;
 
 /**
  * Checks the credentials of a `POST /login` request (its parsed JSON body is `req.body`).
@@ -296,6 +326,12 @@ export interface AuthOptions {
   revocation?: RevocationOptions;
   /** The credential check for `POST /login`. Required. */
   authenticate: Authenticate;
+  /**
+   * The step-up check for `POST /reauth`: the user proves again who they are, and the session's next
+   * access tokens say when and how (`reauth_time`, `amr`, `acr`), for routes behind
+   * `requireAuth({ maxAge, amr, acr })`. Without it, `POST /reauth` answers 404 `reauth_not_configured`.
+   */
+  reauthenticate?: Reauthenticate;
   /** The realm in `WWW-Authenticate` challenges. Defaults to `'api'`. */
   realm?: string;
   /** The largest JSON body the router accepts, in bytes. Defaults to `16384`. */
@@ -381,6 +417,7 @@ export interface Configuration {
   /** `headerName` lower-cased, as Node keys request headers; `headerLabel` as configured, for messages. */
   csrf: { headerName: string; headerLabel: string; allowedOrigins: ReadonlySet<string> };
   authenticate: Authenticate;
+  reauthenticate: Reauthenticate | undefined;
   realm: string;
   bodyLimit: number;
   maxSessionsPerUser: number;

@@ -1,8 +1,9 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
 import { ErrorCodes, revocationFeedStale, StoreUnavailableError } from '../errors';
 import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from '../events';
-import type { AuthenticateResult, Configuration } from '../options';
+import type { Configuration } from '../options';
 import { revocationChannelKey } from '../revocation/revocation-channel-mac';
+import type { ProofOfIdentity } from '../shared/verification';
 import {
   PROCESS_CLOCK,
   type PresentationOutcome,
@@ -36,6 +37,13 @@ const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
 export interface ClientInfo {
   ip: string | undefined;
   userAgent: string | undefined;
+}
+
+/** A user `authenticate` vouched for: their id, the session's claims, and how they proved who they are when it said. */
+export interface AuthenticatedUser {
+  userId: string;
+  claims: Record<string, unknown>;
+  proof?: ProofOfIdentity | undefined;
 }
 
 /** What presenting a refresh token came to. */
@@ -135,7 +143,7 @@ export class SessionService {
    * when `revokeUser` was called for the user after the login began: nothing is issued.
    */
   async login(
-    user: Required<AuthenticateResult>,
+    user: AuthenticatedUser,
     loginStartedAt: number,
     client: ClientInfo,
     heldCookie: string | undefined,
@@ -298,6 +306,34 @@ export class SessionService {
   }
 
   /**
+   * Records a step-up: the user of a live session proved again who they are (`proof`), now on the
+   * store's clock. Resolves with the session as amended, whose access tokens now carry it, or `null`
+   * when the session is no longer live (nothing is recorded). Emits `reauthenticated`.
+   */
+  async reauthenticate(sessionId: string, proof: ProofOfIdentity, client: ClientInfo): Promise<SessionRecord | null> {
+    const { store } = this.config;
+    if (store.amendSession === undefined) {
+      throw new TypeError(
+        'The session store has no amendSession method, which POST /reauth needs to record a step-up: implement it (see SessionStore.amendSession).',
+      );
+    }
+    this.enter();
+    try {
+      const record = await store.amendSession(sessionId, { verification: { at: Math.floor(this.clock.now()), ...proof } });
+      if (record === null || this.revokedByFeed(record)) return null;
+      this.events.emit('reauthenticated', { ...sessionEvent(client, record), ...proof });
+      return record;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Reports a step-up whose proof failed: the session goes on. */
+  reauthenticationFailed(userId: string, sessionId: string, client: ClientInfo): void {
+    this.events.emit('reauth_failed', { userId, sessionId, ip: client.ip, userAgent: client.userAgent });
+  }
+
+  /**
    * Refuses new logins, refreshes and logouts (`ERR_SHUTTING_DOWN`), waits for those under way to
    * finish (each within the store's time budget), then stops the feed and the retries of pending
    * logouts (those still waiting are reported abandoned). Called again, it returns the same promise.
@@ -329,7 +365,7 @@ export class SessionService {
     });
   }
 
-  private async start(user: Required<AuthenticateResult>, loginStartedAt: number, client: ClientInfo, jkt: string | undefined): Promise<IssuedSession | null> {
+  private async start(user: AuthenticatedUser, loginStartedAt: number, client: ClientInfo, jkt: string | undefined): Promise<IssuedSession | null> {
     const { store, refreshToken } = this.config;
     const sessionId = newSessionId();
     const secret = newRefreshSecret();
@@ -341,6 +377,7 @@ export class SessionService {
       secretHash: hashSecret(secret),
       clientHash: this.clientHashOf(client, jkt),
       bound: jkt !== undefined,
+      verification: user.proof === undefined ? undefined : { at: loginStartedAt, ...user.proof },
       now: loginStartedAt,
       idleTtlMs: refreshToken.idleTtlMs,
       absoluteTtlMs: refreshToken.absoluteTtlMs,

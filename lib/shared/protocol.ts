@@ -8,11 +8,26 @@ export const ROUTES = {
   logout: '/logout',
   logoutAll: '/logout-all',
   sessions: '/sessions',
+  reauth: '/reauth',
   jwks: '/.well-known/jwks.json',
 } as const;
 
 /** JWT claims the library sets in access tokens itself; every other claim is the app's own. */
-export const REGISTERED_CLAIM_NAMES: readonly string[] = ['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ', 'auth_time'];
+export const REGISTERED_CLAIM_NAMES: readonly string[] = [
+  'sub',
+  'sid',
+  'jti',
+  'iat',
+  'exp',
+  'nbf',
+  'iss',
+  'aud',
+  'typ',
+  'auth_time',
+  'amr',
+  'acr',
+  'reauth_time',
+];
 
 /** The header `/login`, `/refresh` and `/logout` require by default (any non-empty value). */
 export const DEFAULT_CSRF_HEADER = 'X-Requested-With';

@@ -11,6 +11,7 @@ import {
   PROCESS_CLOCK,
   type PresentationOutcome,
   type RevocationFeed,
+  type SessionAmendment,
   type SessionRecord,
   type SessionStore,
   type StoreClock,
@@ -220,6 +221,13 @@ export class MemoryStore implements SessionStore {
     return ended;
   }
 
+  async amendSession(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null> {
+    const family = this.liveFamily(sessionId, Date.now());
+    if (!family) return null; // mirrors AMEND_SESSION
+    if (amendment.verification !== undefined) family.record.verification = structuredClone(amendment.verification);
+    return snapshot(family.record);
+  }
+
   async getSession(sessionId: string): Promise<SessionRecord | null> {
     const family = this.liveFamily(sessionId, Date.now());
     return family ? snapshot(family.record) : null;
@@ -292,5 +300,7 @@ export class MemoryStore implements SessionStore {
 
 /** A copy of a record that shares nothing with the stored one, as RedisStore's records never do. */
 function snapshot(record: SessionRecord): SessionRecord {
-  return { ...record, claims: structuredClone(record.claims) };
+  const copy = { ...record, claims: structuredClone(record.claims) };
+  if (record.verification !== undefined) copy.verification = structuredClone(record.verification);
+  return copy;
 }

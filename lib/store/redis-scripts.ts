@@ -113,6 +113,24 @@ return {'unknown'}
 `);
 
 /**
+ * Sets some fields of a live session, leaving its TTL alone. KEYS: session. ARGV: deadline, then
+ * pairs of a field's number (from 1, see luaFieldNumber) and its new value.
+ * Replies {'amended', encoded session}, {'missing'} or {'late'}.
+ */
+export const AMEND_SESSION = sessionScript(`${LUA_CLOCK}
+local now = redisNow()
+if now > tonumber(ARGV[1]) then return {'late'} end
+local value = redis.call('GET', KEYS[1])
+if not value then return {'missing'} end
+local f = decode(value)
+if readTime(f[F.ex]) <= now then return {'missing'} end
+for index = 2, #ARGV, 2 do f[tonumber(ARGV[index])] = ARGV[index + 1] end
+local updated = encode(f)
+redis.call('SET', KEYS[1], updated, 'KEEPTTL')
+return {'amended', updated}
+`);
+
+/**
  * Ends a session. KEYS: session. ARGV: deadline.
  * Replies {'revoked', encoded session}, {'missing'} or {'late'}.
  */

@@ -1,4 +1,5 @@
 // How RedisStore lays a session out in Redis: one string of fields, the single source for the Lua scripts and for reading.
+import { decodeVerification } from '../shared/verification';
 import type { SessionRecord } from './session-store';
 
 /**
@@ -11,10 +12,16 @@ import type { SessionRecord } from './session-store';
  * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
  *   current token's generation), `cl` the fingerprint of the client that made the last rotation
  *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed);
- * - `bd` `1` for a family bound to a device key, empty otherwise. The last field: a session stored
- *   before it existed has one field less, read as empty (and written with it at its next rotation).
+ * - `bd` `1` for a family bound to a device key, empty otherwise;
+ * - `sv` the user's latest proof of identity ({@link encodeVerification}), empty when none.
+ *
+ * Fields are only ever added at the end: a session stored before the last ones existed (from
+ * {@link OLDEST_FIELD_COUNT} fields on) reads them as empty, and is written with them when it changes.
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'sv'] as const;
+
+/** The fields of the oldest layout still read: up to `cl`. */
+const OLDEST_FIELD_COUNT = 11;
 
 type Field = (typeof SESSION_FIELDS)[number];
 
@@ -47,11 +54,11 @@ export function encodeSession(fields: StoredSession): string {
 /** The stored string's field values, in {@link SESSION_FIELDS} order; throws when it is not a session of this layout. */
 function splitFields(value: string): string[] {
   const values = value.split(FIELD_SEPARATOR);
-  // Stored before `bd` existed: not bound.
-  if (values.length === SESSION_FIELDS.length - 1) values.push('');
-  if (values.length !== SESSION_FIELDS.length) {
-    throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
+  if (values.length < OLDEST_FIELD_COUNT || values.length > SESSION_FIELDS.length) {
+    throw new Error(`stored session has ${values.length} fields, expected ${OLDEST_FIELD_COUNT} to ${SESSION_FIELDS.length}`);
   }
+  // Stored before its last fields existed: they read as empty.
+  while (values.length < SESSION_FIELDS.length) values.push('');
   return values;
 }
 
@@ -65,6 +72,11 @@ export function decodeSession(value: string): StoredSession {
 
 /** Each field's index in the stored string, by name. */
 const AT = Object.fromEntries(SESSION_FIELDS.map((name, index) => [name, index])) as Record<Field, number>;
+
+/** A field's position as Lua counts it (from 1): what a script that sets fields by number is given. */
+export function luaFieldNumber(name: Field): number {
+  return AT[name] + 1;
+}
 
 /**
  * The public record of a stored session, read straight from the stored string (the record is what
@@ -84,6 +96,8 @@ export function readSessionRecord(sessionId: string, value: string): SessionReco
     absoluteExpiresAt: decodeTime(values[AT.ad] as string),
   };
   if (values[AT.bd] === '1') record.bound = true;
+  const verification = decodeVerification(values[AT.sv] as string);
+  if (verification !== undefined) record.verification = verification;
   return record;
 }
 
@@ -119,10 +133,11 @@ local FIELD_COUNT = ${SESSION_FIELDS.length}
 local function decode(s)
   local fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length)}') }
   if #fields == FIELD_COUNT then return fields end
-  -- Stored before its last field (bd) existed: read as empty.
-  fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length - 1)}') }
-  if #fields ~= FIELD_COUNT - 1 then error('stored session has the wrong number of fields') end
-  fields[FIELD_COUNT] = ''
+  -- Stored before its last fields existed: they read as empty.
+  fields = {}
+  for value in string.gmatch(s .. SEP, '([^\\031]*)\\031') do fields[#fields + 1] = value end
+  if #fields < ${OLDEST_FIELD_COUNT} or #fields > FIELD_COUNT then error('stored session has the wrong number of fields') end
+  for index = #fields + 1, FIELD_COUNT do fields[index] = '' end
   return fields
 end
 local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end

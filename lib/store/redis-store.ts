@@ -12,7 +12,9 @@ import { type Script, script } from '../redis/script';
 import type { SubscriberLike } from '../revocation/redis-revocation-feed';
 import { RedisRevocationLog } from '../revocation/redis-revocation-source';
 import type { Revocation } from '../revocation/revocation-message-codec';
+import { encodeVerification } from '../shared/verification';
 import {
+  AMEND_SESSION,
   CREATE_SESSION,
   HEARTBEAT,
   INDEX_SESSION,
@@ -26,7 +28,7 @@ import {
   REVOKE_SESSION,
   REVOKE_USER,
 } from './redis-scripts';
-import { encodeSession, encodeTime, readSessionRecord } from './redis-session-layout';
+import { encodeSession, encodeTime, luaFieldNumber, readSessionRecord } from './redis-session-layout';
 import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
 import {
   type KnownAddresses,
@@ -35,6 +37,7 @@ import {
   type PresentationOutcome,
   type RevocationFeed,
   type RevocationFeedOptions,
+  type SessionAmendment,
   type SessionRecord,
   type SessionStore,
   type StoreClock,
@@ -109,6 +112,7 @@ const SCRIPTS = {
   indexSession: script(INDEX_SESSION),
   presentToken: script(PRESENT_TOKEN),
   revokeSession: script(REVOKE_SESSION),
+  amendSession: script(AMEND_SESSION),
   revokeUser: script(REVOKE_USER),
   logRevocation: script(LOG_REVOCATION),
   publishRevocation: script(PUBLISH_REVOCATION),
@@ -253,6 +257,7 @@ export class RedisStore implements SessionStore {
       gen: '0',
       cl: session.clientHash,
       bd: session.bound ? '1' : '',
+      sv: encodeVerification(session.verification),
     });
     const created = await this.run(SCRIPTS.createSession, [this.keys.session(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
     if (created !== 'ok') throw late('createSession');
@@ -342,6 +347,17 @@ export class RedisStore implements SessionStore {
 
   async revokeUser(userId: string, { revokedBefore, retainMs }: UserRevocation): Promise<SessionRecord[]> {
     return this.endSessionsBefore(userId, revokedBefore, revokedBefore + retainMs, retainMs);
+  }
+
+  async amendSession(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null> {
+    const changes: Array<string | number> = [];
+    if (amendment.verification !== undefined) changes.push(luaFieldNumber('sv'), encodeVerification(amendment.verification));
+    const values = expectStrings(await this.run(SCRIPTS.amendSession, [this.keys.session(sessionId)], (deadline) => [deadline, ...changes]), 'amendSession');
+    if (values[0] === 'late') throw late('amendSession');
+    if (values[0] === 'missing' && values.length === 1) return null;
+    if (values[0] !== 'amended' || values.length !== 2)
+      throw badReply(`RedisStore: unexpected amendSession reply (${values.length} values, status ${String(values[0])})`);
+    return readSessionRecord(sessionId, values[1] as string);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {

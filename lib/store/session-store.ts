@@ -1,6 +1,7 @@
 // The SessionStore contract: what RedisStore and MemoryStore both implement, and what the core relies on.
 import type { Store as RateLimitCounters } from 'express-rate-limit';
 import type { RevocationFeed, RevocationFeedOptions } from '../revocation/revocation-feed';
+import type { Verification } from '../shared/verification';
 
 export type { RevocationFeed, RevocationFeedOptions, RevocationFeedStatus, RevocationVerdict } from '../revocation/revocation-feed';
 
@@ -37,6 +38,11 @@ export interface SessionRecord {
   userAgent: string;
   /** Present (true) when every refresh of the family must prove possession of a device key (DPoP); absent otherwise. */
   bound?: true;
+  /**
+   * How and when the user last proved who they are: the login's proof when `authenticate` said how
+   * (`amr`), or the latest step-up (`POST /reauth`); absent when neither. Access tokens carry it.
+   */
+  verification?: Verification;
 }
 
 /**
@@ -72,6 +78,8 @@ export interface NewSession {
   clientHash: string;
   /** True when the family is bound to a device key: the record says so ({@link SessionRecord.bound}). */
   bound?: boolean;
+  /** How the user proved who they are at this login, when `authenticate` said ({@link SessionRecord.verification}). */
+  verification?: Verification | undefined;
   /** When the login began (before `authenticate` ran), on the store's clock ({@link StoreClock.read}): the family's `createdAt`. */
   now: number;
   /** `refreshToken.idleTtl`, in milliseconds. */
@@ -119,6 +127,7 @@ export function newSessionRecord(session: NewSession): SessionRecord {
     userAgent: session.userAgent,
   };
   if (session.bound) record.bound = true;
+  if (session.verification !== undefined) record.verification = session.verification;
   return record;
 }
 
@@ -212,6 +221,26 @@ export type PresentationOutcome =
   | { status: 'unknown' }
   | { status: 'missing' };
 
+/**
+ * What {@link SessionStore.amendSession} changes in a live session; fields left out stay as they are.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type SessionAmendment, type SessionRecord } from 'express-refresh-tokens';
+ *
+ * class AuditedStore extends MemoryStore {
+ *   override async amendSession(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null> {
+ *     log.info({ sessionId, stepUp: amendment.verification?.amr });
+ *     return super.amendSession(sessionId, amendment);
+ *   }
+ * }
+ * ```
+ */
+export interface SessionAmendment {
+  /** The user's newest proof of identity (a step-up): replaces {@link SessionRecord.verification}. */
+  verification?: Verification;
+}
+
 /** What `revokeUser` needs: the cut-off time and how long the feed must remember it. */
 export interface UserRevocation {
   /** Every session whose login began before this time (epoch ms, the store's clock) ends, including logins in flight. */
@@ -301,6 +330,12 @@ export interface SessionStore {
    * in flight, and has every feed refuse them. Resolves with the records that were ended.
    */
   revokeUser(userId: string, revocation: UserRevocation): Promise<SessionRecord[]>;
+  /**
+   * Changes what a live session records, atomically, without touching its tokens or its expiry (see
+   * {@link SessionAmendment}). Resolves with the amended record, or `null` when the session is not
+   * live. Optional for a custom store: without it, `POST /reauth` answers 501.
+   */
+  amendSession?(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null>;
   /** The live session with this id, or `null`. */
   getSession(sessionId: string): Promise<SessionRecord | null>;
   /** Every live session of a user, oldest first. */

@@ -3,6 +3,7 @@ import { constants, sign as cryptoSign, verify as cryptoVerify, type KeyObject }
 import jwt from 'jsonwebtoken';
 import { ErrorCodes, InvalidAccessTokenError } from '../errors';
 import { setClaim } from '../shared/claims';
+import { addVerificationClaims, type Verification } from '../shared/verification';
 import { type HmacHash, hmacBase64url } from './hashing';
 import { jsonObjectSegment } from './json-segment';
 import { randomId } from './random-ids';
@@ -56,6 +57,12 @@ export interface AccessTokenPayload {
   exp: number;
   /** When the login that started the session began, seconds since the epoch with millisecond fractions (RFC 9068 §2.2.1). */
   auth_time: number;
+  /** How the user last proved who they are (RFC 8176 method references), when the login or a step-up said. */
+  amr?: string[];
+  /** The authentication context class of that proof, when the app gave one. */
+  acr?: string;
+  /** When the user last re-authenticated (`POST /reauth`), seconds with millisecond fractions; absent before any step-up. */
+  reauth_time?: number;
   /** The issuer, when `accessToken.issuer` is set. */
   iss?: string;
   /** The audience, when `accessToken.audience` is set. */
@@ -87,7 +94,8 @@ export interface AccessTokenCodec {
   /**
    * Issues a token for a session; `now` and `sessionExpiresAt` are epoch milliseconds. The token
    * expires after the configured ttl, but never after its session dies: once the session is gone
-   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms).
+   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms);
+   * `verification`, when the session has one, adds `amr`, `acr` and `reauth_time`.
    */
   issue(input: {
     userId: string;
@@ -96,6 +104,7 @@ export interface AccessTokenCodec {
     now: number;
     sessionExpiresAt: number;
     authTime: number;
+    verification?: Verification | undefined;
   }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
   verify(token: string): AccessTokenPayload;
@@ -114,6 +123,8 @@ const SESSION_ID_STAND_IN = newSessionId();
 /** The widest `iat`/`exp` (seconds) until the year 2286, and the widest `auth_time` (with milliseconds). */
 const WIDEST_SECONDS = 9_999_999_999;
 const WIDEST_AUTH_TIME = 9_999_999_999.999;
+/** The widest verification a token can carry (see proofProblem): 8 method names of 32 characters, a 128-character `acr`, a step-up time. */
+const WIDEST_VERIFICATION: Verification = { at: WIDEST_AUTH_TIME * 1000, amr: Array(8).fill('m'.repeat(32)), acr: 'a'.repeat(128) };
 
 /** Where b64json encodes what fits, instead of a new Buffer per token. */
 const JSON_SCRATCH = Buffer.allocUnsafe(4096);
@@ -185,10 +196,19 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
   const signatureLength = signature(encodedHeader).length;
 
   /** The payload of a token (times in seconds): the library's claims, `iss` and `aud` when configured, then the app's claims. */
-  const payloadOf = (userId: string, sessionId: string, claims: Record<string, unknown>, iat: number, exp: number, authTime: number) => {
+  const payloadOf = (
+    userId: string,
+    sessionId: string,
+    claims: Record<string, unknown>,
+    iat: number,
+    exp: number,
+    authTime: number,
+    verification: Verification | undefined,
+  ) => {
     const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomId(JTI_BYTES), iat, exp, auth_time: authTime };
     if (issuer !== undefined) payload.iss = issuer;
     if (audience !== undefined) payload.aud = audience;
+    if (verification !== undefined) addVerificationClaims(payload, verification, Math.round(authTime * 1000));
     addClaims(payload, claims);
     return payload;
   };
@@ -238,15 +258,15 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
   };
 
   return {
-    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime }) {
+    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime, verification }) {
       const iat = Math.floor(now / 1000);
       const exp = Math.min(iat + ttlSeconds, Math.floor(sessionExpiresAt / 1000));
-      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000);
+      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000, verification);
       return { token: signJws(payload), expiresIn: Math.max(0, exp - iat) };
     },
 
     longestTokenLength(userId, claims) {
-      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME);
+      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME, WIDEST_VERIFICATION);
       const payloadBytes = Buffer.byteLength(JSON.stringify(payload));
       return encodedHeader.length + 1 + Math.ceil((payloadBytes * 4) / 3) + 1 + signatureLength;
     },
