@@ -69,6 +69,8 @@ const MESSAGES: Record<string, string> = {
   device_key_unavailable:
     'This browser cannot keep the key that protects your sign-in (some private windows and iOS Lockdown Mode refuse to). Use a regular window or another browser.',
   invalid_token: 'Your session has ended. Please sign in again.',
+  insufficient_user_authentication: 'Please confirm it is you to continue.',
+  reauth_not_configured: 'This server does not ask to confirm who you are.',
   csrf_rejected: 'The request was refused for security reasons. Reload the page and try again.',
   temporarily_unavailable: 'The service is temporarily unavailable. Please try again in a moment.',
   too_many_requests: 'Too many attempts. Please wait a moment and try again.',
