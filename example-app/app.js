@@ -157,6 +157,8 @@ function securityHeaders({ hsts }) {
  * `metrics` (METRICS=1/0) serves GET /metrics in Prometheus' format: on by default in development, off in
  * production (where the metrics port is usually not the public one). The health probes are always there.
  * `trustProxy` is Express' `trust proxy`: unset leaves Express' default (off).
+ * `stepUpMaxAge` (STEP_UP_MAX_AGE, default `'5m'`) is how recent a password check changing the display
+ * name needs: older, the page asks for the password again (step-up, `POST /auth/reauth`).
  * Returns `{ app, auth, close, storeName, settings, deployment }` (`deployment`: what the options above
  * resolved to; `close()`: `auth.close()`, then the metrics' shutdown).
  */
@@ -173,6 +175,7 @@ function createExampleApp({
   refreshTokenSecret = process.env.REFRESH_TOKEN_SECRET,
   accessTokenTtl = durationFromEnv('ACCESS_TOKEN_TTL', '5m'),
   refreshReuseGrace = durationFromEnv('REFRESH_REUSE_GRACE', '10s'),
+  stepUpMaxAge = durationFromEnv('STEP_UP_MAX_AGE', '5m'),
 } = {}) {
   const problems = production ? productionProblems({ accessTokenSecret, refreshTokenSecret, redisClient, trustProxy }) : [];
   const proxy = trustProxy === undefined || String(trustProxy).trim() === '' ? undefined : trustProxySetting(trustProxy);
@@ -199,7 +202,12 @@ function createExampleApp({
     authenticate: async (req) => {
       const { username, password } = req.body;
       if (!demoUser || username !== DEMO_USER.username || password !== DEMO_USER.password) return null;
-      return { userId: DEMO_USER.id, claims: { role: DEMO_USER.role } };
+      return { userId: DEMO_USER.id, claims: { role: DEMO_USER.role }, amr: ['pwd'] };
+    },
+    // Step-up: the signed-in user types the password again before a sensitive change.
+    reauthenticate: async (req, { userId }) => {
+      const { password } = req.body;
+      return demoUser && userId === DEMO_USER.id && password === DEMO_USER.password ? { amr: ['pwd'] } : null;
     },
   });
 
@@ -222,6 +230,21 @@ function createExampleApp({
   app.get('/api/me', auth.requireAuth(), (req, res) => {
     res.json({ userId: req.auth.userId, sessionId: req.auth.sessionId, claims: req.auth.claims });
   });
+  // A sensitive change: the display name. Reading it needs a session; changing it, a password check
+  // (the login or a step-up) from the last `stepUpMaxAge`.
+  const displayNames = new Map();
+  app.get('/api/profile', auth.requireAuth(), (req, res) => {
+    res.json({ displayName: displayNames.get(req.auth.userId) ?? req.auth.userId });
+  });
+  app.put('/api/profile', auth.requireAuth({ maxAge: stepUpMaxAge }), express.json({ limit: '1kb' }), (req, res) => {
+    const displayName = typeof req.body?.displayName === 'string' ? req.body.displayName.trim() : '';
+    if (displayName.length < 1 || displayName.length > 40) {
+      res.status(400).json({ error: 'invalid_request', message: 'A display name is 1 to 40 characters.' });
+      return;
+    }
+    displayNames.set(req.auth.userId, displayName);
+    res.json({ displayName });
+  });
   app.get('/api/public', auth.requireAuth({ optional: true }), (req, res) => {
     res.json({ hello: req.auth ? req.auth.userId : 'anonymous' });
   });
@@ -235,7 +258,7 @@ function createExampleApp({
       await prometheus?.meterProvider.shutdown();
     },
     storeName: redisClient ? 'RedisStore' : 'MemoryStore',
-    settings: { accessTokenTtl, refreshReuseGrace },
+    settings: { accessTokenTtl, refreshReuseGrace, stepUpMaxAge },
     deployment: { production, demoUser, metrics, trustProxy: proxy ? proxy.value : undefined, secure, hsts },
   };
 }

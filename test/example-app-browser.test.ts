@@ -16,6 +16,7 @@ const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
     secure?: boolean;
     accessTokenTtl?: string | number;
     refreshReuseGrace?: string | number;
+    stepUpMaxAge?: string | number;
   }): {
     app: import('express').Express;
     auth: { close(): Promise<void> | void };
@@ -43,7 +44,9 @@ afterAll(async () => {
 });
 
 /** A fresh example app (its own MemoryStore, or RedisStore on `redisClient`) on 127.0.0.1, closed after the test. */
-async function startApp(options: { accessTokenTtl?: string | number; redisClient?: Redis; prefix?: string } = {}): Promise<string> {
+async function startApp(
+  options: { accessTokenTtl?: string | number; stepUpMaxAge?: string | number; redisClient?: Redis; prefix?: string } = {},
+): Promise<string> {
   const { app, auth } = createExampleApp({ secure: false, ...options });
   const served = await serve(app);
   cleanups.push(
@@ -87,8 +90,9 @@ function watch(page: Page): { problems: string[]; expected: Set<string> } {
 }
 
 async function logIn(page: Page, password = DEMO_USER.password): Promise<void> {
-  await page.getByLabel('Username').fill(DEMO_USER.username);
-  await page.getByLabel('Password').fill(password);
+  const form = page.locator('#login-form');
+  await form.getByLabel('Username').fill(DEMO_USER.username);
+  await form.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
@@ -103,6 +107,15 @@ async function sessionCount(page: Page, count: number): Promise<void> {
   await items.nth(count - 1).waitFor({ state: 'attached' });
   await items.nth(count).waitFor({ state: 'detached' });
   expect(await items.count()).toBe(count);
+}
+
+/** An input's value once the page has filled it in (it loads after sign-in), or '' after 5 s. */
+async function valueOnceSet(input: ReturnType<Page['locator']>): Promise<string> {
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const value = await input.inputValue();
+    if (value !== '') return value;
+  }
+  return '';
 }
 
 // (A string, not a function: the tests are type-checked without the DOM library.)
@@ -238,6 +251,55 @@ test('on a 375 px phone: nothing overflows, and a wrong password is an error in 
   // A reload keeps the session (through the refresh cookie), with no failing request.
   await page.reload();
   expect(await signedInAs(page)).toBe(DEMO_USER.id);
+  expect(problems).toEqual([]);
+}, 30000);
+
+test('changing the display name after the step-up window asks for the password again, in words; a wrong one is refused without signing out', async () => {
+  const origin = await startApp({ stepUpMaxAge: '2s' });
+  const context = await newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const { problems, expected } = watch(page);
+  await page.goto(origin);
+  await logIn(page);
+  await signedInAs(page);
+  const name = page.locator('#display-name');
+  expect(await valueOnceSet(name)).toBe(DEMO_USER.id);
+
+  // Within the window of the login's password: saved at once, no dialog.
+  await name.fill('Dee Mo');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const result = page.locator('#profile-result');
+  await result.filter({ hasText: 'Saved: you are now “Dee Mo”.' }).waitFor();
+  expect(await page.locator('#reauth-dialog').isVisible()).toBe(false);
+
+  // Past it: the route answers the challenge, and the page asks for the password in a dialog.
+  await new Promise((resolve) => setTimeout(resolve, 2200));
+  expected.add('401 /api/profile').add('401 /auth/reauth');
+  await name.fill('Deidre');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+  await dialog.waitFor({ state: 'visible' });
+  expect(await page.locator('#reauth-reason').textContent()).toBe('This change needs your password from the last 2 seconds. Enter it again to continue.');
+  await dialog.getByLabel('Password').fill('not-the-password');
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#reauth-error').filter({ hasText: 'That did not confirm it is you. Please try again.' }).waitFor();
+  expect(await dialog.isVisible()).toBe(true);
+  await dialog.getByLabel('Password').fill(DEMO_USER.password);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await result.filter({ hasText: 'Saved: you are now “Deidre”.' }).waitFor();
+  expect(await dialog.isVisible()).toBe(false);
+
+  // Past it again, and the user cancels: not saved, still signed in.
+  await new Promise((resolve) => setTimeout(resolve, 2200));
+  await name.fill('Nobody');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await result.filter({ hasText: 'Not saved: your password was not confirmed.' }).waitFor();
+  expect(await signedInAs(page)).toBe(DEMO_USER.id);
+  await page.reload();
+  await signedInAs(page);
+  expect(await valueOnceSet(name)).toBe('Deidre');
   expect(problems).toEqual([]);
 }, 30000);
 

@@ -123,12 +123,13 @@ test('serves the page, its script and styles, the built browser client and a fav
   }
 });
 
-describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
-  const saved = { ttl: process.env.ACCESS_TOKEN_TTL, grace: process.env.REFRESH_REUSE_GRACE };
+describe('ACCESS_TOKEN_TTL, REFRESH_REUSE_GRACE and STEP_UP_MAX_AGE', () => {
+  const saved = { ttl: process.env.ACCESS_TOKEN_TTL, grace: process.env.REFRESH_REUSE_GRACE, stepUp: process.env.STEP_UP_MAX_AGE };
   afterEach(() => {
     for (const [name, value] of [
       ['ACCESS_TOKEN_TTL', saved.ttl],
       ['REFRESH_REUSE_GRACE', saved.grace],
+      ['STEP_UP_MAX_AGE', saved.stepUp],
     ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
@@ -144,8 +145,9 @@ describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
   test('default to 5m and 10s', async () => {
     delete process.env.ACCESS_TOKEN_TTL;
     delete process.env.REFRESH_REUSE_GRACE;
+    delete process.env.STEP_UP_MAX_AGE;
     const { app, auth, settings } = createExampleApp({ secure: false });
-    expect(settings).toEqual({ accessTokenTtl: '5m', refreshReuseGrace: '10s' });
+    expect(settings).toEqual({ accessTokenTtl: '5m', refreshReuseGrace: '10s', stepUpMaxAge: '5m' });
     expect(await loginExpiresIn(app)).toBe(300);
     await auth.close();
   });
@@ -153,8 +155,9 @@ describe('ACCESS_TOKEN_TTL and REFRESH_REUSE_GRACE', () => {
   test('are read from the environment (a duration, or a number of seconds)', async () => {
     process.env.ACCESS_TOKEN_TTL = '20s';
     process.env.REFRESH_REUSE_GRACE = '2';
+    process.env.STEP_UP_MAX_AGE = '30s';
     const first = createExampleApp({ secure: false });
-    expect(first.settings).toEqual({ accessTokenTtl: '20s', refreshReuseGrace: 2 });
+    expect(first.settings).toEqual({ accessTokenTtl: '20s', refreshReuseGrace: 2, stepUpMaxAge: '30s' });
     expect(await loginExpiresIn(first.app)).toBe(20);
     await first.auth.close();
 

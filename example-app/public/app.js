@@ -29,6 +29,16 @@ const ui = {
   reloadSessions: $('reload-sessions'),
   logout: $('logout'),
   logoutEverywhere: $('logout-everywhere'),
+  profileForm: $('profile-form'),
+  displayName: $('display-name'),
+  saveName: $('save-name'),
+  profileResult: $('profile-result'),
+  reauthDialog: $('reauth-dialog'),
+  reauthForm: $('reauth-form'),
+  reauthReason: $('reauth-reason'),
+  reauthPassword: $('reauth-password'),
+  reauthError: $('reauth-error'),
+  reauthCancel: $('reauth-cancel'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +175,8 @@ export function describeUserAgent(userAgent) {
 let auth;
 try {
   const { createAuthClient } = await import(CLIENT_URL);
-  auth = createAuthClient({ baseUrl: '/auth' });
+  // A route that wants a recent password (the display name) makes the client call askPassword, then retry.
+  auth = createAuthClient({ baseUrl: '/auth', onReauthRequired: askPassword });
 } catch {
   ui.loading.hidden = true;
   showNotice('The browser client could not be loaded. Run `npm run build` (or `npm start`, which builds first), then reload.', 'error');
@@ -235,8 +246,10 @@ function render(state) {
     ui.userId.textContent = state.user.userId;
     ui.userRole.textContent = String(state.user.claims.role ?? '—');
     ui.sessionId.textContent = state.user.sessionId;
+    ui.profileResult.replaceChildren();
     if (previous !== null) ui.userTitle.focus();
     void loadSessions();
+    void loadProfile();
   }
   tick();
 }
@@ -403,6 +416,81 @@ ui.callApi.addEventListener('click', () =>
 );
 
 ui.reloadSessions.addEventListener('click', () => busy(ui.reloadSessions, loadSessions));
+
+// ---------------------------------------------------------------------------------------------
+// A sensitive change, and the password asked again (step-up)
+
+/** "30 seconds", "1 minute", "5 minutes". */
+function ageInWords(seconds) {
+  if (seconds < 60) return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+  const minutes = Math.round(seconds / 60);
+  return `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`;
+}
+
+/**
+ * The client's onReauthRequired: asks for the password in a dialog and resolves with the body for
+ * POST /auth/reauth, or null when the user cancels. A wrong password comes back as `previousError`.
+ */
+function askPassword(challenge) {
+  ui.reauthReason.textContent = challenge.maxAge
+    ? `This change needs your password from the last ${ageInWords(challenge.maxAge)}. Enter it again to continue.`
+    : 'Enter your password again to continue.';
+  ui.reauthError.hidden = !challenge.previousError;
+  ui.reauthError.textContent = challenge.previousError ? wordsFor(challenge.previousError) : '';
+  ui.reauthPassword.value = '';
+  return new Promise((resolve) => {
+    const answer = (value) => {
+      ui.reauthForm.removeEventListener('submit', onSubmit);
+      ui.reauthDialog.removeEventListener('close', onClose);
+      ui.reauthDialog.close();
+      resolve(value);
+    };
+    const onSubmit = (event) => {
+      event.preventDefault();
+      answer({ password: ui.reauthPassword.value });
+    };
+    const onClose = () => answer(null); // Escape, or Cancel below
+    ui.reauthForm.addEventListener('submit', onSubmit);
+    ui.reauthDialog.addEventListener('close', onClose);
+    ui.reauthDialog.showModal();
+    ui.reauthPassword.focus();
+  });
+}
+
+ui.reauthCancel.addEventListener('click', () => ui.reauthDialog.close());
+
+async function loadProfile() {
+  try {
+    const response = await auth.fetch('/api/profile');
+    if (response.ok) ui.displayName.value = (await response.json()).displayName;
+  } catch {
+    // The sessions list says when the server cannot be reached.
+  }
+}
+
+ui.profileForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void busy(ui.saveName, async () => {
+    let response;
+    try {
+      response = await auth.fetch('/api/profile', {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ displayName: ui.displayName.value }),
+      });
+    } catch (error) {
+      ui.profileResult.replaceChildren(el('p', { className: 'message error', text: wordsFor(error) }));
+      return;
+    }
+    const body = await response.json().catch(() => ({}));
+    const words = response.ok
+      ? `Saved: you are now “${body.displayName}”.`
+      : body.error === 'insufficient_user_authentication'
+        ? 'Not saved: your password was not confirmed.'
+        : (body.message ?? API_PROBLEMS[response.status] ?? `The server answered ${response.status}.`);
+    ui.profileResult.replaceChildren(el('p', { className: response.ok ? 'message info' : 'message error', text: words }));
+  });
+});
 
 /** Added to the notice when the server cleared this browser's cookies but could not confirm the session ended (a 503). */
 const SERVER_END_UNCONFIRMED = 'The server could not confirm that the session ended: it expires by itself, or end it from Your sessions on another device.';

@@ -124,6 +124,9 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     return tabs.refreshOnce(session.token);
   };
 
+  /** Reads to its end an answer that is answered again by a retry: one left unread stays open, and a page leaving then aborts it. */
+  const drained = (response: Response): Promise<unknown> => response.arrayBuffer().catch(() => undefined);
+
   const send = (input: RequestInfo | URL, init: RequestInit | undefined, accessToken: string | undefined): Promise<Response> => {
     const request = new Request(input, init);
     const headers = new Headers(request.headers);
@@ -203,11 +206,15 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       const challenge = await stepUpChallengeOf(response);
       if (challenge) {
         const stepped = options.onReauthRequired && (await stepUpWithHook(challenge, options.onReauthRequired, sendReauth));
-        return stepped ? send(original, undefined, (await acceptStepUp(stepped)).value) : response;
+        if (!stepped) return response;
+        await drained(response);
+        return send(original, undefined, (await acceptStepUp(stepped)).value);
       }
       const held = session.token;
       const second = held && held !== first && usable(held) ? held : await tabs.refreshOnce(first);
-      return second ? send(original, undefined, second.value) : response;
+      if (!second) return response;
+      await drained(response);
+      return send(original, undefined, second.value);
     },
 
     async reauthenticate(credentials) {
