@@ -788,15 +788,24 @@ describe('RedisStore next to what version 0.1 left in Redis', () => {
   });
 });
 
-describe('RedisStore next to sessions stored before the bound-to-a-key field', () => {
+describe('RedisStore next to sessions stored in earlier layouts', () => {
+  const RAW_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15';
+
+  /** Rewrites a stored session as an earlier build did: its raw User-Agent in `ua`, and only its first `count` fields. */
+  async function storeAsLegacy(client: Redis, key: string, count: number): Promise<void> {
+    const fields = ((await client.get(key)) as string).split('\x1f');
+    fields[2] = RAW_UA;
+    await client.set(key, fields.slice(0, count).join('\x1f'), 'KEEPTTL');
+  }
+
   test('a session of eleven fields is read as unbound, rotates, and is written back with the twelfth', async () => {
     const { store, client, prefix } = await redisStore();
     const family = new Family(createSecretKey(randomBytes(32)));
     expect(await store.createSession(family.newSession(Date.now()))).not.toBeNull();
     const key = redisKeys(prefix).session(family.sessionId);
-    // What earlier builds stored: the same fields without the last one.
+    // What earlier builds stored: the same fields without the last ones.
     const current = (await client.get(key)) as string;
-    const legacy = current.slice(0, current.lastIndexOf('\x1f'));
+    const legacy = current.split('\x1f').slice(0, 11).join('\x1f');
     await client.set(key, legacy, 'KEEPTTL');
     expect(legacy.split('\x1f')).toHaveLength(11);
 
@@ -807,7 +816,73 @@ describe('RedisStore next to sessions stored before the bound-to-a-key field', (
     const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
     expect(rotated.status).toBe('rotated');
     expect(sessionOf(rotated)).not.toHaveProperty('bound');
-    expect(decodeSession((await client.get(key)) as string).bd).toBe('');
+    const written = (await client.get(key)) as string;
+    expect(written.split('\x1f')).toHaveLength(12);
+    expect(decodeSession(written).bd).toBe('');
+    await store.close();
+  });
+
+  test.each([11, 12])(
+    'a session of %i fields holding a raw User-Agent is shown by its device label, with no network, before and after a rotation',
+    async (count) => {
+      const { store, client, prefix } = await redisStore();
+      const family = new Family(createSecretKey(randomBytes(32)));
+      expect(await store.createSession(family.newSession(Date.now(), { bound: true }))).not.toBeNull();
+      const key = redisKeys(prefix).session(family.sessionId);
+      await storeAsLegacy(client, key, count);
+      const labelled = { device: 'Safari 17 on macOS', userAgent: 'Safari 17 on macOS', network: '' };
+
+      expect(await store.getSession(family.sessionId)).toMatchObject(labelled);
+      expect(await store.listSessions(family.userId)).toMatchObject([labelled]);
+      const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
+      expect(rotated.status).toBe('rotated');
+      expect(sessionOf(rotated)).toMatchObject(labelled);
+      // bd is kept when it was stored (12 fields), read as empty when it was not (11).
+      expect(sessionOf(rotated).bound).toBe(count === 12 ? true : undefined);
+      // Written back still without `nw`: the raw User-Agent stays recognisable as one, so it is never shown as a label.
+      const written = (await client.get(key)) as string;
+      expect(written.split('\x1f')).toHaveLength(12);
+      expect(decodeSession(written).ua).toBe(RAW_UA);
+      expect(await store.getSession(family.sessionId)).toMatchObject(labelled);
+      await store.close();
+    },
+  );
+
+  test('a session of thirteen fields keeps its device label as stored (the parser is only for raw User-Agents)', async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    expect(await store.createSession(family.newSession(Date.now(), { device: 'curl/8.4.0 (label as given)' }))).not.toBeNull();
+    const stored = (await client.get(redisKeys(prefix).session(family.sessionId))) as string;
+    expect(stored.split('\x1f')).toHaveLength(13);
+    expect(decodeSession(stored)).toMatchObject({ ua: 'curl/8.4.0 (label as given)', nw: '198.51.100.0/24' });
+    expect(await store.getSession(family.sessionId)).toMatchObject({ device: 'curl/8.4.0 (label as given)', network: '198.51.100.0/24' });
+    await store.close();
+  });
+});
+
+describe("RedisStore's seen devices", () => {
+  test("live in one key per user on the user index's slot, hold only fingerprints, and expire with the latest absolute deadline", async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    const created = await store.createSession(family.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 60_000 }));
+    expect(created?.newDevice).toBe(true);
+    const key = redisKeys(prefix).userDevices(family.userId);
+    expect(await client.zrange(key, 0, -1, 'WITHSCORES')).toEqual(['fingerprint-1', String(created?.absoluteExpiresAt)]);
+    const ttl = await client.pttl(key);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    // A later session from the same device moves its deadline (and the key's TTL) forward, never back.
+    const later = new Family(createSecretKey(randomBytes(32)), family.userId);
+    const again = await store.createSession(later.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 120_000 }));
+    expect(again?.newDevice).toBe(false);
+    expect(await client.zscore(key, 'fingerprint-1')).toBe(String(again?.absoluteExpiresAt));
+    expect(await client.pttl(key)).toBeGreaterThan(110_000);
+    const shorter = new Family(createSecretKey(randomBytes(32)), family.userId);
+    expect((await store.createSession(shorter.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 10_000 })))?.newDevice).toBe(false);
+    expect(await client.zscore(key, 'fingerprint-1')).toBe(String(again?.absoluteExpiresAt));
+    // revokeUser ends the sessions and leaves the seen devices alone.
+    await store.revokeUser(family.userId, { revokedBefore: Date.now() + 1, retainMs: 60_000 });
+    expect(await client.zcard(key)).toBe(1);
     await store.close();
   });
 });

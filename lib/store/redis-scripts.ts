@@ -40,17 +40,31 @@ return {t[1], t[2]}
 /**
  * Adds a session to its user's index (a sorted set scored by login start, oldest first) unless the
  * user was revoked after that login began, and keeps the index alive as long as the session can
- * live. KEYS: user index, user's revoked-before mark (same slot). ARGV: sessionId, createdAt,
- * lifetime ms, deadline. Replies {'ok', entries in the index} (some may have expired: the caller
- * counts live ones when that is over the per-user cap), {'revoked'} or {'late'}.
+ * live. With a device fingerprint (a keyed hash of the login's device and network labels), also says
+ * whether the user's sessions that could still be alive had it: the user's seen devices are a sorted
+ * set of fingerprints scored by the latest absolute deadline of a session with each (ZADD GT), those
+ * that lapsed dropped first, the key kept alive as long as its latest entry. MemoryStore.createSession
+ * mirrors it. KEYS: user index, user's revoked-before mark, user's seen devices (one slot). ARGV:
+ * sessionId, createdAt, lifetime ms (absoluteTtl), deadline, device fingerprint ('' for none).
+ * Replies {'ok', entries in the index, 1 | 0 (a device not seen before) | -1 (no fingerprint)} (some
+ * entries may have expired: the caller counts live ones when that is over the per-user cap),
+ * {'revoked'} or {'late'}.
  */
 export const INDEX_SESSION = `${LUA_CLOCK}
-if redisNow() > tonumber(ARGV[4]) then return {'late'} end
+local now = redisNow()
+if now > tonumber(ARGV[4]) then return {'late'} end
 local before = redis.call('GET', KEYS[2])
 if before and tonumber(ARGV[2]) < tonumber(before) then return {'revoked'} end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {'ok', redis.call('ZCARD', KEYS[1])}
+local seen = -1
+if ARGV[5] ~= '' then
+  local lives = tonumber(ARGV[2]) + tonumber(ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ms(now))
+  seen = redis.call('ZADD', KEYS[3], 'GT', ms(lives), ARGV[5])
+  if lives > now and redis.call('PTTL', KEYS[3]) < lives - now then redis.call('PEXPIRE', KEYS[3], ms(lives - now)) end
+end
+return {'ok', redis.call('ZCARD', KEYS[1]), seen}
 `;
 
 /**
@@ -74,7 +88,7 @@ if now > tonumber(deadline) then return {'late'} end
 local value = redis.call('GET', KEYS[1])
 -- 1. No live family: missing.
 if not value then return {'missing'} end
-local f = decode(value)
+local f, stored = decode(value)
 if readTime(f[F.ex]) <= now then return {'missing'} end
 local function revoke(status)
   -- Sent without its announcement (a rotation needs none): nothing changed, send it again with one.
@@ -89,7 +103,7 @@ if presented == f[F.cur] then
   local ex = math.min(now + tonumber(idleTtl), readTime(f[F.ad]))
   f[F.prev], f[F.cur], f[F.lu], f[F.ex] = presented, successor, writeTime(now), writeTime(ex)
   f[F.gen], f[F.cl] = tostring(tonumber(f[F.gen]) + 1), proof == '-' and client or client .. '~' .. proof
-  local updated = encode(f)
+  local updated = encode(f, stored)
   redis.call('SET', KEYS[1], updated)
   redis.call('PEXPIREAT', KEYS[1], ms(ex))
   return {'rotated', updated}

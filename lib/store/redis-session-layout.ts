@@ -1,20 +1,33 @@
 // How RedisStore lays a session out in Redis: one string of fields, the single source for the Lua scripts and for reading.
-import type { SessionRecord } from './session-store';
+import { deviceLabel } from '../device-label';
+import type { NewSession, SessionRecord } from './session-store';
 
 /**
  * The fields of a stored session, in order. Everything else derives from this list: the Lua
  * prelude's field indexes, {@link encodeSession}, {@link readSessionRecord} (what the store reads) and
  * {@link decodeSession} (every field by name, for inspecting what is stored).
- * - `u` userId, `c` claims JSON, `ua` User-Agent;
+ * - `u` userId, `c` claims JSON, `ua` the device label (`Chrome 131 on Linux`, see deviceLabel; a
+ *   session stored before `nw` existed holds the raw User-Agent there, labelled when read);
  * - `ca` createdAt (login start), `lu` lastUsedAt (= time of the last rotation), `ex` expiresAt,
  *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
  * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
  *   current token's generation), `cl` the fingerprint of the client that made the last rotation
  *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed);
- * - `bd` `1` for a family bound to a device key, empty otherwise. The last field: a session stored
- *   before it existed has one field less, read as empty (and written with it at its next rotation).
+ * - `bd` `1` for a family bound to a device key, empty otherwise;
+ * - `nw` the network label (`198.51.100.0/24`, the whole address, or empty: the `sessionNetwork` option).
+ *
+ * Fields are only ever added at the end. A session stored before the last ones existed has fewer
+ * (down to {@link OLDEST_FIELD_COUNT}); the missing ones read as empty. One stored before `nw` holds a
+ * raw User-Agent in `ua`: it is read through the device-label parser, and a rotation writes it back
+ * with {@link RAW_USER_AGENT_FIELD_COUNT} fields, so it stays recognisable until it expires.
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'nw'] as const;
+
+/** The fewest fields a stored session may have: the layout before `bd` (a bound family) existed. */
+export const OLDEST_FIELD_COUNT = 11;
+
+/** How many fields a session whose `ua` holds a raw User-Agent is written with: every field before `nw`. */
+export const RAW_USER_AGENT_FIELD_COUNT = 12;
 
 type Field = (typeof SESSION_FIELDS)[number];
 
@@ -44,20 +57,43 @@ export function encodeSession(fields: StoredSession): string {
   return SESSION_FIELDS.map((name) => fields[name]).join(FIELD_SEPARATOR);
 }
 
-/** The stored string's field values, in {@link SESSION_FIELDS} order; throws when it is not a session of this layout. */
-function splitFields(value: string): string[] {
+/**
+ * The stored string's field values, in {@link SESSION_FIELDS} order, and how many it held; throws when
+ * it is not a session of this layout. Fields a session stored before they existed lacks read as empty.
+ */
+function splitFields(value: string): { values: string[]; stored: number } {
   const values = value.split(FIELD_SEPARATOR);
-  // Stored before `bd` existed: not bound.
-  if (values.length === SESSION_FIELDS.length - 1) values.push('');
-  if (values.length !== SESSION_FIELDS.length) {
-    throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
+  const stored = values.length;
+  if (stored < OLDEST_FIELD_COUNT || stored > SESSION_FIELDS.length) {
+    throw new Error(`stored session has ${stored} fields, expected ${OLDEST_FIELD_COUNT} to ${SESSION_FIELDS.length}`);
   }
-  return values;
+  while (values.length < SESSION_FIELDS.length) values.push('');
+  return { values, stored };
 }
 
-/** Reads a stored string back into fields, or throws when it is not a session of this layout. */
+/** The stored string of a new family whose record is `record` (newSessionRecord's). */
+export function encodeNewSession(session: NewSession, record: SessionRecord): string {
+  const now = encodeTime(session.now);
+  return encodeSession({
+    u: session.userId,
+    c: JSON.stringify(session.claims),
+    ua: session.device,
+    ca: now,
+    lu: now,
+    ex: encodeTime(record.expiresAt),
+    ad: encodeTime(record.absoluteExpiresAt),
+    cur: session.secretHash,
+    prev: '',
+    gen: '0',
+    cl: session.clientHash,
+    bd: session.bound ? '1' : '',
+    nw: session.network,
+  });
+}
+
+/** Reads a stored string back into fields as stored (a legacy `ua` stays raw), or throws when it is not a session of this layout. */
 export function decodeSession(value: string): StoredSession {
-  const values = splitFields(value);
+  const { values } = splitFields(value);
   const fields = {} as StoredSession;
   for (let index = 0; index < SESSION_FIELDS.length; index++) fields[SESSION_FIELDS[index] as Field] = values[index] as string;
   return fields;
@@ -72,12 +108,16 @@ const AT = Object.fromEntries(SESSION_FIELDS.map((name, index) => [name, index])
  * a session of this layout.
  */
 export function readSessionRecord(sessionId: string, value: string): SessionRecord {
-  const values = splitFields(value);
+  const { values, stored } = splitFields(value);
+  // Stored before `nw` existed, `ua` is the raw User-Agent: shown as its label, never as it is.
+  const device = stored < SESSION_FIELDS.length ? deviceLabel(values[AT.ua]) : (values[AT.ua] as string);
   const record: SessionRecord = {
     sessionId,
     userId: values[AT.u] as string,
     claims: parseClaims(values[AT.c] as string),
-    userAgent: values[AT.ua] as string,
+    userAgent: device,
+    device,
+    network: values[AT.nw] as string,
     createdAt: decodeTime(values[AT.ca] as string),
     lastUsedAt: decodeTime(values[AT.lu] as string),
     expiresAt: decodeTime(values[AT.ex] as string),
@@ -108,6 +148,24 @@ function withFieldIndexes(lua: string): string {
 const luaFieldsPattern = (count: number): string => `^${'([^\\031]*)\\031'.repeat(count - 1)}([^\\031]*)$`;
 
 /**
+ * The Lua that reads each older layout (fewest fields last but one: newest first), one literal
+ * pattern each: the missing fields read as empty, and the session is written back with
+ * {@link RAW_USER_AGENT_FIELD_COUNT} fields (its `ua` is still a raw User-Agent, see SESSION_FIELDS).
+ */
+function legacyDecoding(): string {
+  let lua = '';
+  for (let count = SESSION_FIELDS.length - 1; count >= OLDEST_FIELD_COUNT; count--) {
+    lua +=
+      `  fields = { string.match(s, '${luaFieldsPattern(count)}') }\n` +
+      `  if #fields == ${count} then\n` +
+      `    for at = ${count + 1}, FIELD_COUNT do fields[at] = '' end\n` +
+      `    return fields, ${RAW_USER_AGENT_FIELD_COUNT}\n` +
+      '  end\n';
+  }
+  return lua;
+}
+
+/**
  * The Lua prelude every script that reads a session starts with, generated from
  * {@link SESSION_FIELDS}: `decode`/`encode` and
  * `readTime`/`writeTime` mirror the functions above. It runs on every call, so it builds nothing
@@ -116,16 +174,13 @@ const luaFieldsPattern = (count: number): string => `^${'([^\\031]*)\\031'.repea
 const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
 local FIELD_COUNT = ${SESSION_FIELDS.length}
+-- Returns the fields (those stored before they existed as empty) and how many to write back.
 local function decode(s)
   local fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length)}') }
-  if #fields == FIELD_COUNT then return fields end
-  -- Stored before its last field (bd) existed: read as empty.
-  fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length - 1)}') }
-  if #fields ~= FIELD_COUNT - 1 then error('stored session has the wrong number of fields') end
-  fields[FIELD_COUNT] = ''
-  return fields
+  if #fields == FIELD_COUNT then return fields, FIELD_COUNT end
+${legacyDecoding()}  error('stored session has the wrong number of fields')
 end
-local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end
+local function encode(fields, count) return table.concat(fields, SEP, 1, count) end
 local function readTime(text) return tonumber(text, 36) end
 local function writeTime(n)
   n = math.floor(n)
