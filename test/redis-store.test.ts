@@ -861,28 +861,45 @@ describe('RedisStore next to sessions stored in earlier layouts', () => {
 });
 
 describe("RedisStore's seen devices", () => {
-  test("live in one key per user on the user index's slot, hold only fingerprints, and expire with the latest absolute deadline", async () => {
+  test("share the user's index as `~<fingerprint>` scored by the negated latest absolute deadline, are no sessions, and outlive revokeUser", async () => {
     const { store, client, prefix } = await redisStore();
     const family = new Family(createSecretKey(randomBytes(32)));
     const created = await store.createSession(family.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 60_000 }));
     expect(created?.newDevice).toBe(true);
-    const key = redisKeys(prefix).userDevices(family.userId);
-    expect(await client.zrange(key, 0, -1, 'WITHSCORES')).toEqual(['fingerprint-1', String(created?.absoluteExpiresAt)]);
-    const ttl = await client.pttl(key);
-    expect(ttl).toBeGreaterThan(50_000);
-    expect(ttl).toBeLessThanOrEqual(60_000);
-    // A later session from the same device moves its deadline (and the key's TTL) forward, never back.
+    const key = redisKeys(prefix).userIndex(family.userId);
+    expect(await client.zrange(key, 0, -1, 'WITHSCORES')).toEqual([
+      '~fingerprint-1',
+      String(-(created?.absoluteExpiresAt as number)),
+      family.sessionId,
+      String(created?.createdAt),
+    ]);
+    expect(await client.pttl(key)).toBeGreaterThan(50_000);
+    // A later session from the same device moves its deadline forward, never back.
     const later = new Family(createSecretKey(randomBytes(32)), family.userId);
     const again = await store.createSession(later.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 120_000 }));
     expect(again?.newDevice).toBe(false);
-    expect(await client.zscore(key, 'fingerprint-1')).toBe(String(again?.absoluteExpiresAt));
+    expect(await client.zscore(key, '~fingerprint-1')).toBe(String(-(again?.absoluteExpiresAt as number)));
     expect(await client.pttl(key)).toBeGreaterThan(110_000);
     const shorter = new Family(createSecretKey(randomBytes(32)), family.userId);
     expect((await store.createSession(shorter.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 10_000 })))?.newDevice).toBe(false);
-    expect(await client.zscore(key, 'fingerprint-1')).toBe(String(again?.absoluteExpiresAt));
+    expect(await client.zscore(key, '~fingerprint-1')).toBe(String(-(again?.absoluteExpiresAt as number)));
+    // Listing, and the cap, see sessions only.
+    expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([family.sessionId, later.sessionId, shorter.sessionId]);
     // revokeUser ends the sessions and leaves the seen devices alone.
-    await store.revokeUser(family.userId, { revokedBefore: Date.now() + 1, retainMs: 60_000 });
-    expect(await client.zcard(key)).toBe(1);
+    const ended = await store.revokeUser(family.userId, { revokedBefore: Date.now() + 1, retainMs: 60_000 });
+    expect(ended.map((record) => record.sessionId).sort()).toEqual([family.sessionId, later.sessionId, shorter.sessionId].sort());
+    expect(await client.zrange(key, 0, -1)).toEqual(['~fingerprint-1']);
+    await store.close();
+  });
+
+  test('do not count toward maxSessionsPerUser', async () => {
+    const { store } = await redisStore();
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const families = [0, 1, 2].map(() => new Family(createSecretKey(randomBytes(32)), userId));
+    for (const [index, family] of families.entries()) {
+      expect(await store.createSession(family.newSession(Date.now() + index, { deviceHash: `device-${index}`, maxSessionsPerUser: 3 }))).not.toBeNull();
+    }
+    expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual(families.map((family) => family.sessionId));
     await store.close();
   });
 });

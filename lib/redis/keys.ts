@@ -19,13 +19,11 @@ export function redisKeys(prefix: string) {
   return {
     /** One family: a string of fields (redis-session-layout.ts). */
     session: (sessionId: string) => `${prefix}s:{${sessionId}}`,
-    /** A user's session ids, a sorted set scored by login time. */
-    userIndex: (userId: string) => `${prefix}u:{${userTag(userId)}}`,
     /**
-     * The user's seen devices (same slot as the index): a sorted set of keyed hashes of a login's
-     * device and network labels, scored by the latest absolute deadline of a session with each.
+     * A user's session ids, a sorted set scored by login time; and, scored below 0, the user's seen
+     * devices (`~<fingerprint>`, see INDEX_SESSION).
      */
-    userDevices: (userId: string) => `${prefix}ud:{${userTag(userId)}}`,
+    userIndex: (userId: string) => `${prefix}u:{${userTag(userId)}}`,
     /** When revokeUser last ran for the user (same slot as the index). */
     userRevoked: (userId: string) => `${prefix}ur:{${userTag(userId)}}`,
     /** Revoked sessions that still matter, a sorted set scored by when each stops mattering. */

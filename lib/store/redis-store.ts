@@ -247,7 +247,7 @@ export class RedisStore implements SessionStore {
     // refused there when revokeUser ran after this login began: revokeUser marks the user first.
     // A create that failed changed nothing (late scripts refuse); an index that failed leaves a
     // family nobody will be given, so it is discarded.
-    const userKeys = [this.keys.userIndex(session.userId), this.keys.userRevoked(session.userId), this.keys.userDevices(session.userId)];
+    const userKeys = [this.keys.userIndex(session.userId), this.keys.userRevoked(session.userId)];
     const indexed = await this.run(SCRIPTS.indexSession, userKeys, (deadline) => [
       session.sessionId,
       session.now,
@@ -341,7 +341,8 @@ export class RedisStore implements SessionStore {
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
     const userKey = this.keys.userIndex(userId);
-    const sessionIds = await this.gate.run(() => this.client.zrange(userKey, 0, -1));
+    // The index's seen devices (`~<fingerprint>`, scored below 0) come first and are not sessions.
+    const sessionIds = (await this.gate.run(() => this.client.zrange(userKey, 0, -1))).filter((id) => !id.startsWith('~'));
     const found = await Promise.all(sessionIds.map((id) => this.getSession(id)));
     const gone = sessionIds.filter((_, index) => found[index] === null);
     if (gone.length > 0) await this.gate.run(() => this.client.zrem(userKey, ...gone));
