@@ -28,6 +28,8 @@ const EXPRESS4_SUITES = [
   'verified-token-cache',
   // Listeners isolated from the answers of the router and requireAuth.
   'events',
+  // Sessions' device and network labels over HTTP: X-Forwarded-For and trust proxy as each Express major reads them.
+  'session-labels',
   // What an error tells: configuration errors, and the 503s the router answers.
   'error-messages',
   // Durations through createAuth, and an access-token ttl in milliseconds refused before any login.

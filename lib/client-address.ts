@@ -20,7 +20,7 @@ const IPV4_MAPPED_PREFIX = '::ffff:';
  * normaliseAddress('2001:0DB8:0:0:0:0:0:1'); // '2001:db8::1'
  * ```
  */
-function normaliseAddress(ip: string | undefined): string {
+export function normaliseAddress(ip: string | undefined): string {
   if (ip === undefined) return '';
   if (isIPv4(ip) || !isIPv6(ip)) return ip;
   const canonical = new SocketAddress({ address: ip, family: 'ipv6' }).address;

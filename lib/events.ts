@@ -29,6 +29,27 @@ export interface SessionEvent {
 }
 
 /**
+ * A login from a device the user's sessions had not come from: the argument of `new_device`. `device`
+ * and `network` are the labels the session keeps (`Chrome 131 on Windows`, `198.51.100.0/24`, see
+ * `SessionRecord`); `ip` and `userAgent` are the login request's, as in {@link SessionEvent}.
+ *
+ * @example
+ * ```ts
+ * import type { NewDeviceEvent } from 'express-refresh-tokens';
+ *
+ * auth.events.on('new_device', ({ userId, device, network }: NewDeviceEvent) => {
+ *   mailer.send(userId, `New sign-in: ${device}${network ? ` from ${network}` : ''}. Not you? Change your password.`);
+ * });
+ * ```
+ */
+export interface NewDeviceEvent extends SessionEvent {
+  /** The new session's device label: browser and operating system, parsed from the User-Agent. */
+  device: string;
+  /** The new session's network label: an IPv4 /24 or IPv6 /48 by default, per the `sessionNetwork` option (`''` when off). */
+  network: string;
+}
+
+/**
  * Why a session was revoked, in `session_revoked`: `'api'` by `auth.revokeSession`,
  * `'user_request'` by `DELETE /sessions/:id`, `'new_login'` by a login from a browser that still
  * held the session's refresh cookie.
@@ -99,6 +120,15 @@ export interface BindingFailedEvent {
 export interface AuthEventMap {
   /** A login created a session. */
   login: [SessionEvent];
+  /**
+   * A login (emitted right after its `login`) came from a device label and network that none of the
+   * user's sessions that could still be alive (ended or not, until their absolute deadline) came from:
+   * the user's first login too, so the app decides what deserves a notice. A second login from the
+   * same browser and network does not emit it; a new browser or network does. With
+   * `sessionNetwork: 'off'` only the device label counts. Decided by the store in the login's own round
+   * trip; a custom store that does not report it (`CreatedSession.newDevice`) never emits it.
+   */
+  new_device: [NewDeviceEvent];
   /** A refresh token was rotated; `retried` when it was a repeat inside the grace window. */
   refresh: [SessionEvent & { retried: boolean }];
   /**

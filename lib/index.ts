@@ -23,9 +23,19 @@ export {
   type StoreErrorCode,
   StoreUnavailableError,
 } from './errors';
-export type { AuthEventMap, AuthEvents, BindingFailedEvent, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from './events';
+export type {
+  AuthEventMap,
+  AuthEvents,
+  BindingFailedEvent,
+  LogoutAbandonReason,
+  NewDeviceEvent,
+  RevocationReason,
+  SessionEvent,
+  UserRevocationReason,
+} from './events';
 export type { Jwks } from './http/jwks';
 export type { AuthInfo, RequireAuthOptions } from './http/require-auth';
+export type { SessionNetworkMode } from './network-label';
 export type { HealthCheck, HealthCheckName, HealthReport, HealthStatus } from './observability/health';
 export type { AccessTokenRejectionReason, RevocationMetricReason, StoreErrorType } from './observability/metrics';
 export type { LoginResult, LogoutResult, RefreshResult } from './observability/operation-results';
@@ -54,6 +64,7 @@ export type { ProofOfIdentity, Verification } from './shared/verification';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
 export type {
+  CreatedSession,
   KnownAddresses,
   NewSession,
   PresentationOutcome,

@@ -195,7 +195,9 @@ function recordOf(f: ModelFamily): SessionRecord {
     lastUsedAt: f.lastUsedAt,
     expiresAt: expiresAt(f),
     absoluteExpiresAt: f.absoluteAt,
-    userAgent: login.userAgent,
+    userAgent: login.device,
+    device: login.device,
+    network: login.network,
   };
 }
 

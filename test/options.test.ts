@@ -707,3 +707,17 @@ describe('parseDuration', () => {
     },
   );
 });
+
+describe('sessionNetwork', () => {
+  test("defaults to 'prefix' and accepts 'address' and 'off'", () => {
+    expect(resolveOptions(authOptions(store())).sessionNetwork).toBe('prefix');
+    for (const mode of ['prefix', 'address', 'off'] as const) expect(resolveOptions(authOptions(store(), { sessionNetwork: mode })).sessionNetwork).toBe(mode);
+  });
+
+  test.each([['full'], [true], [''], ['Prefix']])('refuses %p with a TypeError naming the option, the choices, the value and the fix', (value) => {
+    const attempt = () => resolveOptions(authOptions(store(), { sessionNetwork: value as never }));
+    expect(attempt).toThrow(TypeError);
+    expect(attempt).toThrow(/createAuth: `sessionNetwork` must be 'prefix', 'address' or 'off'; received .+\. Leave it out for 'prefix'/);
+    expect(attempt).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
+});

@@ -231,7 +231,9 @@ describe('RedisStore on a real Redis Cluster, two auth instances', () => {
       sessionId: `brace-${now}`,
       userId,
       claims: {},
-      userAgent: 'jest',
+      device: 'jest',
+      network: '',
+      deviceHash: 'device-hash',
       secretHash: 'h'.repeat(16),
       clientHash: 'client',
       now,
@@ -243,6 +245,7 @@ describe('RedisStore on a real Redis Cluster, two auth instances', () => {
     expect(created?.userId).toBe(userId);
     expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual([`brace-${now}`]);
     expect(clusterKeySlot(redisKeys(prefix).userIndex(userId))).toBe(clusterKeySlot(redisKeys(prefix).userRevoked(userId)));
+    expect(created?.newDevice).toBe(true);
     expect((await store.revokeUser(userId, { revokedBefore: Date.now() + 1, retainMs: 60_000 })).map((record) => record.sessionId)).toEqual([`brace-${now}`]);
     expect(await store.listSessions(userId)).toEqual([]);
   });

@@ -789,18 +789,26 @@ describe('RedisStore next to what version 0.1 left in Redis', () => {
 });
 
 describe('RedisStore next to sessions stored in earlier layouts (fewer trailing fields)', () => {
+  const RAW_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15';
+
+  /** Rewrites a stored session as an earlier build did: its raw User-Agent in `ua`, and only its first `count` fields. */
+  async function storeAsLegacy(client: Redis, key: string, count: number): Promise<string> {
+    const fields = ((await client.get(key)) as string).split('\x1f');
+    fields[2] = RAW_UA;
+    const legacy = fields.slice(0, count).join('\x1f');
+    await client.set(key, legacy, 'KEEPTTL');
+    return legacy;
+  }
+
   test.each([
     [11, 'before the bound-to-a-key field'],
-    [12, 'before the proof-of-identity field'],
+    [12, 'before the network and proof-of-identity fields'],
   ])('a session of %i fields (%s) is read with the missing ones empty, rotates, is amended, and is written back whole', async (fields) => {
     const { store, client, prefix } = await redisStore();
     const family = new Family(createSecretKey(randomBytes(32)));
     expect(await store.createSession(family.newSession(Date.now()))).not.toBeNull();
     const key = redisKeys(prefix).session(family.sessionId);
-    // What earlier builds stored: the same fields without the last ones.
-    const current = (await client.get(key)) as string;
-    const legacy = current.split('\x1f').slice(0, fields).join('\x1f');
-    await client.set(key, legacy, 'KEEPTTL');
+    const legacy = await storeAsLegacy(client, key, fields);
     expect(legacy.split('\x1f')).toHaveLength(fields);
 
     const read = await store.getSession(family.sessionId);
@@ -812,14 +820,100 @@ describe('RedisStore next to sessions stored in earlier layouts (fewer trailing 
     expect(rotated.status).toBe('rotated');
     expect(sessionOf(rotated)).not.toHaveProperty('bound');
     const stored = decodeSession((await client.get(key)) as string);
-    expect(stored.bd).toBe('');
-    expect(stored.sv).toBe('');
+    expect(stored).toMatchObject({ bd: '', nw: '', sv: '', ua: RAW_UA });
     expect(((await client.get(key)) as string).split('\x1f')).toHaveLength(SESSION_FIELDS.length);
 
     await client.set(key, legacy, 'KEEPTTL');
     const amended = await store.amendSession(family.sessionId, { verification: { at: 1_700_000_000_123, amr: ['pwd'] } });
     expect(amended?.verification).toEqual({ at: 1_700_000_000_123, amr: ['pwd'] });
     expect(decodeSession((await client.get(key)) as string).sv).toBe(`${(1_700_000_000_123).toString(36)}|pwd|`);
+    await store.close();
+  });
+
+  test.each([11, 12])(
+    'a session of %i fields holding a raw User-Agent is shown by its device label, with no network, before and after a rotation and an amendment',
+    async (count) => {
+      const { store, client, prefix } = await redisStore();
+      const family = new Family(createSecretKey(randomBytes(32)));
+      expect(await store.createSession(family.newSession(Date.now(), { bound: true }))).not.toBeNull();
+      const key = redisKeys(prefix).session(family.sessionId);
+      await storeAsLegacy(client, key, count);
+      const labelled = { device: 'Safari 17 on macOS', userAgent: 'Safari 17 on macOS', network: '' };
+
+      expect(await store.getSession(family.sessionId)).toMatchObject(labelled);
+      expect(await store.listSessions(family.userId)).toMatchObject([labelled]);
+      const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
+      expect(rotated.status).toBe('rotated');
+      expect(sessionOf(rotated)).toMatchObject(labelled);
+      // bd is kept when it was stored (12 fields), read as empty when it was not (11).
+      expect(sessionOf(rotated).bound).toBe(count === 12 ? true : undefined);
+      // Written back whole, its `nw` still empty: the raw User-Agent stays recognisable as one, so it is never shown as a label.
+      const written = (await client.get(key)) as string;
+      expect(written.split('\x1f')).toHaveLength(SESSION_FIELDS.length);
+      expect(decodeSession(written)).toMatchObject({ ua: RAW_UA, nw: '' });
+      expect(await store.getSession(family.sessionId)).toMatchObject(labelled);
+      expect(await store.amendSession(family.sessionId, { verification: { at: Date.now(), amr: ['pwd'] } })).toMatchObject(labelled);
+      await store.close();
+    },
+  );
+
+  test('a session stored now keeps its device label as stored (the parser is only for raw User-Agents), and a "-" for no network', async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    expect(await store.createSession(family.newSession(Date.now(), { device: 'curl/8.4.0 (label as given)' }))).not.toBeNull();
+    const stored = (await client.get(redisKeys(prefix).session(family.sessionId))) as string;
+    expect(stored.split('\x1f')).toHaveLength(SESSION_FIELDS.length);
+    expect(decodeSession(stored)).toMatchObject({ ua: 'curl/8.4.0 (label as given)', nw: '198.51.100.0/24' });
+    expect(await store.getSession(family.sessionId)).toMatchObject({ device: 'curl/8.4.0 (label as given)', network: '198.51.100.0/24' });
+
+    const unlabelled = new Family(createSecretKey(randomBytes(32)));
+    expect(await store.createSession(unlabelled.newSession(Date.now(), { network: '' }))).not.toBeNull();
+    expect(decodeSession((await client.get(redisKeys(prefix).session(unlabelled.sessionId))) as string).nw).toBe('-');
+    expect(await store.getSession(unlabelled.sessionId)).toMatchObject({ network: '' });
+    await store.close();
+  });
+});
+
+describe("RedisStore's seen devices", () => {
+  test("share the user's index as `~<fingerprint>` scored by the negated latest absolute deadline, are no sessions, and outlive revokeUser", async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    const created = await store.createSession(family.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 60_000 }));
+    expect(created?.newDevice).toBe(true);
+    const key = redisKeys(prefix).userIndex(family.userId);
+    expect(await client.zrange(key, 0, -1, 'WITHSCORES')).toEqual([
+      '~fingerprint-1',
+      String(-(created?.absoluteExpiresAt as number)),
+      family.sessionId,
+      String(created?.createdAt),
+    ]);
+    expect(await client.pttl(key)).toBeGreaterThan(50_000);
+    // A later session from the same device moves its deadline forward, never back.
+    const later = new Family(createSecretKey(randomBytes(32)), family.userId);
+    const again = await store.createSession(later.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 120_000 }));
+    expect(again?.newDevice).toBe(false);
+    expect(await client.zscore(key, '~fingerprint-1')).toBe(String(-(again?.absoluteExpiresAt as number)));
+    expect(await client.pttl(key)).toBeGreaterThan(110_000);
+    const shorter = new Family(createSecretKey(randomBytes(32)), family.userId);
+    expect((await store.createSession(shorter.newSession(Date.now(), { deviceHash: 'fingerprint-1', absoluteTtlMs: 10_000 })))?.newDevice).toBe(false);
+    expect(await client.zscore(key, '~fingerprint-1')).toBe(String(-(again?.absoluteExpiresAt as number)));
+    // Listing, and the cap, see sessions only.
+    expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([family.sessionId, later.sessionId, shorter.sessionId]);
+    // revokeUser ends the sessions and leaves the seen devices alone.
+    const ended = await store.revokeUser(family.userId, { revokedBefore: Date.now() + 1, retainMs: 60_000 });
+    expect(ended.map((record) => record.sessionId).sort()).toEqual([family.sessionId, later.sessionId, shorter.sessionId].sort());
+    expect(await client.zrange(key, 0, -1)).toEqual(['~fingerprint-1']);
+    await store.close();
+  });
+
+  test('do not count toward maxSessionsPerUser', async () => {
+    const { store } = await redisStore();
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const families = [0, 1, 2].map(() => new Family(createSecretKey(randomBytes(32)), userId));
+    for (const [index, family] of families.entries()) {
+      expect(await store.createSession(family.newSession(Date.now() + index, { deviceHash: `device-${index}`, maxSessionsPerUser: 3 }))).not.toBeNull();
+    }
+    expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual(families.map((family) => family.sessionId));
     await store.close();
   });
 });

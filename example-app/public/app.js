@@ -130,45 +130,6 @@ function minutesSeconds(ms) {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
 }
 
-/** A short readable device name from a User-Agent: "Chrome on Linux", "Safari on iOS". */
-export function describeUserAgent(userAgent) {
-  const ua = userAgent || '';
-  if (!ua) return 'Unknown device';
-  const browser = /Edg(A|iOS)?\//.test(ua)
-    ? 'Edge'
-    : /OPR\/|Opera/.test(ua)
-      ? 'Opera'
-      : /SamsungBrowser\//.test(ua)
-        ? 'Samsung Internet'
-        : /Firefox\/|FxiOS\//.test(ua)
-          ? 'Firefox'
-          : /HeadlessChrome\//.test(ua)
-            ? 'Headless Chrome'
-            : /Chrome\/|CriOS\/|Chromium\//.test(ua)
-              ? 'Chrome'
-              : /Safari\//.test(ua) && /Version\//.test(ua)
-                ? 'Safari'
-                : /^curl\//i.test(ua)
-                  ? 'curl'
-                  : /node|undici|axios|okhttp|python|go-http|java\//i.test(ua)
-                    ? 'A script'
-                    : 'A browser';
-  const os = /iPhone|iPad|iPod/.test(ua)
-    ? 'iOS'
-    : /Android/.test(ua)
-      ? 'Android'
-      : /CrOS/.test(ua)
-        ? 'ChromeOS'
-        : /Windows/.test(ua)
-          ? 'Windows'
-          : /Mac OS X|Macintosh/.test(ua)
-            ? 'macOS'
-            : /Linux|X11/.test(ua)
-              ? 'Linux'
-              : '';
-  return os ? `${browser} on ${os}` : browser;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The client
 
@@ -308,9 +269,11 @@ async function loadSessions() {
 function renderSessions(sessions) {
   const sorted = [...sessions].sort((a, b) => Number(b.current) - Number(a.current) || Date.parse(b.lastUsedAt) - Date.parse(a.lastUsedAt));
   const items = sorted.map((session) => {
-    const device = describeUserAgent(session.userAgent);
-    const heading = el('p', { className: 'device' }, [el('span', { text: device, attrs: { title: session.userAgent || 'No User-Agent was sent' } })]);
-    if (session.current) heading.append(' ', el('span', { className: 'badge', text: 'This device' }));
+    // The server's labels: browser and OS parsed from the User-Agent (which it does not keep), and the network (IPv4 /24, IPv6 /48).
+    const device = session.device || 'Unknown device';
+    const heading = el('p', { className: 'device' }, [el('span', { text: device })]);
+    if (session.network) heading.append(' · ', el('span', { className: 'network', text: session.network, attrs: { title: 'The network it signed in from' } }));
+    if (session.current) heading.append(' · ', el('span', { className: 'badge', text: 'This device' }));
 
     const times = el('dl', { className: 'times' }, [
       el('dt', { text: 'Created' }),

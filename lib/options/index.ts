@@ -13,7 +13,7 @@ import { resolveLogger, resolveTelemetry } from './observability';
 import { resolveRateLimit } from './rate-limit';
 import { resolveRefreshToken } from './refresh-token';
 import { resolveRevocation } from './revocation';
-import { resolveAuthenticate, resolveLimits, resolveOrigin, resolveReauthenticate, resolveStore } from './top-level';
+import { resolveAuthenticate, resolveLimits, resolveOrigin, resolveReauthenticate, resolveSessionNetwork, resolveStore } from './top-level';
 import type { AuthOptions, Configuration } from './types';
 
 /** The option types and the resolved Configuration, for the modules that import them from here. */
@@ -33,6 +33,7 @@ const KNOWN = {
   realm: true,
   bodyLimit: true,
   maxSessionsPerUser: true,
+  sessionNetwork: true,
   origin: true,
   telemetry: true,
   logger: true,
@@ -81,6 +82,7 @@ export function resolveOptions(options: AuthOptions): Configuration {
     authenticate,
     reauthenticate: resolveReauthenticate(options.reauthenticate),
     ...limits,
+    sessionNetwork: resolveSessionNetwork(options.sessionNetwork),
     telemetry,
     logger,
   };

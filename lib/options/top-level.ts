@@ -1,5 +1,6 @@
 // The options outside any section: the store, the credential check, the realm, the body limit and the session cap.
 import { describeValue } from '../describe-value';
+import type { SessionNetworkMode } from '../network-label';
 import { fail, missingOr } from '../option-checks';
 import type { SessionStore } from '../store/session-store';
 import type { AuthOptions, Configuration } from './types';
@@ -54,6 +55,22 @@ export function resolveReauthenticate(reauthenticate: unknown): Configuration['r
     );
   }
   return reauthenticate as Configuration['reauthenticate'];
+}
+
+const SESSION_NETWORK_MODES: readonly SessionNetworkMode[] = ['prefix', 'address', 'off'];
+
+/** Validates `sessionNetwork`: what a session keeps of its login's address. */
+export function resolveSessionNetwork(sessionNetwork: unknown): SessionNetworkMode {
+  if (sessionNetwork === undefined) return 'prefix';
+  if (!SESSION_NETWORK_MODES.includes(sessionNetwork as SessionNetworkMode)) {
+    fail(
+      'type',
+      'sessionNetwork',
+      `must be 'prefix', 'address' or 'off'; received ${describeValue(sessionNetwork)}`,
+      "Leave it out for 'prefix' (the IPv4 /24 or IPv6 /48), use 'address' to keep the whole address, or 'off' to keep none.",
+    );
+  }
+  return sessionNetwork as SessionNetworkMode;
 }
 
 /** Validates `realm`, `bodyLimit` and `maxSessionsPerUser`, and resolves their defaults. */

@@ -1,8 +1,10 @@
 // The public options of createAuth, and the resolved configuration they are validated into.
+
 import type { KeyObject } from 'node:crypto';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Request } from 'express';
 import type { Duration } from '../duration';
+import type { SessionNetworkMode } from '../network-label';
 import type { ProofOfIdentity } from '../shared/verification';
 import type { SessionStore } from '../store/session-store';
 import type { AccessTokenSettings } from '../tokens/access-token';
@@ -339,6 +341,13 @@ export interface AuthOptions {
   /** The most live sessions one user may have; a login beyond it ends the oldest. Defaults to `100`. */
   maxSessionsPerUser?: number;
   /**
+   * What a session keeps of its login's IP address, shown in `GET /sessions` and `auth.listSessions`
+   * as `network`: `'prefix'`, its network (the IPv4 /24 or IPv6 /48, `198.51.100.0/24`); `'address'`,
+   * the whole address (personal data: say so in your privacy notice); `'off'`, nothing (a login is
+   * then a new device only by its device label). Defaults to `'prefix'`.
+   */
+  sessionNetwork?: SessionNetworkMode;
+  /**
    * The app's public origin, such as `'https://app.example'` (scheme, host and port only). A DPoP
    * proof must then name this origin and the route's path in its `htu`; without it, only the method
    * and path are checked (the per-generation nonce still ties a proof to this server). Never taken
@@ -421,6 +430,7 @@ export interface Configuration {
   realm: string;
   bodyLimit: number;
   maxSessionsPerUser: number;
+  sessionNetwork: SessionNetworkMode;
   telemetry: { meterProvider?: MeterProvider; tracerProvider?: TracerProvider } | false;
   logger: AuthLogger | false;
 }

@@ -19,7 +19,10 @@ export function redisKeys(prefix: string) {
   return {
     /** One family: a string of fields (redis-session-layout.ts). */
     session: (sessionId: string) => `${prefix}s:{${sessionId}}`,
-    /** A user's session ids, a sorted set scored by login time. */
+    /**
+     * A user's session ids, a sorted set scored by login time; and, scored below 0, the user's seen
+     * devices (`~<fingerprint>`, see INDEX_SESSION).
+     */
     userIndex: (userId: string) => `${prefix}u:{${userTag(userId)}}`,
     /** When revokeUser last ran for the user (same slot as the index). */
     userRevoked: (userId: string) => `${prefix}ur:{${userTag(userId)}}`,

@@ -1,6 +1,8 @@
 // Session families: logging in, refreshing, logging out and revoking; the only caller of the store and the only emitter of session events.
+import { deviceLabel } from '../device-label';
 import { ErrorCodes, revocationFeedStale, StoreUnavailableError } from '../errors';
 import type { AuthEvents, LogoutAbandonReason, RevocationReason, SessionEvent, UserRevocationReason } from '../events';
+import { networkLabel } from '../network-label';
 import type { Configuration } from '../options';
 import { revocationChannelKey } from '../revocation/revocation-channel-mac';
 import type { ProofOfIdentity } from '../shared/verification';
@@ -15,6 +17,7 @@ import {
 import {
   clientFingerprint,
   deriveSuccessor,
+  deviceFingerprint,
   formatRefreshToken,
   hashSecret,
   keyFingerprint,
@@ -28,10 +31,6 @@ import {
 } from '../tokens/refresh-token';
 import { KeyBinding, type ProofRefused, type ProofRequest, type ValidProof } from './key-binding';
 import { PendingLogouts } from './pending-logouts';
-
-/** The longest User-Agent kept with a session. */
-const MAX_USER_AGENT_LENGTH = 256;
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
 
 /** Who is asking: what events report and what a session remembers of its login. */
 export interface ClientInfo {
@@ -59,6 +58,9 @@ export interface IssuedSession {
   /** For a family bound to a key: the `DPoP-Nonce` the client's next proof must carry. */
   nonce?: string | undefined;
 }
+
+/** A new family and whether the store found its device new (see CreatedSession.newDevice). */
+type StartedSession = IssuedSession & { newDevice: boolean };
 
 /**
  * What a refresh came to: a rotation (or its repeat within the grace window) with the token to hand
@@ -164,7 +166,9 @@ export class SessionService {
         this.reportEnded(ended, client, 'new_login');
       }
       this.events.emit('login', sessionEvent(client, started.session));
-      return started;
+      const { device, network } = started.session;
+      if (started.newDevice) this.events.emit('new_device', { ...sessionEvent(client, started.session), device, network });
+      return { session: started.session, refreshToken: started.refreshToken, nonce: started.nonce };
     } finally {
       this.leave();
     }
@@ -365,15 +369,22 @@ export class SessionService {
     });
   }
 
-  private async start(user: AuthenticatedUser, loginStartedAt: number, client: ClientInfo, jkt: string | undefined): Promise<IssuedSession | null> {
+  /** Creates the family; `newDevice` is the store's answer (see CreatedSession), the session record comes without it. */
+  private async start(user: AuthenticatedUser, loginStartedAt: number, client: ClientInfo, jkt: string | undefined): Promise<StartedSession | null> {
     const { store, refreshToken } = this.config;
     const sessionId = newSessionId();
     const secret = newRefreshSecret();
-    const session = await store.createSession({
+    const device = deviceLabel(client.userAgent);
+    const network = networkLabel(client.ip, this.config.sessionNetwork);
+    // With 'address' the device is still known by its network, not its address (which a phone changes daily).
+    const deviceNetwork = this.config.sessionNetwork === 'address' ? networkLabel(client.ip, 'prefix') : network;
+    const created = await store.createSession({
       sessionId,
       userId: user.userId,
       claims: user.claims,
-      userAgent: (client.userAgent ?? '').replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_USER_AGENT_LENGTH),
+      device,
+      network,
+      deviceHash: deviceFingerprint(this.keys, device, deviceNetwork),
       secretHash: hashSecret(secret),
       clientHash: this.clientHashOf(client, jkt),
       bound: jkt !== undefined,
@@ -384,9 +395,10 @@ export class SessionService {
       maxSessionsPerUser: this.config.maxSessionsPerUser,
       revocationTtlMs: refreshToken.revocationTtlMs,
     });
-    if (!session) return null;
+    if (!created) return null;
+    const { newDevice, ...session } = created;
     const token = formatRefreshToken(this.keys, { sessionId, generation: 0, secret, jkt });
-    return { session, refreshToken: token, nonce: jkt === undefined ? undefined : proofNonce(this.keys, sessionId, 0) };
+    return { session, refreshToken: token, nonce: jkt === undefined ? undefined : proofNonce(this.keys, sessionId, 0), newDevice: newDevice === true };
   }
 
   /**

@@ -64,7 +64,7 @@ export interface TokenResponse {
  * import { createAuthClient, type SessionSummary } from 'express-refresh-tokens/client';
  *
  * const describe = (session: SessionSummary): string =>
- *   `${session.userAgent}, since ${new Date(session.createdAt).toLocaleDateString()}${session.current ? ' (this browser)' : ''}`;
+ *   `${session.device} · ${session.network || 'unknown network'}, since ${new Date(session.createdAt).toLocaleDateString()}${session.current ? ' (this browser)' : ''}`;
  * const sessions = await createAuthClient().listSessions();
  * console.log(sessions.map(describe));
  * ```
@@ -78,7 +78,14 @@ export interface SessionSummary {
   lastUsedAt: string;
   /** When the session ends unless it is used before then; never after its absolute deadline. */
   expiresAt: string;
-  /** The `User-Agent` of the login request, truncated. */
+  /** What signed in, for people: browser, major version and operating system from its User-Agent (`Chrome 131 on Windows`). */
+  device: string;
+  /**
+   * Where it signed in from: the address's IPv4 /24 or IPv6 /48 (`198.51.100.0/24`), the whole address
+   * when the server keeps it (`sessionNetwork: 'address'`), or `''` when it keeps none or did not know it.
+   */
+  network: string;
+  /** @deprecated The same as {@link SessionSummary.device}: the raw User-Agent is no longer stored. */
   userAgent: string;
   /** Whether it is the session of the access token that asked. */
   current: boolean;

@@ -6,6 +6,7 @@ import { noReloads } from '../revocation/revocation-feed';
 import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../tokens/refresh-token';
 import {
+  type CreatedSession,
   type NewSession,
   newSessionRecord,
   PROCESS_CLOCK,
@@ -97,6 +98,8 @@ interface Family {
 export class MemoryStore implements SessionStore {
   private readonly families = new Map<string, Family>();
   private readonly sessionsByUser = new Map<string, Set<string>>();
+  /** Each user's seen devices: device fingerprint → the latest absolute deadline of a session with it (mirrors INDEX_SESSION's set). */
+  private readonly devicesByUser = new Map<string, Map<string, number>>();
   private readonly revocations = new RevocationSet(Number.POSITIVE_INFINITY);
   private readonly sweepTimer: NodeJS.Timeout;
   /** This process's clock: one process, one clock, so nothing to measure (RedisStore's is Redis'). */
@@ -128,9 +131,10 @@ export class MemoryStore implements SessionStore {
     this.sweepTimer.unref();
   }
 
-  async createSession(session: NewSession): Promise<SessionRecord | null> {
+  async createSession(session: NewSession): Promise<CreatedSession | null> {
     if (session.now < this.revocations.revokedBefore(session.userId)) return null; // mirrors INDEX_SESSION
     const record = newSessionRecord({ ...session, claims: structuredClone(session.claims) });
+    const newDevice = session.deviceHash === undefined ? undefined : this.seeDevice(session.userId, session.deviceHash, record.absoluteExpiresAt);
     this.families.set(session.sessionId, {
       record,
       currentHash: session.secretHash,
@@ -151,7 +155,7 @@ export class MemoryStore implements SessionStore {
       await this.revokeUser(session.userId, { revokedBefore, retainMs: Date.now() + session.revocationTtlMs - revokedBefore });
       for (const record of oneByOne) await this.revokeSession(record.sessionId, session.revocationTtlMs);
     }
-    return snapshot(record);
+    return newDevice === undefined ? snapshot(record) : { ...snapshot(record), newDevice };
   }
 
   /** The same decision as RedisStore's PRESENT_TOKEN script, its steps numbered alike. */
@@ -270,6 +274,20 @@ export class MemoryStore implements SessionStore {
     this.revocations.close();
   }
 
+  /**
+   * Records that the user logged in from a device (its fingerprint) with a session living until
+   * `lives`, and says whether none of the user's sessions that could still be alive had it: the
+   * lapsed ones are dropped first, and each keeps its latest deadline. Mirrors INDEX_SESSION.
+   */
+  private seeDevice(userId: string, deviceHash: string, lives: number): boolean {
+    const devices = this.devicesByUser.get(userId) ?? new Map<string, number>();
+    this.devicesByUser.set(userId, devices);
+    pruneDevices(devices, Date.now());
+    const known = devices.get(deviceHash);
+    devices.set(deviceHash, Math.max(known ?? lives, lives));
+    return known === undefined;
+  }
+
   /** The family if it exists and has not expired; an expired one is dropped on sight. */
   private liveFamily(sessionId: string, now: number): Family | undefined {
     const family = this.families.get(sessionId);
@@ -294,8 +312,15 @@ export class MemoryStore implements SessionStore {
 
   private sweep(now: number): void {
     for (const family of this.families.values()) this.liveFamily(family.record.sessionId, now);
+    for (const [userId, devices] of this.devicesByUser) if (pruneDevices(devices, now) === 0) this.devicesByUser.delete(userId);
     this.revocations.prune(now); // user cut-offs and revoked ids that lapsed
   }
+}
+
+/** Drops the devices whose every session has passed its absolute deadline; returns how many are left. */
+function pruneDevices(devices: Map<string, number>, now: number): number {
+  for (const [hash, lives] of devices) if (lives <= now) devices.delete(hash);
+  return devices.size;
 }
 
 /** A copy of a record that shares nothing with the stored one, as RedisStore's records never do. */

@@ -38,19 +38,32 @@ return {t[1], t[2]}
 `;
 
 /**
- * Adds a session to its user's index (a sorted set scored by login start, oldest first) unless the
- * user was revoked after that login began, and keeps the index alive as long as the session can
- * live. KEYS: user index, user's revoked-before mark (same slot). ARGV: sessionId, createdAt,
- * lifetime ms, deadline. Replies {'ok', entries in the index} (some may have expired: the caller
- * counts live ones when that is over the per-user cap), {'revoked'} or {'late'}.
+ * Adds a session to its user's index (a sorted set of session ids scored by login start, oldest
+ * first) unless the user was revoked after that login began, and keeps the index alive as long as
+ * the session can live. With a device fingerprint (a keyed hash of the login's device and network
+ * labels), also says whether the user's sessions that could still be alive had it. The user's seen
+ * devices share the index (one key per user, not two: the budget of bytes per session), as members
+ * `~<fingerprint>` (session ids are base64url, never `~`) scored by the NEGATED latest absolute
+ * deadline of a session with each (ZADD LT): sessions have the scores from 0 up, devices below 0,
+ * and a device lapsed at `now` scores in [-now, 0), dropped first. MemoryStore.createSession mirrors
+ * it. KEYS: user index, user's revoked-before mark (same slot). ARGV: sessionId, createdAt, lifetime
+ * ms (absoluteTtl), deadline, device fingerprint ('' for none). Replies {'ok', sessions in the
+ * index, 1 | 0 (a device not seen before) | -1 (no fingerprint)} (some sessions may have expired:
+ * the caller counts live ones when that is over the per-user cap), {'revoked'} or {'late'}.
  */
 export const INDEX_SESSION = `${LUA_CLOCK}
-if redisNow() > tonumber(ARGV[4]) then return {'late'} end
+local now = redisNow()
+if now > tonumber(ARGV[4]) then return {'late'} end
 local before = redis.call('GET', KEYS[2])
 if before and tonumber(ARGV[2]) < tonumber(before) then return {'revoked'} end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {'ok', redis.call('ZCARD', KEYS[1])}
+local seen = -1
+if ARGV[5] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], ms(-now), '(0')
+  seen = redis.call('ZADD', KEYS[1], 'LT', ms(-(tonumber(ARGV[2]) + tonumber(ARGV[3]))), '~' .. ARGV[5])
+end
+return {'ok', redis.call('ZCOUNT', KEYS[1], 0, '+inf'), seen}
 `;
 
 /**
@@ -152,8 +165,9 @@ export const REVOKE_USER = `${LUA_CLOCK}
 if redisNow() > tonumber(ARGV[3]) then return {'late'} end
 local known = redis.call('GET', KEYS[2])
 if not known or tonumber(known) < tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+-- From 0: the index's seen devices score below it (see INDEX_SESSION) and are not sessions.
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, '(' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, '(' .. ARGV[1])
 return {'ok', ids}
 `;
 

@@ -1,27 +1,35 @@
 // How RedisStore lays a session out in Redis: one string of fields, the single source for the Lua scripts and for reading.
-import { decodeVerification } from '../shared/verification';
-import type { SessionRecord } from './session-store';
+import { deviceLabel } from '../device-label';
+import { decodeVerification, encodeVerification } from '../shared/verification';
+import type { NewSession, SessionRecord } from './session-store';
 
 /**
  * The fields of a stored session, in order. Everything else derives from this list: the Lua
  * prelude's field indexes, {@link encodeSession}, {@link readSessionRecord} (what the store reads) and
  * {@link decodeSession} (every field by name, for inspecting what is stored).
- * - `u` userId, `c` claims JSON, `ua` User-Agent;
+ * - `u` userId, `c` claims JSON, `ua` the device label (`Chrome 131 on Linux`, see deviceLabel; a
+ *   session stored before `nw` existed holds the raw User-Agent there, labelled when read);
  * - `ca` createdAt (login start), `lu` lastUsedAt (= time of the last rotation), `ex` expiresAt,
  *   `ad` absolute deadline, all epoch ms in base 36 ({@link encodeTime}: 8 characters instead of 13);
  * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
  *   current token's generation), `cl` the fingerprint of the client that made the last rotation
  *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed);
  * - `bd` `1` for a family bound to a device key, empty otherwise;
+ * - `nw` the network label (`198.51.100.0/24`, or the whole address, by the `sessionNetwork` option),
+ *   or `-` when none is kept: never empty, so a session whose `nw` is empty was stored before it
+ *   existed, and holds a raw User-Agent in `ua` (labelled when read, see {@link readSessionRecord});
  * - `sv` the user's latest proof of identity ({@link encodeVerification}), empty when none.
  *
  * Fields are only ever added at the end: a session stored before the last ones existed (from
  * {@link OLDEST_FIELD_COUNT} fields on) reads them as empty, and is written with them when it changes.
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'sv'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'nw', 'sv'] as const;
 
-/** The fields of the oldest layout still read: up to `cl`. */
-const OLDEST_FIELD_COUNT = 11;
+/** The fewest fields a stored session may have: the layout before `bd` (a bound family) existed. */
+export const OLDEST_FIELD_COUNT = 11;
+
+/** What `nw` holds for a session that keeps no network label (see SESSION_FIELDS). */
+const NO_NETWORK = '-';
 
 type Field = (typeof SESSION_FIELDS)[number];
 
@@ -51,18 +59,38 @@ export function encodeSession(fields: StoredSession): string {
   return SESSION_FIELDS.map((name) => fields[name]).join(FIELD_SEPARATOR);
 }
 
-/** The stored string's field values, in {@link SESSION_FIELDS} order; throws when it is not a session of this layout. */
+/** The stored string's field values, in {@link SESSION_FIELDS} order (those it lacks, stored before they existed, empty); throws when it is not a session of this layout. */
 function splitFields(value: string): string[] {
   const values = value.split(FIELD_SEPARATOR);
   if (values.length < OLDEST_FIELD_COUNT || values.length > SESSION_FIELDS.length) {
     throw new Error(`stored session has ${values.length} fields, expected ${OLDEST_FIELD_COUNT} to ${SESSION_FIELDS.length}`);
   }
-  // Stored before its last fields existed: they read as empty.
   while (values.length < SESSION_FIELDS.length) values.push('');
   return values;
 }
 
-/** Reads a stored string back into fields, or throws when it is not a session of this layout. */
+/** The stored string of a new family whose record is `record` (newSessionRecord's). */
+export function encodeNewSession(session: NewSession, record: SessionRecord): string {
+  const now = encodeTime(session.now);
+  return encodeSession({
+    u: session.userId,
+    c: JSON.stringify(session.claims),
+    ua: session.device,
+    ca: now,
+    lu: now,
+    ex: encodeTime(record.expiresAt),
+    ad: encodeTime(record.absoluteExpiresAt),
+    cur: session.secretHash,
+    prev: '',
+    gen: '0',
+    cl: session.clientHash,
+    bd: session.bound ? '1' : '',
+    nw: session.network === '' ? NO_NETWORK : session.network,
+    sv: encodeVerification(session.verification),
+  });
+}
+
+/** Reads a stored string back into fields as stored (a `ua` stored before `nw` existed stays raw), or throws when it is not a session of this layout. */
 export function decodeSession(value: string): StoredSession {
   const values = splitFields(value);
   const fields = {} as StoredSession;
@@ -85,11 +113,16 @@ export function luaFieldNumber(name: Field): number {
  */
 export function readSessionRecord(sessionId: string, value: string): SessionRecord {
   const values = splitFields(value);
+  const network = values[AT.nw] as string;
+  // Stored before `nw` existed (it is never empty since), `ua` is the raw User-Agent: shown as its label, never as it is.
+  const device = network === '' ? deviceLabel(values[AT.ua]) : (values[AT.ua] as string);
   const record: SessionRecord = {
     sessionId,
     userId: values[AT.u] as string,
     claims: parseClaims(values[AT.c] as string),
-    userAgent: values[AT.ua] as string,
+    userAgent: device,
+    device,
+    network: network === NO_NETWORK ? '' : network,
     createdAt: decodeTime(values[AT.ca] as string),
     lastUsedAt: decodeTime(values[AT.lu] as string),
     expiresAt: decodeTime(values[AT.ex] as string),
@@ -130,6 +163,7 @@ const luaFieldsPattern = (count: number): string => `^${'([^\\031]*)\\031'.repea
 const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
 local FIELD_COUNT = ${SESSION_FIELDS.length}
+-- Returns the fields; those of a session stored before they existed, empty.
 local function decode(s)
   local fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length)}') }
   if #fields == FIELD_COUNT then return fields end

@@ -28,9 +28,10 @@ import {
   REVOKE_SESSION,
   REVOKE_USER,
 } from './redis-scripts';
-import { encodeSession, encodeTime, luaFieldNumber, readSessionRecord } from './redis-session-layout';
+import { encodeNewSession, luaFieldNumber, readSessionRecord } from './redis-session-layout';
 import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
 import {
+  type CreatedSession,
   type KnownAddresses,
   type NewSession,
   newSessionRecord,
@@ -241,35 +242,22 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  async createSession(session: NewSession): Promise<SessionRecord | null> {
-    const record = newSessionRecord(session);
-    const now = encodeTime(session.now);
-    const stored = encodeSession({
-      u: session.userId,
-      c: JSON.stringify(session.claims),
-      ua: session.userAgent,
-      ca: now,
-      lu: now,
-      ex: encodeTime(record.expiresAt),
-      ad: encodeTime(record.absoluteExpiresAt),
-      cur: session.secretHash,
-      prev: '',
-      gen: '0',
-      cl: session.clientHash,
-      bd: session.bound ? '1' : '',
-      sv: encodeVerification(session.verification),
-    });
+  async createSession(session: NewSession): Promise<CreatedSession | null> {
+    const record: CreatedSession = newSessionRecord(session);
+    const stored = encodeNewSession(session, record);
     const created = await this.run(SCRIPTS.createSession, [this.keys.session(session.sessionId)], (deadline) => [stored, record.expiresAt, deadline]);
     if (created !== 'ok') throw late('createSession');
     // Indexed only once the session exists (the two keys may live on different cluster nodes), and
     // refused there when revokeUser ran after this login began: revokeUser marks the user first.
     // A create that failed changed nothing (late scripts refuse); an index that failed leaves a
     // family nobody will be given, so it is discarded.
-    const indexed = await this.run(SCRIPTS.indexSession, [this.keys.userIndex(session.userId), this.keys.userRevoked(session.userId)], (deadline) => [
+    const userKeys = [this.keys.userIndex(session.userId), this.keys.userRevoked(session.userId)];
+    const indexed = await this.run(SCRIPTS.indexSession, userKeys, (deadline) => [
       session.sessionId,
       session.now,
       session.absoluteTtlMs,
       deadline,
+      session.deviceHash ?? '',
     ]).catch((error: unknown) => {
       this.discardSession(session.sessionId).catch(() => undefined);
       throw error;
@@ -277,6 +265,7 @@ export class RedisStore implements SessionStore {
     const reply = Array.isArray(indexed) ? (indexed as unknown[]) : [];
     const status = reply[0];
     if (status === 'ok') {
+      if (reply[2] === 1 || reply[2] === 0) record.newDevice = reply[2] === 1;
       // Maybe over the cap (the index may still list expired sessions): count the live ones, and the
       // oldest beyond the cap end as a revokeSession ends them. Best effort: the new session exists
       // either way. Mirrors MemoryStore.createSession.
@@ -367,7 +356,8 @@ export class RedisStore implements SessionStore {
 
   async listSessions(userId: string): Promise<SessionRecord[]> {
     const userKey = this.keys.userIndex(userId);
-    const sessionIds = await this.gate.run(() => this.client.zrange(userKey, 0, -1));
+    // The index's seen devices (`~<fingerprint>`, scored below 0) come first and are not sessions.
+    const sessionIds = (await this.gate.run(() => this.client.zrange(userKey, 0, -1))).filter((id) => !id.startsWith('~'));
     const found = await Promise.all(sessionIds.map((id) => this.getSession(id)));
     const gone = sessionIds.filter((_, index) => found[index] === null);
     if (gone.length > 0) await this.gate.run(() => this.client.zrem(userKey, ...gone));

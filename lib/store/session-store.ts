@@ -15,7 +15,7 @@ export type { RevocationFeed, RevocationFeedOptions, RevocationFeedStatus, Revoc
  *
  * const sessions: SessionRecord[] = await auth.listSessions(userId);
  * for (const session of sessions) {
- *   console.log(session.sessionId, session.userAgent, 'last used', new Date(session.lastUsedAt).toISOString());
+ *   console.log(session.sessionId, session.device, session.network, 'last used', new Date(session.lastUsedAt).toISOString());
  * }
  * ```
  */
@@ -34,7 +34,21 @@ export interface SessionRecord {
   expiresAt: number;
   /** The absolute deadline `createdAt + absoluteTtl`; rotation never moves it. */
   absoluteExpiresAt: number;
-  /** The `User-Agent` of the login request, truncated. */
+  /**
+   * What the login's client was, for people: browser, major version and operating system, parsed
+   * from its `User-Agent` (`Chrome 131 on Windows`, `curl 8`, `Unknown device`), at most 40 characters.
+   */
+  device: string;
+  /**
+   * Where the login came from, coarsely: its address's IPv4 /24 or IPv6 /48 (`198.51.100.0/24`,
+   * `2001:db8:1234::/48`), the whole address with `sessionNetwork: 'address'`, or `''` with
+   * `sessionNetwork: 'off'` or when the address was unknown.
+   */
+  network: string;
+  /**
+   * @deprecated The device label, the same as {@link SessionRecord.device}: the raw User-Agent is no
+   * longer stored.
+   */
   userAgent: string;
   /** Present (true) when every refresh of the family must prove possession of a device key (DPoP); absent otherwise. */
   bound?: true;
@@ -70,8 +84,16 @@ export interface NewSession {
   userId: string;
   /** The app's claims from `authenticate`. */
   claims: Record<string, unknown>;
-  /** The login request's `User-Agent`, truncated. */
-  userAgent: string;
+  /** The login's device label ({@link SessionRecord.device}): what the store keeps instead of the User-Agent. */
+  device: string;
+  /** The login's network label ({@link SessionRecord.network}). */
+  network: string;
+  /**
+   * A keyed hash (base64url) of the login's device label and network, never the pair itself: the
+   * store remembers it per user as long as a session with it could live, and reports on the created
+   * record whether it was new ({@link CreatedSession.newDevice}). Absent: nothing is remembered.
+   */
+  deviceHash?: string;
   /** Hash of the first refresh secret; the secret itself is never stored. */
   secretHash: string;
   /** The fingerprint of the client that logged in (see TokenPresentation.clientHash). */
@@ -93,6 +115,20 @@ export interface NewSession {
   maxSessionsPerUser: number;
   /** How long a revocation must be remembered by the feed: the access-token lifetime plus leeway. */
   revocationTtlMs: number;
+}
+
+/**
+ * What {@link SessionStore.createSession} resolves with: the new session's record, and whether its
+ * device was new to the user.
+ */
+export interface CreatedSession extends SessionRecord {
+  /**
+   * True when no session of the user that could still be alive (one whose absolute deadline has not
+   * passed, ended or not) came from the same device label and network ({@link NewSession.deviceHash}),
+   * the user's first login included; false when one did. Absent when the store does not track it (a
+   * custom store may leave it out): then no `new_device` event is emitted.
+   */
+  newDevice?: boolean;
 }
 
 /**
@@ -124,7 +160,9 @@ export function newSessionRecord(session: NewSession): SessionRecord {
     lastUsedAt: session.now,
     expiresAt: Math.min(session.now + session.idleTtlMs, absoluteExpiresAt),
     absoluteExpiresAt,
-    userAgent: session.userAgent,
+    userAgent: session.device,
+    device: session.device,
+    network: session.network,
   };
   if (session.bound) record.bound = true;
   if (session.verification !== undefined) record.verification = session.verification;
@@ -308,10 +346,12 @@ export interface KnownAddresses {
  */
 export interface SessionStore {
   /**
-   * Creates a family and indexes it under its user. Resolves with its record, or with `null` when a
-   * `revokeUser` for this user was called after the login began (`session.now`): nothing is kept.
+   * Creates a family and indexes it under its user. Resolves with its record (saying, when
+   * `session.deviceHash` is given, whether the device was new: {@link CreatedSession.newDevice}), or
+   * with `null` when a `revokeUser` for this user was called after the login began (`session.now`):
+   * nothing is kept.
    */
-  createSession(session: NewSession): Promise<SessionRecord | null>;
+  createSession(session: NewSession): Promise<CreatedSession | null>;
   /** Applies one refresh-token presentation atomically (see {@link PresentationOutcome}). */
   presentToken(sessionId: string, presentation: TokenPresentation): Promise<PresentationOutcome>;
   /**

@@ -130,6 +130,15 @@ export function keyFingerprint(keys: RefreshTokenKeys, jkt: string): string {
 }
 
 /**
+ * What the store remembers of where a user signed in from, to tell a new device: a keyed hash (64
+ * bits) of the login's device label and network label, never the pair itself, so the set of a user's
+ * devices reads as nothing without the server's key.
+ */
+export function deviceFingerprint(keys: RefreshTokenKeys, device: string, network: string): string {
+  return truncatedBase64url(keys.mac(`device\n${device}\n${network}`), 8);
+}
+
+/**
  * The `DPoP-Nonce` for the token of `generation` in a family: a keyed hash (128 bits), so nobody but
  * the server can make one, and no state holds it. A proof carrying it is good for that one token:
  * once the family rotates, the next token's nonce is another.

@@ -11,7 +11,7 @@ type StepUpClient = {
   getAccessToken(): Promise<string | null>;
   getSession(): { signedIn: boolean } | null;
 };
-declare const window: TestWindow & {
+declare const window: Omit<TestWindow, 'createAuthClient'> & {
   createAuthClient(options: { onReauthRequired?: (challenge: Record<string, unknown>) => Promise<Record<string, unknown> | null> }): StepUpClient;
 };
 

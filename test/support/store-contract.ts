@@ -77,7 +77,8 @@ export class Family {
       sessionId: this.sessionId,
       userId: this.userId,
       claims: { role: 'admin', tenant: { id: 7, name: 'acme' } },
-      userAgent: 'Mozilla/5.0 (contract test)',
+      device: 'Firefox 133 on Linux',
+      network: '198.51.100.0/24',
       secretHash: hashSecret(this.secrets[0] as string),
       clientHash: CLIENT_A,
       now,
@@ -225,7 +226,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           sessionId: family.sessionId,
           userId: family.userId,
           claims: { role: 'admin', tenant: { id: 7, name: 'acme' } },
-          userAgent: 'Mozilla/5.0 (contract test)',
+          userAgent: 'Firefox 133 on Linux',
+          device: 'Firefox 133 on Linux',
+          network: '198.51.100.0/24',
           createdAt: now,
           lastUsedAt: now,
           expiresAt: now + IDLE_TTL_MS,
@@ -254,12 +257,21 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(record?.absoluteExpiresAt).toBe(now + 5 * MINUTE);
       });
 
-      test('an empty user agent and empty claims round-trip', async () => {
+      test('empty device and network labels and empty claims round-trip', async () => {
         const now = Date.now();
-        const family = await created(now, { userAgent: '', claims: {} });
+        const family = await created(now, { device: '', network: '', claims: {} });
         const record = await store.getSession(family.sessionId);
-        expect(record?.userAgent).toBe('');
-        expect(record?.claims).toEqual({});
+        expect(record).toMatchObject({ device: '', network: '', userAgent: '', claims: {} });
+      });
+
+      test('the device and network labels are kept as given (userAgent repeats the device label) through rotation, listing and revocation', async () => {
+        const labels = { device: 'Safari 17 on iPhone', network: '2001:db8:1234::/48' };
+        const family = await created(Date.now(), labels);
+        const expected = { ...labels, userAgent: labels.device };
+        expect(await store.getSession(family.sessionId)).toMatchObject(expected);
+        expect(await rotate(family)).toMatchObject(expected);
+        expect(await store.listSessions(family.userId)).toMatchObject([expected]);
+        expect(await store.revokeSession(family.sessionId, REVOCATION_TTL_MS)).toMatchObject(expected);
       });
 
       test('returned records are snapshots: mutating one does not change the stored session', async () => {
@@ -350,6 +362,57 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('createSession: new devices (deviceHash)', () => {
+      const login = (userId: string, deviceHash?: string, overrides: Partial<NewSession> = {}) => {
+        const family = new Family(key, userId);
+        return store.createSession(family.newSession(Date.now(), deviceHash === undefined ? overrides : { ...overrides, deviceHash }));
+      };
+
+      test("a user's first device is new, the same one again is not, another one is; without a deviceHash nothing is said", async () => {
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const first = await login(userId);
+        expect(first).not.toBeNull();
+        expect(first).not.toHaveProperty('newDevice');
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(true);
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(false);
+        expect((await login(userId, 'device-b'))?.newDevice).toBe(true);
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(false);
+        // Devices are the user's own: another user's first login from the same one is new to them.
+        expect((await login(`${userId}-other`, 'device-a'))?.newDevice).toBe(true);
+        // The flag rides on the record only: what the store keeps and lists has no such field.
+        for (const record of await store.listSessions(userId)) expect(record).not.toHaveProperty('newDevice');
+      });
+
+      test('a device stays known while a session from it could live, even once that session ended', async () => {
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const created = await login(userId, 'device-a');
+        expect(created?.newDevice).toBe(true);
+        await store.revokeSession(created?.sessionId as string, REVOCATION_TTL_MS);
+        expect(await store.listSessions(userId)).toEqual([]);
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(false);
+      });
+
+      test('a device whose sessions have all passed their absolute deadline is new again', async () => {
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        expect((await login(userId, 'device-a', { idleTtlMs: 200, absoluteTtlMs: 200 }))?.newDevice).toBe(true);
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(false);
+        expect((await login(userId, 'device-b', { idleTtlMs: 200, absoluteTtlMs: 200 }))?.newDevice).toBe(true);
+        await sleep(300);
+        // device-a lives on through its second, long session; device-b's only session has passed its deadline.
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(false);
+        expect((await login(userId, 'device-b'))?.newDevice).toBe(true);
+      });
+
+      test('a login refused because the user was revoked after it began records no device', async () => {
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const began = Date.now() - 1_000;
+        await store.revokeUser(userId, { revokedBefore: began + 1, retainMs: RETAIN_MS });
+        const refused = new Family(key, userId);
+        expect(await store.createSession(refused.newSession(began, { deviceHash: 'device-a' }))).toBeNull();
+        expect((await login(userId, 'device-a'))?.newDevice).toBe(true);
+      });
+    });
+
     describe('presentToken: rotation', () => {
       test('the current hash rotates at the store’s time: lastUsedAt and expiresAt move, absoluteExpiresAt does not', async () => {
         const createdAt = Date.now() - 5_000;
@@ -365,7 +428,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           sessionId: family.sessionId,
           userId: family.userId,
           claims: { role: 'admin', tenant: { id: 7, name: 'acme' } },
-          userAgent: 'Mozilla/5.0 (contract test)',
+          userAgent: 'Firefox 133 on Linux',
+          device: 'Firefox 133 on Linux',
+          network: '198.51.100.0/24',
           createdAt,
           lastUsedAt: session.lastUsedAt,
           expiresAt: session.lastUsedAt + IDLE_TTL_MS,
