@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import IORedis from 'ioredis';
 import { createAuth } from '../lib';
 import { redisKeys } from '../lib/redis/keys';
-import { decodeSession } from '../lib/store/redis-session-layout';
+import { decodeSession, encodeTime, SESSION_FIELDS } from '../lib/store/redis-session-layout';
 import { type RedisClientLike, RedisStore } from '../lib/store/redis-store';
 import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
 import { hashSecret, newSessionId } from '../lib/tokens/refresh-token';
@@ -788,26 +788,66 @@ describe('RedisStore next to what version 0.1 left in Redis', () => {
   });
 });
 
-describe('RedisStore next to sessions stored before the bound-to-a-key field', () => {
-  test('a session of eleven fields is read as unbound, rotates, and is written back with the twelfth', async () => {
+describe('RedisStore next to sessions stored before its last fields (bd, cu)', () => {
+  test.each([
+    [11, 'bound-to-a-key and claims-updated'],
+    [12, 'claims-updated'],
+  ])('a session of %i fields (before the %s fields) is read with them empty, rotates, takes a claims update, and is written back whole', async (count) => {
     const { store, client, prefix } = await redisStore();
     const family = new Family(createSecretKey(randomBytes(32)));
     expect(await store.createSession(family.newSession(Date.now()))).not.toBeNull();
     const key = redisKeys(prefix).session(family.sessionId);
-    // What earlier builds stored: the same fields without the last one.
+    // What earlier builds stored: the same fields without the last ones.
     const current = (await client.get(key)) as string;
-    const legacy = current.slice(0, current.lastIndexOf('\x1f'));
+    const legacy = current.split('\x1f').slice(0, count).join('\x1f');
     await client.set(key, legacy, 'KEEPTTL');
-    expect(legacy.split('\x1f')).toHaveLength(11);
+    expect(legacy.split('\x1f')).toHaveLength(count);
 
     const read = await store.getSession(family.sessionId);
     expect(read).not.toBeNull();
     expect(read).not.toHaveProperty('bound');
+    expect(read).not.toHaveProperty('claimsUpdatedAt');
     expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([family.sessionId]);
     const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
     expect(rotated.status).toBe('rotated');
     expect(sessionOf(rotated)).not.toHaveProperty('bound');
-    expect(decodeSession((await client.get(key)) as string).bd).toBe('');
+    expect(decodeSession((await client.get(key)) as string)).toMatchObject({ bd: '', cu: '' });
+    expect((await client.get(key))?.split('\x1f')).toHaveLength(SESSION_FIELDS.length);
+
+    // A claims update reads an old row too, and writes every field.
+    await client.set(key, legacy, 'KEEPTTL');
+    const at = Date.now();
+    expect(await store.updateClaims(family.sessionId, { role: 'reader' }, at)).toMatchObject({ claims: { role: 'reader' }, claimsUpdatedAt: at });
+    expect(decodeSession((await client.get(key)) as string)).toMatchObject({ bd: '', cu: encodeTime(at) });
+    expect(await client.pttl(key)).toBeGreaterThan(0);
+    await store.close();
+  });
+
+  test('a stored string of fewer than eleven fields is no session: reading it fails loudly', async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    await store.createSession(family.newSession(Date.now()));
+    const key = redisKeys(prefix).session(family.sessionId);
+    const ten = ((await client.get(key)) as string).split('\x1f').slice(0, 10).join('\x1f');
+    await client.set(key, ten, 'KEEPTTL');
+    await expect(store.getSession(family.sessionId)).rejects.toThrow(/10 fields/);
+    await expect(store.updateClaims(family.sessionId, { role: 'x' }, Date.now())).rejects.toThrow(/wrong number of fields/);
+    await store.close();
+  });
+});
+
+describe('claims changes in the revocation log', () => {
+  test('one field per user in a hash of their own, holding the latest change and the latest end; feeds load it', async () => {
+    const { store, client, prefix } = await redisStore();
+    const keys = redisKeys(prefix);
+    const first = Date.now();
+    for (let round = 0; round < 5; round++) await store.markClaimsChanged('user-claims', { changedAt: first + round, retainMs: 60_000 });
+    await store.markClaimsChanged('user-claims', { changedAt: first - 1_000, retainMs: 1_000 }); // older: moves nothing back
+    expect(await client.hlen(keys.claims)).toBe(1);
+    expect(await client.hget(keys.claims, 'user-claims')).toBe(`${first + 4} ${first + 4 + 60_000}`);
+    expect(await client.exists(keys.users)).toBe(0);
+    expect(await client.pttl(keys.claims)).toBeGreaterThan(50_000);
+    expect(Number(await client.get(keys.version))).toBe(6);
     await store.close();
   });
 });

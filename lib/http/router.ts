@@ -202,8 +202,8 @@ export function createAuthRouter(deps: RouterDeps): Router {
   const sendTokens = (req: Request, res: Response, issued: IssuedSession, newFamily: boolean, transport: TokenTransport): void => {
     // The store's clock (Redis': the session's times are its), so no instance's clock skews a token's life.
     const now = sessions.now();
-    const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt } = issued.session;
-    const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt });
+    const { sessionId, userId, claims, expiresAt, absoluteExpiresAt, createdAt, claimsUpdatedAt } = issued.session;
+    const access = codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt, claimsTime: claimsUpdatedAt });
     if (issued.nonce !== undefined) res.setHeader('DPoP-Nonce', issued.nonce);
     if (transport === 'body') return sendTokenResponse(res, access, issued.refreshToken);
     setRefreshCookie(req, res, config.cookie, issued.refreshToken, expiresAt - now);

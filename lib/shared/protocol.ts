@@ -12,7 +12,7 @@ export const ROUTES = {
 } as const;
 
 /** JWT claims the library sets in access tokens itself; every other claim is the app's own. */
-export const REGISTERED_CLAIM_NAMES: readonly string[] = ['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ', 'auth_time'];
+export const REGISTERED_CLAIM_NAMES: readonly string[] = ['sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'typ', 'auth_time', 'claims_time'];
 
 /** The header `/login`, `/refresh` and `/logout` require by default (any non-empty value). */
 export const DEFAULT_CSRF_HEADER = 'X-Requested-With';

@@ -6,6 +6,7 @@ import { noReloads } from '../revocation/revocation-feed';
 import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../tokens/refresh-token';
 import {
+  type ClaimsChange,
   type NewSession,
   newSessionRecord,
   PROCESS_CLOCK,
@@ -220,6 +221,22 @@ export class MemoryStore implements SessionStore {
     return ended;
   }
 
+  /** Mirrors RedisStore's UPDATE_CLAIMS script. */
+  async updateClaims(sessionId: string, claims: Record<string, unknown>, updatedAt: number): Promise<SessionRecord | null> {
+    const family = this.liveFamily(sessionId, Date.now());
+    if (!family) return null;
+    const at = Math.floor(updatedAt);
+    // Claims changed at a later time stay: the latest change wins, whatever order the calls land in.
+    if (family.record.claimsUpdatedAt !== undefined && family.record.claimsUpdatedAt > at) return null;
+    family.record.claims = structuredClone(claims);
+    family.record.claimsUpdatedAt = at;
+    return snapshot(family.record);
+  }
+
+  async markClaimsChanged(userId: string, { changedAt, retainMs }: ClaimsChange): Promise<void> {
+    this.revocations.addClaimsChange(userId, Math.floor(changedAt), Math.floor(changedAt) + retainMs);
+  }
+
   async getSession(sessionId: string): Promise<SessionRecord | null> {
     const family = this.liveFamily(sessionId, Date.now());
     return family ? snapshot(family.record) : null;
@@ -238,7 +255,7 @@ export class MemoryStore implements SessionStore {
   openRevocationFeed(): RevocationFeed {
     const revocations = this.revocations;
     return {
-      verdict: (sessionId, userId, authTime) => revocations.verdict(sessionId, userId, authTime),
+      verdict: (sessionId, userId, authTime, claimsTime) => revocations.verdict(sessionId, userId, authTime, claimsTime),
       freshness: () => revocations.freshness(),
       status: () => ({
         freshness: revocations.freshness(),

@@ -11,10 +11,17 @@ import type { SessionRecord } from './session-store';
  * - `cur`/`prev` hashes of the current/previous refresh secret, `gen` the number of rotations (the
  *   current token's generation), `cl` the fingerprint of the client that made the last rotation
  *   (for a family bound to a key, `<fingerprint>~<proof hash>`: the proof that rotated, so it cannot be replayed);
- * - `bd` `1` for a family bound to a device key, empty otherwise. The last field: a session stored
- *   before it existed has one field less, read as empty (and written with it at its next rotation).
+ * - `bd` `1` for a family bound to a device key, empty otherwise;
+ * - `cu` when the session's claims were last changed by `auth.updateClaims` (base 36 like the other
+ *   times), empty when never.
+ *
+ * Fields are only ever added at the end: a session stored before the newest ones existed has fewer
+ * (at least {@link OLDEST_FIELD_COUNT}), the missing ones read as empty (and written at its next rotation).
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'cu'] as const;
+
+/** The fields of the oldest layout still read (before `bd`): a stored session has at least this many. */
+export const OLDEST_FIELD_COUNT = 11;
 
 type Field = (typeof SESSION_FIELDS)[number];
 
@@ -47,11 +54,11 @@ export function encodeSession(fields: StoredSession): string {
 /** The stored string's field values, in {@link SESSION_FIELDS} order; throws when it is not a session of this layout. */
 function splitFields(value: string): string[] {
   const values = value.split(FIELD_SEPARATOR);
-  // Stored before `bd` existed: not bound.
-  if (values.length === SESSION_FIELDS.length - 1) values.push('');
-  if (values.length !== SESSION_FIELDS.length) {
-    throw new Error(`stored session has ${values.length} fields, expected ${SESSION_FIELDS.length}`);
+  if (values.length < OLDEST_FIELD_COUNT || values.length > SESSION_FIELDS.length) {
+    throw new Error(`stored session has ${values.length} fields, expected ${OLDEST_FIELD_COUNT} to ${SESSION_FIELDS.length}`);
   }
+  // Stored before its last fields existed (`bd`: not bound; `cu`: claims never updated): read as empty.
+  while (values.length < SESSION_FIELDS.length) values.push('');
   return values;
 }
 
@@ -84,6 +91,7 @@ export function readSessionRecord(sessionId: string, value: string): SessionReco
     absoluteExpiresAt: decodeTime(values[AT.ad] as string),
   };
   if (values[AT.bd] === '1') record.bound = true;
+  if (values[AT.cu] !== '') record.claimsUpdatedAt = decodeTime(values[AT.cu] as string);
   return record;
 }
 
@@ -108,6 +116,21 @@ function withFieldIndexes(lua: string): string {
 const luaFieldsPattern = (count: number): string => `^${'([^\\031]*)\\031'.repeat(count - 1)}([^\\031]*)$`;
 
 /**
+ * Lua reading a stored session of every layout still read, newest first, each pattern a literal:
+ * a session stored before its last fields existed gets them as empty strings.
+ */
+function luaDecodeSteps(): string {
+  const steps: string[] = [];
+  for (let count = SESSION_FIELDS.length; count >= OLDEST_FIELD_COUNT; count--) {
+    const padding = SESSION_FIELDS.slice(count)
+      .map((_, index) => ` fields[${count + index + 1}] = ''`)
+      .join('');
+    steps.push(`  fields = { string.match(s, '${luaFieldsPattern(count)}') }\n  if #fields == ${count} then${padding} return fields end`);
+  }
+  return steps.join('\n');
+}
+
+/**
  * The Lua prelude every script that reads a session starts with, generated from
  * {@link SESSION_FIELDS}: `decode`/`encode` and
  * `readTime`/`writeTime` mirror the functions above. It runs on every call, so it builds nothing
@@ -117,13 +140,10 @@ const LUA_SESSION_LAYOUT = `
 local SEP = '\\031'
 local FIELD_COUNT = ${SESSION_FIELDS.length}
 local function decode(s)
-  local fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length)}') }
-  if #fields == FIELD_COUNT then return fields end
-  -- Stored before its last field (bd) existed: read as empty.
-  fields = { string.match(s, '${luaFieldsPattern(SESSION_FIELDS.length - 1)}') }
-  if #fields ~= FIELD_COUNT - 1 then error('stored session has the wrong number of fields') end
-  fields[FIELD_COUNT] = ''
-  return fields
+  local fields
+${luaDecodeSteps()}
+  -- Stored before its last fields existed: those read as empty (above); anything else is no session of ours.
+  error('stored session has the wrong number of fields')
 end
 local function encode(fields) return table.concat(fields, SEP, 1, FIELD_COUNT) end
 local function readTime(text) return tonumber(text, 36) end

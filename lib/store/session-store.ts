@@ -37,6 +37,11 @@ export interface SessionRecord {
   userAgent: string;
   /** Present (true) when every refresh of the family must prove possession of a device key (DPoP); absent otherwise. */
   bound?: true;
+  /**
+   * When `auth.updateClaims` last changed the session's claims (epoch ms, the store's clock); absent
+   * while they are still those of the login. Its access tokens carry it as `claims_time`.
+   */
+  claimsUpdatedAt?: number;
 }
 
 /**
@@ -221,6 +226,17 @@ export interface UserRevocation {
 }
 
 /**
+ * What {@link SessionStore.markClaimsChanged} records: a user's claims changed at `changedAt`, so
+ * every feed refuses the user's access tokens whose claims are older, for `retainMs`.
+ */
+export interface ClaimsChange {
+  /** When the claims changed (epoch ms, the store's clock): tokens whose claims time (`claims_time`, else `auth_time`) is before it are refused. */
+  changedAt: number;
+  /** How long feeds must remember it: the access-token lifetime plus leeway (every older token has expired by then). */
+  retainMs: number;
+}
+
+/**
  * The clock revocation judges by: login starts, `revokeUser` marks and the store's epoch are
  * times of it, so instances whose own clocks differ still agree on which sessions a revocation
  * ends. RedisStore's is Redis' `TIME`; MemoryStore's is this process's clock.
@@ -301,6 +317,21 @@ export interface SessionStore {
    * in flight, and has every feed refuse them. Resolves with the records that were ended.
    */
   revokeUser(userId: string, revocation: UserRevocation): Promise<SessionRecord[]>;
+  /**
+   * Replaces the claims of a live session atomically and records `updatedAt` (epoch ms, the store's
+   * clock) as its {@link SessionRecord.claimsUpdatedAt}. Resolves with the updated record, or `null`
+   * when there is no live session with this id, or its claims were already updated at a later time
+   * (they stay as they are). Optional, so a custom store written before it still compiles:
+   * `auth.updateClaims` then throws, naming it.
+   */
+  updateClaims?(sessionId: string, claims: Record<string, unknown>, updatedAt: number): Promise<SessionRecord | null>;
+  /**
+   * Records that a user's claims changed (see {@link ClaimsChange}) in the revocation log, announced
+   * like a user revocation: every feed refuses the user's access tokens whose claims predate it.
+   * Optional like {@link SessionStore.updateClaims}: `auth.updateClaims(…, { immediate: true })`
+   * throws without it.
+   */
+  markClaimsChanged?(userId: string, change: ClaimsChange): Promise<void>;
   /** The live session with this id, or `null`. */
   getSession(sessionId: string): Promise<SessionRecord | null>;
   /** Every live session of a user, oldest first. */

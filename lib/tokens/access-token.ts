@@ -56,6 +56,12 @@ export interface AccessTokenPayload {
   exp: number;
   /** When the login that started the session began, seconds since the epoch with millisecond fractions (RFC 9068 §2.2.1). */
   auth_time: number;
+  /**
+   * When `auth.updateClaims` last changed the session's claims, seconds since the epoch with
+   * millisecond fractions (like `auth_time`); absent while the claims are still those of the login.
+   * The token's claims date from `claims_time`, else from `auth_time`.
+   */
+  claims_time?: number;
   /** The issuer, when `accessToken.issuer` is set. */
   iss?: string;
   /** The audience, when `accessToken.audience` is set. */
@@ -87,7 +93,8 @@ export interface AccessTokenCodec {
   /**
    * Issues a token for a session; `now` and `sessionExpiresAt` are epoch milliseconds. The token
    * expires after the configured ttl, but never after its session dies: once the session is gone
-   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms).
+   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms),
+   * `claimsTime` when its claims were last updated (epoch ms; the token carries it as `claims_time`), if ever.
    */
   issue(input: {
     userId: string;
@@ -96,6 +103,7 @@ export interface AccessTokenCodec {
     now: number;
     sessionExpiresAt: number;
     authTime: number;
+    claimsTime?: number | undefined;
   }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
   verify(token: string): AccessTokenPayload;
@@ -111,7 +119,7 @@ export interface AccessTokenCodec {
 const JTI_BYTES = 12;
 /** A session id as wide as every session id: stands in for one in {@link AccessTokenCodec.longestTokenLength}. */
 const SESSION_ID_STAND_IN = newSessionId();
-/** The widest `iat`/`exp` (seconds) until the year 2286, and the widest `auth_time` (with milliseconds). */
+/** The widest `iat`/`exp` (seconds) until the year 2286, and the widest `auth_time` and `claims_time` (with milliseconds). */
 const WIDEST_SECONDS = 9_999_999_999;
 const WIDEST_AUTH_TIME = 9_999_999_999.999;
 
@@ -185,8 +193,18 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
   const signatureLength = signature(encodedHeader).length;
 
   /** The payload of a token (times in seconds): the library's claims, `iss` and `aud` when configured, then the app's claims. */
-  const payloadOf = (userId: string, sessionId: string, claims: Record<string, unknown>, iat: number, exp: number, authTime: number) => {
+  const payloadOf = (
+    userId: string,
+    sessionId: string,
+    claims: Record<string, unknown>,
+    iat: number,
+    exp: number,
+    authTime: number,
+    claimsTime: number | undefined,
+  ) => {
     const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomId(JTI_BYTES), iat, exp, auth_time: authTime };
+    // Only for a session whose claims were updated: a token of any other is what it always was.
+    if (claimsTime !== undefined) payload.claims_time = claimsTime;
     if (issuer !== undefined) payload.iss = issuer;
     if (audience !== undefined) payload.aud = audience;
     addClaims(payload, claims);
@@ -238,15 +256,16 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
   };
 
   return {
-    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime }) {
+    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime, claimsTime }) {
       const iat = Math.floor(now / 1000);
       const exp = Math.min(iat + ttlSeconds, Math.floor(sessionExpiresAt / 1000));
-      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000);
+      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000, claimsTime === undefined ? undefined : claimsTime / 1000);
       return { token: signJws(payload), expiresIn: Math.max(0, exp - iat) };
     },
 
     longestTokenLength(userId, claims) {
-      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME);
+      // With `claims_time`: any session's claims may be updated later on.
+      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME, WIDEST_AUTH_TIME);
       const payloadBytes = Buffer.byteLength(JSON.stringify(payload));
       return encodedHeader.length + 1 + Math.ceil((payloadBytes * 4) / 3) + 1 + signatureLength;
     },
@@ -266,7 +285,7 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
       // RFC 7515 §4.1.11: extensions marked critical must be understood; the library understands none.
       if (Object.hasOwn(tokenHeader, 'crit')) throw new InvalidAccessTokenError('unsupported critical header');
       const payload = verifyJws(token, parts as [string, string, string], keyFor(tokenHeader));
-      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat, exp or auth_time');
+      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat, exp or auth_time, or a claims_time that is no number');
       return payload;
     },
   };
@@ -294,6 +313,7 @@ function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {
     typeof p.jti === 'string' &&
     typeof p.iat === 'number' &&
     typeof p.exp === 'number' &&
-    typeof p.auth_time === 'number'
+    typeof p.auth_time === 'number' &&
+    (p.claims_time === undefined || typeof p.claims_time === 'number')
   );
 }
