@@ -67,8 +67,9 @@ function jsonProblem(value: unknown, path: string, open: Set<object>): string | 
  */
 export function checkUpdatedClaims(codec: AccessTokenCodec, userId: string, claims: unknown, fromFunction: boolean): Record<string, unknown> {
   const subject = fromFunction ? 'auth.updateClaims: the claims function returned' : 'auth.updateClaims was given';
-  checkClaims(codec, userId, claims, subject, invalidArgument);
-  const problem = jsonProblem(claims, 'claims', new Set());
+  // Plain JSON first: measuring the token's size needs claims that JSON.stringify takes (no BigInt, no cycle).
+  const problem = claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? jsonProblem(claims, 'claims', new Set()) : undefined;
   if (problem !== undefined) throw invalidArgument(`${subject} claims that are not plain JSON: ${problem}. Claims travel as JSON in every access token.`);
+  checkClaims(codec, userId, claims, subject, invalidArgument);
   return claims;
 }
