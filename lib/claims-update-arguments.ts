@@ -43,8 +43,10 @@ function jsonProblem(value: unknown, path: string, open: Set<object>): string | 
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`;
   if (typeof value !== 'object') return `${path} is ${describeValue(value)}, which JSON cannot hold`;
   if (open.has(value)) return `${path} refers back to an object that contains it`;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) {
+  // Plain: made by a literal or JSON.parse, in any realm (structuredClone's objects may come from another).
+  const prototype: object | null = Object.getPrototypeOf(value);
+  const plain = prototype === null || (Object.getPrototypeOf(prototype) === null && Object.prototype.toString.call(value) === '[object Object]');
+  if (!Array.isArray(value) && !plain) {
     return `${path} is ${describeValue(value)}, not a plain object (JSON would not read it back as it is)`;
   }
   open.add(value);

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { Express } from 'express';
 import createError from 'http-errors';
 import request from 'supertest';
-import { type AccessTokenOptions, AuthError, type Authenticate, type AuthenticateResult, createAuth, ErrorCodes } from '../lib';
+import { type AccessTokenOptions, type Auth, AuthError, type Authenticate, type AuthenticateResult, createAuth, ErrorCodes } from '../lib';
 import { MAX_AUTHORIZATION_LENGTH } from '../lib/http/require-auth';
 import { authOptions, closeAll, me, memoryStore, recordingApp, testApp } from './support/harness';
 
@@ -15,10 +15,13 @@ afterAll(async () => {
 });
 
 /** An app whose `authenticate` answers with `run(req)` (throttling off: these tests log in many times), recording what reached its error handler. */
-function appWith(run: Authenticate, accessToken?: AccessTokenOptions): { app: Express; errors: unknown[]; listSessions(userId: string): Promise<unknown[]> } {
+function appWith(
+  run: Authenticate,
+  accessToken?: AccessTokenOptions,
+): { app: Express; errors: unknown[]; listSessions(userId: string): Promise<unknown[]>; auth: Auth } {
   const auth = createAuth(authOptions(memoryStore(), { authenticate: run, rateLimit: false, ...(accessToken ? { accessToken } : {}) }));
   auths.push(auth);
-  return { ...recordingApp(auth), listSessions: (userId) => auth.listSessions(userId) };
+  return { ...recordingApp(auth), listSessions: (userId) => auth.listSessions(userId), auth };
 }
 
 function postLogin(app: Express): request.Test {
@@ -67,7 +70,7 @@ describe('claims too large for the Authorization header', () => {
     // Found by bisection over the claim's length: login answers 200 up to some length, 500 after it.
     let fits = 0;
     let tooLarge = 8192;
-    const { app: probe } = appWith((req) => withClaimOf((req.body as { size: number }).size)(req) as AuthenticateResult, accessToken);
+    const { app: probe, auth } = appWith((req) => withClaimOf((req.body as { size: number }).size)(req) as AuthenticateResult, accessToken);
     const loginWith = (size: number) => request(probe).post('/auth/login').set('X-Requested-With', 'fetch').send({ size });
     while (tooLarge - fits > 1) {
       const middle = Math.floor((fits + tooLarge) / 2);
@@ -77,7 +80,16 @@ describe('claims too large for the Authorization header', () => {
       else tooLarge = middle;
     }
     const largest = await loginWith(fits);
-    const token = largest.body.accessToken as string;
+    const loginToken = largest.body.accessToken as string;
+    expect(`Bearer ${loginToken}`.length).toBeLessThanOrEqual(MAX_AUTHORIZATION_LENGTH);
+    // The budget keeps room for `claims_time`, which the session's tokens carry once auth.updateClaims
+    // has changed its claims: its refresh after an update with the same claims makes the longest token.
+    const claims = (await auth.listSessions('user-alice')).at(-1)?.claims as Record<string, unknown>; // the newest: the largest login's
+    await auth.updateClaims('user-alice', claims);
+    const cookie = (largest.headers['set-cookie'] as unknown as string[]).find((line) => line.startsWith('__Host-refresh='))?.split(';')[0] as string;
+    const refreshed = await request(probe).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', cookie);
+    const token = refreshed.body.accessToken as string;
+    expect(token.length).toBeGreaterThan(loginToken.length);
     expect(`Bearer ${token}`.length).toBeLessThanOrEqual(MAX_AUTHORIZATION_LENGTH);
     // Within a few characters of the limit: the check measures the token, not a rough budget.
     expect(`Bearer ${token}`.length).toBeGreaterThan(MAX_AUTHORIZATION_LENGTH - 8);
