@@ -1,5 +1,6 @@
 // createAuth(): validates the options once and wires the router, requireAuth, events and the API.
 import type { RequestHandler, Router } from 'express';
+import { checkUpdatedClaims, immediateOf, type UpdateClaimsOptions } from './claims-update-arguments';
 import { ErrorCodes, StoreUnavailableError } from './errors';
 import { type AuthEvents, createAuthEvents } from './events';
 import { type Jwks, PublishedKeys } from './http/jwks';
@@ -12,6 +13,7 @@ import { watchState } from './observability/state-watch';
 import { createTelemetry } from './observability/telemetry';
 import { configurationError } from './option-checks';
 import { type AuthOptions, resolveOptions } from './options';
+import type { ClaimsUpdate } from './sessions/claims-update';
 import { SessionService } from './sessions/session-service';
 import type { SessionRecord } from './store/session-store';
 import { createAccessTokenCodec } from './tokens/access-token';
@@ -19,7 +21,7 @@ import { VERIFIED_TOKEN_CACHE_SIZE, VerifiedTokenCache } from './tokens/verified
 
 /**
  * What `createAuth` returns: the router to mount, the `requireAuth` middleware, the session API
- * (`revokeSession`, `revokeUser`, `listSessions`), the JWKS, the events, the health check and `close`.
+ * (`revokeSession`, `revokeUser`, `updateClaims`, `listSessions`), the JWKS, the events, the health check and `close`.
  *
  * @example
  * ```ts
@@ -103,6 +105,41 @@ export interface Auth {
    */
   revokeUser(userId: string): Promise<string[]>;
   /**
+   * Changes the claims of every live session of a user (a new role, a tenant added): the next refresh
+   * of each session carries them, with a `claims_time` claim saying when they changed. Pass one
+   * object for every session, or a function called in this process once per live session with that
+   * session's current claims (sessions can differ) and its record. Every session's claims are checked
+   * before any is written, under `authenticate`'s rules plus plain JSON. Logins that were in flight
+   * during the call are caught up (the user's sessions are listed again until none has older claims).
+   * Emits `claims_updated`.
+   *
+   * Without `immediate`, access tokens already issued keep their claims until they expire (at most
+   * `accessToken.ttl`). With `{ immediate: true }`, every access token of the user issued before the
+   * change is refused on every instance sharing the store, within the revocation feed's propagation
+   * time (under 100 ms, with no store round trip per request, like `revokeUser`): each client refreshes
+   * once and gets the new claims (the browser client does it silently, without a sign-out). Sessions
+   * are never ended by it, and the user's other tokens are unaffected once refreshed.
+   *
+   * @param userId - The user's id, as `authenticate` returned it.
+   * @param claims - The new claims (replacing the old ones, not merged), or `(current, session) => claims`.
+   * @param options - `{ immediate: true }` to refuse the user's older access tokens at once; default `false`.
+   * @returns The ids of the sessions updated (empty when the user has none).
+   * @throws `TypeError` with code `ERR_INVALID_ARGUMENT` (as a rejection) for a bad id, claims that are not a plain
+   * JSON object, use reserved (`sub`, `sid`, `auth_time`, `claims_time`, …) or prototype names, or would make a token
+   * too large for an `Authorization` header; nothing is written then. `ERR_INCOMPATIBLE_OPTIONS` when a custom store
+   * lacks `updateClaims` (or, with `immediate`, `markClaimsChanged`); a {@link StoreUnavailableError} when the store does not answer in time.
+   *
+   * @example
+   * ```ts
+   * async function promote(userId: string): Promise<void> {
+   *   await users.setRole(userId, 'admin');
+   *   // Every device gets the new role at its next refresh; with immediate, at its next request.
+   *   await auth.updateClaims(userId, (current) => ({ ...current, role: 'admin' }), { immediate: true });
+   * }
+   * ```
+   */
+  updateClaims(userId: string, claims: ClaimsUpdate, options?: UpdateClaimsOptions): Promise<string[]>;
+  /**
    * The user's live sessions, oldest first, every one of them (times are epoch milliseconds).
    *
    * @param userId - The user's id, as `authenticate` returned it.
@@ -147,7 +184,7 @@ export interface Auth {
    */
   jwks: Jwks;
   /**
-   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `store_error`, `logout_abandoned`,
+   * Typed events: `login`, `refresh`, `reuse_detected`, `logout`, `session_revoked`, `user_revoked`, `claims_updated`, `store_error`, `logout_abandoned`,
    * and the instance's state changes, each said once (also as a line to the `logger` option): `feed_untrusted`, `feed_trusted`,
    * `store_circuit_open`, `store_circuit_closed`, `feed_reloaded`, `store_data_lost`.
    * A listener that throws or rejects never changes an answer (see {@link AuthEventMap}).
@@ -300,6 +337,15 @@ export function createAuth(options: AuthOptions): Auth {
     async revokeUser(userId) {
       requireId('revokeUser', 'userId', userId);
       return withStore('revokeUser', () => sessions.revokeUser(userId));
+    },
+    async updateClaims(userId, claims, options) {
+      requireId('updateClaims', 'userId', userId);
+      const immediate = immediateOf(options);
+      const fromFunction = typeof claims === 'function';
+      // The object form is checked at once, before anything is read or written.
+      if (!fromFunction) checkUpdatedClaims(codec, userId, claims, false);
+      const check = (value: unknown): Record<string, unknown> => checkUpdatedClaims(codec, userId, value, fromFunction);
+      return withStore('updateClaims', () => sessions.updateClaims(userId, claims, immediate, check));
     },
     async listSessions(userId) {
       // async like its siblings: a bad id rejects the promise rather than throwing where it is called.

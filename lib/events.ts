@@ -158,6 +158,12 @@ export interface AuthEventMap {
   /** Every session of a user was revoked (`auth.revokeUser` or `POST /logout-all`). */
   user_revoked: [{ userId: string; sessionIds: string[]; reason: UserRevocationReason }];
   /**
+   * `auth.updateClaims` gave the user's live sessions new claims (`sessionIds`: those updated; their
+   * next refresh carries them). `immediate`: the user's access tokens issued before it are refused on
+   * every instance (each client refreshes once, silently).
+   */
+  claims_updated: [{ userId: string; sessionIds: string[]; immediate: boolean }];
+  /**
    * A logout answered 503 and its background retry stopped before the session was ended on the server
    * (see {@link LogoutAbandonReason}): unless `reason` is `'expired'`, the session may live on for
    * whoever still holds a copy of its refresh cookie; `auth.revokeSession(sessionId)` ends it. The user is

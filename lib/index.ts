@@ -8,6 +8,7 @@
  */
 import './express-augmentation';
 
+export type { UpdateClaimsOptions } from './claims-update-arguments';
 export { type Auth, createAuth } from './create-auth';
 export type { Duration } from './duration';
 export {
@@ -60,10 +61,12 @@ export type {
 export type { LoginRateLimitOptions, RateLimitOptions, RateLimitRule, RefreshRateLimitOptions } from './options/rate-limit';
 export type { SubscriberLike } from './revocation/redis-revocation-feed';
 export type { FeedReloadCause, RevocationFeedStatus } from './revocation/revocation-feed';
+export type { ClaimsUpdate } from './sessions/claims-update';
 export type { ProofOfIdentity, Verification } from './shared/verification';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory-store';
 export { type RedisArg, type RedisClientLike, RedisStore, type RedisStoreOptions } from './store/redis-store';
 export type {
+  ClaimsChange,
   CreatedSession,
   KnownAddresses,
   NewSession,

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { Express } from 'express';
 import createError from 'http-errors';
 import request from 'supertest';
-import { type AccessTokenOptions, AuthError, type Authenticate, type AuthenticateResult, createAuth, ErrorCodes } from '../lib';
+import { type AccessTokenOptions, type Auth, AuthError, type Authenticate, type AuthenticateResult, createAuth, ErrorCodes } from '../lib';
 import { MAX_AUTHORIZATION_LENGTH } from '../lib/http/require-auth';
 import { authOptions, closeAll, me, memoryStore, recordingApp, testApp } from './support/harness';
 
@@ -14,11 +14,19 @@ afterAll(async () => {
   await Promise.all(auths.splice(0).map((auth) => auth.close()));
 });
 
-/** An app whose `authenticate` answers with `run(req)` (throttling off: these tests log in many times), recording what reached its error handler. */
-function appWith(run: Authenticate, accessToken?: AccessTokenOptions): { app: Express; errors: unknown[]; listSessions(userId: string): Promise<unknown[]> } {
-  const auth = createAuth(authOptions(memoryStore(), { authenticate: run, rateLimit: false, ...(accessToken ? { accessToken } : {}) }));
+/** The widest proof of identity a token can carry: 8 method names of 32 characters, a 128-character class. */
+const WIDEST_PROOF = { amr: Array.from({ length: 8 }, (_, index) => `${index}`.padEnd(32, 'm')), acr: 'a'.repeat(128) };
+
+/** An app whose `authenticate` answers with `run(req)` (and whose `reauthenticate` with {@link WIDEST_PROOF}) (throttling off: these tests log in many times), recording what reached its error handler. */
+function appWith(
+  run: Authenticate,
+  accessToken?: AccessTokenOptions,
+): { app: Express; errors: unknown[]; listSessions(userId: string): Promise<unknown[]>; auth: Auth } {
+  const auth = createAuth(
+    authOptions(memoryStore(), { authenticate: run, reauthenticate: () => WIDEST_PROOF, rateLimit: false, ...(accessToken ? { accessToken } : {}) }),
+  );
   auths.push(auth);
-  return { ...recordingApp(auth), listSessions: (userId) => auth.listSessions(userId) };
+  return { ...recordingApp(auth), listSessions: (userId) => auth.listSessions(userId), auth };
 }
 
 function postLogin(app: Express): request.Test {
@@ -48,7 +56,7 @@ function expectRefusedResult(res: request.Response, errors: unknown[], why: RegE
 describe('claims too large for the Authorization header', () => {
   const withClaimOf =
     (characters: number): Authenticate =>
-    () => ({ userId: 'user-alice', claims: { role: 'admin', blob: 'x'.repeat(characters) } });
+    () => ({ userId: 'user-alice', claims: { role: 'admin', blob: 'x'.repeat(characters) }, ...WIDEST_PROOF });
 
   test('are refused at login (500 server_error, no session, no cookie), rather than making a session whose every call is 400', async () => {
     const { app, errors, listSessions } = appWith(withClaimOf(7000));
@@ -67,7 +75,7 @@ describe('claims too large for the Authorization header', () => {
     // Found by bisection over the claim's length: login answers 200 up to some length, 500 after it.
     let fits = 0;
     let tooLarge = 8192;
-    const { app: probe } = appWith((req) => withClaimOf((req.body as { size: number }).size)(req) as AuthenticateResult, accessToken);
+    const { app: probe, auth } = appWith((req) => withClaimOf((req.body as { size: number }).size)(req) as AuthenticateResult, accessToken);
     const loginWith = (size: number) => request(probe).post('/auth/login').set('X-Requested-With', 'fetch').send({ size });
     while (tooLarge - fits > 1) {
       const middle = Math.floor((fits + tooLarge) / 2);
@@ -77,7 +85,19 @@ describe('claims too large for the Authorization header', () => {
       else tooLarge = middle;
     }
     const largest = await loginWith(fits);
-    const token = largest.body.accessToken as string;
+    const loginToken = largest.body.accessToken as string;
+    expect(`Bearer ${loginToken}`.length).toBeLessThanOrEqual(MAX_AUTHORIZATION_LENGTH);
+    // The budget keeps room for `claims_time`, which the session's tokens carry once auth.updateClaims
+    // has changed its claims, and `reauth_time`, which they carry after a step-up: its refresh after
+    // both (with the same claims, and the widest proof) makes the longest token.
+    const claims = (await auth.listSessions('user-alice')).at(-1)?.claims as Record<string, unknown>; // the newest: the largest login's
+    await auth.updateClaims('user-alice', claims);
+    const stepUp = await request(probe).post('/auth/reauth').set('X-Requested-With', 'fetch').set('Authorization', `Bearer ${loginToken}`).send({});
+    expect(stepUp.status).toBe(200);
+    const cookie = (largest.headers['set-cookie'] as unknown as string[]).find((line) => line.startsWith('__Host-refresh='))?.split(';')[0] as string;
+    const refreshed = await request(probe).post('/auth/refresh').set('X-Requested-With', 'fetch').set('Cookie', cookie);
+    const token = refreshed.body.accessToken as string;
+    expect(token.length).toBeGreaterThan(loginToken.length);
     expect(`Bearer ${token}`.length).toBeLessThanOrEqual(MAX_AUTHORIZATION_LENGTH);
     // Within a few characters of the limit: the check measures the token, not a rough budget.
     expect(`Bearer ${token}`.length).toBeGreaterThan(MAX_AUTHORIZATION_LENGTH - 8);

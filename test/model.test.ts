@@ -1,6 +1,6 @@
 // Model-based property test: fast-check drives random sequences of logins, refreshes (current, previous,
 // older and forged tokens, concurrent pairs; with no proof, a fresh one, or the very proof of the last
-// rotation replayed), logouts, revocations and time passing against MemoryStore
+// rotation replayed), logouts, revocations, claims updates (and claims-change marks) and time passing against MemoryStore
 // and RedisStore, checking every outcome against a small reference model and the family invariants.
 import { createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
@@ -70,6 +70,10 @@ type Action =
   | { kind: 'concurrent'; fam: number; clients: 'same' | 'different' }
   | { kind: 'revokeSession'; fam: number }
   | { kind: 'revokeUser'; user: number }
+  /** New claims for one session, dated now or `agoMs` earlier (an update that lands after a later one). */
+  | { kind: 'updateClaims'; fam: number; agoMs: number }
+  /** A user's claims changed now: the feed refuses the user's tokens whose claims are older. */
+  | { kind: 'markClaims'; user: number }
   | { kind: 'wait'; ms: number }
   /** Time passing up to just around one of a family's edges (end of grace window, expiry), at most MAX_SLEEP_MS. */
   | { kind: 'waitEdge'; fam: number; edge: 'grace' | 'expiry'; offset: number };
@@ -122,6 +126,15 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('revokeSession' as const), fam: famRef }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('revokeUser' as const), user: fc.integer({ min: 0, max: USERS - 1 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('updateClaims' as const),
+      fam: famRef,
+      agoMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 300 }) }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('markClaims' as const), user: fc.integer({ min: 0, max: USERS - 1 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: MAX_SLEEP_MS }) }) },
   {
     weight: 3,
@@ -158,6 +171,9 @@ interface ModelFamily {
   ended: boolean;
   /** Its own session revocation reached the feed (logout, reuse, revokeSession). */
   sessionRevoked: boolean;
+  /** Its claims: the login's until updateClaims replaced them, and when that was (absent until then). */
+  claims?: Record<string, unknown>;
+  claimsUpdatedAt?: number;
 }
 
 type Status = PresentationOutcome['status'];
@@ -187,10 +203,10 @@ function secretAt(f: ModelFamily, k: number): string {
 
 function recordOf(f: ModelFamily): SessionRecord {
   const login = f.oracle.newSession(f.createdAt);
-  return {
+  const record: SessionRecord = {
     sessionId: f.oracle.sessionId,
     userId: f.oracle.userId,
-    claims: login.claims,
+    claims: f.claims ?? login.claims,
     createdAt: f.createdAt,
     lastUsedAt: f.lastUsedAt,
     expiresAt: expiresAt(f),
@@ -199,6 +215,8 @@ function recordOf(f: ModelFamily): SessionRecord {
     device: login.device,
     network: login.network,
   };
+  if (f.claimsUpdatedAt !== undefined) record.claimsUpdatedAt = f.claimsUpdatedAt;
+  return record;
 }
 
 /** What the store must answer to `p` if it decides at time `t` (steps 1-5 of the contract). */
@@ -301,6 +319,9 @@ class Scenario {
   private readonly userIds = Array.from({ length: USERS }, (_, index) => `user-${index}-${randomBytes(4).toString('hex')}`);
   /** Per user, the latest revokeUser cut-off (logins that began before it are refused). */
   private readonly userRevokedBefore: number[] = Array.from({ length: USERS }, () => Number.NEGATIVE_INFINITY);
+  /** Per user, the latest claims-change mark (tokens whose claims are older are refused). */
+  private readonly userClaimsChangedAt: number[] = Array.from({ length: USERS }, () => Number.NEGATIVE_INFINITY);
+  private claimsVersion = 0;
   /** Per family, every presented hash the store answered `rotated` to: a token must never rotate twice. */
   private readonly rotatedFrom = new Map<string, Set<string>>();
   private readonly trace: string[] = [];
@@ -378,6 +399,10 @@ class Scenario {
         return this.revokeSession(action.fam);
       case 'revokeUser':
         return this.revokeUser(action.user);
+      case 'updateClaims':
+        return this.updateClaims(action);
+      case 'markClaims':
+        return this.markClaims(action.user);
       case 'wait':
         return sleep(action.ms);
       case 'waitEdge': {
@@ -565,12 +590,44 @@ class Scenario {
     if (returned.size > 0) this.fail(`revokeUser returned sessions it should not have: ${JSON.stringify([...returned.values()])}`);
   }
 
+  private async updateClaims({ fam, agoMs }: Extract<Action, { kind: 'updateClaims' }>): Promise<void> {
+    const { index, f } = await this.family(fam);
+    const claims = { role: `role-${++this.claimsVersion}`, tenant: { id: this.claimsVersion } };
+    const lo = Date.now() - SLACK_MS;
+    const at = lo + SLACK_MS - agoMs;
+    const record = await (this.store.amendSession as NonNullable<SessionStore['amendSession']>)(f.oracle.sessionId, {
+      claims: { value: claims, updatedAt: at },
+    });
+    const hi = Date.now() + SLACK_MS;
+    const older = f.claimsUpdatedAt !== undefined && f.claimsUpdatedAt > at;
+    this.note(record ? '-> updated' : '-> null');
+    const next: ModelFamily = { ...f, claims, claimsUpdatedAt: at };
+    if (record) {
+      if (older || !aliveAt(f, lo) || !sameValue(record, recordOf(next))) {
+        this.fail(`updateClaims answered ${JSON.stringify(record)}; model: ${older || !aliveAt(f, lo) ? 'null' : JSON.stringify(recordOf(next))}`);
+      }
+      this.families[index] = next;
+    } else if (!older && aliveAt(f, hi)) {
+      this.fail(`updateClaims answered null; the model has family #${index} live until ${expiresAt(f)} with claims of ${f.claimsUpdatedAt ?? 'its login'}`);
+    }
+  }
+
+  private async markClaims(user: number): Promise<void> {
+    const changedAt = Date.now();
+    await (this.store.markClaimsChanged as NonNullable<SessionStore['markClaimsChanged']>)(this.userIds[user] as string, {
+      changedAt,
+      retainMs: REVOCATION_TTL_MS,
+    });
+    this.userClaimsChangedAt[user] = Math.max(this.userClaimsChangedAt[user] as number, changedAt);
+  }
+
   /** After every action: feed verdicts, live sessions, deadlines. */
   private async checkInvariants(): Promise<void> {
     // A revoked session's access tokens are refused (and no others are, a forgery's family included).
     this.families.forEach((f, index) => {
-      const verdict = this.feed.verdict(f.oracle.sessionId, f.oracle.userId, f.createdAt);
-      const byUser = f.createdAt < (this.userRevokedBefore[f.user] as number);
+      const claimsTime = f.claimsUpdatedAt ?? f.createdAt;
+      const verdict = this.feed.verdict(f.oracle.sessionId, f.oracle.userId, f.createdAt, claimsTime);
+      const byUser = f.createdAt < (this.userRevokedBefore[f.user] as number) || claimsTime < (this.userClaimsChangedAt[f.user] as number);
       const revoked = f.sessionRevoked || byUser || f.createdAt < this.validSince.lo;
       const ambiguous = !revoked && f.createdAt < this.validSince.hi;
       if (!ambiguous && verdict !== (revoked ? 'revoked' : 'valid'))
@@ -623,7 +680,7 @@ class Scenario {
 // ---------------------------------------------------------------------------------------------------
 
 describe.each([memoryFactory, redisFactory])('$name against the reference model', (factory) => {
-  test('random logins, refreshes, replays, forgeries, concurrent refreshes, logouts, revocations and time passing match the model', async () => {
+  test('random logins, refreshes, replays, forgeries, concurrent refreshes, logouts, revocations, claims updates and time passing match the model', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, (actions) => runScenario(factory, actions)),
       // Bounded whatever the seed: the runs, the actions per run, the sleeping (≤ 200 ms per wait), and shrinking time.

@@ -245,9 +245,9 @@ describe('round trips per operation (MONITOR)', () => {
       const isHeartbeat = (args: string[]): boolean => {
         const numKeys = Number(args[2]);
         const keys = args.slice(3, 3 + numKeys);
-        // The feed's heartbeat: KEYS epoch, version and the users hash it sweeps a few fields of.
-        const { epoch, version, users } = redisKeys(prefix);
-        return keys.length > 0 && keys.every((key) => key === epoch || key === version || key === users);
+        // The feed's heartbeat: KEYS epoch, version and the users and claims hashes it sweeps a few fields of.
+        const { epoch, version, users, claims } = redisKeys(prefix);
+        return keys.length > 0 && keys.every((key) => key === epoch || key === version || key === users || key === claims);
       };
       const describeCommand = (args: string[]): string => {
         const name = (args[0] ?? '').toUpperCase();

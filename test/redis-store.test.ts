@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import IORedis from 'ioredis';
 import { createAuth } from '../lib';
 import { redisKeys } from '../lib/redis/keys';
-import { decodeSession, SESSION_FIELDS } from '../lib/store/redis-session-layout';
+import { decodeSession, encodeTime, SESSION_FIELDS } from '../lib/store/redis-session-layout';
 import { type RedisClientLike, RedisStore } from '../lib/store/redis-store';
 import type { PresentationOutcome, RevocationFeed, RevocationFeedOptions, SessionRecord, TokenPresentation } from '../lib/store/session-store';
 import { hashSecret, newSessionId } from '../lib/tokens/refresh-token';
@@ -815,18 +815,29 @@ describe('RedisStore next to sessions stored in earlier layouts (fewer trailing 
     expect(read).not.toBeNull();
     expect(read).not.toHaveProperty('bound');
     expect(read).not.toHaveProperty('verification');
+    expect(read).not.toHaveProperty('claimsUpdatedAt');
     expect((await store.listSessions(family.userId)).map((record) => record.sessionId)).toEqual([family.sessionId]);
     const rotated = await store.presentToken(family.sessionId, family.presentation(family.current));
     expect(rotated.status).toBe('rotated');
     expect(sessionOf(rotated)).not.toHaveProperty('bound');
     const stored = decodeSession((await client.get(key)) as string);
-    expect(stored).toMatchObject({ bd: '', nw: '', sv: '', ua: RAW_UA });
+    expect(stored).toMatchObject({ bd: '', nw: '', sv: '', cu: '', ua: RAW_UA });
     expect(((await client.get(key)) as string).split('\x1f')).toHaveLength(SESSION_FIELDS.length);
 
     await client.set(key, legacy, 'KEEPTTL');
     const amended = await store.amendSession(family.sessionId, { verification: { at: 1_700_000_000_123, amr: ['pwd'] } });
     expect(amended?.verification).toEqual({ at: 1_700_000_000_123, amr: ['pwd'] });
     expect(decodeSession((await client.get(key)) as string).sv).toBe(`${(1_700_000_000_123).toString(36)}|pwd|`);
+
+    // A claims update reads an old row too, and writes every field, keeping the expiry.
+    await client.set(key, legacy, 'KEEPTTL');
+    const at = Date.now();
+    expect(await store.amendSession(family.sessionId, { claims: { value: { role: 'reader' }, updatedAt: at } })).toMatchObject({
+      claims: { role: 'reader' },
+      claimsUpdatedAt: at,
+    });
+    expect(decodeSession((await client.get(key)) as string)).toMatchObject({ bd: '', cu: encodeTime(at) });
+    expect(await client.pttl(key)).toBeGreaterThan(0);
     await store.close();
   });
 
@@ -872,6 +883,18 @@ describe('RedisStore next to sessions stored in earlier layouts (fewer trailing 
     expect(await store.getSession(unlabelled.sessionId)).toMatchObject({ network: '' });
     await store.close();
   });
+
+  test('a stored string of fewer than eleven fields is no session: reading it fails loudly', async () => {
+    const { store, client, prefix } = await redisStore();
+    const family = new Family(createSecretKey(randomBytes(32)));
+    await store.createSession(family.newSession(Date.now()));
+    const key = redisKeys(prefix).session(family.sessionId);
+    const ten = ((await client.get(key)) as string).split('\x1f').slice(0, 10).join('\x1f');
+    await client.set(key, ten, 'KEEPTTL');
+    await expect(store.getSession(family.sessionId)).rejects.toThrow(/10 fields/);
+    await expect(store.amendSession(family.sessionId, { claims: { value: { role: 'x' }, updatedAt: Date.now() } })).rejects.toThrow(/wrong number of fields/);
+    await store.close();
+  });
 });
 
 describe("RedisStore's seen devices", () => {
@@ -914,6 +937,22 @@ describe("RedisStore's seen devices", () => {
       expect(await store.createSession(family.newSession(Date.now() + index, { deviceHash: `device-${index}`, maxSessionsPerUser: 3 }))).not.toBeNull();
     }
     expect((await store.listSessions(userId)).map((record) => record.sessionId)).toEqual(families.map((family) => family.sessionId));
+    await store.close();
+  });
+});
+
+describe('claims changes in the revocation log', () => {
+  test('one field per user in a hash of their own, holding the latest change and the latest end; feeds load it', async () => {
+    const { store, client, prefix } = await redisStore();
+    const keys = redisKeys(prefix);
+    const first = Date.now();
+    for (let round = 0; round < 5; round++) await store.markClaimsChanged('user-claims', { changedAt: first + round, retainMs: 60_000 });
+    await store.markClaimsChanged('user-claims', { changedAt: first - 1_000, retainMs: 1_000 }); // older: moves nothing back
+    expect(await client.hlen(keys.claims)).toBe(1);
+    expect(await client.hget(keys.claims, 'user-claims')).toBe(`${first + 4} ${first + 4 + 60_000}`);
+    expect(await client.exists(keys.users)).toBe(0);
+    expect(await client.pttl(keys.claims)).toBeGreaterThan(50_000);
+    expect(Number(await client.get(keys.version))).toBe(6);
     await store.close();
   });
 });

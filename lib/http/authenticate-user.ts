@@ -60,26 +60,35 @@ function meaningOf(error: unknown): unknown {
   return error;
 }
 
-/** Refuses claims that are not a plain object, or that a session's access tokens could not carry. */
-function checkClaims(codec: AccessTokenCodec, userId: string, claims: unknown): asserts claims is Record<string, unknown> {
+/**
+ * Refuses claims that are not a plain object, or that a session's access tokens could not carry:
+ * reserved or prototype names, or a size that would not fit an `Authorization` header. One check for
+ * `authenticate`'s result and `auth.updateClaims`' argument: `subject` opens each message
+ * (`'authenticate returned'`), `fail` makes the error.
+ */
+export function checkClaims(
+  codec: AccessTokenCodec,
+  userId: string,
+  claims: unknown,
+  subject: string,
+  fail: (message: string) => Error,
+): asserts claims is Record<string, unknown> {
   if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
-    throw invalidResult(`authenticate returned claims that are ${describeValue(claims)}; return a plain object like { role: 'admin' }.`);
+    throw fail(`${subject} claims that are ${describeValue(claims)}; use a plain object like { role: 'admin' }.`);
   }
   const names = Object.keys(claims);
   const reserved = names.filter((name) => REGISTERED_CLAIMS.has(name));
   if (reserved.length > 0) {
-    throw invalidResult(`authenticate returned reserved claim names (${reserved.join(', ')}); the library sets those itself. Rename them.`);
+    throw fail(`${subject} reserved claim names (${reserved.join(', ')}); the library sets those itself. Rename them.`);
   }
   const prototypeNames = names.filter((name) => PROTOTYPE_CLAIM_NAMES.has(name));
   if (prototypeNames.length > 0) {
-    throw invalidResult(
-      `authenticate returned claim names that reach an object's prototype wherever claims are copied (${prototypeNames.join(', ')}). Rename them.`,
-    );
+    throw fail(`${subject} claim names that reach an object's prototype wherever claims are copied (${prototypeNames.join(', ')}). Rename them.`);
   }
   const headerLength = 'Bearer '.length + codec.longestTokenLength(userId, claims as Record<string, unknown>);
   if (headerLength > MAX_AUTHORIZATION_LENGTH) {
-    throw invalidResult(
-      `authenticate returned claims too large for an access token: with them its Authorization header would be up to ${headerLength} characters, ` +
+    throw fail(
+      `${subject} claims too large for an access token: with them its Authorization header would be up to ${headerLength} characters, ` +
         `and requireAuth reads at most ${MAX_AUTHORIZATION_LENGTH} (as common proxies do), so every call of the session would be refused. ` +
         'Keep claims small (ids, roles) and look the rest up by userId.',
     );
@@ -132,7 +141,7 @@ export async function authenticateUser(config: Configuration, codec: AccessToken
     throw invalidResult(`authenticate returned a userId with control characters (${describeValue(result.userId)}); return a printable id.`);
   }
   const claims: unknown = result.claims ?? {};
-  checkClaims(codec, result.userId, claims);
+  checkClaims(codec, result.userId, claims, 'authenticate returned', invalidResult);
   return { userId: result.userId, claims, proof: checkedProof('authenticate', result, false) };
 }
 

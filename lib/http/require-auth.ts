@@ -133,7 +133,7 @@ export function bearerChallenge(realm: string, refusal?: InvalidAccessTokenError
 /** Why a token the feed refused was refused. */
 const revokedToken = (): InvalidAccessTokenError =>
   new InvalidAccessTokenError(
-    'token revoked (its session or user was revoked, or the store lost its data since the login)',
+    "token revoked (its session or user was revoked, the user's claims changed since it was issued, or the store lost its data since the login)",
     ErrorCodes.ERR_ACCESS_TOKEN_REVOKED,
   );
 
@@ -220,7 +220,7 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
   /** The first requests after start-up wait (bounded) for the feed to load. */
   const afterLoad = (req: Request, token: VerifiedToken, next: NextFunction): void => {
     feed.ready().then(
-      () => conclude(req, token, feed.verdict(token.payload.sid, token.payload.sub, token.authTime), next),
+      () => conclude(req, token, feed.verdict(token.payload.sid, token.payload.sub, token.authTime, token.claimsTime), next),
       (error: unknown) => refuse(req, next, 'feed_loading', toAuthError(error, 'requireAuth', events)),
     );
   };
@@ -258,7 +258,7 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
         return refuse(req, next, refusal.code === ErrorCodes.ERR_ACCESS_TOKEN_EXPIRED ? 'expired' : 'invalid', bearerChallenge(realm, refusal));
       }
     }
-    const verdict = feed.verdict(token.payload.sid, token.payload.sub, token.authTime);
+    const verdict = feed.verdict(token.payload.sid, token.payload.sub, token.authTime, token.claimsTime);
     if (verdict === 'loading') return afterLoad(req, token, next);
     conclude(req, token, verdict, next);
   };

@@ -196,8 +196,8 @@ export function createAuthRouter(deps: RouterDeps): Router {
 
   /** An access token for a session, dated `now` (the store's clock). */
   const accessTokenFor = (session: SessionRecord, now: number): IssuedAccessToken => {
-    const { sessionId, userId, claims, expiresAt, createdAt, verification } = session;
-    return codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt, verification });
+    const { sessionId, userId, claims, expiresAt, createdAt, claimsUpdatedAt, verification } = session;
+    return codec.issue({ userId, sessionId, claims, now, sessionExpiresAt: expiresAt, authTime: createdAt, claimsTime: claimsUpdatedAt, verification });
   };
 
   /**

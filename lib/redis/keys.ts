@@ -30,6 +30,8 @@ export function redisKeys(prefix: string) {
     log: `${prefix}{revocations}:log`,
     /** Users revoked before a time, a hash: userId → `<revokedBefore> <until>`. */
     users: `${prefix}{revocations}:users`,
+    /** Users whose claims changed at a time (`updateClaims` with `immediate`), a hash: userId → `<changedAt> <until>`. */
+    claims: `${prefix}{revocations}:claims`,
     /** How many revocations were logged: lets a feed notice one it missed. */
     version: `${prefix}{revocations}:version`,
     /** The data generation: `<start ms>.<random>`. */

@@ -163,8 +163,8 @@ export class RedisRevocationFeed implements RevocationFeed {
     void this.tick();
   }
 
-  verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict {
-    return this.set.verdict(sessionId, userId, authTime);
+  verdict(sessionId: string, userId: string, authTime: number, claimsTime?: number): RevocationVerdict {
+    return this.set.verdict(sessionId, userId, authTime, claimsTime);
   }
 
   freshness(): 'loading' | 'stale' | 'fresh' {

@@ -99,10 +99,10 @@ export class RedisRevocationLog {
     const { keys, scripts, run } = this.backend;
     const now = this.backend.clock.now();
     const reply = expectStrings(
-      await run(scripts.logRevocation, [keys.log, keys.users, keys.version, keys.epoch], (deadline) => [
+      await run(scripts.logRevocation, [keys.log, keys.users, keys.version, keys.epoch, keys.claims], (deadline) => [
         revocation.kind,
         revocation.kind === 's' ? revocation.sessionId : revocation.userId,
-        revocation.kind === 'u' ? revocation.revokedBefore : '',
+        revocation.kind === 'u' ? revocation.revokedBefore : revocation.kind === 'c' ? revocation.changedAt : '',
         revocation.until,
         deadline,
         Math.max(1, revocation.until - now),
@@ -141,7 +141,7 @@ export class RedisRevocationLog {
   /**
    * Reads the revocations that still matter, LOAD_PAGE_SIZE per command, handing each page to
    * `apply`: the log by score (resuming at the last score read, past the entries of it already
-   * read), then the users hash by HSCAN cursor.
+   * read), then the users hash and the claims hash by HSCAN cursor.
    */
   private async loadRevocations(apply: (page: Revocation[]) => void): Promise<void> {
     const { keys, scripts, run } = this.backend;
@@ -160,20 +160,26 @@ export class RedisRevocationLog {
       offset = last === from ? offset + atLast : atLast;
       from = last;
     }
-    let cursor = '0';
-    do {
-      const reply = await run(scripts.loadUsersPage, [keys.users], () => [cursor, LOAD_PAGE_SIZE]);
-      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw badReply('RedisStore: unexpected loadUsersPage reply');
-      cursor = String(reply[0]);
-      apply(userRevocations(reply[1]));
-    } while (cursor !== '0');
+    for (const [hash, kind] of [
+      [keys.users, 'u'],
+      [keys.claims, 'c'],
+    ] as const) {
+      let cursor = '0';
+      do {
+        const reply = await run(scripts.loadUsersPage, [hash], () => [cursor, LOAD_PAGE_SIZE]);
+        if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw badReply('RedisStore: unexpected loadUsersPage reply');
+        cursor = String(reply[0]);
+        apply(userMarks(reply[1], kind));
+      } while (cursor !== '0');
+    }
   }
 
   /** The narrow view of the log that a feed gets. */
   private source(): RevocationSource {
     const { keys, scripts, run, clock } = this.backend;
-    // Where this feed's heartbeats sweep the users hash next (see HEARTBEAT).
+    // Where this feed's heartbeats sweep the users and claims hashes next (see HEARTBEAT).
     let sweepCursor = '0';
+    let claimsSweepCursor = '0';
     return {
       channel: keys.channel,
       waitMs: this.backend.waitMs,
@@ -190,13 +196,22 @@ export class RedisRevocationLog {
       heartbeat: async (epoch, retainMs, message) => {
         const sentAt = Date.now();
         const reply = expectStrings(
-          await run(scripts.heartbeat, [keys.epoch, keys.version, keys.users], (deadline) => [epoch, retainMs, keys.channel, message, deadline, sweepCursor]),
+          await run(scripts.heartbeat, [keys.epoch, keys.version, keys.users, keys.claims], (deadline) => [
+            epoch,
+            retainMs,
+            keys.channel,
+            message,
+            deadline,
+            sweepCursor,
+            claimsSweepCursor,
+          ]),
           'heartbeat',
         );
         clock.sample(Number(reply[1]), sentAt, Date.now());
         if (reply[0] !== 'ok') return { status: reply[0] === 'changed' ? 'changed' : 'late' };
-        if (reply.length !== 4) throw badReply('RedisStore: unexpected heartbeat reply');
+        if (reply.length !== 5) throw badReply('RedisStore: unexpected heartbeat reply');
         sweepCursor = reply[3] as string;
+        claimsSweepCursor = reply[4] as string;
         return { status: 'ok', version: Number(reply[2]) };
       },
     };
@@ -210,10 +225,10 @@ function pairs(flat: unknown[]): Array<[string, string]> {
   return result;
 }
 
-/** The users hash's `userId, 'before until'` pairs as revocations. */
-function userRevocations(flat: unknown[]): Revocation[] {
+/** The `userId, '<time> <until>'` pairs of the users hash (`u`: revoked before) or the claims hash (`c`: changed at) as revocations. */
+function userMarks(flat: unknown[], kind: 'u' | 'c'): Revocation[] {
   return pairs(flat).map(([userId, entry]) => {
-    const [before, until] = entry.split(' ');
-    return { kind: 'u', userId, revokedBefore: Number(before), until: Number(until) };
+    const [time, until] = entry.split(' ');
+    return kind === 'u' ? { kind, userId, revokedBefore: Number(time), until: Number(until) } : { kind, userId, changedAt: Number(time), until: Number(until) };
   });
 }

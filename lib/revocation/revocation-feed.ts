@@ -19,7 +19,8 @@ export interface RevocationFeedOptions {
 /**
  * What the feed says about an access token or session:
  * - `valid`: not revoked, and the feed is fresh;
- * - `revoked`: its session or user was revoked, or it predates a loss of the store's data;
+ * - `revoked`: its session or user was revoked, its claims predate a change of the user's claims
+ *   (`auth.updateClaims` with `immediate`), or it predates a loss of the store's data;
  * - `stale`: the feed has been out of touch longer than `maxStalenessMs`: fail closed;
  * - `loading`: not loaded yet; wait for {@link RevocationFeed.ready} and ask again.
  */
@@ -31,8 +32,13 @@ export type RevocationVerdict = 'valid' | 'revoked' | 'stale' | 'loading';
  * after every reconnect. Revocations made through the same store object apply at once.
  */
 export interface RevocationFeed {
-  /** The verdict for a session of a user whose login began at `authTime` (epoch ms). Synchronous. */
-  verdict(sessionId: string, userId: string, authTime: number): RevocationVerdict;
+  /**
+   * The verdict for a session of a user whose login began at `authTime` (epoch ms), whose claims date
+   * from `claimsTime` (epoch ms: when `auth.updateClaims` last changed them, else the login; defaults
+   * to `authTime`): `revoked` also when the user's claims changed after `claimsTime`. Synchronous. A
+   * custom feed that ignores `claimsTime` only misses `updateClaims`' `immediate`.
+   */
+  verdict(sessionId: string, userId: string, authTime: number, claimsTime?: number): RevocationVerdict;
   /** Whether the feed can vouch for its contents now (`fresh`), or not yet, or no longer. Synchronous. */
   freshness(): 'loading' | 'stale' | 'fresh';
   /** Resolves once the feed is loaded; rejects with a `StoreUnavailableError` after a bounded wait. */

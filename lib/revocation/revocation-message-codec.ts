@@ -1,7 +1,8 @@
 // The text of revocation-channel messages, and applying a revocation to a set, bounded to what can still matter.
 //
 // Message bodies (published with their tags: revocation-channel-mac.ts):
-// - `r <version>@<epoch> <until> s <sessionId>` and `r <version>@<epoch> <until> u <revokedBefore> <userId>`:
+// - `r <version>@<epoch> <until> s <sessionId>`, `r <version>@<epoch> <until> u <revokedBefore> <userId>` and
+//   `r <version>@<epoch> <until> c <changedAt> <userId>` (a user's claims changed: `updateClaims` with `immediate`):
 //   a logged revocation, numbered within the data generation (epoch) it was logged in;
 // - `r - <until> s <sessionId>`: announced by PRESENT_TOKEN before it is logged, so not numbered;
 // - `h <feedId> <sequence>`: a feed's heartbeat.
@@ -9,8 +10,14 @@
 import { MAX_ACCESS_TTL_MS, REVOCATION_LEEWAY_MS } from '../tokens/token-lifetimes';
 import type { RevocationSet } from './revocation-set';
 
-/** One revocation: a session, or every session of a user whose login began before a time. */
-export type Revocation = { kind: 's'; sessionId: string; until: number } | { kind: 'u'; userId: string; revokedBefore: number; until: number };
+/**
+ * One revocation: a session (`s`), every session of a user whose login began before a time (`u`), or
+ * every access token of a user whose claims date from before a time (`c`: the claims changed then).
+ */
+export type Revocation =
+  | { kind: 's'; sessionId: string; until: number }
+  | { kind: 'u'; userId: string; revokedBefore: number; until: number }
+  | { kind: 'c'; userId: string; changedAt: number; until: number };
 
 /** Where a logged revocation stands: its number, counted within the data generation it was logged in. */
 export interface LogPosition {
@@ -21,9 +28,14 @@ export interface LogPosition {
 /** The body of a revocation message: numbered when it was logged at `position`, unnumbered when announced before. */
 export function revocationBody(revocation: Revocation, position?: LogPosition): string {
   const head = position === undefined ? 'r -' : `r ${position.version}@${position.epoch}`;
-  return revocation.kind === 's'
-    ? `${head} ${revocation.until} s ${revocation.sessionId}`
-    : `${head} ${revocation.until} u ${revocation.revokedBefore} ${revocation.userId}`;
+  switch (revocation.kind) {
+    case 's':
+      return `${head} ${revocation.until} s ${revocation.sessionId}`;
+    case 'u':
+      return `${head} ${revocation.until} u ${revocation.revokedBefore} ${revocation.userId}`;
+    case 'c':
+      return `${head} ${revocation.until} c ${revocation.changedAt} ${revocation.userId}`;
+  }
 }
 
 /** The body of a feed's heartbeat message. */
@@ -74,8 +86,11 @@ export function parseBody(body: string): ChannelMessage | null {
   const until = Number(untilText);
   if (kind === 's') return { kind: 'revocation', position, revocation: { kind: 's', sessionId: rest, until } };
   const user = words(rest, 1);
-  if (kind !== 'u' || !user) return null;
-  return { kind: 'revocation', position, revocation: { kind: 'u', userId: user[1] as string, revokedBefore: Number(user[0]), until } };
+  if (!user) return null;
+  const [time, userId] = user as [string, string];
+  if (kind === 'u') return { kind: 'revocation', position, revocation: { kind: 'u', userId, revokedBefore: Number(time), until } };
+  if (kind === 'c') return { kind: 'revocation', position, revocation: { kind: 'c', userId, changedAt: Number(time), until } };
+  return null;
 }
 
 /**
@@ -96,7 +111,7 @@ const LONGEST_SESSION_REVOCATION_MS = MAX_ACCESS_TTL_MS + REVOCATION_LEEWAY_MS +
  * A revocation as far as it can still matter at `now`, or `null` when nothing it revokes can still be
  * valid (it lapsed, or it is unreadable): a session's kept at most as long as the longest access
  * token lives; a user's at most `retainMs` (the longest a session lives, plus an access token's
- * life), its "revoked before" mark no later than now (each plus CLOCK_SLACK_MS). So neither a replayed
+ * life), its "revoked before" mark no later than now; a claims change like a session's, its time no later than now (each plus CLOCK_SLACK_MS). So neither a replayed
  * old message nor a wrong time (a far-future `until` or mark) refuses anything for longer than a
  * revocation ever could.
  */
@@ -104,6 +119,16 @@ export function boundedRevocation(revocation: Revocation, now: number, retainMs:
   if (!(revocation.until > now)) return null;
   if (revocation.kind === 's') {
     return revocation.until <= now + LONGEST_SESSION_REVOCATION_MS ? revocation : { ...revocation, until: now + LONGEST_SESSION_REVOCATION_MS };
+  }
+  if (revocation.kind === 'c') {
+    // Like a session's: it matters only while access tokens issued before it live.
+    if (!Number.isFinite(revocation.changedAt)) return null;
+    return {
+      kind: 'c',
+      userId: revocation.userId,
+      changedAt: Math.min(revocation.changedAt, now + CLOCK_SLACK_MS),
+      until: Math.min(revocation.until, now + LONGEST_SESSION_REVOCATION_MS),
+    };
   }
   if (!Number.isFinite(revocation.revokedBefore)) return null;
   return {
@@ -118,5 +143,7 @@ export function boundedRevocation(revocation: Revocation, now: number, retainMs:
 export function applyRevocation(set: RevocationSet, revocation: Revocation): void {
   if (!Number.isFinite(revocation.until)) return;
   if (revocation.kind === 's') set.addSession(revocation.sessionId, revocation.until);
-  else if (Number.isFinite(revocation.revokedBefore)) set.addUser(revocation.userId, revocation.revokedBefore, revocation.until);
+  else if (revocation.kind === 'c') {
+    if (Number.isFinite(revocation.changedAt)) set.addClaimsChange(revocation.userId, revocation.changedAt, revocation.until);
+  } else if (Number.isFinite(revocation.revokedBefore)) set.addUser(revocation.userId, revocation.revokedBefore, revocation.until);
 }

@@ -29,6 +29,7 @@ import {
   type RefreshTokenParts,
   refreshTokenKeys,
 } from '../tokens/refresh-token';
+import { type ClaimsUpdate, type ClaimsUpdateDeps, markJustPast, updateUserClaims } from './claims-update';
 import { KeyBinding, type ProofRefused, type ProofRequest, type ValidProof } from './key-binding';
 import { PendingLogouts } from './pending-logouts';
 
@@ -284,17 +285,22 @@ export class SessionService {
    * instance reads for its logins' starts, whatever its own clock says.
    */
   async revokeUser(userId: string, reason: UserRevocationReason = 'api'): Promise<string[]> {
-    const storeTime = await this.clock.read();
-    const readAt = performance.now();
-    const revokedBefore = Math.floor(storeTime) + 1;
+    const { mark: revokedBefore, passed } = await markJustPast(this.clock);
     const ended = await this.config.store.revokeUser(userId, { revokedBefore, retainMs: this.config.revocation.retainMs });
-    // Waits until the store's clock has passed the mark, without reading it again: at least as much
-    // time has passed on it since it was read as here since its reading arrived (clocks differ in
-    // what time they show, not in how fast it passes).
-    const early = (): number => revokedBefore - storeTime - (performance.now() - readAt);
-    for (let left = early(); left > 0; left = early()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
+    await passed();
     const sessionIds = ended.map((record) => record.sessionId);
     this.events.emit('user_revoked', { userId, sessionIds, reason });
+    return sessionIds;
+  }
+
+  /**
+   * Gives every live session of a user new claims (see {@link updateUserClaims}; `check` validates
+   * each session's), emits `claims_updated`, and resolves with the ids of the sessions updated.
+   */
+  async updateClaims(userId: string, update: ClaimsUpdate, immediate: boolean, check: ClaimsUpdateDeps['check']): Promise<string[]> {
+    const deps = { store: this.config.store, clock: this.clock, retainMs: this.config.refreshToken.revocationTtlMs, check };
+    const sessionIds = await updateUserClaims(deps, userId, update, immediate);
+    this.events.emit('claims_updated', { userId, sessionIds, immediate });
     return sessionIds;
   }
 
@@ -462,10 +468,12 @@ export class SessionService {
    * Whether a session the store just rotated must end after all, by the feed (checked fresh just
    * before): a user revocation or a data loss it predates, or a revocation whose family deletion
    * failed. Only `revoked` counts, so a rotation is never answered with a 503. Synchronous: the
-   * usual answer costs no promise.
+   * usual answer costs no promise. A claims change ends no session that received it (its claims
+   * date from the change, which the feed compares); only one that missed it (a login stored after
+   * `updateClaims` last listed the user's sessions), whose tokens would all be refused.
    */
   private revokedByFeed(session: SessionRecord): boolean {
-    return this.feed.verdict(session.sessionId, session.userId, session.createdAt) === 'revoked';
+    return this.feed.verdict(session.sessionId, session.userId, session.createdAt, session.claimsUpdatedAt ?? session.createdAt) === 'revoked';
   }
 
   /** Reports what a presentation did to a family that was not simply rotated; `deferred` for a logout's background retry. */

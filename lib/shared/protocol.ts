@@ -27,6 +27,7 @@ export const REGISTERED_CLAIM_NAMES: readonly string[] = [
   'amr',
   'acr',
   'reauth_time',
+  'claims_time',
 ];
 
 /** The header `/login`, `/refresh` and `/logout` require by default (any non-empty value). */

@@ -6,6 +6,7 @@ import { noReloads } from '../revocation/revocation-feed';
 import { RevocationSet } from '../revocation/revocation-set';
 import { hashesEqual } from '../tokens/refresh-token';
 import {
+  type ClaimsChange,
   type CreatedSession,
   type NewSession,
   newSessionRecord,
@@ -225,11 +226,24 @@ export class MemoryStore implements SessionStore {
     return ended;
   }
 
-  async amendSession(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null> {
+  /** Mirrors RedisStore's AMEND_SESSION script. */
+  async amendSession(sessionId: string, { verification, claims }: SessionAmendment): Promise<SessionRecord | null> {
     const family = this.liveFamily(sessionId, Date.now());
-    if (!family) return null; // mirrors AMEND_SESSION
-    if (amendment.verification !== undefined) family.record.verification = structuredClone(amendment.verification);
-    return snapshot(family.record);
+    if (!family) return null;
+    const { record } = family;
+    if (claims !== undefined) {
+      const at = Math.floor(claims.updatedAt);
+      // Claims changed at a later time stay: the latest change wins, whatever order the calls land in.
+      if (record.claimsUpdatedAt !== undefined && record.claimsUpdatedAt > at) return null;
+      record.claims = structuredClone(claims.value);
+      record.claimsUpdatedAt = at;
+    }
+    if (verification !== undefined) record.verification = structuredClone(verification);
+    return snapshot(record);
+  }
+
+  async markClaimsChanged(userId: string, { changedAt, retainMs }: ClaimsChange): Promise<void> {
+    this.revocations.addClaimsChange(userId, Math.floor(changedAt), Math.floor(changedAt) + retainMs);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
@@ -250,7 +264,7 @@ export class MemoryStore implements SessionStore {
   openRevocationFeed(): RevocationFeed {
     const revocations = this.revocations;
     return {
-      verdict: (sessionId, userId, authTime) => revocations.verdict(sessionId, userId, authTime),
+      verdict: (sessionId, userId, authTime, claimsTime) => revocations.verdict(sessionId, userId, authTime, claimsTime),
       freshness: () => revocations.freshness(),
       status: () => ({
         freshness: revocations.freshness(),

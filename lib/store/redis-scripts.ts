@@ -126,9 +126,11 @@ return {'unknown'}
 `);
 
 /**
- * Sets some fields of a live session, leaving its TTL alone. KEYS: session. ARGV: deadline, then
- * pairs of a field's number (from 1, see luaFieldNumber) and its new value.
- * Replies {'amended', encoded session}, {'missing'} or {'late'}.
+ * Sets some fields of a live session, leaving its TTL alone (see SessionStore.amendSession). KEYS:
+ * session. ARGV: deadline; the time of the claims it sets (epoch ms), or '' when it sets none: a
+ * session whose claims were changed later (its `cu`) keeps them, and nothing is set; then pairs of
+ * a field's number (from 1, see luaFieldNumber) and its new value.
+ * Replies {'amended', encoded session}, {'missing'}, {'newer'} or {'late'}. Mirrored by MemoryStore.amendSession.
  */
 export const AMEND_SESSION = sessionScript(`${LUA_CLOCK}
 local now = redisNow()
@@ -137,7 +139,8 @@ local value = redis.call('GET', KEYS[1])
 if not value then return {'missing'} end
 local f = decode(value)
 if readTime(f[F.ex]) <= now then return {'missing'} end
-for index = 2, #ARGV, 2 do f[tonumber(ARGV[index])] = ARGV[index + 1] end
+if ARGV[2] ~= '' and f[F.cu] ~= '' and readTime(f[F.cu]) > tonumber(ARGV[2]) then return {'newer'} end
+for index = 3, #ARGV, 2 do f[tonumber(ARGV[index])] = ARGV[index + 1] end
 local updated = encode(f)
 redis.call('SET', KEYS[1], updated, 'KEEPTTL')
 return {'amended', updated}
@@ -205,13 +208,14 @@ end
  * Records a revocation where feeds load it from, and numbers it. Sessions go in the log (a sorted
  * set scored by when each stops mattering: an entry keeps its latest end, and up to 100 lapsed ones
  * are dropped per call, more than are ever added); users in a hash, one field per user whose
- * "revoked before" time only moves forward, so repeated revocations of one user do not grow it.
+ * "revoked before" time only moves forward, so repeated revocations of one user do not grow it;
+ * claims changes the same way in a hash of their own (old instances never read it).
  * Every call increments the version, which the revocation's message carries and heartbeats report,
  * so a feed that missed a message notices. The caller publishes the message once it knows the
  * version (it signs it: Redis never sees the channel key). What has lapsed is judged on Redis'
  * clock, so an instance whose clock runs fast drops nothing others still need.
- * KEYS: log, users, version, epoch. ARGV: kind ('s' | 'u'), id, revokedBefore (users), until,
- * deadline, version ttl ms. Replies {'ok', version, epoch ('' when there is none yet)} or {'late'}.
+ * KEYS: log, users, version, epoch, claims. ARGV: kind ('s' | 'u' | 'c'), id, revokedBefore (users) or
+ * changedAt (claims), until, deadline, version ttl ms. Replies {'ok', version, epoch ('' when there is none yet)} or {'late'}.
  */
 export const LOG_REVOCATION = `${LUA_CLOCK}${LUA_LOG_CLEANUP}
 local now = redisNow()
@@ -223,15 +227,15 @@ if ARGV[1] == 's' then
   if not known or tonumber(known) < untilAt then redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2]) end
   dropLapsed(KEYS[1], now, 100)
 else
-  target = KEYS[2]
+  target = ARGV[1] == 'c' and KEYS[5] or KEYS[2]
   local before = tonumber(ARGV[3])
-  local known = redis.call('HGET', KEYS[2], ARGV[2])
+  local known = redis.call('HGET', target, ARGV[2])
   if known then
     local space = string.find(known, ' ', 1, true)
     before = math.max(before, tonumber(string.sub(known, 1, space - 1)))
     untilAt = math.max(untilAt, tonumber(string.sub(known, space + 1)))
   end
-  redis.call('HSET', KEYS[2], ARGV[2], ms(before) .. ' ' .. ms(untilAt))
+  redis.call('HSET', target, ARGV[2], ms(before) .. ' ' .. ms(untilAt))
 end
 if redis.call('PTTL', target) < untilAt - now then redis.call('PEXPIRE', target, ms(untilAt - now)) end
 local version = redis.call('INCR', KEYS[3])
@@ -292,8 +296,8 @@ return {to, redis.call('ZRANGEBYSCORE', KEYS[1], from, to, 'WITHSCORES', 'LIMIT'
 `;
 
 /**
- * One page of the users hash (one HSCAN step: every field there for the whole scan is returned at
- * least once), dropping the fields that lapsed. KEYS: users. ARGV: cursor ('0' to begin), count.
+ * One page of the users hash, or of the claims hash (one HSCAN step: every field there for the whole scan is returned at
+ * least once), dropping the fields that lapsed. KEYS: users (or claims). ARGV: cursor ('0' to begin), count.
  * Replies {next cursor ('0' when done), {userId, 'before until', ...}}.
  */
 export const LOAD_USERS_PAGE = `${LUA_CLOCK}${LUA_LOG_CLEANUP}
@@ -305,10 +309,11 @@ return {cursor, live}
  * A feed's heartbeat: checks the epoch is still the one it loaded, keeps it (and the version)
  * alive, publishes the feed's message, and replies with the version at that moment: once the feed
  * hears its message holding every revocation numbered up to it, it missed nothing logged before.
- * It also sweeps a few fields of the users hash (the feed keeps the cursor), so user revocations
- * that lapsed leave it even when no feed loads for a long time. KEYS: epoch, version, users.
- * ARGV: expected epoch, ttl ms, channel, message, deadline, sweep cursor ('0' to begin).
- * Replies {'ok', Redis time ms, version, next sweep cursor} or {'changed' | 'late', Redis time ms}.
+ * It also sweeps a few fields of the users hash and of the claims hash (the feed keeps the cursors),
+ * so marks that lapsed leave them even when no feed loads for a long time. KEYS: epoch, version,
+ * users, claims. ARGV: expected epoch, ttl ms, channel, message, deadline, users sweep cursor, claims
+ * sweep cursor ('0' to begin). Replies {'ok', Redis time ms, version, next users cursor, next claims
+ * cursor} or {'changed' | 'late', Redis time ms}.
  */
 export const HEARTBEAT = `${LUA_CLOCK}${LUA_LOG_CLEANUP}
 local now = redisNow()
@@ -318,7 +323,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 local cursor = liveUsers(KEYS[3], ARGV[6], 16, now)
-return {'ok', ms(now), redis.call('GET', KEYS[2]) or '0', cursor}
+local claimsCursor = liveUsers(KEYS[4], ARGV[7], 16, now)
+return {'ok', ms(now), redis.call('GET', KEYS[2]) or '0', cursor, claimsCursor}
 `;
 
 /**

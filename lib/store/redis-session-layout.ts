@@ -18,12 +18,14 @@ import type { NewSession, SessionRecord } from './session-store';
  * - `nw` the network label (`198.51.100.0/24`, or the whole address, by the `sessionNetwork` option),
  *   or `-` when none is kept: never empty, so a session whose `nw` is empty was stored before it
  *   existed, and holds a raw User-Agent in `ua` (labelled when read, see {@link readSessionRecord});
- * - `sv` the user's latest proof of identity ({@link encodeVerification}), empty when none.
+ * - `sv` the user's latest proof of identity ({@link encodeVerification}), empty when none;
+ * - `cu` when the session's claims were last changed by `auth.updateClaims` (base 36 like the other
+ *   times), empty when never.
  *
  * Fields are only ever added at the end: a session stored before the last ones existed (from
  * {@link OLDEST_FIELD_COUNT} fields on) reads them as empty, and is written with them when it changes.
  */
-export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'nw', 'sv'] as const;
+export const SESSION_FIELDS = ['u', 'c', 'ua', 'ca', 'lu', 'ex', 'ad', 'cur', 'prev', 'gen', 'cl', 'bd', 'nw', 'sv', 'cu'] as const;
 
 /** The fewest fields a stored session may have: the layout before `bd` (a bound family) existed. */
 export const OLDEST_FIELD_COUNT = 11;
@@ -87,6 +89,7 @@ export function encodeNewSession(session: NewSession, record: SessionRecord): st
     bd: session.bound ? '1' : '',
     nw: session.network === '' ? NO_NETWORK : session.network,
     sv: encodeVerification(session.verification),
+    cu: '',
   });
 }
 
@@ -131,6 +134,7 @@ export function readSessionRecord(sessionId: string, value: string): SessionReco
   if (values[AT.bd] === '1') record.bound = true;
   const verification = decodeVerification(values[AT.sv] as string);
   if (verification !== undefined) record.verification = verification;
+  if (values[AT.cu] !== '') record.claimsUpdatedAt = decodeTime(values[AT.cu] as string);
   return record;
 }
 

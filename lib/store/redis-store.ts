@@ -1,15 +1,11 @@
 // RedisStore: the SessionStore contract on Redis (ioredis Redis or Cluster), one script per operation.
 import type { Store as RateLimitCounters } from 'express-rate-limit';
-import { describeValue as describe } from '../describe-value';
-import { ErrorCodes } from '../errors';
-import { checkKnownKeys, configurationError, type KnownOptions, missingOr } from '../option-checks';
 import { RedisClock } from '../redis/clock';
-import { CommandGate, type ConnectionLike } from '../redis/command-gate';
+import { CommandGate } from '../redis/command-gate';
 import { type ConnectionLease, watchConnection } from '../redis/connection-watch';
 import { type RedisKeys, redisKeys } from '../redis/keys';
 import { badReply, expectStrings, late } from '../redis/replies';
 import { type Script, script } from '../redis/script';
-import type { SubscriberLike } from '../revocation/redis-revocation-feed';
 import { RedisRevocationLog } from '../revocation/redis-revocation-source';
 import type { Revocation } from '../revocation/revocation-message-codec';
 import { encodeVerification } from '../shared/verification';
@@ -28,9 +24,14 @@ import {
   REVOKE_SESSION,
   REVOKE_USER,
 } from './redis-scripts';
-import { encodeNewSession, luaFieldNumber, readSessionRecord } from './redis-session-layout';
+import { encodeNewSession, encodeTime, luaFieldNumber, readSessionRecord } from './redis-session-layout';
+import { type RedisArg, type RedisClientLike, type RedisStoreOptions, redisStoreSettings } from './redis-store-options';
 import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
+
+export type { RedisArg, RedisClientLike, RedisStoreOptions } from './redis-store-options';
+
 import {
+  type ClaimsChange,
   type CreatedSession,
   type KnownAddresses,
   type NewSession,
@@ -48,66 +49,6 @@ import {
   type UserRevocation,
 } from './session-store';
 
-/** An argument of a Redis command as {@link RedisClientLike} takes it. */
-export type RedisArg = string | number;
-
-/**
- * The part of an ioredis `Redis` or `Cluster` client that RedisStore uses. Any ioredis client fits;
- * the type is structural so this package does not force an ioredis version on you.
- *
- * @example
- * ```ts
- * import { Cluster } from 'ioredis';
- * import { RedisStore, type RedisClientLike } from 'express-refresh-tokens';
- *
- * const client: RedisClientLike = new Cluster([{ host: 'redis-1', port: 6379 }, { host: 'redis-2', port: 6379 }]);
- * const store = new RedisStore({ client, prefix: 'auth:' });
- * ```
- */
-export interface RedisClientLike extends ConnectionLike {
-  /** Runs a loaded script by its SHA-1 (ioredis' `evalsha`). */
-  evalsha(sha: string, numKeys: number, ...args: RedisArg[]): Promise<unknown>;
-  /** Loads and runs a script, after a `NOSCRIPT` answer (ioredis' `eval`). */
-  eval(script: string, numKeys: number, ...args: RedisArg[]): Promise<unknown>;
-  /** Reads a string key (ioredis' `get`). */
-  get(key: string): Promise<string | null>;
-  /** Reads a range of a sorted set (ioredis' `zrange`). */
-  zrange(key: string, start: number, stop: number): Promise<string[]>;
-  /** Removes members of a sorted set (ioredis' `zrem`). */
-  zrem(key: string, ...members: string[]): Promise<number>;
-  /** A new connection with the same options: the revocation feed's subscriber. */
-  duplicate(): SubscriberLike;
-}
-
-/**
- * Options for {@link RedisStore}.
- *
- * @example
- * ```ts
- * import { Redis } from 'ioredis';
- * import { RedisStore, type RedisStoreOptions } from 'express-refresh-tokens';
- *
- * const options: RedisStoreOptions = {
- *   client: new Redis(process.env.REDIS_URL ?? 'redis://localhost:6379', { lazyConnect: true }),
- *   prefix: 'myapp:auth:', // default 'ert:'
- *   commandTimeoutMs: 500, // answer 503 after half a second rather than wait (default 1000)
- * };
- * const store = new RedisStore(options);
- * ```
- */
-export interface RedisStoreOptions {
-  /** An ioredis `Redis` or `Cluster`, connected or not (`lazyConnect` works). The store never closes it. Required. */
-  client: RedisClientLike;
-  /** Prepended to every key, e.g. `'auth:'`; must not hold `{` or `}`. Defaults to `'ert:'`. */
-  prefix?: string;
-  /**
-   * How long one store operation may take, waiting for the connection included, before it fails
-   * with a 503, in milliseconds. After such a timeout, operations fail at once until Redis answers
-   * a probe again. Defaults to `1000`.
-   */
-  commandTimeoutMs?: number;
-}
-
 const SCRIPTS = {
   createSession: script(CREATE_SESSION),
   indexSession: script(INDEX_SESSION),
@@ -124,15 +65,10 @@ const SCRIPTS = {
   readClock: script(READ_CLOCK),
 };
 
-/** The longest delay setTimeout honours; beyond it Node fires after 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** A deadline that never passes, for the one write that is safe to apply late (discardSession). */
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
 const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
-
-const REDIS_STORE_OPTIONS = { client: true, prefix: true, commandTimeoutMs: true } satisfies KnownOptions<RedisStoreOptions>;
 
 /**
  * A {@link SessionStore} on Redis through ioredis. Its keys (all with a TTL) are named in
@@ -187,42 +123,7 @@ export class RedisStore implements SessionStore {
    * ```
    */
   constructor(options: RedisStoreOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw configurationError('type', missingOr(options), 'RedisStore: options must be an object like `{ client: new Redis(url), prefix: "auth:" }`.');
-    }
-    checkKnownKeys('', options, REDIS_STORE_OPTIONS, 'RedisStore');
-    const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = options;
-    if (
-      !client ||
-      typeof client !== 'object' ||
-      typeof (client as RedisClientLike).evalsha !== 'function' ||
-      typeof (client as RedisClientLike).duplicate !== 'function'
-    ) {
-      throw configurationError(
-        'type',
-        missingOr(client),
-        `RedisStore: \`client\` must be an ioredis Redis or Cluster instance; received ${describe(client)}. ` +
-          'Pass `{ client: new Redis(process.env.REDIS_URL) }`.',
-      );
-    }
-    if (typeof prefix !== 'string') {
-      throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `RedisStore: \`prefix\` must be a string such as 'auth:'; received ${describe(prefix)}.`);
-    }
-    if (/[{}]/.test(prefix)) {
-      throw configurationError(
-        'type',
-        ErrorCodes.ERR_INVALID_OPTION,
-        `RedisStore: \`prefix\` must not contain '{' or '}'; received ${describe(prefix)}. ` +
-          'The store adds its own hash tags so that the keys of one session share a Redis Cluster slot; remove the braces.',
-      );
-    }
-    if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > MAX_TIMER_MS) {
-      throw configurationError(
-        'range',
-        ErrorCodes.ERR_INVALID_OPTION,
-        `RedisStore: \`commandTimeoutMs\` must be a positive whole number of milliseconds, at most ${MAX_TIMER_MS}; received ${describe(commandTimeoutMs)}.`,
-      );
-    }
+    const { client, prefix, commandTimeoutMs } = redisStoreSettings(options);
     this.client = client;
     this.keys = redisKeys(prefix);
     // Listens to the client's `error` events, so failures can name their cause (see ConnectionWatch for what that changes).
@@ -339,14 +240,25 @@ export class RedisStore implements SessionStore {
   }
 
   async amendSession(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null> {
+    const { verification, claims } = amendment;
     const changes: Array<string | number> = [];
-    if (amendment.verification !== undefined) changes.push(luaFieldNumber('sv'), encodeVerification(amendment.verification));
-    const values = expectStrings(await this.run(SCRIPTS.amendSession, [this.keys.session(sessionId)], (deadline) => [deadline, ...changes]), 'amendSession');
+    if (verification !== undefined) changes.push(luaFieldNumber('sv'), encodeVerification(verification));
+    if (claims !== undefined) changes.push(luaFieldNumber('c'), JSON.stringify(claims.value), luaFieldNumber('cu'), encodeTime(claims.updatedAt));
+    const claimsAt = claims === undefined ? '' : Math.floor(claims.updatedAt);
+    const values = expectStrings(
+      await this.run(SCRIPTS.amendSession, [this.keys.session(sessionId)], (deadline) => [deadline, claimsAt, ...changes]),
+      'amendSession',
+    );
+    if (values[0] === 'amended' && values.length === 2) return readSessionRecord(sessionId, values[1] as string);
+    if ((values[0] === 'missing' || values[0] === 'newer') && values.length === 1) return null;
     if (values[0] === 'late') throw late('amendSession');
-    if (values[0] === 'missing' && values.length === 1) return null;
-    if (values[0] !== 'amended' || values.length !== 2)
-      throw badReply(`RedisStore: unexpected amendSession reply (${values.length} values, status ${String(values[0])})`);
-    return readSessionRecord(sessionId, values[1] as string);
+    throw badReply(`RedisStore: unexpected amendSession reply (${values.length} values, status ${String(values[0])})`);
+  }
+
+  async markClaimsChanged(userId: string, { changedAt, retainMs }: ClaimsChange): Promise<void> {
+    const revocation: Revocation = { kind: 'c', userId, changedAt: Math.floor(changedAt), until: Math.floor(changedAt) + retainMs };
+    await this.revocations.write(revocation);
+    this.revocations.applyLocally(revocation);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {

@@ -57,6 +57,11 @@ export interface SessionRecord {
    * (`amr`), or the latest step-up (`POST /reauth`); absent when neither. Access tokens carry it.
    */
   verification?: Verification;
+  /**
+   * When `auth.updateClaims` last changed the session's claims (epoch ms, the store's clock); absent
+   * while they are still those of the login. Its access tokens carry it as `claims_time`.
+   */
+  claimsUpdatedAt?: number;
 }
 
 /**
@@ -277,6 +282,13 @@ export type PresentationOutcome =
 export interface SessionAmendment {
   /** The user's newest proof of identity (a step-up): replaces {@link SessionRecord.verification}. */
   verification?: Verification;
+  /**
+   * New claims (`auth.updateClaims`), changed at `updatedAt` (epoch ms, the store's clock, recorded as
+   * {@link SessionRecord.claimsUpdatedAt}). A session whose claims were changed at a later time keeps
+   * them: nothing is amended, and the store resolves with `null` (the latest change wins, whatever
+   * order the calls land in).
+   */
+  claims?: { value: Record<string, unknown>; updatedAt: number };
 }
 
 /** What `revokeUser` needs: the cut-off time and how long the feed must remember it. */
@@ -284,6 +296,17 @@ export interface UserRevocation {
   /** Every session whose login began before this time (epoch ms, the store's clock) ends, including logins in flight. */
   revokedBefore: number;
   /** How long the cut-off must be remembered: the longest a session can live (absoluteTtl) plus leeway. */
+  retainMs: number;
+}
+
+/**
+ * What {@link SessionStore.markClaimsChanged} records: a user's claims changed at `changedAt`, so
+ * every feed refuses the user's access tokens whose claims are older, for `retainMs`.
+ */
+export interface ClaimsChange {
+  /** When the claims changed (epoch ms, the store's clock): tokens whose claims time (`claims_time`, else `auth_time`) is before it are refused. */
+  changedAt: number;
+  /** How long feeds must remember it: the access-token lifetime plus leeway (every older token has expired by then). */
   retainMs: number;
 }
 
@@ -372,10 +395,19 @@ export interface SessionStore {
   revokeUser(userId: string, revocation: UserRevocation): Promise<SessionRecord[]>;
   /**
    * Changes what a live session records, atomically, without touching its tokens or its expiry (see
-   * {@link SessionAmendment}). Resolves with the amended record, or `null` when the session is not
-   * live. Optional for a custom store: without it, `POST /reauth` answers 501.
+   * {@link SessionAmendment}): a step-up (`POST /reauth`), new claims (`auth.updateClaims`). Resolves
+   * with the amended record, or `null` when the session is not live, or its claims were changed at a
+   * later time than those given (nothing is amended). Optional, so a custom store written before it
+   * still compiles: `POST /reauth` and `auth.updateClaims` then throw, naming it.
    */
   amendSession?(sessionId: string, amendment: SessionAmendment): Promise<SessionRecord | null>;
+  /**
+   * Records that a user's claims changed (see {@link ClaimsChange}) in the revocation log, announced
+   * like a user revocation: every feed refuses the user's access tokens whose claims predate it.
+   * Optional like {@link SessionStore.amendSession}: `auth.updateClaims(…, { immediate: true })`
+   * throws without it.
+   */
+  markClaimsChanged?(userId: string, change: ClaimsChange): Promise<void>;
   /** The live session with this id, or `null`. */
   getSession(sessionId: string): Promise<SessionRecord | null>;
   /** Every live session of a user, oldest first. */

@@ -63,6 +63,12 @@ export interface AccessTokenPayload {
   acr?: string;
   /** When the user last re-authenticated (`POST /reauth`), seconds with millisecond fractions; absent before any step-up. */
   reauth_time?: number;
+  /**
+   * When `auth.updateClaims` last changed the session's claims, seconds since the epoch with
+   * millisecond fractions (like `auth_time`); absent while the claims are still those of the login.
+   * The token's claims date from `claims_time`, else from `auth_time`.
+   */
+  claims_time?: number;
   /** The issuer, when `accessToken.issuer` is set. */
   iss?: string;
   /** The audience, when `accessToken.audience` is set. */
@@ -94,7 +100,8 @@ export interface AccessTokenCodec {
   /**
    * Issues a token for a session; `now` and `sessionExpiresAt` are epoch milliseconds. The token
    * expires after the configured ttl, but never after its session dies: once the session is gone
-   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms);
+   * nothing could revoke the token any more. `authTime` is the session's login time (epoch ms),
+   * `claimsTime` when its claims were last updated (epoch ms; the token carries it as `claims_time`), if ever;
    * `verification`, when the session has one, adds `amr`, `acr` and `reauth_time`.
    */
   issue(input: {
@@ -104,6 +111,7 @@ export interface AccessTokenCodec {
     now: number;
     sessionExpiresAt: number;
     authTime: number;
+    claimsTime?: number | undefined;
     verification?: Verification | undefined;
   }): IssuedAccessToken;
   /** Verifies a token, or throws {@link InvalidAccessTokenError}. */
@@ -120,11 +128,11 @@ export interface AccessTokenCodec {
 const JTI_BYTES = 12;
 /** A session id as wide as every session id: stands in for one in {@link AccessTokenCodec.longestTokenLength}. */
 const SESSION_ID_STAND_IN = newSessionId();
-/** The widest `iat`/`exp` (seconds) until the year 2286, and the widest `auth_time` (with milliseconds). */
+/** The widest `iat`/`exp` (seconds) until the year 2286, and the widest `auth_time` and `claims_time` (with milliseconds). */
 const WIDEST_SECONDS = 9_999_999_999;
 const WIDEST_AUTH_TIME = 9_999_999_999.999;
-/** The widest verification a token can carry (see proofProblem): 8 method names of 32 characters, a 128-character `acr`, a step-up time. */
-const WIDEST_VERIFICATION: Verification = { at: WIDEST_AUTH_TIME * 1000, amr: Array(8).fill('m'.repeat(32)), acr: 'a'.repeat(128) };
+/** The widest verification a token can carry (see proofProblem): 8 method names of 32 characters, a 128-character `acr`, a step-up time (other than the login's, so it counts). */
+const WIDEST_VERIFICATION: Verification = { at: WIDEST_AUTH_TIME * 1000 - 1, amr: Array(8).fill('m'.repeat(32)), acr: 'a'.repeat(128) };
 
 /** Where b64json encodes what fits, instead of a new Buffer per token. */
 const JSON_SCRATCH = Buffer.allocUnsafe(4096);
@@ -203,9 +211,12 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
     iat: number,
     exp: number,
     authTime: number,
+    claimsTime: number | undefined,
     verification: Verification | undefined,
   ) => {
     const payload: AccessTokenPayload = { sub: userId, sid: sessionId, jti: randomId(JTI_BYTES), iat, exp, auth_time: authTime };
+    // Only for a session whose claims were updated: a token of any other is what it always was.
+    if (claimsTime !== undefined) payload.claims_time = claimsTime;
     if (issuer !== undefined) payload.iss = issuer;
     if (audience !== undefined) payload.aud = audience;
     if (verification !== undefined) addVerificationClaims(payload, verification, Math.round(authTime * 1000));
@@ -258,15 +269,16 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
   };
 
   return {
-    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime, verification }) {
+    issue({ userId, sessionId, claims, now, sessionExpiresAt, authTime, claimsTime, verification }) {
       const iat = Math.floor(now / 1000);
       const exp = Math.min(iat + ttlSeconds, Math.floor(sessionExpiresAt / 1000));
-      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000, verification);
+      const payload = payloadOf(userId, sessionId, claims, iat, exp, authTime / 1000, claimsTime === undefined ? undefined : claimsTime / 1000, verification);
       return { token: signJws(payload), expiresIn: Math.max(0, exp - iat) };
     },
 
     longestTokenLength(userId, claims) {
-      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME, WIDEST_VERIFICATION);
+      // With `claims_time`: any session's claims may be updated later on; and the widest proof of identity.
+      const payload = payloadOf(userId, SESSION_ID_STAND_IN, claims, WIDEST_SECONDS, WIDEST_SECONDS, WIDEST_AUTH_TIME, WIDEST_AUTH_TIME, WIDEST_VERIFICATION);
       const payloadBytes = Buffer.byteLength(JSON.stringify(payload));
       return encodedHeader.length + 1 + Math.ceil((payloadBytes * 4) / 3) + 1 + signatureLength;
     },
@@ -286,7 +298,7 @@ export function createAccessTokenCodec(config: AccessTokenSettings): AccessToken
       // RFC 7515 §4.1.11: extensions marked critical must be understood; the library understands none.
       if (Object.hasOwn(tokenHeader, 'crit')) throw new InvalidAccessTokenError('unsupported critical header');
       const payload = verifyJws(token, parts as [string, string, string], keyFor(tokenHeader));
-      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat, exp or auth_time');
+      if (!isAccessTokenPayload(payload)) throw new InvalidAccessTokenError('missing sub, sid, jti, iat, exp or auth_time, or a claims_time that is no number');
       return payload;
     },
   };
@@ -314,6 +326,7 @@ function isAccessTokenPayload(payload: unknown): payload is AccessTokenPayload {
     typeof p.jti === 'string' &&
     typeof p.iat === 'number' &&
     typeof p.exp === 'number' &&
-    typeof p.auth_time === 'number'
+    typeof p.auth_time === 'number' &&
+    (p.claims_time === undefined || typeof p.claims_time === 'number')
   );
 }

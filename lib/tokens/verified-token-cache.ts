@@ -12,6 +12,8 @@ export interface VerifiedToken {
   readonly claims: Record<string, unknown>;
   /** The payload's `auth_time` in epoch milliseconds, as the revocation feed compares it. */
   readonly authTime: number;
+  /** When the token's claims date from, in epoch milliseconds: its `claims_time` when it has one, else its `auth_time`. */
+  readonly claimsTime: number;
 }
 
 /**
@@ -68,10 +70,12 @@ export class VerifiedTokenCache {
 
   /** Remembers a token that has just been verified and returns its entry. */
   add(token: string, payload: AccessTokenPayload): VerifiedToken {
+    const authTime = Math.round(payload.auth_time * 1000);
     const entry: VerifiedToken = {
       payload: deepFreeze(payload),
       claims: Object.freeze(appClaims(payload)),
-      authTime: Math.round(payload.auth_time * 1000),
+      authTime,
+      claimsTime: payload.claims_time === undefined ? authTime : Math.round(payload.claims_time * 1000),
     };
     if (this.capacity <= 0) return entry;
     if (this.entries.size >= this.capacity) {

@@ -1008,5 +1008,99 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         }
       });
     });
+
+    describe('amendSession with claims, and markClaimsChanged', () => {
+      /** New claims through the store's optional amendSession, which both stores have. */
+      const updateClaims = (sessionId: string, claims: Record<string, unknown>, updatedAt: number): Promise<SessionRecord | null> => {
+        if (!store.amendSession) throw new Error('this store has no amendSession');
+        return store.amendSession(sessionId, { claims: { value: claims, updatedAt } });
+      };
+
+      test('replaces the claims of a live session and records when; reads, lists and rotations keep both', async () => {
+        const family = await created();
+        const before = await store.getSession(family.sessionId);
+        expect(before).not.toHaveProperty('claimsUpdatedAt');
+        const at = Date.now();
+        const updated = await updateClaims(family.sessionId, { role: 'reader', teams: ['a', 'b'] }, at);
+        expect(updated).toEqual({ ...before, claims: { role: 'reader', teams: ['a', 'b'] }, claimsUpdatedAt: at });
+        expect(await store.getSession(family.sessionId)).toEqual(updated);
+        expect(await store.listSessions(family.userId)).toEqual([updated]);
+        const rotated = await rotate(family);
+        expect(rotated.claims).toEqual({ role: 'reader', teams: ['a', 'b'] });
+        expect(rotated.claimsUpdatedAt).toBe(at);
+        // The expiry is untouched by an update.
+        expect(rotated.expiresAt).toBeGreaterThan((before as SessionRecord).expiresAt - 1);
+      });
+
+      test('a missing, ended or expired session is not updated (null) and nothing is created', async () => {
+        expect(await updateClaims(newSessionId(), { role: 'x' }, Date.now())).toBeNull();
+        const ended = await created();
+        await store.revokeSession(ended.sessionId, REVOCATION_TTL_MS);
+        expect(await updateClaims(ended.sessionId, { role: 'x' }, Date.now())).toBeNull();
+        expect(await store.getSession(ended.sessionId)).toBeNull();
+        expect(await store.listSessions(ended.userId)).toEqual([]);
+        const expiring = await created(Date.now(), { idleTtlMs: 200 });
+        await sleep(300);
+        expect(await updateClaims(expiring.sessionId, { role: 'x' }, Date.now())).toBeNull();
+        expect(await store.getSession(expiring.sessionId)).toBeNull();
+      });
+
+      test('a proof of identity (a step-up) replaces the recorded one; reads, lists and rotations keep it; claims and expiry are untouched', async () => {
+        const family = await created();
+        const before = (await store.getSession(family.sessionId)) as SessionRecord;
+        expect(before).not.toHaveProperty('verification');
+        const amend = store.amendSession?.bind(store);
+        if (!amend) throw new Error('this store has no amendSession');
+        const verification = { at: Date.now(), amr: ['hwk', 'user'], acr: 'urn:example:aal2' };
+        const amended = await amend(family.sessionId, { verification });
+        expect(amended).toEqual({ ...before, verification });
+        expect(await store.getSession(family.sessionId)).toEqual(amended);
+        expect(await store.listSessions(family.userId)).toEqual([amended]);
+        const later = { at: verification.at + 1000, amr: ['pwd'] };
+        expect(await amend(family.sessionId, { verification: later })).toEqual({ ...before, verification: later });
+        const rotated = await rotate(family);
+        expect(rotated.verification).toEqual(later);
+        expect(rotated.claims).toEqual(before.claims);
+        expect(await amend(newSessionId(), { verification })).toBeNull();
+      });
+
+      test('the latest change wins: an update dated before the recorded one changes nothing', async () => {
+        const family = await created();
+        const at = Date.now();
+        await updateClaims(family.sessionId, { role: 'newer' }, at);
+        expect(await updateClaims(family.sessionId, { role: 'older' }, at - 1)).toBeNull();
+        expect(await store.getSession(family.sessionId)).toMatchObject({ claims: { role: 'newer' }, claimsUpdatedAt: at });
+        // The same time again is a repeat, applied.
+        expect(await updateClaims(family.sessionId, { role: 'again' }, at)).toMatchObject({ claims: { role: 'again' }, claimsUpdatedAt: at });
+      });
+
+      test("markClaimsChanged: every feed refuses the user's tokens whose claims predate the change, and no others", async () => {
+        if (!store.markClaimsChanged) throw new Error('this store has no markClaimsChanged');
+        await sleep(30); // past the feed's load, so earlier times are not refused by the epoch
+        const changedAt = Date.now();
+        const userId = `user-${randomBytes(6).toString('hex')}`;
+        const otherUser = `user-${randomBytes(6).toString('hex')}`;
+        const sid = newSessionId();
+        const login = changedAt - 10;
+        expect(feed.verdict(sid, userId, login)).toBe('valid');
+        await store.markClaimsChanged(userId, { changedAt, retainMs: REVOCATION_TTL_MS });
+        const late = await extraFeed(sibling());
+        for (const observer of [feed, late]) {
+          // Claims of the login (no claims time: the login's), or of an update before the change: refused.
+          expect(observer.verdict(sid, userId, login)).toBe('revoked');
+          expect(observer.verdict(sid, userId, login, login)).toBe('revoked');
+          expect(observer.verdict(sid, userId, login, changedAt - 1)).toBe('revoked');
+          // Claims of the change or later: valid, whenever the login was.
+          expect(observer.verdict(sid, userId, login, changedAt)).toBe('valid');
+          expect(observer.verdict(sid, userId, changedAt)).toBe('valid');
+          expect(observer.verdict(sid, otherUser, login)).toBe('valid');
+        }
+        // A user revocation and a claims change of one user live side by side.
+        await store.revokeUser(userId, { revokedBefore: login, retainMs: RETAIN_MS });
+        expect(feed.verdict(sid, userId, login - 1, changedAt)).toBe('revoked');
+        expect(feed.verdict(sid, userId, login, changedAt)).toBe('valid');
+        expect(feed.verdict(sid, userId, login, login)).toBe('revoked');
+      });
+    });
   });
 }
