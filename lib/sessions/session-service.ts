@@ -31,54 +31,19 @@ import {
 } from '../tokens/refresh-token';
 import { type ClaimsUpdate, type ClaimsUpdateDeps, markJustPast, updateUserClaims } from './claims-update';
 import { KeyBinding, type ProofRefused, type ProofRequest, type ValidProof } from './key-binding';
+import { OperationsUnderWay } from './operations-under-way';
 import { PendingLogouts } from './pending-logouts';
+import {
+  type AuthenticatedUser,
+  type ClientInfo,
+  type IssuedSession,
+  type PresentationResult,
+  REFRESH_REFUSED,
+  type RefreshOutcome,
+  type StartedSession,
+} from './session-outcomes';
 
-/** Who is asking: what events report and what a session remembers of its login. */
-export interface ClientInfo {
-  ip: string | undefined;
-  userAgent: string | undefined;
-}
-
-/** A user `authenticate` vouched for: their id, the session's claims, and how they proved who they are when it said. */
-export interface AuthenticatedUser {
-  userId: string;
-  claims: Record<string, unknown>;
-  proof?: ProofOfIdentity | undefined;
-}
-
-/** What presenting a refresh token came to. */
-export type PresentationResult =
-  | { status: 'rotated' | 'retried'; session: SessionRecord; refreshToken: string; nonce: string | undefined }
-  | { status: 'revoked' | 'reuse'; session: SessionRecord }
-  | { status: 'invalid' | 'missing' };
-
-/** A session and the refresh token to hand its client. */
-export interface IssuedSession {
-  session: SessionRecord;
-  refreshToken: string;
-  /** For a family bound to a key: the `DPoP-Nonce` the client's next proof must carry. */
-  nonce?: string | undefined;
-}
-
-/** A new family and whether the store found its device new (see CreatedSession.newDevice). */
-type StartedSession = IssuedSession & { newDevice: boolean };
-
-/**
- * What a refresh came to: a rotation (or its repeat within the grace window) with the token to hand
- * out, or why it was refused: `invalid` (no cookie, not one this server issued, or none of its
- * session's tokens), `expired` (authentic, but its session no longer exists: expired, or ended and
- * forgotten), `revoked` (its user was revoked, or the store lost its data, since its login), `reuse`
- * (an earlier token of its family: the family was revoked).
- */
-export type RefreshOutcome = (IssuedSession & { status: 'rotated' | 'retried' }) | { status: 'invalid' | 'expired' | 'revoked' | 'reuse' } | ProofRefused;
-
-/** The refusals a refresh answers with, shared: a refused refresh allocates no outcome. */
-const REFRESH_REFUSED = {
-  invalid: { status: 'invalid' },
-  expired: { status: 'expired' },
-  revoked: { status: 'revoked' },
-  reuse: { status: 'reuse' },
-} as const satisfies Record<string, RefreshOutcome>;
+export type { AuthenticatedUser, ClientInfo, IssuedSession, PresentationResult, RefreshOutcome } from './session-outcomes';
 
 /** The 503 cause of a login, refresh or logout that arrives once close() has begun. */
 function shuttingDown(): StoreUnavailableError {
@@ -108,12 +73,10 @@ export class SessionService {
   private readonly pendingLogouts = new PendingLogouts();
   /** Whether this instance has said, as a process warning, that a logout was abandoned with no listener to hear it. */
   private warnedLogoutAbandoned = false;
-  /** Logins, refreshes and logouts under way (between {@link enter} and {@link leave}): close() waits for them. */
-  private inFlight = 0;
-  /** What close() does, once begun; from then on {@link enter} refuses. */
+  /** Logins, refreshes, logouts and step-ups under way: close() refuses new ones and waits for them. */
+  private readonly operations = new OperationsUnderWay(shuttingDown);
+  /** What close() does, once begun. */
   private closing: Promise<void> | undefined;
-  /** Resolves close()'s wait when the last operation under way leaves. */
-  private drained: (() => void) | undefined;
 
   constructor(
     private readonly config: Configuration,
@@ -131,7 +94,7 @@ export class SessionService {
    * to {@link login}.
    */
   async loginStart(): Promise<number> {
-    if (this.closing) throw shuttingDown();
+    if (this.operations.closing) throw shuttingDown();
     return Math.floor(await this.clock.read());
   }
 
@@ -152,7 +115,7 @@ export class SessionService {
     heldCookie: string | undefined,
     jkt?: string,
   ): Promise<IssuedSession | null> {
-    this.enter();
+    this.operations.enter();
     try {
       const started = await this.start(user, loginStartedAt, client, jkt);
       if (!started) return null;
@@ -171,7 +134,7 @@ export class SessionService {
       if (started.newDevice) this.events.emit('new_device', { ...sessionEvent(client, started.session), device, network });
       return { session: started.session, refreshToken: started.refreshToken, nonce: started.nonce };
     } finally {
-      this.leave();
+      this.operations.leave();
     }
   }
 
@@ -187,7 +150,7 @@ export class SessionService {
     // After the MAC, before anything else: a bound family is never refreshed without its key's proof.
     const proven = this.binding.forToken('refresh', parts, proof, client);
     if (proven !== undefined && 'status' in proven) return proven;
-    this.enter();
+    this.operations.enter();
     try {
       // Checked before rotating: a refresh answered 503 must not have rotated the family.
       if (this.feed.freshness() === 'loading') await this.feed.ready();
@@ -209,7 +172,7 @@ export class SessionService {
       }
       return result.status === 'missing' ? REFRESH_REFUSED.expired : REFRESH_REFUSED[result.status];
     } finally {
-      this.leave();
+      this.operations.leave();
     }
   }
 
@@ -244,11 +207,11 @@ export class SessionService {
       this.reportEnded(await this.config.store.presentToken(parts.sessionId, presentation), client, 'logout', deferred);
     };
     try {
-      this.enter();
+      this.operations.enter();
       try {
         await endFamily(false);
       } finally {
-        this.leave();
+        this.operations.leave();
       }
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
@@ -327,14 +290,14 @@ export class SessionService {
         'The session store has no amendSession method, which POST /reauth needs to record a step-up: implement it (see SessionStore.amendSession).',
       );
     }
-    this.enter();
+    this.operations.enter();
     try {
       const record = await store.amendSession(sessionId, { verification: { at: Math.floor(this.clock.now()), ...proof } });
       if (record === null || this.revokedByFeed(record)) return null;
       this.events.emit('reauthenticated', { ...sessionEvent(client, record), ...proof });
       return record;
     } finally {
-      this.leave();
+      this.operations.leave();
     }
   }
 
@@ -349,30 +312,10 @@ export class SessionService {
    * logouts (those still waiting are reported abandoned). Called again, it returns the same promise.
    */
   close(): Promise<void> {
-    this.closing ??= this.drain().then(async () => {
+    this.closing ??= this.operations.close().then(async () => {
       await Promise.all([this.feed.close(), this.pendingLogouts.close()]);
     });
     return this.closing;
-  }
-
-  /** Counts an operation in, or refuses it (throws {@link shuttingDown}) once close() has begun. */
-  private enter(): void {
-    if (this.closing) throw shuttingDown();
-    this.inFlight += 1;
-  }
-
-  /** Counts an operation out; the last one out after close() began lets close() go on. */
-  private leave(): void {
-    this.inFlight -= 1;
-    if (this.inFlight === 0) this.drained?.();
-  }
-
-  /** Resolves once no operation is under way. */
-  private drain(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.drained = resolve;
-    });
   }
 
   /** Creates the family; `newDevice` is the store's answer (see CreatedSession), the session record comes without it. */
