@@ -4,6 +4,7 @@
 // and RedisStore, checking every outcome against a small reference model and the family invariants.
 import { createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
+import type { Verification } from '../lib/shared/verification';
 import { MemoryStore } from '../lib/store/memory-store';
 import type { PresentationOutcome, RevocationFeed, SessionRecord, SessionStore, TokenPresentation } from '../lib/store/session-store';
 import { newRefreshSecret } from '../lib/tokens/refresh-token';
@@ -74,6 +75,8 @@ type Action =
   | { kind: 'updateClaims'; fam: number; agoMs: number }
   /** A user's claims changed now: the feed refuses the user's tokens whose claims are older. */
   | { kind: 'markClaims'; user: number }
+  /** A step-up on one session: its user proved who they are again now, by `amr`. */
+  | { kind: 'reauth'; fam: number; amr: 'pwd' | 'hwk' }
   | { kind: 'wait'; ms: number }
   /** Time passing up to just around one of a family's edges (end of grace window, expiry), at most MAX_SLEEP_MS. */
   | { kind: 'waitEdge'; fam: number; edge: 'grace' | 'expiry'; offset: number };
@@ -135,6 +138,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('markClaims' as const), user: fc.integer({ min: 0, max: USERS - 1 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('reauth' as const), fam: famRef, amr: fc.constantFrom('pwd' as const, 'hwk' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: MAX_SLEEP_MS }) }) },
   {
     weight: 3,
@@ -174,6 +178,8 @@ interface ModelFamily {
   /** Its claims: the login's until updateClaims replaced them, and when that was (absent until then). */
   claims?: Record<string, unknown>;
   claimsUpdatedAt?: number;
+  /** The latest step-up recorded on it (absent until one): rotations, claims updates and reads keep it. */
+  verification?: Verification;
 }
 
 type Status = PresentationOutcome['status'];
@@ -216,6 +222,7 @@ function recordOf(f: ModelFamily): SessionRecord {
     network: login.network,
   };
   if (f.claimsUpdatedAt !== undefined) record.claimsUpdatedAt = f.claimsUpdatedAt;
+  if (f.verification !== undefined) record.verification = f.verification;
   return record;
 }
 
@@ -401,6 +408,8 @@ class Scenario {
         return this.revokeUser(action.user);
       case 'updateClaims':
         return this.updateClaims(action);
+      case 'reauth':
+        return this.reauth(action);
       case 'markClaims':
         return this.markClaims(action.user);
       case 'wait':
@@ -612,6 +621,24 @@ class Scenario {
     }
   }
 
+  private async reauth({ fam, amr }: Extract<Action, { kind: 'reauth' }>): Promise<void> {
+    const { index, f } = await this.family(fam);
+    const lo = Date.now() - SLACK_MS;
+    const verification: Verification = { at: Date.now(), amr: [amr], ...(amr === 'hwk' ? { acr: 'aal2' } : {}) };
+    const record = await (this.store.amendSession as NonNullable<SessionStore['amendSession']>)(f.oracle.sessionId, { verification });
+    const hi = Date.now() + SLACK_MS;
+    this.note(record ? '-> amended' : '-> null');
+    const next: ModelFamily = { ...f, verification };
+    if (record) {
+      if (!aliveAt(f, lo) || !sameValue(record, recordOf(next))) {
+        this.fail(`amendSession (step-up) answered ${JSON.stringify(record)}; model: ${aliveAt(f, lo) ? JSON.stringify(recordOf(next)) : 'null'}`);
+      }
+      this.families[index] = next;
+    } else if (aliveAt(f, hi)) {
+      this.fail(`amendSession (step-up) answered null; the model has family #${index} live until ${expiresAt(f)}`);
+    }
+  }
+
   private async markClaims(user: number): Promise<void> {
     const changedAt = Date.now();
     await (this.store.markClaimsChanged as NonNullable<SessionStore['markClaimsChanged']>)(this.userIds[user] as string, {
@@ -680,7 +707,7 @@ class Scenario {
 // ---------------------------------------------------------------------------------------------------
 
 describe.each([memoryFactory, redisFactory])('$name against the reference model', (factory) => {
-  test('random logins, refreshes, replays, forgeries, concurrent refreshes, logouts, revocations, claims updates and time passing match the model', async () => {
+  test('random logins, refreshes, replays, forgeries, concurrent refreshes, logouts, revocations, claims updates, step-ups and time passing match the model', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, (actions) => runScenario(factory, actions)),
       // Bounded whatever the seed: the runs, the actions per run, the sleeping (≤ 200 ms per wait), and shrinking time.
