@@ -19,7 +19,10 @@ const { createExampleApp, DEMO_USER } = require('../example-app/app.js') as {
     stepUpMaxAge?: string | number;
   }): {
     app: import('express').Express;
-    auth: { close(): Promise<void> | void };
+    auth: {
+      close(): Promise<void> | void;
+      updateClaims(userId: string, claims: Record<string, unknown>, options?: { immediate?: boolean }): Promise<string[]>;
+    };
   };
   DEMO_USER: { username: string; password: string; id: string; role: string };
 };
@@ -47,13 +50,18 @@ afterAll(async () => {
 async function startApp(
   options: { accessTokenTtl?: string | number; stepUpMaxAge?: string | number; redisClient?: Redis; prefix?: string } = {},
 ): Promise<string> {
+  return (await startAppWithAuth(options)).origin;
+}
+
+/** {@link startApp}, and the app's auth instance, for what the server's own code does (auth.updateClaims). */
+async function startAppWithAuth(options: Parameters<typeof startApp>[0] = {}) {
   const { app, auth } = createExampleApp({ secure: false, ...options });
   const served = await serve(app);
   cleanups.push(
     () => auth.close(),
     () => served.close(),
   );
-  return served.origin;
+  return { origin: served.origin, auth };
 }
 
 async function newContext(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
@@ -301,6 +309,33 @@ test('changing the display name after the step-up window asks for the password a
   await page.reload();
   await signedInAs(page);
   expect(await valueOnceSet(name)).toBe('Deidre');
+  expect(problems).toEqual([]);
+}, 30000);
+
+test("a role changed on the server with auth.updateClaims({ immediate: true }) shows at the page's next call, without signing in again", async () => {
+  const { origin, auth } = await startAppWithAuth();
+  const context = await newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const { problems, expected } = watch(page);
+  await page.goto(origin);
+  await logIn(page);
+  await signedInAs(page);
+  expect(await page.locator('#user-role').textContent()).toBe(DEMO_USER.role);
+  const sessionId = await page.locator('#session-id').textContent();
+
+  expect(await auth.updateClaims(DEMO_USER.id, { role: 'reader' }, { immediate: true })).toHaveLength(1);
+  // The page's access token is refused from now on; the client refreshes once and retries, silently.
+  expected.add('401 /api/me');
+  await page.getByRole('button', { name: 'Call the protected API' }).click();
+  const result = page.locator('#api-result');
+  await result.filter({ hasText: '200 OK' }).waitFor();
+  expect(await result.textContent()).toContain('reader');
+  await page
+    .locator('#user-role')
+    .filter({ hasText: /^reader$/ })
+    .waitFor();
+  expect(await page.locator('#session-id').textContent()).toBe(sessionId);
+  expect(await page.locator('#signed-out').isVisible()).toBe(false);
   expect(problems).toEqual([]);
 }, 30000);
 

@@ -188,6 +188,8 @@ function render(state) {
   }
 
   tokenLifetimeMs = Math.max(1000, state.expiresAt - Date.now());
+  // Claims can change mid-session (auth.updateClaims on the server): each new token says the role it carries.
+  ui.userRole.textContent = String(state.user.claims.role ?? '—');
   const sameSession = previous?.signedIn === true && previous.user.sessionId === state.user.sessionId;
   if (sameSession) {
     // Same session, new expiry: the client refreshed the access token (or another tab did and shared it).
@@ -205,7 +207,6 @@ function render(state) {
     ui.signedIn.hidden = false;
     ui.loginError.hidden = true;
     ui.userId.textContent = state.user.userId;
-    ui.userRole.textContent = String(state.user.claims.role ?? '—');
     ui.sessionId.textContent = state.user.sessionId;
     ui.profileResult.replaceChildren();
     if (previous !== null) ui.userTitle.focus();
