@@ -229,7 +229,8 @@ export interface AuthenticateResult {
   userId: string;
   /**
    * Extra claims carried by every access token of the session (e.g. `{ role: 'admin' }`). Not the
-   * names the library sets (`sub`, `sid`, `jti`, `iat`, `exp`, `nbf`, `iss`, `aud`, `typ`, `auth_time`).
+   * names the library sets (`sub`, `sid`, `jti`, `iat`, `exp`, `nbf`, `iss`, `aud`, `typ`, `auth_time`, `amr`, `acr`,
+   * `reauth_time`, `claims_time`).
    */
   claims?: Record<string, unknown>;
   /**
