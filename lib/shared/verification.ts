@@ -61,23 +61,6 @@ export function proofProblem(proof: { amr?: unknown; acr?: unknown }): string | 
   return undefined;
 }
 
-/** The stored form: `<at, base 36>|<amr, space-separated>|<acr>`; empty for no verification. */
-export function encodeVerification(verification: Verification | undefined): string {
-  if (verification === undefined) return '';
-  return `${Math.floor(verification.at).toString(36)}|${verification.amr.join(' ')}|${verification.acr ?? ''}`;
-}
-
-/** Reads the stored form back; `undefined` for an empty or unreadable one. */
-export function decodeVerification(text: string): Verification | undefined {
-  if (text === '') return undefined;
-  const [at, amr, acr] = text.split('|');
-  const time = at === undefined ? NaN : parseInt(at, 36);
-  if (!Number.isFinite(time) || amr === undefined) return undefined;
-  const verification: Verification = { at: time, amr: amr === '' ? [] : amr.split(' ') };
-  if (acr !== undefined && acr !== '') verification.acr = acr;
-  return verification;
-}
-
 /**
  * Adds a verification's claims to an access-token payload: `amr` and `acr` when known, and
  * `reauth_time` (seconds, with millisecond fractions, like `auth_time`) when it was a step-up, i.e.

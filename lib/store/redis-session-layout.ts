@@ -1,6 +1,6 @@
 // How RedisStore lays a session out in Redis: one string of fields, the single source for the Lua scripts and for reading.
 import { deviceLabel } from '../device-label';
-import { decodeVerification, encodeVerification } from '../shared/verification';
+import type { Verification } from '../shared/verification';
 import type { NewSession, SessionRecord } from './session-store';
 
 /**
@@ -51,6 +51,28 @@ export function encodeTime(ms: number): string {
   return Math.floor(ms).toString(36);
 }
 
+/**
+ * A proof of identity as stored (`sv`): `<at>|<amr, space-separated>|<acr>`, `at` in base 36 and left
+ * out when it is the login's own time (`loginAt`: the proof `authenticate` reported, a few bytes kept
+ * in every session); empty for none.
+ */
+export function encodeVerification(verification: Verification | undefined, loginAt?: number): string {
+  if (verification === undefined) return '';
+  const at = verification.at === loginAt ? '' : encodeTime(verification.at);
+  return `${at}|${verification.amr.join(' ')}|${verification.acr ?? ''}`;
+}
+
+/** Reads a stored proof of identity back (its time the login's, `loginAt`, when left out); `undefined` for an empty or unreadable one. */
+function decodeVerification(text: string, loginAt: number): Verification | undefined {
+  if (text === '') return undefined;
+  const [at, amr, acr] = text.split('|');
+  const time = at === '' ? loginAt : at === undefined ? NaN : decodeTime(at);
+  if (!Number.isFinite(time) || amr === undefined) return undefined;
+  const verification: Verification = { at: time, amr: amr === '' ? [] : amr.split(' ') };
+  if (acr !== undefined && acr !== '') verification.acr = acr;
+  return verification;
+}
+
 /** Reads a stored time back (epoch ms). */
 export function decodeTime(text: string): number {
   return parseInt(text, 36);
@@ -88,7 +110,7 @@ export function encodeNewSession(session: NewSession, record: SessionRecord): st
     cl: session.clientHash,
     bd: session.bound ? '1' : '',
     nw: session.network === '' ? NO_NETWORK : session.network,
-    sv: encodeVerification(session.verification),
+    sv: encodeVerification(session.verification, session.now),
     cu: '',
   });
 }
@@ -132,7 +154,7 @@ export function readSessionRecord(sessionId: string, value: string): SessionReco
     absoluteExpiresAt: decodeTime(values[AT.ad] as string),
   };
   if (values[AT.bd] === '1') record.bound = true;
-  const verification = decodeVerification(values[AT.sv] as string);
+  const verification = decodeVerification(values[AT.sv] as string, decodeTime(values[AT.ca] as string));
   if (verification !== undefined) record.verification = verification;
   if (values[AT.cu] !== '') record.claimsUpdatedAt = decodeTime(values[AT.cu] as string);
   return record;

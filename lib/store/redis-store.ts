@@ -8,7 +8,6 @@ import { badReply, expectStrings, late } from '../redis/replies';
 import { type Script, script } from '../redis/script';
 import { RedisRevocationLog } from '../revocation/redis-revocation-source';
 import type { Revocation } from '../revocation/revocation-message-codec';
-import { encodeVerification } from '../shared/verification';
 import {
   AMEND_SESSION,
   CREATE_SESSION,
@@ -24,7 +23,7 @@ import {
   REVOKE_SESSION,
   REVOKE_USER,
 } from './redis-scripts';
-import { encodeNewSession, encodeTime, luaFieldNumber, readSessionRecord } from './redis-session-layout';
+import { encodeNewSession, encodeTime, encodeVerification, luaFieldNumber, readSessionRecord } from './redis-session-layout';
 import { type RedisArg, type RedisClientLike, type RedisStoreOptions, redisStoreSettings } from './redis-store-options';
 import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
 
