@@ -322,6 +322,9 @@ test("a role changed on the server with auth.updateClaims({ immediate: true }) s
   await signedInAs(page);
   expect(await page.locator('#user-role').textContent()).toBe(DEMO_USER.role);
   const sessionId = await page.locator('#session-id').textContent();
+  // The page has loaded what it loads after a sign-in (its sessions, the display name), with the token of the old role.
+  await sessionCount(page, 1);
+  expect(await valueOnceSet(page.locator('#display-name'))).toBe(DEMO_USER.id);
 
   expect(await auth.updateClaims(DEMO_USER.id, { role: 'reader' }, { immediate: true })).toHaveLength(1);
   // The page's access token is refused from now on; the client refreshes once and retries, silently.
