@@ -154,6 +154,19 @@ describe('key(kid, alg)', () => {
 });
 
 describe('ready()', () => {
+  test('accepts a set of up to 256 KB, with Content-Length or chunked', async () => {
+    const set = { keys: [jwk(keyA, 'a')], padding: 'x'.repeat(250 * 1024) };
+    const server = await jwksServer(set);
+    await client(server.url).ready();
+    server.handle = (_req, res) => {
+      res.write(JSON.stringify(set).slice(0, 100 * 1024));
+      res.end(JSON.stringify(set).slice(100 * 1024));
+    };
+    const chunked = client(server.url);
+    await chunked.ready();
+    expect(chunked.key('a', 'ES256')?.equals(keyA)).toBe(true);
+  });
+
   test('callers share one fetch', async () => {
     const server = await jwksServer({ keys: [jwk(keyA, 'a')] });
     const jwks = client(server.url);
@@ -187,6 +200,7 @@ describe('ready()', () => {
     ['JSON without a keys array', answer({ keys: { a: 1 } }), /not a JSON object with a `keys` array/],
     ['an array', (_req, res) => res.end('[]'), /not a JSON object with a `keys` array/],
     ['a body over 256 KB (Content-Length)', answer(big), /over 262144 bytes/],
+    ['a Content-Length over 256 KB, refused before its body', (_req, res) => res.writeHead(200, { 'Content-Length': 300_000 }).write('{'), /over 262144 bytes/],
     [
       'a body over 256 KB (chunked)',
       (_req, res) => {
@@ -257,8 +271,8 @@ describe('caching and refresh', () => {
     expect(server.requests[0]?.['if-none-match']).toBeUndefined();
     const first = jwks.status().fetchedAt as number;
     server.handle = (req, res) => {
-      expect(req.headers['if-none-match']).toBe('"v1"');
-      res.writeHead(304, { 'Cache-Control': 'max-age=30', ETag: '"v1"' }).end();
+      if (req.headers['if-none-match'] === '"v1"') res.writeHead(304, { 'Cache-Control': 'max-age=30', ETag: '"v1"' }).end();
+      else answer({ keys: [jwk(keyB, 'b')] }, { 'Cache-Control': 'max-age=30' })(req, res);
     };
     await sleep(5);
     expect(await jwks.keyAfterRefetch('unknown', 'ES256')).toBeUndefined();
@@ -286,6 +300,20 @@ describe('caching and refresh', () => {
     expect(jwks.status().lastError).toBeUndefined();
   });
 
+  test('close() abandons a fetch under way, and none follows', async () => {
+    const server = await jwksServer({});
+    server.handle = (_req, res) => setTimeout(() => answer({ keys: [jwk(keyA, 'a')] })(_req, res), 100);
+    const jwks = client(server.url, { minCacheMs: 20, maxCacheMs: 20 });
+    const ready = jwks.ready();
+    await waitUntil(() => server.requests.length === 1, 1000, 'the first request');
+    jwks.close();
+    await expect(ready).rejects.toThrow(/JwksClient: closed/);
+    await expect(jwks.ready()).rejects.toThrow(/closed before a key set was fetched/);
+    await sleep(200);
+    expect(server.requests).toHaveLength(1);
+    expect(jwks.status()).toMatchObject({ loaded: false, lastError: undefined });
+  });
+
   test('close() stops the refresh timer; the held set still answers', async () => {
     const server = await jwksServer({ keys: [jwk(keyA, 'a')] });
     const jwks = client(server.url, { minCacheMs: 20, maxCacheMs: 20 });
@@ -308,6 +336,8 @@ describe('rotation', () => {
     });
     await jwks.ready();
     expect(changes).not.toHaveBeenCalled(); // not for the first set
+    expect(await jwks.keyAfterRefetch('a', 'RS256')).toBeUndefined(); // a known kid, an algorithm it does not serve: no refetch
+    expect(server.requests).toHaveLength(1);
     server.handle = answer({ keys: [jwk(keyB, 'b')] });
     await jwks.keyAfterRefetch('c', 'ES256');
     expect(jwks.key('a', 'ES256')).toBeUndefined();
@@ -362,9 +392,9 @@ describe('options', () => {
     ['no algorithms', { uri: good.uri, algorithms: [] }, /`algorithms` must be a non-empty array; received an array of 0/],
     ['an HS algorithm', { ...good, algorithms: ['HS256'] }, /`algorithms` holds HS256\. HS\* keys are shared secrets/],
     ['none', { ...good, algorithms: ['none'] }, /`algorithms` holds the string "none"/],
-    ['a negative cooldown', { ...good, unknownKidCooldownMs: -1 }, /`unknownKidCooldownMs` must be a whole number of milliseconds from 0 .*received number -1/],
-    ['a duration string', { ...good, minCacheMs: '30s' }, /`minCacheMs` must be a whole number/],
-    ['a zero timeout', { ...good, timeoutMs: 0 }, /`timeoutMs` must be a whole number of milliseconds from 1/],
+    ['a negative cooldown', { ...good, unknownKidCooldownMs: -1 }, /`unknownKidCooldownMs` must be whole milliseconds from 0 .*received number -1/],
+    ['a duration string', { ...good, minCacheMs: '30s' }, /`minCacheMs` must be whole milliseconds/],
+    ['a zero timeout', { ...good, timeoutMs: 0 }, /`timeoutMs` must be whole milliseconds from 1/],
     [
       'minCacheMs above maxCacheMs',
       { ...good, minCacheMs: 10, maxCacheMs: 5 },

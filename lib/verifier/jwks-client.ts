@@ -47,6 +47,20 @@ interface HeldKey {
   algorithms: ReadonlySet<AccessTokenAlgorithm>;
 }
 
+/** The set held now, replaced whole by each fetch that brings one (a 304 renews `fetchedAt`, `ttlMs` and `etag`). */
+interface HeldSet {
+  keys: ReadonlyMap<string, HeldKey>;
+  /** The usable keys with their members and algorithms, sorted: two sets are the same when this is. */
+  identity: string;
+  problems: readonly string[];
+  etag: string | undefined;
+  ttlMs: number;
+  fetchedAt: number;
+}
+
+/** The options checked, with their defaults. */
+type Config = Required<Omit<JwksClientOptions, 'unknownKidCooldownMs'>> & { cooldownMs: number };
+
 /** The largest JWKS body read; a larger one fails the fetch. */
 const MAX_BODY_BYTES = 256 * 1024;
 /** The most problems {@link JwksStatus.problems} keeps. */
@@ -105,11 +119,7 @@ function checkUri(uri: unknown): string {
   }
   if (url.username !== '' || url.password !== '') invalid('uri', 'must not carry a user or password', 'The JWKS is public: fetch it without credentials.');
   if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback(url.hostname))) return url.href;
-  return invalid(
-    'uri',
-    `must be an https URL; received ${url.protocol}//${url.host}`,
-    'Use https (http is allowed only for 127.0.0.0/8, [::1] and localhost).',
-  );
+  return invalid('uri', `must be an https URL; received ${url.protocol}//${url.host}`, 'Use https (http only for 127.0.0.0/8, [::1], localhost).');
 }
 
 function checkAlgorithms(value: unknown): readonly AccessTokenAlgorithm[] {
@@ -127,11 +137,7 @@ function checkAlgorithms(value: unknown): readonly AccessTokenAlgorithm[] {
 function checkMs(option: string, value: unknown, fallback: number, least: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < least || value > MAX_TIMER_MS)
-    invalid(
-      option,
-      `must be a whole number of milliseconds from ${least} to ${MAX_TIMER_MS}; received ${describeValue(value)}`,
-      `Leave it out for ${fallback}.`,
-    );
+    invalid(option, `must be whole milliseconds from ${least} to ${MAX_TIMER_MS}; received ${describeValue(value)}`, `Leave it out for ${fallback}.`);
   return value;
 }
 
@@ -194,25 +200,52 @@ function describeFailure(reason: unknown): string {
   return typeof cause?.message === 'string' ? `${words} (${cause.message})` : words;
 }
 
-/** Reads a body of at most {@link MAX_BODY_BYTES}, as text. */
+/** Reads a body of at most {@link MAX_BODY_BYTES} as text; a larger one (by Content-Length or as it arrives) is abandoned. */
 async function readBody(response: Response): Promise<string> {
+  const tooLarge = `the answer is over ${MAX_BODY_BYTES} bytes`;
   if (Number(response.headers.get('content-length')) > MAX_BODY_BYTES) {
     void response.body?.cancel().catch(ignore);
-    throw new Error(`the answer is over ${MAX_BODY_BYTES} bytes`);
+    throw new Error(tooLarge);
   }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      void reader.cancel().catch(ignore);
-      throw new Error(`the answer is over ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(read.value);
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) throw new Error(tooLarge); // leaving the loop cancels the stream
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Checks every option (a bad one throws, naming it and the fix) and fills in the defaults. */
+function resolveOptions(options: JwksClientOptions): Config {
+  if (typeof options !== 'object' || options === null)
+    invalid('options', `must be an object; received ${describeValue(options)}`, 'Pass { uri, algorithms }.', ErrorCodes.ERR_MISSING_OPTION);
+  checkKnownKeys('', options, KNOWN_OPTIONS, 'JwksClient');
+  const minCacheMs = checkMs('minCacheMs', options.minCacheMs, 30_000, 1);
+  const maxCacheMs = checkMs('maxCacheMs', options.maxCacheMs, 3_600_000, 1);
+  if (minCacheMs > maxCacheMs)
+    invalid('minCacheMs', `(${minCacheMs}) is above maxCacheMs (${maxCacheMs})`, 'Raise maxCacheMs or lower minCacheMs.', ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function')
+    invalid('fetch', `must be a function; received ${describeValue(options.fetch)}`, 'Leave it out for globalThis.fetch.');
+  return {
+    uri: checkUri(options.uri),
+    algorithms: checkAlgorithms(options.algorithms),
+    cooldownMs: checkMs('unknownKidCooldownMs', options.unknownKidCooldownMs, 30_000, 0),
+    minCacheMs,
+    maxCacheMs,
+    timeoutMs: checkMs('timeoutMs', options.timeoutMs, 5_000, 1),
+    fetch: options.fetch ?? globalThis.fetch,
+  };
+}
+
+/** How long an answer's set is trusted: `no-store`/`no-cache` give `minCacheMs`, `max-age` less `Age` is clamped, and `fallback` (clamped) applies when neither is there. */
+function cacheTtl(headers: Headers, fallback: number, { minCacheMs, maxCacheMs }: Config): number {
+  const directives = (headers.get('cache-control') ?? '').toLowerCase().split(/\s*,\s*/);
+  if (directives.some((part) => part === 'no-store' || part.startsWith('no-cache'))) return minCacheMs;
+  const maxAge = directives.map((part) => /^max-age\s*=\s*"?(\d{1,10})"?$/.exec(part)?.[1]).find((seconds) => seconds !== undefined);
+  const age = /^\d{1,10}$/.test(headers.get('age') ?? '') ? Number(headers.get('age')) : 0;
+  return Math.min(Math.max(maxAge === undefined ? fallback : (Number(maxAge) - age) * 1000, minCacheMs), maxCacheMs);
 }
 
 /**
@@ -235,19 +268,8 @@ async function readBody(response: Response): Promise<string> {
  * ```
  */
 export class JwksClient {
-  private readonly uri: string;
-  private readonly algorithms: readonly AccessTokenAlgorithm[];
-  private readonly cooldownMs: number;
-  private readonly minCacheMs: number;
-  private readonly maxCacheMs: number;
-  private readonly timeoutMs: number;
-  private readonly fetchImpl: typeof fetch;
-  private keys: Map<string, HeldKey> | undefined;
-  private identity = '';
-  private problems: readonly string[] = [];
-  private etag: string | undefined;
-  private ttlMs = 0;
-  private fetchedAt: number | undefined;
+  private readonly config: Config;
+  private held: HeldSet | undefined;
   private lastFetchStartedAt = Number.NEGATIVE_INFINITY;
   private lastError: unknown;
   private fetches = 0;
@@ -258,51 +280,34 @@ export class JwksClient {
   private closed = false;
   private readonly listeners = new Set<() => void>();
 
-  /** Checks the options at once: a bad one throws a TypeError (`ERR_INVALID_OPTION`, `ERR_MISSING_OPTION`, `ERR_UNKNOWN_OPTION`) naming it and the fix. Fetches nothing yet. */
+  /** Checks the options at once: a bad one throws a TypeError (`ERR_INVALID_OPTION`, `ERR_MISSING_OPTION`, `ERR_UNKNOWN_OPTION`, `ERR_INCOMPATIBLE_OPTIONS`) naming it and the fix. Fetches nothing yet. */
   constructor(options: JwksClientOptions) {
-    if (typeof options !== 'object' || options === null)
-      invalid('options', `must be an object; received ${describeValue(options)}`, 'Pass { uri, algorithms }.', ErrorCodes.ERR_MISSING_OPTION);
-    checkKnownKeys('', options, KNOWN_OPTIONS, 'JwksClient');
-    this.uri = checkUri(options.uri);
-    this.algorithms = checkAlgorithms(options.algorithms);
-    this.cooldownMs = checkMs('unknownKidCooldownMs', options.unknownKidCooldownMs, 30_000, 0);
-    this.minCacheMs = checkMs('minCacheMs', options.minCacheMs, 30_000, 1);
-    this.maxCacheMs = checkMs('maxCacheMs', options.maxCacheMs, 3_600_000, 1);
-    this.timeoutMs = checkMs('timeoutMs', options.timeoutMs, 5_000, 1);
-    if (this.minCacheMs > this.maxCacheMs)
-      invalid(
-        'minCacheMs',
-        `(${this.minCacheMs}) is above maxCacheMs (${this.maxCacheMs})`,
-        'Raise maxCacheMs or lower minCacheMs.',
-        ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
-      );
-    if (options.fetch !== undefined && typeof options.fetch !== 'function')
-      invalid('fetch', `must be a function; received ${describeValue(options.fetch)}`, 'Leave it out for globalThis.fetch.');
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.config = resolveOptions(options);
   }
 
   /** Resolves once a set is held, fetching it if none is (callers share one fetch); rejects with the failure when that fetch fails. */
   ready(): Promise<void> {
-    if (this.keys !== undefined) return Promise.resolve();
+    if (this.held !== undefined) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error('JwksClient: closed before a key set was fetched'));
     return this.refetch();
   }
 
   /** The key of `kid` for `alg` from the held set, or undefined (unknown kid, an algorithm it does not serve, no set yet). Synchronous: no I/O. */
   key(kid: string, alg: AccessTokenAlgorithm): KeyObject | undefined {
-    const held = this.keys?.get(kid);
+    const held = this.held?.keys.get(kid);
     return held?.algorithms.has(alg) ? held.key : undefined;
   }
 
   /**
    * {@link JwksClient.key}, after fetching the set again when `kid` is not in it (a rotation), unless a fetch
    * started within `unknownKidCooldownMs` (then it waits for the one under way, if any). Callers share one
-   * fetch. Never rejects: a failed refetch answers from the held set (`status().lastError` says why).
+   * fetch; a kid the set holds, or one no token could carry, never causes one. Never rejects: after a failed
+   * refetch it answers from the held set (`status().lastError` says why).
    */
   async keyAfterRefetch(kid: string, alg: AccessTokenAlgorithm): Promise<KeyObject | undefined> {
-    if (typeof kid !== 'string' || !KID_PATTERN.test(kid) || this.keys?.has(kid)) return this.key(kid, alg);
+    if (typeof kid !== 'string' || !KID_PATTERN.test(kid) || this.held?.keys.has(kid)) return this.key(kid, alg);
     if (this.inflight !== undefined) await this.inflight.catch(ignore);
-    else if (!this.closed && Date.now() - this.lastFetchStartedAt >= this.cooldownMs) await this.refetch().catch(ignore);
+    else if (!this.closed && Date.now() - this.lastFetchStartedAt >= this.config.cooldownMs) await this.refetch().catch(ignore);
     return this.key(kid, alg);
   }
 
@@ -314,9 +319,17 @@ export class JwksClient {
 
   /** Where the client stands: a fresh object each call. */
   status(): JwksStatus {
-    const expiresAt = this.fetchedAt === undefined ? undefined : this.fetchedAt + this.ttlMs;
-    const { fetchedAt, lastError, fetches, problems } = this;
-    return { loaded: this.keys !== undefined, keys: this.keys?.size ?? 0, fetchedAt, expiresAt, lastError, fetches, problems };
+    const { held, lastError, fetches } = this;
+    const expiresAt = held === undefined ? undefined : held.fetchedAt + held.ttlMs;
+    return {
+      loaded: held !== undefined,
+      keys: held?.keys.size ?? 0,
+      fetchedAt: held?.fetchedAt,
+      expiresAt,
+      lastError,
+      fetches,
+      problems: held?.problems ?? [],
+    };
   }
 
   /** Stops the refresh timer and abandons a fetch under way; the held set still answers {@link JwksClient.key}. */
@@ -340,23 +353,25 @@ export class JwksClient {
     this.timer.unref();
   }
 
+  /** One fetch, whatever caused it: on success the next refresh is set shortly before expiry; on failure the held set stays and a retry is set. */
   private async fetchSet(): Promise<void> {
+    const { uri, timeoutMs, minCacheMs } = this.config;
     this.fetches++;
     this.lastFetchStartedAt = Date.now();
     const controller = new AbortController();
     this.abortInflight = controller;
-    const timeout = setTimeout(() => controller.abort(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    const timeout = setTimeout(() => controller.abort(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
     try {
-      await this.fetchAndApply(controller.signal);
+      const ttlMs = await this.fetchAndApply(controller.signal);
       this.failures = 0;
       this.lastError = undefined;
-      this.schedule(this.ttlMs - Math.min(REFRESH_LEAD_MS, this.ttlMs / 10));
+      this.schedule(ttlMs - Math.min(REFRESH_LEAD_MS, ttlMs / 10));
     } catch (cause) {
       const reason = controller.signal.aborted ? controller.signal.reason : cause;
-      const error = new Error(`JwksClient: could not fetch the key set from ${this.uri}: ${describeFailure(reason)}`, { cause: reason });
+      const error = new Error(`JwksClient: could not fetch the key set from ${uri}: ${describeFailure(reason)}`, { cause: reason });
       if (!this.closed) this.lastError = error;
       this.failures++;
-      this.schedule(Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 30), this.minCacheMs));
+      this.schedule(Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 30), minCacheMs));
       throw error;
     } finally {
       clearTimeout(timeout);
@@ -364,59 +379,43 @@ export class JwksClient {
     }
   }
 
-  private async fetchAndApply(signal: AbortSignal): Promise<void> {
+  /** Fetches and installs the set (or renews it on a 304); answers how long it is trusted. */
+  private async fetchAndApply(signal: AbortSignal): Promise<number> {
+    const { held, config } = this;
     // Our own Cache-Control: with If-None-Match, fetch would add `no-cache`, which makes Express answer 200 rather than 304.
     const headers: Record<string, string> = { Accept: 'application/json', 'Cache-Control': 'max-age=0' };
-    if (this.keys !== undefined && this.etag !== undefined) headers['If-None-Match'] = this.etag;
-    const response = await this.fetchImpl(this.uri, { headers, redirect: 'error', credentials: 'omit', signal });
-    if (response.status === 304 && headers['If-None-Match'] !== undefined) {
+    if (held?.etag !== undefined) headers['If-None-Match'] = held.etag;
+    const response = await config.fetch(config.uri, { headers, redirect: 'error', credentials: 'omit', signal });
+    if (response.status === 304 && held?.etag !== undefined) {
       void response.body?.cancel().catch(ignore);
-      this.ttlMs = this.cacheTtl(response.headers, this.ttlMs);
-      this.etag = response.headers.get('etag') ?? this.etag;
-      this.fetchedAt = Date.now();
-      return;
+      const ttlMs = cacheTtl(response.headers, held.ttlMs, config);
+      if (!this.closed) this.held = { ...held, etag: response.headers.get('etag') ?? held.etag, ttlMs, fetchedAt: Date.now() };
+      return ttlMs;
     }
     if (response.status !== 200) {
       void response.body?.cancel().catch(ignore);
       throw new Error(`the answer was ${response.status}, not 200`);
     }
-    let body: unknown;
     const text = await readBody(response);
+    let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
       throw new Error('the answer is not JSON');
     }
-    const parsed = parseKeySet(body, this.algorithms);
-    if (this.closed) return;
-    const changed = this.keys !== undefined && parsed.identity !== this.identity;
-    this.keys = parsed.keys;
-    this.identity = parsed.identity;
-    this.problems = Object.freeze(parsed.problems);
-    this.etag = response.headers.get('etag') ?? undefined;
-    this.ttlMs = this.cacheTtl(response.headers, this.minCacheMs);
-    this.fetchedAt = Date.now();
-    if (changed) {
+    const { keys, problems, identity } = parseKeySet(body, config.algorithms);
+    const ttlMs = cacheTtl(response.headers, config.minCacheMs, config);
+    if (this.closed) return ttlMs;
+    this.held = { keys, identity, problems: Object.freeze(problems), etag: response.headers.get('etag') ?? undefined, ttlMs, fetchedAt: Date.now() };
+    if (held !== undefined && held.identity !== identity) {
       for (const listener of [...this.listeners]) {
         try {
           listener();
         } catch {
-          // A listener's failure is its own; the others still run and the set is already in place.
+          // A listener's failure is its own: the others still run, and the new set is in place.
         }
       }
     }
-  }
-
-  /** How long the answer's set is trusted: `max-age` minus `Age`, clamped; `fallback` when Cache-Control says nothing of it. */
-  private cacheTtl(headers: Headers, fallback: number): number {
-    const directives = (headers.get('cache-control') ?? '')
-      .toLowerCase()
-      .split(',')
-      .map((part) => part.trim());
-    if (directives.some((part) => part === 'no-store' || part.startsWith('no-cache'))) return this.minCacheMs;
-    const maxAge = directives.map((part) => /^max-age\s*=\s*"?(\d{1,10})"?$/.exec(part)?.[1]).find((seconds) => seconds !== undefined);
-    if (maxAge === undefined) return Math.min(Math.max(fallback, this.minCacheMs), this.maxCacheMs);
-    const age = /^\d{1,10}$/.test(headers.get('age') ?? '') ? Number(headers.get('age')) : 0;
-    return Math.min(Math.max((Number(maxAge) - age) * 1000, this.minCacheMs), this.maxCacheMs);
+    return ttlMs;
   }
 }
