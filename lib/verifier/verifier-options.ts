@@ -7,8 +7,8 @@ import { checkKnownKeys, configurationError, type KnownOptions, missingOr } from
 import { checkKeyFitsAlgorithm, HMAC_KEY_BYTES, toKeyObject } from '../options/access-token-keys';
 import { resolveLogger, resolveTelemetry } from '../options/observability';
 import type { AuthLogger, KeyInput, TelemetryOptions } from '../options/types';
-import type { SubscriberLike } from '../revocation/redis-revocation-feed';
 import type { ScriptRunnerClient } from '../redis/script-client';
+import type { SubscriberLike } from '../revocation/redis-revocation-feed';
 import { type AccessTokenAlgorithm, KID_PATTERN } from '../tokens/signing-keys';
 
 /** The part of an ioredis `Redis` or `Cluster` the verifier uses: scripts, and a duplicate to subscribe on. */
@@ -74,10 +74,7 @@ export interface VerifierOptions {
 }
 
 /** Where the verifier's keys come from, resolved. */
-export type VerifierKeys =
-  | { kind: 'jwks'; uri: string }
-  | { kind: 'keys'; byKid: ReadonlyMap<string, KeyObject> }
-  | { kind: 'secret'; key: KeyObject };
+export type VerifierKeys = { kind: 'jwks'; uri: string } | { kind: 'keys'; byKid: ReadonlyMap<string, KeyObject> } | { kind: 'secret'; key: KeyObject };
 
 /** The validated options. */
 export interface VerifierSettings {
@@ -109,7 +106,21 @@ const KNOWN = {
   logger: true,
 } satisfies KnownOptions<VerifierOptions>;
 
-const ALGORITHMS: ReadonlySet<string> = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+const ALGORITHMS: ReadonlySet<string> = new Set([
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]);
 
 /** A TypeError (or RangeError) naming the option, coded `code`. */
 function invalid(message: string, code: ConfigurationErrorCode = ErrorCodes.ERR_INVALID_OPTION, kind: 'type' | 'range' = 'type'): Error {
@@ -153,7 +164,9 @@ function keysOf(value: unknown, algorithms: readonly AccessTokenAlgorithm[]): Re
     const at = `keys[${index}]`;
     const { kid, publicKey } = (entry ?? {}) as { kid?: unknown; publicKey?: unknown };
     if (typeof kid !== 'string' || !KID_PATTERN.test(kid) || byKid.has(kid)) {
-      throw invalid(`\`${at}.kid\` must be 1 to 64 printable ASCII characters, each kid once; received ${describeValue(kid)}. Use the kids of the auth service's JWKS.`);
+      throw invalid(
+        `\`${at}.kid\` must be 1 to 64 printable ASCII characters, each kid once; received ${describeValue(kid)}. Use the kids of the auth service's JWKS.`,
+      );
     }
     const key = toKeyObject(`${at}.publicKey`, publicKey, 'public');
     if (!algorithms.some((alg) => fits(key, alg))) {
@@ -178,7 +191,10 @@ function secretOf(value: unknown, algorithms: readonly AccessTokenAlgorithm[]): 
   const bytes = typeof value === 'string' ? Buffer.from(value) : Buffer.isBuffer(value) ? value : undefined;
   const needed = Math.max(...algorithms.map((alg) => HMAC_KEY_BYTES[alg] ?? Number.POSITIVE_INFINITY));
   if (!Number.isFinite(needed)) {
-    throw invalid("`secret` verifies HS256/384/512 tokens only: `algorithms` must name only those. With asymmetric keys pass `jwksUri` or `keys`.", ErrorCodes.ERR_INCOMPATIBLE_OPTIONS);
+    throw invalid(
+      '`secret` verifies HS256/384/512 tokens only: `algorithms` must name only those. With asymmetric keys pass `jwksUri` or `keys`.',
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+    );
   }
   if (bytes === undefined || bytes.length < needed) {
     throw invalid(`\`secret\` must be the auth service's accessToken.secret, at least ${needed} bytes; received ${describeValue(value, false)}.`);
@@ -205,7 +221,10 @@ function feedKeyOf(value: unknown): KeyObject {
  */
 export function resolveVerifierOptions(options: VerifierOptions): VerifierSettings {
   if (options === null || typeof options !== 'object') {
-    throw invalid(`options must be an object; received ${describeValue(options)}. Call createVerifier({ jwksUri, algorithms, redis, revocation }).`, missingOr(options));
+    throw invalid(
+      `options must be an object; received ${describeValue(options)}. Call createVerifier({ jwksUri, algorithms, redis, revocation }).`,
+      missingOr(options),
+    );
   }
   checkKnownKeys('', options, KNOWN, 'createVerifier');
   const algorithms = algorithmsOf(options.algorithms);
@@ -240,13 +259,20 @@ export function resolveVerifierOptions(options: VerifierOptions): VerifierSettin
   checkKnownKeys('redis', redis, { client: true, prefix: true, commandTimeoutMs: true }, 'createVerifier');
   const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = redis;
   if (!client || typeof client.evalsha !== 'function' || typeof client.duplicate !== 'function') {
-    throw invalid(`\`redis.client\` must be an ioredis Redis or Cluster; received ${describeValue(client)}. Pass { client: new Redis(process.env.REDIS_URL) }.`, missingOr(client));
+    throw invalid(
+      `\`redis.client\` must be an ioredis Redis or Cluster; received ${describeValue(client)}. Pass { client: new Redis(process.env.REDIS_URL) }.`,
+      missingOr(client),
+    );
   }
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     throw invalid(`\`redis.prefix\` must be the auth service's RedisStore prefix (a string without '{' or '}'); received ${describeValue(prefix)}.`);
   }
   if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > 60_000) {
-    throw invalid(`\`redis.commandTimeoutMs\` must be a whole number of milliseconds from 1 to 60000; received ${describeValue(commandTimeoutMs)}.`, ErrorCodes.ERR_INVALID_OPTION, 'range');
+    throw invalid(
+      `\`redis.commandTimeoutMs\` must be a whole number of milliseconds from 1 to 60000; received ${describeValue(commandTimeoutMs)}.`,
+      ErrorCodes.ERR_INVALID_OPTION,
+      'range',
+    );
   }
   const revocation = options.revocation as VerifierOptions['revocation'] | undefined;
   if (revocation === null || typeof revocation !== 'object') {
@@ -255,7 +281,11 @@ export function resolveVerifierOptions(options: VerifierOptions): VerifierSettin
   checkKnownKeys('revocation', revocation, { feedKey: true, maxStaleness: true }, 'createVerifier');
   const maxStalenessMs = parseDuration(revocation.maxStaleness ?? '5s');
   if (maxStalenessMs === undefined || maxStalenessMs < 200 || maxStalenessMs > 60_000) {
-    throw invalid(`\`revocation.maxStaleness\` must be from 200ms to 1m; received ${describeValue(revocation.maxStaleness)}.`, ErrorCodes.ERR_INVALID_OPTION, 'range');
+    throw invalid(
+      `\`revocation.maxStaleness\` must be from 200ms to 1m; received ${describeValue(revocation.maxStaleness)}.`,
+      ErrorCodes.ERR_INVALID_OPTION,
+      'range',
+    );
   }
   return {
     keys,
