@@ -108,7 +108,8 @@ function keyPicker(settings: VerifierSettings, jwks: JwksClient | undefined): (h
 export function createVerifier(options: VerifierOptions): Verifier {
   const settings = resolveVerifierOptions(options);
   const algorithms = [...settings.algorithms];
-  const jwks = settings.keys.kind === 'jwks' ? new JwksClient({ uri: settings.keys.uri, algorithms }) : undefined;
+  const jwks =
+    settings.keys.kind === 'jwks' ? new JwksClient({ uri: settings.keys.uri, algorithms, unknownKidCooldownMs: settings.keys.cooldownMs }) : undefined;
   const verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   // A key that left the set verifies nothing from then on, tokens it verified before included.
   jwks?.onChange(() => verified.clear());

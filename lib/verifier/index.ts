@@ -11,6 +11,7 @@ import '../express-augmentation';
 export { AuthError, ErrorCodes, InvalidAccessTokenError, StoreUnavailableError } from '../errors';
 export type { AuthInfo, RequireAuthOptions } from '../http/require-auth';
 export type { HealthReport } from '../observability/health';
+export type { SubscriberLike } from '../revocation/redis-revocation-feed';
 export type { AccessTokenPayload } from '../tokens/access-token-verification';
 export type { AccessTokenAlgorithm } from '../tokens/signing-keys';
 export { createVerifier, type Verifier } from './create-verifier';

@@ -209,10 +209,14 @@ async function readBody(response: Response): Promise<string> {
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_BODY_BYTES) throw new Error(tooLarge); // leaving the loop cancels the stream
-    chunks.push(chunk);
+  const reader = response.body?.getReader();
+  for (let read = await reader?.read(); read !== undefined && !read.done; read = await reader?.read()) {
+    size += read.value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      void reader?.cancel().catch(ignore);
+      throw new Error(tooLarge);
+    }
+    chunks.push(read.value);
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -7,15 +7,30 @@ import { checkKnownKeys, configurationError, type KnownOptions, missingOr } from
 import { checkKeyFitsAlgorithm, HMAC_KEY_BYTES, toKeyObject } from '../options/access-token-keys';
 import { resolveLogger, resolveTelemetry } from '../options/observability';
 import type { AuthLogger, KeyInput, TelemetryOptions } from '../options/types';
-import type { ScriptRunnerClient } from '../redis/script-client';
 import type { SubscriberLike } from '../revocation/redis-revocation-feed';
 import { type AccessTokenAlgorithm, KID_PATTERN } from '../tokens/signing-keys';
 
-/** The part of an ioredis `Redis` or `Cluster` the verifier uses: scripts, and a duplicate to subscribe on. */
-export interface VerifierRedisClient extends ScriptRunnerClient {
+/**
+ * The part of an ioredis `Redis` or `Cluster` the verifier uses: scripts, and a duplicate to subscribe
+ * on. Any ioredis client fits; the type is structural so this package does not force an ioredis version on you.
+ */
+export interface VerifierRedisClient {
+  /** ioredis status: `wait` (lazyConnect), `connecting`, `ready`, `reconnecting`, `end`, ... */
+  readonly status: string;
+  /** Connects a `lazyConnect` client. */
+  connect(): Promise<unknown>;
+  /** Probes a Redis that stopped answering. */
+  ping(): Promise<unknown>;
+  /** Runs a loaded script by its SHA-1. */
+  evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /** Loads and runs a script, after a `NOSCRIPT` answer. */
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /** A new connection with the same options: the revocation feed's subscriber. */
   duplicate(): SubscriberLike;
-  once(event: 'end', listener: () => void): unknown;
-  off(event: 'end', listener: () => void): unknown;
+  /** Waits for the connection to be ready, or to end for good. */
+  once(event: 'ready' | 'end', listener: () => void): unknown;
+  /** Stops waiting for `ready` or `end`. */
+  off(event: 'ready' | 'end', listener: () => void): unknown;
 }
 
 /**
@@ -45,6 +60,11 @@ export interface VerifierOptions {
   secret?: string | Buffer;
   /** The only algorithms accepted, e.g. `['ES256']`. Required. */
   algorithms: AccessTokenAlgorithm[];
+  /**
+   * With `jwksUri`: the shortest time between two fetches of the JWKS that a token with an unknown
+   * `kid` (a key the auth service just started signing with) may cause. Defaults to `'30s'`; `0` to `'10m'`.
+   */
+  keyRefetchCooldown?: Duration;
   /** The `iss` every token must carry: the auth service's `accessToken.issuer`. */
   issuer?: string;
   /** The `aud` every token must carry (one of): the auth service's `accessToken.audience`. */
@@ -74,7 +94,10 @@ export interface VerifierOptions {
 }
 
 /** Where the verifier's keys come from, resolved. */
-export type VerifierKeys = { kind: 'jwks'; uri: string } | { kind: 'keys'; byKid: ReadonlyMap<string, KeyObject> } | { kind: 'secret'; key: KeyObject };
+export type VerifierKeys =
+  | { kind: 'jwks'; uri: string; cooldownMs: number }
+  | { kind: 'keys'; byKid: ReadonlyMap<string, KeyObject> }
+  | { kind: 'secret'; key: KeyObject };
 
 /** The validated options. */
 export interface VerifierSettings {
@@ -94,6 +117,7 @@ export interface VerifierSettings {
 
 const KNOWN = {
   jwksUri: true,
+  keyRefetchCooldown: true,
   keys: true,
   secret: true,
   algorithms: true,
@@ -153,6 +177,18 @@ function jwksUriOf(value: unknown): string {
     );
   }
   return url.href;
+}
+
+function cooldownOf(value: unknown): number {
+  const ms = parseDuration(value ?? '30s');
+  if (ms === undefined || ms > 600_000) {
+    throw invalid(
+      `\`keyRefetchCooldown\` must be a duration from 0 to 10 minutes, such as '30s'; received ${describeValue(value)}.`,
+      ErrorCodes.ERR_INVALID_OPTION,
+      'range',
+    );
+  }
+  return ms;
 }
 
 function keysOf(value: unknown, algorithms: readonly AccessTokenAlgorithm[]): ReadonlyMap<string, KeyObject> {
@@ -238,7 +274,7 @@ export function resolveVerifierOptions(options: VerifierOptions): VerifierSettin
   }
   const keys: VerifierKeys =
     sources[0] === 'jwksUri'
-      ? { kind: 'jwks', uri: jwksUriOf(options.jwksUri) }
+      ? { kind: 'jwks', uri: jwksUriOf(options.jwksUri), cooldownMs: cooldownOf(options.keyRefetchCooldown) }
       : sources[0] === 'keys'
         ? { kind: 'keys', byKid: keysOf(options.keys, algorithms) }
         : { kind: 'secret', key: secretOf(options.secret, algorithms) };
