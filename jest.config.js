@@ -30,6 +30,8 @@ const EXPRESS4_SUITES = [
   'events',
   // Sessions' device and network labels over HTTP: X-Forwarded-For and trust proxy as each Express major reads them.
   'session-labels',
+  // JwksClient against createAuth's own JWKS route: conditional requests answered by each Express major's req.fresh.
+  'jwks-client',
   // What an error tells: configuration errors, and the 503s the router answers.
   'error-messages',
   // Durations through createAuth, and an access-token ttl in milliseconds refused before any login.

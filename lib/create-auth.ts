@@ -13,6 +13,7 @@ import { watchState } from './observability/state-watch';
 import { createTelemetry } from './observability/telemetry';
 import { configurationError } from './option-checks';
 import { type AuthOptions, resolveOptions } from './options';
+import { revocationChannelKey } from './revocation/revocation-channel-mac';
 import type { ClaimsUpdate } from './sessions/claims-update';
 import { SessionService } from './sessions/session-service';
 import type { SessionRecord } from './store/session-store';
@@ -247,6 +248,20 @@ export interface Auth {
    * ```
    */
   close(): Promise<void>;
+  /**
+   * The key that authenticates this deployment's revocation channel, for other services'
+   * `createVerifier({ revocation: { feedKey } })`: 43 base64url characters, derived one-way from
+   * `refreshToken.secret` (it cannot sign an access token nor make a refresh cookie). Keep it like a
+   * secret: with it and publish access to Redis, one could forge revocations (refusing tokens) or
+   * hide that a verifier's feed is stale.
+   *
+   * @example
+   * ```ts
+   * // Once, in the auth service: print it into the other services' secrets.
+   * console.log(`REVOCATION_FEED_KEY=${auth.revocationFeedKey()}`);
+   * ```
+   */
+  revocationFeedKey(): string;
 }
 
 function requireId(method: string, name: string, value: unknown): void {
@@ -328,6 +343,7 @@ export function createAuth(options: AuthOptions): Auth {
     requireAuth,
     events,
     ready: () => sessions.feed.ready(),
+    revocationFeedKey: () => revocationChannelKey(config.refreshToken.successorKey).export().toString('base64url'),
     health,
     healthHandler: () => createHealthHandler(health),
     async revokeSession(sessionId) {

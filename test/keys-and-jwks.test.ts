@@ -1,4 +1,4 @@
-// Access-token keys: rotation with `accessToken.keys`, kid selection and what it refuses, RFC 9068 typ, the JWKS, and the recipe for checking our tokens elsewhere.
+// Access-token keys: rotation with `accessToken.keys`, kid selection and what it refuses, RFC 9068 typ, the JWKS, and other services checking our tokens with the verifier.
 import { constants, createHash, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, sign, verify } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,21 @@ import { type AccessTokenKeyOptions, resolveOptions } from '../lib/options';
 import { appClaims } from '../lib/shared/claims';
 import { type AccessTokenCodec, createAccessTokenCodec } from '../lib/tokens/access-token';
 import { jwkThumbprint } from '../lib/tokens/signing-keys';
-import { ACCESS_SECRET, authOptions, closeMemoryStores, expectAccessRejected, login, me, memoryStore, refresh, refreshCookieOf } from './support/harness';
+import { createVerifier, type Verifier } from '../lib/verifier';
+import {
+  ACCESS_SECRET,
+  authOptions,
+  closeClients,
+  closeMemoryStores,
+  expectAccessRejected,
+  login,
+  me,
+  memoryStore,
+  redisClient,
+  refresh,
+  refreshCookieOf,
+  uniquePrefix,
+} from './support/harness';
 
 const auths: Auth[] = [];
 afterAll(async () => {
@@ -672,58 +686,16 @@ test('jwkThumbprint matches the RFC 7638 §3.1 example', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The recipe of docs/keys.md: checking our access tokens in another service, from the published JWKS.
-// jsonwebtoken covers RS*, PS* and ES*; for EdDSA use `jose` (jwtVerify + createRemoteJWKSet).
+// Another service checking our tokens from the published JWKS: express-refresh-tokens/verifier.
 // ---------------------------------------------------------------------------------------------
 
-// import { createPublicKey, type KeyObject } from 'node:crypto';
-// import jwt from 'jsonwebtoken';
-
-/** A published key, as much of it as this code reads (a type alias, so it fits `createPublicKey`). */
-type Jwk = { kty: string; kid?: string; alg?: string; use?: string; crv?: string; n?: string; e?: string; x?: string; y?: string };
-
-/** Checks access tokens issued by the auth service against its JWKS: key by kid, algorithm pinned. */
-function createJwksVerifier(options: {
-  jwksUrl: string; // e.g. 'https://auth.example/auth/.well-known/jwks.json'
-  algorithm: 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512';
-  issuer?: string;
-  audience?: string;
-  minRefetchMs?: number; // how soon an unknown kid may refetch the JWKS (default: a minute)
-}) {
-  let keys = new Map<string, KeyObject>();
-  let fetchedAt = -Infinity;
-
-  async function fetchKeys(): Promise<void> {
-    fetchedAt = Date.now();
-    const res = await fetch(options.jwksUrl);
-    if (!res.ok) throw new Error(`JWKS answered ${res.status}`);
-    const jwks = (await res.json()) as { keys: Jwk[] };
-    keys = new Map(
-      jwks.keys
-        .filter((jwk) => jwk.alg === options.algorithm && typeof jwk.kid === 'string')
-        .map((jwk) => [jwk.kid as string, createPublicKey({ key: jwk, format: 'jwk' })]),
-    );
-  }
-
-  return async function verifyAccessToken(token: string): Promise<jwt.JwtPayload> {
-    const header = jwt.decode(token, { complete: true })?.header;
-    if (!header || typeof header.kid !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ ?? '')) {
-      throw new Error('not an access token');
-    }
-    // A new kid means the service rotated its key: refetch, but not more than once per minRefetchMs.
-    if (!keys.has(header.kid) && Date.now() - fetchedAt >= (options.minRefetchMs ?? 60_000)) await fetchKeys();
-    const key = keys.get(header.kid);
-    if (!key) throw new Error('unknown kid');
-    const payload = jwt.verify(token, key, { algorithms: [options.algorithm], issuer: options.issuer, audience: options.audience });
-    if (typeof payload === 'string') throw new Error('not an access token');
-    return payload; // payload.sub is the user id, payload.sid the session id
-  };
-}
-// ---------------------------------------------------------------------------------------------
-
-describe.each(['RS256', 'ES256', 'PS256'] as const)('the recipe of docs/keys.md for another service, %s', (algorithm) => {
+describe.each(['RS256', 'ES256', 'PS256', 'EdDSA'] as const)('another service with the verifier and the JWKS, %s', (algorithm) => {
   const pair = (): KeyPair =>
-    algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    algorithm === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      : algorithm === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyA = pair();
   const keyB = pair();
   const ISSUER = 'https://auth.example';
@@ -731,7 +703,9 @@ describe.each(['RS256', 'ES256', 'PS256'] as const)('the recipe of docs/keys.md 
   let server: Server;
   let jwksUrl: string;
   let current: Express;
+  let feedKey: string;
   let jwksRequests = 0;
+  let rotate: () => void;
 
   beforeAll(async () => {
     const store = memoryStore();
@@ -745,6 +719,7 @@ describe.each(['RS256', 'ES256', 'PS256'] as const)('the recipe of docs/keys.md 
       ],
     });
     current = before.app;
+    feedKey = before.auth.revocationFeedKey();
     // The auth service: whichever version is "deployed" answers; the JWKS requests are counted.
     server = createServer((req, res) => {
       if (req.url === JWKS_PATH) jwksRequests += 1;
@@ -756,55 +731,68 @@ describe.each(['RS256', 'ES256', 'PS256'] as const)('the recipe of docs/keys.md 
       current = after.app;
     };
   });
-  let rotate: () => void;
 
   afterAll(async () => {
+    await Promise.all(verifiers.splice(0).map((verifier) => verifier.close()));
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeClients();
   });
 
-  test('verifies our tokens, refuses forged and tampered ones, and picks up a rotated key', async () => {
-    const verifyAccessToken = createJwksVerifier({ jwksUrl, algorithm, issuer: ISSUER, audience: AUDIENCE, minRefetchMs: 0 });
+  const verifiers: Verifier[] = [];
+  /** The other service: GET /orders behind the verifier (keys from the JWKS; its feed on a Redis of its own here). */
+  async function otherService(keyRefetchCooldown: string | number): Promise<(token: string) => request.Test> {
+    const verifier = createVerifier({
+      jwksUri: jwksUrl,
+      keyRefetchCooldown,
+      algorithms: [algorithm],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      redis: { client: await redisClient(), prefix: uniquePrefix() },
+      revocation: { feedKey },
+    });
+    verifiers.push(verifier);
+    await verifier.ready();
+    const app = express();
+    app.get('/orders', verifier.requireAuth(), (req, res) => res.json({ user: req.auth?.userId, iss: req.auth?.payload.iss }));
+    return (token) => request(app).get('/orders').set('Authorization', `Bearer ${token}`);
+  }
+
+  test('verifies our tokens, refuses forged, tampered, HS-signed and untyped ones, and picks up a rotated key after one refetch', async () => {
+    const orders = await otherService(0);
     const first = (await login(current)).accessToken;
-    const payload = await verifyAccessToken(first);
-    expect(payload.sub).toBe('user-alice');
-    expect(payload.iss).toBe(ISSUER);
-    expect(jwksRequests).toBe(1);
-    await verifyAccessToken(first);
-    expect(jwksRequests).toBe(1); // cached
+    const fetchedAtStart = jwksRequests;
+    expect((await orders(first)).body).toEqual({ user: 'user-alice', iss: ISSUER });
+    expect((await orders(first)).status).toBe(200);
+    expect(jwksRequests).toBe(fetchedAtStart); // the keys were fetched at start, and are kept
 
-    // Forged with another key under our kid; tampered; wrong algorithm; wrong typ.
+    // Forged with another key under our kid; tampered; the HS256 confusion; a plain JWT.
     const forger = pair();
-    await expect(verifyAccessToken(signJws(algorithm, headerOf(first), payloadOf(first), forger.privateKey))).rejects.toThrow(/invalid signature/);
+    expect((await orders(signJws(algorithm, headerOf(first), payloadOf(first), forger.privateKey))).status).toBe(401);
     const [h, , s] = first.split('.');
-    await expect(verifyAccessToken(`${h}.${b64({ ...payloadOf(first), sub: 'user-bob' })}.${s}`)).rejects.toThrow(/invalid signature/);
+    expect((await orders(`${h}.${b64({ ...payloadOf(first), sub: 'user-bob' })}.${s}`)).status).toBe(401);
     const hs = jwt.sign(payloadOf(first), 'secret', { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid: 'key-a' } });
-    await expect(verifyAccessToken(hs)).rejects.toThrow(/invalid algorithm/);
-    const plainJwt = signJws(algorithm, { ...headerOf(first), typ: 'JWT' }, payloadOf(first), keyA.privateKey);
-    await expect(verifyAccessToken(plainJwt)).rejects.toThrow(/not an access token/);
+    expect((await orders(hs)).status).toBe(401);
+    expect((await orders(signJws(algorithm, { ...headerOf(first), typ: 'JWT' }, payloadOf(first), keyA.privateKey))).status).toBe(401);
 
-    // The service rotates to B: the first B token triggers one refetch; A's tokens still verify.
+    // The service rotates to B: the first B token makes one refetch, and passes; A's tokens still do.
     rotate();
     const second = (await login(current)).accessToken;
     expect(headerOf(second).kid).toBe('key-b');
-    expect((await verifyAccessToken(second)).sub).toBe('user-alice');
-    expect(await verifyAccessToken(first)).toBeDefined();
-    const requestsAfterRotation = jwksRequests;
-    await expect(verifyAccessToken(signJws(algorithm, { ...headerOf(second), kid: 'key-z' }, payloadOf(second), keyB.privateKey))).rejects.toThrow(
-      /unknown kid/,
-    );
-    expect(jwksRequests).toBe(requestsAfterRotation + 1); // an unknown kid refetches (minRefetchMs: 0 here)
+    const beforeRotation = jwksRequests;
+    expect((await orders(second)).status).toBe(200);
+    expect(jwksRequests).toBe(beforeRotation + 1);
+    expect((await orders(first)).status).toBe(200);
   });
 
-  test('with the default minRefetchMs, unknown kids do not hammer the JWKS', async () => {
-    const verifyAccessToken = createJwksVerifier({ jwksUrl, algorithm, issuer: ISSUER, audience: AUDIENCE });
+  test('unknown kids do not hammer the JWKS: within the cooldown they are refused without a fetch', async () => {
+    const orders = await otherService('30s');
     const token = (await login(current)).accessToken;
-    await verifyAccessToken(token);
+    expect((await orders(token)).status).toBe(200);
     const requests = jwksRequests;
-    for (let i = 0; i < 5; i++) {
-      await expect(verifyAccessToken(signJws(algorithm, { ...headerOf(token), kid: `nope-${i}` }, payloadOf(token), keyB.privateKey))).rejects.toThrow(
-        /unknown kid/,
-      );
-    }
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => orders(signJws(algorithm, { ...headerOf(token), kid: `nope-${i}` }, payloadOf(token), keyB.privateKey))),
+    );
+    expect(answers.map((res) => res.status)).toEqual([401, 401, 401, 401, 401]);
     expect(jwksRequests).toBe(requests);
   });
 });

@@ -181,6 +181,8 @@ test('the tarball holds dist/ and no sources, tests or fixtures', () => {
   expect(listing).toContain('package/dist/index.d.ts');
   expect(listing).toContain('package/dist/browser/client/index.js');
   expect(listing).toContain('package/dist/browser/client/index.d.ts');
+  expect(listing).toContain('package/dist/verifier/index.js');
+  expect(listing).toContain('package/dist/verifier/index.d.ts');
   expect(listing).toContain('package/dist/browser/package.json');
   expect(listing).toContain('package/LICENSE');
   expect(listing).not.toMatch(/package\/(lib|test|example-app)\//);
@@ -252,9 +254,9 @@ test.each(SERVER_MATRIX)(
     const dir = consumerDir(server.consumer);
     expect(installedMajor(join(dir, 'node_modules', 'ioredis'))).toBe(server.ioredis);
     // consumer.mts/.cts: req.auth in a handler; auth-events.mts: every event's payload; jwks.mts: keys into createPublicKey;
-    // redis-store.mts: a Redis and a Cluster client. Their @ts-expect-error lines fail the check if unused.
+    // redis-store.mts: a Redis and a Cluster client; verifier.mts: express-refresh-tokens/verifier. Their @ts-expect-error lines fail the check if unused.
     // The broken files, compiled in the same program, must fail with exactly these errors, or the check proves nothing.
-    const good = ['consumer.mts', 'consumer.cts', 'auth-events.mts', 'jwks.mts', 'redis-store.mts'];
+    const good = ['consumer.mts', 'consumer.cts', 'auth-events.mts', 'jwks.mts', 'redis-store.mts', 'verifier.mts'];
     const compilation = compile(dir, typescript, nodeTypes, serverFlags, [...good, ...Object.keys(BROKEN_SERVER)]);
     expectVersions(compilation, typescript, nodeTypes);
     expect(compilation.errors).toEqual([

@@ -7,7 +7,8 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { type Auth, AuthError, type AuthOptions, createAuth, RedisStore } from '../lib';
 import { redisKeys } from '../lib/redis/keys';
-import * as scripts from '../lib/store/redis-scripts';
+import * as logScripts from '../lib/revocation/redis-log-scripts';
+import * as sessionScripts from '../lib/store/redis-scripts';
 import { createDpopKey, type DpopClientKey, dpopProof } from './support/dpop-client';
 import { authOptions, buildApp, COOKIE, expectAccessRejected, refreshCookieOf } from './support/harness';
 import { startRedisServer } from './support/redis-process';
@@ -238,7 +239,7 @@ describe('round trips per operation (MONITOR)', () => {
       await auth.ready();
 
       const scriptNames = new Map<string, string>();
-      for (const [name, source] of Object.entries(scripts)) {
+      for (const [name, source] of [...Object.entries(sessionScripts), ...Object.entries(logScripts)]) {
         if (typeof source !== 'string') continue;
         scriptNames.set(createHash('sha1').update(source).digest('hex'), name);
         scriptNames.set(source, name);

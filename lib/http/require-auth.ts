@@ -9,6 +9,8 @@ import type { Telemetry } from '../observability/telemetry';
 import { checkKnownKeys, configurationError, type KnownOptions } from '../option-checks';
 import type { RevocationFeed, RevocationVerdict } from '../revocation/revocation-feed';
 import type { AccessTokenCodec, AccessTokenPayload } from '../tokens/access-token';
+import { UnknownKeyError } from '../tokens/access-token-verification';
+import type { AccessTokenAlgorithm } from '../tokens/signing-keys';
 import type { VerifiedToken, VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { ensureFallbackErrorHandler, toAuthError } from './error-handling';
 import { insufficientAuthentication, type StepUpRequirement, stepUpRequirement, unmetStepUp } from './step-up';
@@ -104,7 +106,14 @@ const TOKEN_PARAMETER = 'access_token';
 
 /** Everything requireAuth needs from the auth instance. */
 export interface RequireAuthDeps {
-  codec: AccessTokenCodec;
+  /** What verifies a token (createAuth's codec, or a verifier's keys). */
+  codec: Pick<AccessTokenCodec, 'verify'>;
+  /**
+   * For a verifier whose keys are fetched: fetches them again (at most once per bounded interval) when a
+   * token names a `kid` not held yet, resolving with whether that `kid` is known now; the token is then
+   * verified again. Absent for createAuth, whose keys are configured: an unknown `kid` is refused at once.
+   */
+  fetchKey?: ((kid: string, alg: AccessTokenAlgorithm) => Promise<boolean>) | undefined;
   /** The auth instance's cache of verified tokens, shared by all its requireAuth middlewares. */
   verified: VerifiedTokenCache;
   feed: RevocationFeed;
@@ -178,7 +187,7 @@ function tokenElsewhere(req: Request, headers: Request['headers']): boolean {
 export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOptions = {}) {
   const stepUp = checkRequireAuthOptions(options);
   const optional = options.optional === true;
-  const { codec, verified, feed, events, realm, telemetry } = deps;
+  const { codec, verified, feed, events, realm, telemetry, fetchKey } = deps;
 
   /**
    * Counts a refusal and passes it on, after making sure the app answers it as JSON should none of its
@@ -254,12 +263,41 @@ export function createRequireAuth(deps: RequireAuthDeps, options: RequireAuthOpt
       try {
         token = verified.add(jwt, codec.verify(jwt));
       } catch (error) {
-        const refusal = error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token');
-        return refuse(req, next, refusal.code === ErrorCodes.ERR_ACCESS_TOKEN_EXPIRED ? 'expired' : 'invalid', bearerChallenge(realm, refusal));
+        // A verifier that fetches its keys may not hold a new one yet: it fetches them (bounded), then verifies again.
+        if (fetchKey !== undefined && error instanceof UnknownKeyError) return afterKeyFetch(req, jwt, error, next);
+        return refuseToken(req, next, error);
       }
     }
+    judge(req, token, next);
+  };
+
+  /** Asks the feed about a verified token, and answers. */
+  function judge(req: Request, token: VerifiedToken, next: NextFunction): void {
     const verdict = feed.verdict(token.payload.sid, token.payload.sub, token.authTime, token.claimsTime);
     if (verdict === 'loading') return afterLoad(req, token, next);
     conclude(req, token, verdict, next);
-  };
+  }
+
+  /** Refuses a token that did not verify (401 `invalid_token`, its reason as the cause). */
+  function refuseToken(req: Request, next: NextFunction, error: unknown): void {
+    const refusal = error instanceof InvalidAccessTokenError ? error : new InvalidAccessTokenError('invalid token');
+    refuse(req, next, refusal.code === ErrorCodes.ERR_ACCESS_TOKEN_EXPIRED ? 'expired' : 'invalid', bearerChallenge(realm, refusal));
+  }
+
+  /** Verifies a token again once the verifier has fetched its keys for the `kid` it names (refused when still unknown). */
+  function afterKeyFetch(req: Request, jwt: string, unknown: UnknownKeyError, next: NextFunction): void {
+    (fetchKey as NonNullable<typeof fetchKey>)(unknown.kid, unknown.alg).then(
+      (known) => {
+        if (!known) return refuseToken(req, next, unknown);
+        let token: VerifiedToken;
+        try {
+          token = verified.add(jwt, codec.verify(jwt));
+        } catch (error) {
+          return refuseToken(req, next, error);
+        }
+        judge(req, token, next);
+      },
+      () => refuseToken(req, next, unknown),
+    );
+  }
 }

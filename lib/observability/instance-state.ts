@@ -7,7 +7,8 @@ import type { SessionStore, StoreStatus } from '../store/session-store';
 /** Where an instance's state is read: its revocation feed and store, and how stale the feed may grow (`revocation.maxStaleness`). */
 export interface StateSources {
   readonly feed: RevocationFeed;
-  readonly store: SessionStore;
+  /** Only its connection state is read. */
+  readonly store: Pick<SessionStore, 'status'>;
   readonly maxStalenessMs: number;
 }
 

@@ -25,7 +25,7 @@ const ASYMMETRIC_KEY_TYPES: Partial<Record<AccessTokenAlgorithm, { types: string
 
 const MIN_RSA_BITS = 2048;
 
-function toKeyObject(option: string, value: unknown, kind: 'private' | 'public'): KeyObject {
+export function toKeyObject(option: string, value: unknown, kind: 'private' | 'public'): KeyObject {
   if (value instanceof KeyObject) {
     if (value.type !== kind)
       fail('type', option, `must be a ${kind} key; received a ${value.type} KeyObject`, `Pass the ${kind} key.`, ErrorCodes.ERR_INVALID_KEY);
@@ -53,7 +53,7 @@ function toKeyObject(option: string, value: unknown, kind: 'private' | 'public')
   }
 }
 
-function checkKeyFitsAlgorithm(option: string, key: KeyObject, algorithm: AccessTokenAlgorithm): void {
+export function checkKeyFitsAlgorithm(option: string, key: KeyObject, algorithm: AccessTokenAlgorithm): void {
   const accepted = ASYMMETRIC_KEY_TYPES[algorithm] as { types: string[]; curve?: string };
   const type = key.asymmetricKeyType ?? 'unknown';
   if (!accepted.types.includes(type)) {

@@ -2,6 +2,7 @@
 import { describeStoreCause, ErrorCodes, StoreUnavailableError } from '../errors';
 import { ConnectionWatch } from '../redis/connection-watch';
 import { randomId } from '../tokens/random-ids';
+import { warnOnce } from '../warn-once';
 import { authenticatedBody, type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
 import {
   type FeedReloadCause,
@@ -49,6 +50,13 @@ export interface RevocationSource {
    */
   heartbeat(epoch: string, retainMs: number, message: string): Promise<{ status: 'ok'; version: number } | { status: 'changed' | 'late' }>;
 }
+
+/** The code of the warning given (once per process) when a channel message fails authentication. */
+const UNAUTHENTICATED_WARNING = 'ERT_FEED_MESSAGE_UNAUTHENTICATED';
+const UNAUTHENTICATED_MESSAGE =
+  'A message on the revocation channel failed authentication and was ignored. Either something publishes there without the key, ' +
+  "or this process's key is not the deployment's: a verifier's revocation.feedKey must be the auth service's auth.revocationFeedKey(), " +
+  'and every auth instance needs the same refreshToken.secret. Revocations still reach this feed by reloading the log, a heartbeat later. (Said once per process.)';
 
 /** Heartbeats remembered while waiting for their message; older ones could not prove freshness anyway. */
 const MAX_PENDING_HEARTBEATS = 16;
@@ -363,7 +371,8 @@ export class RedisRevocationFeed implements RevocationFeed {
   private onMessage(message: string): void {
     // Authenticated before anything else is read: a forgery costs one HMAC and changes nothing.
     const body = authenticatedBody(message, this.mac);
-    const parsed = body === null ? null : parseBody(body);
+    if (body === null) return warnOnce(UNAUTHENTICATED_WARNING, UNAUTHENTICATED_MESSAGE);
+    const parsed = parseBody(body);
     if (parsed === null) return;
     if (parsed.kind === 'revocation') {
       this.apply(parsed.revocation, Date.now());

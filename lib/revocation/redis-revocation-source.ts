@@ -3,26 +3,17 @@ import type { KeyObject } from 'node:crypto';
 import type { RedisKeys } from '../redis/keys';
 import { badReply, expectStrings, late } from '../redis/replies';
 import type { Script } from '../redis/script';
+import type { ScriptArg, ScriptClient } from '../redis/script-client';
+import { REVOCATION_SCRIPTS } from './redis-log-scripts';
 import { RedisRevocationFeed, type RevocationSource, type SubscriberLike } from './redis-revocation-feed';
 import { type ChannelMac, channelMac, signedMessage } from './revocation-channel-mac';
 import type { RevocationFeed, RevocationFeedOptions } from './revocation-feed';
 import { applyRevocation, type Revocation, revocationBody } from './revocation-message-codec';
 
-/** An argument of a script, as RedisStore sends it. */
-type ScriptArg = string | number;
+/** The scripts of the revocation log (redis-log-scripts.ts), compiled. */
+export type RevocationScripts = typeof REVOCATION_SCRIPTS;
 
-/** The scripts of the revocation log (redis-scripts.ts), as RedisStore compiled them. */
-export interface RevocationScripts {
-  logRevocation: Script;
-  publishRevocation: Script;
-  loadStart: Script;
-  loadLogPage: Script;
-  loadUsersPage: Script;
-  heartbeat: Script;
-  readClock: Script;
-}
-
-/** What the log needs of its RedisStore: its keys, scripts, script runner, clock and client. */
+/** What the log needs: its keys, scripts, script runner, clock and client. */
 export interface RevocationBackend {
   readonly keys: RedisKeys;
   readonly scripts: RevocationScripts;
@@ -58,6 +49,29 @@ export class RedisRevocationLog {
   private readonly signers: Array<{ key: KeyObject; mac: ChannelMac }> = [];
 
   constructor(private readonly backend: RevocationBackend) {}
+
+  /**
+   * The log on a client's scripts (RedisStore's, or a verifier's): `client` gives each feed its own
+   * subscriber connection (`duplicate()`), and says when the app closed it.
+   */
+  static on(
+    scripts: ScriptClient,
+    client: { duplicate(): SubscriberLike; once(event: 'end', listener: () => void): unknown; off(event: 'end', listener: () => void): unknown },
+    keys: RedisKeys,
+    waitMs: number,
+  ): RedisRevocationLog {
+    return new RedisRevocationLog({
+      keys,
+      scripts: REVOCATION_SCRIPTS,
+      waitMs,
+      run: (s, scriptKeys, args) => scripts.run(s, scriptKeys, args),
+      clock: scripts.gate.clock,
+      problem: () => scripts.gate.problem,
+      createSubscriber: () => client.duplicate(),
+      onClientEnd: (listener) => client.once('end', listener),
+      offClientEnd: (listener) => client.off('end', listener),
+    });
+  }
 
   /** Opens a feed on this log; it closes by itself when the app closes the store's client. */
   open(options: RevocationFeedOptions): RevocationFeed {

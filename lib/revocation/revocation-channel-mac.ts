@@ -1,7 +1,6 @@
 // Authenticating the revocation channel: a key derived from the refresh secret, a tag on every message, a constant-time check.
 import type { KeyObject } from 'node:crypto';
-import { deriveKey, hmacBase64url } from '../tokens/hashing';
-import { hashesEqual } from '../tokens/refresh-token';
+import { deriveKey, hashesEqual, hmacBase64url } from '../tokens/hashing';
 
 /** The label the channel key is derived under (see {@link deriveKey}). */
 const CHANNEL_KEY_LABEL = 'express-refresh-tokens revocation channel MAC';

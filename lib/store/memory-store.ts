@@ -4,7 +4,7 @@ import { ErrorCodes } from '../errors';
 import { checkKnownKeys, configurationError, type KnownOptions } from '../option-checks';
 import { noReloads } from '../revocation/revocation-feed';
 import { RevocationSet } from '../revocation/revocation-set';
-import { hashesEqual } from '../tokens/refresh-token';
+import { hashesEqual } from '../tokens/hashing';
 import {
   type ClaimsChange,
   type CreatedSession,

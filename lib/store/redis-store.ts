@@ -1,28 +1,13 @@
 // RedisStore: the SessionStore contract on Redis (ioredis Redis or Cluster), one script per operation.
 import type { Store as RateLimitCounters } from 'express-rate-limit';
-import { RedisClock } from '../redis/clock';
-import { CommandGate } from '../redis/command-gate';
-import { type ConnectionLease, watchConnection } from '../redis/connection-watch';
+import type { CommandGate } from '../redis/command-gate';
 import { type RedisKeys, redisKeys } from '../redis/keys';
 import { badReply, expectStrings, late } from '../redis/replies';
 import { type Script, script } from '../redis/script';
+import { ScriptClient } from '../redis/script-client';
 import { RedisRevocationLog } from '../revocation/redis-revocation-source';
 import type { Revocation } from '../revocation/revocation-message-codec';
-import {
-  AMEND_SESSION,
-  CREATE_SESSION,
-  HEARTBEAT,
-  INDEX_SESSION,
-  LOAD_LOG_PAGE,
-  LOAD_START,
-  LOAD_USERS_PAGE,
-  LOG_REVOCATION,
-  PRESENT_TOKEN,
-  PUBLISH_REVOCATION,
-  READ_CLOCK,
-  REVOKE_SESSION,
-  REVOKE_USER,
-} from './redis-scripts';
+import { AMEND_SESSION, CREATE_SESSION, INDEX_SESSION, PRESENT_TOKEN, REVOKE_SESSION, REVOKE_USER } from './redis-scripts';
 import { encodeNewSession, encodeTime, encodeVerification, luaFieldNumber, readSessionRecord } from './redis-session-layout';
 import { type RedisArg, type RedisClientLike, type RedisStoreOptions, redisStoreSettings } from './redis-store-options';
 import { redisKnownAddresses, redisRateLimitStore, type ScriptRunner } from './redis-throttling';
@@ -55,13 +40,6 @@ const SCRIPTS = {
   revokeSession: script(REVOKE_SESSION),
   amendSession: script(AMEND_SESSION),
   revokeUser: script(REVOKE_USER),
-  logRevocation: script(LOG_REVOCATION),
-  publishRevocation: script(PUBLISH_REVOCATION),
-  loadStart: script(LOAD_START),
-  loadLogPage: script(LOAD_LOG_PAGE),
-  loadUsersPage: script(LOAD_USERS_PAGE),
-  heartbeat: script(HEARTBEAT),
-  readClock: script(READ_CLOCK),
 };
 
 /** A deadline that never passes, for the one write that is safe to apply late (discardSession). */
@@ -93,9 +71,9 @@ const SESSION_STATUSES = new Set(['rotated', 'retried', 'revoked', 'reuse']);
 export class RedisStore implements SessionStore {
   private readonly client: RedisClientLike;
   private readonly keys: RedisKeys;
+  /** The client's scripts, run under one command gate (budget, circuit, Redis' clock). */
+  private readonly scripts: ScriptClient;
   private readonly gate: CommandGate;
-  /** The store's hold on the watch of the client's `error` events, released by `close()`. */
-  private readonly connection: ConnectionLease | undefined;
   /** The revocation log: what revocations are written to and the feeds load from. */
   private readonly revocations: RedisRevocationLog;
   /**
@@ -125,21 +103,9 @@ export class RedisStore implements SessionStore {
     const { client, prefix, commandTimeoutMs } = redisStoreSettings(options);
     this.client = client;
     this.keys = redisKeys(prefix);
-    // Listens to the client's `error` events, so failures can name their cause (see ConnectionWatch for what that changes).
-    this.connection = watchConnection(client);
-    const connection = this.connection?.watch;
-    this.gate = new CommandGate(client, commandTimeoutMs, new RedisClock(Math.max(5, commandTimeoutMs / 4)), connection);
-    this.revocations = new RedisRevocationLog({
-      keys: this.keys,
-      scripts: SCRIPTS,
-      waitMs: commandTimeoutMs,
-      run: (s, keys, args) => this.run(s, keys, args),
-      clock: this.gate.clock,
-      problem: () => this.gate.problem,
-      createSubscriber: () => client.duplicate(),
-      onClientEnd: (listener) => client.once('end', listener),
-      offClientEnd: (listener) => client.off('end', listener),
-    });
+    this.scripts = new ScriptClient(client, commandTimeoutMs);
+    this.gate = this.scripts.gate;
+    this.revocations = RedisRevocationLog.on(this.scripts, client, this.keys, commandTimeoutMs);
   }
 
   async createSession(session: NewSession): Promise<CreatedSession | null> {
@@ -295,8 +261,7 @@ export class RedisStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    this.gate.close();
-    this.connection?.release();
+    this.scripts.close();
     await this.revocations.close();
   }
 
@@ -357,15 +322,12 @@ export class RedisStore implements SessionStore {
 
   /** Runs a script within the gate's budget; `args` receives the deadline (Redis clock) for scripts that take one. */
   private run(s: Script, keys: string[], args: (deadline: number) => RedisArg[]): Promise<unknown> {
-    return this.gate.run((deadline) => this.send(s, keys, args(deadline)));
+    return this.scripts.run(s, keys, args);
   }
 
-  /** Sends a script by EVALSHA, loading it with EVAL only when Redis answers NOSCRIPT. */
+  /** Sends a script outside the gate (see ScriptClient.send). */
   private send(s: Script, keys: string[], args: RedisArg[]): Promise<unknown> {
-    return this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(s.source, keys.length, ...keys, ...args);
-    });
+    return this.scripts.send(s, keys, args);
   }
 }
 

@@ -43,3 +43,10 @@ export type HmacHash = 'sha256' | 'sha384' | 'sha512';
 export function hmacBase64url(algorithm: HmacHash, key: KeyObject): HmacFunction {
   return (message) => crypto.createHmac(algorithm, key).update(message).digest('base64url');
 }
+
+/** Compares two hashes (or MACs) in constant time. */
+export function hashesEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && crypto.timingSafeEqual(left, right);
+}

@@ -1,7 +1,7 @@
 // Refresh tokens: `<sessionId>.<generation>.<secret>[.<key thumbprint>].<mac>`, their hashes at rest, successor derivation and the client fingerprints.
-import { type KeyObject, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { addressPrefix } from '../client-address';
-import { deriveKey, type HmacFunction, hmacBase64url, sha256Base64url } from './hashing';
+import { deriveKey, type HmacFunction, hashesEqual, hmacBase64url, sha256Base64url } from './hashing';
 import { randomId } from './random-ids';
 
 const SESSION_ID_BYTES = 16;
@@ -111,13 +111,6 @@ export function hashSecret(secret: string): string {
  */
 export function deriveSuccessor(keys: RefreshTokenKeys, sessionId: string, secret: string): string {
   return keys.successor(`${sessionId}.${secret}`);
-}
-
-/** Compares two hashes in constant time. */
-export function hashesEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /**

@@ -68,6 +68,11 @@ export class VerifiedTokenCache {
     return undefined;
   }
 
+  /** Forgets every token: the keys that verified them changed (a verifier's JWKS dropped one). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   /** Remembers a token that has just been verified and returns its entry. */
   add(token: string, payload: AccessTokenPayload): VerifiedToken {
     const authTime = Math.round(payload.auth_time * 1000);
