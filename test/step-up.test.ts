@@ -199,6 +199,23 @@ describe('step-up mistakes are said clearly', () => {
     expect(() => auth.requireAuth(options as never)).toThrow(message);
   });
 
+  test('a custom store without amendSession: POST /reauth is a 500 whose cause names the missing method; the session goes on', async () => {
+    const causes: unknown[] = [];
+    const bare = memoryStore();
+    Object.assign(bare, { amendSession: undefined });
+    const { app } = testApp(bare, { reauthenticate });
+    app.use(((error, _req, res, _next) => {
+      causes.push(error.cause);
+      res.status(error.status ?? 500).json({ error: error.code });
+    }) as import('express').ErrorRequestHandler);
+    const session = await login(app);
+    const res = await reauth(app, session.accessToken, { password: USERS.alice?.password });
+    expect(res.status).toBe(500);
+    expect(causes[0]).toMatchObject({ code: 'ERR_INCOMPATIBLE_OPTIONS' });
+    expect((causes[0] as Error).message).toMatch(/^POST \/reauth \(a step-up\) needs the store's `amendSession` method/);
+    expect((await me(app, session.accessToken)).status).toBe(200);
+  });
+
   test('createAuth refuses a reauthenticate that is not a function', () => {
     expect(() => testApp(memoryStore(), { reauthenticate: 'yes' as never })).toThrow(/`reauthenticate` must be a function \(req, \{ userId, sessionId \}\)/);
   });

@@ -1,7 +1,5 @@
 // auth.updateClaims: new claims for every live session of a user, and (immediate) the user's older access tokens refused everywhere.
-import { ErrorCodes } from '../errors';
-import { configurationError } from '../option-checks';
-import type { SessionRecord, SessionStore, StoreClock } from '../store/session-store';
+import { optionalStoreMethod, type SessionRecord, type SessionStore, type StoreClock } from '../store/session-store';
 
 /**
  * The claims `auth.updateClaims` gives a user's sessions: one object for every session, or a function
@@ -40,23 +38,6 @@ export async function markJustPast(clock: StoreClock): Promise<{ mark: number; p
   };
 }
 
-/**
- * One of the store's optional methods `updateClaims` needs, bound, or a TypeError (code
- * `ERR_INCOMPATIBLE_OPTIONS`) naming it: a custom store written before they existed lacks them.
- */
-function storeMethod<M extends 'amendSession' | 'markClaimsChanged'>(store: SessionStore, name: M): NonNullable<SessionStore[M]> {
-  const method = store[name];
-  if (typeof method !== 'function') {
-    throw configurationError(
-      'type',
-      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
-      `auth.updateClaims${name === 'markClaimsChanged' ? ' with { immediate: true }' : ''} needs the store's \`${name}\` method, which this store ` +
-        `(${store.constructor?.name ?? 'a custom store'}) does not have. Implement it (see SessionStore.${name}), or use RedisStore or MemoryStore.`,
-    );
-  }
-  return method.bind(store) as NonNullable<SessionStore[M]>;
-}
-
 /** How many times the sessions are listed again for logins that raced the update. */
 const MAX_CATCH_UP_ROUNDS = 10;
 
@@ -77,8 +58,8 @@ const claimsTimeOf = (session: SessionRecord): number => session.claimsUpdatedAt
  */
 export async function updateUserClaims(deps: ClaimsUpdateDeps, userId: string, update: ClaimsUpdate, immediate: boolean): Promise<string[]> {
   const { store, clock } = deps;
-  const amendSession = storeMethod(store, 'amendSession');
-  const markChange = immediate ? storeMethod(store, 'markClaimsChanged') : undefined;
+  const amendSession = optionalStoreMethod(store, 'amendSession', 'auth.updateClaims');
+  const markChange = immediate ? optionalStoreMethod(store, 'markClaimsChanged', 'auth.updateClaims with { immediate: true }') : undefined;
   const { mark, passed } = await markJustPast(clock);
   const updated = new Set<string>();
   const round = async (sessions: SessionRecord[]): Promise<void> => {

@@ -7,6 +7,7 @@ import type { Configuration } from '../options';
 import { revocationChannelKey } from '../revocation/revocation-channel-mac';
 import type { ProofOfIdentity } from '../shared/verification';
 import {
+  optionalStoreMethod,
   PROCESS_CLOCK,
   type PresentationOutcome,
   type RevocationFeed,
@@ -285,14 +286,10 @@ export class SessionService {
    */
   async reauthenticate(sessionId: string, proof: ProofOfIdentity, client: ClientInfo): Promise<SessionRecord | null> {
     const { store } = this.config;
-    if (store.amendSession === undefined) {
-      throw new TypeError(
-        'The session store has no amendSession method, which POST /reauth needs to record a step-up: implement it (see SessionStore.amendSession).',
-      );
-    }
+    const amendSession = optionalStoreMethod(store, 'amendSession', 'POST /reauth (a step-up)');
     this.operations.enter();
     try {
-      const record = await store.amendSession(sessionId, { verification: { at: Math.floor(this.clock.now()), ...proof } });
+      const record = await amendSession(sessionId, { verification: { at: Math.floor(this.clock.now()), ...proof } });
       if (record === null || this.revokedByFeed(record)) return null;
       this.events.emit('reauthenticated', { ...sessionEvent(client, record), ...proof });
       return record;

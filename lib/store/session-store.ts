@@ -1,5 +1,7 @@
 // The SessionStore contract: what RedisStore and MemoryStore both implement, and what the core relies on.
 import type { Store as RateLimitCounters } from 'express-rate-limit';
+import { ErrorCodes } from '../errors';
+import { configurationError } from '../option-checks';
 import type { RevocationFeed, RevocationFeedOptions } from '../revocation/revocation-feed';
 import type { Verification } from '../shared/verification';
 
@@ -447,4 +449,26 @@ export interface StoreStatus {
   problem?: unknown;
   /** The store's clock minus this process's, in ms, from the latest measurement; absent when the store uses this process's clock. */
   clockOffsetMs?: number | undefined;
+}
+
+/**
+ * One of a store's optional methods, bound, for `caller` (what needs it, as its message names it), or
+ * a TypeError (code `ERR_INCOMPATIBLE_OPTIONS`) saying the store lacks it: a custom store written
+ * before the method existed.
+ */
+export function optionalStoreMethod<M extends 'amendSession' | 'markClaimsChanged'>(
+  store: SessionStore,
+  name: M,
+  caller: string,
+): NonNullable<SessionStore[M]> {
+  const method = store[name];
+  if (typeof method !== 'function') {
+    throw configurationError(
+      'type',
+      ErrorCodes.ERR_INCOMPATIBLE_OPTIONS,
+      `${caller} needs the store's \`${name}\` method, which this store (${store.constructor?.name ?? 'a custom store'}) does not have. ` +
+        `Implement it (see SessionStore.${name}), or use RedisStore or MemoryStore.`,
+    );
+  }
+  return method.bind(store) as NonNullable<SessionStore[M]>;
 }
