@@ -391,4 +391,4 @@ async function createContender(name, options) {
   return factory(dist ? { ...options, dist } : options); // Express defaults everywhere (ETag, x-powered-by), as a bare app has them
 }
 
-module.exports = { createContender, selfRequest, cookieFrom, loginThroughRouter, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE };
+module.exports = { createContender, createBenchAuth, selfRequest, cookieFrom, loginThroughRouter, CHROME_UA, CSRF_HEADER, REFRESH_COOKIE };

@@ -1,11 +1,13 @@
-// Two auth instances sharing one real 3-master Redis Cluster: rotation, reuse, sessions and revocation across instances, over HTTP.
+// Two auth instances sharing one real 3-master Redis Cluster: rotation, reuse, sessions and revocation across instances, over HTTP; and a verifier (express-refresh-tokens/verifier) on the same feed.
 
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import Redis, { type Cluster } from 'ioredis';
 import request from 'supertest';
 import { type Auth, createAuth, RedisStore, type SessionEvent } from '../lib';
 import { redisKeys } from '../lib/redis/keys';
+import { createVerifier } from '../lib/verifier';
 import {
+  ACCESS_SECRET,
   authOptions,
   buildApp,
   expectAccessRejected,
@@ -187,6 +189,32 @@ describe('RedisStore on a real Redis Cluster, two auth instances', () => {
     }
     expect(await B.auth.listSessions(ALICE)).toEqual([]);
     expect(await A.auth.listSessions(ALICE)).toEqual([]);
+  });
+
+  test('a verifier on a Cluster client of its own shares the feed: revokeSession on A is refused by it within 1 s, other sessions still served', async () => {
+    const client = new Redis.Cluster(cluster.nodes, { lazyConnect: true });
+    await client.connect();
+    const verifier = createVerifier({
+      secret: ACCESS_SECRET,
+      algorithms: ['HS256'],
+      redis: { client, prefix },
+      revocation: { feedKey: A.auth.revocationFeedKey(), maxStaleness: '1s' },
+      logger: false,
+    });
+    try {
+      await verifier.ready();
+      const resource = express().get('/api/me', verifier.requireAuth(), (req, res) => res.json(req.auth));
+      const session = await login(A.app);
+      const bob = await login(B.app, 'bob');
+      expect((await me(resource, session.accessToken)).body.userId).toBe(ALICE);
+      expect(await A.auth.revokeSession(sidOf(session.accessToken))).toBe(true);
+      await expectAccessRejectedWithin(resource, session.accessToken, 1000);
+      expect((await me(resource, bob.accessToken)).status).toBe(200);
+      expect(verifier.health().status).toBe('pass');
+    } finally {
+      await verifier.close();
+      await client.quit().catch(() => client.disconnect());
+    }
   });
 
   test('the session keys really are spread over several masters', async () => {
