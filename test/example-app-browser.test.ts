@@ -117,6 +117,17 @@ async function sessionCount(page: Page, count: number): Promise<void> {
   expect(await items.count()).toBe(count);
 }
 
+/** A laptop-sized page of the app at `origin`, watched (see {@link watch}), signed in as the demo user. */
+async function signedInPage(origin: string) {
+  const context = await newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const watched = watch(page);
+  await page.goto(origin);
+  await logIn(page);
+  await signedInAs(page);
+  return { page, ...watched };
+}
+
 /** An input's value once the page has filled it in (it loads after sign-in), or '' after 5 s. */
 async function valueOnceSet(input: ReturnType<Page['locator']>): Promise<string> {
   for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
@@ -264,13 +275,7 @@ test('on a 375 px phone: nothing overflows, and a wrong password is an error in 
 }, 30000);
 
 test('changing the display name after the step-up window asks for the password again, in words; a wrong one is refused without signing out', async () => {
-  const origin = await startApp({ stepUpMaxAge: '2s' });
-  const context = await newContext({ viewport: { width: 1100, height: 800 } });
-  const page = await context.newPage();
-  const { problems, expected } = watch(page);
-  await page.goto(origin);
-  await logIn(page);
-  await signedInAs(page);
+  const { page, problems, expected } = await signedInPage(await startApp({ stepUpMaxAge: '2s' }));
   const name = page.locator('#display-name');
   expect(await valueOnceSet(name)).toBe(DEMO_USER.id);
 
@@ -314,12 +319,7 @@ test('changing the display name after the step-up window asks for the password a
 
 test("a role changed on the server with auth.updateClaims({ immediate: true }) shows at the page's next call, without signing in again", async () => {
   const { origin, auth } = await startAppWithAuth();
-  const context = await newContext({ viewport: { width: 1100, height: 800 } });
-  const page = await context.newPage();
-  const { problems, expected } = watch(page);
-  await page.goto(origin);
-  await logIn(page);
-  await signedInAs(page);
+  const { page, problems, expected } = await signedInPage(origin);
   expect(await page.locator('#user-role').textContent()).toBe(DEMO_USER.role);
   const sessionId = await page.locator('#session-id').textContent();
   // The page has loaded what it loads after a sign-in (its sessions, the display name), with the token of the old role.

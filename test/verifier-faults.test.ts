@@ -46,6 +46,9 @@ async function services(port: number, client: Redis): Promise<{ authApp: Express
 
 const orders = (app: Express, accessToken: string) => request(app).get('/orders').set('Authorization', `Bearer ${accessToken}`);
 const health = (app: Express) => request(app).get('/health');
+/** The status `orders` answers for `accessToken` once `wanted(status)` holds, polling for up to `ms` (the last status after that). */
+const ordersWithin = (app: Express, accessToken: string, wanted: (status: number) => boolean, ms: number) =>
+  statusWithin(() => orders(app, accessToken), wanted, ms);
 
 /**
  * Polls every 20 ms until `kept` is answered 503 (`temporarily_unavailable`, health failing too), requiring
@@ -97,13 +100,7 @@ describe('a verifier whose Redis stalls (SIGSTOP)', () => {
       process.kill(pid, 'SIGCONT');
       stopped.splice(stopped.indexOf(pid), 1);
     }
-    expect(
-      await statusWithin(
-        () => orders(app, kept.accessToken),
-        (status) => status === 200,
-        5000,
-      ),
-    ).toBe(200);
+    expect(await ordersWithin(app, kept.accessToken, (status) => status === 200, 5000)).toBe(200);
     expect((await orders(app, revoked.accessToken)).status).toBe(401);
     expect((await health(app)).status).toBe(200);
   });
@@ -117,13 +114,7 @@ describe('a verifier whose Redis is killed and restarted empty on the same port'
     const bob = await login(authApp, 'bob');
     const revoked = await login(authApp, 'alice', 'alice-phone');
     expect(await revokeSession(sidOf(revoked.accessToken))).toBe(true);
-    expect(
-      await statusWithin(
-        () => orders(app, revoked.accessToken),
-        (status) => status === 401,
-        1000,
-      ),
-    ).toBe(401);
+    expect(await ordersWithin(app, revoked.accessToken, (status) => status === 401, 1000)).toBe(401);
     expect((await orders(app, alice.accessToken)).status).toBe(200);
 
     await server.stop();
@@ -131,13 +122,7 @@ describe('a verifier whose Redis is killed and restarted empty on the same port'
     await privateServer(server.port); // no persistence: nothing of the log, the epoch or the sessions
 
     // The data loss is detected: what was issued before it can no longer be vouched for.
-    expect(
-      await statusWithin(
-        () => orders(app, alice.accessToken),
-        (status) => status !== 503,
-        5000,
-      ),
-    ).toBe(401);
+    expect(await ordersWithin(app, alice.accessToken, (status) => status !== 503, 5000)).toBe(401);
     await waitUntil(async () => (await health(app)).status === 200, 5000, 'the verifier is healthy again');
     for (const token of [alice, bob, revoked]) expect((await orders(app, token.accessToken)).body).toEqual({ error: 'invalid_token' });
     await neverAccepted(app, bob.accessToken, 1200); // past a few heartbeats on the new data
@@ -168,13 +153,7 @@ describe.each([
     await neverAccepted(app, revoked.accessToken, 300);
 
     await proxy.restore();
-    expect(
-      await statusWithin(
-        () => orders(app, kept.accessToken),
-        (status) => status === 200,
-        5000,
-      ),
-    ).toBe(200);
+    expect(await ordersWithin(app, kept.accessToken, (status) => status === 200, 5000)).toBe(200);
     expect((await orders(app, revoked.accessToken)).body).toEqual({ error: 'invalid_token' });
     expect((await health(app)).status).toBe(200);
   });

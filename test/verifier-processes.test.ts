@@ -17,7 +17,8 @@ afterAll(async () => {
 });
 
 /** An ES256 key pair as the auth process takes it: PEM. */
-function pemPair(): { privateKey: string; publicKey: string } {
+type PemPair = { privateKey: string; publicKey: string };
+function pemPair(): PemPair {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
     privateKey: (privateKey as KeyObject).export({ type: 'pkcs8', format: 'pem' }) as string,
@@ -169,21 +170,25 @@ describe('key rotation through the JWKS, the auth process restarted with new key
     const port = await freePort();
     let auth = await authProcess(server, prefix, [{ kid: 'old', privateKey: OLD.privateKey }], port);
     const resource = await resourceProcess(server, prefix, auth);
+    /** Stops the auth process and starts it again on the same port, signing with `signing` and still publishing `kept` (public only). */
+    const redeploy = async (previous: typeof auth, kid: string, signing: PemPair, keptKid: string, kept: PemPair) => {
+      await previous.stop();
+      return authProcess(
+        server,
+        prefix,
+        [
+          { kid, privateKey: signing.privateKey },
+          { kid: keptKid, publicKey: kept.publicKey },
+        ],
+        port,
+      );
+    };
     const healthy = () => waitUntil(async () => (await request(resource.url).get('/health')).status === 200, 3000, 'the resource is healthy');
     expect(await auth.call('jwksHits')).toBe(1); // fetched once at start-up
     const byOld = await login(auth.url);
     expect((await orders(resource, byOld.accessToken)).status).toBe(200);
 
-    await auth.stop();
-    auth = await authProcess(
-      server,
-      prefix,
-      [
-        { kid: 'new', privateKey: NEW.privateKey },
-        { kid: 'old', publicKey: OLD.publicKey },
-      ],
-      port,
-    );
+    auth = await redeploy(auth, 'new', NEW, 'old', OLD);
     const byNew = await login(auth.url);
     // The new kid is unknown to the resource: one refetch (keyRefetchCooldown 0 here; within a cooldown an
     // unknown kid is refused without a fetch, as keys-and-jwks.test.ts shows), and the token passes.
@@ -196,16 +201,7 @@ describe('key rotation through the JWKS, the auth process restarted with new key
 
     // The next rotation: 'old' leaves the set. The resource keeps its held set (max-age 300 s) until a
     // fetch: the unknown kid 'newer' causes one, which brings the set without 'old'.
-    await auth.stop();
-    auth = await authProcess(
-      server,
-      prefix,
-      [
-        { kid: 'newer', privateKey: NEWER.privateKey },
-        { kid: 'new', publicKey: NEW.publicKey },
-      ],
-      port,
-    );
+    auth = await redeploy(auth, 'newer', NEWER, 'new', NEW);
     const byNewer = await login(auth.url);
     expect((await orders(resource, byOld.accessToken)).status).toBe(200); // not fetched again yet
     await healthy();

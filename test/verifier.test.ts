@@ -192,6 +192,37 @@ describe('a resource service verifying the auth service tokens', () => {
   });
 });
 
+describe('verifier.close()', () => {
+  test('stops its feed (its subscriber connection goes, no heartbeat after) and leaves the Redis client it was given open', async () => {
+    const prefix = uniquePrefix();
+    const { auth } = await authService(prefix, await redisClient());
+    const { verifier, client } = await resourceService({ revocation: { feedKey: auth.revocationFeedKey(), maxStaleness: '1s' } }, prefix);
+    const admin = await redisClient();
+    const subscribers = async (): Promise<number> =>
+      String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
+        .split('\n')
+        .filter(Boolean).length;
+    const before = await subscribers();
+    await verifier.close();
+    await verifier.close(); // a second call is the same close
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await subscribers()).toBe(before - 1);
+    // The last command on the client it was given is ours from now on: no heartbeat follows it.
+    await client.client('SETNAME', 'verifier-under-test');
+    const sent = async (): Promise<string> =>
+      /cmd=([^ ]+)/.exec(
+        String(await admin.call('CLIENT', 'LIST'))
+          .split('\n')
+          .find((line) => line.includes('name=verifier-under-test')) ?? '',
+      )?.[1] ?? '';
+    expect(await sent()).toBe('client|setname');
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past two heartbeats (every 250 ms with maxStaleness 1 s)
+    expect(await sent()).toBe('client|setname'); // nothing sent on it since
+    expect(client.status).toBe('ready');
+    expect(await client.ping()).toBe('PONG');
+  });
+});
+
 describe('createVerifier says how to fix a wrong option', () => {
   const base = (client: Redis): VerifierOptions => ({
     keys: [{ kid: 'k1', publicKey: ES256.publicKey }],
@@ -209,7 +240,7 @@ describe('createVerifier says how to fix a wrong option', () => {
       (o) => ({ ...o, revocation: { feedKey: 'short' } }),
       /`revocation.feedKey` must be what the auth service's `auth.revocationFeedKey\(\)` returns/,
     ],
-    ['a prefix with braces', (o) => ({ ...o, redis: { ...o.redis, prefix: '{x}' } }), /`redis.prefix` must be the auth service's RedisStore prefix/],
+    ['a prefix with braces', (o) => ({ ...o, redis: { ...o.redis, prefix: '{x}' } }), /^createVerifier: `redis.prefix` must not contain '\{' or '\}'/],
     ['an unknown option', (o) => ({ ...o, jwks: 'x' }), /jwks/],
     ['a key that does not fit', (o) => ({ ...o, algorithms: ['RS256'] }), /publicKey/],
   ])('%s', async (_name, change, message) => {

@@ -137,11 +137,9 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   /** `POST /reauth` with `body`, as the held token's user; no refresh and no retry (a wrong password must count once). */
   const sendReauth = async (body: Record<string, unknown>): Promise<Response> => {
     const token = await freshToken().catch(() => session.token);
-    const headers = new Headers({ 'Content-Type': 'application/json', [csrfHeader]: 'fetch' });
-    if (token) headers.set('Authorization', `Bearer ${token.value}`);
-    return fetch(`${baseUrl}${ROUTES.reauth}`, { method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin' }).catch(() => {
-      throw networkError();
-    });
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token.value}`;
+    return request(ROUTES.reauth, { method: 'POST', csrf: true, headers, body: JSON.stringify(body) });
   };
 
   /** Takes the token a step-up answered with, in every tab. */

@@ -139,8 +139,8 @@ export function bearerChallenge(realm: string, refusal?: InvalidAccessTokenError
     : bearerError(realm, 401, 'invalid_token', 'The access token is invalid, expired or revoked', true, refusal);
 }
 
-/** Why a token the feed refused was refused. */
-const revokedToken = (): InvalidAccessTokenError =>
+/** Why a token whose session or user was revoked is refused: the feed's refusal, and POST /reauth's for a session that ended. */
+export const revokedToken = (): InvalidAccessTokenError =>
   new InvalidAccessTokenError(
     "token revoked (its session or user was revoked, the user's claims changed since it was issued, or the store lost its data since the login)",
     ErrorCodes.ERR_ACCESS_TOKEN_REVOKED,

@@ -1,6 +1,6 @@
 // The mountable router: login, refresh, logout, logout-all, step-up and session management over HTTP.
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { AuthError, ErrorCodes, InvalidAccessTokenError } from '../errors';
+import { AuthError } from '../errors';
 import type { AuthEvents } from '../events';
 import { failureResult, type ObservedOperation, type OperationResults, type RefreshResult } from '../observability/operation-results';
 import type { Observation, Telemetry } from '../observability/telemetry';
@@ -20,7 +20,7 @@ import { inSequence } from './in-sequence';
 import { jwksHandler, type PublishedKeys } from './jwks';
 import { RATE_LIMIT_OFF, type RateLimiters } from './rate-limit';
 import { jsonObjectBody } from './request-body';
-import { type AuthInfo, bearerChallenge } from './require-auth';
+import { type AuthInfo, bearerChallenge, revokedToken } from './require-auth';
 import { presentedToken, type TokenTransport, transportOf } from './token-transport';
 import { warnIfProxyUntrusted } from './trust-proxy-warning';
 
@@ -360,7 +360,7 @@ export function createAuthRouter(deps: RouterDeps): Router {
       }
       const session = await sessions.reauthenticate(sessionId, proof, client);
       // Ended since its access token was issued (and not yet in the feed): nothing to step up.
-      if (session === null) throw bearerChallenge(config.realm, new InvalidAccessTokenError('session ended', ErrorCodes.ERR_ACCESS_TOKEN_REVOKED));
+      if (session === null) throw bearerChallenge(config.realm, revokedToken());
       sendTokenResponse(res, accessTokenFor(session, sessions.now()), undefined);
     }),
   );

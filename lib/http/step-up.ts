@@ -3,7 +3,7 @@ import { describeValue } from '../describe-value';
 import { parseDuration } from '../duration';
 import { AuthError, ErrorCodes } from '../errors';
 import { configurationError } from '../option-checks';
-import { proofProblem } from '../shared/verification';
+import { acrProblem, amrProblem } from '../shared/verification';
 import type { AccessTokenPayload } from '../tokens/access-token';
 
 /** What a route asks of the user's latest proof of identity (`requireAuth({ maxAge, amr, acr })`), resolved. */
@@ -39,12 +39,12 @@ export function stepUpRequirement(options: { maxAge?: unknown; amr?: unknown; ac
     maxAgeSeconds = Math.floor(ms / 1000);
   }
   if (amr !== undefined) {
-    const problem = proofProblem({ amr });
+    const problem = amrProblem(amr);
     if (problem !== undefined) throw invalid(`\`${problem}\`; received ${describeValue(amr)}.`);
   }
   const acrValues = typeof acr === 'string' ? [acr] : acr;
   if (acrValues !== undefined) {
-    const valid = Array.isArray(acrValues) && acrValues.length > 0 && acrValues.every((value) => proofProblem({ amr: ['x'], acr: value }) === undefined);
+    const valid = Array.isArray(acrValues) && acrValues.length > 0 && acrValues.every((value) => acrProblem(value) === undefined);
     if (!valid)
       throw invalid(`\`acr\` must be a class name or a non-empty array of them (printable ASCII, no spaces or quotes); received ${describeValue(acr)}.`);
   }

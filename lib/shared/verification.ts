@@ -46,19 +46,27 @@ const AMR_VALUE = /^[A-Za-z0-9_.:-]{1,32}$/;
 /** An `acr`: it travels in a quoted `WWW-Authenticate` parameter and in a stored field, so no quote, backslash or `|`. */
 const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7b\x7d\x7e]{1,128}$/;
 
+/** Why `amr` cannot be kept (1 to 8 RFC 8176 method names), or `undefined` when it can. */
+export function amrProblem(amr: unknown): string | undefined {
+  if (!Array.isArray(amr) || amr.length === 0 || amr.length > MAX_AMR_VALUES || !amr.every((value) => typeof value === 'string' && AMR_VALUE.test(value))) {
+    return `amr must be an array of 1 to ${MAX_AMR_VALUES} RFC 8176 method names such as ['pwd'] or ['hwk', 'user'] (letters, digits, _ . : -, up to 32 characters each)`;
+  }
+  return undefined;
+}
+
+/** Why `acr` cannot be kept (printable ASCII, no spaces, quotes, backslashes or `|`), or `undefined` when it can. */
+export function acrProblem(acr: unknown): string | undefined {
+  return typeof acr === 'string' && ACR_VALUE.test(acr)
+    ? undefined
+    : 'acr must be printable ASCII without spaces, quotes, backslashes or |, 1 to 128 characters';
+}
+
 /**
  * Why a proof of identity cannot be kept, or `undefined` when it can: `amr` an array of 1 to 8
  * tokens (letters, digits, `_ . : -`, up to 32 characters), `acr` absent or printable ASCII.
  */
 export function proofProblem(proof: { amr?: unknown; acr?: unknown }): string | undefined {
-  const { amr, acr } = proof;
-  if (!Array.isArray(amr) || amr.length === 0 || amr.length > MAX_AMR_VALUES || !amr.every((value) => typeof value === 'string' && AMR_VALUE.test(value))) {
-    return `amr must be an array of 1 to ${MAX_AMR_VALUES} RFC 8176 method names such as ['pwd'] or ['hwk', 'user'] (letters, digits, _ . : -, up to 32 characters each)`;
-  }
-  if (acr !== undefined && (typeof acr !== 'string' || !ACR_VALUE.test(acr))) {
-    return 'acr must be printable ASCII without spaces, quotes, backslashes or |, 1 to 128 characters';
-  }
-  return undefined;
+  return amrProblem(proof.amr) ?? (proof.acr === undefined ? undefined : acrProblem(proof.acr));
 }
 
 /**

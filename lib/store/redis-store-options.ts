@@ -79,36 +79,43 @@ export function redisStoreSettings(options: RedisStoreOptions): Required<RedisSt
     throw configurationError('type', missingOr(options), 'RedisStore: options must be an object like `{ client: new Redis(url), prefix: "auth:" }`.');
   }
   checkKnownKeys('', options, REDIS_STORE_OPTIONS, 'RedisStore');
+  return redisConnectionSettings(options, 'RedisStore', '');
+}
+
+/**
+ * Checks a client, a key prefix and a command timeout (RedisStore's, or the verifier's `redis`), and
+ * fills in the defaults (`'ert:'`, 1000 ms). Messages begin `<caller>: \`<section><option>\``.
+ */
+export function redisConnectionSettings<Client extends { evalsha?: unknown; duplicate?: unknown }>(
+  options: { client?: Client; prefix?: unknown; commandTimeoutMs?: unknown },
+  caller: string,
+  section: string,
+): { client: Client; prefix: string; commandTimeoutMs: number } {
   const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = options;
-  if (
-    !client ||
-    typeof client !== 'object' ||
-    typeof (client as RedisClientLike).evalsha !== 'function' ||
-    typeof (client as RedisClientLike).duplicate !== 'function'
-  ) {
+  const name = (option: string): string => `${caller}: \`${section}${option}\``;
+  if (!client || typeof client !== 'object' || typeof client.evalsha !== 'function' || typeof client.duplicate !== 'function') {
     throw configurationError(
       'type',
       missingOr(client),
-      `RedisStore: \`client\` must be an ioredis Redis or Cluster instance; received ${describe(client)}. ` +
-        'Pass `{ client: new Redis(process.env.REDIS_URL) }`.',
+      `${name('client')} must be an ioredis Redis or Cluster instance; received ${describe(client)}. Pass \`{ client: new Redis(process.env.REDIS_URL) }\`.`,
     );
   }
   if (typeof prefix !== 'string') {
-    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `RedisStore: \`prefix\` must be a string such as 'auth:'; received ${describe(prefix)}.`);
+    throw configurationError('type', ErrorCodes.ERR_INVALID_OPTION, `${name('prefix')} must be a string such as 'auth:'; received ${describe(prefix)}.`);
   }
   if (/[{}]/.test(prefix)) {
     throw configurationError(
       'type',
       ErrorCodes.ERR_INVALID_OPTION,
-      `RedisStore: \`prefix\` must not contain '{' or '}'; received ${describe(prefix)}. ` +
+      `${name('prefix')} must not contain '{' or '}'; received ${describe(prefix)}. ` +
         'The store adds its own hash tags so that the keys of one session share a Redis Cluster slot; remove the braces.',
     );
   }
-  if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > MAX_TIMER_MS) {
+  if (typeof commandTimeoutMs !== 'number' || !Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > MAX_TIMER_MS) {
     throw configurationError(
       'range',
       ErrorCodes.ERR_INVALID_OPTION,
-      `RedisStore: \`commandTimeoutMs\` must be a positive whole number of milliseconds, at most ${MAX_TIMER_MS}; received ${describe(commandTimeoutMs)}.`,
+      `${name('commandTimeoutMs')} must be a positive whole number of milliseconds, at most ${MAX_TIMER_MS}; received ${describe(commandTimeoutMs)}.`,
     );
   }
   return { client, prefix, commandTimeoutMs };

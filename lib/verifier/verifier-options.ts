@@ -8,6 +8,7 @@ import { checkKeyFitsAlgorithm, HMAC_KEY_BYTES, toKeyObject } from '../options/a
 import { resolveLogger, resolveTelemetry } from '../options/observability';
 import type { AuthLogger, KeyInput, TelemetryOptions } from '../options/types';
 import type { SubscriberLike } from '../revocation/redis-revocation-feed';
+import { redisConnectionSettings } from '../store/redis-store-options';
 import { type AccessTokenAlgorithm, KID_PATTERN } from '../tokens/signing-keys';
 
 /**
@@ -293,23 +294,7 @@ export function resolveVerifierOptions(options: VerifierOptions): VerifierSettin
     throw invalid(`\`redis\` must be { client, prefix? }, the auth service's Redis; received ${describeValue(redis)}.`, missingOr(redis));
   }
   checkKnownKeys('redis', redis, { client: true, prefix: true, commandTimeoutMs: true }, 'createVerifier');
-  const { client, prefix = 'ert:', commandTimeoutMs = 1000 } = redis;
-  if (!client || typeof client.evalsha !== 'function' || typeof client.duplicate !== 'function') {
-    throw invalid(
-      `\`redis.client\` must be an ioredis Redis or Cluster; received ${describeValue(client)}. Pass { client: new Redis(process.env.REDIS_URL) }.`,
-      missingOr(client),
-    );
-  }
-  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
-    throw invalid(`\`redis.prefix\` must be the auth service's RedisStore prefix (a string without '{' or '}'); received ${describeValue(prefix)}.`);
-  }
-  if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs <= 0 || commandTimeoutMs > 60_000) {
-    throw invalid(
-      `\`redis.commandTimeoutMs\` must be a whole number of milliseconds from 1 to 60000; received ${describeValue(commandTimeoutMs)}.`,
-      ErrorCodes.ERR_INVALID_OPTION,
-      'range',
-    );
-  }
+  const { client, prefix, commandTimeoutMs } = redisConnectionSettings(redis, 'createVerifier', 'redis.');
   const revocation = options.revocation as VerifierOptions['revocation'] | undefined;
   if (revocation === null || typeof revocation !== 'object') {
     throw invalid(`\`revocation\` must be { feedKey, maxStaleness? }; received ${describeValue(revocation, false)}.`, missingOr(revocation));

@@ -5,27 +5,16 @@
 // `[{ kid, privateKey?, publicKey? }]`, PEM; the first signs) and ERT_TEST_PORT (0 or unset: any). Prints
 // `listening <port>` once its revocation feed is loaded. IPC: feedKey, revokeSession, revokeUser, jwksHits.
 import express from 'express';
-import Redis from 'ioredis';
-import { createAuth, RedisStore } from '../../lib';
-import { authOptions } from './harness';
+import { authFromEnvironment, setting } from './process-settings';
 import { answerRequests } from './service-process';
 
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`auth-process: ${name} is not set`);
-  return value;
-}
+const SCRIPT = 'auth-process';
 
 async function main(): Promise<void> {
-  const client = new Redis(setting('ERT_TEST_REDIS_URL'), { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const options = authOptions(new RedisStore({ client, prefix: setting('ERT_TEST_PREFIX') }));
-  const auth = createAuth({
-    ...options,
-    accessToken: { algorithm: 'ES256', keys: JSON.parse(setting('ERT_TEST_KEYS')), issuer: 'https://auth.test', ttl: '10m' },
-    refreshToken: { ...options.refreshToken, secret: setting('ERT_TEST_REFRESH_SECRET') },
+  const { auth, stop } = await authFromEnvironment(SCRIPT, {
+    accessToken: { algorithm: 'ES256', keys: JSON.parse(setting(SCRIPT, 'ERT_TEST_KEYS')), issuer: 'https://auth.test', ttl: '10m' },
     revocation: { maxStaleness: '1s' },
   });
-  await auth.ready();
   let jwksHits = 0;
   const app = express();
   app.use((req, _res, next) => {
@@ -46,10 +35,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     server.close();
     server.closeAllConnections(); // the verifier's keep-alive JWKS connection must not hold the port
-    void auth.close().finally(() => {
-      client.disconnect();
-      process.exit(0);
-    });
+    void stop().finally(() => process.exit(0));
   });
 }
 

@@ -4,25 +4,15 @@
 // with ERT_TEST_REDIS_URL, ERT_TEST_PREFIX and the test process's ERT_TEST_ACCESS_SECRET and
 // ERT_TEST_REFRESH_SECRET (so each side accepts the other's tokens). Prints `listening <port>` once
 // its revocation feed is loaded; answers its health at /health/ready; stops on SIGTERM. Process warnings go to stderr, as Node prints them.
-import Redis from 'ioredis';
-import { createAuth, RedisStore } from '../../lib';
-import { authOptions, buildApp } from './harness';
+import { buildApp } from './harness';
+import { authFromEnvironment, setting } from './process-settings';
 
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`instance-process: ${name} is not set`);
-  return value;
-}
+const SCRIPT = 'instance-process';
 
 async function main(): Promise<void> {
-  const client = new Redis(setting('ERT_TEST_REDIS_URL'), { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const options = authOptions(new RedisStore({ client, prefix: setting('ERT_TEST_PREFIX') }));
-  const auth = createAuth({
-    ...options,
-    accessToken: { algorithm: 'HS256', secret: setting('ERT_TEST_ACCESS_SECRET'), ttl: '10m' },
-    refreshToken: { ...options.refreshToken, secret: setting('ERT_TEST_REFRESH_SECRET') },
+  const { auth, stop } = await authFromEnvironment(SCRIPT, {
+    accessToken: { algorithm: 'HS256', secret: setting(SCRIPT, 'ERT_TEST_ACCESS_SECRET'), ttl: '10m' },
   });
-  await auth.ready();
   const app = buildApp(auth);
   app.get('/health/ready', auth.healthHandler());
   const server = app.listen(0, '127.0.0.1', () => {
@@ -31,7 +21,7 @@ async function main(): Promise<void> {
   });
   process.once('SIGTERM', () => {
     server.close();
-    void auth.close().then(() => client.disconnect());
+    void stop();
   });
 }
 

@@ -7,22 +7,19 @@
 import express from 'express';
 import Redis from 'ioredis';
 import { createVerifier } from '../../lib/verifier';
+import { setting } from './process-settings';
 
-function setting(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`resource-process: ${name} is not set`);
-  return value;
-}
+const SCRIPT = 'resource-process';
 
 async function main(): Promise<void> {
-  const client = new Redis(setting('ERT_TEST_REDIS_URL'), { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'resource-process' });
+  const client = new Redis(setting(SCRIPT, 'ERT_TEST_REDIS_URL'), { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: 'resource-process' });
   await client.connect();
   const verifier = createVerifier({
-    jwksUri: setting('ERT_TEST_JWKS_URI'),
+    jwksUri: setting(SCRIPT, 'ERT_TEST_JWKS_URI'),
     algorithms: ['ES256'],
     issuer: 'https://auth.test',
-    redis: { client, prefix: setting('ERT_TEST_PREFIX') },
-    revocation: { feedKey: setting('ERT_TEST_FEED_KEY'), maxStaleness: process.env.ERT_TEST_MAX_STALENESS ?? '1s' },
+    redis: { client, prefix: setting(SCRIPT, 'ERT_TEST_PREFIX') },
+    revocation: { feedKey: setting(SCRIPT, 'ERT_TEST_FEED_KEY'), maxStaleness: process.env.ERT_TEST_MAX_STALENESS ?? '1s' },
     keyRefetchCooldown: process.env.ERT_TEST_KEY_REFETCH_COOLDOWN ?? '30s',
     logger: false,
   });
